@@ -1,0 +1,444 @@
+/* api.c - the handle-taking calls: each finds its engine and slot, checks
+ * the type, and works under the slot lock. Safe from any thread. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "core.h"
+
+int net__read_tcp_config(const net_tcp_config *in, net_tcp_config *out);
+
+typedef struct locked {
+    net_engine_s *e;
+    net_slot *slot;
+} locked;
+
+static int lock_handle(net_handle h, uint32_t type_mask, locked *out)
+{
+    out->e = net__engine_enter_for(h);
+    if (!out->e)
+        return NET_E_BADHANDLE;
+    out->slot = net_handle_lock(&out->e->handles, h, type_mask);
+    if (!out->slot) {
+        net__engine_leave(out->e);
+        return NET_E_BADHANDLE;
+    }
+    return 0;
+}
+
+static void unlock_handle(locked *l)
+{
+    net_slot_unlock(l->slot);
+    net__engine_leave(l->e);
+}
+
+#define CONN NET__TBIT(NET__T_CONN)
+#define LISTENER NET__TBIT(NET__T_LISTENER)
+#define TIMER NET__TBIT(NET__T_TIMER)
+
+/* ---- connect ---- */
+
+NET_API int net_connect(net_engine eh, const char *host, uint16_t port, const net_tcp_config *cfg, net_handle *out)
+{
+    if (!out || !host || !*host || port == 0) {
+        if (out)
+            *out = 0;
+        return NET_E_INVAL;
+    }
+    *out = 0;
+    net_tcp_config tc;
+    int rc = net__read_tcp_config(cfg, &tc);
+    if (rc)
+        return rc;
+    net_engine_s *e = net__engine_enter(eh);
+    if (!e)
+        return NET_E_BADHANDLE;
+    net_addr to;
+    net_frame_cfg f;
+    net_sock s = NET_BAD_SOCK;
+    net_conn *c;
+    if ((rc = os_resolve(host, port, &to, NULL)) != 0)
+        goto fail;
+    if ((rc = net_frame_cfg_make(tc.framing, tc.flags, tc.max_message ? tc.max_message : e->cfg.max_message, &f)) != 0)
+        goto fail;
+    if (atomic_load(&e->open_conns) >= e->cfg.max_connections) {
+        rc = NET_E_LIMIT;
+        goto fail;
+    }
+    if ((rc = os_tcp_socket(&to, &s, NULL)) != 0)
+        goto fail;
+    if ((rc = net__conn_create(e, s, &f, tc.flags, tc.user, &c)) != 0)
+        goto fail;
+    c->state = CS_CONNECTING;
+    c->connect_to = to;
+    net_slot_lock(c->o.slot);
+    net__conn_schedule_locked(c, OP_CONNECT);
+    net_slot_unlock(c->o.slot);
+    *out = c->o.handle;
+    net__engine_leave(e);
+    return 0;
+fail:
+    if (s != NET_BAD_SOCK)
+        os_sock_close(s);
+    net__engine_leave(e);
+    return rc;
+}
+
+/* ---- sending ---- */
+
+NET_API int net_sendv(net_handle h, const net_buf *bufs, uint32_t count)
+{
+    locked l;
+    int rc = lock_handle(h, CONN, &l);
+    if (rc)
+        return rc;
+    if (!bufs && count)
+        rc = NET_E_INVAL;
+    else
+        rc = net__conn_queue(l.slot->obj, bufs, count, NULL, 0);
+    unlock_handle(&l);
+    return rc;
+}
+
+NET_API int net_send(net_handle h, const void *data, uint32_t len)
+{
+    if (!data && len)
+        return NET_E_INVAL;
+    net_buf b = {data, len};
+    return net_sendv(h, &b, 1);
+}
+
+NET_API int net_broadcast(const net_handle *conns, uint32_t count, const void *data, uint32_t len, int *results)
+{
+    if ((!conns && count) || (!data && len))
+        return NET_E_INVAL;
+    net_block *shared = net_block_from(data, len);
+    if (!shared)
+        return NET_E_NOMEM;
+    int queued = 0;
+    for (uint32_t i = 0; i < count; i++) {
+        locked l;
+        int rc = lock_handle(conns[i], CONN, &l);
+        if (rc == 0) {
+            rc = net__conn_queue(l.slot->obj, NULL, 0, shared, len);
+            unlock_handle(&l);
+        }
+        if (rc == 0)
+            queued++;
+        if (results)
+            results[i] = rc;
+    }
+    net_block_unref(shared, 1);
+    return queued;
+}
+
+/* ---- closing ---- */
+
+static int close_timer(locked *l)
+{
+    net_timer *tm = l->slot->obj;
+    net_spin_lock(&l->e->timers.lock);
+    net_timers_remove(&l->e->timers, tm);
+    net_spin_unlock(&l->e->timers.lock);
+    net_slot_retire(&l->e->handles, l->slot);
+    net__engine_leave(l->e);
+    free(tm);
+    return 0;
+}
+
+NET_API int net_close(net_handle h)
+{
+    locked l;
+    int rc = lock_handle(h, CONN | LISTENER | TIMER, &l);
+    if (rc)
+        return rc;
+    uint32_t type = net_handle_type(h);
+    if (type == NET__T_TIMER)
+        return close_timer(&l);
+    if (type == NET__T_LISTENER) {
+        net_listener *ls = l.slot->obj;
+        if (!ls->closing) {
+            ls->closing = 1;
+            net__loop_schedule(ls->o.loop, &ls->o, OP_LCLOSE);
+        }
+    } else {
+        net_conn *c = l.slot->obj;
+        if (c->state == CS_OPEN || c->state == CS_CONNECTING) {
+            c->state = CS_CLOSING;
+            net__conn_schedule_locked(c, OP_CLOSE);
+        }
+    }
+    unlock_handle(&l);
+    return 0;
+}
+
+NET_API int net_abort(net_handle h)
+{
+    locked l;
+    int rc = lock_handle(h, CONN, &l);
+    if (rc)
+        return rc;
+    net_conn *c = l.slot->obj;
+    if (c->state != CS_CLOSED) {
+        c->state = CS_CLOSING;
+        net__conn_schedule_locked(c, OP_ABORT);
+    }
+    unlock_handle(&l);
+    return 0;
+}
+
+NET_API int net_shutdown(net_handle h)
+{
+    locked l;
+    int rc = lock_handle(h, CONN, &l);
+    if (rc)
+        return rc;
+    net_conn *c = l.slot->obj;
+    if (c->state != CS_OPEN && c->state != CS_CONNECTING)
+        rc = NET_E_CLOSED;
+    else if (!c->shutdown_requested) {
+        c->shutdown_requested = 1;
+        net__conn_schedule_locked(c, OP_SHUTDOWN);
+    }
+    unlock_handle(&l);
+    return rc;
+}
+
+/* ---- user data ---- */
+
+NET_API int net_set_user(net_handle h, uint64_t user)
+{
+    locked l;
+    int rc = lock_handle(h, CONN | LISTENER | TIMER, &l);
+    if (rc)
+        return rc;
+    if (net_handle_type(h) == NET__T_TIMER)
+        atomic_store(&((net_timer *)l.slot->obj)->user, user);
+    else
+        atomic_store(&((net_obj *)l.slot->obj)->user, user);
+    unlock_handle(&l);
+    return 0;
+}
+
+NET_API int net_get_user(net_handle h, uint64_t *user)
+{
+    if (!user)
+        return NET_E_INVAL;
+    locked l;
+    int rc = lock_handle(h, CONN | LISTENER | TIMER, &l);
+    if (rc)
+        return rc;
+    if (net_handle_type(h) == NET__T_TIMER)
+        *user = atomic_load(&((net_timer *)l.slot->obj)->user);
+    else
+        *user = atomic_load(&((net_obj *)l.slot->obj)->user);
+    unlock_handle(&l);
+    return 0;
+}
+
+/* ---- options ---- */
+
+static int socket_usable(locked *l)
+{
+    net_obj *o = l->slot->obj;
+    if (o->kind == OBJ_CONN)
+        return ((net_conn *)o)->state != CS_CLOSED;
+    return o->sock != NET_BAD_SOCK;
+}
+
+NET_API int net_set_option(net_handle h, int option, int64_t value)
+{
+    locked l;
+    int rc = lock_handle(h, CONN | LISTENER, &l);
+    if (rc)
+        return rc;
+    int is_conn = net_handle_type(h) == NET__T_CONN;
+    net_conn *c = is_conn ? l.slot->obj : NULL;
+    switch (option) {
+    case NET_OPT_SEND_CAP:
+    case NET_OPT_HIGHWATER:
+    case NET_OPT_LOWWATER:
+    case NET_OPT_IDLE_TIMEOUT:
+        if (!c || value < 0 || value > UINT32_MAX) {
+            rc = NET_E_INVAL;
+            break;
+        }
+        if (option == NET_OPT_SEND_CAP)
+            c->send_cap = (uint32_t)value;
+        else if (option == NET_OPT_HIGHWATER)
+            c->highwater = (uint32_t)value;
+        else if (option == NET_OPT_LOWWATER)
+            c->lowwater = (uint32_t)value;
+        else
+            atomic_store(&c->idle_ms, (uint32_t)value);
+        break;
+    default:
+        rc = socket_usable(&l) ? os_sock_set_option(((net_obj *)l.slot->obj)->sock, option, value, NULL) : NET_E_CLOSED;
+    }
+    unlock_handle(&l);
+    return rc;
+}
+
+NET_API int net_get_option(net_handle h, int option, int64_t *value)
+{
+    if (!value)
+        return NET_E_INVAL;
+    locked l;
+    int rc = lock_handle(h, CONN | LISTENER, &l);
+    if (rc)
+        return rc;
+    net_conn *c = net_handle_type(h) == NET__T_CONN ? l.slot->obj : NULL;
+    switch (option) {
+    case NET_OPT_SEND_CAP:
+    case NET_OPT_HIGHWATER:
+    case NET_OPT_LOWWATER:
+    case NET_OPT_IDLE_TIMEOUT:
+        if (!c)
+            rc = NET_E_INVAL;
+        else
+            *value = option == NET_OPT_SEND_CAP    ? c->send_cap
+                     : option == NET_OPT_HIGHWATER ? c->highwater
+                     : option == NET_OPT_LOWWATER  ? c->lowwater
+                                                   : atomic_load(&c->idle_ms);
+        break;
+    default:
+        rc = socket_usable(&l) ? os_sock_get_option(((net_obj *)l.slot->obj)->sock, option, value, NULL) : NET_E_CLOSED;
+    }
+    unlock_handle(&l);
+    return rc;
+}
+
+/* ---- addresses and queue ---- */
+
+NET_API int net_local_addr(net_handle h, net_addr *addr)
+{
+    if (!addr)
+        return NET_E_INVAL;
+    locked l;
+    int rc = lock_handle(h, CONN | LISTENER, &l);
+    if (rc)
+        return rc;
+    rc = socket_usable(&l) ? os_sock_local_addr(((net_obj *)l.slot->obj)->sock, addr) : NET_E_CLOSED;
+    unlock_handle(&l);
+    return rc;
+}
+
+NET_API int net_peer_addr(net_handle h, net_addr *addr)
+{
+    if (!addr)
+        return NET_E_INVAL;
+    locked l;
+    int rc = lock_handle(h, CONN, &l);
+    if (rc)
+        return rc;
+    net_conn *c = l.slot->obj;
+    if (c->state == CS_CLOSED)
+        rc = NET_E_CLOSED;
+    else if (c->state == CS_CONNECTING)
+        rc = NET_E_INVAL;
+    else
+        rc = os_sock_peer_addr(c->o.sock, addr);
+    unlock_handle(&l);
+    return rc;
+}
+
+NET_API int net_send_queued(net_handle h, uint64_t *bytes)
+{
+    if (!bytes)
+        return NET_E_INVAL;
+    locked l;
+    int rc = lock_handle(h, CONN, &l);
+    if (rc)
+        return rc;
+    *bytes = ((net_conn *)l.slot->obj)->sq_bytes;
+    unlock_handle(&l);
+    return 0;
+}
+
+NET_API int net_addr_format(const net_addr *a, char *buf, size_t size)
+{
+    if (!a || !buf || size == 0)
+        return NET_E_INVAL;
+    char tmp[64];
+    int n;
+    if (a->family == NET_AF_INET) {
+        n = snprintf(tmp, sizeof tmp, "%u.%u.%u.%u:%u", a->ip[0], a->ip[1], a->ip[2], a->ip[3], a->port);
+    } else if (a->family == NET_AF_INET6) {
+        /* RFC 5952: lower-case hex, the longest run of zero groups as "::". */
+        uint16_t g[8];
+        for (int i = 0; i < 8; i++)
+            g[i] = (uint16_t)(a->ip[2 * i] << 8 | a->ip[2 * i + 1]);
+        int best = -1, best_len = 0;
+        for (int i = 0; i < 8;) {
+            int j = i;
+            while (j < 8 && g[j] == 0)
+                j++;
+            if (j - i > best_len && j - i >= 2) {
+                best = i;
+                best_len = j - i;
+            }
+            i = j > i ? j : i + 1;
+        }
+        char *p = tmp;
+        *p++ = '[';
+        for (int i = 0; i < 8; i++) {
+            if (i == best) {
+                *p++ = ':';
+                if (i == 0)
+                    *p++ = ':';
+                i += best_len - 1;
+                continue;
+            }
+            p += sprintf(p, "%x", g[i]);
+            if (i < 7)
+                *p++ = ':';
+        }
+        n = (int)(p - tmp) + snprintf(p, sizeof tmp - (size_t)(p - tmp), "]:%u", a->port);
+    } else {
+        return NET_E_INVAL;
+    }
+    if (n < 0 || (size_t)n >= size)
+        return NET_E_INVAL;
+    memcpy(buf, tmp, (size_t)n + 1);
+    return n;
+}
+
+/* ---- timers ---- */
+
+NET_API int net_timer_start(net_engine eh, uint32_t delay_ms, uint32_t repeat_ms, uint64_t user, net_handle *out)
+{
+    if (!out)
+        return NET_E_INVAL;
+    *out = 0;
+    net_engine_s *e = net__engine_enter(eh);
+    if (!e)
+        return NET_E_BADHANDLE;
+    net_timer *tm = calloc(1, sizeof *tm);
+    int rc = tm ? 0 : NET_E_NOMEM;
+    if (tm) {
+        tm->due = os_now_ms() + delay_ms;
+        tm->repeat_ms = repeat_ms;
+        atomic_init(&tm->user, user);
+        net_slot *slot;
+        rc = net_handle_alloc(&e->handles, NET__T_TIMER, tm, &tm->handle, &slot);
+        if (rc == 0) {
+            /* Arm under the slot lock so a close from another thread waits. */
+            net_slot_lock(slot);
+            net_spin_lock(&e->timers.lock);
+            rc = net_timers_add(&e->timers, tm);
+            net_spin_unlock(&e->timers.lock);
+            if (rc)
+                net_slot_retire(&e->handles, slot);
+            else
+                net_slot_unlock(slot);
+        }
+        if (rc)
+            free(tm);
+        else {
+            *out = tm->handle;
+            if (atomic_load(&e->poll_thread) != os_thread_self())
+                net__wake_poller(e);
+        }
+    }
+    net__engine_leave(e);
+    return rc;
+}

@@ -1,0 +1,447 @@
+/*
+ * backend_epoll.c - the Linux fallback, adapted to the completion-shaped
+ * contract: each socket is registered once, edge-triggered, for input and
+ * output; when the kernel says a socket is ready we perform the syscall the
+ * core asked for and report it as a completion.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+#include "backend.h"
+
+_Static_assert(sizeof(net_iov) == sizeof(struct iovec), "net_iov must match struct iovec");
+
+#define READS_PER_TURN 16
+#define ACCEPTS_PER_TURN 64
+
+enum { EP_CONN = 1, EP_LISTENER = 2 };
+
+typedef struct ep_sock {
+    int kind;
+    int fd;
+    void *obj;
+    int readable; /* the last read did not drain the socket */
+    int rdhup;    /* the peer's FIN (or an error) is waiting behind the data */
+    int writable;
+    int reading, accepting, connecting, closed;
+    const net_iov *pend_iov; /* send waiting for EPOLLOUT */
+    int pend_n;
+    int in_ready;
+    struct ep_sock *ready_next;
+    struct ep_sock *zombie_next;
+} ep_sock;
+
+typedef struct ep_loop {
+    int epfd;
+    int evfd;
+    int nevents;
+    struct epoll_event *events;
+    ep_sock *ready; /* sockets with work the last wait did not report */
+    ep_sock *zombies; /* closed, released at the end of the turn */
+} ep_loop;
+
+static ep_loop *L(net_loop *loop)
+{
+    return *net__loop_bk(loop);
+}
+
+static int ep_probe(void)
+{
+    int fd = epoll_create1(EPOLL_CLOEXEC);
+    if (fd < 0)
+        return NET_E_UNSUPPORTED;
+    close(fd);
+    return 0;
+}
+
+static int ep_loop_open(net_loop *loop)
+{
+    ep_loop *l = calloc(1, sizeof *l);
+    if (!l)
+        return NET_E_NOMEM;
+    l->nevents = (int)net__loop_batch(loop);
+    l->events = calloc((size_t)l->nevents, sizeof *l->events);
+    l->epfd = epoll_create1(EPOLL_CLOEXEC);
+    l->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
+    if (!l->events || l->epfd < 0 || l->evfd < 0 || epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->evfd, &ev) != 0) {
+        if (l->epfd >= 0)
+            close(l->epfd);
+        if (l->evfd >= 0)
+            close(l->evfd);
+        free(l->events);
+        free(l);
+        return NET_E_OS;
+    }
+    *net__loop_bk(loop) = l;
+    return 0;
+}
+
+static void release_zombies(ep_loop *l)
+{
+    while (l->zombies) {
+        ep_sock *s = l->zombies;
+        l->zombies = s->zombie_next;
+        if (s->kind == EP_CONN)
+            net__conn_released(s->obj);
+        else
+            net__listener_released(s->obj);
+        free(s);
+    }
+}
+
+static void ep_loop_close(net_loop *loop)
+{
+    ep_loop *l = L(loop);
+    if (!l)
+        return;
+    release_zombies(l);
+    close(l->epfd);
+    close(l->evfd);
+    free(l->events);
+    free(l);
+    *net__loop_bk(loop) = NULL;
+}
+
+static void ep_wake(net_loop *loop)
+{
+    uint64_t one = 1;
+    ssize_t r = write(L(loop)->evfd, &one, sizeof one);
+    (void)r; /* EAGAIN means a wake-up is already pending */
+}
+
+static void make_ready(ep_loop *l, ep_sock *s)
+{
+    if (s->in_ready || s->closed)
+        return;
+    s->in_ready = 1;
+    s->ready_next = l->ready;
+    l->ready = s;
+}
+
+static ep_sock *sock_new(int kind, int fd, void *obj)
+{
+    ep_sock *s = calloc(1, sizeof *s);
+    if (s) {
+        s->kind = kind;
+        s->fd = fd;
+        s->obj = obj;
+    }
+    return s;
+}
+
+static int add_fd(ep_loop *l, ep_sock *s, uint32_t events)
+{
+    struct epoll_event ev = {.events = events | EPOLLET, .data.ptr = s};
+    return epoll_ctl(l->epfd, EPOLL_CTL_ADD, s->fd, &ev) == 0 ? 0 : os_error_to_net(errno);
+}
+
+static void retire(ep_loop *l, ep_sock *s)
+{
+    s->closed = 1;
+    close(s->fd); /* also leaves the epoll set */
+    s->fd = -1;
+    s->zombie_next = l->zombies;
+    l->zombies = s;
+}
+
+/* ---- listeners ---- */
+
+static int ep_listener_open(net_loop *loop, net_listener *ls)
+{
+    ep_sock *s = sock_new(EP_LISTENER, (int)net__listener_sock(ls), ls);
+    if (!s)
+        return NET_E_NOMEM;
+    int rc = add_fd(L(loop), s, EPOLLIN);
+    if (rc) {
+        free(s);
+        return rc;
+    }
+    *net__listener_bk(ls) = s;
+    return 0;
+}
+
+static void do_accept(ep_sock *s)
+{
+    for (int i = 0; i < ACCEPTS_PER_TURN && s->accepting && !s->closed; i++) {
+        struct sockaddr_storage ss;
+        socklen_t len = sizeof ss;
+        int fd = accept4(s->fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd >= 0) {
+            net_addr peer;
+            os_addr_from_sockaddr(&ss, &peer);
+            net__accepted(s->obj, fd, &peer, 0, 0);
+            continue;
+        }
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            s->readable = 0;
+            return;
+        }
+        if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO)
+            continue;
+        int e = errno;
+        net__accepted(s->obj, NET_BAD_SOCK, NULL, os_error_to_net(e), e);
+        return;
+    }
+    s->readable = 1; /* more may wait: come back next turn */
+}
+
+static void ep_accept_start(net_loop *loop, net_listener *ls)
+{
+    ep_sock *s = *net__listener_bk(ls);
+    s->accepting = 1;
+    make_ready(L(loop), s); /* connections may already wait in the backlog */
+}
+
+static void ep_accept_stop(net_loop *loop, net_listener *ls)
+{
+    (void)loop;
+    ep_sock *s = *net__listener_bk(ls);
+    s->accepting = 0;
+}
+
+static void ep_listener_close(net_loop *loop, net_listener *ls)
+{
+    ep_sock *s = *net__listener_bk(ls);
+    if (!s) { /* never registered */
+        net__listener_released(ls);
+        return;
+    }
+    retire(L(loop), s);
+}
+
+/* ---- connections ---- */
+
+static int ep_conn_open(net_loop *loop, net_conn *c)
+{
+    ep_sock *s = sock_new(EP_CONN, (int)net__conn_sock(c), c);
+    if (!s)
+        return NET_E_NOMEM;
+    int rc = add_fd(L(loop), s, EPOLLIN | EPOLLOUT | EPOLLRDHUP);
+    if (rc) {
+        free(s);
+        return rc;
+    }
+    *net__conn_bk(c) = s;
+    return 0;
+}
+
+static int ep_connect(net_loop *loop, net_conn *c, const net_addr *to)
+{
+    ep_sock *s = *net__conn_bk(c);
+    struct sockaddr_storage ss;
+    int len;
+    if (os_sockaddr_from_addr(to, &ss, &len) != 0)
+        return NET_E_ADDR;
+    s->connecting = 1;
+    if (connect(s->fd, (struct sockaddr *)&ss, (socklen_t)len) == 0) {
+        s->writable = 1;
+        make_ready(L(loop), s);
+        return 0;
+    }
+    if (errno == EINPROGRESS || errno == EINTR)
+        return 0;
+    s->connecting = 0;
+    return os_error_to_net(errno);
+}
+
+static void finish_connect(ep_sock *s)
+{
+    int err = 0;
+    socklen_t len = sizeof err;
+    if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+        err = errno;
+    if (err == EINPROGRESS || err == EALREADY)
+        return; /* not yet: wait for the next edge */
+    s->connecting = 0;
+    net__connected(s->obj, err ? os_error_to_net(err) : 0, err);
+}
+
+static void do_read(net_loop *loop, ep_loop *l, ep_sock *s)
+{
+    for (int i = 0; i < READS_PER_TURN; i++) {
+        if (!s->reading || s->closed)
+            return;
+        size_t cap;
+        void *buf = net__recv_window(loop, &cap);
+        if (!buf) {
+            make_ready(l, s); /* out of memory now; try again next turn */
+            return;
+        }
+        ssize_t n = recv(s->fd, buf, cap, 0);
+        if (n > 0) {
+            net__received(s->obj, buf, (size_t)n);
+            /* Edge-triggered: a short read drained the socket, and new
+             * data raises a new edge, unless a FIN is already queued
+             * behind this data: then read on until it shows. */
+            if ((size_t)n < cap && !s->rdhup) {
+                s->readable = 0;
+                return;
+            }
+            continue;
+        }
+        if (n == 0) {
+            s->readable = 0;
+            s->reading = 0;
+            net__received(s->obj, buf, 0);
+            return;
+        }
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            s->readable = 0;
+            return;
+        }
+        if (errno == EINTR)
+            continue;
+        int e = errno;
+        s->readable = 0;
+        s->reading = 0;
+        net__recv_failed(s->obj, os_error_to_net(e), e);
+        return;
+    }
+    make_ready(l, s); /* still more: let other sockets have a turn first */
+}
+
+static void ep_recv_start(net_loop *loop, net_conn *c)
+{
+    ep_sock *s = *net__conn_bk(c);
+    s->reading = 1;
+    if (s->readable || s->rdhup)
+        make_ready(L(loop), s);
+}
+
+static void ep_recv_stop(net_loop *loop, net_conn *c)
+{
+    (void)loop;
+    ep_sock *s = *net__conn_bk(c);
+    s->reading = 0;
+}
+
+static ssize_t send_iov(int fd, const net_iov *iov, int count)
+{
+    struct msghdr m;
+    memset(&m, 0, sizeof m);
+    m.msg_iov = (struct iovec *)(void *)iov;
+    m.msg_iovlen = (size_t)count;
+    ssize_t r;
+    do
+        r = sendmsg(fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
+    while (r < 0 && errno == EINTR);
+    return r;
+}
+
+static int ep_send(net_loop *loop, net_conn *c, const net_iov *iov, int count)
+{
+    (void)loop;
+    ep_sock *s = *net__conn_bk(c);
+    ssize_t r = send_iov(s->fd, iov, count);
+    if (r >= 0)
+        return r > 0x7FFFFFFF ? 0x7FFFFFFF : (int)r;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        s->pend_iov = iov;
+        s->pend_n = count;
+        s->writable = 0;
+        return NET__PENDING;
+    }
+    return os_error_to_net(errno);
+}
+
+static void finish_send(ep_sock *s)
+{
+    ssize_t r = send_iov(s->fd, s->pend_iov, s->pend_n);
+    if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        s->writable = 0;
+        return;
+    }
+    int e = r < 0 ? errno : 0;
+    s->pend_iov = NULL;
+    net__sent(s->obj, r > 0 ? (size_t)r : 0, r < 0 ? os_error_to_net(e) : 0, e);
+}
+
+static void ep_conn_close(net_loop *loop, net_conn *c)
+{
+    ep_sock *s = *net__conn_bk(c);
+    retire(L(loop), s);
+}
+
+/* ---- the wait ---- */
+
+static void service(net_loop *loop, ep_loop *l, ep_sock *s)
+{
+    if (s->closed)
+        return;
+    if (s->kind == EP_LISTENER) {
+        if (s->accepting && s->readable)
+            do_accept(s);
+        return;
+    }
+    if (s->connecting && s->writable)
+        finish_connect(s);
+    if (s->pend_iov && s->writable && !s->closed)
+        finish_send(s);
+    if (s->reading && (s->readable || s->rdhup) && !s->closed)
+        do_read(loop, l, s);
+}
+
+static int ep_wait(net_loop *loop, int timeout_ms)
+{
+    ep_loop *l = L(loop);
+    if (l->ready)
+        timeout_ms = 0;
+    int n = epoll_wait(l->epfd, l->events, l->nevents, timeout_ms);
+    for (int i = 0; i < n; i++) {
+        ep_sock *s = l->events[i].data.ptr;
+        uint32_t ev = l->events[i].events;
+        if (!s) {
+            uint64_t v;
+            ssize_t r = read(l->evfd, &v, sizeof v);
+            (void)r;
+            continue;
+        }
+        if (s->closed)
+            continue;
+        if (ev & (EPOLLIN | EPOLLERR | EPOLLHUP))
+            s->readable = 1;
+        if (ev & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+            s->rdhup = 1;
+        if (ev & (EPOLLOUT | EPOLLERR | EPOLLHUP))
+            s->writable = 1;
+        service(loop, l, s);
+    }
+    /* Work the kernel will not report again: started reads on sockets
+     * already readable, accepts resumed, turns cut short for fairness. */
+    ep_sock *ready = l->ready;
+    l->ready = NULL;
+    while (ready) {
+        ep_sock *s = ready;
+        ready = s->ready_next;
+        s->in_ready = 0;
+        service(loop, l, s);
+    }
+    release_zombies(l);
+    return n < 0 ? 0 : n;
+}
+
+const net_backend net__backend_epoll = {
+    .name = "epoll",
+    .probe = ep_probe,
+    .loop_open = ep_loop_open,
+    .loop_close = ep_loop_close,
+    .wait = ep_wait,
+    .wake = ep_wake,
+    .listener_open = ep_listener_open,
+    .accept_start = ep_accept_start,
+    .accept_stop = ep_accept_stop,
+    .listener_close = ep_listener_close,
+    .conn_open = ep_conn_open,
+    .connect = ep_connect,
+    .recv_start = ep_recv_start,
+    .recv_stop = ep_recv_stop,
+    .send = ep_send,
+    .conn_close = ep_conn_close,
+};

@@ -1,0 +1,39 @@
+#include "block.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+net_block *net_block_new(size_t cap)
+{
+    if (cap > UINT32_MAX - sizeof(net_block))
+        return NULL;
+    net_block *b = malloc(sizeof *b + (cap ? cap : 1));
+    if (!b)
+        return NULL;
+    atomic_init(&b->refs, 1);
+    b->cap = (uint32_t)cap;
+    b->used = 0;
+    b->reserved_ = 0;
+    return b;
+}
+
+net_block *net_block_from(const void *data, size_t len)
+{
+    net_block *b = net_block_new(len);
+    if (b && len) {
+        memcpy(b->data, data, len);
+        b->used = (uint32_t)len;
+    }
+    return b;
+}
+
+void net_block_ref(net_block *b, int n)
+{
+    atomic_fetch_add_explicit(&b->refs, n, memory_order_relaxed);
+}
+
+void net_block_unref(net_block *b, int n)
+{
+    if (b && atomic_fetch_sub_explicit(&b->refs, n, memory_order_acq_rel) == n)
+        free(b);
+}

@@ -1,0 +1,24 @@
+/* block.h - ref-counted byte blocks: receive windows, assembled messages,
+ * send-queue chunks and shared broadcast payloads are all blocks. */
+#ifndef NET_BLOCK_H
+#define NET_BLOCK_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct net_block {
+    atomic_int refs;
+    uint32_t cap;
+    uint32_t used; /* bytes handed out so far (owner's bookkeeping) */
+    uint32_t reserved_;
+    uint8_t data[];
+} net_block;
+
+/* A block of cap bytes holding one reference, or NULL. */
+net_block *net_block_new(size_t cap);
+net_block *net_block_from(const void *data, size_t len);
+void net_block_ref(net_block *b, int n);
+void net_block_unref(net_block *b, int n);
+
+#endif

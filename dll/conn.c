@@ -1,0 +1,702 @@
+/* conn.c - a TCP connection: its send queue, its receive path and how it ends. */
+#include <stdlib.h>
+#include <string.h>
+#include "core.h"
+
+#define SEND_CHUNK (16 * 1024)
+
+static void close_now(net_loop *loop, net_conn *c, int reason, int os_error, int abortive);
+static void flush(net_loop *loop, net_conn *c);
+
+/* ---- small accessors the backends use ---- */
+
+net_sock net__conn_sock(const net_conn *c)
+{
+    return c->o.sock;
+}
+
+void **net__conn_bk(net_conn *c)
+{
+    return &c->o.bk;
+}
+
+void **net__loop_bk(net_loop *loop)
+{
+    return &loop->bk;
+}
+
+uint32_t net__loop_index(const net_loop *loop)
+{
+    return loop->index;
+}
+
+uint32_t net__loop_batch(const net_loop *loop)
+{
+    return loop->e->cfg.event_batch;
+}
+
+void *net__recv_window(net_loop *loop, size_t *cap)
+{
+    net_block *b = loop->rx_blk;
+    if (!b || b->cap - b->used < NET_RX_MIN_WINDOW) {
+        net_block_unref(b, 1);
+        b = loop->rx_blk = net_block_new(NET_RX_BLOCK_SIZE);
+        if (!b) {
+            *cap = 0;
+            return NULL;
+        }
+    }
+    *cap = b->cap - b->used;
+    return b->data + b->used;
+}
+
+/* ---- creation ---- */
+
+int net__conn_create(net_engine_s *e, net_sock s, const net_frame_cfg *f, uint32_t flags, uint64_t user,
+                     net_conn **out)
+{
+    net_conn *c = calloc(1, sizeof *c);
+    if (!c)
+        return NET_E_NOMEM;
+    c->o.kind = OBJ_CONN;
+    c->o.sock = s;
+    c->o.loop = net__pick_loop(e);
+    atomic_init(&c->o.user, user);
+    c->state = CS_OPEN;
+    c->fcfg = *f;
+    c->flags = flags;
+    c->send_cap = e->cfg.send_cap;
+    c->highwater = e->cfg.send_highwater;
+    c->lowwater = e->cfg.send_lowwater;
+    atomic_init(&c->idle_ms, e->cfg.idle_timeout_ms);
+    atomic_init(&c->rx_unpolled, 0);
+    atomic_init(&c->paused, 0);
+    atomic_init(&c->last_delivery_seq, 0);
+    net_frame_decoder_init(&c->dec, f);
+    int rc = net_handle_alloc(&e->handles, NET__T_CONN, c, &c->o.handle, &c->o.slot);
+    if (rc) {
+        free(c);
+        return rc;
+    }
+    atomic_fetch_add(&e->open_conns, 1);
+    atomic_fetch_add(&e->conns_total, 1);
+    *out = c;
+    return 0;
+}
+
+void net__conn_schedule_locked(net_conn *c, uint32_t ops)
+{
+    if (c->state == CS_CLOSED)
+        return;
+    if (ops == OP_FLUSH) {
+        if (c->flush_scheduled)
+            return;
+        c->flush_scheduled = 1;
+    }
+    net__loop_schedule(c->o.loop, &c->o, ops);
+}
+
+/* ---- events ---- */
+
+static void push_conn_event(net_conn *c, uint32_t type, int status, int os_error, uint32_t len, const net_addr *addr)
+{
+    net_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.type = type;
+    ev.status = status;
+    ev.os_error = os_error;
+    ev.handle = c->o.handle;
+    ev.user = atomic_load_explicit(&c->o.user, memory_order_relaxed);
+    ev.len = len;
+    if (addr)
+        ev.addr = *addr;
+    net__push_event(c->o.loop->e, &ev, NULL, type == NET_EV_CLOSE ? c : NULL);
+}
+
+/* ---- send queue (slot lock held) ---- */
+
+static int sq_push(net_conn *c, const uint8_t *p, uint32_t len, net_block *blk)
+{
+    if (c->sq_count > c->sq_inflight) {
+        net_seg *last = &c->sq[(c->sq_head + c->sq_count - 1) & (c->sq_cap - 1)];
+        if (last->blk == blk && last->p + last->len == p) {
+            last->len += len;
+            return 0;
+        }
+    }
+    if (c->sq_count == c->sq_cap) {
+        uint32_t cap = c->sq_cap ? c->sq_cap * 2 : 8;
+        net_seg *sq = malloc(cap * sizeof *sq);
+        if (!sq)
+            return NET_E_NOMEM;
+        for (uint32_t i = 0; i < c->sq_count; i++)
+            sq[i] = c->sq[(c->sq_head + i) & (c->sq_cap - 1)];
+        free(c->sq);
+        c->sq = sq;
+        c->sq_cap = cap;
+        c->sq_head = 0;
+    }
+    net_block_ref(blk, 1);
+    c->sq[(c->sq_head + c->sq_count) & (c->sq_cap - 1)] = (net_seg){p, len, blk};
+    c->sq_count++;
+    return 0;
+}
+
+/* Room for need bytes in the copy chunk; NULL when memory runs out. */
+static uint8_t *chunk_reserve(net_conn *c, uint32_t need)
+{
+    net_block *b = c->sq_chunk;
+    if (!b || b->cap - b->used < need) {
+        net_block *nb = net_block_new(need > SEND_CHUNK ? need : SEND_CHUNK);
+        if (!nb)
+            return NULL;
+        net_block_unref(b, 1);
+        c->sq_chunk = b = nb;
+    }
+    return b->data + b->used;
+}
+
+int net__conn_queue(net_conn *c, const net_buf *bufs, uint32_t count, net_block *shared, uint32_t shared_len)
+{
+    if ((c->state != CS_OPEN && c->state != CS_CONNECTING) || c->shutdown_requested)
+        return NET_E_CLOSED;
+    uint64_t total = shared ? shared_len : 0;
+    for (uint32_t i = 0; i < count; i++) {
+        if (!bufs[i].data && bufs[i].len)
+            return NET_E_INVAL;
+        total += bufs[i].len;
+    }
+    uint32_t hdr = c->fcfg.raw ? 0 : c->fcfg.header;
+    if (!c->fcfg.raw && (total > c->fcfg.max_message || total > net_frame_header_limit(&c->fcfg)))
+        return NET_E_MSGSIZE;
+    if (total > 0x7FFFFFFFu)
+        return NET_E_MSGSIZE;
+    if (total == 0 && c->fcfg.raw)
+        return 0;
+    uint64_t need = hdr + total;
+    if (c->sq_bytes + need > c->send_cap)
+        return NET_E_WOULDBLOCK;
+
+    /* Copies (and a shared payload's header) go into the chunk; a shared
+     * payload itself is referenced, never copied. */
+    uint32_t copy_len = (uint32_t)(shared ? hdr : need);
+    uint32_t old_count = c->sq_count;
+    if (copy_len) {
+        uint8_t *w = chunk_reserve(c, copy_len);
+        if (!w)
+            return NET_E_NOMEM;
+        uint8_t *p = w;
+        if (hdr) {
+            net_frame_put_header(&c->fcfg, (uint32_t)total, p);
+            p += hdr;
+        }
+        if (!shared)
+            for (uint32_t i = 0; i < count; i++) {
+                if (bufs[i].len)
+                    memcpy(p, bufs[i].data, bufs[i].len);
+                p += bufs[i].len;
+            }
+        if (sq_push(c, w, copy_len, c->sq_chunk) != 0)
+            return NET_E_NOMEM;
+        c->sq_chunk->used += copy_len;
+    }
+    if (shared && shared_len && sq_push(c, shared->data, shared_len, shared) != 0) {
+        /* Undo the header so the stream never carries half a message. */
+        if (c->sq_count > old_count) {
+            net_seg *last = &c->sq[(c->sq_head + c->sq_count - 1) & (c->sq_cap - 1)];
+            if (last->len == copy_len) {
+                net_block_unref(last->blk, 1);
+                c->sq_count--;
+            } else {
+                last->len -= copy_len;
+            }
+            c->sq_chunk->used -= copy_len;
+        }
+        return NET_E_NOMEM;
+    }
+    c->sq_bytes += need;
+    net_engine_s *e = c->o.loop->e;
+    atomic_fetch_add_explicit(&e->send_queued, need, memory_order_relaxed);
+    atomic_fetch_add_explicit(&e->messages_out, 1, memory_order_relaxed);
+    if (!c->above_highwater && c->sq_bytes > c->highwater) {
+        c->above_highwater = 1;
+        push_conn_event(c, NET_EV_SEND_HIGHWATER, 0, 0, (uint32_t)(c->sq_bytes > UINT32_MAX ? UINT32_MAX : c->sq_bytes), NULL);
+    }
+    net__conn_schedule_locked(c, OP_FLUSH);
+    return 0;
+}
+
+/* Drops n sent bytes from the head of the queue (slot lock held). */
+static void sq_consume(net_conn *c, size_t n)
+{
+    size_t total = n;
+    while (n > 0 && c->sq_count > 0) {
+        net_seg *s = &c->sq[c->sq_head];
+        if (s->len <= n) {
+            n -= s->len;
+            net_block_unref(s->blk, 1);
+            c->sq_head = (c->sq_head + 1) & (c->sq_cap - 1);
+            c->sq_count--;
+        } else {
+            s->p += n;
+            s->len -= (uint32_t)n;
+            n = 0;
+        }
+    }
+    c->sq_inflight = 0;
+    c->sq_bytes -= total;
+    atomic_fetch_sub_explicit(&c->o.loop->e->send_queued, total, memory_order_relaxed);
+    if (c->above_highwater && c->sq_bytes <= c->lowwater) {
+        c->above_highwater = 0;
+        push_conn_event(c, NET_EV_SEND_DRAINED, 0, 0, (uint32_t)c->sq_bytes, NULL);
+    }
+}
+
+static void sq_clear(net_conn *c)
+{
+    while (c->sq_count > 0) {
+        net_block_unref(c->sq[c->sq_head].blk, 1);
+        c->sq_head = (c->sq_head + 1) & (c->sq_cap - 1);
+        c->sq_count--;
+    }
+    atomic_fetch_sub_explicit(&c->o.loop->e->send_queued, c->sq_bytes, memory_order_relaxed);
+    c->sq_bytes = 0;
+    free(c->sq);
+    c->sq = NULL;
+    c->sq_cap = c->sq_head = c->sq_inflight = 0;
+    net_block_unref(c->sq_chunk, 1);
+    c->sq_chunk = NULL;
+}
+
+/* ---- lists ---- */
+
+static void linger_add(net_loop *loop, net_conn *c, uint64_t deadline)
+{
+    if (!c->linger_deadline || deadline < c->linger_deadline)
+        c->linger_deadline = deadline;
+    if (c->in_linger)
+        return;
+    c->in_linger = 1;
+    c->gprev = NULL;
+    c->gnext = loop->linger;
+    if (loop->linger)
+        loop->linger->gprev = c;
+    loop->linger = c;
+    atomic_fetch_add(&loop->lingering, 1);
+}
+
+static void linger_remove(net_loop *loop, net_conn *c)
+{
+    if (!c->in_linger)
+        return;
+    if (c->gprev)
+        c->gprev->gnext = c->gnext;
+    else
+        loop->linger = c->gnext;
+    if (c->gnext)
+        c->gnext->gprev = c->gprev;
+    c->in_linger = 0;
+    atomic_fetch_sub(&loop->lingering, 1);
+}
+
+static void list_add(net_loop *loop, net_conn *c)
+{
+    c->in_list = 1;
+    c->lprev = NULL;
+    c->lnext = loop->conns;
+    if (loop->conns)
+        loop->conns->lprev = c;
+    loop->conns = c;
+    loop->nconns++;
+}
+
+static void list_remove(net_loop *loop, net_conn *c)
+{
+    if (!c->in_list)
+        return;
+    if (c->lprev)
+        c->lprev->lnext = c->lnext;
+    else
+        loop->conns = c->lnext;
+    if (c->lnext)
+        c->lnext->lprev = c->lprev;
+    c->in_list = 0;
+    loop->nconns--;
+}
+
+/* ---- receiving ---- */
+
+static void recv_start(net_loop *loop, net_conn *c)
+{
+    if (!c->receiving && !c->peer_eof && c->attached && !c->releasing && atomic_load(&c->paused) == 0) {
+        c->receiving = 1;
+        loop->e->bk->recv_start(loop, c);
+    }
+}
+
+static void recv_stop(net_loop *loop, net_conn *c)
+{
+    if (c->receiving) {
+        c->receiving = 0;
+        loop->e->bk->recv_stop(loop, c);
+    }
+}
+
+static int emit_data(void *ctx, const uint8_t *msg, uint32_t len, net_block *owner)
+{
+    net_conn *c = ctx;
+    net_loop *loop = c->o.loop;
+    if (!owner) { /* the bytes are the backend's: copy them somewhere the script may keep */
+        size_t cap;
+        uint8_t *w = len <= NET_RX_MIN_WINDOW ? net__recv_window(loop, &cap) : NULL;
+        if (w && cap >= len) {
+            memcpy(w, msg, len);
+            owner = loop->rx_blk;
+            owner->used += len;
+            msg = w;
+            net_block_ref(owner, 1);
+        } else {
+            owner = net_block_from(msg, len);
+            if (!owner)
+                return NET_E_NOMEM;
+            msg = owner->data;
+        }
+    } else {
+        net_block_ref(owner, 1);
+    }
+    net_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.type = NET_EV_DATA;
+    ev.handle = c->o.handle;
+    ev.user = atomic_load_explicit(&c->o.user, memory_order_relaxed);
+    ev.data = msg;
+    ev.len = len;
+    atomic_fetch_add(&c->rx_unpolled, len);
+    atomic_fetch_add_explicit(&loop->stats.messages_in, 1, memory_order_relaxed);
+    if (net__push_event(loop->e, &ev, owner, c) != 0) {
+        atomic_fetch_sub(&c->rx_unpolled, len);
+        net_block_unref(owner, 1);
+        return NET_E_NOMEM;
+    }
+    return 0;
+}
+
+static void maybe_pause(net_loop *loop, net_conn *c)
+{
+    uint32_t limit = loop->e->cfg.recv_limit;
+    if (!c->receiving || atomic_load(&c->rx_unpolled) <= (int64_t)limit)
+        return;
+    atomic_store(&c->paused, 1);
+    recv_stop(loop, c);
+    atomic_fetch_add(&loop->e->recv_paused, 1);
+    /* The poller may have drained everything between the check and the
+     * store; it then saw paused == 0 and will not ask to resume. */
+    if (atomic_load(&c->rx_unpolled) <= (int64_t)(limit / 2)) {
+        int expected = 1;
+        if (atomic_compare_exchange_strong(&c->paused, &expected, 0)) {
+            atomic_fetch_sub(&loop->e->recv_paused, 1);
+            recv_start(loop, c);
+        }
+    }
+}
+
+void net__received(net_conn *c, const void *data, size_t len)
+{
+    net_loop *loop = c->o.loop;
+    if (c->releasing)
+        return;
+    if (len == 0) { /* FIN from the peer */
+        c->peer_eof = 1;
+        recv_stop(loop, c);
+        if (c->wr_shut)
+            close_now(loop, c, 0, 0, 0);
+        else /* let the script answer what it has read; see net__conn_linger_check */
+            linger_add(loop, c, loop->now + loop->e->cfg.close_timeout_ms);
+        return;
+    }
+    c->last_active = loop->now;
+    atomic_fetch_add_explicit(&loop->stats.bytes_in, len, memory_order_relaxed);
+    net_block *in = NULL;
+    if (loop->rx_blk && data == loop->rx_blk->data + loop->rx_blk->used) {
+        in = loop->rx_blk;
+        in->used += (uint32_t)len;
+    }
+    if (c->discard)
+        return;
+    int rc = net_frame_feed(&c->dec, data, len, in, emit_data, c);
+    if (rc) {
+        close_now(loop, c, rc, 0, 1);
+        return;
+    }
+    maybe_pause(loop, c);
+}
+
+void net__recv_failed(net_conn *c, int err, int os_error)
+{
+    if (!c->releasing)
+        close_now(c->o.loop, c, err ? err : NET_E_OS, os_error, 1);
+}
+
+void net__conn_delivered(net_engine_s *e, net_conn *c, const net_event *ev)
+{
+    int64_t left = atomic_fetch_sub(&c->rx_unpolled, ev->len) - ev->len;
+    if (left > (int64_t)(e->cfg.recv_limit / 2) || atomic_load(&c->paused) != 1)
+        return;
+    int expected = 1;
+    if (atomic_compare_exchange_strong(&c->paused, &expected, 2)) {
+        net_slot_lock(c->o.slot);
+        net__conn_schedule_locked(c, OP_RESUME);
+        net_slot_unlock(c->o.slot);
+    }
+}
+
+/* ---- sending ---- */
+
+/* The queue is empty: a requested FIN or close can go ahead. */
+static void after_drain(net_loop *loop, net_conn *c, int closing, int shutdown_requested)
+{
+    if (c->wr_shut || c->releasing || (!closing && !shutdown_requested))
+        return;
+    os_sock_shutdown_write(c->o.sock);
+    c->wr_shut = 1;
+    if (c->peer_eof) {
+        close_now(loop, c, 0, 0, 0);
+        return;
+    }
+    if (closing) {
+        /* Drain and drop the peer's input until its FIN: closing with
+         * unread input would send RST and could destroy what we sent. */
+        c->discard = 1;
+        linger_add(loop, c, loop->now + loop->e->cfg.close_timeout_ms);
+        int expected = 1;
+        if (atomic_compare_exchange_strong(&c->paused, &expected, 0))
+            atomic_fetch_sub(&loop->e->recv_paused, 1);
+        else {
+            expected = 2;
+            if (atomic_compare_exchange_strong(&c->paused, &expected, 0))
+                atomic_fetch_sub(&loop->e->recv_paused, 1);
+        }
+        recv_start(loop, c);
+    }
+}
+
+static void sent(net_loop *loop, net_conn *c, size_t n)
+{
+    c->last_active = loop->now;
+    atomic_fetch_add_explicit(&loop->stats.bytes_out, n, memory_order_relaxed);
+    net_slot_lock(c->o.slot);
+    sq_consume(c, n);
+    net_slot_unlock(c->o.slot);
+}
+
+static void flush(net_loop *loop, net_conn *c)
+{
+    for (int round = 0; round < 64; round++) {
+        if (c->sending || c->releasing || !c->attached)
+            return;
+        net_slot_lock(c->o.slot);
+        c->flush_scheduled = 0;
+        if (c->state == CS_CONNECTING) {
+            net_slot_unlock(c->o.slot);
+            return;
+        }
+        int n = 0;
+        for (uint32_t i = 0; i < c->sq_count && n < NET_SEND_IOV_MAX; i++, n++) {
+            const net_seg *s = &c->sq[(c->sq_head + i) & (c->sq_cap - 1)];
+            c->iov[n].base = s->p;
+            c->iov[n].len = s->len;
+        }
+        c->sq_inflight = (uint32_t)n;
+        int closing = c->state == CS_CLOSING, shut = c->shutdown_requested;
+        net_slot_unlock(c->o.slot);
+        if (n == 0) {
+            after_drain(loop, c, closing, shut);
+            return;
+        }
+        c->sending = 1;
+        int rc = loop->e->bk->send(loop, c, c->iov, n);
+        if (rc == NET__PENDING)
+            return;
+        c->sending = 0;
+        if (rc < 0) {
+            close_now(loop, c, rc, os_last_error(), 1);
+            return;
+        }
+        sent(loop, c, (size_t)rc);
+    }
+    /* Still more after many rounds: yield to other connections. */
+    net_slot_lock(c->o.slot);
+    net__conn_schedule_locked(c, OP_FLUSH);
+    net_slot_unlock(c->o.slot);
+}
+
+void net__sent(net_conn *c, size_t len, int err, int os_error)
+{
+    net_loop *loop = c->o.loop;
+    c->sending = 0;
+    if (c->releasing)
+        return;
+    if (err) {
+        close_now(loop, c, err, os_error, 1);
+        return;
+    }
+    sent(loop, c, len);
+    flush(loop, c);
+}
+
+/* ---- connecting ---- */
+
+void net__connected(net_conn *c, int err, int os_error)
+{
+    net_loop *loop = c->o.loop;
+    if (c->releasing)
+        return;
+    if (err) {
+        push_conn_event(c, NET_EV_CONNECT, err, os_error, 0, &c->connect_to);
+        close_now(loop, c, err, os_error, 1);
+        return;
+    }
+    os_tcp_prepare(c->o.sock, c->flags);
+    net_addr peer = c->connect_to;
+    os_sock_peer_addr(c->o.sock, &peer);
+    net_slot_lock(c->o.slot);
+    if (c->state == CS_CONNECTING)
+        c->state = CS_OPEN;
+    net_slot_unlock(c->o.slot);
+    c->last_active = loop->now;
+    push_conn_event(c, NET_EV_CONNECT, 0, 0, 0, &peer);
+    recv_start(loop, c);
+    flush(loop, c);
+}
+
+/* ---- ending ---- */
+
+static void close_now(net_loop *loop, net_conn *c, int reason, int os_error, int abortive)
+{
+    if (c->releasing)
+        return;
+    c->releasing = 1;
+    c->close_reason = reason;
+    c->close_os_error = reason ? os_error : 0;
+    net_slot_lock(c->o.slot);
+    c->state = CS_CLOSED; /* from here on no thread schedules work for it */
+    net_slot_unlock(c->o.slot);
+    net__loop_unschedule(loop, &c->o);
+    linger_remove(loop, c);
+    int paused = atomic_exchange(&c->paused, 0);
+    if (paused)
+        atomic_fetch_sub(&loop->e->recv_paused, 1);
+    if (!c->attached) {
+        os_sock_close(c->o.sock);
+        c->o.sock = NET_BAD_SOCK;
+        net__conn_released(c);
+        return;
+    }
+    if (abortive)
+        os_sock_set_linger0(c->o.sock);
+    c->receiving = 0;
+    loop->e->bk->conn_close(loop, c);
+}
+
+void net__conn_released(net_conn *c)
+{
+    net_loop *loop = c->o.loop;
+    list_remove(loop, c);
+    net_frame_decoder_free(&c->dec);
+    net_slot_lock(c->o.slot);
+    sq_clear(c);
+    net_slot_unlock(c->o.slot);
+    atomic_fetch_sub(&loop->e->open_conns, 1);
+    push_conn_event(c, NET_EV_CLOSE, c->close_reason, c->close_os_error, 0, NULL);
+}
+
+void net__conn_free(net_engine_s *e, net_conn *c)
+{
+    net_slot *s = net_handle_lock(&e->handles, c->o.handle, NET__TBIT(NET__T_CONN));
+    if (s)
+        net_slot_retire(&e->handles, s);
+    free(c);
+}
+
+void net__conn_abort_all(net_loop *loop)
+{
+    for (net_conn *c = loop->conns, *next; c; c = next) {
+        next = c->lnext;
+        close_now(loop, c, NET_E_ABORTED, 0, 1);
+    }
+    for (net_listener *l = loop->listeners; l; l = l->lnext)
+        net__listener_run_ops(loop, l, OP_LCLOSE);
+}
+
+void net__conn_run_ops(net_loop *loop, net_conn *c, uint32_t ops)
+{
+    if (c->releasing)
+        return;
+    if (ops & (OP_START | OP_CONNECT)) {
+        list_add(loop, c);
+        c->last_active = loop->now;
+        int rc = loop->e->bk->conn_open(loop, c);
+        if (rc) {
+            if (ops & OP_CONNECT)
+                push_conn_event(c, NET_EV_CONNECT, rc, os_last_error(), 0, &c->connect_to);
+            close_now(loop, c, rc, os_last_error(), 1);
+            return;
+        }
+        c->attached = 1;
+        if (ops & OP_CONNECT) {
+            rc = loop->e->bk->connect(loop, c, &c->connect_to);
+            if (rc < 0) {
+                net__connected(c, rc, os_last_error());
+                return;
+            }
+        } else {
+            recv_start(loop, c);
+        }
+    }
+    if (ops & OP_ABORT) {
+        close_now(loop, c, NET_E_ABORTED, 0, 1);
+        return;
+    }
+    if (ops & OP_RESUME) {
+        int expected = 2;
+        if (atomic_compare_exchange_strong(&c->paused, &expected, 0)) {
+            atomic_fetch_sub(&loop->e->recv_paused, 1);
+            recv_start(loop, c);
+        }
+    }
+    if (ops & (OP_FLUSH | OP_CLOSE | OP_SHUTDOWN))
+        flush(loop, c);
+}
+
+/* Connections whose peer sent FIN wait here until the script has seen all
+ * their data and had one turn to answer; then they close. */
+void net__conn_linger_check(net_loop *loop, net_conn *c)
+{
+    if (c->releasing || !c->peer_eof || c->wr_shut || c->sending)
+        return;
+    if (atomic_load(&c->rx_unpolled) != 0)
+        return;
+    if (atomic_load(&loop->e->poll_seq) <= atomic_load(&c->last_delivery_seq))
+        return;
+    net_slot_lock(c->o.slot);
+    int empty = c->sq_count == 0;
+    net_slot_unlock(c->o.slot);
+    if (empty)
+        close_now(loop, c, 0, 0, 0);
+}
+
+void net__conn_tick(net_loop *loop, net_conn *c)
+{
+    if (c->releasing)
+        return;
+    if (c->linger_deadline && loop->now >= c->linger_deadline) {
+        net_slot_lock(c->o.slot);
+        int empty = c->sq_count == 0;
+        net_slot_unlock(c->o.slot);
+        close_now(loop, c, empty && (c->wr_shut || c->peer_eof) ? 0 : NET_E_TIMEDOUT, 0, 1);
+        return;
+    }
+    uint32_t idle = atomic_load_explicit(&c->idle_ms, memory_order_relaxed);
+    if (idle && !c->linger_deadline && loop->now - c->last_active >= idle)
+        close_now(loop, c, NET_E_TIMEDOUT, 0, 1);
+}

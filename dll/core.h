@@ -1,0 +1,213 @@
+/*
+ * core.h - the platform-neutral core's objects: engine, loops, connections,
+ * listeners. Private to dll/; backends see only backend.h.
+ *
+ * Threads and locks:
+ * - a loop (one per I/O thread, or the poller's own with io_threads = 0)
+ *   owns its connections' sockets and backend state; only its thread calls
+ *   the backend for them;
+ * - a connection's slot lock guards what other threads touch: its state,
+ *   send queue and options. Lock order: slot -> loop pending -> event queue;
+ * - the event queue is shared; the polling thread frees a connection when it
+ *   hands out its CLOSE event, after which no loop refers to it.
+ */
+#ifndef NET_CORE_H
+#define NET_CORE_H
+
+#include <stdatomic.h>
+#include "backend.h"
+#include "block.h"
+#include "frame.h"
+#include "handle.h"
+#include "queue.h"
+#include "timer.h"
+
+#define NET_MAX_ENGINES 255
+#define NET_SEND_IOV_MAX 64
+#define NET_RX_BLOCK_SIZE (64 * 1024)
+#define NET_RX_MIN_WINDOW (16 * 1024)
+#define NET_TICK_MS 100
+
+/* Operations another thread asks a loop to run (obj->pending_ops). */
+enum {
+    OP_START = 1u << 0,    /* adopt an accepted socket, start receiving */
+    OP_CONNECT = 1u << 1,  /* start connecting */
+    OP_FLUSH = 1u << 2,    /* send what is queued */
+    OP_CLOSE = 1u << 3,    /* graceful close */
+    OP_ABORT = 1u << 4,    /* abortive close */
+    OP_SHUTDOWN = 1u << 5, /* half-close after the queue drains */
+    OP_RESUME = 1u << 6,   /* receiving may resume (backpressure lifted) */
+    OP_LISTEN = 1u << 7,   /* register a listener and accept */
+    OP_LCLOSE = 1u << 8    /* close a listener */
+};
+
+enum { OBJ_CONN = 1, OBJ_LISTENER = 2 };
+
+typedef struct net_engine_s net_engine_s;
+struct net_pending_item;
+
+typedef struct net_obj {
+    uint32_t kind;
+    uint32_t pending_ops;            /* under loop->pending_lock */
+    struct net_obj *pnext, *pprev; /* pending list, under loop->pending_lock */
+    int in_pending;
+    net_loop *loop;
+    net_slot *slot;
+    net_handle handle;
+    atomic_uint_least64_t user;
+    net_sock sock;
+    void *bk;
+} net_obj;
+
+typedef struct net_seg {
+    const uint8_t *p;
+    uint32_t len;
+    net_block *blk;
+} net_seg;
+
+enum { CS_CONNECTING = 1, CS_OPEN, CS_CLOSING, CS_CLOSED };
+
+struct net_conn {
+    net_obj o;
+    /* ---- under the slot lock ---- */
+    int state;
+    int shutdown_requested; /* net_shutdown: FIN once the queue drains */
+    net_seg *sq;            /* send queue ring */
+    uint32_t sq_cap, sq_head, sq_count;
+    uint32_t sq_inflight; /* segments handed to the backend */
+    uint64_t sq_bytes;
+    net_block *sq_chunk; /* copy chunk being filled */
+    uint32_t send_cap, highwater, lowwater;
+    int flush_scheduled;
+    atomic_uint idle_ms;
+    int above_highwater;
+    net_frame_cfg fcfg;
+    uint32_t flags;
+    net_addr connect_to;
+
+    /* ---- loop thread only ---- */
+    net_frame_decoder dec;
+    net_iov iov[NET_SEND_IOV_MAX];
+    int attached;     /* the backend adopted the socket */
+    int sending;      /* a send is outstanding */
+    int receiving;    /* recv started */
+    int wr_shut;      /* FIN sent */
+    int peer_eof;     /* FIN received */
+    int discard;      /* graceful close: input is drained and dropped */
+    int releasing;    /* backend close requested; CLOSE follows */
+    int close_reason, close_os_error;
+    uint64_t last_active;
+    uint64_t linger_deadline; /* 0 = not lingering */
+    struct net_conn *lnext, *lprev; /* loop's connection list */
+    struct net_conn *gnext, *gprev; /* loop's lingering list */
+    int in_list, in_linger;
+
+    /* ---- shared through atomics ---- */
+    atomic_int_least64_t rx_unpolled; /* payload bytes queued, not yet polled */
+    atomic_int paused;                /* 1 paused, 2 resume requested */
+    atomic_uint_least64_t last_delivery_seq;
+};
+
+struct net_listener {
+    net_obj o;
+    net_tcp_config cfg;
+    net_frame_cfg fcfg;
+    int closing;            /* under the slot lock */
+    int accepting;          /* loop thread */
+    uint64_t retry_at;      /* loop thread: accept paused for lack of fds until then */
+    struct net_listener *lnext, *lprev;
+};
+
+typedef struct net_loop_stats {
+    atomic_uint_least64_t bytes_in, bytes_out, messages_in;
+} net_loop_stats;
+
+struct net_loop {
+    net_engine_s *e;
+    uint32_t index;
+    void *bk;
+    os_thread *thread;
+    atomic_uint_least64_t thread_id;
+    atomic_int stop;
+    atomic_int wake_pending;
+
+    atomic_uint pending_lock;
+    net_obj *pending_head;
+
+    net_block *rx_blk; /* current receive window's block */
+    net_conn *conns;   /* all connections of this loop */
+    net_conn *linger;  /* connections waiting on the script or the peer to finish */
+    net_listener *listeners;
+    uint32_t nconns;
+    atomic_int lingering; /* length of the linger list */
+    struct net_pending_item *work; /* run_pending's scratch */
+    uint32_t work_cap;
+    uint64_t now;
+    uint64_t next_tick;
+    net_loop_stats stats;
+};
+
+struct net_engine_s {
+    /* ---- identity; valid for the process lifetime ---- */
+    uint32_t index;
+    atomic_uint gen;
+    atomic_int alive;
+    atomic_int calls;
+
+    net_config cfg;
+    const net_backend *bk;
+    net_loop *loops;
+    uint32_t nloops;
+    int threaded;
+    atomic_uint next_loop;
+
+    net_handles handles;
+
+    os_mutex qlock;
+    os_cond qcond;
+    net_queue queue;
+    int poller_waiting; /* under qlock */
+    int wakeup;         /* under qlock */
+
+    atomic_int polling;
+    atomic_uint_least64_t poll_thread;
+    atomic_uint_least64_t poll_seq;
+    struct net_held *held; /* payload blocks handed out by the last poll */
+    uint32_t nheld, held_cap;
+    net_qside *side;
+    uint32_t side_cap;
+
+    net_timers timers;
+
+    atomic_uint_least64_t open_conns, conns_total, rejected, messages_out, send_queued, recv_paused;
+};
+
+/* engine.c */
+net_engine_s *net__engine_enter(net_engine eh);
+net_engine_s *net__engine_enter_for(net_handle h);
+void net__engine_leave(net_engine_s *e);
+int net__push_event(net_engine_s *e, const net_event *ev, net_block *blk, void *obj);
+void net__loop_schedule(net_loop *loop, net_obj *o, uint32_t ops);
+void net__loop_unschedule(net_loop *loop, net_obj *o);
+net_loop *net__pick_loop(net_engine_s *e);
+int net__on_loop_thread(net_loop *loop);
+void net__wake_poller(net_engine_s *e);
+
+/* conn.c */
+int net__conn_create(net_engine_s *e, net_sock s, const net_frame_cfg *f, uint32_t flags, uint64_t user,
+                     net_conn **out);
+void net__conn_run_ops(net_loop *loop, net_conn *c, uint32_t ops);
+void net__conn_tick(net_loop *loop, net_conn *c);
+void net__conn_linger_check(net_loop *loop, net_conn *c);
+void net__conn_abort_all(net_loop *loop);
+void net__conn_delivered(net_engine_s *e, net_conn *c, const net_event *ev);
+void net__conn_free(net_engine_s *e, net_conn *c);
+int net__conn_queue(net_conn *c, const net_buf *bufs, uint32_t count, net_block *shared, uint32_t shared_len);
+void net__conn_schedule_locked(net_conn *c, uint32_t ops);
+
+/* listener.c */
+void net__listener_run_ops(net_loop *loop, net_listener *l, uint32_t ops);
+void net__listener_tick(net_loop *loop, net_listener *l);
+void net__listener_free(net_engine_s *e, net_listener *l);
+
+#endif

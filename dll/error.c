@@ -1,0 +1,61 @@
+/* error.c - versions and error texts. */
+#include "net.h"
+
+#define STR2(x) #x
+#define STR(x) STR2(x)
+
+NET_API uint32_t net_version(void)
+{
+    return NET_VERSION;
+}
+
+NET_API const char *net_version_string(void)
+{
+    return STR(NET_VERSION_MAJOR) "." STR(NET_VERSION_MINOR) "." STR(NET_VERSION_PATCH);
+}
+
+NET_API const char *net_strerror(int code)
+{
+    switch (code) {
+    case NET_OK:
+        return "success";
+    case NET_E_BADHANDLE:
+        return "invalid, closed or stale handle";
+    case NET_E_INVAL:
+        return "invalid argument";
+    case NET_E_NOMEM:
+        return "out of memory or over a memory limit";
+    case NET_E_WOULDBLOCK:
+        return "send queue full (send cap reached)";
+    case NET_E_CLOSED:
+        return "connection closing or closed";
+    case NET_E_MSGSIZE:
+        return "message too large";
+    case NET_E_BUSY:
+        return "engine is being polled by another thread";
+    case NET_E_UNSUPPORTED:
+        return "not supported on this system";
+    case NET_E_OS:
+        return "operating system error";
+    case NET_E_ADDR:
+        return "bad or unresolvable address";
+    case NET_E_TIMEDOUT:
+        return "timed out";
+    case NET_E_RESET:
+        return "connection reset by peer";
+    case NET_E_REFUSED:
+        return "connection refused";
+    case NET_E_LIMIT:
+        return "limit reached";
+    case NET_E_PROTO:
+        return "malformed frame from peer";
+    case NET_E_ABORTED:
+        return "aborted locally";
+    case NET_E_ADDRINUSE:
+        return "address already in use";
+    case NET_E_UNREACHABLE:
+        return "network or host unreachable";
+    default:
+        return "unknown error";
+    }
+}

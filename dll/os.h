@@ -1,0 +1,71 @@
+/*
+ * os.h - the few operating-system services the platform-neutral core needs.
+ * os_posix.c and os_win.c implement it; backends use it too. Nothing here
+ * exposes a platform type: sockets are intptr_t, locks are opaque storage.
+ */
+#ifndef NET_OS_H
+#define NET_OS_H
+
+#include <stdint.h>
+#include "net.h"
+
+typedef intptr_t net_sock;
+#define NET_BAD_SOCK ((net_sock)-1)
+
+int os_init(void); /* once per process; idempotent */
+
+uint64_t os_now_ms(void); /* monotonic */
+uint64_t os_thread_self(void);
+void os_yield(void);
+void os_sleep_ms(uint32_t ms);
+
+typedef struct os_thread os_thread;
+int os_thread_start(os_thread **out, void (*fn)(void *), void *arg);
+void os_thread_join(os_thread *t);
+
+/* Opaque storage big enough for pthread or Windows primitives. */
+typedef struct os_mutex {
+    uint64_t opaque_[8];
+} os_mutex;
+typedef struct os_cond {
+    uint64_t opaque_[8];
+} os_cond;
+void os_mutex_init(os_mutex *m);
+void os_mutex_destroy(os_mutex *m);
+void os_mutex_lock(os_mutex *m);
+void os_mutex_unlock(os_mutex *m);
+void os_cond_init(os_cond *c);
+void os_cond_destroy(os_cond *c);
+void os_cond_signal(os_cond *c);
+/* Waits up to timeout_ms (-1 = forever) with m held. */
+void os_cond_wait(os_cond *c, os_mutex *m, int timeout_ms);
+
+const char *os_getenv(const char *name);
+
+/* ---- sockets ---- */
+int os_last_error(void);
+/* Maps an errno / WSA error to a NET_E_* code. */
+int os_error_to_net(int os_error);
+/* Errors that say "out of descriptors or buffers": accepting should back off. */
+int os_error_is_resource(int os_error);
+
+/* host: numeric, a name, or NULL/"" for the any address. */
+int os_resolve(const char *host, uint16_t port, net_addr *out, int *os_error);
+int os_tcp_listen(const net_addr *addr, int backlog, uint32_t flags, net_sock *out, int *os_error);
+/* A non-blocking TCP socket of addr's family, not yet connected. */
+int os_tcp_socket(const net_addr *addr, net_sock *out, int *os_error);
+/* Per-connection setup after accept/connect: non-blocking, NODELAY/KEEPALIVE from flags. */
+int os_tcp_prepare(net_sock s, uint32_t flags);
+void os_sock_close(net_sock s);
+int os_sock_shutdown_write(net_sock s);
+int os_sock_set_linger0(net_sock s);
+int os_sock_set_option(net_sock s, int option, int64_t value, int *os_error);
+int os_sock_get_option(net_sock s, int option, int64_t *value, int *os_error);
+int os_sock_local_addr(net_sock s, net_addr *out);
+int os_sock_peer_addr(net_sock s, net_addr *out);
+
+/* sockaddr conversions for backends; storage must hold a sockaddr_storage (128 bytes). */
+int os_sockaddr_from_addr(const net_addr *a, void *storage, int *len);
+void os_addr_from_sockaddr(const void *sa, net_addr *out);
+
+#endif

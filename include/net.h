@@ -1,0 +1,259 @@
+/*
+ * net.h - the whole public ABI of the net networking engine.
+ *
+ * One engine owns a backend (IOCP, io_uring or epoll), its I/O threads, a
+ * handle table and an event queue. Everything the user holds is a 64-bit
+ * handle: a stale, closed, zero or made-up handle is never dereferenced and
+ * every call given one returns NET_E_BADHANDLE.
+ *
+ * Threads: one thread drains events with net_poll(). net_send*, net_close,
+ * net_abort, net_shutdown, option calls, net_post and net_wakeup are safe
+ * from any thread. Payload pointers in events stay valid until the next
+ * net_poll() on the same engine.
+ *
+ * Config structs carry their own size (set by the *_init functions) so the
+ * ABI can grow: a newer library reads only what an older caller filled in.
+ */
+#ifndef NET_H
+#define NET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(_WIN32) || defined(__CYGWIN__)
+#  if defined(NET_BUILDING_DLL)
+#    define NET_API __declspec(dllexport)
+#  elif defined(NET_STATIC)
+#    define NET_API
+#  else
+#    define NET_API __declspec(dllimport)
+#  endif
+#elif defined(__GNUC__)
+#  define NET_API __attribute__((visibility("default")))
+#else
+#  define NET_API
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define NET_VERSION_MAJOR 0
+#define NET_VERSION_MINOR 1
+#define NET_VERSION_PATCH 0
+/* (major << 16) | (minor << 8) | patch, as net_version() returns it. */
+#define NET_VERSION ((NET_VERSION_MAJOR << 16) | (NET_VERSION_MINOR << 8) | NET_VERSION_PATCH)
+
+typedef uint64_t net_handle; /* listener, connection or timer; 0 is never valid */
+typedef uint64_t net_engine; /* an engine; 0 is never valid */
+
+/* ---- errors: every call returns 0 (or a count) on success, else one of these ---- */
+enum {
+    NET_OK = 0,
+    NET_E_BADHANDLE = -1,   /* zero, closed, stale, forged or wrong-type handle */
+    NET_E_INVAL = -2,       /* bad argument */
+    NET_E_NOMEM = -3,       /* allocation failed or a configured memory limit was hit */
+    NET_E_WOULDBLOCK = -4,  /* send cap reached: nothing was queued */
+    NET_E_CLOSED = -5,      /* the connection is closing or closed */
+    NET_E_MSGSIZE = -6,     /* message larger than max_message */
+    NET_E_BUSY = -7,        /* net_poll already running on another thread */
+    NET_E_UNSUPPORTED = -8, /* backend or feature not available here */
+    NET_E_OS = -9,          /* operating-system failure; see os_error */
+    NET_E_ADDR = -10,       /* address could not be parsed or resolved */
+    NET_E_TIMEDOUT = -11,   /* idle timeout or graceful-close timeout */
+    NET_E_RESET = -12,      /* connection reset by peer */
+    NET_E_REFUSED = -13,    /* connection refused */
+    NET_E_LIMIT = -14,      /* max_connections (or another count limit) reached */
+    NET_E_PROTO = -15,      /* malformed frame header from the peer */
+    NET_E_ABORTED = -16,    /* aborted locally (net_abort or engine destroyed) */
+    NET_E_ADDRINUSE = -17,  /* address already in use */
+    NET_E_UNREACHABLE = -18 /* network or host unreachable */
+};
+
+/* ---- event record: fixed layout, 72 bytes on every platform, blittable ---- */
+enum {
+    NET_EV_NONE = 0,
+    NET_EV_ACCEPT = 1,         /* handle = new connection, parent = listener, addr = peer */
+    NET_EV_CONNECT = 2,        /* status 0 = connected (addr = peer), else failed; a CLOSE follows a failure */
+    NET_EV_DATA = 3,           /* data/len = one whole message (framed) or a chunk (raw) */
+    NET_EV_CLOSE = 4,          /* exactly one per connection/listener; status = reason; handle stale after */
+    NET_EV_SEND_HIGHWATER = 5, /* send queue passed the high-water mark; len = bytes queued */
+    NET_EV_SEND_DRAINED = 6,   /* send queue fell back under the low-water mark; len = bytes queued */
+    NET_EV_TIMER = 7,          /* handle = timer, user = its user data */
+    NET_EV_USER = 8            /* from net_post: user = the posted value */
+};
+
+enum { NET_AF_UNSPEC = 0, NET_AF_INET = 4, NET_AF_INET6 = 6 };
+
+typedef struct net_addr {
+    uint16_t family;   /* NET_AF_INET, NET_AF_INET6 or NET_AF_UNSPEC */
+    uint16_t port;     /* host byte order */
+    uint32_t scope_id; /* IPv6 scope, else 0 */
+    uint8_t ip[16];    /* IPv4 in the first 4 bytes, network byte order */
+} net_addr;
+
+typedef struct net_event {
+    uint32_t type;     /* NET_EV_* */
+    int32_t status;    /* 0 or NET_E_* */
+    net_handle handle; /* connection, listener or timer */
+    net_handle parent; /* listener for ACCEPT, else 0 */
+    uint64_t user;     /* user data of handle, or the posted value */
+    union {
+        const void *data; /* payload of DATA, valid until the next net_poll */
+        uint64_t data_bits_;
+    };
+    uint32_t len;
+    int32_t os_error; /* errno / WSA error behind status, else 0 */
+    net_addr addr;    /* peer for ACCEPT and CONNECT */
+} net_event;
+
+/* ---- engine ---- */
+enum { NET_BACKEND_AUTO = 0, NET_BACKEND_EPOLL = 1, NET_BACKEND_IO_URING = 2, NET_BACKEND_IOCP = 3 };
+
+typedef struct net_config {
+    uint32_t size;             /* sizeof(net_config): set by net_config_init */
+    uint32_t backend;          /* NET_BACKEND_*; AUTO honours NET_BACKEND=epoll|io_uring|iocp */
+    uint32_t io_threads;       /* 0: I/O runs inside net_poll; N: N engine I/O threads */
+    uint32_t max_connections;  /* open connections; extra accepts are closed (default 100000) */
+    uint32_t max_message;      /* largest framed message in either direction (default 1 MiB) */
+    uint32_t send_cap;         /* per connection queued bytes; past it net_send fails (default 16 MiB) */
+    uint32_t send_highwater;   /* SEND_HIGHWATER when queued bytes pass this (default 1 MiB) */
+    uint32_t send_lowwater;    /* SEND_DRAINED when queued bytes fall under this (default 64 KiB) */
+    uint32_t recv_limit;       /* per connection unpolled bytes before reading pauses (default 4 MiB) */
+    uint32_t idle_timeout_ms;  /* close connections silent this long; 0 = never (default 0) */
+    uint32_t close_timeout_ms; /* bound on a graceful close waiting for the peer (default 5000) */
+    uint32_t event_batch;      /* completions handled per backend wait (default 256) */
+} net_config;
+
+typedef struct net_stats {
+    uint32_t size; /* caller sets sizeof(net_stats) */
+    uint32_t reserved_;
+    uint64_t connections;       /* open now */
+    uint64_t connections_total; /* accepted + connected since start */
+    uint64_t accepts_rejected;  /* closed at once because of max_connections */
+    uint64_t bytes_in;
+    uint64_t bytes_out;
+    uint64_t messages_in; /* DATA events produced */
+    uint64_t messages_out; /* messages accepted by net_send*, per receiver */
+    uint64_t queue_depth;  /* events waiting for net_poll */
+    uint64_t send_queued;  /* bytes waiting in send queues, all connections */
+    uint64_t recv_paused;  /* connections whose reading is paused by backpressure */
+} net_stats;
+
+NET_API uint32_t net_version(void);
+NET_API const char *net_version_string(void);
+NET_API const char *net_strerror(int code);
+
+NET_API void net_config_init(net_config *cfg);
+NET_API int net_engine_create(const net_config *cfg, net_engine *out);
+/* Closes every socket at once (no graceful flush), stops the I/O threads and
+ * frees everything. Not to be called while another thread is inside net_poll. */
+NET_API int net_engine_destroy(net_engine engine);
+/* "epoll", "io_uring" or "iocp"; "" for a bad engine. */
+NET_API const char *net_backend_name(net_engine engine);
+NET_API int net_engine_stats(net_engine engine, net_stats *stats);
+
+/* Fills events[0..max) and returns how many; waits up to timeout_ms
+ * (-1 = forever, 0 = not at all) when nothing is ready. NET_E_BUSY when
+ * another thread is polling this engine. */
+NET_API int net_poll(net_engine engine, net_event *events, int max, int timeout_ms);
+/* Makes a blocking net_poll return (possibly with 0 events). Any thread. */
+NET_API int net_wakeup(net_engine engine);
+/* Queues a NET_EV_USER event carrying value. Any thread. */
+NET_API int net_post(net_engine engine, uint64_t value);
+
+/* ---- TCP ---- */
+enum {
+    NET_FRAMING_RAW = 0,   /* DATA carries stream chunks as they arrive */
+    NET_FRAMING_U16LE = 1, /* 2-byte little-endian length header */
+    NET_FRAMING_U16BE = 2,
+    NET_FRAMING_U32LE = 3,
+    NET_FRAMING_U32BE = 4
+};
+
+enum {
+    NET_TCP_NODELAY = 1u << 0,          /* TCP_NODELAY (default on) */
+    NET_TCP_REUSEADDR = 1u << 1,        /* SO_REUSEADDR on listeners (default on) */
+    NET_TCP_KEEPALIVE = 1u << 2,        /* SO_KEEPALIVE */
+    NET_TCP_IPV6ONLY = 1u << 3,         /* listeners on "::" take IPv6 only */
+    NET_TCP_LEN_INCLUDES_HEADER = 1u << 4 /* framed lengths count the header (the seeds' u16) */
+};
+
+typedef struct net_tcp_config {
+    uint32_t size;        /* sizeof(net_tcp_config): set by net_tcp_config_init */
+    uint32_t framing;     /* NET_FRAMING_*; accepted connections inherit the listener's */
+    uint32_t flags;       /* NET_TCP_* */
+    uint32_t max_message; /* 0 = the engine's */
+    int32_t backlog;      /* listen backlog; 0 = default (511) */
+    uint32_t reserved_;
+    uint64_t user; /* user data of the new handle */
+} net_tcp_config;
+
+NET_API void net_tcp_config_init(net_tcp_config *cfg);
+
+/* host: numeric IPv4/IPv6 or a name (resolved synchronously), NULL or "" for
+ * any IPv4 address. port 0 picks a free port: ask it with net_local_addr. */
+NET_API int net_listen(net_engine engine, const char *host, uint16_t port, const net_tcp_config *cfg,
+                       net_handle *out);
+/* Starts connecting; a NET_EV_CONNECT event reports the outcome. */
+NET_API int net_connect(net_engine engine, const char *host, uint16_t port, const net_tcp_config *cfg,
+                        net_handle *out);
+
+typedef struct net_buf {
+    const void *data;
+    size_t len;
+} net_buf;
+
+/* Copies len bytes into the send queue as one message (the framing header
+ * is added) and returns at once. NET_E_WOULDBLOCK past the send cap. */
+NET_API int net_send(net_handle conn, const void *data, uint32_t len);
+/* Gathers count buffers into one message. */
+NET_API int net_sendv(net_handle conn, const net_buf *bufs, uint32_t count);
+/* Queues one shared, ref-counted copy of data to every connection in conns.
+ * results (optional) receives each connection's outcome. Returns how many
+ * connections it was queued to. */
+NET_API int net_broadcast(const net_handle *conns, uint32_t count, const void *data, uint32_t len,
+                          int *results);
+
+/* Graceful: everything queued is delivered, then FIN; a CLOSE event follows.
+ * Also closes listeners (CLOSE event) and timers (no event). */
+NET_API int net_close(net_handle h);
+/* Abortive: queued data is dropped and the peer gets RST. */
+NET_API int net_abort(net_handle conn);
+/* Half-close: FIN after what is queued; receiving goes on. */
+NET_API int net_shutdown(net_handle conn);
+
+NET_API int net_set_user(net_handle h, uint64_t user);
+NET_API int net_get_user(net_handle h, uint64_t *user);
+
+enum {
+    NET_OPT_NODELAY = 1,    /* 0/1 */
+    NET_OPT_KEEPALIVE = 2,  /* 0/1 */
+    NET_OPT_SNDBUF = 3,     /* bytes */
+    NET_OPT_RCVBUF = 4,     /* bytes */
+    NET_OPT_LINGER = 5,     /* seconds, -1 = off */
+    NET_OPT_REUSEADDR = 6,  /* 0/1 */
+    NET_OPT_SEND_CAP = 7,   /* bytes: this connection's send cap */
+    NET_OPT_HIGHWATER = 8,  /* bytes */
+    NET_OPT_LOWWATER = 9,   /* bytes */
+    NET_OPT_IDLE_TIMEOUT = 10 /* ms, 0 = never */
+};
+NET_API int net_set_option(net_handle h, int option, int64_t value);
+NET_API int net_get_option(net_handle h, int option, int64_t *value);
+
+NET_API int net_local_addr(net_handle h, net_addr *addr);
+NET_API int net_peer_addr(net_handle conn, net_addr *addr);
+/* "1.2.3.4:80" or "[::1]:80"; returns the length written or NET_E_INVAL. */
+NET_API int net_addr_format(const net_addr *addr, char *buf, size_t size);
+/* Bytes accepted by net_send* and not yet written to the socket. */
+NET_API int net_send_queued(net_handle conn, uint64_t *bytes);
+
+/* ---- timers ---- */
+/* Fires after delay_ms, then every repeat_ms (0 = once). Stop with net_close. */
+NET_API int net_timer_start(net_engine engine, uint32_t delay_ms, uint32_t repeat_ms, uint64_t user,
+                            net_handle *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* NET_H */
