@@ -42,7 +42,7 @@ typedef struct ep_loop {
     int evfd;
     int nevents;
     struct epoll_event *events;
-    ep_sock *ready; /* sockets with work the last wait did not report */
+    ep_sock *ready;   /* sockets with work the last wait did not report */
     ep_sock *zombies; /* closed, released at the end of the turn */
 } ep_loop;
 

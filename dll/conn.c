@@ -52,8 +52,7 @@ void *net__recv_window(net_loop *loop, size_t *cap)
 
 /* ---- creation ---- */
 
-int net__conn_create(net_engine_s *e, net_sock s, const net_frame_cfg *f, uint32_t flags, uint64_t user,
-                     net_conn **out)
+int net__conn_create(net_engine_s *e, net_sock s, const net_frame_cfg *f, uint32_t flags, uint64_t user, net_conn **out)
 {
     net_conn *c = calloc(1, sizeof *c);
     if (!c)
@@ -220,7 +219,8 @@ int net__conn_queue(net_conn *c, const net_buf *bufs, uint32_t count, net_block 
     atomic_fetch_add_explicit(&e->messages_out, 1, memory_order_relaxed);
     if (!c->above_highwater && c->sq_bytes > c->highwater) {
         c->above_highwater = 1;
-        push_conn_event(c, NET_EV_SEND_HIGHWATER, 0, 0, (uint32_t)(c->sq_bytes > UINT32_MAX ? UINT32_MAX : c->sq_bytes), NULL);
+        push_conn_event(c, NET_EV_SEND_HIGHWATER, 0, 0, (uint32_t)(c->sq_bytes > UINT32_MAX ? UINT32_MAX : c->sq_bytes),
+                        NULL);
     }
     net__conn_schedule_locked(c, OP_FLUSH);
     return 0;
@@ -494,6 +494,10 @@ static void flush(net_loop *loop, net_conn *c)
     for (int round = 0; round < 64; round++) {
         if (c->sending || c->releasing || !c->attached)
             return;
+        if (!c->iov && !(c->iov = malloc(NET_SEND_IOV_MAX * sizeof *c->iov))) {
+            close_now(loop, c, NET_E_NOMEM, 0, 1);
+            return;
+        }
         net_slot_lock(c->o.slot);
         c->flush_scheduled = 0;
         if (c->state == CS_CONNECTING) {
@@ -612,6 +616,7 @@ void net__conn_released(net_conn *c)
 
 void net__conn_free(net_engine_s *e, net_conn *c)
 {
+    free(c->iov);
     net_slot *s = net_handle_lock(&e->handles, c->o.handle, NET__TBIT(NET__T_CONN));
     if (s)
         net_slot_retire(&e->handles, s);

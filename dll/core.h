@@ -48,7 +48,7 @@ struct net_pending_item;
 
 typedef struct net_obj {
     uint32_t kind;
-    uint32_t pending_ops;            /* under loop->pending_lock */
+    uint32_t pending_ops;          /* under loop->pending_lock */
     struct net_obj *pnext, *pprev; /* pending list, under loop->pending_lock */
     int in_pending;
     net_loop *loop;
@@ -87,17 +87,17 @@ struct net_conn {
 
     /* ---- loop thread only ---- */
     net_frame_decoder dec;
-    net_iov iov[NET_SEND_IOV_MAX];
-    int attached;     /* the backend adopted the socket */
-    int sending;      /* a send is outstanding */
-    int receiving;    /* recv started */
-    int wr_shut;      /* FIN sent */
-    int peer_eof;     /* FIN received */
-    int discard;      /* graceful close: input is drained and dropped */
-    int releasing;    /* backend close requested; CLOSE follows */
+    net_iov *iov; /* NET_SEND_IOV_MAX entries, allocated on first send: idle connections stay small */
+    int attached;  /* the backend adopted the socket */
+    int sending;   /* a send is outstanding */
+    int receiving; /* recv started */
+    int wr_shut;   /* FIN sent */
+    int peer_eof;  /* FIN received */
+    int discard;   /* graceful close: input is drained and dropped */
+    int releasing; /* backend close requested; CLOSE follows */
     int close_reason, close_os_error;
     uint64_t last_active;
-    uint64_t linger_deadline; /* 0 = not lingering */
+    uint64_t linger_deadline;       /* 0 = not lingering */
     struct net_conn *lnext, *lprev; /* loop's connection list */
     struct net_conn *gnext, *gprev; /* loop's lingering list */
     int in_list, in_linger;
@@ -112,9 +112,9 @@ struct net_listener {
     net_obj o;
     net_tcp_config cfg;
     net_frame_cfg fcfg;
-    int closing;            /* under the slot lock */
-    int accepting;          /* loop thread */
-    uint64_t retry_at;      /* loop thread: accept paused for lack of fds until then */
+    int closing;       /* under the slot lock */
+    int accepting;     /* loop thread */
+    uint64_t retry_at; /* loop thread: accept paused for lack of fds until then */
     struct net_listener *lnext, *lprev;
 };
 
@@ -139,7 +139,7 @@ struct net_loop {
     net_conn *linger;  /* connections waiting on the script or the peer to finish */
     net_listener *listeners;
     uint32_t nconns;
-    atomic_int lingering; /* length of the linger list */
+    atomic_int lingering;          /* length of the linger list */
     struct net_pending_item *work; /* run_pending's scratch */
     uint32_t work_cap;
     uint64_t now;

@@ -7,8 +7,8 @@
 #include "block.h"
 
 typedef struct net_frame_cfg {
-    uint8_t raw;             /* 1: no framing, chunks pass through */
-    uint8_t header;          /* 2 or 4 */
+    uint8_t raw;    /* 1: no framing, chunks pass through */
+    uint8_t header; /* 2 or 4 */
     uint8_t big_endian;
     uint8_t includes_header; /* the length counts the header too */
     uint32_t max_message;    /* largest payload accepted */

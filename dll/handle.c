@@ -7,8 +7,7 @@
 void net_spin_lock(atomic_uint *l)
 {
     for (unsigned spins = 0;; spins++) {
-        if (!atomic_load_explicit(l, memory_order_relaxed) &&
-            !atomic_exchange_explicit(l, 1, memory_order_acquire))
+        if (!atomic_load_explicit(l, memory_order_relaxed) && !atomic_exchange_explicit(l, 1, memory_order_acquire))
             return;
         if (spins > 64)
             os_yield();

@@ -4,9 +4,9 @@
  *
  * Layout: bits 0-23 slot index, 24-31 engine index, 32-55 generation,
  * 56-59 type, 60-62 a tag of the engine's generation (so a handle of a
- * destroyed engine does not name an object of the next engine in its place). Generations start at 1, so 0 is never a handle. Slots live in
- * fixed pages that are never moved or freed while the table lives, so any
- * thread may look a handle up while another allocates or frees.
+ * destroyed engine does not name an object of the next engine in its place). Generations start at 1, so 0 is never a
+ * handle. Slots live in fixed pages that are never moved or freed while the table lives, so any thread may look a
+ * handle up while another allocates or frees.
  */
 #ifndef NET_HANDLE_H
 #define NET_HANDLE_H

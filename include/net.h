@@ -21,17 +21,17 @@
 #include <stdint.h>
 
 #if defined(_WIN32) || defined(__CYGWIN__)
-#  if defined(NET_BUILDING_DLL)
-#    define NET_API __declspec(dllexport)
-#  elif defined(NET_STATIC)
-#    define NET_API
-#  else
-#    define NET_API __declspec(dllimport)
-#  endif
+#    if defined(NET_BUILDING_DLL)
+#        define NET_API __declspec(dllexport)
+#    elif defined(NET_STATIC)
+#        define NET_API
+#    else
+#        define NET_API __declspec(dllimport)
+#    endif
 #elif defined(__GNUC__)
-#  define NET_API __attribute__((visibility("default")))
+#    define NET_API __attribute__((visibility("default")))
 #else
-#  define NET_API
+#    define NET_API
 #endif
 
 #ifdef __cplusplus
@@ -133,7 +133,7 @@ typedef struct net_stats {
     uint64_t accepts_rejected;  /* closed at once because of max_connections */
     uint64_t bytes_in;
     uint64_t bytes_out;
-    uint64_t messages_in; /* DATA events produced */
+    uint64_t messages_in;  /* DATA events produced */
     uint64_t messages_out; /* messages accepted by net_send*, per receiver */
     uint64_t queue_depth;  /* events waiting for net_poll */
     uint64_t send_queued;  /* bytes waiting in send queues, all connections */
@@ -172,10 +172,10 @@ enum {
 };
 
 enum {
-    NET_TCP_NODELAY = 1u << 0,          /* TCP_NODELAY (default on) */
-    NET_TCP_REUSEADDR = 1u << 1,        /* SO_REUSEADDR on listeners (default on) */
-    NET_TCP_KEEPALIVE = 1u << 2,        /* SO_KEEPALIVE */
-    NET_TCP_IPV6ONLY = 1u << 3,         /* listeners on "::" take IPv6 only */
+    NET_TCP_NODELAY = 1u << 0,            /* TCP_NODELAY (default on) */
+    NET_TCP_REUSEADDR = 1u << 1,          /* SO_REUSEADDR on listeners (default on) */
+    NET_TCP_KEEPALIVE = 1u << 2,          /* SO_KEEPALIVE */
+    NET_TCP_IPV6ONLY = 1u << 3,           /* listeners on "::" take IPv6 only */
     NET_TCP_LEN_INCLUDES_HEADER = 1u << 4 /* framed lengths count the header (the seeds' u16) */
 };
 
@@ -193,11 +193,9 @@ NET_API void net_tcp_config_init(net_tcp_config *cfg);
 
 /* host: numeric IPv4/IPv6 or a name (resolved synchronously), NULL or "" for
  * any IPv4 address. port 0 picks a free port: ask it with net_local_addr. */
-NET_API int net_listen(net_engine engine, const char *host, uint16_t port, const net_tcp_config *cfg,
-                       net_handle *out);
+NET_API int net_listen(net_engine engine, const char *host, uint16_t port, const net_tcp_config *cfg, net_handle *out);
 /* Starts connecting; a NET_EV_CONNECT event reports the outcome. */
-NET_API int net_connect(net_engine engine, const char *host, uint16_t port, const net_tcp_config *cfg,
-                        net_handle *out);
+NET_API int net_connect(net_engine engine, const char *host, uint16_t port, const net_tcp_config *cfg, net_handle *out);
 
 typedef struct net_buf {
     const void *data;
@@ -212,8 +210,7 @@ NET_API int net_sendv(net_handle conn, const net_buf *bufs, uint32_t count);
 /* Queues one shared, ref-counted copy of data to every connection in conns.
  * results (optional) receives each connection's outcome. Returns how many
  * connections it was queued to. */
-NET_API int net_broadcast(const net_handle *conns, uint32_t count, const void *data, uint32_t len,
-                          int *results);
+NET_API int net_broadcast(const net_handle *conns, uint32_t count, const void *data, uint32_t len, int *results);
 
 /* Graceful: everything queued is delivered, then FIN; a CLOSE event follows.
  * Also closes listeners (CLOSE event) and timers (no event). */
@@ -227,15 +224,15 @@ NET_API int net_set_user(net_handle h, uint64_t user);
 NET_API int net_get_user(net_handle h, uint64_t *user);
 
 enum {
-    NET_OPT_NODELAY = 1,    /* 0/1 */
-    NET_OPT_KEEPALIVE = 2,  /* 0/1 */
-    NET_OPT_SNDBUF = 3,     /* bytes */
-    NET_OPT_RCVBUF = 4,     /* bytes */
-    NET_OPT_LINGER = 5,     /* seconds, -1 = off */
-    NET_OPT_REUSEADDR = 6,  /* 0/1 */
-    NET_OPT_SEND_CAP = 7,   /* bytes: this connection's send cap */
-    NET_OPT_HIGHWATER = 8,  /* bytes */
-    NET_OPT_LOWWATER = 9,   /* bytes */
+    NET_OPT_NODELAY = 1,      /* 0/1 */
+    NET_OPT_KEEPALIVE = 2,    /* 0/1 */
+    NET_OPT_SNDBUF = 3,       /* bytes */
+    NET_OPT_RCVBUF = 4,       /* bytes */
+    NET_OPT_LINGER = 5,       /* seconds, -1 = off */
+    NET_OPT_REUSEADDR = 6,    /* 0/1 */
+    NET_OPT_SEND_CAP = 7,     /* bytes: this connection's send cap */
+    NET_OPT_HIGHWATER = 8,    /* bytes */
+    NET_OPT_LOWWATER = 9,     /* bytes */
     NET_OPT_IDLE_TIMEOUT = 10 /* ms, 0 = never */
 };
 NET_API int net_set_option(net_handle h, int option, int64_t value);
@@ -250,8 +247,7 @@ NET_API int net_send_queued(net_handle conn, uint64_t *bytes);
 
 /* ---- timers ---- */
 /* Fires after delay_ms, then every repeat_ms (0 = once). Stop with net_close. */
-NET_API int net_timer_start(net_engine engine, uint32_t delay_ms, uint32_t repeat_ms, uint64_t user,
-                            net_handle *out);
+NET_API int net_timer_start(net_engine engine, uint32_t delay_ms, uint32_t repeat_ms, uint64_t user, net_handle *out);
 
 #ifdef __cplusplus
 }
