@@ -180,6 +180,7 @@ NET_API int net_abort(net_handle h)
     net_conn *c = l.slot->obj;
     if (c->state != CS_CLOSED) {
         c->state = CS_CLOSING;
+        c->abort_requested = 1;
         net__conn_schedule_locked(c, OP_ABORT);
     }
     unlock_handle(&l);

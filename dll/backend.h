@@ -27,7 +27,7 @@
 #include <stddef.h>
 #include "os.h"
 
-#define NET__PENDING 1
+#define NET__PENDING (-1000) /* not a byte count, not a NET_E_* code */
 
 typedef struct net_loop net_loop;
 typedef struct net_conn net_conn;

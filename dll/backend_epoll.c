@@ -167,7 +167,7 @@ static int ep_listener_open(net_loop *loop, net_listener *ls)
     return 0;
 }
 
-static void do_accept(ep_sock *s)
+static void do_accept(ep_loop *l, ep_sock *s)
 {
     for (int i = 0; i < ACCEPTS_PER_TURN && s->accepting && !s->closed; i++) {
         struct sockaddr_storage ss;
@@ -189,7 +189,8 @@ static void do_accept(ep_sock *s)
         net__accepted(s->obj, NET_BAD_SOCK, NULL, os_error_to_net(e), e);
         return;
     }
-    s->readable = 1; /* more may wait: come back next turn */
+    s->readable = 1; /* more may wait, and no new edge will say so: come back next turn */
+    make_ready(l, s);
 }
 
 static void ep_accept_start(net_loop *loop, net_listener *ls)
@@ -377,7 +378,7 @@ static void service(net_loop *loop, ep_loop *l, ep_sock *s)
         return;
     if (s->kind == EP_LISTENER) {
         if (s->accepting && s->readable)
-            do_accept(s);
+            do_accept(l, s);
         return;
     }
     if (s->connecting && s->writable)

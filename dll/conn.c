@@ -500,7 +500,7 @@ static void flush(net_loop *loop, net_conn *c)
         }
         net_slot_lock(c->o.slot);
         c->flush_scheduled = 0;
-        if (c->state == CS_CONNECTING) {
+        if (c->state == CS_CONNECTING || c->abort_requested) {
             net_slot_unlock(c->o.slot);
             return;
         }
@@ -669,6 +669,8 @@ void net__conn_run_ops(net_loop *loop, net_conn *c, uint32_t ops)
             recv_start(loop, c);
         }
     }
+    if ((ops & OP_CLOSE) && !c->linger_deadline) /* the close is bounded from the moment it is asked for */
+        c->linger_deadline = loop->now + loop->e->cfg.close_timeout_ms;
     if (ops & (OP_FLUSH | OP_CLOSE | OP_SHUTDOWN))
         flush(loop, c);
 }

@@ -72,6 +72,7 @@ struct net_conn {
     /* ---- under the slot lock ---- */
     int state;
     int shutdown_requested; /* net_shutdown: FIN once the queue drains */
+    int abort_requested;    /* net_abort: nothing more goes out, not even a FIN */
     net_seg *sq;            /* send queue ring */
     uint32_t sq_cap, sq_head, sq_count;
     uint32_t sq_inflight; /* segments handed to the backend */
