@@ -27,6 +27,16 @@ net_block *net_block_from(const void *data, size_t len)
     return b;
 }
 
+net_block *net_block_grow(net_block *b, size_t cap)
+{
+    if (cap > UINT32_MAX - sizeof(net_block))
+        return NULL;
+    net_block *nb = realloc(b, sizeof *b + (cap ? cap : 1));
+    if (nb)
+        nb->cap = (uint32_t)cap;
+    return nb;
+}
+
 void net_block_ref(net_block *b, int n)
 {
     atomic_fetch_add_explicit(&b->refs, n, memory_order_relaxed);

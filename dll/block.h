@@ -18,6 +18,8 @@ typedef struct net_block {
 /* A block of cap bytes holding one reference, or NULL. */
 net_block *net_block_new(size_t cap);
 net_block *net_block_from(const void *data, size_t len);
+/* Grows a block nobody else references yet; NULL (b untouched) on failure. */
+net_block *net_block_grow(net_block *b, size_t cap);
 void net_block_ref(net_block *b, int n);
 void net_block_unref(net_block *b, int n);
 

@@ -3,6 +3,8 @@
 #include <string.h>
 #include "net.h"
 
+#define FRAME_FIRST_ALLOC (64 * 1024)
+
 int net_frame_cfg_make(uint32_t framing, uint32_t flags, uint32_t max_message, net_frame_cfg *out)
 {
     memset(out, 0, sizeof *out);
@@ -108,6 +110,19 @@ int net_frame_feed(net_frame_decoder *d, const uint8_t *p, size_t n, net_block *
             size_t take = d->partial_len - d->partial_have;
             if (take > n)
                 take = n;
+            if (d->partial_have + take > d->partial->cap) {
+                /* Grow as the bytes arrive: a header alone never buys a
+                 * max_message-sized buffer. */
+                size_t cap = (size_t)d->partial->cap * 2;
+                if (cap < d->partial_have + take)
+                    cap = d->partial_have + take;
+                if (cap > d->partial_len)
+                    cap = d->partial_len;
+                net_block *nb = net_block_grow(d->partial, cap);
+                if (!nb)
+                    return NET_E_NOMEM;
+                d->partial = nb;
+            }
             memcpy(d->partial->data + d->partial_have, p, take);
             d->partial_have += (uint32_t)take;
             p += take;
@@ -149,9 +164,9 @@ int net_frame_feed(net_frame_decoder *d, const uint8_t *p, size_t n, net_block *
             if (rc)
                 return rc;
         }
-        /* The header is known and checked against max_message, so this
-         * allocation is bounded by the configuration, never by the peer. */
-        d->partial = net_block_new(len);
+        /* Start small and grow with the payload (see above): what a peer
+         * can make us hold is what it actually sent. */
+        d->partial = net_block_new(len < FRAME_FIRST_ALLOC ? len : FRAME_FIRST_ALLOC);
         if (!d->partial)
             return NET_E_NOMEM;
         d->partial_len = len;

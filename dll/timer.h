@@ -21,7 +21,7 @@ typedef struct net_timers {
 } net_timers;
 
 void net_timers_init(net_timers *t);
-void net_timers_free(net_timers *t); /* frees the timers still armed */
+void net_timers_free(net_timers *t); /* frees the heap; the timers belong to their handles */
 int net_timers_add(net_timers *t, net_timer *tm);
 void net_timers_remove(net_timers *t, net_timer *tm);
 /* Earliest due time, or UINT64_MAX. */

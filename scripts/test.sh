@@ -24,4 +24,9 @@ cmake --build build-asan -j"$JOBS"
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
   ctest --output-on-failure -j"$JOBS" --timeout 300 -L 'unit|^c$')
 
+step "fuzz targets (libFuzzer, short bounded runs)"
+CC=clang cmake -S fuzz -B build-fuzz -DCMAKE_BUILD_TYPE=Debug >/dev/null
+cmake --build build-fuzz -j"$JOBS"
+(cd build-fuzz && ctest --output-on-failure -L fuzz)
+
 step "done in $(( $(date +%s) - started ))s"
