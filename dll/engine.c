@@ -195,7 +195,10 @@ static void loop_iterate(net_loop *loop, int timeout_ms)
         next = c->gnext;
         net__conn_linger_check(loop, c);
     }
-    if (loop->pending_head)
+    net_spin_lock(&loop->pending_lock);
+    int more = loop->pending_head != NULL; /* scheduled while we ran the others */
+    net_spin_unlock(&loop->pending_lock);
+    if (more)
         timeout_ms = 0;
     if (loop->conns || loop->listeners) {
         int64_t until_tick = (int64_t)loop->next_tick - (int64_t)loop->now;

@@ -1,0 +1,758 @@
+/*
+ * dummy_client.c - a verifying load generator for an echo server, written
+ * against net.h only.
+ *
+ *   dummy_client [--connections N] [--depth D] [--size BYTES] [--seconds S]
+ *                [--host H] [--port P] [--framing raw|u16le|u16be|u32le|u32be]
+ *                [--length-includes-header] [--backend auto|epoll|io_uring|iocp]
+ *                [--io-threads N] [--max-message BYTES]
+ *
+ * Each of N connections keeps D messages of BYTES bytes in flight. A message
+ * is a 24-byte header followed by pseudo-random bytes:
+ *
+ *   offset 0  u32 connection id        offset 8   u64 sequence number
+ *   offset 4  u32 FNV-1a of the body   offset 16  u64 send time (ns)
+ *   (all little-endian)
+ *
+ * The body is a pure function of (connection id, sequence), so every echo is
+ * checked byte for byte against a regenerated copy, its checksum, and its
+ * place in the sequence; the send time gives the round-trip latency. With raw
+ * framing the stream is cut back into messages by size, which is why every
+ * message has the same size.
+ *
+ * Prints a progress line every second on stderr and, at the end, the SUMMARY
+ * line of docs/CONVENTIONS.md on stdout. Exits 1 on any error (bad echo,
+ * unexpected close, failed connect or send) or when nothing was echoed.
+ */
+#if !defined(_WIN32) && !defined(_POSIX_C_SOURCE)
+#    define _POSIX_C_SOURCE 200809L /* clock_gettime under -std=c11 */
+#endif
+
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef _WIN32
+#    define WIN32_LEAN_AND_MEAN
+#    include <windows.h>
+#else
+#    include <time.h>
+#endif
+
+#include "net.h"
+
+#define EVENT_BATCH 512
+#define HEADER_SIZE 24
+#define DRAIN_TIMEOUT_S 5.0
+#define CLOSE_TIMEOUT_S 5.0
+#define MAX_ERROR_LINES 20
+
+/* ---------------------------------------------------------------- clock */
+
+static uint64_t now_ns(void)
+{
+#ifdef _WIN32
+    static LARGE_INTEGER freq;
+    LARGE_INTEGER t;
+    if (!freq.QuadPart)
+        QueryPerformanceFrequency(&freq);
+    QueryPerformanceCounter(&t);
+    /* Split to avoid overflowing 64 bits on long uptimes. */
+    return (uint64_t)(t.QuadPart / freq.QuadPart) * 1000000000ull +
+           (uint64_t)(t.QuadPart % freq.QuadPart) * 1000000000ull / (uint64_t)freq.QuadPart;
+#else
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+#endif
+}
+
+/* ------------------------------------------------------------- options */
+
+typedef struct options {
+    const char *host;
+    int port;
+    uint32_t connections;
+    uint32_t depth;
+    uint32_t size;
+    double seconds;
+    uint32_t framing;
+    int len_includes_header;
+    uint32_t backend;
+    uint32_t io_threads;
+    uint32_t max_message;
+} options;
+
+static const char *const framing_names[] = {"raw", "u16le", "u16be", "u32le", "u32be"};
+static const char *const backend_names[] = {"auto", "epoll", "io_uring", "iocp"};
+
+static void usage(const char *prog)
+{
+    fprintf(stderr,
+            "usage: %s [--connections N] [--depth D] [--size BYTES] [--seconds S]\n"
+            "          [--host H] [--port P] [--framing raw|u16le|u16be|u32le|u32be]\n"
+            "          [--length-includes-header] [--backend auto|epoll|io_uring|iocp]\n"
+            "          [--io-threads N] [--max-message BYTES]\n"
+            "BYTES >= %d (the verification header).\n",
+            prog, HEADER_SIZE);
+    exit(2);
+}
+
+static int parse_uint(const char *s, unsigned long max, unsigned long *out)
+{
+    char *end;
+    unsigned long v;
+    if (!s || !*s || *s == '-')
+        return -1;
+    v = strtoul(s, &end, 10);
+    if (*end || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int lookup(const char *s, const char *const *names, int count)
+{
+    for (int i = 0; i < count; i++)
+        if (strcmp(s, names[i]) == 0)
+            return i;
+    return -1;
+}
+
+static void parse_args(int argc, char **argv, options *o)
+{
+    o->host = "127.0.0.1";
+    o->port = 7000;
+    o->connections = 10;
+    o->depth = 1;
+    o->size = 64;
+    o->seconds = 5;
+    o->framing = NET_FRAMING_RAW;
+    o->len_includes_header = 0;
+    o->backend = NET_BACKEND_AUTO;
+    o->io_threads = 0;
+    o->max_message = 1048576;
+
+    for (int i = 1; i < argc; i++) {
+        char name[64];
+        const char *val = NULL;
+        const char *eq = strchr(argv[i], '=');
+        unsigned long u;
+        int k;
+        if (eq && (size_t)(eq - argv[i]) < sizeof name) {
+            memcpy(name, argv[i], (size_t)(eq - argv[i]));
+            name[eq - argv[i]] = '\0';
+            val = eq + 1;
+        } else {
+            snprintf(name, sizeof name, "%s", argv[i]);
+        }
+        if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0)
+            usage(argv[0]);
+        if (strcmp(name, "--length-includes-header") == 0) {
+            o->len_includes_header = 1;
+            continue;
+        }
+        if (!val) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "%s needs a value\n", name);
+                usage(argv[0]);
+            }
+            val = argv[++i];
+        }
+        if (strcmp(name, "--port") == 0) {
+            if (parse_uint(val, 65535, &u) || u == 0)
+                usage(argv[0]);
+            o->port = (int)u;
+        } else if (strcmp(name, "--host") == 0) {
+            o->host = val;
+        } else if (strcmp(name, "--connections") == 0) {
+            if (parse_uint(val, 1000000, &u) || u == 0)
+                usage(argv[0]);
+            o->connections = (uint32_t)u;
+        } else if (strcmp(name, "--depth") == 0) {
+            if (parse_uint(val, 1000000, &u) || u == 0)
+                usage(argv[0]);
+            o->depth = (uint32_t)u;
+        } else if (strcmp(name, "--size") == 0) {
+            if (parse_uint(val, 0xffffffffUL, &u) || u < HEADER_SIZE)
+                usage(argv[0]);
+            o->size = (uint32_t)u;
+        } else if (strcmp(name, "--seconds") == 0) {
+            char *end;
+            o->seconds = strtod(val, &end);
+            if (*end || !(o->seconds > 0))
+                usage(argv[0]);
+        } else if (strcmp(name, "--framing") == 0) {
+            if ((k = lookup(val, framing_names, 5)) < 0)
+                usage(argv[0]);
+            o->framing = (uint32_t)k;
+        } else if (strcmp(name, "--backend") == 0) {
+            if ((k = lookup(val, backend_names, 4)) < 0)
+                usage(argv[0]);
+            o->backend = (uint32_t)k;
+        } else if (strcmp(name, "--io-threads") == 0) {
+            if (parse_uint(val, 1024, &u))
+                usage(argv[0]);
+            o->io_threads = (uint32_t)u;
+        } else if (strcmp(name, "--max-message") == 0) {
+            if (parse_uint(val, 0xffffffffUL, &u) || u == 0)
+                usage(argv[0]);
+            o->max_message = (uint32_t)u;
+        } else {
+            fprintf(stderr, "unknown option: %s\n", argv[i]);
+            usage(argv[0]);
+        }
+    }
+
+    /* The largest payload the framing can describe. */
+    {
+        uint64_t limit = 0xffffffffull;
+        if (o->framing == NET_FRAMING_U16LE || o->framing == NET_FRAMING_U16BE)
+            limit = o->len_includes_header ? 65535 - 2 : 65535;
+        else if (o->framing == NET_FRAMING_U32LE || o->framing == NET_FRAMING_U32BE)
+            limit = o->len_includes_header ? 0xffffffffull - 4 : 0xffffffffull;
+        if (o->framing != NET_FRAMING_RAW && o->max_message < limit)
+            limit = o->max_message;
+        if (o->size > limit) {
+            fprintf(stderr, "--size %u is too large for framing %s (at most %llu)\n", o->size,
+                    framing_names[o->framing], (unsigned long long)limit);
+            exit(2);
+        }
+    }
+}
+
+/* ------------------------------------------------------ message content */
+
+static void put_u32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+    p[2] = (uint8_t)(v >> 16);
+    p[3] = (uint8_t)(v >> 24);
+}
+
+static void put_u64(uint8_t *p, uint64_t v)
+{
+    put_u32(p, (uint32_t)v);
+    put_u32(p + 4, (uint32_t)(v >> 32));
+}
+
+static uint32_t get_u32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static uint64_t get_u64(const uint8_t *p)
+{
+    return (uint64_t)get_u32(p) | (uint64_t)get_u32(p + 4) << 32;
+}
+
+static uint64_t splitmix64(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+/* The body of message (conn, seq): the same bytes on send and on verify. */
+static void fill_body(uint8_t *body, uint32_t len, uint32_t conn, uint64_t seq)
+{
+    uint64_t state = ((uint64_t)conn << 40) ^ seq ^ 0x5eed5eed5eedull;
+    uint32_t i = 0;
+    while (i + 8 <= len) {
+        put_u64(body + i, splitmix64(&state));
+        i += 8;
+    }
+    if (i < len) {
+        uint8_t tail[8];
+        put_u64(tail, splitmix64(&state));
+        memcpy(body + i, tail, len - i);
+    }
+}
+
+static uint32_t fnv1a(const uint8_t *p, uint32_t len)
+{
+    uint32_t h = 2166136261u;
+    for (uint32_t i = 0; i < len; i++) {
+        h ^= p[i];
+        h *= 16777619u;
+    }
+    return h;
+}
+
+/* ------------------------------------------- latency histogram (in us) */
+
+/* Log-linear: exact below 64 us, then 32 buckets per power of two (~3%). */
+#define HIST_SUB_BITS 5
+#define HIST_BUCKETS (64 + 58 * 32)
+static uint64_t g_hist[HIST_BUCKETS];
+static uint64_t g_hist_count;
+
+static int hist_index(uint64_t v)
+{
+    int msb = 0, e;
+    if (v < 64)
+        return (int)v;
+    for (uint64_t x = v; x > 1; x >>= 1)
+        msb++;
+    e = msb - HIST_SUB_BITS;
+    return 64 + (e - 1) * 32 + (int)((v >> e) - 32);
+}
+
+static uint64_t hist_value(int idx)
+{
+    int e;
+    uint64_t m;
+    if (idx < 64)
+        return (uint64_t)idx;
+    e = (idx - 64) / 32 + 1;
+    m = (uint64_t)((idx - 64) % 32 + 32);
+    return (m << e) + ((1ull << e) >> 1); /* middle of the bucket */
+}
+
+static void hist_add(uint64_t us)
+{
+    g_hist[hist_index(us)]++;
+    g_hist_count++;
+}
+
+static uint64_t hist_percentile(double p)
+{
+    uint64_t rank, seen = 0;
+    if (!g_hist_count)
+        return 0;
+    rank = (uint64_t)(p / 100.0 * (double)g_hist_count);
+    if (rank >= g_hist_count)
+        rank = g_hist_count - 1;
+    for (int i = 0; i < HIST_BUCKETS; i++) {
+        seen += g_hist[i];
+        if (seen > rank)
+            return hist_value(i);
+    }
+    return hist_value(HIST_BUCKETS - 1);
+}
+
+/* ---------------------------------------------------------- connections */
+
+enum { C_CONNECTING, C_OPEN, C_CLOSING, C_DEAD };
+enum { PHASE_RUN, PHASE_DRAIN, PHASE_CLOSE };
+
+typedef struct conn {
+    net_handle h;
+    uint32_t id;
+    int state;
+    uint64_t next_send; /* sequence of the next message to send */
+    uint64_t next_recv; /* sequence the next echo must carry */
+    uint8_t *partial;   /* raw framing: bytes of a message not yet complete */
+    uint32_t partial_len;
+} conn;
+
+typedef struct client {
+    options opt;
+    net_engine engine;
+    conn *conns;
+    uint8_t *scratch; /* outgoing message */
+    uint8_t *expect;  /* regenerated body to compare against */
+    int phase;
+    uint32_t connecting, open;
+    uint64_t inflight; /* sent and not yet echoed, all connections */
+    uint64_t messages;
+    uint64_t errors;
+    uint64_t error_lines;
+} client;
+
+static void report_error(client *cl, const char *fmt, ...)
+{
+    va_list ap;
+    cl->errors++;
+    if (cl->error_lines++ >= MAX_ERROR_LINES) {
+        if (cl->error_lines == MAX_ERROR_LINES + 1)
+            fprintf(stderr, "error: (further errors not shown)\n");
+        return;
+    }
+    fprintf(stderr, "error: ");
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+/* Gives up on a connection after an error: RST, and its CLOSE is expected. */
+static void kill_conn(client *cl, conn *c)
+{
+    if (c->state == C_OPEN || c->state == C_CONNECTING) {
+        if (c->state == C_OPEN)
+            cl->open--;
+        else
+            cl->connecting--;
+        cl->inflight -= c->next_send - c->next_recv;
+        c->next_recv = c->next_send;
+        c->state = C_CLOSING;
+        net_abort(c->h);
+    }
+}
+
+static int send_next(client *cl, conn *c)
+{
+    uint32_t size = cl->opt.size;
+    uint8_t *m = cl->scratch;
+    int rc;
+    fill_body(m + HEADER_SIZE, size - HEADER_SIZE, c->id, c->next_send);
+    put_u32(m, c->id);
+    put_u32(m + 4, fnv1a(m + HEADER_SIZE, size - HEADER_SIZE));
+    put_u64(m + 8, c->next_send);
+    put_u64(m + 16, now_ns());
+    rc = net_send(c->h, m, size);
+    if (rc != NET_OK) {
+        report_error(cl, "conn %u: net_send seq %llu: %s (%d)", c->id, (unsigned long long)c->next_send,
+                     net_strerror(rc), rc);
+        kill_conn(cl, c);
+        return -1;
+    }
+    c->next_send++;
+    cl->inflight++;
+    return 0;
+}
+
+/* Checks one whole echoed message; on success counts it and keeps the
+ * pipeline full. Returns -1 when the connection was given up. */
+static int on_message(client *cl, conn *c, const uint8_t *m, uint32_t len)
+{
+    uint32_t size = cl->opt.size;
+    uint32_t body_len = size - HEADER_SIZE;
+    uint64_t seq, sent, t;
+
+    if (len != size) {
+        report_error(cl, "conn %u: echo of %u bytes, expected %u", c->id, len, size);
+        kill_conn(cl, c);
+        return -1;
+    }
+    if (c->next_recv == c->next_send) {
+        report_error(cl, "conn %u: echo with nothing in flight", c->id);
+        kill_conn(cl, c);
+        return -1;
+    }
+    seq = get_u64(m + 8);
+    if (get_u32(m) != c->id || seq != c->next_recv) {
+        report_error(cl, "conn %u: echo carries conn %u seq %llu, expected seq %llu (order broken)", c->id, get_u32(m),
+                     (unsigned long long)seq, (unsigned long long)c->next_recv);
+        kill_conn(cl, c);
+        return -1;
+    }
+    fill_body(cl->expect, body_len, c->id, seq);
+    if (memcmp(cl->expect, m + HEADER_SIZE, body_len) != 0) {
+        uint32_t at = 0;
+        while (at < body_len && cl->expect[at] == m[HEADER_SIZE + at])
+            at++;
+        report_error(cl, "conn %u: seq %llu body differs at byte %u (got 0x%02x, expected 0x%02x)", c->id,
+                     (unsigned long long)seq, HEADER_SIZE + at, m[HEADER_SIZE + at], cl->expect[at]);
+        kill_conn(cl, c);
+        return -1;
+    }
+    if (get_u32(m + 4) != fnv1a(m + HEADER_SIZE, body_len)) {
+        report_error(cl, "conn %u: seq %llu checksum mismatch", c->id, (unsigned long long)seq);
+        kill_conn(cl, c);
+        return -1;
+    }
+    sent = get_u64(m + 16);
+    t = now_ns();
+    hist_add(t > sent ? (t - sent) / 1000 : 0);
+
+    c->next_recv++;
+    cl->inflight--;
+    cl->messages++;
+    if (cl->phase == PHASE_RUN)
+        return send_next(cl, c);
+    return 0;
+}
+
+static void on_data(client *cl, conn *c, const uint8_t *data, uint32_t len)
+{
+    uint32_t size = cl->opt.size;
+    if (c->state != C_OPEN)
+        return; /* given up on: whatever still arrives is ignored */
+    if (cl->opt.framing != NET_FRAMING_RAW) {
+        on_message(cl, c, data, len);
+        return;
+    }
+    /* Raw: cut the stream back into size-byte messages. */
+    while (len > 0) {
+        if (c->partial_len == 0 && len >= size) {
+            if (on_message(cl, c, data, size) < 0)
+                return;
+            data += size;
+            len -= size;
+        } else {
+            uint32_t take = size - c->partial_len;
+            if (take > len)
+                take = len;
+            memcpy(c->partial + c->partial_len, data, take);
+            c->partial_len += take;
+            data += take;
+            len -= take;
+            if (c->partial_len == size) {
+                c->partial_len = 0;
+                if (on_message(cl, c, c->partial, size) < 0)
+                    return;
+            }
+        }
+    }
+}
+
+static void handle_event(client *cl, const net_event *ev)
+{
+    conn *c;
+    if (ev->type != NET_EV_CONNECT && ev->type != NET_EV_DATA && ev->type != NET_EV_CLOSE)
+        return;
+    if (ev->user == 0 || ev->user > cl->opt.connections) {
+        report_error(cl, "event %u for unknown user data %llu", ev->type, (unsigned long long)ev->user);
+        return;
+    }
+    c = &cl->conns[ev->user - 1];
+    if (c->h != ev->handle) {
+        report_error(cl, "conn %u: event %u for handle %llx, expected %llx", c->id, ev->type,
+                     (unsigned long long)ev->handle, (unsigned long long)c->h);
+        return;
+    }
+
+    switch (ev->type) {
+    case NET_EV_CONNECT:
+        if (c->state != C_CONNECTING)
+            break;
+        cl->connecting--;
+        if (ev->status != 0) {
+            report_error(cl, "conn %u: connect to %s:%d failed: %s (%d, os error %d)", c->id, cl->opt.host,
+                         cl->opt.port, net_strerror(ev->status), ev->status, ev->os_error);
+            c->state = C_CLOSING; /* a CLOSE event follows */
+            break;
+        }
+        c->state = C_OPEN;
+        cl->open++;
+        if (cl->phase == PHASE_RUN) {
+            for (uint32_t i = 0; i < cl->opt.depth; i++)
+                if (send_next(cl, c) < 0)
+                    break;
+        }
+        break;
+    case NET_EV_DATA:
+        on_data(cl, c, (const uint8_t *)ev->data, ev->len);
+        break;
+    case NET_EV_CLOSE:
+        if (c->state == C_OPEN || c->state == C_CONNECTING) {
+            report_error(cl, "conn %u: closed unexpectedly: %s (%d, os error %d), %llu in flight", c->id,
+                         net_strerror(ev->status), ev->status, ev->os_error,
+                         (unsigned long long)(c->next_send - c->next_recv));
+            if (c->state == C_OPEN)
+                cl->open--;
+            else
+                cl->connecting--;
+            cl->inflight -= c->next_send - c->next_recv;
+        } else if (cl->phase == PHASE_CLOSE && c->state == C_CLOSING && ev->status != 0 &&
+                   c->next_recv == c->next_send && c->partial_len == 0) {
+            /* Our own graceful close of a healthy connection should end cleanly. */
+            report_error(cl, "conn %u: graceful close ended with %s (%d, os error %d)", c->id, net_strerror(ev->status),
+                         ev->status, ev->os_error);
+        }
+        c->state = C_DEAD;
+        break;
+    }
+}
+
+static int poll_once(client *cl, net_event *events, int timeout_ms)
+{
+    int n = net_poll(cl->engine, events, EVENT_BATCH, timeout_ms);
+    if (n < 0) {
+        report_error(cl, "net_poll: %s (%d)", net_strerror(n), n);
+        return -1;
+    }
+    for (int i = 0; i < n; i++)
+        handle_event(cl, &events[i]);
+    return n;
+}
+
+static volatile sig_atomic_t g_stop = 0;
+static void on_signal(int sig)
+{
+    (void)sig;
+    g_stop = 1;
+}
+
+int main(int argc, char **argv)
+{
+    client cl;
+    net_config cfg;
+    static net_event events[EVENT_BATCH];
+    uint64_t t0, deadline, next_progress, last_msgs = 0, t_end, t_last;
+    double seconds;
+    int rc, exit_code;
+
+    memset(&cl, 0, sizeof cl);
+    parse_args(argc, argv, &cl.opt);
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+
+    cl.conns = (conn *)calloc(cl.opt.connections, sizeof(conn));
+    cl.scratch = (uint8_t *)malloc(cl.opt.size);
+    cl.expect = (uint8_t *)malloc(cl.opt.size);
+    if (!cl.conns || !cl.scratch || !cl.expect) {
+        fprintf(stderr, "out of memory\n");
+        return 1;
+    }
+
+    net_config_init(&cfg);
+    cfg.backend = cl.opt.backend;
+    cfg.io_threads = cl.opt.io_threads;
+    cfg.max_message = cl.opt.max_message;
+    rc = net_engine_create(&cfg, &cl.engine);
+    if (rc != NET_OK) {
+        fprintf(stderr, "net_engine_create: %s (%d)\n", net_strerror(rc), rc);
+        return 1;
+    }
+    fprintf(stderr,
+            "dummy_client: %u connections x depth %u, %u-byte messages, %.1f s, %s:%d framing=%s%s "
+            "backend=%s io_threads=%u\n",
+            cl.opt.connections, cl.opt.depth, cl.opt.size, cl.opt.seconds, cl.opt.host, cl.opt.port,
+            framing_names[cl.opt.framing], cl.opt.len_includes_header ? "+hdr" : "", net_backend_name(cl.engine),
+            cl.opt.io_threads);
+
+    t0 = now_ns();
+    for (uint32_t i = 0; i < cl.opt.connections; i++) {
+        conn *c = &cl.conns[i];
+        net_tcp_config tcp;
+        c->id = i + 1;
+        if (cl.opt.framing == NET_FRAMING_RAW) {
+            c->partial = (uint8_t *)malloc(cl.opt.size);
+            if (!c->partial) {
+                fprintf(stderr, "out of memory\n");
+                return 1;
+            }
+        }
+        net_tcp_config_init(&tcp);
+        tcp.framing = cl.opt.framing;
+        if (cl.opt.len_includes_header)
+            tcp.flags |= NET_TCP_LEN_INCLUDES_HEADER;
+        tcp.max_message = cl.opt.max_message;
+        tcp.user = c->id;
+        rc = net_connect(cl.engine, cl.opt.host, (uint16_t)cl.opt.port, &tcp, &c->h);
+        if (rc != NET_OK) {
+            report_error(&cl, "conn %u: net_connect %s:%d: %s (%d)", c->id, cl.opt.host, cl.opt.port, net_strerror(rc),
+                         rc);
+            c->state = C_DEAD;
+            continue;
+        }
+        c->state = C_CONNECTING;
+        cl.connecting++;
+    }
+
+    /* Run: keep every pipeline full until the deadline. */
+    deadline = t0 + (uint64_t)(cl.opt.seconds * 1e9);
+    next_progress = t0 + 1000000000ull;
+    t_last = t0;
+    for (;;) {
+        uint64_t t = now_ns();
+        int wait_ms;
+        if (t >= next_progress) {
+            double dt = (double)(t - t_last) / 1e9;
+            fprintf(stderr,
+                    "progress: t=%.1fs open=%u connecting=%u messages=%llu msgs/s=%.0f p50_us=%llu "
+                    "p99_us=%llu errors=%llu\n",
+                    (double)(t - t0) / 1e9, cl.open, cl.connecting, (unsigned long long)cl.messages,
+                    (double)(cl.messages - last_msgs) / dt, (unsigned long long)hist_percentile(50),
+                    (unsigned long long)hist_percentile(99), (unsigned long long)cl.errors);
+            fflush(stderr);
+            last_msgs = cl.messages;
+            t_last = t;
+            next_progress += 1000000000ull;
+        }
+        if (t >= deadline || g_stop || (cl.open == 0 && cl.connecting == 0))
+            break;
+        wait_ms = (int)(((next_progress < deadline ? next_progress : deadline) - t) / 1000000) + 1;
+        if (wait_ms > 100)
+            wait_ms = 100;
+        if (poll_once(&cl, events, wait_ms) < 0)
+            break;
+    }
+
+    /* Drain: send nothing new, wait for what is in flight. */
+    cl.phase = PHASE_DRAIN;
+    {
+        uint64_t until = now_ns() + (uint64_t)(DRAIN_TIMEOUT_S * 1e9);
+        while ((cl.inflight > 0 || cl.connecting > 0) && now_ns() < until)
+            if (poll_once(&cl, events, 50) < 0)
+                break;
+        if (cl.inflight > 0) {
+            uint32_t shown = 0, stuck = 0;
+            for (uint32_t i = 0; i < cl.opt.connections; i++) {
+                conn *c = &cl.conns[i];
+                if (c->state != C_OPEN || c->next_recv == c->next_send)
+                    continue;
+                if (shown++ < 5)
+                    fprintf(stderr, "  conn %u: sent %llu, echoed %llu\n", c->id, (unsigned long long)c->next_send,
+                            (unsigned long long)c->next_recv);
+                stuck++;
+            }
+            report_error(&cl, "%llu messages on %u connections still not echoed %.0f s after the run ended",
+                         (unsigned long long)cl.inflight, stuck, DRAIN_TIMEOUT_S);
+        }
+        if (cl.connecting > 0)
+            report_error(&cl, "%u connections still connecting when the run ended", cl.connecting);
+    }
+    t_end = now_ns();
+
+    /* Close: gracefully, and every connection must report its CLOSE. */
+    cl.phase = PHASE_CLOSE;
+    {
+        uint32_t waiting = 0;
+        uint64_t until;
+        for (uint32_t i = 0; i < cl.opt.connections; i++) {
+            conn *c = &cl.conns[i];
+            if (c->state == C_OPEN || c->state == C_CONNECTING) {
+                rc = net_close(c->h);
+                if (rc != NET_OK)
+                    report_error(&cl, "conn %u: net_close: %s (%d)", c->id, net_strerror(rc), rc);
+                c->state = C_CLOSING;
+            }
+        }
+        until = now_ns() + (uint64_t)(CLOSE_TIMEOUT_S * 1e9);
+        for (;;) {
+            waiting = 0;
+            for (uint32_t i = 0; i < cl.opt.connections; i++)
+                if (cl.conns[i].state == C_CLOSING)
+                    waiting++;
+            if (waiting == 0 || now_ns() >= until)
+                break;
+            if (poll_once(&cl, events, 50) < 0)
+                break;
+        }
+        if (waiting)
+            report_error(&cl, "%u connections got no CLOSE event within %.0f s", waiting, CLOSE_TIMEOUT_S);
+    }
+
+    rc = net_engine_destroy(cl.engine);
+    if (rc != NET_OK)
+        report_error(&cl, "net_engine_destroy: %s (%d)", net_strerror(rc), rc);
+
+    seconds = (double)(t_end - t0) / 1e9;
+    if (seconds <= 0)
+        seconds = 1e-9;
+    printf("SUMMARY messages=%llu seconds=%.3f msgs_per_s=%.1f mb_per_s=%.3f p50_us=%llu "
+           "p99_us=%llu errors=%llu\n",
+           (unsigned long long)cl.messages, seconds, (double)cl.messages / seconds,
+           (double)cl.messages * cl.opt.size / seconds / 1e6, (unsigned long long)hist_percentile(50),
+           (unsigned long long)hist_percentile(99), (unsigned long long)cl.errors);
+    fflush(stdout);
+
+    exit_code = (cl.errors > 0 || cl.messages == 0) ? 1 : 0;
+    if (cl.messages == 0 && cl.errors == 0)
+        fprintf(stderr, "error: no message was echoed\n");
+
+    for (uint32_t i = 0; i < cl.opt.connections; i++)
+        free(cl.conns[i].partial);
+    free(cl.conns);
+    free(cl.scratch);
+    free(cl.expect);
+    return exit_code;
+}

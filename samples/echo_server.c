@@ -1,0 +1,331 @@
+/*
+ * echo_server.c - the echo server of docs/CONVENTIONS.md, written against
+ * net.h only.
+ *
+ *   echo_server [--port P] [--host H] [--framing raw|u16le|u16be|u32le|u32be]
+ *               [--length-includes-header] [--backend auto|epoll|io_uring|iocp]
+ *               [--io-threads N] [--max-message BYTES] [--seconds S]
+ *
+ * Every DATA event goes straight back to its sender: one message per message
+ * when framed (net_send adds the same header the peer used), the chunk as it
+ * came when raw. Prints "listening on HOST:PORT ..." once on stdout, a stats
+ * line every 2 s on stderr, and exits 0 on SIGINT/SIGTERM or after --seconds.
+ */
+#if !defined(_WIN32) && !defined(_POSIX_C_SOURCE)
+#    define _POSIX_C_SOURCE 200809L /* clock_gettime under -std=c11 */
+#endif
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef _WIN32
+#    define WIN32_LEAN_AND_MEAN
+#    include <windows.h>
+#else
+#    include <time.h>
+#endif
+
+#include "net.h"
+
+#define EVENT_BATCH 512
+#define STATS_PERIOD_MS 2000
+
+static volatile sig_atomic_t g_stop = 0;
+
+/* Only sets a flag: the poll loop never waits longer than POLL_SLICE_MS, so
+ * the flag is seen promptly without calling into the library from a signal
+ * handler (net_wakeup is not documented as async-signal-safe). On Windows the
+ * handler runs on its own thread, where calling net_wakeup is fine. */
+#define POLL_SLICE_MS 100
+#ifdef _WIN32
+static net_engine g_engine = 0;
+#endif
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    g_stop = 1;
+#ifdef _WIN32
+    if (g_engine)
+        net_wakeup(g_engine);
+#endif
+}
+
+static double now_sec(void)
+{
+#ifdef _WIN32
+    static LARGE_INTEGER freq;
+    LARGE_INTEGER t;
+    if (!freq.QuadPart)
+        QueryPerformanceFrequency(&freq);
+    QueryPerformanceCounter(&t);
+    return (double)t.QuadPart / (double)freq.QuadPart;
+#else
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+#endif
+}
+
+typedef struct options {
+    const char *host;
+    int port;
+    uint32_t framing;
+    int len_includes_header;
+    uint32_t backend;
+    uint32_t io_threads;
+    uint32_t max_message;
+    double seconds;
+} options;
+
+static const char *const framing_names[] = {"raw", "u16le", "u16be", "u32le", "u32be"};
+static const char *const backend_names[] = {"auto", "epoll", "io_uring", "iocp"};
+
+static void usage(const char *prog)
+{
+    fprintf(stderr,
+            "usage: %s [--port P] [--host H] [--framing raw|u16le|u16be|u32le|u32be]\n"
+            "          [--length-includes-header] [--backend auto|epoll|io_uring|iocp]\n"
+            "          [--io-threads N] [--max-message BYTES] [--seconds S]\n",
+            prog);
+    exit(2);
+}
+
+static int parse_uint(const char *s, unsigned long max, unsigned long *out)
+{
+    char *end;
+    unsigned long v;
+    if (!s || !*s || *s == '-')
+        return -1;
+    v = strtoul(s, &end, 10);
+    if (*end || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int lookup(const char *s, const char *const *names, int count)
+{
+    for (int i = 0; i < count; i++)
+        if (strcmp(s, names[i]) == 0)
+            return i;
+    return -1;
+}
+
+static void parse_args(int argc, char **argv, options *o)
+{
+    o->host = "127.0.0.1";
+    o->port = 7000;
+    o->framing = NET_FRAMING_RAW;
+    o->len_includes_header = 0;
+    o->backend = NET_BACKEND_AUTO;
+    o->io_threads = 0;
+    o->max_message = 1048576;
+    o->seconds = 0;
+
+    for (int i = 1; i < argc; i++) {
+        /* "--name value" and "--name=value" both work. */
+        char name[64];
+        const char *val = NULL;
+        const char *eq = strchr(argv[i], '=');
+        unsigned long u;
+        int k;
+        if (eq && (size_t)(eq - argv[i]) < sizeof name) {
+            memcpy(name, argv[i], (size_t)(eq - argv[i]));
+            name[eq - argv[i]] = '\0';
+            val = eq + 1;
+        } else {
+            snprintf(name, sizeof name, "%s", argv[i]);
+        }
+        if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0)
+            usage(argv[0]);
+        if (strcmp(name, "--length-includes-header") == 0) {
+            o->len_includes_header = 1;
+            continue;
+        }
+        if (!val) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "%s needs a value\n", name);
+                usage(argv[0]);
+            }
+            val = argv[++i];
+        }
+        if (strcmp(name, "--port") == 0) {
+            if (parse_uint(val, 65535, &u))
+                usage(argv[0]);
+            o->port = (int)u;
+        } else if (strcmp(name, "--host") == 0) {
+            o->host = val;
+        } else if (strcmp(name, "--framing") == 0) {
+            if ((k = lookup(val, framing_names, 5)) < 0)
+                usage(argv[0]);
+            o->framing = (uint32_t)k;
+        } else if (strcmp(name, "--backend") == 0) {
+            if ((k = lookup(val, backend_names, 4)) < 0)
+                usage(argv[0]);
+            o->backend = (uint32_t)k;
+        } else if (strcmp(name, "--io-threads") == 0) {
+            if (parse_uint(val, 1024, &u))
+                usage(argv[0]);
+            o->io_threads = (uint32_t)u;
+        } else if (strcmp(name, "--max-message") == 0) {
+            if (parse_uint(val, 0xffffffffUL, &u) || u == 0)
+                usage(argv[0]);
+            o->max_message = (uint32_t)u;
+        } else if (strcmp(name, "--seconds") == 0) {
+            char *end;
+            o->seconds = strtod(val, &end);
+            if (*end || o->seconds < 0)
+                usage(argv[0]);
+        } else {
+            fprintf(stderr, "unknown option: %s\n", argv[i]);
+            usage(argv[0]);
+        }
+    }
+}
+
+static void print_stats(net_engine engine, net_stats *prev, double *prev_t)
+{
+    net_stats s;
+    double t = now_sec();
+    double dt = t - *prev_t;
+    memset(&s, 0, sizeof s);
+    s.size = sizeof s;
+    if (net_engine_stats(engine, &s) != NET_OK)
+        return;
+    if (dt <= 0)
+        dt = 1e-9;
+    fprintf(stderr,
+            "stats: conns=%llu total=%llu rejected=%llu in=%.0f msg/s out=%.0f msg/s "
+            "in=%.2f MB/s out=%.2f MB/s bytes_in=%llu bytes_out=%llu queued=%llu paused=%llu\n",
+            (unsigned long long)s.connections, (unsigned long long)s.connections_total,
+            (unsigned long long)s.accepts_rejected, (double)(s.messages_in - prev->messages_in) / dt,
+            (double)(s.messages_out - prev->messages_out) / dt, (double)(s.bytes_in - prev->bytes_in) / dt / 1e6,
+            (double)(s.bytes_out - prev->bytes_out) / dt / 1e6, (unsigned long long)s.bytes_in,
+            (unsigned long long)s.bytes_out, (unsigned long long)s.send_queued, (unsigned long long)s.recv_paused);
+    fflush(stderr);
+    *prev = s;
+    *prev_t = t;
+}
+
+int main(int argc, char **argv)
+{
+    options opt;
+    net_config cfg;
+    net_tcp_config tcp;
+    net_engine engine = 0;
+    net_handle listener = 0;
+    net_addr bound;
+    char addr_text[80];
+    static net_event events[EVENT_BATCH];
+    net_stats prev;
+    double start, prev_t, next_stats;
+    int rc;
+    int exit_code = 0;
+
+    parse_args(argc, argv, &opt);
+
+    net_config_init(&cfg);
+    cfg.backend = opt.backend;
+    cfg.io_threads = opt.io_threads;
+    cfg.max_message = opt.max_message;
+    rc = net_engine_create(&cfg, &engine);
+    if (rc != NET_OK) {
+        fprintf(stderr, "net_engine_create: %s (%d)\n", net_strerror(rc), rc);
+        return 1;
+    }
+
+    net_tcp_config_init(&tcp);
+    tcp.framing = opt.framing;
+    if (opt.len_includes_header)
+        tcp.flags |= NET_TCP_LEN_INCLUDES_HEADER;
+    tcp.max_message = opt.max_message;
+    rc = net_listen(engine, opt.host, (uint16_t)opt.port, &tcp, &listener);
+    if (rc != NET_OK) {
+        fprintf(stderr, "net_listen %s:%d: %s (%d)\n", opt.host, opt.port, net_strerror(rc), rc);
+        net_engine_destroy(engine);
+        return 1;
+    }
+    rc = net_local_addr(listener, &bound);
+    if (rc != NET_OK || net_addr_format(&bound, addr_text, sizeof addr_text) < 0) {
+        fprintf(stderr, "net_local_addr: %s (%d)\n", net_strerror(rc), rc);
+        net_engine_destroy(engine);
+        return 1;
+    }
+
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+#ifdef SIGBREAK
+    signal(SIGBREAK, on_signal); /* Ctrl+Break / CTRL_BREAK_EVENT on Windows */
+#endif
+#ifdef _WIN32
+    g_engine = engine;
+#endif
+
+    printf("listening on %s backend=%s io_threads=%u framing=%s\n", addr_text, net_backend_name(engine), opt.io_threads,
+           framing_names[opt.framing]);
+    fflush(stdout);
+
+    memset(&prev, 0, sizeof prev);
+    start = prev_t = now_sec();
+    next_stats = start + STATS_PERIOD_MS / 1000.0;
+
+    while (!g_stop) {
+        double t = now_sec();
+        int wait_ms, n;
+        if (opt.seconds > 0 && t - start >= opt.seconds)
+            break;
+        if (t >= next_stats) {
+            print_stats(engine, &prev, &prev_t);
+            next_stats += STATS_PERIOD_MS / 1000.0;
+            if (next_stats < t)
+                next_stats = t + STATS_PERIOD_MS / 1000.0;
+        }
+        wait_ms = (int)((next_stats - t) * 1000.0) + 1;
+        if (wait_ms > POLL_SLICE_MS)
+            wait_ms = POLL_SLICE_MS;
+
+        n = net_poll(engine, events, EVENT_BATCH, wait_ms);
+        if (n < 0) {
+            fprintf(stderr, "net_poll: %s (%d)\n", net_strerror(n), n);
+            exit_code = 1;
+            break;
+        }
+        for (int i = 0; i < n; i++) {
+            const net_event *ev = &events[i];
+            switch (ev->type) {
+            case NET_EV_DATA:
+                rc = net_send(ev->handle, ev->data, ev->len);
+                if (rc == NET_E_WOULDBLOCK) {
+                    /* The peer sends but does not read: its echo backlog hit
+                     * the send cap. An echo server has nothing else to do with
+                     * such a peer, and waiting would only grow memory. */
+                    net_abort(ev->handle);
+                } else if (rc != NET_OK && rc != NET_E_CLOSED && rc != NET_E_BADHANDLE) {
+                    net_abort(ev->handle);
+                }
+                break;
+            case NET_EV_CLOSE:
+                if (ev->handle == listener) {
+                    fprintf(stderr, "listener closed: %s (%d)\n", net_strerror(ev->status), ev->status);
+                    exit_code = 1;
+                    g_stop = 1;
+                }
+                break;
+            default:
+                /* ACCEPT, SEND_HIGHWATER/DRAINED, USER (wake-ups): nothing to do. */
+                break;
+            }
+        }
+    }
+
+    print_stats(engine, &prev, &prev_t);
+    rc = net_engine_destroy(engine);
+    if (rc != NET_OK) {
+        fprintf(stderr, "net_engine_destroy: %s (%d)\n", net_strerror(rc), rc);
+        exit_code = 1;
+    }
+    return exit_code;
+}
