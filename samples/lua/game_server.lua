@@ -6,10 +6,11 @@
 --       [--tick-hz HZ] [--max-players N]
 --
 -- Players log in, enter the world, move, chat and leave (packets in
--- game_proto.lua). The world is split into grid cells; every tick (20 Hz)
--- each occupied cell's positions go out as one POSITIONS packet, broadcast
--- with one shared buffer to every player of that cell and the 8 around it
--- (the area of interest). Chat goes to the sender's zone, again as one
+-- game_proto.lua). The world is split into grid cells; a player's area of
+-- interest is its cell and the 8 around it. Every tick (20 Hz) each
+-- occupied cell gets one POSITIONS packet with the positions of every
+-- player in its area of interest, broadcast with one shared buffer to the
+-- players of that cell. Chat goes to the sender's zone, again as one
 -- broadcast. A client breaking the protocol gets an ERROR and is closed.
 --
 -- Prints "listening on HOST:PORT ..." on stdout at start, a stats line every
@@ -44,7 +45,7 @@ usage: game_server.lua [--port P] [--host H] [--backend auto|epoll|io_uring|iocp
 local G = P.geometry(opt.world, opt.cell, opt.zone)
 local pack, unpack, concat = string.pack, string.unpack, table.concat
 local send, broadcast, close = net.send, net.broadcast, net.close
-local now = sys.now
+local now, cpu = sys.now, sys.thread_cpu
 local ID = P.id_bytes
 
 -- ---------------------------------------------------------------- world
@@ -57,10 +58,11 @@ local nplayers = 0      -- logged in
 local peak_players = 0
 local next_id = 1
 
--- cells[c] = players in cell c (array, .n), zones[z] = {n, p = players, h = handles}
+-- cells[c] and zones[z]: {n = count, p = players, h = their handles};
+-- around[c]: cell c and the cells touching it (its area of interest).
 local cells, zones, around = {}, {}, {}
 for c = 1, G.ncells do
-  cells[c] = {n = 0}
+  cells[c] = {n = 0, p = {}, h = {}}
   local cx, cy = G.cell_xy(c)
   local list = {}
   for dy = -1, 1 do
@@ -78,15 +80,15 @@ for z = 1, G.nzones do zones[z] = {n = 0, p = {}, h = {}} end
 local function cell_add(p, c)
   local cl = cells[c]
   local n = cl.n + 1
-  cl[n], cl.n, p.cell, p.cslot = p, n, c, n
+  cl.p[n], cl.h[n], cl.n, p.cell, p.cslot = p, p.h, n, c, n
 end
 
 local function cell_remove(p)
   local cl, i = cells[p.cell], p.cslot
   local n = cl.n
-  local last = cl[n]
-  cl[i], last.cslot = last, i
-  cl[n], cl.n = nil, n - 1
+  local last = cl.p[n]
+  cl.p[i], cl.h[i], last.cslot = last, last.h, i
+  cl.p[n], cl.h[n], cl.n = nil, nil, n - 1
 end
 
 local function zone_add(p, z)
@@ -203,43 +205,50 @@ end
 
 -- ---------------------------------------------------------------- tick
 
--- Tick durations: the last second's samples, and a histogram of the whole
--- run in 10 us buckets (up to 1 s) for the final percentiles.
-local tick_samples, tick_hist, ticks = {}, {}, 0
+-- Tick durations, wall clock and this thread's CPU time (the wall time
+-- also counts time the thread was preempted): the last second's samples,
+-- and histograms of the whole run in 10 us buckets (up to 1 s) for the
+-- final percentiles.
+local tick_samples, cpu_samples, tick_hist, cpu_hist, ticks = {}, {}, {}, {}, 0
 local HIST_US, HIST_MAX = 10, 100000
 
-local parts, rcpt = {}, {}
+local function record(samples, hist, dt)
+  samples[#samples + 1] = dt
+  local b = math.min(HIST_MAX, math.floor(dt * 1e6 / HIST_US))
+  hist[b] = (hist[b] or 0) + 1
+end
+
+local parts = {}
 local ID_POS = ID[P.POSITIONS]
 
+-- Every occupied cell gets one POSITIONS packet listing the players of its
+-- area of interest, broadcast as one shared buffer to the players in the
+-- cell: each player receives one packet per tick, whatever the crowd.
 local function tick()
-  local t0 = now()
+  local t0, c0 = now(), cpu()
   for c = 1, G.ncells do
     local cl = cells[c]
-    local n = cl.n
-    if n > 0 then
+    if cl.n > 0 then
       local k = 0
       local list = around[c]
       for j = 1, #list do
         local other = cells[list[j]]
+        local op = other.p
         for i = 1, other.n do
           k = k + 1
-          rcpt[k] = other[i].h
+          parts[k + 1] = op[i].entry
         end
       end
-      -- One shared buffer per packet for every receiver.
-      for first = 1, n, P.MAX_ENTRIES do
-        local last = math.min(n, first + P.MAX_ENTRIES - 1)
-        parts[1] = ID_POS .. pack("<I2", last - first + 1)
-        for i = first, last do parts[i - first + 2] = cl[i].entry end
-        broadcast(rcpt, concat(parts, "", 1, last - first + 2), k)
+      for first = 1, k, P.MAX_ENTRIES do
+        local last = math.min(k, first + P.MAX_ENTRIES - 1)
+        parts[first] = ID_POS .. pack("<I2", last - first + 1)
+        broadcast(cl.h, concat(parts, "", first, last + 1), cl.n)
       end
     end
   end
-  local dt = now() - t0
   ticks = ticks + 1
-  tick_samples[#tick_samples + 1] = dt
-  local b = math.min(HIST_MAX, math.floor(dt * 1e6 / HIST_US))
-  tick_hist[b] = (tick_hist[b] or 0) + 1
+  record(tick_samples, tick_hist, now() - t0)
+  record(cpu_samples, cpu_hist, cpu() - c0)
 end
 
 local function percentile(sorted, q)
@@ -247,13 +256,13 @@ local function percentile(sorted, q)
   return sorted[math.max(1, math.ceil(q * #sorted))]
 end
 
-local function hist_percentile(q)
+local function hist_percentile(hist, q)
   local keys, total = {}, 0
-  for b, n in pairs(tick_hist) do keys[#keys + 1] = b; total = total + n end
+  for b, n in pairs(hist) do keys[#keys + 1] = b; total = total + n end
   table.sort(keys)
   local want, seen = math.max(1, math.ceil(q * total)), 0
   for _, b in ipairs(keys) do
-    seen = seen + tick_hist[b]
+    seen = seen + hist[b]
     if seen >= want then return (b + 1) * HIST_US / 1000 end -- upper edge, ms
   end
   return 0
@@ -286,13 +295,16 @@ local function print_stats()
   local s, t = engine:stats(), now()
   local dt = math.max(t - prev_t, 1e-9)
   table.sort(tick_samples)
+  table.sort(cpu_samples)
   io.stderr:write(string.format(
-    "players=%d conns=%d in=%.0f msg/s out=%.0f msg/s out=%.2f MB/s ticks=%d tick p50=%.3f ms p99=%.3f ms queued=%d\n",
+    "players=%d conns=%d in=%.0f msg/s out=%.0f msg/s out=%.2f MB/s ticks=%d tick p50=%.3f ms p99=%.3f ms " ..
+    "(cpu p50=%.3f p99=%.3f) queued=%d\n",
     nplayers, s.connections, (s.messages_in - prev.messages_in) / dt, (s.messages_out - prev.messages_out) / dt,
     (s.bytes_out - prev.bytes_out) / dt / 1e6, ticks - prev_ticks, percentile(tick_samples, 0.5) * 1e3,
-    percentile(tick_samples, 0.99) * 1e3, s.send_queued))
+    percentile(tick_samples, 0.99) * 1e3, percentile(cpu_samples, 0.5) * 1e3, percentile(cpu_samples, 0.99) * 1e3,
+    s.send_queued))
   io.stderr:flush()
-  tick_samples = {}
+  tick_samples, cpu_samples = {}, {}
   prev, prev_t, prev_ticks = s, t, ticks
 end
 
@@ -345,9 +357,11 @@ local s = engine:stats()
 local elapsed = now() - start
 io.stdout:write(string.format(
   "GAME seconds=%.1f players_peak=%d logins=%d moves=%d chats=%d ticks=%d ticks_per_s=%.1f " ..
-  "tick_p50_ms=%.3f tick_p99_ms=%.3f msgs_in=%d msgs_out=%d protocol_errors=%d\n",
+  "tick_p50_ms=%.3f tick_p99_ms=%.3f tick_cpu_p50_ms=%.3f tick_cpu_p99_ms=%.3f msgs_in=%d msgs_out=%d " ..
+  "protocol_errors=%d\n",
   elapsed, peak_players, counters.logins, counters.moves, counters.chats, ticks, ticks / elapsed,
-  hist_percentile(0.5), hist_percentile(0.99), s.messages_in, s.messages_out, counters.protocol_errors))
+  hist_percentile(tick_hist, 0.5), hist_percentile(tick_hist, 0.99), hist_percentile(cpu_hist, 0.5),
+  hist_percentile(cpu_hist, 0.99), s.messages_in, s.messages_out, counters.protocol_errors))
 io.stdout:flush()
 engine:close()
 os.exit(exit_code)

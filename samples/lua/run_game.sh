@@ -2,7 +2,8 @@
 # run_game.sh - the game server with a few hundred bots for a few seconds.
 #
 #   samples/lua/run_game.sh BUILD_DIR [--bots N] [--seconds S] [--io-threads N]
-#                           [--backend B] [other bots.lua options]
+#                           [--backend B] [--world U] [--cell U] [--zone U]
+#                           [--tick-hz HZ] [other bots.lua options]
 #
 # Starts samples/lua/game_server.lua on a free port (its live stats line goes
 # to stderr each second), runs samples/lua/bots.lua against it (default 300
@@ -12,7 +13,8 @@
 set -u
 
 if [ $# -lt 1 ] || [ ! -d "$1" ]; then
-    echo "usage: $0 BUILD_DIR [--bots N] [--seconds S] [--io-threads N] [--backend B] [bots.lua options]" >&2
+    echo "usage: $0 BUILD_DIR [--bots N] [--seconds S] [--io-threads N] [--backend B]" >&2
+    echo "       [--world U] [--cell U] [--zone U] [--tick-hz HZ] [bots.lua options]" >&2
     exit 2
 fi
 build=$(cd "$1" && pwd)
@@ -29,6 +31,7 @@ while [ $# -gt 0 ]; do
     --bots) bots=$2; shift 2 ;;
     --seconds) seconds=$2; shift 2 ;;
     --io-threads|--backend) server_opts="$server_opts $1 $2"; bot_opts="$bot_opts $1 $2"; shift 2 ;;
+    --world|--cell|--zone|--tick-hz) server_opts="$server_opts $1 $2"; shift 2 ;;
     *) bot_opts="$bot_opts $1"; shift ;;
     esac
 done

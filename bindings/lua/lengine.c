@@ -1,0 +1,587 @@
+/*
+ * lengine.c - the engine object: net.engine{...}, listen/connect, timers,
+ * post, stats, and reading events.
+ *
+ * The engine is the one object with a finalizer: collecting it (or leaving
+ * the scope of `local e <close> = net.engine{}`) destroys the C engine, and
+ * every handle of it turns stale, which the library reports as
+ * NET_E_BADHANDLE, never a crash.
+ *
+ * Events are read without a table per event. e:poll() fills the object's
+ * own net_event array with one net_poll call; e:next() (or the iterator
+ * e:events() returns) hands the next one out as multiple values:
+ *
+ *     type, handle, arg, user, extra
+ *
+ *   ACCEPT          conn      listener       user  peer "ip:port"
+ *   CONNECT         conn      status         user  peer "ip:port" (status 0) or os_error
+ *   DATA            conn      payload        user
+ *   CLOSE           handle    status         user  os_error
+ *   SEND_HIGHWATER  conn      bytes queued   user
+ *   SEND_DRAINED    conn      bytes queued   user
+ *   TIMER           timer     0              user
+ *   USER            0         posted value   posted value
+ *
+ * A payload becomes a Lua string only when its event is handed out. Events
+ * are never lost: while some of a batch are unread, e:poll() returns how
+ * many are left instead of polling (net_poll would recycle their payloads).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "lnet.h"
+
+#define DEFAULT_BATCH 256
+#define MAX_BATCH 65536
+
+typedef struct lengine {
+    net_engine id; /* 0 once destroyed */
+    net_event *ev;
+    int cap;  /* entries in ev */
+    int n;    /* events in the current batch */
+    int next; /* next one to hand out */
+} lengine;
+
+static lengine *check_engine(lua_State *L, int arg)
+{
+    lengine *e = luaL_checkudata(L, arg, LNET_ENGINE_MT);
+    if (!e->id)
+        luaL_argerror(L, arg, "engine is closed");
+    return e;
+}
+
+/* ---- configuration tables ---- */
+
+static const char *const backend_names[] = {"auto", "epoll", "io_uring", "iocp", NULL};
+static const char *const framing_names[] = {"raw", "u16le", "u16be", "u32le", "u32be", NULL};
+
+typedef struct uint_field {
+    const char *name;
+    size_t offset;
+} uint_field;
+
+static const uint_field config_fields[] = {
+    {"io_threads", offsetof(net_config, io_threads)},
+    {"max_connections", offsetof(net_config, max_connections)},
+    {"max_message", offsetof(net_config, max_message)},
+    {"send_cap", offsetof(net_config, send_cap)},
+    {"send_highwater", offsetof(net_config, send_highwater)},
+    {"send_lowwater", offsetof(net_config, send_lowwater)},
+    {"recv_limit", offsetof(net_config, recv_limit)},
+    {"idle_timeout_ms", offsetof(net_config, idle_timeout_ms)},
+    {"close_timeout_ms", offsetof(net_config, close_timeout_ms)},
+    {"event_batch", offsetof(net_config, event_batch)},
+    {NULL, 0}};
+
+static int lookup(const char *s, const char *const *names)
+{
+    for (int i = 0; names[i]; i++)
+        if (strcmp(s, names[i]) == 0)
+            return i;
+    return -1;
+}
+
+/* The key at -2 of a lua_next walk over the table at arg, as a string. */
+static const char *field_name(lua_State *L, int arg)
+{
+    if (lua_type(L, -2) != LUA_TSTRING)
+        luaL_argerror(L, arg, "field names must be strings");
+    return lua_tostring(L, -2);
+}
+
+static const char *field_string(lua_State *L, int arg, const char *name)
+{
+    if (lua_type(L, -1) != LUA_TSTRING)
+        luaL_argerror(L, arg, lua_pushfstring(L, "field '%s' must be a string", name));
+    return lua_tostring(L, -1);
+}
+
+/* Unknown fields raise: a misspelt option should not pass silently. */
+static void read_config(lua_State *L, int arg, net_config *cfg)
+{
+    luaL_checktype(L, arg, LUA_TTABLE);
+    lua_pushnil(L);
+    while (lua_next(L, arg)) {
+        const char *name = field_name(L, arg);
+        const uint_field *f = config_fields;
+        while (f->name && strcmp(f->name, name) != 0)
+            f++;
+        if (f->name) {
+            lnet_opt_uint_field(L, arg, -1, name, UINT32_MAX, (uint32_t *)(void *)((char *)cfg + f->offset));
+        } else if (strcmp(name, "backend") == 0) {
+            int k = lookup(field_string(L, arg, name), backend_names);
+            if (k < 0)
+                luaL_argerror(L, arg, "field 'backend' must be auto, epoll, io_uring or iocp");
+            cfg->backend = (uint32_t)k;
+        } else {
+            luaL_argerror(L, arg, lua_pushfstring(L, "unknown field '%s'", name));
+        }
+        lua_pop(L, 1);
+    }
+}
+
+typedef struct flag_field {
+    const char *name;
+    uint32_t bit;
+} flag_field;
+
+static const flag_field tcp_flags[] = {{"nodelay", NET_TCP_NODELAY},
+                                       {"reuseaddr", NET_TCP_REUSEADDR},
+                                       {"keepalive", NET_TCP_KEEPALIVE},
+                                       {"ipv6only", NET_TCP_IPV6ONLY},
+                                       {"length_includes_header", NET_TCP_LEN_INCLUDES_HEADER},
+                                       {NULL, 0}};
+
+/* {framing=, length_includes_header=, nodelay=, reuseaddr=, keepalive=,
+ *  ipv6only=, max_message=, backlog=, user=} -> net_tcp_config */
+static void read_tcp_config(lua_State *L, int arg, net_tcp_config *tc)
+{
+    net_tcp_config_init(tc);
+    if (lua_isnoneornil(L, arg))
+        return;
+    luaL_checktype(L, arg, LUA_TTABLE);
+    lua_pushnil(L);
+    while (lua_next(L, arg)) {
+        const char *name = field_name(L, arg);
+        const flag_field *f = tcp_flags;
+        while (f->name && strcmp(f->name, name) != 0)
+            f++;
+        if (f->name) {
+            if (!lua_isboolean(L, -1))
+                luaL_argerror(L, arg, lua_pushfstring(L, "field '%s' must be a boolean", name));
+            if (lua_toboolean(L, -1))
+                tc->flags |= f->bit;
+            else
+                tc->flags &= ~f->bit;
+        } else if (strcmp(name, "framing") == 0) {
+            int k = lookup(field_string(L, arg, name), framing_names);
+            if (k < 0)
+                luaL_argerror(L, arg, "field 'framing' must be raw, u16le, u16be, u32le or u32be");
+            tc->framing = (uint32_t)k;
+        } else if (strcmp(name, "max_message") == 0) {
+            lnet_opt_uint_field(L, arg, -1, name, UINT32_MAX, &tc->max_message);
+        } else if (strcmp(name, "backlog") == 0) {
+            uint32_t v;
+            lnet_opt_uint_field(L, arg, -1, name, INT32_MAX, &v);
+            tc->backlog = (int32_t)v;
+        } else if (strcmp(name, "user") == 0) {
+            int isnum;
+            tc->user = (uint64_t)lua_tointegerx(L, -1, &isnum);
+            if (!isnum)
+                luaL_argerror(L, arg, "field 'user' must be an integer");
+        } else {
+            luaL_argerror(L, arg, lua_pushfstring(L, "unknown field '%s'", name));
+        }
+        lua_pop(L, 1);
+    }
+}
+
+static uint16_t check_port(lua_State *L, int arg)
+{
+    lua_Integer port = luaL_checkinteger(L, arg);
+    if (port < 0 || port > 65535)
+        luaL_argerror(L, arg, "port out of range");
+    return (uint16_t)port;
+}
+
+static uint32_t check_u32(lua_State *L, int arg, lua_Integer v)
+{
+    if (v < 0 || v > (lua_Integer)UINT32_MAX)
+        luaL_argerror(L, arg, "out of range");
+    return (uint32_t)v;
+}
+
+/* ---- create / destroy ---- */
+
+/* net.engine([config]) -> engine | nil, message, code */
+int lnet_engine_new(lua_State *L)
+{
+    net_config cfg;
+    net_config_init(&cfg);
+    if (!lua_isnoneornil(L, 1))
+        read_config(L, 1, &cfg);
+    lengine *e = lua_newuserdatauv(L, sizeof *e, 0);
+    memset(e, 0, sizeof *e);
+    luaL_setmetatable(L, LNET_ENGINE_MT);
+    e->ev = malloc(DEFAULT_BATCH * sizeof *e->ev);
+    if (!e->ev)
+        return lnet_fail(L, NET_E_NOMEM);
+    e->cap = DEFAULT_BATCH;
+    int rc = net_engine_create(&cfg, &e->id);
+    if (rc < 0) {
+        e->id = 0;
+        return lnet_fail(L, rc);
+    }
+    return 1;
+}
+
+static int destroy(lengine *e)
+{
+    int rc = 0;
+    if (e->id)
+        rc = net_engine_destroy(e->id);
+    e->id = 0;
+    e->n = e->next = 0;
+    return rc;
+}
+
+/* e:close() -> true: destroys the engine now; later calls on it raise. */
+static int l_engine_close(lua_State *L)
+{
+    lengine *e = luaL_checkudata(L, 1, LNET_ENGINE_MT);
+    int rc = destroy(e);
+    if (rc < 0)
+        return lnet_fail(L, rc);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+static int l_engine_gc(lua_State *L)
+{
+    lengine *e = luaL_checkudata(L, 1, LNET_ENGINE_MT);
+    destroy(e);
+    free(e->ev);
+    e->ev = NULL;
+    e->cap = 0;
+    return 0;
+}
+
+static int l_engine_tostring(lua_State *L)
+{
+    lengine *e = luaL_checkudata(L, 1, LNET_ENGINE_MT);
+    if (e->id)
+        lua_pushfstring(L, "net.engine (%s): %p", net_backend_name(e->id), (void *)e);
+    else
+        lua_pushfstring(L, "net.engine (closed): %p", (void *)e);
+    return 1;
+}
+
+static int l_backend(lua_State *L)
+{
+    lua_pushstring(L, net_backend_name(check_engine(L, 1)->id));
+    return 1;
+}
+
+/* ---- listeners, connections, timers, posts ---- */
+
+/* e:listen(host|nil, port [, opts]) -> listener | nil, message, code */
+static int l_listen(lua_State *L)
+{
+    lengine *e = check_engine(L, 1);
+    const char *host = luaL_optstring(L, 2, NULL);
+    uint16_t port = check_port(L, 3);
+    net_tcp_config tc;
+    read_tcp_config(L, 4, &tc);
+    net_handle h;
+    int rc = net_listen(e->id, host, port, &tc, &h);
+    if (rc < 0)
+        return lnet_fail(L, rc);
+    lua_pushinteger(L, (lua_Integer)h);
+    return 1;
+}
+
+/* e:connect(host, port [, opts]) -> conn | nil, message, code; a CONNECT
+ * event tells the outcome. */
+static int l_connect(lua_State *L)
+{
+    lengine *e = check_engine(L, 1);
+    const char *host = luaL_checkstring(L, 2);
+    uint16_t port = check_port(L, 3);
+    net_tcp_config tc;
+    read_tcp_config(L, 4, &tc);
+    net_handle h;
+    int rc = net_connect(e->id, host, port, &tc, &h);
+    if (rc < 0)
+        return lnet_fail(L, rc);
+    lua_pushinteger(L, (lua_Integer)h);
+    return 1;
+}
+
+/* e:timer(delay_ms [, repeat_ms [, user]]) -> timer | nil, message, code */
+static int l_timer(lua_State *L)
+{
+    lengine *e = check_engine(L, 1);
+    uint32_t delay = check_u32(L, 2, luaL_checkinteger(L, 2));
+    uint32_t repeat = check_u32(L, 3, luaL_optinteger(L, 3, 0));
+    uint64_t user = (uint64_t)luaL_optinteger(L, 4, 0);
+    net_handle h;
+    int rc = net_timer_start(e->id, delay, repeat, user, &h);
+    if (rc < 0)
+        return lnet_fail(L, rc);
+    lua_pushinteger(L, (lua_Integer)h);
+    return 1;
+}
+
+static int l_post(lua_State *L)
+{
+    lengine *e = check_engine(L, 1);
+    int rc = net_post(e->id, (uint64_t)luaL_checkinteger(L, 2));
+    if (rc < 0)
+        return lnet_fail(L, rc);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+static int l_wakeup(lua_State *L)
+{
+    int rc = net_wakeup(check_engine(L, 1)->id);
+    if (rc < 0)
+        return lnet_fail(L, rc);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* ---- stats ---- */
+
+static const char *const stats_names[] = {"connections", "connections_total", "accepts_rejected", "bytes_in",
+                                          "bytes_out",   "messages_in",       "messages_out",     "queue_depth",
+                                          "send_queued", "recv_paused"};
+
+/* e:stats([t]) -> t: fills t (or a new table) with the net_stats fields. */
+static int l_stats(lua_State *L)
+{
+    lengine *e = check_engine(L, 1);
+    net_stats s;
+    memset(&s, 0, sizeof s);
+    s.size = sizeof s;
+    int rc = net_engine_stats(e->id, &s);
+    if (rc < 0)
+        return lnet_fail(L, rc);
+    if (lua_isnoneornil(L, 2))
+        lua_createtable(L, 0, 10);
+    else {
+        luaL_checktype(L, 2, LUA_TTABLE);
+        lua_settop(L, 2);
+    }
+    const uint64_t v[] = {s.connections, s.connections_total, s.accepts_rejected, s.bytes_in,    s.bytes_out,
+                          s.messages_in, s.messages_out,      s.queue_depth,      s.send_queued, s.recv_paused};
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+        lua_pushinteger(L, (lua_Integer)v[i]);
+        lua_setfield(L, -2, stats_names[i]);
+    }
+    return 1;
+}
+
+/* ---- events ---- */
+
+/* Polls unless part of the last batch is still unread. Returns the number
+ * of events ready to hand out, or a NET_E_* code. */
+static int fill(lengine *e, int timeout_ms, int max)
+{
+    if (e->next < e->n)
+        return e->n - e->next;
+    e->n = e->next = 0;
+    if (max > e->cap) {
+        net_event *ev = realloc(e->ev, (size_t)max * sizeof *ev);
+        if (!ev)
+            return NET_E_NOMEM;
+        e->ev = ev;
+        e->cap = max;
+    }
+    int n = net_poll(e->id, e->ev, max, timeout_ms);
+    if (n < 0)
+        return n;
+    e->n = n;
+    return n;
+}
+
+static void check_poll_args(lua_State *L, int *timeout_ms, int *max)
+{
+    lua_Integer t = luaL_optinteger(L, 2, -1);
+    lua_Integer m = luaL_optinteger(L, 3, DEFAULT_BATCH);
+    if (t < -1 || t > INT32_MAX)
+        luaL_argerror(L, 2, "timeout out of range (-1 waits forever)");
+    if (m < 1 || m > MAX_BATCH)
+        luaL_argerror(L, 3, "max out of range");
+    *timeout_ms = (int)t;
+    *max = (int)m;
+}
+
+/* e:poll([timeout_ms [, max]]) -> count | nil, message, code
+ * timeout_ms: -1 (the default) waits until something happens, 0 not at all. */
+static int l_poll(lua_State *L)
+{
+    lengine *e = check_engine(L, 1);
+    int timeout_ms, max;
+    check_poll_args(L, &timeout_ms, &max);
+    int n = fill(e, timeout_ms, max);
+    if (n < 0)
+        return lnet_fail(L, n);
+    lua_pushinteger(L, n);
+    return 1;
+}
+
+static void push_peer(lua_State *L, const net_addr *a)
+{
+    char text[80];
+    int len = net_addr_format(a, text, sizeof text);
+    if (len < 0)
+        lua_pushnil(L);
+    else
+        lua_pushlstring(L, text, (size_t)len);
+}
+
+/* The engine at argument 1, checked against the metatable held as upvalue 1
+ * (cheaper than luaL_checkudata's registry lookup, on the per-event path). */
+static lengine *iter_engine(lua_State *L)
+{
+    lengine *e = lua_touserdata(L, 1);
+    if (lua_type(L, 1) == LUA_TUSERDATA && lua_getmetatable(L, 1)) {
+        int same = lua_rawequal(L, -1, lua_upvalueindex(1));
+        lua_pop(L, 1);
+        if (same)
+            return e;
+    }
+    luaL_typeerror(L, 1, LNET_ENGINE_MT);
+    return NULL;
+}
+
+/* e:next() -> type, handle, arg, user, extra | nil when the batch is read */
+static int l_next(lua_State *L)
+{
+    lengine *e = iter_engine(L);
+    if (e->next >= e->n)
+        return 0;
+    const net_event *ev = &e->ev[e->next++];
+    lua_pushinteger(L, ev->type);
+    lua_pushinteger(L, (lua_Integer)ev->handle);
+    switch (ev->type) {
+    case NET_EV_DATA:
+        lua_pushlstring(L, (const char *)ev->data, ev->len);
+        lua_pushinteger(L, (lua_Integer)ev->user);
+        return 4;
+    case NET_EV_ACCEPT:
+        lua_pushinteger(L, (lua_Integer)ev->parent);
+        lua_pushinteger(L, (lua_Integer)ev->user);
+        push_peer(L, &ev->addr);
+        return 5;
+    case NET_EV_CONNECT:
+        lua_pushinteger(L, ev->status);
+        lua_pushinteger(L, (lua_Integer)ev->user);
+        if (ev->status == 0)
+            push_peer(L, &ev->addr);
+        else
+            lua_pushinteger(L, ev->os_error);
+        return 5;
+    case NET_EV_CLOSE:
+        lua_pushinteger(L, ev->status);
+        lua_pushinteger(L, (lua_Integer)ev->user);
+        lua_pushinteger(L, ev->os_error);
+        return 5;
+    case NET_EV_SEND_HIGHWATER:
+    case NET_EV_SEND_DRAINED:
+        lua_pushinteger(L, ev->len);
+        lua_pushinteger(L, (lua_Integer)ev->user);
+        return 4;
+    case NET_EV_USER:
+        lua_pushinteger(L, (lua_Integer)ev->user);
+        lua_pushinteger(L, (lua_Integer)ev->user);
+        return 4;
+    default: /* TIMER, and types a newer library may add */
+        lua_pushinteger(L, ev->status);
+        lua_pushinteger(L, (lua_Integer)ev->user);
+        return 4;
+    }
+}
+
+/* for type, handle, arg, user, extra in e:events([timeout_ms [, max]]) do
+ * Polls once (see e:poll) and walks that batch. Raises if polling fails,
+ * since a for loop has no place for nil, message. */
+static int l_events(lua_State *L)
+{
+    lengine *e = check_engine(L, 1);
+    int timeout_ms, max;
+    check_poll_args(L, &timeout_ms, &max);
+    int n = fill(e, timeout_ms, max);
+    if (n < 0)
+        return luaL_error(L, "net poll failed: %s (%d)", net_strerror(n), n);
+    lua_pushvalue(L, lua_upvalueindex(2)); /* the next function */
+    lua_pushvalue(L, 1);
+    return 2;
+}
+
+/* e:poll_into(types, handles, args, users [, timeout_ms [, max]]) -> count
+ * Fills four reusable arrays from 1 to count instead of handing events out
+ * one call at a time: type, handle, arg and user as e:next() gives them
+ * (ACCEPT/CONNECT/CLOSE extras are left out; ask net.peer_addr). */
+static int l_poll_into(lua_State *L)
+{
+    lengine *e = check_engine(L, 1);
+    for (int i = 2; i <= 5; i++)
+        luaL_checktype(L, i, LUA_TTABLE);
+    lua_Integer t = luaL_optinteger(L, 6, -1);
+    lua_Integer m = luaL_optinteger(L, 7, DEFAULT_BATCH);
+    if (t < -1 || t > INT32_MAX)
+        return luaL_argerror(L, 6, "timeout out of range (-1 waits forever)");
+    if (m < 1 || m > MAX_BATCH)
+        return luaL_argerror(L, 7, "max out of range");
+    int n = fill(e, (int)t, (int)m);
+    if (n < 0)
+        return lnet_fail(L, n);
+    for (int i = 1; i <= n; i++) {
+        const net_event *ev = &e->ev[e->next++];
+        lua_pushinteger(L, ev->type);
+        lua_rawseti(L, 2, i);
+        lua_pushinteger(L, (lua_Integer)ev->handle);
+        lua_rawseti(L, 3, i);
+        switch (ev->type) {
+        case NET_EV_DATA:
+            lua_pushlstring(L, (const char *)ev->data, ev->len);
+            break;
+        case NET_EV_ACCEPT:
+            lua_pushinteger(L, (lua_Integer)ev->parent);
+            break;
+        case NET_EV_SEND_HIGHWATER:
+        case NET_EV_SEND_DRAINED:
+            lua_pushinteger(L, ev->len);
+            break;
+        case NET_EV_USER:
+            lua_pushinteger(L, (lua_Integer)ev->user);
+            break;
+        default:
+            lua_pushinteger(L, ev->status);
+        }
+        lua_rawseti(L, 4, i);
+        lua_pushinteger(L, (lua_Integer)ev->user);
+        lua_rawseti(L, 5, i);
+    }
+    lua_pushinteger(L, n);
+    return 1;
+}
+
+static const luaL_Reg engine_methods[] = {{"close", l_engine_close},
+                                          {"backend", l_backend},
+                                          {"listen", l_listen},
+                                          {"connect", l_connect},
+                                          {"timer", l_timer},
+                                          {"post", l_post},
+                                          {"wakeup", l_wakeup},
+                                          {"stats", l_stats},
+                                          {"poll", l_poll},
+                                          {"poll_into", l_poll_into},
+                                          {NULL, NULL}};
+
+static const luaL_Reg engine_meta[] = {{"__gc", l_engine_gc},
+                                       {"__close", l_engine_gc},
+                                       {"__tostring", l_engine_tostring},
+                                       {NULL, NULL}};
+
+void lnet_engine_open(lua_State *L)
+{
+    luaL_newmetatable(L, LNET_ENGINE_MT);
+    luaL_setfuncs(L, engine_meta, 0);
+    luaL_newlib(L, engine_methods);
+
+    lua_pushvalue(L, -2); /* upvalue 1 of next: the metatable */
+    lua_pushcclosure(L, l_next, 1);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, -3, "next");
+
+    lua_pushvalue(L, -3); /* events: upvalue 1 the metatable, 2 next */
+    lua_insert(L, -2);
+    lua_pushcclosure(L, l_events, 2);
+    lua_setfield(L, -2, "events");
+
+    lua_setfield(L, -2, "__index");
+    lua_pop(L, 1);
+}

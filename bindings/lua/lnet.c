@@ -1,0 +1,366 @@
+/*
+ * lnet.c - require "net": the Lua 5.4 face of include/net.h.
+ *
+ * Handles are plain Lua integers: a net_handle has its top bit clear, so it
+ * fits a lua_Integer unchanged and needs no wrapper or finalizer. Calls that
+ * take a handle are module functions (net.send(h, ...)); calls that take an
+ * engine are methods of the object net.engine{...} returns (lengine.c).
+ *
+ * Errors follow the Lua module habit: a wrong argument raises an error
+ * naming it (luaL_check*, luaL_argerror); what the library reports at run
+ * time (stale handle, closed connection, full send queue) comes back as
+ * nil, message, code, the code being one of net.E_*.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "lnet.h"
+
+#define check_handle(L, arg) ((net_handle)luaL_checkinteger(L, arg))
+
+/* net_sendv pieces kept on the C stack; more go to the scratch buffer. */
+#define SENDV_STACK 8
+
+int lnet_fail(lua_State *L, int code)
+{
+    lua_pushnil(L);
+    lua_pushstring(L, net_strerror(code));
+    lua_pushinteger(L, code);
+    return 3;
+}
+
+static int push_result(lua_State *L, int rc)
+{
+    if (rc < 0)
+        return lnet_fail(L, rc);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+int lnet_opt_uint_field(lua_State *L, int arg, int idx, const char *name, lua_Integer max, uint32_t *out)
+{
+    int isnum;
+    lua_Integer v = lua_tointegerx(L, idx, &isnum);
+    if (!isnum)
+        return luaL_argerror(L, arg, lua_pushfstring(L, "field '%s' must be an integer", name));
+    if (v < 0 || v > max)
+        return luaL_argerror(L, arg, lua_pushfstring(L, "field '%s' out of range", name));
+    *out = (uint32_t)v;
+    return 0;
+}
+
+/* ---- scratch memory for handle lists and long gathers ----
+ * One growable buffer per Lua state, held as an upvalue of the functions
+ * that need it, so a broadcast to a few hundred connections allocates
+ * nothing once the buffer has grown to fit. */
+
+typedef struct scratch {
+    void *p;
+    size_t cap;
+} scratch;
+
+static int scratch_gc(lua_State *L)
+{
+    scratch *s = lua_touserdata(L, 1);
+    free(s->p);
+    s->p = NULL;
+    s->cap = 0;
+    return 0;
+}
+
+static void *scratch_get(lua_State *L, size_t bytes)
+{
+    scratch *s = lua_touserdata(L, lua_upvalueindex(1));
+    if (bytes > s->cap) {
+        size_t cap = s->cap ? s->cap : 4096;
+        while (cap < bytes)
+            cap *= 2;
+        void *p = realloc(s->p, cap);
+        if (!p)
+            return NULL;
+        s->p = p;
+        s->cap = cap;
+    }
+    return s->p;
+}
+
+/* ---- versions and errors ---- */
+
+static int l_version(lua_State *L)
+{
+    lua_pushstring(L, net_version_string());
+    lua_pushinteger(L, (lua_Integer)net_version());
+    return 2;
+}
+
+static int l_strerror(lua_State *L)
+{
+    lua_pushstring(L, net_strerror((int)luaL_checkinteger(L, 1)));
+    return 1;
+}
+
+/* ---- sending ---- */
+
+/* net.send(h, s [, s2, ...]): several strings are gathered into one message. */
+static int l_send(lua_State *L)
+{
+    net_handle h = check_handle(L, 1);
+    int top = lua_gettop(L);
+    int rc;
+    if (top <= 2) {
+        size_t len;
+        const char *s = luaL_checklstring(L, 2, &len);
+        if (len > UINT32_MAX)
+            return luaL_argerror(L, 2, "message too long");
+        rc = net_send(h, s, (uint32_t)len);
+    } else {
+        net_buf local[SENDV_STACK];
+        uint32_t count = (uint32_t)(top - 1);
+        net_buf *bufs = local;
+        if (count > SENDV_STACK) {
+            bufs = scratch_get(L, count * sizeof *bufs);
+            if (!bufs)
+                return lnet_fail(L, NET_E_NOMEM);
+        }
+        for (uint32_t i = 0; i < count; i++)
+            bufs[i].data = luaL_checklstring(L, (int)i + 2, &bufs[i].len);
+        rc = net_sendv(h, bufs, count);
+    }
+    return push_result(L, rc);
+}
+
+/* net.broadcast(handles, payload [, n [, results]]) -> queued count.
+ * One shared copy of payload goes to handles[1..n] (n defaults to
+ * #handles); results[i], when given, receives each connection's outcome. */
+static int l_broadcast(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    size_t len;
+    const char *data = luaL_checklstring(L, 2, &len);
+    lua_Integer n = luaL_opt(L, luaL_checkinteger, 3, (lua_Integer)lua_rawlen(L, 1));
+    int want_results = !lua_isnoneornil(L, 4);
+    if (want_results)
+        luaL_checktype(L, 4, LUA_TTABLE);
+    if (n < 0 || n > 0x7FFFFFFF)
+        return luaL_argerror(L, 3, "count out of range");
+    if (len > UINT32_MAX)
+        return luaL_argerror(L, 2, "message too long");
+
+    size_t hbytes = (size_t)n * sizeof(net_handle);
+    net_handle *hs = scratch_get(L, hbytes + (want_results ? (size_t)n * sizeof(int) : 0) + 1);
+    if (!hs)
+        return lnet_fail(L, NET_E_NOMEM);
+    int *results = want_results ? (int *)(void *)((char *)hs + hbytes) : NULL;
+    for (lua_Integer i = 0; i < n; i++) {
+        int isnum;
+        lua_rawgeti(L, 1, i + 1);
+        hs[i] = (net_handle)lua_tointegerx(L, -1, &isnum);
+        lua_pop(L, 1);
+        if (!isnum)
+            return luaL_argerror(L, 1, lua_pushfstring(L, "handles[%I] is not an integer", i + 1));
+    }
+    int rc = net_broadcast(hs, (uint32_t)n, data, (uint32_t)len, results);
+    if (rc < 0)
+        return lnet_fail(L, rc);
+    for (lua_Integer i = 0; results && i < n; i++) {
+        lua_pushinteger(L, results[i]);
+        lua_rawseti(L, 4, i + 1);
+    }
+    lua_pushinteger(L, rc);
+    return 1;
+}
+
+/* ---- closing ---- */
+
+static int l_close(lua_State *L)
+{
+    return push_result(L, net_close(check_handle(L, 1)));
+}
+
+static int l_abort(lua_State *L)
+{
+    return push_result(L, net_abort(check_handle(L, 1)));
+}
+
+static int l_shutdown(lua_State *L)
+{
+    return push_result(L, net_shutdown(check_handle(L, 1)));
+}
+
+/* ---- user data: one integer per handle, as in C ---- */
+
+static int l_set_user(lua_State *L)
+{
+    net_handle h = check_handle(L, 1);
+    return push_result(L, net_set_user(h, (uint64_t)luaL_checkinteger(L, 2)));
+}
+
+static int l_get_user(lua_State *L)
+{
+    uint64_t v;
+    int rc = net_get_user(check_handle(L, 1), &v);
+    if (rc < 0)
+        return lnet_fail(L, rc);
+    lua_pushinteger(L, (lua_Integer)v);
+    return 1;
+}
+
+/* ---- options: names in NET_OPT_* order, so the index + 1 is the option ---- */
+
+static const char *const option_names[] = {"nodelay", "keepalive", "sndbuf",   "rcvbuf",    "linger",
+                                           "reuseaddr", "send_cap", "highwater", "lowwater", "idle_timeout",
+                                           NULL};
+
+static int option_is_flag(int opt)
+{
+    return opt == NET_OPT_NODELAY || opt == NET_OPT_KEEPALIVE || opt == NET_OPT_REUSEADDR;
+}
+
+static int l_set_option(lua_State *L)
+{
+    net_handle h = check_handle(L, 1);
+    int opt = luaL_checkoption(L, 2, NULL, option_names) + 1;
+    int64_t v;
+    if (lua_isboolean(L, 3))
+        v = lua_toboolean(L, 3);
+    else
+        v = (int64_t)luaL_checkinteger(L, 3);
+    return push_result(L, net_set_option(h, opt, v));
+}
+
+static int l_get_option(lua_State *L)
+{
+    net_handle h = check_handle(L, 1);
+    int opt = luaL_checkoption(L, 2, NULL, option_names) + 1;
+    int64_t v;
+    int rc = net_get_option(h, opt, &v);
+    if (rc < 0)
+        return lnet_fail(L, rc);
+    if (option_is_flag(opt))
+        lua_pushboolean(L, v != 0);
+    else
+        lua_pushinteger(L, (lua_Integer)v);
+    return 1;
+}
+
+/* ---- addresses and queues ---- */
+
+static int push_addr(lua_State *L, int rc, const net_addr *a)
+{
+    char text[80];
+    if (rc < 0)
+        return lnet_fail(L, rc);
+    rc = net_addr_format(a, text, sizeof text);
+    if (rc < 0)
+        return lnet_fail(L, rc);
+    lua_pushlstring(L, text, (size_t)rc);
+    lua_pushinteger(L, a->port);
+    return 2;
+}
+
+/* net.local_addr(h) -> "1.2.3.4:80", 80 */
+static int l_local_addr(lua_State *L)
+{
+    net_addr a;
+    int rc = net_local_addr(check_handle(L, 1), &a);
+    return push_addr(L, rc, &a);
+}
+
+static int l_peer_addr(lua_State *L)
+{
+    net_addr a;
+    int rc = net_peer_addr(check_handle(L, 1), &a);
+    return push_addr(L, rc, &a);
+}
+
+static int l_send_queued(lua_State *L)
+{
+    uint64_t bytes;
+    int rc = net_send_queued(check_handle(L, 1), &bytes);
+    if (rc < 0)
+        return lnet_fail(L, rc);
+    lua_pushinteger(L, (lua_Integer)bytes);
+    return 1;
+}
+
+/* ---- the module ---- */
+
+static const luaL_Reg plain_funcs[] = {{"version", l_version},
+                                       {"strerror", l_strerror},
+                                       {"engine", lnet_engine_new},
+                                       {"close", l_close},
+                                       {"abort", l_abort},
+                                       {"shutdown", l_shutdown},
+                                       {"set_user", l_set_user},
+                                       {"get_user", l_get_user},
+                                       {"set_option", l_set_option},
+                                       {"get_option", l_get_option},
+                                       {"local_addr", l_local_addr},
+                                       {"peer_addr", l_peer_addr},
+                                       {"send_queued", l_send_queued},
+                                       {NULL, NULL}};
+
+/* Functions sharing the scratch buffer (upvalue 1). */
+static const luaL_Reg scratch_funcs[] = {{"send", l_send}, {"broadcast", l_broadcast}, {NULL, NULL}};
+
+typedef struct constant {
+    const char *name;
+    int value;
+} constant;
+
+static const constant constants[] = {
+    /* event types */
+    {"ACCEPT", NET_EV_ACCEPT},
+    {"CONNECT", NET_EV_CONNECT},
+    {"DATA", NET_EV_DATA},
+    {"CLOSE", NET_EV_CLOSE},
+    {"SEND_HIGHWATER", NET_EV_SEND_HIGHWATER},
+    {"SEND_DRAINED", NET_EV_SEND_DRAINED},
+    {"TIMER", NET_EV_TIMER},
+    {"USER", NET_EV_USER},
+    /* error codes */
+    {"OK", NET_OK},
+    {"E_BADHANDLE", NET_E_BADHANDLE},
+    {"E_INVAL", NET_E_INVAL},
+    {"E_NOMEM", NET_E_NOMEM},
+    {"E_WOULDBLOCK", NET_E_WOULDBLOCK},
+    {"E_CLOSED", NET_E_CLOSED},
+    {"E_MSGSIZE", NET_E_MSGSIZE},
+    {"E_BUSY", NET_E_BUSY},
+    {"E_UNSUPPORTED", NET_E_UNSUPPORTED},
+    {"E_OS", NET_E_OS},
+    {"E_ADDR", NET_E_ADDR},
+    {"E_TIMEDOUT", NET_E_TIMEDOUT},
+    {"E_RESET", NET_E_RESET},
+    {"E_REFUSED", NET_E_REFUSED},
+    {"E_LIMIT", NET_E_LIMIT},
+    {"E_PROTO", NET_E_PROTO},
+    {"E_ABORTED", NET_E_ABORTED},
+    {"E_ADDRINUSE", NET_E_ADDRINUSE},
+    {"E_UNREACHABLE", NET_E_UNREACHABLE},
+    {NULL, 0}};
+
+LNET_EXPORT int luaopen_net(lua_State *L)
+{
+    luaL_checkversion(L);
+    lnet_engine_open(L);
+
+    luaL_newlib(L, plain_funcs);
+
+    scratch *s = lua_newuserdatauv(L, sizeof *s, 0);
+    s->p = NULL;
+    s->cap = 0;
+    lua_createtable(L, 0, 1);
+    lua_pushcfunction(L, scratch_gc);
+    lua_setfield(L, -2, "__gc");
+    lua_setmetatable(L, -2);
+    luaL_setfuncs(L, scratch_funcs, 1);
+
+    for (const constant *c = constants; c->name; c++) {
+        lua_pushinteger(L, c->value);
+        lua_setfield(L, -2, c->name);
+    }
+    lua_pushstring(L, net_version_string());
+    lua_setfield(L, -2, "_VERSION");
+    return 1;
+}

@@ -1,0 +1,36 @@
+/*
+ * lnet.h - what the files of the Lua binding share. Private to bindings/lua.
+ */
+#ifndef LNET_H
+#define LNET_H
+
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "net.h"
+
+#define LNET_ENGINE_MT "net.engine"
+
+#if defined(_WIN32)
+#  define LNET_EXPORT __declspec(dllexport)
+#else
+#  define LNET_EXPORT __attribute__((visibility("default")))
+#endif
+
+/* Pushes nil, net_strerror(code), code: the binding's runtime-failure shape. */
+int lnet_fail(lua_State *L, int code);
+
+/* Reads the value at idx, field `name` of the table at argument arg, as an
+ * integer in [0, max] into *out; raises an error naming both otherwise. */
+int lnet_opt_uint_field(lua_State *L, int arg, int idx, const char *name, lua_Integer max, uint32_t *out);
+
+/* lengine.c: net.engine{...} and the engine methods. */
+int lnet_engine_new(lua_State *L);
+void lnet_engine_open(lua_State *L);
+
+/* lsys.c: require "net.sys", the host-process services scripts need that
+ * net.h does not cover (a monotonic clock, signals), kept out of "net". */
+LNET_EXPORT int luaopen_net_sys(lua_State *L);
+LNET_EXPORT int luaopen_net(lua_State *L);
+
+#endif
