@@ -18,6 +18,9 @@ cmake --build build -j"$JOBS"
 step "ctest: unit, C suite per backend and thread mode, samples, bindings"
 (cd build && ctest --output-on-failure -j"$JOBS" --timeout 180)
 
+step "Windows: MinGW-w64 cross build, the C suite on IOCP under Wine, exports, Wine server vs Linux client"
+bash scripts/test-windows.sh build
+
 step "sanitizer build (ASan + UBSan): unit and C suites"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DNET_SANITIZE=ON -DNET_BUILD_BENCH=OFF >/dev/null
 cmake --build build-asan -j"$JOBS"

@@ -1,0 +1,836 @@
+/*
+ * backend_iocp.c - Windows I/O completion ports.
+ *
+ * One completion port per loop. A loop's thread is the only one that
+ * submits operations for its sockets and the only one that dequeues their
+ * completions, so the core's "loop thread only" state needs no lock here.
+ * (DESIGN.md pictures several workers on one port: that shape needs every
+ * connection's state locked against two workers. The core shards
+ * connections over loops instead, so each loop gets its own port, its
+ * sockets are associated with that port only, and io_threads = N means N
+ * ports each drained by one thread.)
+ *
+ * Every operation is an iocp_op whose first member is the OVERLAPPED the
+ * port hands back. A socket counts one reference while open plus one per
+ * operation submitted and not yet handled; conn_close/listener_close cancel
+ * (CancelIoEx), close the socket and drop the open reference, and the
+ * object is released in wait() once the count reaches zero: no OVERLAPPED
+ * outlives its socket's state and CLOSE comes after the last completion.
+ *
+ * FILE_SKIP_COMPLETION_PORT_ON_SUCCESS is set where the protocol allows it
+ * (IFS providers only, as libuv checks): a call that succeeds inline queues
+ * no packet. A send that completes inline returns its byte count at once;
+ * other inline completions (and immediate failures) go on the loop's "done"
+ * list, handled in the same wait() turn without a trip through the port.
+ *
+ * Receiving uses zero-byte WSARecv: an idle connection pins no buffer. When
+ * one completes, non-blocking WSARecv calls read into the core's receive
+ * window until WSAEWOULDBLOCK (then a new zero-byte read is posted) or a
+ * per-turn budget runs out (then the socket waits on the "ready" list).
+ */
+#ifndef WIN32_LEAN_AND_MEAN
+#    define WIN32_LEAN_AND_MEAN
+#endif
+#if !defined(_WIN32_WINNT) || _WIN32_WINNT < 0x0601
+#    undef _WIN32_WINNT
+#    define _WIN32_WINNT 0x0601 /* GetQueuedCompletionStatusEx, CancelIoEx, SetFileCompletionNotificationModes */
+#endif
+
+#include <winsock2.h>
+#include <ws2tcpip.h>
+#include <mswsock.h>
+#include <windows.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend.h"
+
+#ifndef WSA_FLAG_NO_HANDLE_INHERIT
+#    define WSA_FLAG_NO_HANDLE_INHERIT 0x80
+#endif
+#ifndef FILE_SKIP_COMPLETION_PORT_ON_SUCCESS
+#    define FILE_SKIP_COMPLETION_PORT_ON_SUCCESS 0x1
+#endif
+#ifndef FILE_SKIP_SET_EVENT_ON_HANDLE
+#    define FILE_SKIP_SET_EVENT_ON_HANDLE 0x2
+#endif
+#ifndef SO_UPDATE_CONNECT_CONTEXT
+#    define SO_UPDATE_CONNECT_CONTEXT 0x7010
+#endif
+
+#define ACCEPTS_PER_LISTENER 32 /* AcceptEx kept posted per listener, as libuv */
+#define READS_PER_TURN 16       /* non-blocking reads per connection per turn */
+#define IOCP_IOV_MAX 64         /* WSABUFs per WSASend (the core gathers at most 64) */
+#define ADDR_SLOT ((DWORD)(sizeof(SOCKADDR_STORAGE) + 16))
+
+enum { K_CONN = 1, K_LISTENER = 2 };
+enum { T_RECV0 = 1, T_SEND, T_CONNECT, T_ACCEPT };
+
+typedef struct iocp_sock iocp_sock;
+
+typedef struct iocp_op {
+    OVERLAPPED ov; /* first member: the OVERLAPPED * from the port is the op */
+    int type;
+    int pending; /* submitted, its completion not handled yet: holds a reference */
+    iocp_sock *owner;
+    struct iocp_op *done_next; /* on the loop's done list */
+    DWORD done_bytes;          /* result of a completion that did not go through the port */
+    int done_err;
+} iocp_op;
+
+typedef struct accept_op {
+    iocp_op op;
+    SOCKET as;  /* the socket AcceptEx fills */
+    int parked; /* completed while accepting was stopped: delivered by accept_start */
+    char addrs[2 * (sizeof(SOCKADDR_STORAGE) + 16)];
+} accept_op;
+
+struct iocp_sock {
+    int kind;
+    SOCKET s;
+    void *obj;
+    int refs;    /* 1 while open + 1 per pending op */
+    int closed;  /* conn_close / listener_close ran */
+    int skip;    /* FILE_SKIP_COMPLETION_PORT_ON_SUCCESS is on */
+    int reading; /* the core wants data */
+    int in_ready;
+    iocp_sock *ready_next;
+    iocp_sock *zombie_next;
+    /* connections */
+    iocp_op rd, wr, cn;
+    /* listeners */
+    int family;
+    int accepting;
+    accept_op *acc;
+};
+
+typedef struct iocp_loop {
+    HANDLE port;
+    ULONG nentries;
+    OVERLAPPED_ENTRY *entries;
+    iocp_op *done_head, *done_tail; /* completions handled in wait(), in order */
+    iocp_sock *ready;               /* sockets with reading left to do */
+    iocp_sock *zombies;             /* closed, every op handled: released at the end of wait() */
+} iocp_loop;
+
+/* ---- process-wide: extension functions, whether skip-on-success is safe ---- */
+
+static LPFN_ACCEPTEX g_acceptex;
+static LPFN_CONNECTEX g_connectex;
+static LPFN_GETACCEPTEXSOCKADDRS g_getsockaddrs;
+static int g_skip_ok[2]; /* [0] IPv4, [1] IPv6: the base provider is IFS */
+static int g_init_rc = NET_E_UNSUPPORTED;
+static INIT_ONCE g_once = INIT_ONCE_STATIC_INIT;
+
+static int load_ext(SOCKET s, GUID guid, void *fn, size_t size)
+{
+    DWORD n = 0;
+    return WSAIoctl(s, SIO_GET_EXTENSION_FUNCTION_POINTER, &guid, (DWORD)sizeof guid, fn, (DWORD)size, &n, NULL,
+                    NULL) == 0;
+}
+
+/* Skip-on-success is only safe when no layered (non-IFS) provider sits in
+ * front of the base one: such a provider may still queue a packet. */
+static int family_is_ifs(int family)
+{
+    SOCKET s = WSASocketW(family, SOCK_STREAM, IPPROTO_TCP, NULL, 0, WSA_FLAG_OVERLAPPED);
+    if (s == INVALID_SOCKET)
+        return 0;
+    WSAPROTOCOL_INFOW info;
+    int len = (int)sizeof info;
+    int ok = getsockopt(s, SOL_SOCKET, SO_PROTOCOL_INFOW, (char *)&info, &len) == 0 &&
+             (info.dwServiceFlags1 & XP1_IFS_HANDLES) != 0;
+    closesocket(s);
+    return ok;
+}
+
+static BOOL CALLBACK init_once(PINIT_ONCE once, PVOID param, PVOID *ctx)
+{
+    (void)once;
+    (void)param;
+    (void)ctx;
+    SOCKET s = WSASocketW(AF_INET, SOCK_STREAM, IPPROTO_TCP, NULL, 0, WSA_FLAG_OVERLAPPED);
+    if (s == INVALID_SOCKET)
+        return TRUE;
+    GUID ga = WSAID_ACCEPTEX, gc = WSAID_CONNECTEX, gs = WSAID_GETACCEPTEXSOCKADDRS;
+    int ok = load_ext(s, ga, &g_acceptex, sizeof g_acceptex) && load_ext(s, gc, &g_connectex, sizeof g_connectex) &&
+             load_ext(s, gs, &g_getsockaddrs, sizeof g_getsockaddrs);
+    closesocket(s);
+    g_skip_ok[0] = family_is_ifs(AF_INET);
+    g_skip_ok[1] = family_is_ifs(AF_INET6);
+    if (os_getenv("NET_IOCP_NO_SKIP")) /* testing aid: every completion through the port */
+        g_skip_ok[0] = g_skip_ok[1] = 0;
+    g_init_rc = ok ? 0 : NET_E_UNSUPPORTED;
+    return TRUE;
+}
+
+static int iocp_init(void)
+{
+    InitOnceExecuteOnce(&g_once, init_once, NULL, NULL);
+    return g_init_rc;
+}
+
+/* ---- small helpers ---- */
+
+/* An overlapped TCP socket, not inherited by child processes (the flag
+ * needs Windows 7 SP1 or later: without it, inheritable). */
+static SOCKET new_socket(int family)
+{
+    SOCKET s = WSASocketW(family, SOCK_STREAM, IPPROTO_TCP, NULL, 0, WSA_FLAG_OVERLAPPED | WSA_FLAG_NO_HANDLE_INHERIT);
+    if (s == INVALID_SOCKET && WSAGetLastError() == WSAEINVAL)
+        s = WSASocketW(family, SOCK_STREAM, IPPROTO_TCP, NULL, 0, WSA_FLAG_OVERLAPPED);
+    return s;
+}
+
+static iocp_loop *L(net_loop *loop)
+{
+    return *net__loop_bk(loop);
+}
+
+static int sock_family(SOCKET s)
+{
+    SOCKADDR_STORAGE ss;
+    int len = (int)sizeof ss;
+    if (getsockname(s, (struct sockaddr *)&ss, &len) != 0)
+        return AF_INET;
+    return ss.ss_family;
+}
+
+/* Associates s with the loop's port and turns on skip-on-success where safe. */
+static int associate(iocp_loop *l, iocp_sock *s)
+{
+    if (!CreateIoCompletionPort((HANDLE)s->s, l->port, 0, 0)) {
+        WSASetLastError((int)GetLastError());
+        return NET_E_OS;
+    }
+    /* Both families IFS (the usual case): no need to ask this socket's. */
+    if (g_skip_ok[0] && g_skip_ok[1] ? 1 : g_skip_ok[sock_family(s->s) == AF_INET6])
+        s->skip = SetFileCompletionNotificationModes((HANDLE)s->s, FILE_SKIP_COMPLETION_PORT_ON_SUCCESS |
+                                                                       FILE_SKIP_SET_EVENT_ON_HANDLE) != 0;
+    return 0;
+}
+
+static void op_init(iocp_op *op, iocp_sock *s, int type)
+{
+    op->type = type;
+    op->owner = s;
+}
+
+/* About to submit op: it holds a reference until handled. */
+static void op_arm(iocp_op *op)
+{
+    memset(&op->ov, 0, sizeof op->ov);
+    op->pending = 1;
+    op->owner->refs++;
+}
+
+/* A completion that will not come through the port: handle it in wait(). */
+static void post_done(iocp_loop *l, iocp_op *op, DWORD bytes, int err)
+{
+    op->done_bytes = bytes;
+    op->done_err = err;
+    op->done_next = NULL;
+    if (l->done_tail)
+        l->done_tail->done_next = op;
+    else
+        l->done_head = op;
+    l->done_tail = op;
+}
+
+/* After an overlapped call: 0 = inline success, WSA_IO_PENDING, or the error. */
+static void submitted(iocp_loop *l, iocp_op *op, int ok, DWORD bytes)
+{
+    if (ok) {
+        if (op->owner->skip)
+            post_done(l, op, bytes, 0);
+        /* else the port gets a packet as for any pending operation */
+        return;
+    }
+    int e = WSAGetLastError();
+    if (e != WSA_IO_PENDING)
+        post_done(l, op, 0, e); /* failed at once: no packet will come */
+}
+
+static void make_ready(iocp_loop *l, iocp_sock *s)
+{
+    if (s->in_ready || s->closed)
+        return;
+    s->in_ready = 1;
+    s->ready_next = l->ready;
+    l->ready = s;
+}
+
+static void unref(iocp_loop *l, iocp_sock *s)
+{
+    if (--s->refs == 0) {
+        s->zombie_next = l->zombies;
+        l->zombies = s;
+    }
+}
+
+static iocp_sock *sock_new(int kind, SOCKET fd, void *obj)
+{
+    iocp_sock *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->kind = kind;
+    s->s = fd;
+    s->obj = obj;
+    s->refs = 1;
+    op_init(&s->rd, s, T_RECV0);
+    op_init(&s->wr, s, T_SEND);
+    op_init(&s->cn, s, T_CONNECT);
+    return s;
+}
+
+/* Closes the socket once: pending operations are cancelled and complete
+ * (with an error) through the port. */
+static void sock_shut(iocp_sock *s)
+{
+    s->closed = 1;
+    s->reading = 0;
+    if (s->s != INVALID_SOCKET) {
+        CancelIoEx((HANDLE)s->s, NULL);
+        closesocket(s->s);
+        s->s = INVALID_SOCKET;
+    }
+}
+
+/* ---- loop ---- */
+
+static int ic_probe(void)
+{
+    if (os_init() != 0)
+        return NET_E_UNSUPPORTED;
+    return iocp_init();
+}
+
+static int ic_loop_open(net_loop *loop)
+{
+    int rc = iocp_init();
+    if (rc)
+        return rc;
+    iocp_loop *l = calloc(1, sizeof *l);
+    if (!l)
+        return NET_E_NOMEM;
+    l->nentries = net__loop_batch(loop);
+    if (l->nentries == 0)
+        l->nentries = 128;
+    l->entries = calloc(l->nentries, sizeof *l->entries);
+    l->port = CreateIoCompletionPort(INVALID_HANDLE_VALUE, NULL, 0, 1);
+    if (!l->entries || !l->port) {
+        if (l->port)
+            CloseHandle(l->port);
+        free(l->entries);
+        free(l);
+        return NET_E_OS;
+    }
+    *net__loop_bk(loop) = l;
+    return 0;
+}
+
+static void release_zombies(iocp_loop *l)
+{
+    while (l->zombies) {
+        iocp_sock *s = l->zombies;
+        l->zombies = s->zombie_next;
+        if (s->in_ready) { /* cannot happen (closed sockets are not made ready), but never free a listed one */
+            for (iocp_sock **p = &l->ready; *p; p = &(*p)->ready_next)
+                if (*p == s) {
+                    *p = s->ready_next;
+                    break;
+                }
+        }
+        if (s->kind == K_CONN)
+            net__conn_released(s->obj);
+        else
+            net__listener_released(s->obj);
+        free(s->acc);
+        free(s);
+    }
+}
+
+static void ic_loop_close(net_loop *loop)
+{
+    iocp_loop *l = L(loop);
+    if (!l)
+        return;
+    release_zombies(l);
+    /* Sockets still open here (teardown gave up on them) keep their memory:
+     * the port dies with their operations, nothing is freed under them. */
+    CloseHandle(l->port);
+    free(l->entries);
+    free(l);
+    *net__loop_bk(loop) = NULL;
+}
+
+static void ic_wake(net_loop *loop)
+{
+    PostQueuedCompletionStatus(L(loop)->port, 0, 0, NULL);
+}
+
+/* ---- listeners ---- */
+
+static void post_accept(iocp_loop *l, iocp_sock *s, accept_op *a)
+{
+    op_arm(&a->op);
+    a->as = new_socket(s->family);
+    if (a->as == INVALID_SOCKET) {
+        post_done(l, &a->op, 0, WSAGetLastError());
+        return;
+    }
+    DWORD n = 0;
+    BOOL ok = g_acceptex(s->s, a->as, a->addrs, 0, ADDR_SLOT, ADDR_SLOT, &n, &a->op.ov);
+    submitted(l, &a->op, ok, n);
+}
+
+static int ic_listener_open(net_loop *loop, net_listener *ls)
+{
+    iocp_loop *l = L(loop);
+    iocp_sock *s = sock_new(K_LISTENER, (SOCKET)net__listener_sock(ls), ls);
+    if (!s)
+        return NET_E_NOMEM;
+    s->acc = calloc(ACCEPTS_PER_LISTENER, sizeof *s->acc);
+    if (!s->acc) {
+        free(s);
+        return NET_E_NOMEM;
+    }
+    int rc = associate(l, s);
+    if (rc) {
+        free(s->acc);
+        free(s);
+        return rc;
+    }
+    s->family = sock_family(s->s);
+    for (int i = 0; i < ACCEPTS_PER_LISTENER; i++) {
+        op_init(&s->acc[i].op, s, T_ACCEPT);
+        s->acc[i].as = INVALID_SOCKET;
+    }
+    *net__listener_bk(ls) = s;
+    return 0;
+}
+
+static void ic_accept_start(net_loop *loop, net_listener *ls)
+{
+    iocp_loop *l = L(loop);
+    iocp_sock *s = *net__listener_bk(ls);
+    if (s->closed)
+        return;
+    s->accepting = 1;
+    for (int i = 0; i < ACCEPTS_PER_LISTENER; i++) {
+        accept_op *a = &s->acc[i];
+        if (a->parked) { /* accepted meanwhile: hand it over now */
+            a->parked = 0;
+            post_done(l, &a->op, 0, 0);
+        } else if (!a->op.pending) {
+            post_accept(l, s, a);
+        }
+    }
+}
+
+static void ic_accept_stop(net_loop *loop, net_listener *ls)
+{
+    (void)loop;
+    iocp_sock *s = *net__listener_bk(ls);
+    s->accepting = 0; /* posted AcceptEx stay; what they accept waits (parked) */
+}
+
+static void ic_listener_close(net_loop *loop, net_listener *ls)
+{
+    iocp_loop *l = L(loop);
+    iocp_sock *s = *net__listener_bk(ls);
+    if (!s) { /* never registered: no operation can be outstanding */
+        net__listener_released(ls);
+        return;
+    }
+    s->accepting = 0;
+    sock_shut(s);
+    for (int i = 0; i < ACCEPTS_PER_LISTENER; i++) {
+        accept_op *a = &s->acc[i];
+        if (a->parked) {
+            a->parked = 0;
+            a->op.pending = 0;
+            closesocket(a->as);
+            a->as = INVALID_SOCKET;
+            unref(l, s);
+        }
+    }
+    unref(l, s); /* the open reference: released in wait() after the last completion */
+}
+
+/* A connection reset or aborted before we took it: nothing to report. */
+static int accept_transient(int e)
+{
+    return e == WSAECONNRESET || e == WSAECONNABORTED || e == WSAENETRESET || e == ERROR_NETNAME_DELETED ||
+           e == ERROR_CONNECTION_ABORTED || e == WSAETIMEDOUT || e == ERROR_SEM_TIMEOUT;
+}
+
+static void on_accept(iocp_loop *l, iocp_sock *s, accept_op *a, int err)
+{
+    if (s->closed) {
+        if (a->as != INVALID_SOCKET)
+            closesocket(a->as);
+        a->as = INVALID_SOCKET;
+        return;
+    }
+    if (err) {
+        if (a->as != INVALID_SOCKET)
+            closesocket(a->as);
+        a->as = INVALID_SOCKET;
+        if (accept_transient(err)) {
+            if (s->accepting)
+                post_accept(l, s, a);
+            return;
+        }
+        /* Out of sockets or buffers: the core stops accepting and retries
+         * (accept_start reposts this op). Anything else: reported, and this
+         * op stays idle until accepting starts again. */
+        net__accepted(s->obj, NET_BAD_SOCK, NULL, os_error_to_net(err), err);
+        return;
+    }
+    if (!s->accepting) { /* keep it (and its reference) until accept_start */
+        a->parked = 1;
+        a->op.pending = 1;
+        s->refs++;
+        return;
+    }
+    SOCKET as = a->as;
+    a->as = INVALID_SOCKET;
+    SOCKET ls = s->s;
+    setsockopt(as, SOL_SOCKET, SO_UPDATE_ACCEPT_CONTEXT, (const char *)&ls, (int)sizeof ls);
+    struct sockaddr *local = NULL, *remote = NULL;
+    int llen = 0, rlen = 0;
+    g_getsockaddrs(a->addrs, 0, ADDR_SLOT, ADDR_SLOT, &local, &llen, &remote, &rlen);
+    net_addr peer;
+    memset(&peer, 0, sizeof peer);
+    if (remote)
+        os_addr_from_sockaddr(remote, &peer);
+    net__accepted(s->obj, (net_sock)as, &peer, 0, 0);
+    if (s->accepting && !s->closed)
+        post_accept(l, s, a);
+}
+
+/* ---- connections ---- */
+
+static int ic_conn_open(net_loop *loop, net_conn *c)
+{
+    iocp_sock *s = sock_new(K_CONN, (SOCKET)net__conn_sock(c), c);
+    if (!s)
+        return NET_E_NOMEM;
+    int rc = associate(L(loop), s);
+    if (rc) {
+        free(s);
+        return rc;
+    }
+    *net__conn_bk(c) = s;
+    return 0;
+}
+
+static int ic_connect(net_loop *loop, net_conn *c, const net_addr *to)
+{
+    iocp_loop *l = L(loop);
+    iocp_sock *s = *net__conn_bk(c);
+    SOCKADDR_STORAGE ss, any;
+    int len, alen;
+    if (os_sockaddr_from_addr(to, &ss, &len) != 0)
+        return NET_E_ADDR;
+    /* ConnectEx wants a bound socket. */
+    net_addr wild;
+    memset(&wild, 0, sizeof wild);
+    wild.family = to->family;
+    os_sockaddr_from_addr(&wild, &any, &alen);
+    if (bind(s->s, (struct sockaddr *)&any, alen) != 0)
+        return os_error_to_net(WSAGetLastError());
+    op_arm(&s->cn);
+    DWORD n = 0;
+    if (g_connectex(s->s, (struct sockaddr *)&ss, len, NULL, 0, &n, &s->cn.ov)) {
+        if (s->skip)
+            post_done(l, &s->cn, 0, 0);
+        return 0;
+    }
+    int e = WSAGetLastError();
+    if (e == WSA_IO_PENDING)
+        return 0;
+    s->cn.pending = 0;
+    s->refs--;
+    WSASetLastError(e);
+    return os_error_to_net(e);
+}
+
+static void on_connect(iocp_sock *s, int err)
+{
+    if (s->closed)
+        return;
+    if (err) {
+        net__connected(s->obj, os_error_to_net(err), err);
+        return;
+    }
+    setsockopt(s->s, SOL_SOCKET, SO_UPDATE_CONNECT_CONTEXT, NULL, 0);
+    net__connected(s->obj, 0, 0);
+}
+
+static char g_zero_byte[1];
+
+static void post_recv0(iocp_loop *l, iocp_sock *s)
+{
+    if (s->rd.pending || s->closed || !s->reading)
+        return;
+    WSABUF b;
+    b.len = 0;
+    b.buf = g_zero_byte;
+    DWORD n = 0, flags = 0;
+    op_arm(&s->rd);
+    int rc = WSARecv(s->s, &b, 1, &n, &flags, &s->rd.ov, NULL);
+    submitted(l, &s->rd, rc == 0, n);
+}
+
+/* Windows reports a peer's RST through WSARecv. Wine (8.x) does so only to
+ * a read already posted when the RST arrives: otherwise wineserver consumes
+ * the socket error and the next recv returns 0 as for a FIN. A zero-byte
+ * send still fails on a reset connection and succeeds on a half-closed one,
+ * so it tells the two apart: one call per FIN. (After our own shutdown it
+ * fails either way with WSAESHUTDOWN, which keeps the FIN reading.) */
+static int reset_behind_eof(iocp_sock *s)
+{
+    WSABUF b;
+    b.len = 0;
+    b.buf = g_zero_byte;
+    DWORD n = 0;
+    if (WSASend(s->s, &b, 1, &n, 0, NULL, NULL) == 0)
+        return 0;
+    int e = WSAGetLastError();
+    return (e == WSAECONNRESET || e == WSAECONNABORTED || e == WSAENETRESET) ? e : 0;
+}
+
+/* Reads what the socket has into the core's window; called in wait() only. */
+static void do_read(net_loop *loop, iocp_loop *l, iocp_sock *s)
+{
+    for (int i = 0; i < READS_PER_TURN; i++) {
+        if (!s->reading || s->closed)
+            return;
+        size_t cap;
+        void *buf = net__recv_window(loop, &cap);
+        if (!buf) {
+            make_ready(l, s); /* out of memory now; try again next turn */
+            return;
+        }
+        WSABUF b;
+        b.len = cap > 0x7FFFFFFF ? 0x7FFFFFFF : (ULONG)cap;
+        b.buf = buf;
+        DWORD n = 0, flags = 0;
+        if (WSARecv(s->s, &b, 1, &n, &flags, NULL, NULL) == 0) {
+            if (n == 0) { /* FIN, or a reset that Wine reports as one */
+                s->reading = 0;
+                int e = reset_behind_eof(s);
+                if (e)
+                    net__recv_failed(s->obj, NET_E_RESET, e);
+                else
+                    net__received(s->obj, buf, 0);
+                return;
+            }
+            net__received(s->obj, buf, n);
+            if (n < b.len) { /* most likely drained: wait for more without a buffer */
+                post_recv0(l, s);
+                return;
+            }
+            continue;
+        }
+        int e = WSAGetLastError();
+        if (e == WSAEWOULDBLOCK) {
+            post_recv0(l, s);
+            return;
+        }
+        if (e == WSAEINTR)
+            continue;
+        s->reading = 0;
+        net__recv_failed(s->obj, os_error_to_net(e), e);
+        return;
+    }
+    make_ready(l, s); /* still more: let the other sockets have a turn first */
+}
+
+static void on_recv0(net_loop *loop, iocp_loop *l, iocp_sock *s, int err)
+{
+    if (s->closed || !s->reading)
+        return; /* a paused reader finds the data (or the error) when it resumes */
+    if (err) {
+        s->reading = 0;
+        net__recv_failed(s->obj, os_error_to_net(err), err);
+        return;
+    }
+    do_read(loop, l, s);
+}
+
+static void ic_recv_start(net_loop *loop, net_conn *c)
+{
+    iocp_sock *s = *net__conn_bk(c);
+    if (s->closed)
+        return;
+    s->reading = 1;
+    if (!s->rd.pending) /* try a read in this turn's wait() */
+        make_ready(L(loop), s);
+}
+
+static void ic_recv_stop(net_loop *loop, net_conn *c)
+{
+    (void)loop;
+    iocp_sock *s = *net__conn_bk(c);
+    s->reading = 0; /* a posted zero-byte read may stay: it holds no buffer */
+}
+
+static int ic_send(net_loop *loop, net_conn *c, const net_iov *iov, int count)
+{
+    (void)loop;
+    iocp_sock *s = *net__conn_bk(c);
+    if (s->closed)
+        return NET_E_CLOSED;
+    /* The provider captures the WSABUF array before WSASend returns (the
+     * buffers it points to stay the core's until completion): it can live
+     * on the stack, and an idle connection carries none. */
+    WSABUF bufs[IOCP_IOV_MAX];
+    DWORD n = 0;
+    for (int i = 0; i < count && i < IOCP_IOV_MAX; i++) {
+        /* WSABUF lengths are 32-bit: stop before a piece that does not fit
+         * (a later piece must not go out ahead of it). */
+        if (iov[i].len > 0x7FFFFFFF) {
+            if (n == 0) {
+                bufs[0].buf = (char *)iov[i].base;
+                bufs[0].len = 0x7FFFFFFF;
+                n = 1;
+            }
+            break;
+        }
+        bufs[n].buf = (char *)iov[i].base;
+        bufs[n].len = (ULONG)iov[i].len;
+        n++;
+    }
+    DWORD sent = 0;
+    op_arm(&s->wr);
+    int rc = WSASend(s->s, bufs, n, &sent, 0, &s->wr.ov, NULL);
+    if (rc == 0) {
+        if (!s->skip)
+            return NET__PENDING; /* the packet comes through the port */
+        int r = sent > 0x7FFFFFFF ? 0x7FFFFFFF : (int)sent;
+        s->wr.pending = 0;
+        s->refs--;
+        return r;
+    }
+    int e = WSAGetLastError();
+    if (e == WSA_IO_PENDING)
+        return NET__PENDING;
+    s->wr.pending = 0;
+    s->refs--;
+    WSASetLastError(e); /* the core reads it through os_last_error() */
+    return os_error_to_net(e);
+}
+
+static void on_send(iocp_sock *s, DWORD bytes, int err)
+{
+    if (s->closed)
+        return;
+    net__sent(s->obj, err ? 0 : bytes, err ? os_error_to_net(err) : 0, err);
+}
+
+static void ic_conn_close(net_loop *loop, net_conn *c)
+{
+    iocp_loop *l = L(loop);
+    iocp_sock *s = *net__conn_bk(c);
+    sock_shut(s);
+    unref(l, s); /* the open reference: released in wait() after the last completion */
+}
+
+/* ---- the wait ---- */
+
+/* The WSA error of a completion that came through the port. */
+static int port_error(iocp_op *op)
+{
+    LONG status = (LONG)op->ov.Internal;
+    if (status >= 0)
+        return 0;
+    iocp_sock *s = op->owner;
+    if (s->closed || s->s == INVALID_SOCKET)
+        return WSA_OPERATION_ABORTED;
+    DWORD bytes = 0, flags = 0;
+    if (WSAGetOverlappedResult(s->s, &op->ov, &bytes, FALSE, &flags))
+        return 0;
+    int e = WSAGetLastError();
+    return e ? e : WSAECONNRESET;
+}
+
+static void dispatch(net_loop *loop, iocp_loop *l, iocp_op *op, DWORD bytes, int err)
+{
+    iocp_sock *s = op->owner;
+    op->pending = 0;
+    switch (op->type) {
+    case T_RECV0:
+        on_recv0(loop, l, s, err);
+        break;
+    case T_SEND:
+        on_send(s, bytes, err);
+        break;
+    case T_CONNECT:
+        on_connect(s, err);
+        break;
+    case T_ACCEPT:
+        on_accept(l, s, (accept_op *)op, err);
+        break;
+    }
+    unref(l, s); /* the op's reference, after the handler: s outlives its callbacks */
+}
+
+static int ic_wait(net_loop *loop, int timeout_ms)
+{
+    iocp_loop *l = L(loop);
+    if (l->done_head || l->ready || l->zombies)
+        timeout_ms = 0;
+    ULONG n = 0;
+    if (!GetQueuedCompletionStatusEx(l->port, l->entries, l->nentries, &n,
+                                     timeout_ms < 0 ? INFINITE : (DWORD)timeout_ms, FALSE))
+        n = 0;
+    for (ULONG i = 0; i < n; i++) {
+        OVERLAPPED_ENTRY *e = &l->entries[i];
+        if (!e->lpOverlapped)
+            continue; /* a wake-up */
+        iocp_op *op = (iocp_op *)e->lpOverlapped;
+        dispatch(loop, l, op, e->dwNumberOfBytesTransferred, port_error(op));
+    }
+    /* Inline completions, including those the handlers above just caused;
+     * ones these cause in turn wait for the next turn (which will not block). */
+    iocp_op *d = l->done_head;
+    l->done_head = l->done_tail = NULL;
+    while (d) {
+        iocp_op *next = d->done_next;
+        dispatch(loop, l, d, d->done_bytes, d->done_err);
+        d = next;
+    }
+    iocp_sock *r = l->ready;
+    l->ready = NULL;
+    while (r) {
+        iocp_sock *s = r;
+        r = s->ready_next;
+        s->in_ready = 0;
+        if (!s->closed && s->reading && !s->rd.pending)
+            do_read(loop, l, s);
+    }
+    release_zombies(l);
+    return (int)n;
+}
+
+const net_backend net__backend_iocp = {
+    .name = "iocp",
+    .probe = ic_probe,
+    .loop_open = ic_loop_open,
+    .loop_close = ic_loop_close,
+    .wait = ic_wait,
+    .wake = ic_wake,
+    .listener_open = ic_listener_open,
+    .accept_start = ic_accept_start,
+    .accept_stop = ic_accept_stop,
+    .listener_close = ic_listener_close,
+    .conn_open = ic_conn_open,
+    .connect = ic_connect,
+    .recv_start = ic_recv_start,
+    .recv_stop = ic_recv_stop,
+    .send = ic_send,
+    .conn_close = ic_conn_close,
+};
