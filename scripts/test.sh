@@ -18,6 +18,10 @@ cmake --build build -j"$JOBS"
 step "ctest: unit, C suite per backend and thread mode, samples, bindings"
 (cd build && ctest --output-on-failure -j"$JOBS" --timeout 180)
 
+step "Python binding: the pytest integration suite over every backend and thread mode"
+# pytest's exit 5 (nothing collected) is a failure here too (conftest.py).
+NET_LIBRARY=build/dll/libnet.so /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/python
+
 step "Windows: MinGW-w64 cross build, the C suite on IOCP under Wine, exports, Wine server vs Linux client"
 bash scripts/test-windows.sh build
 

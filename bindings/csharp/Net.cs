@@ -1,0 +1,538 @@
+// Net.cs - C# (P/Invoke) binding of the net networking engine: the whole of
+// include/net.h as [DllImport("net")] declarations (class Native), blittable
+// structs with LayoutKind.Sequential, and a small idiomatic wrapper (Engine,
+// NetApi, NetException).
+//
+// Compile with the unsafe switch (the address keeps its 16 IP bytes in a fixed
+// buffer so every struct stays blittable): mcs -unsafe -target:library Net.cs
+//
+// Finding the library: DllImport("net") resolves to libnet.so / net.dll
+// through the runtime's loader. Under Mono, a dllmap in <assembly>.config
+// names an explicit path (<dllmap dll="net" target="/path/libnet.so"/>),
+// else LD_LIBRARY_PATH and the system loader are searched; on .NET, PATH /
+// the application directory. tests/csharp generates the dllmap.
+//
+// The layout of every struct is checked against the C compiler's by
+// tests/csharp (ctest csharp.layout): keep them in the order of net.h.
+
+using System;
+using System.Collections.Generic;
+using System.Runtime.InteropServices;
+using System.Text;
+
+namespace Net
+{
+    // ---------------------------------------------------------------- constants
+
+    /// <summary>NET_E_* codes (all negative) and Ok.</summary>
+    public enum NetError : int
+    {
+        Ok = 0,
+        BadHandle = -1,
+        Inval = -2,
+        NoMem = -3,
+        WouldBlock = -4,
+        Closed = -5,
+        MsgSize = -6,
+        Busy = -7,
+        Unsupported = -8,
+        Os = -9,
+        Addr = -10,
+        TimedOut = -11,
+        Reset = -12,
+        Refused = -13,
+        Limit = -14,
+        Proto = -15,
+        Aborted = -16,
+        AddrInUse = -17,
+        Unreachable = -18,
+    }
+
+    /// <summary>NET_EV_*: the Type of a NetEvent.</summary>
+    public enum EventType : uint
+    {
+        None = 0,
+        Accept = 1,
+        Connect = 2,
+        Data = 3,
+        Close = 4,
+        SendHighwater = 5,
+        SendDrained = 6,
+        Timer = 7,
+        User = 8,
+    }
+
+    public enum AddrFamily : ushort
+    {
+        Unspec = 0,
+        Inet = 4,
+        Inet6 = 6,
+    }
+
+    public enum Backend : uint
+    {
+        Auto = 0,
+        Epoll = 1,
+        IoUring = 2,
+        Iocp = 3,
+    }
+
+    public enum Framing : uint
+    {
+        Raw = 0,
+        U16LE = 1,
+        U16BE = 2,
+        U32LE = 3,
+        U32BE = 4,
+    }
+
+    [Flags]
+    public enum TcpFlags : uint
+    {
+        None = 0,
+        NoDelay = 1u << 0,
+        ReuseAddr = 1u << 1,
+        KeepAlive = 1u << 2,
+        Ipv6Only = 1u << 3,
+        LenIncludesHeader = 1u << 4,
+    }
+
+    public enum NetOption : int
+    {
+        NoDelay = 1,
+        KeepAlive = 2,
+        SndBuf = 3,
+        RcvBuf = 4,
+        Linger = 5,
+        ReuseAddr = 6,
+        SendCap = 7,
+        Highwater = 8,
+        Lowwater = 9,
+        IdleTimeout = 10,
+    }
+
+    // ---------------------------------------------------------------- structs
+
+    /// <summary>net_addr: family, port (host order), IPv6 scope, 16 IP bytes.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public unsafe struct NetAddr
+    {
+        public AddrFamily Family;
+        public ushort Port;
+        public uint ScopeId;
+        public fixed byte Ip[16]; // IPv4 in the first 4 bytes, network order
+
+        public byte[] IpBytes()
+        {
+            int n = Family == AddrFamily.Inet6 ? 16 : 4;
+            var b = new byte[n];
+            fixed (byte* p = Ip)
+                for (int i = 0; i < n; i++)
+                    b[i] = p[i];
+            return b;
+        }
+
+        /// <summary>"1.2.3.4:80" or "[::1]:80" (net_addr_format).</summary>
+        public override string ToString()
+        {
+            var buf = new byte[80];
+            NetAddr copy = this;
+            int n = Native.net_addr_format(ref copy, buf, (UIntPtr)buf.Length);
+            return n < 0 ? "(unspecified)" : Encoding.ASCII.GetString(buf, 0, n);
+        }
+    }
+
+    /// <summary>net_event: 72 bytes, blittable. Payload (Data, Len) valid until
+    /// the next Poll on the engine.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct NetEvent
+    {
+        public EventType Type;
+        public int Status;      // 0 or a NetError (a CLOSE's reason)
+        public ulong Handle;
+        public ulong Parent;    // listener for Accept
+        public ulong User;
+        public ulong DataBits;  // the union { const void *data; uint64_t data_bits_; }
+        public uint Len;
+        public int OsError;
+        public NetAddr Addr;    // peer for Accept and Connect
+
+        public NetError Error { get { return (NetError)Status; } }
+
+        /// <summary>The payload pointer (DATA), valid until the next Poll.</summary>
+        public IntPtr Data
+        {
+            get { return IntPtr.Size == 8 ? new IntPtr(unchecked((long)DataBits)) : new IntPtr(unchecked((int)(uint)DataBits)); }
+        }
+
+        /// <summary>A copy of the payload.</summary>
+        public byte[] CopyData()
+        {
+            var b = new byte[Len];
+            if (Len > 0)
+                Marshal.Copy(Data, b, 0, (int)Len);
+            return b;
+        }
+
+        public override string ToString()
+        {
+            var sb = new StringBuilder();
+            sb.AppendFormat("{0} handle=0x{1:x}", Type, Handle);
+            if (Status != 0) sb.AppendFormat(" status={0}", (NetError)Status);
+            if (Parent != 0) sb.AppendFormat(" parent=0x{0:x}", Parent);
+            if (Len != 0) sb.AppendFormat(" len={0}", Len);
+            if (Type == EventType.Accept || Type == EventType.Connect) sb.AppendFormat(" addr={0}", Addr);
+            return sb.ToString();
+        }
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    public struct NetConfig
+    {
+        public uint Size;            // set by net_config_init
+        public Backend Backend;      // Auto honours NET_BACKEND
+        public uint IoThreads;
+        public uint MaxConnections;
+        public uint MaxMessage;
+        public uint SendCap;
+        public uint SendHighwater;
+        public uint SendLowwater;
+        public uint RecvLimit;
+        public uint IdleTimeoutMs;
+        public uint CloseTimeoutMs;
+        public uint EventBatch;
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    public struct NetStats
+    {
+        public uint Size;            // the caller sets Marshal.SizeOf(NetStats)
+        public uint Reserved;
+        public ulong Connections;
+        public ulong ConnectionsTotal;
+        public ulong AcceptsRejected;
+        public ulong BytesIn;
+        public ulong BytesOut;
+        public ulong MessagesIn;
+        public ulong MessagesOut;
+        public ulong QueueDepth;
+        public ulong SendQueued;
+        public ulong RecvPaused;
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    public struct NetTcpConfig
+    {
+        public uint Size;            // set by net_tcp_config_init
+        public Framing Framing;
+        public TcpFlags Flags;
+        public uint MaxMessage;      // 0 = the engine's
+        public int Backlog;          // 0 = default
+        public uint Reserved;
+        public ulong User;
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    public struct NetBuf
+    {
+        public IntPtr Data;
+        public UIntPtr Len;
+    }
+
+    // ---------------------------------------------------------------- the flat API
+
+    /// <summary>Every function of net.h, as declared there.</summary>
+    public static unsafe class Native
+    {
+        public const string Lib = "net";
+        const CallingConvention CC = CallingConvention.Cdecl;
+
+        public const int VersionMajor = 0;
+        public const int VersionMinor = 1;
+        public const int VersionPatch = 0;
+        public const int Version = (VersionMajor << 16) | (VersionMinor << 8) | VersionPatch;
+
+        [DllImport(Lib, CallingConvention = CC)] public static extern uint net_version();
+        [DllImport(Lib, CallingConvention = CC)] public static extern IntPtr net_version_string();
+        [DllImport(Lib, CallingConvention = CC)] public static extern IntPtr net_strerror(int code);
+
+        [DllImport(Lib, CallingConvention = CC)] public static extern void net_config_init(out NetConfig cfg);
+        [DllImport(Lib, CallingConvention = CC)] public static extern int net_engine_create(ref NetConfig cfg, out ulong engine);
+        [DllImport(Lib, CallingConvention = CC)] public static extern int net_engine_destroy(ulong engine);
+        [DllImport(Lib, CallingConvention = CC)] public static extern IntPtr net_backend_name(ulong engine);
+        [DllImport(Lib, CallingConvention = CC)] public static extern int net_engine_stats(ulong engine, ref NetStats stats);
+
+        [DllImport(Lib, CallingConvention = CC)] public static extern int net_poll(ulong engine, [In, Out] NetEvent[] events, int max, int timeoutMs);
+        [DllImport(Lib, CallingConvention = CC)] public static extern int net_poll(ulong engine, NetEvent* events, int max, int timeoutMs);
+        [DllImport(Lib, CallingConvention = CC)] public static extern int net_wakeup(ulong engine);
+        [DllImport(Lib, CallingConvention = CC)] public static extern int net_post(ulong engine, ulong value);
+
+        [DllImport(Lib, CallingConvention = CC)] public static extern void net_tcp_config_init(out NetTcpConfig cfg);
+        [DllImport(Lib, CallingConvention = CC)]
+        public static extern int net_listen(ulong engine, [MarshalAs(UnmanagedType.LPStr)] string host, ushort port, ref NetTcpConfig cfg, out ulong handle);
+        [DllImport(Lib, CallingConvention = CC)]
+        public static extern int net_connect(ulong engine, [MarshalAs(UnmanagedType.LPStr)] string host, ushort port, ref NetTcpConfig cfg, out ulong handle);
+
+        [DllImport(Lib, CallingConvention = CC)] public static extern int net_send(ulong conn, byte* data, uint len);
+        [DllImport(Lib, CallingConvention = CC)] public static extern int net_send(ulong conn, IntPtr data, uint len);
+        [DllImport(Lib, CallingConvention = CC)] public static extern int net_send(ulong conn, byte[] data, uint len);
+        [DllImport(Lib, CallingConvention = CC)] public static extern int net_sendv(ulong conn, [In] NetBuf[] bufs, uint count);
+        [DllImport(Lib, CallingConvention = CC)]
+        public static extern int net_broadcast([In] ulong[] conns, uint count, byte[] data, uint len, [Out] int[] results);
+
+        [DllImport(Lib, CallingConvention = CC)] public static extern int net_close(ulong handle);
+        [DllImport(Lib, CallingConvention = CC)] public static extern int net_abort(ulong conn);
+        [DllImport(Lib, CallingConvention = CC)] public static extern int net_shutdown(ulong conn);
+
+        [DllImport(Lib, CallingConvention = CC)] public static extern int net_set_user(ulong handle, ulong user);
+        [DllImport(Lib, CallingConvention = CC)] public static extern int net_get_user(ulong handle, out ulong user);
+
+        [DllImport(Lib, CallingConvention = CC)] public static extern int net_set_option(ulong handle, int option, long value);
+        [DllImport(Lib, CallingConvention = CC)] public static extern int net_get_option(ulong handle, int option, out long value);
+
+        [DllImport(Lib, CallingConvention = CC)] public static extern int net_local_addr(ulong handle, out NetAddr addr);
+        [DllImport(Lib, CallingConvention = CC)] public static extern int net_peer_addr(ulong conn, out NetAddr addr);
+        [DllImport(Lib, CallingConvention = CC)] public static extern int net_addr_format(ref NetAddr addr, [Out] byte[] buf, UIntPtr size);
+        [DllImport(Lib, CallingConvention = CC)] public static extern int net_send_queued(ulong conn, out ulong bytes);
+
+        [DllImport(Lib, CallingConvention = CC)]
+        public static extern int net_timer_start(ulong engine, uint delayMs, uint repeatMs, ulong user, out ulong handle);
+    }
+
+    // ---------------------------------------------------------------- the wrapper
+
+    /// <summary>A failed net call: Code is the NET_E_* value.</summary>
+    public class NetException : Exception
+    {
+        public NetError Code { get; private set; }
+        public int OsError { get; private set; }
+
+        public NetException(int code, string context, int osError = 0)
+            : base(string.Format("{0}: {1} ({2} {3}){4}", context, NetApi.StrError(code), (NetError)code, code,
+                                 osError != 0 ? " [os error " + osError + "]" : ""))
+        {
+            Code = (NetError)code;
+            OsError = osError;
+        }
+    }
+
+    /// <summary>Checked calls that take a handle (no engine needed).</summary>
+    public static unsafe class NetApi
+    {
+        public static uint Version { get { return Native.net_version(); } }
+        public static string VersionString { get { return Marshal.PtrToStringAnsi(Native.net_version_string()); } }
+
+        public static string StrError(int code)
+        {
+            return Marshal.PtrToStringAnsi(Native.net_strerror(code));
+        }
+
+        /// <summary>Throws NetException for a negative rc; returns rc otherwise.</summary>
+        public static int Check(int rc, string context)
+        {
+            if (rc < 0)
+                throw new NetException(rc, context);
+            return rc;
+        }
+
+        public static void Send(ulong conn, byte[] data)
+        {
+            if (data == null) throw new ArgumentNullException("data");
+            Check(Native.net_send(conn, data, (uint)data.Length), "send");
+        }
+
+        public static void Send(ulong conn, byte[] data, int offset, int count)
+        {
+            if (data == null) throw new ArgumentNullException("data");
+            if (offset < 0 || count < 0 || offset > data.Length - count) throw new ArgumentOutOfRangeException("offset");
+            fixed (byte* p = data)
+                Check(Native.net_send(conn, p + offset, (uint)count), "send");
+        }
+
+        /// <summary>Sends len bytes at data (e.g. a DATA event's payload).</summary>
+        public static void Send(ulong conn, IntPtr data, uint len)
+        {
+            Check(Native.net_send(conn, data, len), "send");
+        }
+
+        /// <summary>Net_send without throwing: the code (0 or NET_E_*).</summary>
+        public static NetError TrySend(ulong conn, IntPtr data, uint len)
+        {
+            return (NetError)Native.net_send(conn, data, len);
+        }
+
+        public static int Broadcast(ulong[] conns, byte[] data, int[] results = null)
+        {
+            if (results != null && results.Length < conns.Length) throw new ArgumentException("results too short");
+            return Check(Native.net_broadcast(conns, (uint)conns.Length, data, (uint)data.Length, results), "broadcast");
+        }
+
+        public static void Close(ulong handle) { Check(Native.net_close(handle), "close"); }
+        public static void Abort(ulong conn) { Check(Native.net_abort(conn), "abort"); }
+        public static void Shutdown(ulong conn) { Check(Native.net_shutdown(conn), "shutdown"); }
+        public static void SetUser(ulong handle, ulong user) { Check(Native.net_set_user(handle, user), "set_user"); }
+
+        public static ulong GetUser(ulong handle)
+        {
+            ulong u;
+            Check(Native.net_get_user(handle, out u), "get_user");
+            return u;
+        }
+
+        public static void SetOption(ulong handle, NetOption option, long value)
+        {
+            Check(Native.net_set_option(handle, (int)option, value), "set_option");
+        }
+
+        public static long GetOption(ulong handle, NetOption option)
+        {
+            long v;
+            Check(Native.net_get_option(handle, (int)option, out v), "get_option");
+            return v;
+        }
+
+        public static NetAddr LocalAddr(ulong handle)
+        {
+            NetAddr a;
+            Check(Native.net_local_addr(handle, out a), "local_addr");
+            return a;
+        }
+
+        public static NetAddr PeerAddr(ulong conn)
+        {
+            NetAddr a;
+            Check(Native.net_peer_addr(conn, out a), "peer_addr");
+            return a;
+        }
+
+        public static ulong SendQueued(ulong conn)
+        {
+            ulong b;
+            Check(Native.net_send_queued(conn, out b), "send_queued");
+            return b;
+        }
+    }
+
+    /// <summary>An engine: backend, I/O threads, handles, event queue.
+    /// Poll from one thread; sends, closes and Post/Wakeup from any.</summary>
+    public sealed class Engine : IDisposable
+    {
+        ulong handle;
+
+        /// <summary>net_config_init's defaults.</summary>
+        public static NetConfig DefaultConfig()
+        {
+            NetConfig c;
+            Native.net_config_init(out c);
+            return c;
+        }
+
+        public Engine(Backend backend = Backend.Auto, uint ioThreads = 0)
+        {
+            NetConfig c = DefaultConfig();
+            c.Backend = backend;
+            c.IoThreads = ioThreads;
+            Create(ref c);
+        }
+
+        public Engine(NetConfig config)
+        {
+            if (config.Size == 0)
+                throw new ArgumentException("start from Engine.DefaultConfig()");
+            Create(ref config);
+        }
+
+        void Create(ref NetConfig c)
+        {
+            ulong h;
+            NetApi.Check(Native.net_engine_create(ref c, out h), "engine_create");
+            handle = h;
+        }
+
+        ~Engine()
+        {
+            if (handle != 0)
+                Native.net_engine_destroy(handle);
+        }
+
+        /// <summary>The net_engine value (0 once disposed).</summary>
+        public ulong Handle { get { return handle; } }
+
+        public string BackendName { get { return Marshal.PtrToStringAnsi(Native.net_backend_name(handle)); } }
+
+        /// <summary>net_engine_destroy: closes every socket at once, stops the I/O threads.</summary>
+        public void Dispose()
+        {
+            ulong h = handle;
+            handle = 0;
+            if (h != 0)
+                NetApi.Check(Native.net_engine_destroy(h), "engine_destroy");
+            GC.SuppressFinalize(this);
+        }
+
+        /// <summary>Fills events (up to its length) and returns the count; waits
+        /// up to timeoutMs (-1 forever). Payloads stay valid until the next Poll.</summary>
+        public int Poll(NetEvent[] events, int timeoutMs)
+        {
+            return NetApi.Check(Native.net_poll(handle, events, events.Length, timeoutMs), "poll");
+        }
+
+        public void Wakeup() { NetApi.Check(Native.net_wakeup(handle), "wakeup"); }
+        public void Post(ulong value) { NetApi.Check(Native.net_post(handle, value), "post"); }
+
+        public NetStats Stats()
+        {
+            var s = new NetStats();
+            s.Size = (uint)Marshal.SizeOf(typeof(NetStats));
+            NetApi.Check(Native.net_engine_stats(handle, ref s), "engine_stats");
+            return s;
+        }
+
+        static NetTcpConfig TcpConfig(Framing framing, TcpFlags addFlags, uint maxMessage, ulong user)
+        {
+            NetTcpConfig t;
+            Native.net_tcp_config_init(out t);
+            t.Framing = framing;
+            t.Flags |= addFlags;
+            t.MaxMessage = maxMessage;
+            t.User = user;
+            return t;
+        }
+
+        /// <summary>Listens; port 0 picks a free port (see NetApi.LocalAddr).</summary>
+        public ulong Listen(string host, ushort port, Framing framing = Framing.Raw, TcpFlags addFlags = TcpFlags.None,
+                            uint maxMessage = 0, ulong user = 0)
+        {
+            NetTcpConfig t = TcpConfig(framing, addFlags, maxMessage, user);
+            ulong h;
+            NetApi.Check(Native.net_listen(handle, host, port, ref t, out h), "listen " + host + ":" + port);
+            return h;
+        }
+
+        public ulong Listen(string host, ushort port, ref NetTcpConfig cfg)
+        {
+            ulong h;
+            NetApi.Check(Native.net_listen(handle, host, port, ref cfg, out h), "listen " + host + ":" + port);
+            return h;
+        }
+
+        /// <summary>Starts connecting; a Connect event reports the outcome.</summary>
+        public ulong Connect(string host, ushort port, Framing framing = Framing.Raw, TcpFlags addFlags = TcpFlags.None,
+                             uint maxMessage = 0, ulong user = 0)
+        {
+            NetTcpConfig t = TcpConfig(framing, addFlags, maxMessage, user);
+            ulong h;
+            NetApi.Check(Native.net_connect(handle, host, port, ref t, out h), "connect " + host + ":" + port);
+            return h;
+        }
+
+        /// <summary>A Timer event after delayMs, then every repeatMs (0 = once).
+        /// Stop it with NetApi.Close.</summary>
+        public ulong StartTimer(uint delayMs, uint repeatMs = 0, ulong user = 0)
+        {
+            ulong h;
+            NetApi.Check(Native.net_timer_start(handle, delayMs, repeatMs, user, out h), "timer_start");
+            return h;
+        }
+    }
+}

@@ -1,0 +1,28 @@
+"""net: Python binding of the net networking engine (cffi, ABI mode).
+
+The shared library is loaded at import (see :mod:`net._ffi` for where it is
+looked for: ``NET_LIBRARY``, next to this package, the system loader).
+
+The Pythonic layer:
+
+* :class:`Engine` (a context manager) creates listeners, connections and
+  timers, and :meth:`Engine.poll` returns a list of :class:`Event` records.
+* Handles are plain ``int`` values; :func:`send`, :func:`close`,
+  :func:`abort`, :func:`shutdown`, options and addresses take a handle (and
+  are also methods of :class:`Engine`).
+* A ``DATA`` event's ``data`` is a ``memoryview`` valid until the next
+  ``poll`` on that engine; ``bytes(ev.data)`` keeps a copy.
+* Failures raise :class:`NetError` subclasses carrying ``code`` (``NET_E*``),
+  ``message`` and ``os_error``.
+
+The flat C API stays reachable as :data:`ffi` and :data:`lib` (cffi objects,
+declarations generated from include/net.h).
+"""
+
+from ._ffi import LibraryNotFoundError, ffi, lib, library_path
+from ._core import *  # noqa: F401,F403
+from ._core import __all__ as _core_all
+
+__version__ = "%d.%d.%d" % (lib.NET_VERSION_MAJOR, lib.NET_VERSION_MINOR, lib.NET_VERSION_PATCH)
+
+__all__ = ["ffi", "lib", "library_path", "LibraryNotFoundError", "__version__"] + list(_core_all)

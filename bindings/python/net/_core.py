@@ -1,0 +1,895 @@
+"""The Pythonic layer over the flat C API of net.h.
+
+Handles are plain ``int`` values, exactly the 64-bit handles of the C API.
+Calls that fail raise :class:`NetError` (or one of its subclasses), which
+carries the ``NET_E*`` code, ``net_strerror``'s message and, where there is
+one, the OS error.
+"""
+
+from __future__ import annotations
+
+import socket
+import struct
+import threading
+import weakref
+from enum import IntEnum, IntFlag
+from typing import (Any, Dict, List, NamedTuple, Optional, Sequence, Tuple, Type,
+                    Union)
+
+from ._ffi import ffi, lib
+
+BytesLike = Union[bytes, bytearray, memoryview]
+
+
+# ---------------------------------------------------------------- constants
+
+
+class Error(IntEnum):
+    """The ``NET_E*`` codes (all negative) and ``OK``."""
+    OK = 0
+    BADHANDLE = -1
+    INVAL = -2
+    NOMEM = -3
+    WOULDBLOCK = -4
+    CLOSED = -5
+    MSGSIZE = -6
+    BUSY = -7
+    UNSUPPORTED = -8
+    OS = -9
+    ADDR = -10
+    TIMEDOUT = -11
+    RESET = -12
+    REFUSED = -13
+    LIMIT = -14
+    PROTO = -15
+    ABORTED = -16
+    ADDRINUSE = -17
+    UNREACHABLE = -18
+
+
+class EventType(IntEnum):
+    """``NET_EV_*``: the ``type`` of an :class:`Event`."""
+    NONE = 0
+    ACCEPT = 1
+    CONNECT = 2
+    DATA = 3
+    CLOSE = 4
+    SEND_HIGHWATER = 5
+    SEND_DRAINED = 6
+    TIMER = 7
+    USER = 8
+
+
+class Backend(IntEnum):
+    """``NET_BACKEND_*``."""
+    AUTO = 0
+    EPOLL = 1
+    IO_URING = 2
+    IOCP = 3
+
+
+class Framing(IntEnum):
+    """``NET_FRAMING_*``: how a TCP stream is cut into DATA events."""
+    RAW = 0
+    U16LE = 1
+    U16BE = 2
+    U32LE = 3
+    U32BE = 4
+
+
+class TcpFlag(IntFlag):
+    """``NET_TCP_*`` flags of a listener or connection."""
+    NODELAY = 1 << 0
+    REUSEADDR = 1 << 1
+    KEEPALIVE = 1 << 2
+    IPV6ONLY = 1 << 3
+    LEN_INCLUDES_HEADER = 1 << 4
+
+
+class Option(IntEnum):
+    """``NET_OPT_*`` for :func:`set_option` / :func:`get_option`."""
+    NODELAY = 1
+    KEEPALIVE = 2
+    SNDBUF = 3
+    RCVBUF = 4
+    LINGER = 5
+    REUSEADDR = 6
+    SEND_CAP = 7
+    HIGHWATER = 8
+    LOWWATER = 9
+    IDLE_TIMEOUT = 10
+
+
+class Family(IntEnum):
+    """``NET_AF_*``."""
+    UNSPEC = 0
+    INET = 4
+    INET6 = 6
+
+
+# Module-level aliases in the C spelling, minus the NET_ prefix: net.EV_DATA...
+EV_NONE, EV_ACCEPT, EV_CONNECT, EV_DATA, EV_CLOSE = (
+    EventType.NONE, EventType.ACCEPT, EventType.CONNECT, EventType.DATA, EventType.CLOSE)
+EV_SEND_HIGHWATER, EV_SEND_DRAINED, EV_TIMER, EV_USER = (
+    EventType.SEND_HIGHWATER, EventType.SEND_DRAINED, EventType.TIMER, EventType.USER)
+
+VERSION_MAJOR: int = lib.NET_VERSION_MAJOR
+VERSION_MINOR: int = lib.NET_VERSION_MINOR
+VERSION_PATCH: int = lib.NET_VERSION_PATCH
+
+
+# ---------------------------------------------------------------- errors
+
+
+class NetError(Exception):
+    """A ``NET_E*`` failure.
+
+    Attributes:
+        code: the negative ``NET_E*`` code (an :class:`Error` member when known).
+        message: ``net_strerror(code)``.
+        os_error: the errno / WSA error behind it, when known, else 0.
+    """
+
+    code: int
+    message: str
+    os_error: int
+
+    def __init__(self, code: int, context: str = "", os_error: int = 0) -> None:
+        try:
+            code = Error(code)
+        except ValueError:
+            pass
+        self.code = code
+        self.message = strerror(code)
+        self.os_error = os_error
+        self.context = context
+        text = "%s (%s %d)" % (self.message, _code_name(code), int(code))
+        if context:
+            text = "%s: %s" % (context, text)
+        if os_error:
+            text += " [os error %d]" % os_error
+        super().__init__(text)
+
+    def __reduce__(self):  # keep pickling (multiprocessing) working
+        return (error_for, (int(self.code), self.context, self.os_error))
+
+
+class BadHandleError(NetError):
+    """NET_E_BADHANDLE: zero, closed, stale, forged or wrong-type handle."""
+
+
+class InvalidArgumentError(NetError, ValueError):
+    """NET_E_INVAL: bad argument."""
+
+
+class NoMemoryError(NetError, MemoryError):
+    """NET_E_NOMEM: allocation failed or a configured memory limit was hit."""
+
+
+class WouldBlockError(NetError):
+    """NET_E_WOULDBLOCK: the send cap was reached; nothing was queued."""
+
+
+class ClosedError(NetError):
+    """NET_E_CLOSED: the connection is closing or closed."""
+
+
+class MessageSizeError(NetError):
+    """NET_E_MSGSIZE: message larger than max_message."""
+
+
+class BusyError(NetError):
+    """NET_E_BUSY: poll already running on another thread."""
+
+
+class UnsupportedError(NetError):
+    """NET_E_UNSUPPORTED: backend or feature not available here."""
+
+
+class OSFailureError(NetError):
+    """NET_E_OS: operating-system failure; see ``os_error``."""
+
+
+class AddressError(NetError):
+    """NET_E_ADDR: address could not be parsed or resolved."""
+
+
+class TimedOutError(NetError):
+    """NET_E_TIMEDOUT: idle timeout or graceful-close timeout."""
+
+
+class ResetError(NetError):
+    """NET_E_RESET: connection reset by peer."""
+
+
+class RefusedError(NetError):
+    """NET_E_REFUSED: connection refused."""
+
+
+class LimitError(NetError):
+    """NET_E_LIMIT: max_connections (or another count limit) reached."""
+
+
+class ProtocolError(NetError):
+    """NET_E_PROTO: malformed frame header from the peer."""
+
+
+class AbortedError(NetError):
+    """NET_E_ABORTED: aborted locally."""
+
+
+class AddressInUseError(NetError):
+    """NET_E_ADDRINUSE: address already in use."""
+
+
+class UnreachableError(NetError):
+    """NET_E_UNREACHABLE: network or host unreachable."""
+
+
+_ERROR_CLASSES: Dict[int, Type[NetError]] = {
+    Error.BADHANDLE: BadHandleError, Error.INVAL: InvalidArgumentError,
+    Error.NOMEM: NoMemoryError, Error.WOULDBLOCK: WouldBlockError, Error.CLOSED: ClosedError,
+    Error.MSGSIZE: MessageSizeError, Error.BUSY: BusyError, Error.UNSUPPORTED: UnsupportedError,
+    Error.OS: OSFailureError, Error.ADDR: AddressError, Error.TIMEDOUT: TimedOutError,
+    Error.RESET: ResetError, Error.REFUSED: RefusedError, Error.LIMIT: LimitError,
+    Error.PROTO: ProtocolError, Error.ABORTED: AbortedError,
+    Error.ADDRINUSE: AddressInUseError, Error.UNREACHABLE: UnreachableError,
+}
+
+
+def _code_name(code: int) -> str:
+    try:
+        return "NET_E_" + Error(code).name if code else "NET_OK"
+    except ValueError:
+        return "code"
+
+
+def error_for(code: int, context: str = "", os_error: int = 0) -> NetError:
+    """The exception instance for a ``NET_E*`` code (without raising it)."""
+    return _ERROR_CLASSES.get(code, NetError)(code, context, os_error)
+
+
+def _fail(code: int, context: str) -> None:
+    raise error_for(code, context)
+
+
+# ---------------------------------------------------------------- small records
+
+
+class Address(NamedTuple):
+    """A socket address: ``host`` is a numeric IPv4/IPv6 string."""
+    host: str
+    port: int
+    family: int = Family.INET
+    scope_id: int = 0
+
+    def __str__(self) -> str:
+        if self.family == Family.INET6:
+            return "[%s]:%d" % (self.host, self.port)
+        return "%s:%d" % (self.host, self.port)
+
+
+def _addr_from_c(a: Any) -> Optional[Address]:
+    fam = a.family
+    if fam == 4:
+        return Address(socket.inet_ntop(socket.AF_INET, bytes(a.ip)[:4]), a.port, Family.INET, 0)
+    if fam == 6:
+        return Address(socket.inet_ntop(socket.AF_INET6, bytes(a.ip)), a.port, Family.INET6,
+                       a.scope_id)
+    return None
+
+
+class Event(NamedTuple):
+    """One event from :meth:`Engine.poll` (``net_event``).
+
+    ``data`` is the payload of a ``DATA`` event (``None`` otherwise): a
+    ``bytes`` copy, or for an engine made with ``views=True`` a read-only
+    ``memoryview`` on the engine's own buffer, valid until the next
+    :meth:`Engine.poll` on the same engine (or its destruction). The engine
+    then recycles that memory and the binding releases the view, so using a
+    kept view raises ``ValueError``; ``bytes(ev.data)`` keeps a copy. A
+    memoryview *sliced* from it is not released: do not keep those either.
+
+    It is a ``NamedTuple``: ``for t, status, handle, parent, user, data, n,
+    os_error, addr in eng.poll(): ...`` unpacks it fastest.
+
+    ``len`` is the payload length for DATA and the queued bytes for
+    SEND_HIGHWATER / SEND_DRAINED. ``addr`` is the peer for ACCEPT and
+    CONNECT, else ``None``. ``status`` is 0 or a ``NET_E*`` code (the reason
+    of a CLOSE: 0 for an orderly close).
+    """
+    type: int
+    status: int
+    handle: int
+    parent: int
+    user: int
+    data: Optional[memoryview]
+    len: int
+    os_error: int
+    addr: Optional[Address]
+
+    @property
+    def error(self) -> Optional[NetError]:
+        """``status`` as an exception instance (not raised), or ``None`` if 0."""
+        return error_for(self.status, EventType(self.type).name, self.os_error) if self.status else None
+
+    def __repr__(self) -> str:
+        try:
+            name = EventType(self.type).name
+        except ValueError:
+            name = str(self.type)
+        parts = ["Event(%s handle=%#x" % (name, self.handle)]
+        if self.status:
+            parts.append("status=%s" % _code_name(self.status))
+        if self.parent:
+            parts.append("parent=%#x" % self.parent)
+        if self.user:
+            parts.append("user=%d" % self.user)
+        if self.type == EventType.DATA or self.len:
+            parts.append("len=%d" % self.len)
+        if self.os_error:
+            parts.append("os_error=%d" % self.os_error)
+        if self.addr is not None:
+            parts.append("addr=%s" % (self.addr,))
+        return " ".join(parts) + ")"
+
+
+_STATS_FIELDS = tuple(name for name, _ in ffi.typeof("net_stats").fields
+                      if name not in ("size",) and not name.endswith("_"))
+
+
+class Stats(NamedTuple):
+    """``net_stats``: counters of an engine."""
+    connections: int
+    connections_total: int
+    accepts_rejected: int
+    bytes_in: int
+    bytes_out: int
+    messages_in: int
+    messages_out: int
+    queue_depth: int
+    send_queued: int
+    recv_paused: int
+
+
+if _STATS_FIELDS != Stats._fields:  # pragma: no cover - caught by tests
+    raise ImportError("net.Stats is out of date with net_stats: %r" % (_STATS_FIELDS,))
+
+
+# ---------------------------------------------------------------- library info
+
+
+def version() -> int:
+    """``net_version()``: ``(major << 16) | (minor << 8) | patch`` of the loaded library."""
+    return lib.net_version()
+
+
+def version_string() -> str:
+    """``net_version_string()`` of the loaded library, e.g. ``"0.1.0"``."""
+    return ffi.string(lib.net_version_string()).decode()
+
+
+def strerror(code: int) -> str:
+    """``net_strerror(code)``."""
+    return ffi.string(lib.net_strerror(int(code))).decode(errors="replace")
+
+
+def _enum_value(enum: Type[IntEnum], value: Union[int, str], what: str) -> int:
+    if isinstance(value, str):
+        try:
+            return enum[value.upper()]
+        except KeyError:
+            raise InvalidArgumentError(Error.INVAL, "unknown %s %r (one of %s)" % (
+                what, value, ", ".join(m.name.lower() for m in enum))) from None
+    return int(value)
+
+
+# ---------------------------------------------------------------- handle calls
+# These take a handle, not an engine: the C API finds the engine from it.
+# Each one is also available as an Engine method of the same name.
+
+_send = lib.net_send
+_from_buffer = ffi.from_buffer
+
+
+def send(conn: int, data: BytesLike) -> None:
+    """Queue ``data`` on connection ``conn`` as one message (``net_send``).
+
+    The bytes are copied (the framing header is added); the call returns at
+    once. Raises :class:`WouldBlockError` past the send cap (nothing queued),
+    :class:`ClosedError` once the connection is closing, :class:`BadHandleError`
+    for a stale handle, :class:`MessageSizeError` above max_message.
+    """
+    if type(data) is bytes:
+        rc = _send(conn, data, len(data))
+    else:
+        buf = _from_buffer(data)
+        rc = _send(conn, buf, len(buf))
+    if rc:
+        _fail(rc, "send")
+
+
+def sendv(conn: int, parts: Sequence[BytesLike]) -> None:
+    """Gather several buffers into one message (``net_sendv``)."""
+    n = len(parts)
+    bufs = ffi.new("net_buf[]", n or 1)
+    keep = []
+    for i, p in enumerate(parts):
+        b = _from_buffer(p)
+        keep.append(b)
+        bufs[i].data = b
+        bufs[i].len = len(b)
+    rc = lib.net_sendv(conn, bufs, n)
+    if rc:
+        _fail(rc, "sendv")
+
+
+def broadcast(conns: Sequence[int], data: BytesLike) -> Tuple[int, List[int]]:
+    """Queue one shared copy of ``data`` to every connection in ``conns``.
+
+    Returns ``(queued, results)``: how many connections took it and each
+    connection's code (0 or ``NET_E*``); failures do not raise.
+    """
+    n = len(conns)
+    hs = ffi.new("net_handle[]", list(conns)) if n else ffi.NULL
+    res = ffi.new("int[]", n) if n else ffi.NULL
+    buf = data if type(data) is bytes else _from_buffer(data)
+    rc = lib.net_broadcast(hs, n, buf, len(buf), res)
+    if rc < 0:
+        _fail(rc, "broadcast")
+    return rc, [res[i] for i in range(n)]
+
+
+def close(handle: int) -> None:
+    """Graceful close (``net_close``): a connection delivers what is queued,
+    then FIN, then a CLOSE event; a listener gets a CLOSE event; a timer
+    stops (no event)."""
+    rc = lib.net_close(handle)
+    if rc:
+        _fail(rc, "close")
+
+
+def abort(conn: int) -> None:
+    """Abortive close (``net_abort``): queued data is dropped, the peer gets RST."""
+    rc = lib.net_abort(conn)
+    if rc:
+        _fail(rc, "abort")
+
+
+def shutdown(conn: int) -> None:
+    """Half-close (``net_shutdown``): FIN after what is queued; receiving goes on."""
+    rc = lib.net_shutdown(conn)
+    if rc:
+        _fail(rc, "shutdown")
+
+
+def set_user(handle: int, user: int) -> None:
+    """Attach a 64-bit user value to a handle (seen in its events' ``user``)."""
+    rc = lib.net_set_user(handle, user)
+    if rc:
+        _fail(rc, "set_user")
+
+
+def get_user(handle: int) -> int:
+    """The user value of a handle."""
+    out = ffi.new("uint64_t *")
+    rc = lib.net_get_user(handle, out)
+    if rc:
+        _fail(rc, "get_user")
+    return out[0]
+
+
+def set_option(handle: int, option: Union[int, str], value: int) -> None:
+    """``net_set_option``; ``option`` is an :class:`Option` or its name
+    (``"nodelay"``, ``"send_cap"``, ...). Booleans are 0/1."""
+    rc = lib.net_set_option(handle, _enum_value(Option, option, "option"), int(value))
+    if rc:
+        _fail(rc, "set_option")
+
+
+def get_option(handle: int, option: Union[int, str]) -> int:
+    """``net_get_option``."""
+    out = ffi.new("int64_t *")
+    rc = lib.net_get_option(handle, _enum_value(Option, option, "option"), out)
+    if rc:
+        _fail(rc, "get_option")
+    return out[0]
+
+
+def local_addr(handle: int) -> Address:
+    """The bound address of a listener or connection (``net_local_addr``)."""
+    a = ffi.new("net_addr *")
+    rc = lib.net_local_addr(handle, a)
+    if rc:
+        _fail(rc, "local_addr")
+    return _addr_from_c(a)  # type: ignore[return-value]
+
+
+def peer_addr(conn: int) -> Address:
+    """The peer of a connection (``net_peer_addr``)."""
+    a = ffi.new("net_addr *")
+    rc = lib.net_peer_addr(conn, a)
+    if rc:
+        _fail(rc, "peer_addr")
+    return _addr_from_c(a)  # type: ignore[return-value]
+
+
+def send_queued(conn: int) -> int:
+    """Bytes accepted by send and not yet written to the socket."""
+    out = ffi.new("uint64_t *")
+    rc = lib.net_send_queued(conn, out)
+    if rc:
+        _fail(rc, "send_queued")
+    return out[0]
+
+
+def format_addr(addr: Address) -> str:
+    """``net_addr_format`` of an :class:`Address`: ``"1.2.3.4:80"`` / ``"[::1]:80"``."""
+    a = ffi.new("net_addr *")
+    a.port = addr.port
+    a.scope_id = addr.scope_id
+    if addr.family == Family.INET6:
+        a.family = 6
+        packed = socket.inet_pton(socket.AF_INET6, addr.host)
+    else:
+        a.family = 4
+        packed = socket.inet_pton(socket.AF_INET, addr.host)
+    ffi.memmove(a.ip, packed, len(packed))
+    buf = ffi.new("char[]", 80)
+    rc = lib.net_addr_format(a, buf, 80)
+    if rc < 0:
+        _fail(rc, "format_addr")
+    return ffi.string(buf).decode()
+
+
+# ---------------------------------------------------------------- engine
+
+_CONFIG_FIELDS = tuple(name for name, _ in ffi.typeof("net_config").fields if name != "size")
+_TCP_FLAG_ARGS = (("nodelay", TcpFlag.NODELAY), ("reuseaddr", TcpFlag.REUSEADDR),
+                  ("keepalive", TcpFlag.KEEPALIVE), ("ipv6only", TcpFlag.IPV6ONLY),
+                  ("length_includes_header", TcpFlag.LEN_INCLUDES_HEADER))
+
+_poll = lib.net_poll
+_buffer = ffi.buffer
+# net_event up to addr, as struct sees it: type status handle parent user
+# data len os_error, then the 24-byte address (read through cffi if needed).
+_EVENT_SIZE = ffi.sizeof("net_event")
+_EVENT_STRUCT = struct.Struct("=IiQQQQIi%dx" % (_EVENT_SIZE - ffi.offsetof("net_event", "addr")))
+assert _EVENT_STRUCT.size == _EVENT_SIZE and ffi.offsetof("net_event", "addr") == 48
+_iter_unpack = _EVENT_STRUCT.iter_unpack
+_PTR_STRIDE = _EVENT_SIZE // ffi.sizeof("char *")
+_PTR_OFFSET = ffi.offsetof("net_event", "data") // ffi.sizeof("char *")
+
+
+class _AddressSpace32:
+    """space[a:b] -> the bytes at addresses [a, b), for 32-bit processes."""
+
+    def __getitem__(self, s: slice) -> bytes:
+        return ffi.unpack(ffi.cast("char *", s.start), s.stop - s.start)
+
+
+# Payload copies without a cdata per event: on 64-bit a cffi buffer over the
+# whole user address space (user pointers stay below 2**63), sliced at
+# [data, data + len) - one C-level copy into a new bytes object, nothing of
+# the buffer itself ever leaves this module. 32-bit: the plain way.
+if ffi.sizeof("void *") == 8:
+    _ADDRESS_SPACE: Any = ffi.buffer(ffi.cast("char *", 0), 2**63 - 1)
+else:  # pragma: no cover - 32-bit builds
+    _ADDRESS_SPACE = _AddressSpace32()
+_new_event = tuple.__new__
+_EVENT_TYPES = tuple(EventType)
+_N_TYPES = len(_EVENT_TYPES)
+_DATA = EventType.DATA
+
+
+def _destroy(handle: int) -> None:
+    lib.net_engine_destroy(handle)
+
+
+class Engine:
+    """An engine (``net_engine``): backend, I/O threads, handles, event queue.
+
+    Use it as a context manager, or call :meth:`destroy`::
+
+        with net.Engine(backend="auto", io_threads=0) as eng:
+            lst = eng.listen("127.0.0.1", 0, framing="u16le")
+            while True:
+                for ev in eng.poll(100):
+                    if ev.type == net.EV_DATA:
+                        eng.send(ev.handle, ev.data)
+
+    Keyword arguments set ``net_config`` fields of the same name
+    (``max_connections``, ``max_message``, ``send_cap``, ``send_highwater``,
+    ``send_lowwater``, ``recv_limit``, ``idle_timeout_ms``,
+    ``close_timeout_ms``, ``event_batch``); unset ones keep the library's
+    defaults. ``backend`` is a :class:`Backend` or its name; ``"auto"``
+    honours the ``NET_BACKEND`` environment variable. ``max_events`` is the
+    most events one :meth:`poll` returns.
+
+    DATA payloads: with ``views=False`` (the default) ``Event.data`` is a
+    ``bytes`` copy, the caller's to keep. With ``views=True`` it is a
+    read-only ``memoryview`` on the engine's own buffer (no copy: worth it
+    for large messages), valid only until the next :meth:`poll` on this
+    engine or its destruction; the engine recycles that memory then and the
+    binding releases the view, so a kept one raises ``ValueError``.
+
+    :meth:`poll` must be called from one thread at a time; sends, closes,
+    options, :meth:`post` and :meth:`wakeup` are safe from any thread. The
+    handle-taking functions of the module (``send``, ``close``...) are also
+    methods here, for convenience; ``Engine.close(h)`` closes the handle
+    ``h``, :meth:`destroy` ends the engine.
+    """
+
+    def __init__(self, backend: Union[int, str] = "auto", io_threads: int = 0, *,
+                 max_events: int = 512, views: bool = False, **config: int) -> None:
+        self._handle = 0
+        self._closing = False
+        cfg = ffi.new("net_config *")
+        lib.net_config_init(cfg)
+        cfg.backend = _enum_value(Backend, backend, "backend")
+        cfg.io_threads = io_threads
+        for k, v in config.items():
+            if k not in _CONFIG_FIELDS or k in ("backend", "io_threads"):
+                raise TypeError("Engine() got an unexpected keyword argument %r" % k)
+            if v is not None:
+                setattr(cfg, k, v)
+        if max_events < 1:
+            raise InvalidArgumentError(Error.INVAL, "max_events must be >= 1")
+        out = ffi.new("net_engine *")
+        rc = lib.net_engine_create(cfg, out)
+        if rc:
+            _fail(rc, "engine_create")
+        self._handle = int(out[0])
+        self._max = max_events
+        self._events = ffi.new("net_event[]", max_events)
+        self._records = memoryview(ffi.buffer(self._events))
+        # The payload pointers as "char *", indexable without building a
+        # struct cdata per event: _data_ptrs[i * _PTR_STRIDE] is events[i].data.
+        self._data_ptrs = ffi.cast("char **", self._events) + _PTR_OFFSET
+        self._views: Optional[List[memoryview]] = [] if views else None
+        self._poll_lock = threading.Lock()
+        self._finalizer = weakref.finalize(self, _destroy, self._handle)
+        self.io_threads = io_threads
+        #: backend name: "epoll", "io_uring" or "iocp"
+        self.backend: str = ffi.string(lib.net_backend_name(self._handle)).decode()
+
+    # -- lifetime
+
+    @property
+    def handle(self) -> int:
+        """The C ``net_engine`` value (0 once destroyed)."""
+        return self._handle
+
+    def destroy(self) -> None:
+        """``net_engine_destroy``: closes every socket at once (no graceful
+        flush), stops the I/O threads, frees everything. Idempotent. If another
+        thread is inside :meth:`poll`, that poll is woken and finishes first."""
+        h = self._handle
+        if not h:
+            return
+        # A poll running on another thread is woken (again and again, should
+        # it poll once more) until we hold the poll lock; polls that start
+        # after that see the closing flag.
+        self._closing = True
+        lock = self._poll_lock
+        while not lock.acquire(timeout=0.02):
+            lib.net_wakeup(h)
+        try:
+            if not self._handle:
+                return  # another thread destroyed it meanwhile
+            self._release_views()
+            self._finalizer.detach()
+            self._handle = 0
+            rc = lib.net_engine_destroy(h)
+        finally:
+            lock.release()
+        if rc:
+            _fail(rc, "engine_destroy")
+
+    def __enter__(self) -> "Engine":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.destroy()
+
+    def __repr__(self) -> str:
+        return "<net.Engine %#x backend=%s io_threads=%d>" % (
+            self._handle, getattr(self, "backend", "?"), getattr(self, "io_threads", 0))
+
+    # -- events
+
+    def _release_views(self) -> None:
+        views = self._views
+        if not views:
+            return
+        for v in views:
+            try:
+                v.release()
+            except BufferError:  # something exported it further: leave it
+                pass
+        views.clear()
+
+    def poll(self, timeout_ms: int = -1) -> List[Event]:
+        """Wait up to ``timeout_ms`` (-1 = forever, 0 = not at all) and return
+        the ready events (possibly none), at most ``max_events``.
+
+        DATA payloads are ``bytes`` copies, or with ``views=True`` read-only
+        memoryviews valid until the next poll (released then). With
+        ``io_threads=0`` the I/O itself runs inside this call. The GIL is
+        released while waiting, but a blocked poll only returns on an event,
+        :meth:`wakeup`, or the timeout: poll in slices if signals (Ctrl+C)
+        must be seen promptly. Raises :class:`BusyError` if another thread is
+        polling this engine.
+        """
+        if not self._poll_lock.acquire(False):
+            if self._closing:
+                raise BadHandleError(Error.BADHANDLE, "poll (engine being destroyed)")
+            raise BusyError(Error.BUSY, "poll")
+        try:
+            if self._closing:
+                raise BadHandleError(Error.BADHANDLE, "poll (engine destroyed)")
+            views = self._views
+            if views is not None and views:
+                self._release_views()
+            n = _poll(self._handle, self._events, self._max, timeout_ms)
+            if n <= 0:
+                if n < 0:
+                    _fail(n, "poll")
+                return []
+            out = []
+            append = out.append
+            new, Ev, DATA, space = _new_event, Event, _DATA, _ADDRESS_SPACE
+            # One C-level pass turns the records into tuples of scalars.
+            for i, (t, st, h, par, us, p, ln, ose) in enumerate(
+                    _iter_unpack(self._records[:n * _EVENT_SIZE])):
+                if t == 3:  # DATA: the hot path
+                    if views is None:  # a bytes copy of [p, p + ln)
+                        append(new(Ev, (DATA, st, h, 0, us, space[p:p + ln], ln, ose, None)))
+                    else:
+                        data = memoryview(
+                            _buffer(self._data_ptrs[i * _PTR_STRIDE], ln)).toreadonly()
+                        views.append(data)
+                        append(new(Ev, (DATA, st, h, 0, us, data, ln, ose, None)))
+                else:
+                    addr = _addr_from_c(self._events[i].addr) if t == 1 or t == 2 else None
+                    append(new(Ev, (_EVENT_TYPES[t] if t < _N_TYPES else t,
+                                    st, h, par, us, None, ln, ose, addr)))
+            return out
+        finally:
+            self._poll_lock.release()
+
+    def wakeup(self) -> None:
+        """Make a blocking :meth:`poll` return (possibly with no events). Any thread."""
+        rc = lib.net_wakeup(self._handle)
+        if rc:
+            _fail(rc, "wakeup")
+
+    def post(self, value: int) -> None:
+        """Queue a USER event carrying ``value`` (a 64-bit unsigned int). Any thread."""
+        rc = lib.net_post(self._handle, value)
+        if rc:
+            _fail(rc, "post")
+
+    def stats(self) -> Stats:
+        """``net_engine_stats``."""
+        s = ffi.new("net_stats *")
+        s.size = ffi.sizeof("net_stats")
+        rc = lib.net_engine_stats(self._handle, s)
+        if rc:
+            _fail(rc, "engine_stats")
+        return Stats(*(getattr(s, f) for f in Stats._fields))
+
+    # -- TCP
+
+    def _tcp_config(self, framing: Union[int, str], flags: Optional[int], max_message: int,
+                    backlog: int, user: int, bools: Dict[str, Optional[bool]]) -> Any:
+        tc = ffi.new("net_tcp_config *")
+        lib.net_tcp_config_init(tc)
+        tc.framing = _enum_value(Framing, framing, "framing")
+        f = tc.flags if flags is None else int(flags)
+        for name, bit in _TCP_FLAG_ARGS:
+            v = bools.get(name)
+            if v is not None:
+                f = (f | bit) if v else (f & ~bit)
+        tc.flags = f
+        tc.max_message = max_message
+        tc.backlog = backlog
+        tc.user = user
+        return tc
+
+    def listen(self, host: Optional[str], port: int, *, framing: Union[int, str] = "raw",
+               length_includes_header: Optional[bool] = None, nodelay: Optional[bool] = None,
+               reuseaddr: Optional[bool] = None, keepalive: Optional[bool] = None,
+               ipv6only: Optional[bool] = None, flags: Optional[int] = None,
+               max_message: int = 0, backlog: int = 0, user: int = 0) -> int:
+        """Listen on ``host:port`` (``net_listen``) and return the listener handle.
+
+        ``host`` is numeric IPv4/IPv6 or a name; ``None`` or ``""`` is any IPv4
+        address. Port 0 picks a free port (see :func:`local_addr`). Accepted
+        connections inherit ``framing`` (a :class:`Framing` or its name) and
+        the flags. Boolean flag arguments left ``None`` keep the library's
+        defaults (nodelay and reuseaddr on); ``flags`` sets them all at once.
+        """
+        tc = self._tcp_config(framing, flags, max_message, backlog, user, {
+            "length_includes_header": length_includes_header, "nodelay": nodelay,
+            "reuseaddr": reuseaddr, "keepalive": keepalive, "ipv6only": ipv6only})
+        out = ffi.new("net_handle *")
+        rc = lib.net_listen(self._handle, (host or "").encode(), port, tc, out)
+        if rc:
+            _fail(rc, "listen %s:%d" % (host or "", port))
+        return int(out[0])
+
+    def connect(self, host: str, port: int, *, framing: Union[int, str] = "raw",
+                length_includes_header: Optional[bool] = None, nodelay: Optional[bool] = None,
+                keepalive: Optional[bool] = None, flags: Optional[int] = None,
+                max_message: int = 0, user: int = 0) -> int:
+        """Start connecting (``net_connect``) and return the connection handle.
+
+        A CONNECT event reports the outcome (status 0 = connected); a failed
+        connect is followed by a CLOSE event.
+        """
+        tc = self._tcp_config(framing, flags, max_message, 0, user, {
+            "length_includes_header": length_includes_header, "nodelay": nodelay,
+            "keepalive": keepalive})
+        out = ffi.new("net_handle *")
+        rc = lib.net_connect(self._handle, host.encode(), port, tc, out)
+        if rc:
+            _fail(rc, "connect %s:%d" % (host, port))
+        return int(out[0])
+
+    # -- timers
+
+    def timer(self, delay_ms: int, repeat_ms: int = 0, user: int = 0) -> int:
+        """Start a timer (``net_timer_start``): a TIMER event after ``delay_ms``,
+        then every ``repeat_ms`` (0 = once). Stop it with :func:`close`."""
+        out = ffi.new("net_handle *")
+        rc = lib.net_timer_start(self._handle, delay_ms, repeat_ms, user, out)
+        if rc:
+            _fail(rc, "timer_start")
+        return int(out[0])
+
+    # -- the handle calls, as methods
+    send = staticmethod(send)
+    sendv = staticmethod(sendv)
+    broadcast = staticmethod(broadcast)
+    close = staticmethod(close)
+    abort = staticmethod(abort)
+    shutdown = staticmethod(shutdown)
+    set_user = staticmethod(set_user)
+    get_user = staticmethod(get_user)
+    set_option = staticmethod(set_option)
+    get_option = staticmethod(get_option)
+    local_addr = staticmethod(local_addr)
+    peer_addr = staticmethod(peer_addr)
+    send_queued = staticmethod(send_queued)
+
+
+def backend_available(backend: Union[int, str]) -> bool:
+    """Whether an engine with this backend can be created here (built into
+    the library and allowed by the kernel)."""
+    try:
+        Engine(backend).destroy()
+    except UnsupportedError:
+        return False
+    return True
+
+
+__all__ = [
+    # constants
+    "Error", "EventType", "Backend", "Framing", "TcpFlag", "Option", "Family",
+    "EV_NONE", "EV_ACCEPT", "EV_CONNECT", "EV_DATA", "EV_CLOSE", "EV_SEND_HIGHWATER",
+    "EV_SEND_DRAINED", "EV_TIMER", "EV_USER", "VERSION_MAJOR", "VERSION_MINOR", "VERSION_PATCH",
+    # errors
+    "NetError", "BadHandleError", "InvalidArgumentError", "NoMemoryError", "WouldBlockError",
+    "ClosedError", "MessageSizeError", "BusyError", "UnsupportedError", "OSFailureError",
+    "AddressError", "TimedOutError", "ResetError", "RefusedError", "LimitError", "ProtocolError",
+    "AbortedError", "AddressInUseError", "UnreachableError", "error_for",
+    # records
+    "Address", "Event", "Stats",
+    # functions
+    "version", "version_string", "strerror", "send", "sendv", "broadcast", "close", "abort",
+    "shutdown", "set_user", "get_user", "set_option", "get_option", "local_addr", "peer_addr",
+    "send_queued", "format_addr", "backend_available",
+    # engine
+    "Engine",
+]

@@ -1,0 +1,189 @@
+"""Stale, forged and wrong-type handles, bad arguments: errors, never crashes."""
+
+import random
+import threading
+
+import pytest
+
+import net
+
+HANDLE_CALLS = [
+    ("send", lambda x: net.send(x, b"x")),
+    ("sendv", lambda x: net.sendv(x, [b"x"])),
+    ("close", net.close),
+    ("abort", net.abort),
+    ("shutdown", net.shutdown),
+    ("set_user", lambda x: net.set_user(x, 1)),
+    ("get_user", net.get_user),
+    ("set_option", lambda x: net.set_option(x, "nodelay", 1)),
+    ("get_option", lambda x: net.get_option(x, "nodelay")),
+    ("local_addr", net.local_addr),
+    ("peer_addr", net.peer_addr),
+    ("send_queued", net.send_queued),
+]
+
+
+def _all_bad(handle):
+    for name, call in HANDLE_CALLS:
+        with pytest.raises(net.BadHandleError, match="NET_E_BADHANDLE"):
+            call(handle)
+    n, res = net.broadcast([handle], b"x")
+    assert (n, res) == (0, [net.Error.BADHANDLE])
+
+
+def test_zero_handle(h):
+    _all_bad(0)
+
+
+def test_forged_handles(h):
+    lst, cli, srv = h.pair()
+    rnd = random.Random(1234)
+    forged = [rnd.getrandbits(64) for _ in range(300)]
+    for real in (lst, cli, srv):
+        forged += [real ^ (1 << b) for b in range(64)]   # every single-bit change
+        forged += [real + 1, real - 1, real | (0xFFFFFF << 32), real & ~0xFFFFFFFF]
+    forged = [f for f in forged if f not in (lst, cli, srv) and 0 <= f < 2**64]
+    for f in forged:
+        for call in (lambda x: net.send(x, b"x"), net.get_user, net.send_queued):
+            try:
+                call(f)
+            except net.BadHandleError:
+                continue
+            raise AssertionError("forged handle %#x accepted" % f)
+    # The real ones still work.
+    h.eng.send(cli, b"alive")
+    assert h.recv_bytes(srv, 5) == b"alive"
+
+
+def test_stale_connection_handle(h):
+    lst, cli, srv = h.pair()
+    net.close(cli)
+    h.wait_close(cli)
+    h.wait_close(srv)
+    _all_bad(cli)
+    _all_bad(srv)
+    # Slots are reused under a new generation: the old handles stay dead.
+    lst2, cli2, srv2 = h.pair()
+    assert cli2 != cli and srv2 != srv
+    _all_bad(cli)
+    h.eng.send(cli2, b"new")
+    assert h.recv_bytes(srv2, 3) == b"new"
+
+
+def test_wrong_type_handles(h):
+    lst, cli, srv = h.pair()
+    tm = h.eng.timer(100000)
+    for wrong in (lst, tm):  # not connections
+        for call in (lambda x: net.send(x, b"x"), net.abort, net.shutdown, net.peer_addr,
+                     net.send_queued):
+            with pytest.raises(net.BadHandleError):
+                call(wrong)
+    with pytest.raises(net.BadHandleError):
+        net.local_addr(tm)
+    with pytest.raises(net.BadHandleError):
+        net.set_option(tm, "nodelay", 1)
+    # The engine value is not an object handle.
+    with pytest.raises(net.BadHandleError):
+        net.send(h.eng.handle, b"x")
+    net.close(tm)
+    with pytest.raises(net.BadHandleError):
+        net.close(tm)
+
+
+def test_handles_of_destroyed_engine(make_h):
+    h1 = make_h()
+    lst, cli, srv = h1.pair()
+    tm = h1.eng.timer(100000)
+    h1.eng.destroy()
+    for x in (lst, cli, srv, tm):
+        _all_bad(x)
+    # A new engine (likely in the same table slot) does not revive them.
+    h2 = make_h()
+    lst2, cli2, srv2 = h2.pair()
+    for x in (lst, cli, srv, tm):
+        _all_bad(x)
+    h2.eng.send(cli2, b"ok")
+    assert h2.recv_bytes(srv2, 2) == b"ok"
+
+
+def test_handle_from_other_engine_works_there_only(make_h):
+    a, b = make_h(), make_h()
+    lst, cli, srv = a.pair()
+    # Handles carry their engine: calls work without naming it.
+    net.send(cli, b"cross")
+    assert a.recv_bytes(srv, 5) == b"cross"
+    assert b.eng.stats().connections == 0
+
+
+def test_bad_arguments(h):
+    lst, cli, srv = h.pair("u16le")
+    with pytest.raises(TypeError):
+        net.send(cli, None)
+    with pytest.raises(TypeError):
+        net.send(cli, 12)
+    with pytest.raises(net.AddressError):
+        h.eng.listen("not an address!", 0)
+    with pytest.raises(net.AddressError):
+        h.eng.connect("256.1.1.1", 80)
+    with pytest.raises(net.InvalidArgumentError):
+        h.eng.connect("127.0.0.1", 0)
+    with pytest.raises(net.InvalidArgumentError):
+        h.eng.connect("", 80)
+    with pytest.raises(OverflowError):
+        h.eng.listen("127.0.0.1", 70000)
+    with pytest.raises(net.InvalidArgumentError):
+        h.eng.listen("127.0.0.1", 0, framing="u24le")
+    with pytest.raises(net.InvalidArgumentError):
+        h.eng.listen("127.0.0.1", 0, framing=9)
+    with pytest.raises(net.MessageSizeError):
+        net.send(cli, b"x" * 70000)  # above the u16 header's reach
+    # Flat API: NULL pointers are refused, not dereferenced.
+    lib, ffi = net.lib, net.ffi
+    assert lib.net_send(cli, ffi.NULL, 5) == net.Error.INVAL
+    assert lib.net_get_user(cli, ffi.NULL) == net.Error.INVAL
+    assert lib.net_get_option(cli, 1, ffi.NULL) == net.Error.INVAL
+    assert lib.net_local_addr(cli, ffi.NULL) == net.Error.INVAL
+    assert lib.net_send_queued(cli, ffi.NULL) == net.Error.INVAL
+    assert lib.net_sendv(cli, ffi.NULL, 2) == net.Error.INVAL
+    assert lib.net_broadcast(ffi.NULL, 3, b"x", 1, ffi.NULL) == net.Error.INVAL
+    assert lib.net_engine_create(ffi.NULL, ffi.NULL) < 0
+    assert lib.net_listen(h.eng.handle, b"127.0.0.1", 0, ffi.NULL, ffi.NULL) == net.Error.INVAL
+    assert lib.net_timer_start(h.eng.handle, 1, 0, 0, ffi.NULL) == net.Error.INVAL
+    assert lib.net_addr_format(ffi.NULL, ffi.NULL, 0) == net.Error.INVAL
+    assert lib.net_engine_stats(h.eng.handle, ffi.NULL) == net.Error.INVAL
+    evs = ffi.new("net_event[1]")
+    assert lib.net_poll(h.eng.handle, ffi.NULL, 4, 0) == net.Error.INVAL
+    assert lib.net_poll(h.eng.handle, evs, -1, 0) == net.Error.INVAL
+    buf = ffi.new("char[4]")
+    a = ffi.new("net_addr *")
+    net.lib.net_local_addr(lst, a)
+    assert lib.net_addr_format(a, buf, 4) == net.Error.INVAL  # too small
+    a.family = 99
+    assert lib.net_addr_format(a, ffi.new("char[64]"), 64) == net.Error.INVAL
+    # The connection survived all that.
+    net.send(cli, b"fine")
+    assert h.wait(net.EV_DATA, srv).data == b"fine"
+
+
+def test_poll_from_two_threads_is_busy(h):
+    """Python layer: the second poller gets BusyError, never a shared buffer.
+    C layer: net_poll says NET_E_BUSY while another thread is inside it."""
+    started = threading.Event()
+    done = []
+
+    def blocker():
+        started.set()
+        done.append(h.eng.poll(1500))
+
+    t = threading.Thread(target=blocker)
+    t.start()
+    started.wait()
+    import time
+    time.sleep(0.2)
+    with pytest.raises(net.BusyError):
+        h.eng.poll(0)
+    evs = net.ffi.new("net_event[4]")
+    assert net.lib.net_poll(h.eng.handle, evs, 4, 0) == net.Error.BUSY
+    h.eng.wakeup()
+    t.join(5)
+    assert not t.is_alive() and done
