@@ -73,6 +73,8 @@ void **net__listener_bk(net_listener *l);
 void **net__loop_bk(net_loop *loop);
 uint32_t net__loop_index(const net_loop *loop);
 uint32_t net__loop_batch(const net_loop *loop);
+/* 1 when the loop runs on its own I/O thread (io_threads >= 1), 0 when net_poll drives it. */
+int net__loop_threaded(const net_loop *loop);
 
 /* Where to receive: a window the core can hand to the script without a copy.
  * A backend that receives elsewhere (a kernel buffer ring) passes its own

@@ -35,6 +35,11 @@ uint32_t net__loop_batch(const net_loop *loop)
     return loop->e->cfg.event_batch;
 }
 
+int net__loop_threaded(const net_loop *loop)
+{
+    return loop->e->threaded;
+}
+
 void *net__recv_window(net_loop *loop, size_t *cap)
 {
     net_block *b = loop->rx_blk;

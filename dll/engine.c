@@ -254,7 +254,9 @@ static const net_backend *const g_backends[] = {
 
 static const char *const g_backend_names[] = {"auto", "epoll", "io_uring", "iocp"};
 
-static int pick_backend(uint32_t want, const net_backend **out)
+/* The first usable backend at or after *from that matches want; *from is
+ * left on it so a caller can go on past it. */
+static int pick_backend(uint32_t want, int *from, const net_backend **out)
 {
     if (want == NET_BACKEND_AUTO) {
         const char *env = os_getenv("NET_BACKEND");
@@ -270,12 +272,13 @@ static int pick_backend(uint32_t want, const net_backend **out)
     if (want > NET_BACKEND_IOCP)
         return NET_E_INVAL;
     int last = NET_E_UNSUPPORTED;
-    for (int i = 0; g_backends[i]; i++) {
+    for (int i = *from; g_backends[i]; i++) {
         if (want != NET_BACKEND_AUTO && strcmp(g_backends[i]->name, g_backend_names[want]) != 0)
             continue;
         last = g_backends[i]->probe();
         if (last == 0) {
             *out = g_backends[i];
+            *from = i;
             return 0;
         }
         if (want != NET_BACKEND_AUTO)
@@ -351,8 +354,15 @@ NET_API int net_engine_create(const net_config *cfg, net_engine *out)
     if ((rc = os_init()) != 0)
         return rc;
     const net_backend *bk;
-    if ((rc = pick_backend(c.backend, &bk)) != 0)
+    int bk_index = 0;
+    uint32_t want = c.backend;
+    if ((rc = pick_backend(want, &bk_index, &bk)) != 0)
         return rc;
+    if (want == NET_BACKEND_AUTO) {
+        const char *env = os_getenv("NET_BACKEND");
+        if (env && *env && strcmp(env, "auto") != 0)
+            want = 99; /* named through the environment: no falling back */
+    }
 
     /* Indices are handed out round robin so a freed one is reused late. */
     net_spin_lock(&g_engines_lock);
@@ -423,8 +433,18 @@ NET_API int net_engine_create(const net_config *cfg, net_engine *out)
         l->e = e;
         l->index = opened;
         l->next_tick = os_now_ms() + NET_TICK_MS;
-        if ((rc = bk->loop_open(l)) != 0)
-            goto fail_loops;
+        if ((rc = bk->loop_open(l)) != 0) {
+            /* A backend can probe fine and still fail here (memory limits
+             * on its rings): auto moves on to the next one. */
+            for (uint32_t i = 0; i < opened; i++)
+                bk->loop_close(&loops[i]);
+            bk_index++;
+            if (want != NET_BACKEND_AUTO || pick_backend(want, &bk_index, &bk) != 0)
+                goto fail_early;
+            e->bk = bk;
+            memset(loops, 0, e->nloops * sizeof *loops);
+            opened = (uint32_t)-1; /* the loop's ++ starts over at 0 */
+        }
     }
     atomic_store(&e->alive, 1);
     if (e->threaded) {

@@ -1,0 +1,1097 @@
+/*
+ * backend_uring.c - the preferred Linux backend, on liburing.
+ *
+ * One ring per loop. Everything is a completion:
+ * - listeners: one multishot accept (single-shot accept where the kernel
+ *   lacks multishot), re-armed when a CQE comes without IORING_CQE_F_MORE;
+ * - receiving: one multishot recv per connection drawing from a provided
+ *   buffer ring shared by the whole loop (single-shot recv with buffer select
+ *   where multishot is missing). Idle connections pin no buffer. The core
+ *   copies out of our buffer inside net__received and the buffer goes back to
+ *   the ring at once. -ENOBUFS ends a multishot: the ring grows (up to a
+ *   bound) and the recv is re-armed at the end of the batch;
+ * - sending: one sendmsg over the core's iov (a plain send for one piece),
+ *   MSG_WAITALL so the kernel finishes partial writes itself, at most one in
+ *   flight per connection;
+ * - connecting: IORING_OP_CONNECT;
+ * - wake-ups: an eventfd with a read always pending on the ring.
+ * SQEs are only queued by the submit calls; wait() submits them all and
+ * waits in one io_uring_enter (io_uring_submit_and_wait*), then handles up to
+ * event_batch CQEs.
+ *
+ * Every SQE we queue is counted on its socket (ops) until its final CQE has
+ * been handled, cancels included. A closed socket is cancelled (cancel by fd,
+ * or one cancel per operation), and only when its count reaches zero is the
+ * descriptor closed and the core told (net__*_released), at the end of
+ * wait(): no CQE can then name freed memory or a reused descriptor.
+ *
+ * Threads: the ring of a loop driven by its own I/O thread is set up with
+ * SINGLE_ISSUER|DEFER_TASKRUN (created disabled, enabled by the loop thread
+ * on its first call; loop_close, run by the thread that joined it, only
+ * unmaps). A loop driven by net_poll (io_threads = 0) may be driven by
+ * different threads over its life, which SINGLE_ISSUER forbids: it gets
+ * COOP_TASKRUN instead. The backend learns the mode from
+ * net__loop_threaded(). NET_URING_DEFER=0|1 overrides (1 is for
+ * measurements: with io_threads = 0 it breaks if another thread polls).
+ *
+ * Probing: probe() creates a ring and checks every opcode we use and the
+ * buffer ring; without those, io_uring is "unsupported" and auto falls back
+ * to epoll. Setup flags (SUBMIT_ALL, COOP_TASKRUN, SINGLE_ISSUER,
+ * DEFER_TASKRUN), cancel-by-fd, incremental buffer consumption and the
+ * multishot variants degrade one by one (multishot on its first -EINVAL).
+ *
+ * Rings: SQ 1024, CQ 65536 (the kernel's maximum). Between two reaps a
+ * connection typically posts a receive, a send and a cancel completion, so
+ * ~20000 busy connections per loop fit; past that (or with a flood of tiny
+ * reads) the kernel's NODROP overflow list keeps it lossless, only slower.
+ * Test hooks: NET_TEST_DISABLE_URING=1 makes probe fail as a seccomp profile
+ * would; NET_TEST_URING_DEGRADE=1 (or a list of features) runs with every
+ * optional feature (or those) off; NET_TEST_URING_CQ=N shrinks the rings so
+ * CQ overflow and a full SQ are exercised. NET_URING_DEBUG=1 prints what a
+ * loop uses, or why io_uring is unavailable.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <liburing.h>
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+#include "backend.h"
+
+_Static_assert(sizeof(net_iov) == sizeof(struct iovec), "net_iov must match struct iovec");
+
+#define SQ_ENTRIES 1024u
+#define CQ_ENTRIES 65536u /* the kernel's maximum; IORING_SETUP_CLAMP if less */
+/* Receive buffers: a chunk of buffers at start, another whenever a recv
+ * finds the ring empty, up to BUF_CHUNKS_MAX chunks (4 MiB per loop).
+ * Incremental consumption (6.12) packs many small reads into one large
+ * buffer; without it, each read takes a whole (small) buffer. */
+#define BUF_CHUNK_BYTES (256u * 1024u)
+#define BUF_CHUNKS_INIT 1u
+#define BUF_CHUNKS_MAX 16u
+#define BUF_SIZE_INC (64u * 1024u)
+#define BUF_SIZE_FIXED 4096u
+#define BR_ENTRIES 1024u /* >= the most buffers we ever add */
+#define BGID 0
+#ifndef IOU_PBUF_RING_INC
+#define IOU_PBUF_RING_INC 2
+#endif
+#ifndef IORING_CQE_F_BUF_MORE
+#define IORING_CQE_F_BUF_MORE (1U << 4)
+#endif
+
+/* user_data: socket pointer | generation << 48 | operation in the low bits */
+enum { UD_WAKE = 1, UD_ACCEPT, UD_RECV, UD_SEND, UD_CONNECT, UD_CANCEL, UD_IGNORE };
+#define UD_OP_MASK 7ull
+#define UD_PTR_MASK 0x0000FFFFFFFFFFF8ull
+#define UD_GEN_SHIFT 48
+
+/* feature bits */
+enum {
+    F_SUBMIT_ALL = 1u << 0,
+    F_COOP = 1u << 1,
+    F_SINGLE_ISSUER = 1u << 2,
+    F_DEFER = 1u << 3,
+    F_CANCEL_FD = 1u << 4,
+    F_MS_ACCEPT = 1u << 5,
+    F_MS_RECV = 1u << 6,
+    F_EXT_ARG = 1u << 7,
+    F_NODROP = 1u << 8,
+    F_BUF_INC = 1u << 9,
+    F_PROBED = 1u << 30
+};
+
+enum { K_CONN = 1, K_LISTENER = 2 };
+
+typedef struct ur_sock {
+    void *obj;
+    struct ur_sock *next;               /* retry list / zombie list */
+    struct ur_sock *cprev, *cnext;      /* closing list */
+    int fd;
+    uint16_t ops;                       /* SQEs queued or in flight */
+    uint16_t gen;                       /* generation of the current recv / accept */
+    uint8_t kind;
+    uint8_t want_rx, rx_on, rx_cxl;     /* receive (or accept for listeners) */
+    uint8_t send_want, send_on;
+    uint8_t conn_want, conn_on;
+    uint8_t closed, close_cxl, zombie, in_retry, eof;
+    uint8_t addrlen;
+    union {
+        struct msghdr msg;        /* the send in flight */
+        struct sockaddr_in6 addr; /* the connect target (no send before connected) */
+    } u;
+} ur_sock;
+
+typedef struct ur_loop {
+    struct io_uring ring;
+    unsigned features;
+    int enabled; /* ring created disabled (SINGLE_ISSUER): enabled on first use */
+    int evfd;
+    uint64_t evbuf;
+    int wake_on;
+    int wake_rearm;
+    int starved; /* a recv ran out of buffers this batch */
+    int again;   /* a single-shot recv left data in its socket: another round */
+    uint64_t nobufs; /* statistics for NET_URING_DEBUG */
+    /* provided buffer ring */
+    struct io_uring_buf_ring *br;
+    uint8_t *chunks[BUF_CHUNKS_MAX];
+    unsigned nchunks;
+    unsigned buf_size, chunk_bufs; /* geometry: incremental or fixed */
+    uint32_t *buf_off;             /* incremental: bytes of each buffer consumed so far */
+    unsigned br_pending; /* buffers added since the last advance */
+    /* lists */
+    ur_sock *retry, **retry_tail; /* sockets with work that found no SQE, or starved: FIFO */
+    ur_sock *zombies; /* closed, nothing in flight: released at the end of wait */
+    ur_sock *closing; /* closed, operations still in flight */
+    unsigned batch;
+    struct io_uring_cqe **cqes;
+    int warned;
+} ur_loop;
+
+static _Atomic unsigned g_features;
+
+static ur_loop *L(net_loop *loop)
+{
+    return *net__loop_bk(loop);
+}
+
+static int env_on(const char *name)
+{
+    const char *v = getenv(name);
+    return v && *v && strcmp(v, "0") != 0;
+}
+
+/* ---- probing ---- */
+
+static int try_ring(struct io_uring *ring, unsigned entries, unsigned cq, unsigned flags, unsigned *features)
+{
+    struct io_uring_params p;
+    memset(&p, 0, sizeof p);
+    p.flags = flags | IORING_SETUP_CQSIZE | IORING_SETUP_CLAMP;
+    p.cq_entries = cq;
+    int rc = io_uring_queue_init_params(entries, ring, &p);
+    if (rc == 0 && features)
+        *features = p.features;
+    return rc;
+}
+
+static const unsigned flag_sets[] = {
+    IORING_SETUP_SUBMIT_ALL | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
+    IORING_SETUP_SUBMIT_ALL | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG,
+    IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG,
+    IORING_SETUP_SUBMIT_ALL,
+    0,
+};
+
+static unsigned flags_to_features(unsigned flags)
+{
+    unsigned f = 0;
+    if (flags & IORING_SETUP_SUBMIT_ALL)
+        f |= F_SUBMIT_ALL;
+    if (flags & IORING_SETUP_COOP_TASKRUN)
+        f |= F_COOP;
+    if (flags & IORING_SETUP_SINGLE_ISSUER)
+        f |= F_SINGLE_ISSUER;
+    if (flags & IORING_SETUP_DEFER_TASKRUN)
+        f |= F_DEFER | F_SINGLE_ISSUER;
+    return f;
+}
+
+static void *map_pages(size_t len)
+{
+    void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+/* Returns the feature bits, 0 when io_uring cannot be used at all. */
+static unsigned probe_features(void)
+{
+    struct io_uring ring;
+    unsigned kfeat = 0, f = 0;
+    int rc = -EINVAL;
+    for (unsigned i = 0; i < sizeof flag_sets / sizeof flag_sets[0]; i++) {
+        rc = try_ring(&ring, 8, 64, flag_sets[i], &kfeat);
+        if (rc == 0) {
+            f = flags_to_features(flag_sets[i]);
+            if (f & F_DEFER)
+                f |= F_COOP; /* DEFER_TASKRUN (6.1) implies COOP_TASKRUN (5.19) */
+            break;
+        }
+        if (rc != -EINVAL)
+            break; /* EPERM (seccomp, kernel.io_uring_disabled), ENOSYS, ENOMEM... */
+    }
+    if (rc != 0) {
+        if (env_on("NET_URING_DEBUG"))
+            fprintf(stderr, "net io_uring: unavailable: io_uring_setup: %s\n", strerror(-rc));
+        return 0;
+    }
+    unsigned ok = 1;
+    struct io_uring_probe *pr = io_uring_get_probe_ring(&ring);
+    if (!pr) {
+        ok = 0;
+    } else {
+        static const int ops[] = {IORING_OP_ACCEPT, IORING_OP_RECV,  IORING_OP_SENDMSG,
+                                  IORING_OP_CONNECT, IORING_OP_READ, IORING_OP_ASYNC_CANCEL};
+        for (unsigned i = 0; i < sizeof ops / sizeof ops[0]; i++)
+            if (!io_uring_opcode_supported(pr, ops[i]))
+                ok = 0;
+        io_uring_free_probe(pr);
+    }
+    /* Provided buffer rings (5.19): required. */
+    if (ok) {
+        size_t len = 4096;
+        void *mem = map_pages(len);
+        struct io_uring_buf_reg reg;
+        memset(&reg, 0, sizeof reg);
+        reg.ring_addr = (uint64_t)(uintptr_t)mem;
+        reg.ring_entries = 8;
+        reg.bgid = BGID;
+        if (!mem || io_uring_register_buf_ring(&ring, &reg, 0) != 0)
+            ok = 0;
+        else
+            io_uring_unregister_buf_ring(&ring, BGID);
+        if (mem)
+            munmap(mem, len);
+    }
+    /* Cancel by fd (5.19): a cancel that matches nothing says -ENOENT
+     * where it is known, -EINVAL where not. */
+    if (ok) {
+        int fds[2];
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) == 0) {
+            struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
+            io_uring_prep_cancel_fd(sqe, fds[0], IORING_ASYNC_CANCEL_ALL);
+            struct io_uring_cqe *cqe;
+            if (io_uring_submit_and_wait(&ring, 1) >= 0 && io_uring_peek_cqe(&ring, &cqe) == 0) {
+                if (cqe->res == -ENOENT || cqe->res >= 0)
+                    f |= F_CANCEL_FD;
+                io_uring_cqe_seen(&ring, cqe);
+            }
+            close(fds[0]);
+            close(fds[1]);
+        }
+    }
+    io_uring_queue_exit(&ring);
+    if (!ok) {
+        if (env_on("NET_URING_DEBUG"))
+            fprintf(stderr, "net io_uring: unavailable: an opcode or provided buffer rings are missing\n");
+        return 0;
+    }
+    if (kfeat & IORING_FEAT_EXT_ARG)
+        f |= F_EXT_ARG;
+    if (kfeat & IORING_FEAT_NODROP)
+        f |= F_NODROP;
+    /* Multishot accept (5.19) and recv (6.0) cannot be asked for: assume
+     * them and fall back on the -EINVAL of the first try. */
+    f |= F_MS_ACCEPT | F_MS_RECV;
+    return f | F_PROBED;
+}
+
+static int ur_probe(void)
+{
+    if (env_on("NET_TEST_DISABLE_URING")) /* test hook: as if a seccomp profile said EPERM */
+        return NET_E_UNSUPPORTED;
+    unsigned f = atomic_load(&g_features);
+    if (!f) {
+        f = probe_features();
+        if (!f)
+            return NET_E_UNSUPPORTED;
+        atomic_store(&g_features, f);
+    }
+    return 0;
+}
+
+/* ---- rings and buffers ---- */
+
+static int use_defer(net_loop *loop)
+{
+    const char *v = getenv("NET_URING_DEFER");
+    if (v && *v)
+        return strcmp(v, "0") != 0;
+    return net__loop_threaded(loop);
+}
+
+static uint8_t *buf_ptr(ur_loop *l, unsigned bid)
+{
+    return l->chunks[bid / l->chunk_bufs] + (size_t)(bid % l->chunk_bufs) * l->buf_size;
+}
+
+static void buf_put(ur_loop *l, unsigned bid)
+{
+    io_uring_buf_ring_add(l->br, buf_ptr(l, bid), l->buf_size, (unsigned short)bid,
+                          io_uring_buf_ring_mask(BR_ENTRIES), (int)l->br_pending);
+    l->br_pending++;
+}
+
+static void buf_flush(ur_loop *l)
+{
+    if (l->br_pending) {
+        io_uring_buf_ring_advance(l->br, (int)l->br_pending);
+        l->br_pending = 0;
+    }
+}
+
+static int buf_grow(ur_loop *l)
+{
+    if (l->nchunks >= BUF_CHUNKS_MAX)
+        return -1;
+    uint8_t *mem = map_pages(BUF_CHUNK_BYTES);
+    if (!mem)
+        return -1;
+    unsigned first = l->nchunks * l->chunk_bufs;
+    l->chunks[l->nchunks++] = mem;
+    for (unsigned i = 0; i < l->chunk_bufs; i++)
+        buf_put(l, first + i);
+    buf_flush(l);
+    return 0;
+}
+
+static void loop_free(ur_loop *l)
+{
+    for (unsigned i = 0; i < l->nchunks; i++)
+        munmap(l->chunks[i], BUF_CHUNK_BYTES);
+    if (l->br)
+        munmap(l->br, (size_t)BR_ENTRIES * sizeof(struct io_uring_buf));
+    if (l->evfd >= 0)
+        close(l->evfd);
+    free(l->buf_off);
+    free(l->cqes);
+    free(l);
+}
+
+static int ur_loop_open(net_loop *loop)
+{
+    unsigned gf = atomic_load(&g_features);
+    if (!gf && ur_probe() != 0)
+        return NET_E_UNSUPPORTED;
+    gf = atomic_load(&g_features);
+    ur_loop *l = calloc(1, sizeof *l);
+    if (!l)
+        return NET_E_NOMEM;
+    l->evfd = -1;
+    l->retry_tail = &l->retry;
+    l->batch = net__loop_batch(loop);
+    if (l->batch == 0)
+        l->batch = 256;
+    l->cqes = calloc(l->batch, sizeof *l->cqes);
+    if (!l->cqes) {
+        loop_free(l);
+        return NET_E_NOMEM;
+    }
+    /* Test hook: "1" turns every optional feature off, or a list of
+     * coop,defer,submit_all,cancel_fd,ms_accept,ms_recv,inc turns off those. */
+    unsigned off = 0;
+    const char *dg = getenv("NET_TEST_URING_DEGRADE");
+    if (dg && *dg && strcmp(dg, "0") != 0) {
+        static const struct { const char *name; unsigned bit; } names[] = {
+            {"coop", F_COOP}, {"defer", F_DEFER}, {"submit_all", F_SUBMIT_ALL}, {"cancel_fd", F_CANCEL_FD},
+            {"ms_accept", F_MS_ACCEPT}, {"ms_recv", F_MS_RECV}, {"inc", F_BUF_INC}};
+        for (unsigned i = 0; i < sizeof names / sizeof names[0]; i++)
+            if (strcmp(dg, "1") == 0 || strstr(dg, names[i].name))
+                off |= names[i].bit;
+    }
+    int defer = !(off & F_DEFER) && (gf & F_DEFER) && use_defer(loop);
+    unsigned flags = 0;
+    if (defer)
+        flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_R_DISABLED;
+    else if (!(off & F_COOP) && (gf & F_COOP))
+        flags = IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG;
+    if (!(off & F_SUBMIT_ALL) && (gf & F_SUBMIT_ALL))
+        flags |= IORING_SETUP_SUBMIT_ALL;
+    unsigned kfeat = 0, sq = SQ_ENTRIES, cq = CQ_ENTRIES;
+    const char *tcq = getenv("NET_TEST_URING_CQ"); /* test hook: a tiny CQ, to exercise overflow */
+    if (tcq && atoi(tcq) >= 8)
+        sq = cq = (unsigned)atoi(tcq);
+    int rc;
+    /* Where ring memory is short (memlock-accounted kernels, cgroups),
+     * settle for a smaller CQ: overflow is then still lossless (NODROP). */
+    while ((rc = try_ring(&l->ring, sq, cq, flags, &kfeat)) == -ENOMEM && cq > 4096) {
+        cq /= 4;
+        sq = sq < cq ? sq : cq;
+    }
+    if (rc != 0) {
+        loop_free(l);
+        return rc == -ENOMEM ? NET_E_NOMEM : NET_E_UNSUPPORTED;
+    }
+    l->features = flags_to_features(flags) | (gf & (F_EXT_ARG | F_NODROP));
+    l->features |= gf & (F_CANCEL_FD | F_MS_ACCEPT | F_MS_RECV) & ~off;
+    l->enabled = !(flags & IORING_SETUP_R_DISABLED);
+
+    l->br = map_pages((size_t)BR_ENTRIES * sizeof(struct io_uring_buf));
+    struct io_uring_buf_reg reg;
+    memset(&reg, 0, sizeof reg);
+    reg.ring_addr = (uint64_t)(uintptr_t)l->br;
+    reg.ring_entries = BR_ENTRIES;
+    reg.bgid = BGID;
+    l->evfd = eventfd(0, EFD_CLOEXEC);
+    rc = -EINVAL;
+    if (l->br && l->evfd >= 0 && !(off & F_BUF_INC)) {
+        reg.pad = IOU_PBUF_RING_INC; /* the flags field, named pad in older headers */
+        rc = io_uring_register_buf_ring(&l->ring, &reg, 0);
+        l->buf_off = rc == 0 ? calloc(BR_ENTRIES, sizeof *l->buf_off) : NULL;
+        if (rc == 0 && !l->buf_off) {
+            io_uring_queue_exit(&l->ring);
+            loop_free(l);
+            return NET_E_NOMEM;
+        }
+    }
+    if (rc == 0) {
+        l->features |= F_BUF_INC;
+        l->buf_size = BUF_SIZE_INC;
+    } else if (l->br && l->evfd >= 0) {
+        reg.pad = 0;
+        rc = io_uring_register_buf_ring(&l->ring, &reg, 0);
+        l->buf_size = BUF_SIZE_FIXED;
+    }
+    if (rc != 0) {
+        io_uring_queue_exit(&l->ring);
+        loop_free(l);
+        return NET_E_OS;
+    }
+    l->chunk_bufs = BUF_CHUNK_BYTES / l->buf_size;
+    io_uring_buf_ring_init(l->br);
+    for (unsigned i = 0; i < BUF_CHUNKS_INIT; i++)
+        if (buf_grow(l) != 0) {
+            io_uring_queue_exit(&l->ring);
+            loop_free(l);
+            return NET_E_NOMEM;
+        }
+    l->wake_rearm = 1; /* the eventfd read is queued on first use */
+    if (env_on("NET_URING_DEBUG"))
+        fprintf(stderr,
+                "net io_uring loop %u: %s%s%s%s%s%s%s%s%s cq=%u sq=%u bufs=%ux%u..%u\n", net__loop_index(loop),
+                (l->features & F_DEFER) ? "defer_taskrun " : "", (l->features & F_SINGLE_ISSUER) ? "single_issuer " : "",
+                (l->features & F_COOP) ? "coop_taskrun " : "", (l->features & F_SUBMIT_ALL) ? "submit_all " : "",
+                (l->features & F_CANCEL_FD) ? "cancel_fd " : "", (l->features & F_MS_ACCEPT) ? "multishot_accept " : "",
+                (l->features & F_MS_RECV) ? "multishot_recv " : "", (l->features & F_BUF_INC) ? "buf_ring_inc " : "",
+                (l->features & F_EXT_ARG) ? "ext_arg" : "", l->ring.cq.ring_entries, l->ring.sq.ring_entries,
+                l->chunk_bufs * BUF_CHUNKS_INIT, l->buf_size, l->chunk_bufs * BUF_CHUNKS_MAX);
+    *net__loop_bk(loop) = l;
+    return 0;
+}
+
+/* ---- submission ---- */
+
+static void ensure_enabled(ur_loop *l)
+{
+    if (!l->enabled) {
+        l->enabled = 1;
+        /* io_uring_enable_rings() is declared but not exported by liburing 2.3 */
+        int rc = io_uring_register(l->ring.ring_fd, IORING_REGISTER_ENABLE_RINGS, NULL, 0);
+        if (rc < 0 && !l->warned) {
+            l->warned = 1;
+            fprintf(stderr, "net io_uring: enabling the ring failed: %s\n", strerror(-rc));
+        }
+    }
+}
+
+static void submit_error(ur_loop *l, int rc)
+{
+    if (rc == -EEXIST && !l->warned) {
+        l->warned = 1;
+        fprintf(stderr, "net io_uring: ring used from a second thread with SINGLE_ISSUER "
+                        "(NET_URING_DEFER=1 with io_threads = 0?)\n");
+    }
+}
+
+static struct io_uring_sqe *get_sqe(ur_loop *l)
+{
+    ensure_enabled(l);
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&l->ring);
+    if (!sqe) {
+        buf_flush(l);
+        int rc = io_uring_submit(&l->ring);
+        if (rc < 0)
+            submit_error(l, rc);
+        sqe = io_uring_get_sqe(&l->ring);
+    }
+    return sqe;
+}
+
+static uint64_t ud_make(ur_sock *s, unsigned op, unsigned gen)
+{
+    return (uint64_t)(uintptr_t)s | ((uint64_t)gen << UD_GEN_SHIFT) | op;
+}
+
+static void retry_later(ur_loop *l, ur_sock *s)
+{
+    if (!s->in_retry) {
+        s->in_retry = 1;
+        s->next = NULL;
+        *l->retry_tail = s;
+        l->retry_tail = &s->next;
+    }
+}
+
+static void closing_add(ur_loop *l, ur_sock *s)
+{
+    s->cprev = NULL;
+    s->cnext = l->closing;
+    if (l->closing)
+        l->closing->cprev = s;
+    l->closing = s;
+}
+
+static void closing_remove(ur_loop *l, ur_sock *s)
+{
+    if (s->cprev)
+        s->cprev->cnext = s->cnext;
+    else if (l->closing == s)
+        l->closing = s->cnext;
+    if (s->cnext)
+        s->cnext->cprev = s->cprev;
+    s->cprev = s->cnext = NULL;
+}
+
+/* A closed socket with nothing in flight: released at the end of wait(). */
+static void maybe_retire(ur_loop *l, ur_sock *s)
+{
+    if (!s->closed || s->ops || s->zombie || s->in_retry)
+        return;
+    s->zombie = 1;
+    closing_remove(l, s);
+    s->next = l->zombies;
+    l->zombies = s;
+}
+
+static int cancel_ud(ur_loop *l, ur_sock *s, uint64_t target)
+{
+    struct io_uring_sqe *sqe = get_sqe(l);
+    if (!sqe)
+        return -1;
+    io_uring_prep_cancel64(sqe, target, 0);
+    io_uring_sqe_set_data64(sqe, ud_make(s, UD_CANCEL, 0));
+    s->ops++;
+    return 0;
+}
+
+/* Queues whatever the socket's state asks for and is not queued yet. */
+static void sync_sock(ur_loop *l, ur_sock *s)
+{
+    struct io_uring_sqe *sqe;
+    if (s->in_retry)
+        return; /* the retry pass will come */
+    if (s->closed) {
+        if (s->close_cxl || (!s->rx_on && !s->send_on && !s->conn_on)) {
+            maybe_retire(l, s);
+            return;
+        }
+        if (l->features & F_CANCEL_FD) {
+            if (!(sqe = get_sqe(l)))
+                goto later;
+            io_uring_prep_cancel_fd(sqe, s->fd, IORING_ASYNC_CANCEL_ALL);
+            io_uring_sqe_set_data64(sqe, ud_make(s, UD_CANCEL, 0));
+            s->ops++;
+        } else {
+            /* one cancel per operation; each matches exactly one request */
+            if (s->rx_on && !s->rx_cxl) {
+                if (cancel_ud(l, s, ud_make(s, s->kind == K_CONN ? UD_RECV : UD_ACCEPT, s->gen)) != 0)
+                    goto later;
+                s->rx_cxl = 1;
+            }
+            if (s->send_on && cancel_ud(l, s, ud_make(s, UD_SEND, 0)) != 0)
+                goto later;
+            if (s->conn_on && cancel_ud(l, s, ud_make(s, UD_CONNECT, 0)) != 0)
+                goto later;
+        }
+        s->close_cxl = 1;
+        return;
+    }
+    if (s->kind == K_LISTENER) {
+        if (s->want_rx && !s->rx_on) {
+            if (!(sqe = get_sqe(l)))
+                goto later;
+            s->gen++;
+            if (l->features & F_MS_ACCEPT)
+                io_uring_prep_multishot_accept(sqe, s->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+            else
+                io_uring_prep_accept(sqe, s->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+            io_uring_sqe_set_data64(sqe, ud_make(s, UD_ACCEPT, s->gen));
+            s->rx_on = 1;
+            s->rx_cxl = 0;
+            s->ops++;
+        } else if (!s->want_rx && s->rx_on && !s->rx_cxl) {
+            if (cancel_ud(l, s, ud_make(s, UD_ACCEPT, s->gen)) != 0)
+                goto later;
+            s->rx_cxl = 1;
+        }
+        return;
+    }
+    if (s->conn_want && !s->conn_on) {
+        if (!(sqe = get_sqe(l)))
+            goto later;
+        io_uring_prep_connect(sqe, s->fd, (struct sockaddr *)&s->u.addr, s->addrlen);
+        io_uring_sqe_set_data64(sqe, ud_make(s, UD_CONNECT, 0));
+        s->conn_want = 0;
+        s->conn_on = 1;
+        s->ops++;
+    }
+    if (s->send_want && !s->send_on) {
+        if (!(sqe = get_sqe(l)))
+            goto later;
+        if (s->u.msg.msg_iovlen == 1) /* plain send: no msghdr for the kernel to copy */
+            io_uring_prep_send(sqe, s->fd, s->u.msg.msg_iov[0].iov_base, s->u.msg.msg_iov[0].iov_len,
+                               MSG_NOSIGNAL | MSG_WAITALL);
+        else
+            io_uring_prep_sendmsg(sqe, s->fd, &s->u.msg, MSG_NOSIGNAL | MSG_WAITALL);
+        io_uring_sqe_set_data64(sqe, ud_make(s, UD_SEND, 0));
+        s->send_want = 0;
+        s->send_on = 1;
+        s->ops++;
+    }
+    if (s->want_rx && !s->rx_on && !s->eof) {
+        if (!(sqe = get_sqe(l)))
+            goto later;
+        s->gen++;
+        if (l->features & F_MS_RECV)
+            io_uring_prep_recv_multishot(sqe, s->fd, NULL, 0, 0);
+        else
+            io_uring_prep_recv(sqe, s->fd, NULL, 0, 0);
+        sqe->flags |= IOSQE_BUFFER_SELECT;
+        sqe->buf_group = BGID;
+        io_uring_sqe_set_data64(sqe, ud_make(s, UD_RECV, s->gen));
+        s->rx_on = 1;
+        s->rx_cxl = 0;
+        s->ops++;
+    } else if (!s->want_rx && s->rx_on && !s->rx_cxl) {
+        if (cancel_ud(l, s, ud_make(s, UD_RECV, s->gen)) != 0)
+            goto later;
+        s->rx_cxl = 1;
+    }
+    return;
+later:
+    retry_later(l, s);
+}
+
+static void run_retry(ur_loop *l)
+{
+    ur_sock *list = l->retry;
+    l->retry = NULL;
+    l->retry_tail = &l->retry;
+    while (list) {
+        ur_sock *s = list;
+        list = s->next;
+        s->in_retry = 0;
+        s->next = NULL;
+        sync_sock(l, s);
+    }
+}
+
+static void arm_wake(ur_loop *l)
+{
+    if (l->wake_on)
+        return;
+    struct io_uring_sqe *sqe = get_sqe(l);
+    if (!sqe) {
+        l->wake_rearm = 1;
+        return;
+    }
+    io_uring_prep_read(sqe, l->evfd, &l->evbuf, sizeof l->evbuf, 0);
+    io_uring_sqe_set_data64(sqe, UD_WAKE);
+    l->wake_on = 1;
+    l->wake_rearm = 0;
+}
+
+/* ---- loop life ---- */
+
+static void release_zombies(ur_loop *l)
+{
+    while (l->zombies) {
+        ur_sock *s = l->zombies;
+        l->zombies = s->next;
+        if (s->fd >= 0)
+            close(s->fd);
+        if (s->kind == K_CONN)
+            net__conn_released(s->obj);
+        else
+            net__listener_released(s->obj);
+        free(s);
+    }
+}
+
+static void ur_loop_close(net_loop *loop)
+{
+    ur_loop *l = L(loop);
+    if (!l)
+        return;
+    /* Tearing the ring down cancels whatever is still in flight; no CQE is
+     * read after this, so what remains can be released. No submission here:
+     * this may run on the thread that joined the loop thread. */
+    if (env_on("NET_URING_DEBUG"))
+        fprintf(stderr, "net io_uring loop %u: %u buffer chunks, %llu ENOBUFS\n", net__loop_index(loop), l->nchunks,
+                (unsigned long long)l->nobufs);
+    io_uring_queue_exit(&l->ring);
+    while (l->retry) {
+        ur_sock *s = l->retry;
+        l->retry = s->next;
+        s->in_retry = 0;
+        if (s->closed && !s->zombie) {
+            s->ops = 0;
+            maybe_retire(l, s);
+        }
+    }
+    while (l->closing) {
+        ur_sock *s = l->closing;
+        s->ops = 0;
+        maybe_retire(l, s);
+        if (l->closing == s) /* not retirable: should not happen */
+            closing_remove(l, s);
+    }
+    release_zombies(l);
+    loop_free(l);
+    *net__loop_bk(loop) = NULL;
+}
+
+static void ur_wake(net_loop *loop)
+{
+    uint64_t one = 1;
+    ssize_t r = write(L(loop)->evfd, &one, sizeof one);
+    (void)r;
+}
+
+/* ---- listeners ---- */
+
+static ur_sock *sock_new(int kind, int fd, void *obj)
+{
+    ur_sock *s = calloc(1, sizeof *s);
+    if (s) {
+        s->kind = (uint8_t)kind;
+        s->fd = fd;
+        s->obj = obj;
+    }
+    return s;
+}
+
+static int ur_listener_open(net_loop *loop, net_listener *ls)
+{
+    (void)loop;
+    ur_sock *s = sock_new(K_LISTENER, (int)net__listener_sock(ls), ls);
+    if (!s)
+        return NET_E_NOMEM;
+    *net__listener_bk(ls) = s;
+    return 0;
+}
+
+static void ur_accept_start(net_loop *loop, net_listener *ls)
+{
+    ur_sock *s = *net__listener_bk(ls);
+    s->want_rx = 1;
+    sync_sock(L(loop), s);
+}
+
+static void ur_accept_stop(net_loop *loop, net_listener *ls)
+{
+    ur_sock *s = *net__listener_bk(ls);
+    s->want_rx = 0;
+    sync_sock(L(loop), s);
+}
+
+static void close_sock(ur_loop *l, ur_sock *s)
+{
+    s->closed = 1;
+    s->want_rx = 0;
+    s->send_want = 0;
+    s->conn_want = 0;
+    closing_add(l, s);
+    sync_sock(l, s);
+}
+
+static void ur_listener_close(net_loop *loop, net_listener *ls)
+{
+    ur_sock *s = *net__listener_bk(ls);
+    if (!s) {
+        net__listener_released(ls);
+        return;
+    }
+    close_sock(L(loop), s);
+}
+
+/* ---- connections ---- */
+
+static int ur_conn_open(net_loop *loop, net_conn *c)
+{
+    (void)loop;
+    ur_sock *s = sock_new(K_CONN, (int)net__conn_sock(c), c);
+    if (!s)
+        return NET_E_NOMEM;
+    *net__conn_bk(c) = s;
+    return 0;
+}
+
+static int ur_connect(net_loop *loop, net_conn *c, const net_addr *to)
+{
+    ur_sock *s = *net__conn_bk(c);
+    struct sockaddr_storage ss;
+    int len;
+    if (os_sockaddr_from_addr(to, &ss, &len) != 0 || len <= 0 || (size_t)len > sizeof s->u.addr)
+        return NET_E_ADDR;
+    memcpy(&s->u.addr, &ss, (size_t)len);
+    s->addrlen = (uint8_t)len;
+    s->conn_want = 1;
+    sync_sock(L(loop), s);
+    return 0;
+}
+
+static void ur_recv_start(net_loop *loop, net_conn *c)
+{
+    ur_sock *s = *net__conn_bk(c);
+    s->want_rx = 1;
+    sync_sock(L(loop), s);
+}
+
+static void ur_recv_stop(net_loop *loop, net_conn *c)
+{
+    ur_sock *s = *net__conn_bk(c);
+    s->want_rx = 0;
+    sync_sock(L(loop), s);
+}
+
+static int ur_send(net_loop *loop, net_conn *c, const net_iov *iov, int count)
+{
+    ur_sock *s = *net__conn_bk(c);
+    memset(&s->u.msg, 0, sizeof s->u.msg);
+    s->u.msg.msg_iov = (struct iovec *)(void *)iov;
+    s->u.msg.msg_iovlen = (size_t)count;
+    s->send_want = 1;
+    sync_sock(L(loop), s);
+    return NET__PENDING;
+}
+
+static void ur_conn_close(net_loop *loop, net_conn *c)
+{
+    close_sock(L(loop), *net__conn_bk(c));
+}
+
+/* ---- completions ---- */
+
+static void on_accept(ur_loop *l, ur_sock *s, int res, unsigned flags)
+{
+    int more = (flags & IORING_CQE_F_MORE) != 0;
+    if (!more) {
+        s->rx_on = 0;
+        s->rx_cxl = 0;
+        s->ops--;
+    }
+    if (res >= 0) {
+        if (s->closed) {
+            close(res);
+        } else {
+            net_addr peer;
+            memset(&peer, 0, sizeof peer);
+            os_sock_peer_addr(res, &peer);
+            net__accepted(s->obj, res, &peer, 0, 0);
+        }
+    } else if (!s->closed) {
+        int e = -res;
+        if (e == EINVAL && !more && (l->features & F_MS_ACCEPT)) {
+            l->features &= ~F_MS_ACCEPT; /* no multishot accept here */
+        } else if (e == ECANCELED || e == EINTR || e == EAGAIN || e == ECONNABORTED || e == EPROTO || e == EPERM) {
+            /* re-arm below */
+        } else {
+            net__accepted(s->obj, NET_BAD_SOCK, NULL, os_error_to_net(e), e);
+            if (!os_error_is_resource(e) && (e == EBADF || e == ENOTSOCK || e == EINVAL || e == EOPNOTSUPP))
+                s->want_rx = 0; /* the listener is broken: do not spin on it */
+        }
+    }
+    if (!more)
+        sync_sock(l, s);
+}
+
+static void on_recv(ur_loop *l, ur_sock *s, int res, unsigned flags)
+{
+    int more = (flags & IORING_CQE_F_MORE) != 0;
+    if (!more) {
+        s->rx_on = 0;
+        s->rx_cxl = 0;
+        s->ops--;
+    }
+    if (flags & IORING_CQE_F_BUFFER) {
+        unsigned bid = flags >> IORING_CQE_BUFFER_SHIFT;
+        uint8_t *p = buf_ptr(l, bid);
+        if (l->buf_off)
+            p += l->buf_off[bid];
+        if (res > 0 && !s->closed)
+            net__received(s->obj, p, (size_t)res);
+        /* The core has copied it: the buffer goes back, unless the kernel
+         * still fills the rest of it (incremental consumption). */
+        if (l->buf_off && (flags & IORING_CQE_F_BUF_MORE)) {
+            l->buf_off[bid] += res > 0 ? (uint32_t)res : 0;
+        } else {
+            if (l->buf_off)
+                l->buf_off[bid] = 0;
+            buf_put(l, bid);
+        }
+    }
+    if (!more && res > 0 && (flags & IORING_CQE_F_SOCK_NONEMPTY))
+        l->again = 1;
+    if (res == 0) {
+        if (!s->closed && !s->eof) {
+            s->eof = 1; /* nothing more will come */
+            net__received(s->obj, NULL, 0);
+        }
+    } else if (res < 0 && !s->closed) {
+        int e = -res;
+        if (e == ENOBUFS) {
+            l->starved = 1;
+            l->nobufs++;
+            if (s->want_rx)
+                retry_later(l, s); /* re-armed once the ring has buffers again */
+        } else if (e == EINVAL && !more && (l->features & F_MS_RECV)) {
+            l->features &= ~F_MS_RECV; /* no multishot recv here: single shots */
+        } else if (e == ECANCELED || e == EINTR || e == EAGAIN) {
+            /* ours (recv_stop), or the submitting thread exited: re-arm if wanted */
+        } else {
+            s->want_rx = 0;
+            net__recv_failed(s->obj, os_error_to_net(e), e);
+        }
+    }
+    if (!more)
+        sync_sock(l, s);
+}
+
+static void on_send(ur_loop *l, ur_sock *s, int res)
+{
+    s->send_on = 0;
+    s->ops--;
+    if (s->closed) {
+        sync_sock(l, s);
+        return;
+    }
+    if (res >= 0) {
+        net__sent(s->obj, (size_t)res, 0, 0);
+    } else if (res == -EAGAIN || res == -EINTR || res == -ECANCELED) {
+        s->send_want = 1; /* nothing was sent: again */
+    } else {
+        net__sent(s->obj, 0, os_error_to_net(-res), -res);
+    }
+    sync_sock(l, s);
+}
+
+static void on_connect(ur_loop *l, ur_sock *s, int res)
+{
+    s->conn_on = 0;
+    s->ops--;
+    if (!s->closed)
+        net__connected(s->obj, res < 0 ? os_error_to_net(-res) : 0, res < 0 ? -res : 0);
+    sync_sock(l, s);
+}
+
+static void on_cancel(ur_loop *l, ur_sock *s, int res)
+{
+    s->ops--;
+    if (res == -EINVAL && s->closed && (l->features & F_CANCEL_FD)) {
+        l->features &= ~F_CANCEL_FD; /* cancel by fd unknown here: per operation */
+        s->close_cxl = 0;
+    }
+    sync_sock(l, s);
+}
+
+static void handle(ur_loop *l, uint64_t ud, int res, unsigned flags)
+{
+    unsigned op = (unsigned)(ud & UD_OP_MASK);
+    ur_sock *s = (ur_sock *)(uintptr_t)(ud & UD_PTR_MASK);
+    switch (op) {
+    case UD_WAKE:
+        l->wake_on = 0;
+        arm_wake(l);
+        return;
+    case UD_ACCEPT:
+        on_accept(l, s, res, flags);
+        break;
+    case UD_RECV:
+        on_recv(l, s, res, flags);
+        break;
+    case UD_SEND:
+        on_send(l, s, res);
+        break;
+    case UD_CONNECT:
+        on_connect(l, s, res);
+        break;
+    case UD_CANCEL:
+        on_cancel(l, s, res);
+        break;
+    default:
+        return;
+    }
+    maybe_retire(l, s);
+}
+
+static int ur_wait(net_loop *loop, int timeout_ms)
+{
+    ur_loop *l = L(loop);
+    ensure_enabled(l);
+    if (l->wake_rearm)
+        arm_wake(l);
+    run_retry(l);
+    buf_flush(l);
+    if (l->zombies)
+        timeout_ms = 0;
+    int rc;
+    if (timeout_ms == 0) {
+        rc = io_uring_submit_and_get_events(&l->ring);
+    } else if (timeout_ms < 0) {
+        rc = io_uring_submit_and_wait(&l->ring, 1);
+    } else {
+        struct __kernel_timespec ts;
+        ts.tv_sec = timeout_ms / 1000;
+        ts.tv_nsec = (long long)(timeout_ms % 1000) * 1000000;
+        struct io_uring_cqe *cqe;
+        rc = io_uring_submit_and_wait_timeout(&l->ring, &cqe, 1, &ts, NULL);
+    }
+    if (rc < 0)
+        submit_error(l, rc);
+    unsigned total = 0;
+    for (int round = 0;; round++) {
+        l->again = 0;
+        unsigned n = io_uring_peek_batch_cqe(&l->ring, l->cqes, l->batch - total);
+        for (unsigned i = 0; i < n; i++) {
+            struct io_uring_cqe *cqe = l->cqes[i];
+            handle(l, cqe->user_data, cqe->res, cqe->flags);
+        }
+        io_uring_cq_advance(&l->ring, n);
+        total += n;
+        if (l->starved) {
+            l->starved = 0;
+            buf_grow(l); /* at the bound, the recycled buffers have to do */
+        }
+        buf_flush(l);
+        run_retry(l);
+        /* Single-shot receives (no multishot here) that left data behind:
+         * read on now, as epoll reads a socket several times a turn. */
+        if (!l->again || round >= 8 || total >= l->batch)
+            break;
+        rc = io_uring_submit_and_get_events(&l->ring);
+        if (rc < 0) {
+            submit_error(l, rc);
+            break;
+        }
+    }
+    release_zombies(l);
+    return (int)total;
+}
+
+const net_backend net__backend_uring = {
+    .name = "io_uring",
+    .probe = ur_probe,
+    .loop_open = ur_loop_open,
+    .loop_close = ur_loop_close,
+    .wait = ur_wait,
+    .wake = ur_wake,
+    .listener_open = ur_listener_open,
+    .accept_start = ur_accept_start,
+    .accept_stop = ur_accept_stop,
+    .listener_close = ur_listener_close,
+    .conn_open = ur_conn_open,
+    .connect = ur_connect,
+    .recv_start = ur_recv_start,
+    .recv_stop = ur_recv_stop,
+    .send = ur_send,
+    .conn_close = ur_conn_close,
+};
