@@ -3,6 +3,9 @@
 #include <string.h>
 #include "core.h"
 
+/* Copy chunks start small and double up to SEND_CHUNK while a connection
+ * keeps them full: a connection that sends a little holds a little. */
+#define SEND_CHUNK_MIN 512
 #define SEND_CHUNK (16 * 1024)
 
 static void close_now(net_loop *loop, net_conn *c, int reason, int os_error, int abortive);
@@ -151,7 +154,8 @@ static uint8_t *chunk_reserve(net_conn *c, uint32_t need)
 {
     net_block *b = c->sq_chunk;
     if (!b || b->cap - b->used < need) {
-        net_block *nb = net_block_new(need > SEND_CHUNK ? need : SEND_CHUNK);
+        uint32_t size = b ? (b->cap >= SEND_CHUNK / 2 ? SEND_CHUNK : b->cap * 2) : SEND_CHUNK_MIN;
+        net_block *nb = net_block_new(need > size ? need : size);
         if (!nb)
             return NULL;
         net_block_unref(b, 1);
@@ -250,6 +254,10 @@ static void sq_consume(net_conn *c, size_t n)
     }
     c->sq_inflight = 0;
     c->sq_bytes -= total;
+    /* Nothing queued and nobody else holds the chunk: write it from the
+     * start again instead of moving on to fresh memory. */
+    if (c->sq_count == 0 && c->sq_chunk && atomic_load(&c->sq_chunk->refs) == 1)
+        c->sq_chunk->used = 0;
     atomic_fetch_sub_explicit(&c->o.loop->e->send_queued, total, memory_order_relaxed);
     if (c->above_highwater && c->sq_bytes <= c->lowwater) {
         c->above_highwater = 0;
