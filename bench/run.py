@@ -56,10 +56,10 @@ SERVERS = {
     "epoll-raw-coalesce": "{build}/bench/epoll_echo {args} --coalesce",
     # Script-language peers (their own benchmarks live in bench/lua, bench/python).
     "net-lua-t0": "env LUA_CPATH={build}/bindings/lua/?.so lua5.4 {bench}/../samples/lua/echo_server.lua {args} --io-threads 0",
-    "net-python-t0": "env NET_LIBRARY={build}/dll/libnet.so python3 {bench}/../samples/python/echo_server.py {args} --io-threads 0",
+    "net-python-t0": "env NET_LIBRARY={build}/dll/libnet.so /usr/bin/python3 {bench}/../samples/python/echo_server.py {args} --io-threads 0",
     "luv": "lua5.4 {bench}/lua/luv_echo.lua {args}",
-    "uvloop": "python3 {bench}/python/asyncio_echo.py --loop uvloop {args}",
-    "asyncio": "python3 {bench}/python/asyncio_echo.py --loop asyncio {args}",
+    "uvloop": "/usr/bin/python3 {bench}/python/asyncio_echo.py --loop uvloop {args}",
+    "asyncio": "/usr/bin/python3 {bench}/python/asyncio_echo.py --loop asyncio {args}",
 }
 
 # The load generator. Placeholders: {client} {host} {port} {conns} {depth}
@@ -220,6 +220,10 @@ def run_client(cmd, timeout):
         p.kill()
         out, err = p.communicate()
         raise RunError("client timed out: %s" % " ".join(cmd))
+    except BaseException:  # interrupted: leave no client behind
+        p.kill()
+        p.wait()
+        raise
     return p.returncode, out.decode(errors="replace"), err.decode(errors="replace")
 
 
@@ -256,7 +260,7 @@ def one_run(name, template, scen, opts):
         if not alive:
             log.seek(0)
             raise RunError("%s exited during the run (rc=%s): %s" % (name, server.returncode,
-                                                                     log.read()[-500:].decode(errors="replace")))
+                                                                     log.read()[-300:].decode(errors="replace").strip().replace("\n", " | ")))
     summ = parse_summary(out)
     if rc != 0 or not summ or not summ.get("messages"):
         raise RunError("client failed (rc=%s) against %s: %s %s" % (rc, name, out.strip()[-300:], err.strip()[-300:]))
@@ -464,6 +468,29 @@ def main(argv):
 
     command = "python3 bench/run.py " + " ".join(shlex.quote(a) for a in argv)
     results, failures = [], []
+    # SIGTERM (like Ctrl-C) stops the rounds but still reports what was measured.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        run_rounds(opts, results, failures)
+    except KeyboardInterrupt:
+        failures.append("interrupted after %d runs: the rounds are incomplete" % len(results))
+        print("interrupted: reporting the runs made so far", file=sys.stderr)
+
+    block = report(results, opts, command, failures)
+    print(block)
+    if opts.write:
+        write_results(opts.results, block)
+        print("written to %s" % opts.results, file=sys.stderr)
+    return 0 if results and not failures else 1
+
+
+def dump_json(path, results):
+    if path:
+        with open(path, "w") as f:
+            json.dump(results, f, indent=1)
+
+
+def run_rounds(opts, results, failures):
     for rnd in range(opts.rounds):
         for scen in opts.scenarios:
             k = rnd % len(opts.servers)
@@ -478,30 +505,21 @@ def main(argv):
                         r = one_run(name, SERVERS[name], scen, opts)
                         if r["other_cpu_pct"] <= opts.max_other:
                             break
-                        print("busy    round %d %-10s %-14s other CPU %.0f%% > %.0f%%%s"
+                        print("busy    round %d %-10s %-18s other CPU %.0f%% > %.0f%%%s"
                               % (rnd + 1, scen, name, r["other_cpu_pct"], opts.max_other,
                                  ", redoing" if attempt < opts.retries else ", kept"), file=sys.stderr)
                 except (RunError, OSError) as e:
                     failures.append("round %d %s %s: %s" % (rnd + 1, scen, name, e))
-                    print("FAILED  round %d %-10s %-14s %s" % (rnd + 1, scen, name, e), file=sys.stderr)
+                    print("FAILED  round %d %-10s %-18s %s" % (rnd + 1, scen, name, e), file=sys.stderr)
                     continue
                 r["round"] = rnd + 1
                 r["disturbed"] = r["other_cpu_pct"] > opts.max_other
                 results.append(r)
-                print("round %d %-10s %-14s %10.0f msg/s  %6.2f µs/msg  server %3.0f%%  client %3.0f%%  other %3.0f%%  irq %3.0f%%%s"
+                dump_json(opts.json, results)  # after every run, so an interrupted session keeps its data
+                print("round %d %-10s %-18s %10.0f msg/s  %6.2f µs/msg  server %3.0f%%  client %3.0f%%  other %3.0f%%  irq %3.0f%%%s"
                       % (rnd + 1, scen, name, r["msgs_per_s"], r["cpu_us_per_msg"], r["server_cpu_pct"],
                          r["client_cpu_pct"], r["other_cpu_pct"], r["irq_cpu_pct"], "" if r["server_rc"] == 0 else "  (server rc=%s)" % r["server_rc"]),
                       file=sys.stderr, flush=True)
-
-    block = report(results, opts, command, failures)
-    print(block)
-    if opts.json:
-        with open(opts.json, "w") as f:
-            json.dump(results, f, indent=1)
-    if opts.write:
-        write_results(opts.results, block)
-        print("written to %s" % opts.results, file=sys.stderr)
-    return 0 if results and not failures else 1
 
 
 if __name__ == "__main__":

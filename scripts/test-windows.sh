@@ -62,6 +62,8 @@ fi
 
 step "echo_server.exe (IOCP, Wine) serves the Linux dummy_client"
 bash tests/wine/echo_linux_client.sh build-win "$native" || failed+=("echo_linux_client")
+step "echo_server.exe (IOCP, Wine) serves the independent Python load generator"
+CLIENT=loadgen bash tests/wine/echo_linux_client.sh build-win "$native" || failed+=("echo_linux_client loadgen")
 
 step "done in $(($(date +%s) - started))s"
 if [ ${#failed[@]} -ne 0 ]; then

@@ -197,8 +197,7 @@ static double now_s(void)
 
 static void on_signal(int sig)
 {
-    (void)sig;
-    stop_flag = 1;
+    stop_flag = sig;
 }
 
 static void print_stats(void)
@@ -315,6 +314,8 @@ int main(int argc, char **argv)
                 conn_close(c);
         }
     }
+    if (stop_flag)
+        fprintf(stderr, "stopping on signal %d\n", (int)stop_flag);
     print_stats();
     return 0;
 }

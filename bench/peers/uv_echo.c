@@ -189,7 +189,7 @@ static void on_stop_timer(uv_timer_t *t)
 static void on_signal(uv_signal_t *h, int signum)
 {
     (void)h;
-    (void)signum;
+    fprintf(stderr, "stopping on signal %d\n", signum);
     uv_stop(loop);
 }
 

@@ -20,6 +20,14 @@ size=${SIZE:-64}
 
 server_exe=$win/echo_server.exe
 client=$(find "$lin" -path '*samples/dummy_client' -type f | head -n1)
+# CLIENT=loadgen: the independent stdlib-Python load generator instead of
+# dummy_client (which is built on the library itself).
+here=$(cd "$(dirname "$0")" && pwd)
+if [ "${CLIENT:-dummy}" = loadgen ]; then
+    client_cmd=(python3 "$here/../e2e/loadgen.py")
+else
+    client_cmd=("$client")
+fi
 [ -f "$server_exe" ] || { echo "FAIL: no $server_exe"; exit 1; }
 [ -n "$client" ] && [ -x "$client" ] || { echo "FAIL: no samples/dummy_client under $lin"; exit 1; }
 wine=${WINE:-$(command -v wine || command -v wine64 || true)}
@@ -64,7 +72,7 @@ run() { # framing_label io_threads framing args...
     fi
     grep -q "backend=iocp" "$out" || { echo "FAIL [$label t$threads]: server not on iocp: $(head -n1 "$out")"; failures=$((failures + 1)); }
     local crc=0
-    "$client" --host 127.0.0.1 --port "$port" --connections "$conns" --depth "$depth" --size "$size" \
+    "${client_cmd[@]}" --host 127.0.0.1 --port "$port" --connections "$conns" --depth "$depth" --size "$size" \
         --seconds "$secs" "$@" >"$tmp/client.out" 2>"$tmp/client.err" || crc=$?
     local summary
     summary=$(grep '^SUMMARY' "$tmp/client.out" || true)
