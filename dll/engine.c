@@ -701,6 +701,16 @@ static int deliver(net_engine_s *e, net_event *out, int max)
     return (int)kept;
 }
 
+/* Milliseconds from now until a deadline, as a wait timeout (-1 = never). */
+static int ms_until(uint64_t until, uint64_t now)
+{
+    if (until == UINT64_MAX)
+        return -1;
+    if (until <= now)
+        return 0;
+    return until - now > 0x7FFFFFFF ? 0x7FFFFFFF : (int)(until - now);
+}
+
 NET_API int net_poll(net_engine eh, net_event *events, int max, int timeout_ms)
 {
     net_engine_s *e = net__engine_enter(eh);
@@ -734,8 +744,7 @@ NET_API int net_poll(net_engine eh, net_event *events, int max, int timeout_ms)
         fire_timers(e, now);
         uint64_t next_timer = next_timer_due(e);
         uint64_t until = deadline < next_timer ? deadline : next_timer;
-        int wait_ms =
-            until == UINT64_MAX ? -1 : (until <= now ? 0 : (int)(until - now > 0x7FFFFFFF ? 0x7FFFFFFF : until - now));
+        int wait_ms = ms_until(until, now);
         if (!e->threaded) {
             os_mutex_lock(&e->qlock);
             if (e->queue.count || e->wakeup)
@@ -760,9 +769,7 @@ NET_API int net_poll(net_engine eh, net_event *events, int max, int timeout_ms)
         if (e->threaded && e->queue.count == 0) {
             next_timer = next_timer_due(e);
             until = deadline < next_timer ? deadline : next_timer;
-            wait_ms = until == UINT64_MAX
-                          ? -1
-                          : (until <= now ? 0 : (int)(until - now > 0x7FFFFFFF ? 0x7FFFFFFF : until - now));
+            wait_ms = ms_until(until, now);
             if (wait_ms != 0) {
                 e->poller_waiting = 1;
                 os_cond_wait(&e->qcond, &e->qlock, wait_ms);
