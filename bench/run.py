@@ -13,6 +13,24 @@ message to the baseline server's (libuv by default).
     python3 bench/run.py                        # build dir ./build, 3 rounds, 5 s
     python3 bench/run.py build --rounds 5 --servers net-t0,libuv --write
 
+UDP mode (--udp): the same procedure for UDP echo servers (samples/udp_echo,
+bench/peers/uv_udp_echo, bench/peers/epoll_udp_echo), driven by bench/udpgen
+(plain sockets, sendmmsg/recvmmsg: K sockets, a window of W datagrams in
+flight per socket, BYTES per datagram). A scenario KxWxBYTES reads like the
+TCP ones (connections x depth x size). Reported: datagrams/s, server CPU µs
+per echoed datagram, the ratio to libuv's (uv_udp_echo), and the share of
+datagrams lost (loopback drops when a receive buffer overflows: a lost
+datagram costs its window slot until udpgen's loss timeout, 200 ms).
+
+    python3 bench/run.py build --udp --rounds 1 --seconds 2      # smoke run
+    python3 bench/run.py build --udp --rounds 5 --write          # results to RESULTS.md (own block)
+    python3 bench/run.py build --udp --servers net-epoll-t0,libuv,libuv-mmsg --scenarios 100x4x64
+
+UDP servers: net-epoll-t0, net-uring-t0, net-t0, net-t1, net-epoll-t1,
+net-uring-t1 (samples/udp_echo), libuv (uv_udp_echo: uv_udp_try_send,
+uv_udp_send on EAGAIN), libuv-mmsg (the same with UV_UDP_RECVMMSG),
+epoll-raw-udp (epoll_udp_echo: recvmmsg/sendmmsg batches of 64).
+
 Python 3 standard library only; Linux only (reads /proc).
 """
 
@@ -62,6 +80,21 @@ SERVERS = {
     "asyncio": "/usr/bin/python3 {bench}/python/asyncio_echo.py --loop asyncio {args}",
 }
 
+# UDP echo servers (--udp): same placeholders; {args} always has --framing raw.
+# Each must print "listening on HOST:PORT ... transport=udp".
+SERVERS_UDP = {
+    "net-t0": "{build}/samples/udp_echo {args} --io-threads 0",
+    "net-t1": "{build}/samples/udp_echo {args} --io-threads 1",
+    "net-epoll-t0": "{build}/samples/udp_echo {args} --backend epoll --io-threads 0",
+    "net-uring-t0": "{build}/samples/udp_echo {args} --backend io_uring --io-threads 0",
+    "net-epoll-t1": "{build}/samples/udp_echo {args} --backend epoll --io-threads 1",
+    "net-uring-t1": "{build}/samples/udp_echo {args} --backend io_uring --io-threads 1",
+    "libuv": "{build}/bench/uv_udp_echo {args}",
+    # libuv's recvmmsg receive path (UV_UDP_RECVMMSG): a careful libuv user.
+    "libuv-mmsg": "{build}/bench/uv_udp_echo {args} --mmsg",
+    "epoll-raw-udp": "{build}/bench/epoll_udp_echo {args}",
+}
+
 # The load generator. Placeholders: {client} {host} {port} {conns} {depth}
 # {size} {seconds} {framing} {lih} ({lih} is --length-includes-header or "").
 CLIENT_TEMPLATE = ("{client} --host {host} --port {port} --connections {conns} --depth {depth}"
@@ -75,8 +108,17 @@ SCENARIOS = {
 }
 DEFAULT_SCENARIOS = "100x4x64,1000x1x64"
 
+# --udp: sockets x window x datagram bytes, for bench/udpgen.
+UDP_CLIENT_TEMPLATE = ("{client} --host {host} --port {port} --sockets {conns} --window {depth}"
+                       " --size {size} --seconds {seconds}")
+UDP_DEFAULT_SERVERS = "net-epoll-t0,net-uring-t0,net-t1,libuv,epoll-raw-udp"
+UDP_DEFAULT_SCENARIOS = "100x4x64,1000x1x64"
+
 RESULTS_BEGIN = "<!-- bench/run.py results: begin -->"
 RESULTS_END = "<!-- bench/run.py results: end -->"
+# --udp writes its own block, so the TCP and UDP tables replace only themselves.
+RESULTS_BEGIN_UDP = "<!-- bench/run.py udp results: begin -->"
+RESULTS_END_UDP = "<!-- bench/run.py udp results: end -->"
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -239,6 +281,9 @@ def one_run(name, template, scen, opts):
     cmd = shlex.split(template.format(build=opts.build, bench=BENCH_DIR, args=args))
     with tempfile.TemporaryFile() as log:
         server, host, port, info = start_server(cmd, log)
+        if opts.udp and info.get("transport") != "udp":
+            stop_server(server)
+            raise RunError("%s is not a UDP server (no transport=udp in its listening line)" % name)
         try:
             ccmd = shlex.split(opts.client_template.format(
                 client=opts.client, host=host or opts.host, port=port, conns=conns, depth=depth,
@@ -278,6 +323,8 @@ def one_run(name, template, scen, opts):
         "other_cpu_pct": max(0.0, 100.0 * (busy - cpu - client_cpu - (0 if IRQ_IN_TASKS else irq)) / wall),
         "irq_cpu_pct": 100.0 * irq / wall,
         "cpu_us_per_msg": cpu * 1e6 / msgs, "server_rc": src,
+        # UDP: datagrams sent and never echoed (udpgen's SUMMARY), else absent.
+        "sent": summ.get("sent"), "lost": summ.get("lost"),
         "server_cmd": " ".join(cmd), "client_cmd": " ".join(ccmd),
     }
 
@@ -312,18 +359,23 @@ def fmt(v, nd=2):
 def report(results, opts, command, failures):
     lines = []
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    lines.append("### Run of %s" % now)
+    unit = "dgram" if opts.udp else "msg"
+    lines.append("### %sRun of %s" % ("UDP: " if opts.udp else "", now))
     lines.append("")
     lines.append("- machine: %s" % machine_info())
     lines.append("- commit: %s" % git_commit())
     lines.append("- command: `%s`" % command)
-    lines.append("- load: %s, %g s per run, %d rounds, framing %s%s, servers rotated each round, nothing pinned"
-                 % (os.path.basename(opts.client), opts.seconds, opts.rounds, opts.framing,
-                    " (length includes header)" if opts.length_includes_header and opts.framing != "raw" else ""))
+    if opts.udp:
+        lines.append("- load: %s (UDP; scenario = sockets x window x datagram bytes), %g s per run, %d rounds, "
+                     "servers rotated each round, nothing pinned" % (os.path.basename(opts.client), opts.seconds, opts.rounds))
+    else:
+        lines.append("- load: %s, %g s per run, %d rounds, framing %s%s, servers rotated each round, nothing pinned"
+                     % (os.path.basename(opts.client), opts.seconds, opts.rounds, opts.framing,
+                        " (length includes header)" if opts.length_includes_header and opts.framing != "raw" else ""))
     lines.append("")
-    lines.append("| scenario | server | backend | runs | msgs/s | server CPU µs/msg | (min–max) | × %s | server CPU %% | client CPU %% | other CPU %% | irq CPU %% | p99 µs |"
-                 % opts.baseline)
-    lines.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    lines.append("| scenario | server | backend | runs | %ss/s | server CPU µs/%s | (min–max) | × %s | server CPU %% | client CPU %% | other CPU %% | irq CPU %% | p99 µs |%s"
+                 % (unit, unit, opts.baseline, " lost % |" if opts.udp else ""))
+    lines.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|%s" % ("---|" if opts.udp else ""))
     def runs_of(scen, name):
         """The runs a median is taken over: the undisturbed ones when there are two or more."""
         rs = [r for r in results if r["scenario"] == scen and r["server"] == name]
@@ -337,13 +389,15 @@ def report(results, opts, command, failures):
         for name in opts.servers:
             rs, total = runs_of(scen, name)
             if not rs:
-                lines.append("| %s | %s | - | 0 | - | - | - | - | - | - | - | - | - |" % (scen, name))
+                lines.append("| %s | %s | - | 0 | - | - | - | - | - | - | - | - | - |%s"
+                             % (scen, name, " - |" if opts.udp else ""))
                 continue
             cpm = [r["cpu_us_per_msg"] for r in rs]
             med = statistics.median(cpm)
             p99 = [r["p99_us"] for r in rs if isinstance(r.get("p99_us"), float)]
             backends = sorted(set(r["backend"] for r in rs))
-            lines.append("| %s | %s | %s | %s | %s | %s | %s–%s | %s | %s | %s | %s | %s | %s |" % (
+            lost = [100.0 * r["lost"] / r["sent"] for r in rs if r.get("sent") and r.get("lost") is not None]
+            lines.append("| %s | %s | %s | %s | %s | %s | %s–%s | %s | %s | %s | %s | %s | %s |%s" % (
                 scen, name, "/".join(backends), "%d/%d" % (len(rs), total),
                 "{:,.0f}".format(statistics.median([r["msgs_per_s"] for r in rs])),
                 fmt(med), fmt(min(cpm)), fmt(max(cpm)),
@@ -352,17 +406,20 @@ def report(results, opts, command, failures):
                 fmt(statistics.median([r["client_cpu_pct"] for r in rs]), 0),
                 fmt(statistics.median([r["other_cpu_pct"] for r in rs]), 0),
                 fmt(statistics.median([r["irq_cpu_pct"] for r in rs]), 0),
-                fmt(statistics.median(p99), 0) if p99 else "-"))
+                fmt(statistics.median(p99), 0) if p99 else "-",
+                (" %s |" % (fmt(statistics.median(lost), 3) if lost else "-")) if opts.udp else ""))
     lines.append("")
     lines.append("Medians over the undisturbed runs (\"runs\" = used/made; all of them when fewer than "
                  "two are undisturbed or with --keep-disturbed); CPU is the server process's utime+stime (all threads) during the "
-                 "client's run divided by the messages the client counted; × %s is the ratio of medians. "
+                 "client's run divided by the %ss the client counted as echoed; × %s is the ratio of medians. "
                  "CPU %% is of one core (the machine has %d); other CPU %% is the rest of the machine's "
                  "busy time in the window (other processes, steal): high values mean a disturbed run; irq CPU %% "
-                 "is the machine's irq+softirq time (loopback TCP), which this kernel %s."
-                 % (opts.baseline, os.cpu_count() or 0,
+                 "is the machine's irq+softirq time (loopback %s), which this kernel %s.%s"
+                 % (unit, opts.baseline, os.cpu_count() or 0, "UDP" if opts.udp else "TCP",
                     "also charges to the process it interrupted (tick accounting)" if IRQ_IN_TASKS
-                    else "charges to no process"))
+                    else "charges to no process",
+                    " lost % is the share of datagrams sent that never came back (udpgen's loss timeout); "
+                    "they cost the server nothing or a receive, and are not in its count of echoes." if opts.udp else ""))
     disturbed = [r for r in results if r.get("disturbed")]
     if disturbed:
         lines.append("")
@@ -379,15 +436,16 @@ def report(results, opts, command, failures):
     return "\n".join(lines)
 
 
-def write_results(path, block):
-    block = "%s\n%s\n%s\n" % (RESULTS_BEGIN, block.rstrip("\n"), RESULTS_END)
+def write_results(path, block, udp=False):
+    begin, end = (RESULTS_BEGIN_UDP, RESULTS_END_UDP) if udp else (RESULTS_BEGIN, RESULTS_END)
+    block = "%s\n%s\n%s\n" % (begin, block.rstrip("\n"), end)
     text = ""
     if os.path.exists(path):
         with open(path) as f:
             text = f.read()
-    if RESULTS_BEGIN in text and RESULTS_END in text:
-        head, _, rest = text.partition(RESULTS_BEGIN)
-        _, _, tail = rest.partition(RESULTS_END)
+    if begin in text and end in text:
+        head, _, rest = text.partition(begin)
+        _, _, tail = rest.partition(end)
         text = head + block.rstrip("\n") + tail
         if not text.endswith("\n"):
             text += "\n"
@@ -403,13 +461,17 @@ def main(argv):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("build", nargs="?", default="build", help="build directory (default ./build)")
-    ap.add_argument("--servers", default="net-t0,net-t1,libuv,epoll-raw",
-                    help="comma-separated names (known: %s)" % ", ".join(SERVERS))
+    ap.add_argument("--udp", action="store_true",
+                    help="UDP echo servers under bench/udpgen (see the top of this file)")
+    ap.add_argument("--servers", default=None,
+                    help="comma-separated names (default net-t0,net-t1,libuv,epoll-raw; known: %s; "
+                    "with --udp default %s, known: %s)"
+                    % (", ".join(SERVERS), UDP_DEFAULT_SERVERS, ", ".join(SERVERS_UDP)))
     ap.add_argument("--server", action="append", default=[], metavar="NAME=TEMPLATE",
                     help="add or override a server command template (see SERVERS in this file)")
-    ap.add_argument("--scenarios", default=DEFAULT_SCENARIOS,
-                    help="comma-separated CONNSxDEPTHxSIZE (known: %s; any such triple works)"
-                    % ", ".join(SCENARIOS))
+    ap.add_argument("--scenarios", default=None,
+                    help="comma-separated CONNSxDEPTHxSIZE (default %s, with --udp %s; any such triple works)"
+                    % (DEFAULT_SCENARIOS, UDP_DEFAULT_SCENARIOS))
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--seconds", type=float, default=5.0, help="client run length per run")
     ap.add_argument("--baseline", default="libuv")
@@ -417,8 +479,9 @@ def main(argv):
     ap.add_argument("--no-length-includes-header", dest="length_includes_header", action="store_false",
                     help="framed lengths exclude the header (default: include it, as the seeds do)")
     ap.add_argument("--host", default="127.0.0.1")
-    ap.add_argument("--client", default=None, help="load generator (default BUILD/samples/dummy_client)")
-    ap.add_argument("--client-template", default=CLIENT_TEMPLATE)
+    ap.add_argument("--client", default=None,
+                    help="load generator (default BUILD/samples/dummy_client, with --udp BUILD/bench/udpgen)")
+    ap.add_argument("--client-template", default=None, help="(see CLIENT_TEMPLATE and UDP_CLIENT_TEMPLATE)")
     ap.add_argument("--settle", type=float, default=0.2, help="pause between server start and load (s)")
     ap.add_argument("--max-other", type=float, default=25.0,
                     help="redo a run when other processes used more than this %% of a core (default 25)")
@@ -437,16 +500,29 @@ def main(argv):
     opts = ap.parse_args(argv)
 
     opts.build = os.path.abspath(opts.build)
-    opts.client = opts.client or os.path.join(opts.build, "samples", "dummy_client")
+    if opts.udp:
+        # A datagram is its own message: every UDP server takes --framing raw.
+        opts.framing = "raw"
+        opts.table = SERVERS_UDP
+        opts.client = opts.client or os.path.join(opts.build, "bench", "udpgen")
+        opts.client_template = opts.client_template or UDP_CLIENT_TEMPLATE
+        opts.servers = opts.servers or UDP_DEFAULT_SERVERS
+        opts.scenarios = opts.scenarios or UDP_DEFAULT_SCENARIOS
+    else:
+        opts.table = SERVERS
+        opts.client = opts.client or os.path.join(opts.build, "samples", "dummy_client")
+        opts.client_template = opts.client_template or CLIENT_TEMPLATE
+        opts.servers = opts.servers or "net-t0,net-t1,libuv,epoll-raw"
+        opts.scenarios = opts.scenarios or DEFAULT_SCENARIOS
     for spec in opts.server:
         name, sep, tmpl = spec.partition("=")
         if not sep:
             ap.error("--server wants NAME=TEMPLATE")
-        SERVERS[name] = tmpl
+        opts.table[name] = tmpl
     opts.servers = [s for s in opts.servers.split(",") if s]
     for s in opts.servers:
-        if s not in SERVERS:
-            ap.error("unknown server %r (known: %s)" % (s, ", ".join(SERVERS)))
+        if s not in opts.table:
+            ap.error("unknown server %r (known: %s)" % (s, ", ".join(opts.table)))
     opts.scenarios = [s for s in opts.scenarios.split(",") if s]
     for s in opts.scenarios:
         if s not in SCENARIOS:
@@ -461,7 +537,7 @@ def main(argv):
         block = report(results, opts, "python3 bench/run.py " + " ".join(shlex.quote(a) for a in argv), [])
         print(block)
         if opts.write:
-            write_results(opts.results, block)
+            write_results(opts.results, block, opts.udp)
         return 0
     if not os.access(opts.client, os.X_OK):
         ap.error("load generator not found: %s (build first)" % opts.client)
@@ -479,7 +555,7 @@ def main(argv):
     block = report(results, opts, command, failures)
     print(block)
     if opts.write:
-        write_results(opts.results, block)
+        write_results(opts.results, block, opts.udp)
         print("written to %s" % opts.results, file=sys.stderr)
     return 0 if results and not failures else 1
 
@@ -502,7 +578,7 @@ def run_rounds(opts, results, failures):
                         if opts.quiet_wait > 0 and not wait_quiet(opts.max_other, opts.quiet_wait):
                             print("busy    machine not quiet after %g s, running anyway" % opts.quiet_wait,
                                   file=sys.stderr)
-                        r = one_run(name, SERVERS[name], scen, opts)
+                        r = one_run(name, opts.table[name], scen, opts)
                         if r["other_cpu_pct"] <= opts.max_other:
                             break
                         print("busy    round %d %-10s %-18s other CPU %.0f%% > %.0f%%%s"
@@ -516,9 +592,12 @@ def run_rounds(opts, results, failures):
                 r["disturbed"] = r["other_cpu_pct"] > opts.max_other
                 results.append(r)
                 dump_json(opts.json, results)  # after every run, so an interrupted session keeps its data
-                print("round %d %-10s %-18s %10.0f msg/s  %6.2f µs/msg  server %3.0f%%  client %3.0f%%  other %3.0f%%  irq %3.0f%%%s"
-                      % (rnd + 1, scen, name, r["msgs_per_s"], r["cpu_us_per_msg"], r["server_cpu_pct"],
-                         r["client_cpu_pct"], r["other_cpu_pct"], r["irq_cpu_pct"], "" if r["server_rc"] == 0 else "  (server rc=%s)" % r["server_rc"]),
+                unit = "dgram" if opts.udp else "msg"
+                lost = ("  lost %.3f%%" % (100.0 * r["lost"] / r["sent"])) if opts.udp and r.get("sent") else ""
+                print("round %d %-10s %-18s %10.0f %s/s  %6.2f µs/%s  server %3.0f%%  client %3.0f%%  other %3.0f%%  irq %3.0f%%%s%s"
+                      % (rnd + 1, scen, name, r["msgs_per_s"], unit, r["cpu_us_per_msg"], unit, r["server_cpu_pct"],
+                         r["client_cpu_pct"], r["other_cpu_pct"], r["irq_cpu_pct"], lost,
+                         "" if r["server_rc"] == 0 else "  (server rc=%s)" % r["server_rc"]),
                       file=sys.stderr, flush=True)
 
 

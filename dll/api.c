@@ -34,6 +34,7 @@ static void unlock_handle(locked *l)
 #define CONN NET__TBIT(NET__T_CONN)
 #define LISTENER NET__TBIT(NET__T_LISTENER)
 #define TIMER NET__TBIT(NET__T_TIMER)
+#define UDP NET__TBIT(NET__T_UDP)
 
 /* ---- connect ---- */
 
@@ -88,11 +89,13 @@ fail:
 NET_API int net_sendv(net_handle h, const net_buf *bufs, uint32_t count)
 {
     locked l;
-    int rc = lock_handle(h, CONN, &l);
+    int rc = lock_handle(h, CONN | UDP, &l);
     if (rc)
         return rc;
     if (!bufs && count)
         rc = NET_E_INVAL;
+    else if (net_handle_type(h) == NET__T_UDP)
+        rc = net__udp_queue(l.slot->obj, NULL, bufs, count);
     else
         rc = net__conn_queue(l.slot->obj, bufs, count, NULL, 0);
     unlock_handle(&l);
@@ -148,13 +151,19 @@ static int close_timer(locked *l)
 NET_API int net_close(net_handle h)
 {
     locked l;
-    int rc = lock_handle(h, CONN | LISTENER | TIMER, &l);
+    int rc = lock_handle(h, CONN | LISTENER | TIMER | UDP, &l);
     if (rc)
         return rc;
     uint32_t type = net_handle_type(h);
     if (type == NET__T_TIMER)
         return close_timer(&l);
-    if (type == NET__T_LISTENER) {
+    if (type == NET__T_UDP) {
+        net_udp *u = l.slot->obj;
+        if (u->state == US_OPEN) {
+            u->state = US_CLOSING;
+            net__udp_schedule_locked(u, OP_CLOSE);
+        }
+    } else if (type == NET__T_LISTENER) {
         net_listener *ls = l.slot->obj;
         if (!ls->closing) {
             ls->closing = 1;
@@ -174,9 +183,19 @@ NET_API int net_close(net_handle h)
 NET_API int net_abort(net_handle h)
 {
     locked l;
-    int rc = lock_handle(h, CONN, &l);
+    int rc = lock_handle(h, CONN | UDP, &l);
     if (rc)
         return rc;
+    if (net_handle_type(h) == NET__T_UDP) {
+        net_udp *u = l.slot->obj;
+        if (u->state != US_CLOSED) {
+            u->state = US_CLOSING;
+            u->abort_requested = 1;
+            net__udp_schedule_locked(u, OP_ABORT);
+        }
+        unlock_handle(&l);
+        return 0;
+    }
     net_conn *c = l.slot->obj;
     if (c->state != CS_CLOSED) {
         c->state = CS_CLOSING;
@@ -209,7 +228,7 @@ NET_API int net_shutdown(net_handle h)
 NET_API int net_set_user(net_handle h, uint64_t user)
 {
     locked l;
-    int rc = lock_handle(h, CONN | LISTENER | TIMER, &l);
+    int rc = lock_handle(h, CONN | LISTENER | TIMER | UDP, &l);
     if (rc)
         return rc;
     if (net_handle_type(h) == NET__T_TIMER)
@@ -225,7 +244,7 @@ NET_API int net_get_user(net_handle h, uint64_t *user)
     if (!user)
         return NET_E_INVAL;
     locked l;
-    int rc = lock_handle(h, CONN | LISTENER | TIMER, &l);
+    int rc = lock_handle(h, CONN | LISTENER | TIMER | UDP, &l);
     if (rc)
         return rc;
     if (net_handle_type(h) == NET__T_TIMER)
@@ -243,15 +262,70 @@ static int socket_usable(locked *l)
     net_obj *o = l->slot->obj;
     if (o->kind == OBJ_CONN)
         return ((net_conn *)o)->state != CS_CLOSED;
+    if (o->kind == OBJ_UDP)
+        return ((net_udp *)o)->state != US_CLOSED;
     return o->sock != NET_BAD_SOCK;
+}
+
+/* The options a UDP socket has; the core keeps some, the OS the rest. */
+static int udp_set_option(locked *l, int option, int64_t value)
+{
+    net_udp *u = l->slot->obj;
+    switch (option) {
+    case NET_OPT_SEND_CAP:
+        if (value < 0 || value > UINT32_MAX)
+            return NET_E_INVAL;
+        u->send_cap = (uint32_t)value;
+        return 0;
+    case NET_OPT_MAX_DATAGRAM: /* up to what the receive buffers were sized for at open */
+        if (value < 1 || value > u->rx_max)
+            return NET_E_INVAL;
+        atomic_store(&u->max_datagram, (uint32_t)value);
+        return 0;
+    case NET_OPT_SNDBUF:
+    case NET_OPT_RCVBUF:
+    case NET_OPT_REUSEADDR:
+    case NET_OPT_BROADCAST:
+        return socket_usable(l) ? os_sock_set_option(u->o.sock, option, value, NULL) : NET_E_CLOSED;
+    default:
+        return NET_E_INVAL;
+    }
+}
+
+static int udp_get_option(locked *l, int option, int64_t *value)
+{
+    net_udp *u = l->slot->obj;
+    switch (option) {
+    case NET_OPT_SEND_CAP:
+        *value = u->send_cap;
+        return 0;
+    case NET_OPT_MAX_DATAGRAM:
+        *value = atomic_load(&u->max_datagram);
+        return 0;
+    case NET_OPT_DROPPED:
+        *value = (int64_t)atomic_load(&u->dropped);
+        return 0;
+    case NET_OPT_SNDBUF:
+    case NET_OPT_RCVBUF:
+    case NET_OPT_REUSEADDR:
+    case NET_OPT_BROADCAST:
+        return socket_usable(l) ? os_sock_get_option(u->o.sock, option, value, NULL) : NET_E_CLOSED;
+    default:
+        return NET_E_INVAL;
+    }
 }
 
 NET_API int net_set_option(net_handle h, int option, int64_t value)
 {
     locked l;
-    int rc = lock_handle(h, CONN | LISTENER, &l);
+    int rc = lock_handle(h, CONN | LISTENER | UDP, &l);
     if (rc)
         return rc;
+    if (net_handle_type(h) == NET__T_UDP) {
+        rc = udp_set_option(&l, option, value);
+        unlock_handle(&l);
+        return rc;
+    }
     int is_conn = net_handle_type(h) == NET__T_CONN;
     net_conn *c = is_conn ? l.slot->obj : NULL;
     switch (option) {
@@ -272,6 +346,11 @@ NET_API int net_set_option(net_handle h, int option, int64_t value)
         else
             atomic_store(&c->idle_ms, (uint32_t)value);
         break;
+    case NET_OPT_BROADCAST:
+    case NET_OPT_MAX_DATAGRAM:
+    case NET_OPT_DROPPED:
+        rc = NET_E_INVAL; /* UDP only */
+        break;
     default:
         rc = socket_usable(&l) ? os_sock_set_option(((net_obj *)l.slot->obj)->sock, option, value, NULL) : NET_E_CLOSED;
     }
@@ -284,9 +363,14 @@ NET_API int net_get_option(net_handle h, int option, int64_t *value)
     if (!value)
         return NET_E_INVAL;
     locked l;
-    int rc = lock_handle(h, CONN | LISTENER, &l);
+    int rc = lock_handle(h, CONN | LISTENER | UDP, &l);
     if (rc)
         return rc;
+    if (net_handle_type(h) == NET__T_UDP) {
+        rc = udp_get_option(&l, option, value);
+        unlock_handle(&l);
+        return rc;
+    }
     net_conn *c = net_handle_type(h) == NET__T_CONN ? l.slot->obj : NULL;
     switch (option) {
     case NET_OPT_SEND_CAP:
@@ -300,6 +384,11 @@ NET_API int net_get_option(net_handle h, int option, int64_t *value)
                      : option == NET_OPT_HIGHWATER ? c->highwater
                      : option == NET_OPT_LOWWATER  ? c->lowwater
                                                    : atomic_load(&c->idle_ms);
+        break;
+    case NET_OPT_BROADCAST:
+    case NET_OPT_MAX_DATAGRAM:
+    case NET_OPT_DROPPED:
+        rc = NET_E_INVAL; /* UDP only */
         break;
     default:
         rc = socket_usable(&l) ? os_sock_get_option(((net_obj *)l.slot->obj)->sock, option, value, NULL) : NET_E_CLOSED;
@@ -315,7 +404,7 @@ NET_API int net_local_addr(net_handle h, net_addr *addr)
     if (!addr)
         return NET_E_INVAL;
     locked l;
-    int rc = lock_handle(h, CONN | LISTENER, &l);
+    int rc = lock_handle(h, CONN | LISTENER | UDP, &l);
     if (rc)
         return rc;
     rc = socket_usable(&l) ? os_sock_local_addr(((net_obj *)l.slot->obj)->sock, addr) : NET_E_CLOSED;
@@ -328,9 +417,20 @@ NET_API int net_peer_addr(net_handle h, net_addr *addr)
     if (!addr)
         return NET_E_INVAL;
     locked l;
-    int rc = lock_handle(h, CONN, &l);
+    int rc = lock_handle(h, CONN | UDP, &l);
     if (rc)
         return rc;
+    if (net_handle_type(h) == NET__T_UDP) {
+        net_udp *u = l.slot->obj;
+        if (u->state == US_CLOSED)
+            rc = NET_E_CLOSED;
+        else if (!u->connected)
+            rc = NET_E_NOTCONN;
+        else
+            *addr = u->peer;
+        unlock_handle(&l);
+        return rc;
+    }
     net_conn *c = l.slot->obj;
     if (c->state == CS_CLOSED)
         rc = NET_E_CLOSED;
@@ -347,10 +447,13 @@ NET_API int net_send_queued(net_handle h, uint64_t *bytes)
     if (!bytes)
         return NET_E_INVAL;
     locked l;
-    int rc = lock_handle(h, CONN, &l);
+    int rc = lock_handle(h, CONN | UDP, &l);
     if (rc)
         return rc;
-    *bytes = ((net_conn *)l.slot->obj)->sq_bytes;
+    if (net_handle_type(h) == NET__T_UDP)
+        *bytes = ((net_udp *)l.slot->obj)->sq_bytes;
+    else
+        *bytes = ((net_conn *)l.slot->obj)->sq_bytes;
     unlock_handle(&l);
     return 0;
 }

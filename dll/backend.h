@@ -32,11 +32,20 @@
 typedef struct net_loop net_loop;
 typedef struct net_conn net_conn;
 typedef struct net_listener net_listener;
+typedef struct net_udp net_udp;
 
 typedef struct net_iov {
     const void *base;
     size_t len;
 } net_iov;
+
+/* One datagram to send: to is ignored (NULL peer) on a connected socket. */
+typedef struct net_dgram {
+    const void *data;
+    uint32_t len;
+    uint32_t connected; /* 1: send to the connected peer, to is unused */
+    net_addr to;
+} net_dgram;
 
 typedef struct net_backend {
     const char *name;
@@ -61,6 +70,23 @@ typedef struct net_backend {
     void (*recv_stop)(net_loop *loop, net_conn *c);
     int (*send)(net_loop *loop, net_conn *c, const net_iov *iov, int count);
     void (*conn_close)(net_loop *loop, net_conn *c);
+
+    /* ---- UDP ----
+     * udp_open adopts a bound, non-blocking datagram socket. Receiving,
+     * once started, reports each datagram through net__udp_received until
+     * udp_recv_stop; a backend keeps receiving after a non-fatal error
+     * (reported through net__udp_recv_error), re-arming what it must.
+     * udp_send is handed count datagrams (count >= 1); it returns count when
+     * all went out at once, or NET__PENDING and then calls net__udp_sent(u,
+     * count) exactly once when the batch is finished. The array and the
+     * payloads stay valid until then; one batch is outstanding per socket.
+     * A datagram the OS refuses is reported through net__udp_send_failed
+     * and counts as finished: the batch goes on with the next one. */
+    int (*udp_open)(net_loop *loop, net_udp *u);
+    void (*udp_recv_start)(net_loop *loop, net_udp *u);
+    void (*udp_recv_stop)(net_loop *loop, net_udp *u);
+    int (*udp_send)(net_loop *loop, net_udp *u, const net_dgram *d, int count);
+    void (*udp_close)(net_loop *loop, net_udp *u);
 } net_backend;
 
 /* ---- what the backend may read of core objects ---- */
@@ -69,6 +95,11 @@ net_sock net__listener_sock(const net_listener *l);
 /* Per-socket backend state slot, owned by the backend. */
 void **net__conn_bk(net_conn *c);
 void **net__listener_bk(net_listener *l);
+void **net__udp_bk(net_udp *u);
+net_sock net__udp_sock(const net_udp *u);
+/* Receive buffers must hold this plus one byte, so a larger datagram shows
+ * as truncated instead of passing for a whole one. */
+uint32_t net__udp_max_datagram(const net_udp *u);
 /* Per-loop backend state slot. */
 void **net__loop_bk(net_loop *loop);
 uint32_t net__loop_index(const net_loop *loop);
@@ -89,6 +120,15 @@ void net__recv_failed(net_conn *c, int err, int os_error);
 void net__sent(net_conn *c, size_t len, int err, int os_error);
 void net__conn_released(net_conn *c);
 void net__listener_released(net_listener *l);
+/* truncated: the datagram did not fit the buffer (MSG_TRUNC, WSAEMSGSIZE):
+ * the core counts and drops it. data may be the backend's own memory: the
+ * core copies what it keeps. */
+void net__udp_received(net_udp *u, const void *data, size_t len, const net_addr *from, int truncated);
+/* A non-fatal receive error (ECONNREFUSED from ICMP, WSAECONNRESET...). */
+void net__udp_recv_error(net_udp *u, int err, int os_error);
+void net__udp_send_failed(net_udp *u, const net_dgram *d, int err, int os_error);
+void net__udp_sent(net_udp *u, int count);
+void net__udp_released(net_udp *u);
 
 /* The backends compiled in, in order of preference. */
 extern const net_backend net__backend_epoll;

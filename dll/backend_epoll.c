@@ -19,8 +19,10 @@ _Static_assert(sizeof(net_iov) == sizeof(struct iovec), "net_iov must match stru
 
 #define READS_PER_TURN 16
 #define ACCEPTS_PER_TURN 64
+#define DGRAM_BATCH 32   /* datagrams per recvmmsg/sendmmsg */
+#define DGRAM_SLOT 65536 /* larger than any UDP payload: what does not fit is truncated, then dropped */
 
-enum { EP_CONN = 1, EP_LISTENER = 2 };
+enum { EP_CONN = 1, EP_LISTENER = 2, EP_UDP = 3 };
 
 typedef struct ep_sock {
     int kind;
@@ -32,6 +34,8 @@ typedef struct ep_sock {
     int reading, accepting, connecting, closed;
     const net_iov *pend_iov; /* send waiting for EPOLLOUT */
     int pend_n;
+    const net_dgram *pend_dg; /* UDP batch waiting for EPOLLOUT: pend_done of pend_n are finished */
+    int pend_done;
     int in_ready;
     struct ep_sock *ready_next;
     struct ep_sock *zombie_next;
@@ -44,6 +48,12 @@ typedef struct ep_loop {
     struct epoll_event *events;
     ep_sock *ready;   /* sockets with work the last wait did not report */
     ep_sock *zombies; /* closed, released at the end of the turn */
+    /* UDP scratch, used within one call: receive slots are only touched as
+     * far as datagrams reach, so the address space costs little memory. */
+    uint8_t *dg_buf;
+    struct mmsghdr dg_msgs[DGRAM_BATCH];
+    struct iovec dg_iov[DGRAM_BATCH];
+    struct sockaddr_storage dg_addr[DGRAM_BATCH];
 } ep_loop;
 
 static ep_loop *L(net_loop *loop)
@@ -90,6 +100,8 @@ static void release_zombies(ep_loop *l)
         l->zombies = s->zombie_next;
         if (s->kind == EP_CONN)
             net__conn_released(s->obj);
+        else if (s->kind == EP_UDP)
+            net__udp_released(s->obj);
         else
             net__listener_released(s->obj);
         free(s);
@@ -105,6 +117,7 @@ static void ep_loop_close(net_loop *loop)
     close(l->epfd);
     close(l->evfd);
     free(l->events);
+    free(l->dg_buf);
     free(l);
     *net__loop_bk(loop) = NULL;
 }
@@ -377,6 +390,156 @@ static void ep_conn_close(net_loop *loop, net_conn *c)
     retire(L(loop), s);
 }
 
+/* ---- UDP ---- */
+
+static int ep_udp_open(net_loop *loop, net_udp *u)
+{
+    ep_loop *l = L(loop);
+    if (!l->dg_buf && !(l->dg_buf = malloc((size_t)DGRAM_BATCH * DGRAM_SLOT)))
+        return NET_E_NOMEM;
+    ep_sock *s = sock_new(EP_UDP, (int)net__udp_sock(u), u);
+    if (!s)
+        return NET_E_NOMEM;
+    int rc = add_fd(l, s, EPOLLIN | EPOLLOUT);
+    if (rc) {
+        free(s);
+        return rc;
+    }
+    *net__udp_bk(u) = s;
+    return 0;
+}
+
+static void do_udp_read(ep_loop *l, ep_sock *s)
+{
+    for (int turn = 0; turn < READS_PER_TURN; turn++) {
+        if (!s->reading || s->closed)
+            return;
+        for (int i = 0; i < DGRAM_BATCH; i++) {
+            l->dg_iov[i].iov_base = l->dg_buf + (size_t)i * DGRAM_SLOT;
+            l->dg_iov[i].iov_len = DGRAM_SLOT;
+            struct msghdr *m = &l->dg_msgs[i].msg_hdr;
+            memset(m, 0, sizeof *m);
+            m->msg_name = &l->dg_addr[i];
+            m->msg_namelen = sizeof l->dg_addr[i];
+            m->msg_iov = &l->dg_iov[i];
+            m->msg_iovlen = 1;
+        }
+        int n = recvmmsg(s->fd, l->dg_msgs, DGRAM_BATCH, MSG_DONTWAIT, NULL);
+        if (n < 0) {
+            int e = errno;
+            if (e == EAGAIN || e == EWOULDBLOCK) {
+                s->readable = 0;
+                return;
+            }
+            if (e == EINTR)
+                continue;
+            /* ICMP news (ECONNREFUSED on a connected socket...) is consumed
+             * by this call; the socket goes on receiving. */
+            net__udp_recv_error(s->obj, os_error_to_net(e), e);
+            if (e == ENOMEM || e == ENOBUFS) {
+                make_ready(l, s); /* try again next turn rather than spin */
+                return;
+            }
+            continue;
+        }
+        for (int i = 0; i < n && !s->closed; i++) {
+            net_addr from;
+            os_addr_from_sockaddr(&l->dg_addr[i], &from);
+            net__udp_received(s->obj, l->dg_iov[i].iov_base, l->dg_msgs[i].msg_len, &from,
+                              (l->dg_msgs[i].msg_hdr.msg_flags & MSG_TRUNC) != 0);
+        }
+        if (n < DGRAM_BATCH) {
+            s->readable = 0;
+            return;
+        }
+    }
+    make_ready(l, s); /* still more: let other sockets have a turn first */
+}
+
+static void ep_udp_recv_start(net_loop *loop, net_udp *u)
+{
+    ep_sock *s = *net__udp_bk(u);
+    s->reading = 1;
+    s->readable = 1; /* datagrams may have queued while we were not reading: look once */
+    make_ready(L(loop), s);
+}
+
+static void ep_udp_recv_stop(net_loop *loop, net_udp *u)
+{
+    (void)loop;
+    ep_sock *s = *net__udp_bk(u);
+    s->reading = 0;
+}
+
+/* Sends d[s->pend_done..n); returns 1 when all are finished, 0 when the
+ * socket is full. Refused datagrams are reported and count as finished. */
+static int udp_send_some(ep_loop *l, ep_sock *s, const net_dgram *d, int n)
+{
+    while (s->pend_done < n) {
+        int k = n - s->pend_done;
+        if (k > DGRAM_BATCH)
+            k = DGRAM_BATCH;
+        for (int i = 0; i < k; i++) {
+            const net_dgram *g = &d[s->pend_done + i];
+            struct msghdr *m = &l->dg_msgs[i].msg_hdr;
+            memset(m, 0, sizeof *m);
+            l->dg_iov[i].iov_base = (void *)g->data;
+            l->dg_iov[i].iov_len = g->len;
+            m->msg_iov = &l->dg_iov[i];
+            m->msg_iovlen = 1;
+            if (!g->connected) {
+                int len;
+                if (os_sockaddr_from_addr(&g->to, &l->dg_addr[i], &len) == 0) {
+                    m->msg_name = &l->dg_addr[i];
+                    m->msg_namelen = (socklen_t)len;
+                }
+            }
+        }
+        int r = sendmmsg(s->fd, l->dg_msgs, (unsigned)k, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (r > 0) {
+            s->pend_done += r;
+            continue;
+        }
+        int e = r < 0 ? errno : EIO;
+        if (e == EINTR)
+            continue;
+        if (e == EAGAIN || e == EWOULDBLOCK) {
+            s->writable = 0;
+            return 0;
+        }
+        /* The first datagram of this call was refused: report it, go on. */
+        net__udp_send_failed(s->obj, &d[s->pend_done], os_error_to_net(e), e);
+        s->pend_done++;
+    }
+    return 1;
+}
+
+static int ep_udp_send(net_loop *loop, net_udp *u, const net_dgram *d, int count)
+{
+    ep_sock *s = *net__udp_bk(u);
+    s->pend_done = 0;
+    if (udp_send_some(L(loop), s, d, count))
+        return count;
+    s->pend_dg = d;
+    s->pend_n = count;
+    return NET__PENDING;
+}
+
+static void finish_udp_send(ep_loop *l, ep_sock *s)
+{
+    if (!udp_send_some(l, s, s->pend_dg, s->pend_n))
+        return;
+    s->pend_dg = NULL;
+    net__udp_sent(s->obj, s->pend_n);
+}
+
+static void ep_udp_close(net_loop *loop, net_udp *u)
+{
+    ep_sock *s = *net__udp_bk(u);
+    s->pend_dg = NULL;
+    retire(L(loop), s);
+}
+
 /* ---- the wait ---- */
 
 static void service(net_loop *loop, ep_loop *l, ep_sock *s)
@@ -386,6 +549,13 @@ static void service(net_loop *loop, ep_loop *l, ep_sock *s)
     if (s->kind == EP_LISTENER) {
         if (s->accepting && s->readable)
             do_accept(l, s);
+        return;
+    }
+    if (s->kind == EP_UDP) {
+        if (s->pend_dg && s->writable)
+            finish_udp_send(l, s);
+        if (s->reading && s->readable && !s->closed)
+            do_udp_read(l, s);
         return;
     }
     if (s->connecting && s->writable)
@@ -452,4 +622,9 @@ const net_backend net__backend_epoll = {
     .recv_stop = ep_recv_stop,
     .send = ep_send,
     .conn_close = ep_conn_close,
+    .udp_open = ep_udp_open,
+    .udp_recv_start = ep_udp_recv_start,
+    .udp_recv_stop = ep_udp_recv_stop,
+    .udp_send = ep_udp_send,
+    .udp_close = ep_udp_close,
 };

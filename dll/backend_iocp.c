@@ -12,14 +12,16 @@
  *
  * Every operation is an iocp_op whose first member is the OVERLAPPED the
  * port hands back. A socket counts one reference while open plus one per
- * operation submitted and not yet handled; conn_close/listener_close cancel
- * (CancelIoEx), close the socket and drop the open reference, and the
- * object is released in wait() once the count reaches zero: no OVERLAPPED
- * outlives its socket's state and CLOSE comes after the last completion.
+ * operation submitted and not yet handled; conn_close, listener_close and
+ * udp_close cancel (CancelIoEx), close the socket and drop the open
+ * reference, and the object is released in wait() once the count reaches
+ * zero: no OVERLAPPED outlives its socket's state and CLOSE comes after the
+ * last completion.
  *
- * FILE_SKIP_COMPLETION_PORT_ON_SUCCESS is set where the protocol allows it
- * (IFS providers only, as libuv checks): a call that succeeds inline queues
- * no packet. A send that completes inline returns its byte count at once;
+ * FILE_SKIP_COMPLETION_PORT_ON_SUCCESS is set on TCP sockets where the
+ * protocol allows it (IFS providers only, as libuv checks; never on UDP
+ * sockets, see associate()): a call that succeeds inline queues no packet.
+ * A send that completes inline returns its byte count at once;
  * other inline completions (and immediate failures) go on the loop's "done"
  * list, handled in the same wait() turn without a trip through the port.
  *
@@ -27,6 +29,11 @@
  * one completes, non-blocking WSARecv calls read into the core's receive
  * window until WSAEWOULDBLOCK (then a new zero-byte read is posted) or a
  * per-turn budget runs out (then the socket waits on the "ready" list).
+ *
+ * A UDP socket keeps UDP_RECVS WSARecvFrom posted, each with its own buffer
+ * (max_datagram + 1 bytes, so a bigger datagram shows as WSAEMSGSIZE) and
+ * its own sender address, and re-posts each as it completes. A batch of
+ * sends is one WSASendTo per datagram, each with its own OVERLAPPED.
  */
 #ifndef WIN32_LEAN_AND_MEAN
 #    define WIN32_LEAN_AND_MEAN
@@ -62,9 +69,10 @@
 #define READS_PER_TURN 16       /* non-blocking reads per connection per turn */
 #define IOCP_IOV_MAX 64         /* WSABUFs per WSASend (the core gathers at most 64) */
 #define ADDR_SLOT ((DWORD)(sizeof(SOCKADDR_STORAGE) + 16))
+#define UDP_RECVS 8 /* WSARecvFrom kept posted per UDP socket */
 
-enum { K_CONN = 1, K_LISTENER = 2 };
-enum { T_RECV0 = 1, T_SEND, T_CONNECT, T_ACCEPT };
+enum { K_CONN = 1, K_LISTENER = 2, K_UDP = 3 };
+enum { T_RECV0 = 1, T_SEND, T_CONNECT, T_ACCEPT, T_URECV, T_USEND };
 
 typedef struct iocp_sock iocp_sock;
 
@@ -85,6 +93,26 @@ typedef struct accept_op {
     char addrs[2 * (sizeof(SOCKADDR_STORAGE) + 16)];
 } accept_op;
 
+/* One posted WSARecvFrom: the provider writes buf, from and from_len when
+ * it completes, so they live as long as the op. */
+typedef struct urecv_op {
+    iocp_op op;
+    char *buf; /* max_datagram + 1 bytes, a slice of the socket's rbufs */
+    INT from_len;
+    DWORD flags;
+    int parked;  /* completed while receiving was stopped: delivered by udp_recv_start */
+    int stopped; /* failed with an unexpected error: idle until udp_recv_start */
+    struct urecv_op *park_next;
+    SOCKADDR_STORAGE from;
+} urecv_op;
+
+/* One datagram of a send batch. */
+typedef struct usend_op {
+    iocp_op op;
+    const net_dgram *d;
+    SOCKADDR_STORAGE to; /* kept with the op: WSASendTo is not documented to copy it */
+} usend_op;
+
 struct iocp_sock {
     int kind;
     SOCKET s;
@@ -98,10 +126,21 @@ struct iocp_sock {
     iocp_sock *zombie_next;
     /* connections */
     iocp_op rd, wr, cn;
-    /* listeners */
+    /* listeners and UDP */
     int family;
+    /* listeners */
     int accepting;
     accept_op *acc;
+    /* UDP */
+    urecv_op *urd; /* UDP_RECVS of them */
+    char *rbufs;
+    uint32_t rcap; /* bytes per receive buffer */
+    urecv_op *park_head, *park_tail;
+    usend_op *usd;
+    int usd_cap;
+    int batch_count;    /* datagrams in the batch handed to udp_send */
+    int batch_left;     /* of those, not finished yet */
+    uint64_t icmp_turn; /* the wait() turn that last reported an ICMP error */
 };
 
 typedef struct iocp_loop {
@@ -111,6 +150,7 @@ typedef struct iocp_loop {
     iocp_op *done_head, *done_tail; /* completions handled in wait(), in order */
     iocp_sock *ready;               /* sockets with reading left to do */
     iocp_sock *zombies;             /* closed, every op handled: released at the end of wait() */
+    uint64_t turn;                  /* wait() calls so far */
 } iocp_loop;
 
 /* ---- process-wide: extension functions, whether skip-on-success is safe ---- */
@@ -196,13 +236,19 @@ static int sock_family(SOCKET s)
     return ss.ss_family;
 }
 
-/* Associates s with the loop's port and turns on skip-on-success where safe. */
+/* Associates s with the loop's port and turns on skip-on-success where safe.
+ * Not for UDP: with several receives posted, one posted again can complete
+ * inline with a datagram older or newer than others whose packets are still
+ * in the port (both seen under Wine), and nothing tells which. Through the
+ * port, a socket's datagrams come out in the order they were read. */
 static int associate(iocp_loop *l, iocp_sock *s)
 {
     if (!CreateIoCompletionPort((HANDLE)s->s, l->port, 0, 0)) {
         WSASetLastError((int)GetLastError());
         return NET_E_OS;
     }
+    if (s->kind == K_UDP)
+        return 0;
     /* Both families IFS (the usual case): no need to ask this socket's. */
     if (g_skip_ok[0] && g_skip_ok[1] ? 1 : g_skip_ok[sock_family(s->s) == AF_INET6])
         s->skip = SetFileCompletionNotificationModes((HANDLE)s->s, FILE_SKIP_COMPLETION_PORT_ON_SUCCESS |
@@ -343,9 +389,14 @@ static void release_zombies(iocp_loop *l)
         }
         if (s->kind == K_CONN)
             net__conn_released(s->obj);
+        else if (s->kind == K_UDP)
+            net__udp_released(s->obj);
         else
             net__listener_released(s->obj);
         free(s->acc);
+        free(s->urd);
+        free(s->rbufs);
+        free(s->usd);
         free(s);
     }
 }
@@ -739,6 +790,283 @@ static void ic_conn_close(net_loop *loop, net_conn *c)
     unref(l, s); /* the open reference: released in wait() after the last completion */
 }
 
+/* ---- UDP ---- */
+
+/* An IPv4 destination on an IPv6 socket as its v4-mapped form, which a
+ * dual-stack socket can send to (Linux takes the plain IPv4 sockaddr on
+ * such a socket, Windows does not). */
+static int udp_sockaddr(const iocp_sock *s, const net_addr *a, SOCKADDR_STORAGE *ss, int *len)
+{
+    if (s->family == AF_INET6 && a->family == NET_AF_INET) {
+        struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+        memset(ss, 0, sizeof *ss);
+        sin6->sin6_family = AF_INET6;
+        sin6->sin6_port = htons(a->port);
+        sin6->sin6_addr.s6_addr[10] = 0xff;
+        sin6->sin6_addr.s6_addr[11] = 0xff;
+        memcpy(&sin6->sin6_addr.s6_addr[12], a->ip, 4);
+        *len = (int)sizeof *sin6;
+        return 0;
+    }
+    return os_sockaddr_from_addr(a, ss, len);
+}
+
+/* A receive that failed because an ICMP message came back for an earlier
+ * send: the socket itself is fine. Windows says WSAECONNRESET for a port
+ * unreachable (Wine: WSAECONNREFUSED) and WSAENETRESET for a TTL expired. */
+static int udp_icmp_error(int e)
+{
+    return e == WSAECONNRESET || e == WSAECONNREFUSED || e == WSAENETRESET || e == WSAENETUNREACH ||
+           e == WSAEHOSTUNREACH || e == ERROR_PORT_UNREACHABLE || e == ERROR_CONNECTION_REFUSED ||
+           e == ERROR_NETWORK_UNREACHABLE || e == ERROR_HOST_UNREACHABLE;
+}
+
+static int udp_error_to_net(int e)
+{
+    switch (e) {
+    case WSAECONNRESET: /* on a datagram socket: the peer's port is closed */
+    case WSAECONNREFUSED:
+    case ERROR_PORT_UNREACHABLE:
+    case ERROR_CONNECTION_REFUSED:
+        return NET_E_REFUSED;
+    case WSAENETRESET:
+        return NET_E_UNREACHABLE;
+    default:
+        return os_error_to_net(e);
+    }
+}
+
+/* Only a connected socket reports ICMP errors, as on Linux. os_udp_open
+ * turned them off, but a provider may ignore SIO_UDP_CONNRESET. */
+static int udp_connected(const iocp_sock *s)
+{
+    SOCKADDR_STORAGE ss;
+    int len = (int)sizeof ss;
+    return getpeername(s->s, (struct sockaddr *)&ss, &len) == 0;
+}
+
+/* UDP sockets never skip the port (see associate), so a receive that
+ * succeeds at once still queues its packet. So does one that fails with
+ * WSAEMSGSIZE: a datagram too big for the buffer ends with a warning status
+ * (STATUS_BUFFER_OVERFLOW), which completes like a success. Only a real
+ * error comes back with no packet to follow. */
+static void post_urecv(iocp_loop *l, iocp_sock *s, urecv_op *r)
+{
+    if (r->op.pending || r->stopped || s->closed || !s->reading)
+        return;
+    WSABUF b;
+    b.len = s->rcap;
+    b.buf = r->buf;
+    DWORD n = 0;
+    r->flags = 0;
+    r->from_len = (INT)sizeof r->from;
+    r->from.ss_family = AF_UNSPEC;
+    op_arm(&r->op);
+    if (WSARecvFrom(s->s, &b, 1, &n, &r->flags, (struct sockaddr *)&r->from, &r->from_len, &r->op.ov, NULL) == 0)
+        return;
+    int e = WSAGetLastError();
+    if (e != WSA_IO_PENDING && e != WSAEMSGSIZE)
+        post_done(l, &r->op, 0, e);
+}
+
+/* Keeps a receive that completed while receiving was stopped (or behind
+ * others kept so), with its reference, for udp_ready to deliver in order. */
+static void park_urecv(iocp_sock *s, urecv_op *r, DWORD bytes, int err)
+{
+    r->parked = 1;
+    r->op.pending = 1;
+    s->refs++;
+    r->op.done_bytes = bytes;
+    r->op.done_err = err;
+    r->park_next = NULL;
+    if (s->park_tail)
+        s->park_tail->park_next = r;
+    else
+        s->park_head = r;
+    s->park_tail = r;
+}
+
+static void udp_deliver(iocp_loop *l, iocp_sock *s, urecv_op *r, DWORD bytes, int err)
+{
+    net_udp *u = s->obj;
+    if (err == 0 || err == WSAEMSGSIZE) {
+        net_addr from;
+        memset(&from, 0, sizeof from);
+        if (r->from.ss_family == AF_INET || r->from.ss_family == AF_INET6)
+            os_addr_from_sockaddr(&r->from, &from);
+        net__udp_received(u, r->buf, bytes, &from, err != 0);
+    } else if (udp_icmp_error(err)) {
+        /* Windows fails one receive per ICMP message; Wine (8.x) fails every
+         * posted one with the same error. Errors handled in one turn are one
+         * report, as Linux keeps one pending socket error however many
+         * messages came. */
+        if (s->icmp_turn != l->turn && udp_connected(s)) {
+            s->icmp_turn = l->turn;
+            net__udp_recv_error(u, udp_error_to_net(err), err);
+        }
+    } else if (os_error_is_resource(err)) {
+        make_ready(l, s); /* posted again next turn */
+        return;
+    } else {
+        /* Unexpected: reported once, and this receive stays idle until
+         * receiving restarts, rather than failing again in a loop. */
+        r->stopped = 1;
+        net__udp_recv_error(u, os_error_to_net(err), err);
+        return;
+    }
+    post_urecv(l, s, r);
+}
+
+static void on_urecv(iocp_loop *l, iocp_sock *s, urecv_op *r, DWORD bytes, int err)
+{
+    if (s->closed)
+        return;
+    if (!s->reading || s->park_head) { /* after the parked ones, never ahead of them */
+        park_urecv(s, r, bytes, err);
+        if (s->reading)
+            make_ready(l, s);
+        return;
+    }
+    udp_deliver(l, s, r, bytes, err);
+}
+
+/* From wait()'s ready list: what was parked, in arrival order, then the
+ * receives that are not posted. */
+static void udp_ready(iocp_loop *l, iocp_sock *s)
+{
+    while (s->park_head && s->reading && !s->closed) {
+        urecv_op *r = s->park_head;
+        s->park_head = r->park_next;
+        if (!s->park_head)
+            s->park_tail = NULL;
+        r->parked = 0;
+        r->op.pending = 0;
+        udp_deliver(l, s, r, r->op.done_bytes, r->op.done_err);
+        unref(l, s); /* the parked reference */
+    }
+    for (int i = 0; i < UDP_RECVS; i++)
+        post_urecv(l, s, &s->urd[i]);
+}
+
+static int ic_udp_open(net_loop *loop, net_udp *u)
+{
+    iocp_sock *s = sock_new(K_UDP, (SOCKET)net__udp_sock(u), u);
+    if (!s)
+        return NET_E_NOMEM;
+    s->rcap = net__udp_max_datagram(u) + 1; /* fixed for the socket's life */
+    s->urd = calloc(UDP_RECVS, sizeof *s->urd);
+    s->rbufs = malloc((size_t)UDP_RECVS * s->rcap);
+    int rc = s->urd && s->rbufs ? associate(L(loop), s) : NET_E_NOMEM;
+    if (rc) {
+        free(s->urd);
+        free(s->rbufs);
+        free(s);
+        return rc;
+    }
+    s->family = sock_family(s->s);
+    for (int i = 0; i < UDP_RECVS; i++) {
+        op_init(&s->urd[i].op, s, T_URECV);
+        s->urd[i].buf = s->rbufs + (size_t)i * s->rcap;
+    }
+    *net__udp_bk(u) = s;
+    return 0;
+}
+
+static void ic_udp_recv_start(net_loop *loop, net_udp *u)
+{
+    iocp_loop *l = L(loop);
+    iocp_sock *s = *net__udp_bk(u);
+    if (s->closed)
+        return;
+    s->reading = 1;
+    for (int i = 0; i < UDP_RECVS; i++)
+        s->urd[i].stopped = 0;
+    if (s->park_head) {
+        make_ready(l, s); /* delivered in wait(), ahead of anything newer */
+        return;
+    }
+    for (int i = 0; i < UDP_RECVS; i++)
+        post_urecv(l, s, &s->urd[i]);
+}
+
+static void ic_udp_recv_stop(net_loop *loop, net_udp *u)
+{
+    (void)loop;
+    iocp_sock *s = *net__udp_bk(u);
+    s->reading = 0; /* posted receives stay; what they get is parked */
+}
+
+static int ic_udp_send(net_loop *loop, net_udp *u, const net_dgram *d, int count)
+{
+    iocp_loop *l = L(loop);
+    iocp_sock *s = *net__udp_bk(u);
+    if (s->closed)
+        return NET_E_CLOSED;
+    if (count > s->usd_cap) {
+        /* One batch at a time: no op of the old array is in flight. */
+        usend_op *n = realloc(s->usd, (size_t)count * sizeof *n);
+        if (!n)
+            return NET_E_NOMEM;
+        memset(n + s->usd_cap, 0, (size_t)(count - s->usd_cap) * sizeof *n);
+        for (int i = s->usd_cap; i < count; i++)
+            op_init(&n[i].op, s, T_USEND);
+        s->usd = n;
+        s->usd_cap = count;
+    }
+    for (int i = 0; i < count; i++) {
+        usend_op *o = &s->usd[i];
+        o->d = &d[i];
+        WSABUF b;
+        b.len = d[i].len;
+        b.buf = d[i].data ? (char *)d[i].data : g_zero_byte;
+        DWORD n = 0;
+        int rc, tolen = 0;
+        op_arm(&o->op);
+        if (d[i].connected) {
+            rc = WSASend(s->s, &b, 1, &n, 0, &o->op.ov, NULL);
+        } else if (udp_sockaddr(s, &d[i].to, &o->to, &tolen) == 0) {
+            rc = WSASendTo(s->s, &b, 1, &n, 0, (struct sockaddr *)&o->to, tolen, &o->op.ov, NULL);
+        } else {
+            rc = SOCKET_ERROR;
+            WSASetLastError(WSAEAFNOSUPPORT);
+        }
+        if (rc == 0)
+            continue; /* no skip-on-success here: its packet comes through the port */
+        int e = WSAGetLastError();
+        if (e != WSA_IO_PENDING)
+            post_done(l, &o->op, 0, e); /* reported from wait(), like any completion */
+    }
+    s->batch_count = count;
+    s->batch_left = count;
+    return NET__PENDING;
+}
+
+static void on_usend(iocp_sock *s, usend_op *o, int err)
+{
+    if (s->closed)
+        return;
+    if (err)
+        net__udp_send_failed(s->obj, o->d, udp_error_to_net(err), err);
+    if (--s->batch_left == 0 && !s->closed)
+        net__udp_sent(s->obj, s->batch_count);
+}
+
+static void ic_udp_close(net_loop *loop, net_udp *u)
+{
+    iocp_loop *l = L(loop);
+    iocp_sock *s = *net__udp_bk(u);
+    sock_shut(s);
+    while (s->park_head) {
+        urecv_op *r = s->park_head;
+        s->park_head = r->park_next;
+        r->parked = 0;
+        r->op.pending = 0;
+        unref(l, s);
+    }
+    s->park_tail = NULL;
+    unref(l, s); /* the open reference: released in wait() after the last completion */
+}
+
 /* ---- the wait ---- */
 
 /* The WSA error of a completion that came through the port. */
@@ -774,6 +1102,12 @@ static void dispatch(net_loop *loop, iocp_loop *l, iocp_op *op, DWORD bytes, int
     case T_ACCEPT:
         on_accept(l, s, (accept_op *)op, err);
         break;
+    case T_URECV:
+        on_urecv(l, s, (urecv_op *)op, bytes, err);
+        break;
+    case T_USEND:
+        on_usend(s, (usend_op *)op, err);
+        break;
     }
     unref(l, s); /* the op's reference, after the handler: s outlives its callbacks */
 }
@@ -781,6 +1115,7 @@ static void dispatch(net_loop *loop, iocp_loop *l, iocp_op *op, DWORD bytes, int
 static int ic_wait(net_loop *loop, int timeout_ms)
 {
     iocp_loop *l = L(loop);
+    l->turn++;
     if (l->done_head || l->ready || l->zombies)
         timeout_ms = 0;
     ULONG n = 0;
@@ -809,7 +1144,11 @@ static int ic_wait(net_loop *loop, int timeout_ms)
         iocp_sock *s = r;
         r = s->ready_next;
         s->in_ready = 0;
-        if (!s->closed && s->reading && !s->rd.pending)
+        if (s->closed)
+            continue;
+        if (s->kind == K_UDP)
+            udp_ready(l, s);
+        else if (s->reading && !s->rd.pending)
             do_read(loop, l, s);
     }
     release_zombies(l);
@@ -833,4 +1172,9 @@ const net_backend net__backend_iocp = {
     .recv_stop = ic_recv_stop,
     .send = ic_send,
     .conn_close = ic_conn_close,
+    .udp_open = ic_udp_open,
+    .udp_recv_start = ic_udp_recv_start,
+    .udp_recv_stop = ic_udp_recv_stop,
+    .udp_send = ic_udp_send,
+    .udp_close = ic_udp_close,
 };

@@ -14,6 +14,13 @@
  *   MSG_WAITALL so the kernel finishes partial writes itself, at most one in
  *   flight per connection;
  * - connecting: IORING_OP_CONNECT;
+ * - UDP: one multishot recvmsg per socket drawing from a second buffer ring,
+ *   also shared by the loop, whose buffers hold the largest datagram IP can
+ *   carry plus the header and sender address recvmsg puts in front of it.
+ *   Where multishot recvmsg is missing, a few single-shot recvmsgs stay
+ *   posted per socket, selecting from the same ring. Each datagram of a send
+ *   batch is one sendmsg; the batch is finished when all have completed.
+ *   See "UDP" below for why the ring is per loop, not per socket;
  * - wake-ups: an eventfd with a read always pending on the ring.
  * SQEs are only queued by the submit calls; wait() submits them all and
  * waits in one io_uring_enter (io_uring_submit_and_wait*), then handles up to
@@ -51,6 +58,7 @@
  * loop uses, or why io_uring is unavailable.
  */
 #define _GNU_SOURCE
+#include <ctype.h>
 #include <errno.h>
 #include <liburing.h>
 #include <netinet/in.h>
@@ -80,18 +88,34 @@ _Static_assert(sizeof(net_iov) == sizeof(struct iovec), "net_iov must match stru
 #define BUF_SIZE_FIXED 4096u
 #define BR_ENTRIES 1024u /* >= the most buffers we ever add */
 #define BGID 0
+/* UDP receive buffers (group UBGID): the recvmsg header, the sender's
+ * address, then room for any UDP payload (65527 at most, over IPv6) and
+ * more. The kernel writes only what arrives, so a buffer costs memory for
+ * the pages its largest datagram touched. 32 buffers (2.2 MiB of address
+ * space) at first, 32 more whenever a recvmsg finds the ring empty, up to
+ * 256. Never incremental: a datagram needs one whole buffer. */
+#define UBGID 1
+#define UBUF_SIZE (68u * 1024u)
+#define UBUF_CHUNK_BUFS 32u
+#define UBUF_CHUNKS_MAX 8u
+#define UBR_ENTRIES 256u /* UBUF_CHUNK_BUFS * UBUF_CHUNKS_MAX */
+#define URX_SLOTS 8      /* single-shot recvmsgs kept posted per socket without multishot */
 #ifndef IOU_PBUF_RING_INC
-#define IOU_PBUF_RING_INC 2
+#    define IOU_PBUF_RING_INC 2
 #endif
 #ifndef IORING_CQE_F_BUF_MORE
-#define IORING_CQE_F_BUF_MORE (1U << 4)
+#    define IORING_CQE_F_BUF_MORE (1U << 4)
 #endif
 
-/* user_data: socket pointer | generation << 48 | operation in the low bits */
+/* user_data: socket pointer | generation << 48 | operation in the low bits.
+ * UDP sockets use UD_RECV and UD_SEND too; the 16 bits above say which
+ * operation: the datagram's index in the batch for a send, for a receive
+ * URX_SINGLE | slot or the multishot's generation. */
 enum { UD_WAKE = 1, UD_ACCEPT, UD_RECV, UD_SEND, UD_CONNECT, UD_CANCEL, UD_IGNORE };
 #define UD_OP_MASK 7ull
 #define UD_PTR_MASK 0x0000FFFFFFFFFFF8ull
 #define UD_GEN_SHIFT 48
+#define URX_SINGLE 0x8000u
 
 /* feature bits */
 enum {
@@ -105,20 +129,21 @@ enum {
     F_EXT_ARG = 1u << 7,
     F_NODROP = 1u << 8,
     F_BUF_INC = 1u << 9,
+    F_MS_RECVMSG = 1u << 10,
     F_PROBED = 1u << 30
 };
 
-enum { K_CONN = 1, K_LISTENER = 2 };
+enum { K_CONN = 1, K_LISTENER = 2, K_UDP = 3 };
 
 typedef struct ur_sock {
     void *obj;
-    struct ur_sock *next;               /* retry list / zombie list */
-    struct ur_sock *cprev, *cnext;      /* closing list */
+    struct ur_sock *next;          /* retry list / zombie list */
+    struct ur_sock *cprev, *cnext; /* closing list */
     int fd;
-    uint16_t ops;                       /* SQEs queued or in flight */
-    uint16_t gen;                       /* generation of the current recv / accept */
+    uint32_t ops; /* SQEs queued or in flight */
+    uint16_t gen; /* generation of the current recv / accept */
     uint8_t kind;
-    uint8_t want_rx, rx_on, rx_cxl;     /* receive (or accept for listeners) */
+    uint8_t want_rx, rx_on, rx_cxl; /* receive (or accept for listeners) */
     uint8_t send_want, send_on;
     uint8_t conn_want, conn_on;
     uint8_t closed, close_cxl, zombie, in_retry, eof;
@@ -129,6 +154,36 @@ typedef struct ur_sock {
     } u;
 } ur_sock;
 
+/* One single-shot recvmsg (no multishot): the buffer comes from the ring,
+ * the sender's address and the flags come back here. */
+typedef struct ur_urx {
+    struct msghdr msg;
+    struct iovec iov;
+    struct sockaddr_in6 name;
+} ur_urx;
+
+/* One datagram of the batch in flight: what its sendmsg reads. */
+typedef struct ur_utx {
+    struct msghdr msg;
+    struct iovec iov;
+    struct sockaddr_in6 to;
+} ur_utx;
+
+enum { TX_WAIT = 0, TX_FLIGHT, TX_DONE };
+
+/* A UDP socket. s.rx_on / s.rx_cxl / s.gen describe the multishot recvmsg;
+ * s.ops counts every SQE, sends and cancels included. */
+typedef struct ur_udp {
+    ur_sock s;
+    uint8_t rx_busy, rx_cxl_mask; /* bit i: single-shot slot i in flight / its cancel queued */
+    const net_dgram *tx_batch;    /* the core's batch, valid until net__udp_sent */
+    ur_utx *tx;
+    uint8_t *tx_state;                           /* TX_* per datagram */
+    uint32_t tx_cap, tx_count, tx_next, tx_left; /* slots allocated; batch size; next to queue; unfinished */
+    uint32_t tx_flight;                          /* sendmsgs queued or in flight */
+    ur_urx *rx;                                  /* URX_SLOTS, allocated once multishot recvmsg turns out missing */
+} ur_udp;
+
 typedef struct ur_loop {
     struct io_uring ring;
     unsigned features;
@@ -137,8 +192,8 @@ typedef struct ur_loop {
     uint64_t evbuf;
     int wake_on;
     int wake_rearm;
-    int starved; /* a recv ran out of buffers this batch */
-    int again;   /* a single-shot recv left data in its socket: another round */
+    int starved;     /* a recv ran out of buffers this batch */
+    int again;       /* a single-shot recv left data in its socket: another round */
     uint64_t nobufs; /* statistics for NET_URING_DEBUG */
     /* provided buffer ring */
     struct io_uring_buf_ring *br;
@@ -146,11 +201,17 @@ typedef struct ur_loop {
     unsigned nchunks;
     unsigned buf_size, chunk_bufs; /* geometry: incremental or fixed */
     uint32_t *buf_off;             /* incremental: bytes of each buffer consumed so far */
-    unsigned br_pending; /* buffers added since the last advance */
+    unsigned br_pending;           /* buffers added since the last advance */
+    /* UDP buffer ring, set up by the first UDP socket */
+    struct io_uring_buf_ring *ubr;
+    uint8_t *uchunks[UBUF_CHUNKS_MAX];
+    unsigned unchunks, ubr_pending;
+    int ustarved;          /* a recvmsg ran out of buffers this batch */
+    struct msghdr urx_msg; /* multishot recvmsg layout: the address, no control data */
     /* lists */
     ur_sock *retry, **retry_tail; /* sockets with work that found no SQE, or starved: FIFO */
-    ur_sock *zombies; /* closed, nothing in flight: released at the end of wait */
-    ur_sock *closing; /* closed, operations still in flight */
+    ur_sock *zombies;             /* closed, nothing in flight: released at the end of wait */
+    ur_sock *closing;             /* closed, operations still in flight */
     unsigned batch;
     struct io_uring_cqe **cqes;
     int warned;
@@ -167,6 +228,19 @@ static int env_on(const char *name)
 {
     const char *v = getenv(name);
     return v && *v && strcmp(v, "0") != 0;
+}
+
+/* Whether name is a whole word of list ("ms_recv" is not in "ms_recvmsg"). */
+static int list_has(const char *list, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = list; (p = strstr(p, name)) != NULL; p += n) {
+        int before = p == list || !(isalnum((unsigned char)p[-1]) || p[-1] == '_');
+        int after = !(isalnum((unsigned char)p[n]) || p[n] == '_');
+        if (before && after)
+            return 1;
+    }
+    return 0;
 }
 
 /* ---- probing ---- */
@@ -238,7 +312,7 @@ static unsigned probe_features(void)
     if (!pr) {
         ok = 0;
     } else {
-        static const int ops[] = {IORING_OP_ACCEPT, IORING_OP_RECV,  IORING_OP_SENDMSG,
+        static const int ops[] = {IORING_OP_ACCEPT,  IORING_OP_RECV, IORING_OP_SENDMSG,     IORING_OP_RECVMSG,
                                   IORING_OP_CONNECT, IORING_OP_READ, IORING_OP_ASYNC_CANCEL};
         for (unsigned i = 0; i < sizeof ops / sizeof ops[0]; i++)
             if (!io_uring_opcode_supported(pr, ops[i]))
@@ -288,9 +362,9 @@ static unsigned probe_features(void)
         f |= F_EXT_ARG;
     if (kfeat & IORING_FEAT_NODROP)
         f |= F_NODROP;
-    /* Multishot accept (5.19) and recv (6.0) cannot be asked for: assume
-     * them and fall back on the -EINVAL of the first try. */
-    f |= F_MS_ACCEPT | F_MS_RECV;
+    /* Multishot accept (5.19), recv and recvmsg (6.0) cannot be asked for:
+     * assume them and fall back on the -EINVAL of the first try. */
+    f |= F_MS_ACCEPT | F_MS_RECV | F_MS_RECVMSG;
     return f | F_PROBED;
 }
 
@@ -325,8 +399,8 @@ static uint8_t *buf_ptr(ur_loop *l, unsigned bid)
 
 static void buf_put(ur_loop *l, unsigned bid)
 {
-    io_uring_buf_ring_add(l->br, buf_ptr(l, bid), l->buf_size, (unsigned short)bid,
-                          io_uring_buf_ring_mask(BR_ENTRIES), (int)l->br_pending);
+    io_uring_buf_ring_add(l->br, buf_ptr(l, bid), l->buf_size, (unsigned short)bid, io_uring_buf_ring_mask(BR_ENTRIES),
+                          (int)l->br_pending);
     l->br_pending++;
 }
 
@@ -335,6 +409,10 @@ static void buf_flush(ur_loop *l)
     if (l->br_pending) {
         io_uring_buf_ring_advance(l->br, (int)l->br_pending);
         l->br_pending = 0;
+    }
+    if (l->ubr_pending) {
+        io_uring_buf_ring_advance(l->ubr, (int)l->ubr_pending);
+        l->ubr_pending = 0;
     }
 }
 
@@ -353,12 +431,43 @@ static int buf_grow(ur_loop *l)
     return 0;
 }
 
+static uint8_t *ubuf_ptr(ur_loop *l, unsigned bid)
+{
+    return l->uchunks[bid / UBUF_CHUNK_BUFS] + (size_t)(bid % UBUF_CHUNK_BUFS) * UBUF_SIZE;
+}
+
+static void ubuf_put(ur_loop *l, unsigned bid)
+{
+    io_uring_buf_ring_add(l->ubr, ubuf_ptr(l, bid), UBUF_SIZE, (unsigned short)bid, io_uring_buf_ring_mask(UBR_ENTRIES),
+                          (int)l->ubr_pending);
+    l->ubr_pending++;
+}
+
+static int ubuf_grow(ur_loop *l)
+{
+    if (l->unchunks >= UBUF_CHUNKS_MAX)
+        return -1;
+    uint8_t *mem = map_pages((size_t)UBUF_CHUNK_BUFS * UBUF_SIZE);
+    if (!mem)
+        return -1;
+    unsigned first = l->unchunks * UBUF_CHUNK_BUFS;
+    l->uchunks[l->unchunks++] = mem;
+    for (unsigned i = 0; i < UBUF_CHUNK_BUFS; i++)
+        ubuf_put(l, first + i);
+    buf_flush(l);
+    return 0;
+}
+
 static void loop_free(ur_loop *l)
 {
     for (unsigned i = 0; i < l->nchunks; i++)
         munmap(l->chunks[i], BUF_CHUNK_BYTES);
     if (l->br)
         munmap(l->br, (size_t)BR_ENTRIES * sizeof(struct io_uring_buf));
+    for (unsigned i = 0; i < l->unchunks; i++)
+        munmap(l->uchunks[i], (size_t)UBUF_CHUNK_BUFS * UBUF_SIZE);
+    if (l->ubr)
+        munmap(l->ubr, (size_t)UBR_ENTRIES * sizeof(struct io_uring_buf));
     if (l->evfd >= 0)
         close(l->evfd);
     free(l->buf_off);
@@ -386,15 +495,24 @@ static int ur_loop_open(net_loop *loop)
         return NET_E_NOMEM;
     }
     /* Test hook: "1" turns every optional feature off, or a list of
-     * coop,defer,submit_all,cancel_fd,ms_accept,ms_recv,inc turns off those. */
+     * coop,defer,submit_all,cancel_fd,ms_accept,ms_recv,ms_recvmsg,inc
+     * turns off those. */
     unsigned off = 0;
     const char *dg = getenv("NET_TEST_URING_DEGRADE");
     if (dg && *dg && strcmp(dg, "0") != 0) {
-        static const struct { const char *name; unsigned bit; } names[] = {
-            {"coop", F_COOP}, {"defer", F_DEFER}, {"submit_all", F_SUBMIT_ALL}, {"cancel_fd", F_CANCEL_FD},
-            {"ms_accept", F_MS_ACCEPT}, {"ms_recv", F_MS_RECV}, {"inc", F_BUF_INC}};
+        static const struct {
+            const char *name;
+            unsigned bit;
+        } names[] = {{"coop", F_COOP},
+                     {"defer", F_DEFER},
+                     {"submit_all", F_SUBMIT_ALL},
+                     {"cancel_fd", F_CANCEL_FD},
+                     {"ms_accept", F_MS_ACCEPT},
+                     {"ms_recv", F_MS_RECV},
+                     {"ms_recvmsg", F_MS_RECVMSG},
+                     {"inc", F_BUF_INC}};
         for (unsigned i = 0; i < sizeof names / sizeof names[0]; i++)
-            if (strcmp(dg, "1") == 0 || strstr(dg, names[i].name))
+            if (strcmp(dg, "1") == 0 || list_has(dg, names[i].name))
                 off |= names[i].bit;
     }
     int defer = !(off & F_DEFER) && (gf & F_DEFER) && use_defer(loop);
@@ -421,7 +539,7 @@ static int ur_loop_open(net_loop *loop)
         return rc == -ENOMEM ? NET_E_NOMEM : NET_E_UNSUPPORTED;
     }
     l->features = flags_to_features(flags) | (gf & (F_EXT_ARG | F_NODROP));
-    l->features |= gf & (F_CANCEL_FD | F_MS_ACCEPT | F_MS_RECV) & ~off;
+    l->features |= gf & (F_CANCEL_FD | F_MS_ACCEPT | F_MS_RECV | F_MS_RECVMSG) & ~off;
     l->enabled = !(flags & IORING_SETUP_R_DISABLED);
 
     l->br = map_pages((size_t)BR_ENTRIES * sizeof(struct io_uring_buf));
@@ -465,14 +583,15 @@ static int ur_loop_open(net_loop *loop)
         }
     l->wake_rearm = 1; /* the eventfd read is queued on first use */
     if (env_on("NET_URING_DEBUG"))
-        fprintf(stderr,
-                "net io_uring loop %u: %s%s%s%s%s%s%s%s%s cq=%u sq=%u bufs=%ux%u..%u\n", net__loop_index(loop),
-                (l->features & F_DEFER) ? "defer_taskrun " : "", (l->features & F_SINGLE_ISSUER) ? "single_issuer " : "",
-                (l->features & F_COOP) ? "coop_taskrun " : "", (l->features & F_SUBMIT_ALL) ? "submit_all " : "",
-                (l->features & F_CANCEL_FD) ? "cancel_fd " : "", (l->features & F_MS_ACCEPT) ? "multishot_accept " : "",
-                (l->features & F_MS_RECV) ? "multishot_recv " : "", (l->features & F_BUF_INC) ? "buf_ring_inc " : "",
-                (l->features & F_EXT_ARG) ? "ext_arg" : "", l->ring.cq.ring_entries, l->ring.sq.ring_entries,
-                l->chunk_bufs * BUF_CHUNKS_INIT, l->buf_size, l->chunk_bufs * BUF_CHUNKS_MAX);
+        fprintf(
+            stderr, "net io_uring loop %u: %s%s%s%s%s%s%s%s%s%s cq=%u sq=%u bufs=%ux%u..%u\n", net__loop_index(loop),
+            (l->features & F_DEFER) ? "defer_taskrun " : "", (l->features & F_SINGLE_ISSUER) ? "single_issuer " : "",
+            (l->features & F_COOP) ? "coop_taskrun " : "", (l->features & F_SUBMIT_ALL) ? "submit_all " : "",
+            (l->features & F_CANCEL_FD) ? "cancel_fd " : "", (l->features & F_MS_ACCEPT) ? "multishot_accept " : "",
+            (l->features & F_MS_RECV) ? "multishot_recv " : "",
+            (l->features & F_MS_RECVMSG) ? "multishot_recvmsg " : "", (l->features & F_BUF_INC) ? "buf_ring_inc " : "",
+            (l->features & F_EXT_ARG) ? "ext_arg" : "", l->ring.cq.ring_entries, l->ring.sq.ring_entries,
+            l->chunk_bufs * BUF_CHUNKS_INIT, l->buf_size, l->chunk_bufs * BUF_CHUNKS_MAX);
     *net__loop_bk(loop) = l;
     return 0;
 }
@@ -572,12 +691,18 @@ static int cancel_ud(ur_loop *l, ur_sock *s, uint64_t target)
     return 0;
 }
 
+static void sync_udp(ur_loop *l, ur_udp *u);
+
 /* Queues whatever the socket's state asks for and is not queued yet. */
 static void sync_sock(ur_loop *l, ur_sock *s)
 {
     struct io_uring_sqe *sqe;
     if (s->in_retry)
         return; /* the retry pass will come */
+    if (s->kind == K_UDP) {
+        sync_udp(l, (ur_udp *)s);
+        return;
+    }
     if (s->closed) {
         if (s->close_cxl || (!s->rx_on && !s->send_on && !s->conn_on)) {
             maybe_retire(l, s);
@@ -708,10 +833,17 @@ static void release_zombies(ur_loop *l)
         l->zombies = s->next;
         if (s->fd >= 0)
             close(s->fd);
-        if (s->kind == K_CONN)
+        if (s->kind == K_CONN) {
             net__conn_released(s->obj);
-        else
+        } else if (s->kind == K_UDP) {
+            ur_udp *u = (ur_udp *)s;
+            free(u->tx);
+            free(u->tx_state);
+            free(u->rx);
+            net__udp_released(s->obj);
+        } else {
             net__listener_released(s->obj);
+        }
         free(s);
     }
 }
@@ -725,8 +857,8 @@ static void ur_loop_close(net_loop *loop)
      * read after this, so what remains can be released. No submission here:
      * this may run on the thread that joined the loop thread. */
     if (env_on("NET_URING_DEBUG"))
-        fprintf(stderr, "net io_uring loop %u: %u buffer chunks, %llu ENOBUFS\n", net__loop_index(loop), l->nchunks,
-                (unsigned long long)l->nobufs);
+        fprintf(stderr, "net io_uring loop %u: %u buffer chunks, %u UDP buffer chunks, %llu ENOBUFS\n",
+                net__loop_index(loop), l->nchunks, l->unchunks, (unsigned long long)l->nobufs);
     io_uring_queue_exit(&l->ring);
     while (l->retry) {
         ur_sock *s = l->retry;
@@ -869,6 +1001,242 @@ static void ur_conn_close(net_loop *loop, net_conn *c)
     close_sock(L(loop), *net__conn_bk(c));
 }
 
+/* ---- UDP ----
+ * The receive buffers are one ring per loop rather than per socket: a
+ * datagram holds a buffer only from its CQE until the core has copied it out
+ * (inside net__udp_received), so what a loop needs depends on how many
+ * datagrams arrive between two reaps, not on how many sockets it has. A ring
+ * per socket sized to its max_datagram would cost a registration and a few
+ * dozen buffers for each socket (2 MiB apiece at the default 65507), and
+ * would be too small once NET_OPT_MAX_DATAGRAM raises the limit. Here any
+ * buffer holds any datagram, which also leaves more than max_datagram + 1
+ * bytes for the payload: the core drops what exceeds the socket's limit of
+ * the moment, and MSG_TRUNC would still mark what did not fit. A busy socket
+ * can drain the ring for the others: their multishot ends with -ENOBUFS and
+ * is re-armed once the batch has given its buffers back (and the ring grown).
+ */
+
+static int ubuf_setup(ur_loop *l)
+{
+    if (l->ubr)
+        return 0;
+    ensure_enabled(l); /* the loop thread: SINGLE_ISSUER rings accept registrations only from it */
+    size_t len = (size_t)UBR_ENTRIES * sizeof(struct io_uring_buf);
+    struct io_uring_buf_ring *br = map_pages(len);
+    if (!br)
+        return NET_E_NOMEM;
+    struct io_uring_buf_reg reg;
+    memset(&reg, 0, sizeof reg);
+    reg.ring_addr = (uint64_t)(uintptr_t)br;
+    reg.ring_entries = UBR_ENTRIES;
+    reg.bgid = UBGID;
+    int rc = io_uring_register_buf_ring(&l->ring, &reg, 0);
+    if (rc != 0) {
+        munmap(br, len);
+        return rc == -ENOMEM ? NET_E_NOMEM : NET_E_OS;
+    }
+    io_uring_buf_ring_init(br);
+    l->ubr = br;
+    if (ubuf_grow(l) != 0) {
+        io_uring_unregister_buf_ring(&l->ring, UBGID);
+        munmap(br, len);
+        l->ubr = NULL;
+        return NET_E_NOMEM;
+    }
+    /* What a multishot recvmsg puts in front of each payload: the sender's
+     * address (IPv4 or IPv6), no control data. */
+    memset(&l->urx_msg, 0, sizeof l->urx_msg);
+    l->urx_msg.msg_namelen = sizeof(struct sockaddr_in6);
+    return 0;
+}
+
+/* Queues a cancel for every receive in flight not cancelled yet. */
+static int udp_cancel_rx(ur_loop *l, ur_udp *u)
+{
+    ur_sock *s = &u->s;
+    if (s->rx_on && !s->rx_cxl) {
+        if (cancel_ud(l, s, ud_make(s, UD_RECV, s->gen)) != 0)
+            return -1;
+        s->rx_cxl = 1;
+    }
+    for (unsigned i = 0; i < URX_SLOTS; i++) {
+        uint8_t bit = (uint8_t)(1u << i);
+        if ((u->rx_busy & bit) && !(u->rx_cxl_mask & bit)) {
+            if (cancel_ud(l, s, ud_make(s, UD_RECV, URX_SINGLE | i)) != 0)
+                return -1;
+            u->rx_cxl_mask |= bit;
+        }
+    }
+    return 0;
+}
+
+static void sync_udp(ur_loop *l, ur_udp *u)
+{
+    ur_sock *s = &u->s;
+    struct io_uring_sqe *sqe;
+    if (s->closed) {
+        if (s->close_cxl || (!s->rx_on && !u->rx_busy && !u->tx_flight)) {
+            maybe_retire(l, s);
+            return;
+        }
+        if (l->features & F_CANCEL_FD) {
+            if (!(sqe = get_sqe(l)))
+                goto later;
+            io_uring_prep_cancel_fd(sqe, s->fd, IORING_ASYNC_CANCEL_ALL);
+            io_uring_sqe_set_data64(sqe, ud_make(s, UD_CANCEL, 0));
+            s->ops++;
+        } else if (udp_cancel_rx(l, u) != 0) {
+            goto later;
+        }
+        /* Without cancel by fd, sends are left to finish: a sendmsg waits at
+         * most for the socket's buffer to drain onto the wire. */
+        s->close_cxl = 1;
+        return;
+    }
+    while (u->tx_next < u->tx_count) {
+        uint32_t i = u->tx_next;
+        if (u->tx_state[i] == TX_WAIT) {
+            if (!(sqe = get_sqe(l)))
+                goto later;
+            io_uring_prep_sendmsg(sqe, s->fd, &u->tx[i].msg, MSG_NOSIGNAL);
+            io_uring_sqe_set_data64(sqe, ud_make(s, UD_SEND, i));
+            u->tx_state[i] = TX_FLIGHT;
+            u->tx_flight++;
+            s->ops++;
+        }
+        u->tx_next++;
+    }
+    if (!s->want_rx) {
+        if (udp_cancel_rx(l, u) != 0)
+            goto later;
+    } else if (l->features & F_MS_RECVMSG) {
+        if (!s->rx_on) {
+            if (!(sqe = get_sqe(l)))
+                goto later;
+            s->gen = (uint16_t)((s->gen + 1) & (URX_SINGLE - 1));
+            /* MSG_TRUNC: payloadlen says the datagram's real length */
+            io_uring_prep_recvmsg_multishot(sqe, s->fd, &l->urx_msg, MSG_TRUNC);
+            sqe->flags |= IOSQE_BUFFER_SELECT;
+            sqe->buf_group = UBGID;
+            io_uring_sqe_set_data64(sqe, ud_make(s, UD_RECV, s->gen));
+            s->rx_on = 1;
+            s->rx_cxl = 0;
+            s->ops++;
+        }
+    } else if (!s->rx_on) { /* (a multishot whose -EINVAL told us) */
+        if (!u->rx && !(u->rx = malloc(URX_SLOTS * sizeof *u->rx)))
+            goto later; /* out of memory: try again next turn */
+        for (unsigned i = 0; i < URX_SLOTS; i++) {
+            uint8_t bit = (uint8_t)(1u << i);
+            if (u->rx_busy & bit)
+                continue;
+            if (!(sqe = get_sqe(l)))
+                goto later;
+            ur_urx *x = &u->rx[i];
+            memset(&x->msg, 0, sizeof x->msg);
+            x->iov.iov_base = NULL; /* the kernel picks a buffer of the ring */
+            x->iov.iov_len = UBUF_SIZE;
+            x->msg.msg_name = &x->name;
+            x->msg.msg_namelen = sizeof x->name;
+            x->msg.msg_iov = &x->iov;
+            x->msg.msg_iovlen = 1;
+            io_uring_prep_recvmsg(sqe, s->fd, &x->msg, MSG_TRUNC); /* res: the datagram's real length */
+            sqe->flags |= IOSQE_BUFFER_SELECT;
+            sqe->buf_group = UBGID;
+            io_uring_sqe_set_data64(sqe, ud_make(s, UD_RECV, URX_SINGLE | i));
+            u->rx_busy |= bit;
+            u->rx_cxl_mask &= (uint8_t)~bit;
+            s->ops++;
+        }
+    }
+    return;
+later:
+    retry_later(l, s);
+}
+
+static int ur_udp_open(net_loop *loop, net_udp *nu)
+{
+    ur_loop *l = L(loop);
+    int rc = ubuf_setup(l);
+    if (rc)
+        return rc;
+    ur_udp *u = calloc(1, sizeof *u);
+    if (!u)
+        return NET_E_NOMEM;
+    u->s.kind = K_UDP;
+    u->s.fd = (int)net__udp_sock(nu);
+    u->s.obj = nu;
+    *net__udp_bk(nu) = u;
+    return 0;
+}
+
+static void ur_udp_recv_start(net_loop *loop, net_udp *nu)
+{
+    ur_udp *u = *net__udp_bk(nu);
+    u->s.want_rx = 1;
+    sync_sock(L(loop), &u->s);
+}
+
+static void ur_udp_recv_stop(net_loop *loop, net_udp *nu)
+{
+    ur_udp *u = *net__udp_bk(nu);
+    u->s.want_rx = 0;
+    sync_sock(L(loop), &u->s);
+}
+
+static int ur_udp_send(net_loop *loop, net_udp *nu, const net_dgram *d, int count)
+{
+    ur_udp *u = *net__udp_bk(nu);
+    if (count <= 0)
+        return 0;
+    if (count > 65536) /* a datagram's index must fit the 16 bits of user_data */
+        return NET_E_INVAL;
+    if ((uint32_t)count > u->tx_cap) { /* no batch in flight: nothing points into the old arrays */
+        ur_utx *tx = malloc((size_t)count * sizeof *tx);
+        uint8_t *st = malloc((size_t)count);
+        if (!tx || !st) {
+            free(tx);
+            free(st);
+            return NET_E_NOMEM;
+        }
+        free(u->tx);
+        free(u->tx_state);
+        u->tx = tx;
+        u->tx_state = st;
+        u->tx_cap = (uint32_t)count;
+    }
+    for (int i = 0; i < count; i++) {
+        ur_utx *t = &u->tx[i];
+        memset(&t->msg, 0, sizeof t->msg);
+        t->iov.iov_base = (void *)d[i].data;
+        t->iov.iov_len = d[i].len;
+        t->msg.msg_iov = &t->iov;
+        t->msg.msg_iovlen = 1;
+        if (!d[i].connected) {
+            struct sockaddr_storage ss;
+            int len;
+            /* (an address that does not convert leaves no name: sendmsg
+             * then refuses the datagram and it is reported) */
+            if (os_sockaddr_from_addr(&d[i].to, &ss, &len) == 0 && len > 0 && (size_t)len <= sizeof t->to) {
+                memcpy(&t->to, &ss, (size_t)len);
+                t->msg.msg_name = &t->to;
+                t->msg.msg_namelen = (socklen_t)len;
+            }
+        }
+        u->tx_state[i] = TX_WAIT;
+    }
+    u->tx_batch = d;
+    u->tx_count = u->tx_left = (uint32_t)count;
+    u->tx_next = 0;
+    sync_sock(L(loop), &u->s);
+    return NET__PENDING;
+}
+
+static void ur_udp_close(net_loop *loop, net_udp *nu)
+{
+    close_sock(L(loop), *net__udp_bk(nu));
+}
+
 /* ---- completions ---- */
 
 static void on_accept(ur_loop *l, ur_sock *s, int res, unsigned flags)
@@ -983,6 +1351,121 @@ static void on_connect(ur_loop *l, ur_sock *s, int res)
     sync_sock(l, s);
 }
 
+/* One datagram in buffer buf (res bytes of CQE): x is the single-shot slot
+ * it came through, NULL for multishot (header and address in the buffer).
+ * An empty datagram through a single shot takes no buffer: buf is NULL. */
+static void udp_deliver(ur_loop *l, ur_udp *u, const ur_urx *x, uint8_t *buf, int res)
+{
+    const void *data, *name;
+    size_t len, namelen;
+    int trunc;
+    if (x) {
+        data = buf ? (const void *)buf : (const void *)"";
+        len = (size_t)res; /* MSG_TRUNC: the real length, even past the buffer */
+        trunc = (x->msg.msg_flags & MSG_TRUNC) || len > UBUF_SIZE;
+        if (len > UBUF_SIZE)
+            len = UBUF_SIZE;
+        name = &x->name;
+        namelen = x->msg.msg_namelen;
+    } else {
+        struct io_uring_recvmsg_out *o = io_uring_recvmsg_validate(buf, res, &l->urx_msg);
+        if (!o)
+            return; /* shorter than the header the kernel always writes */
+        data = io_uring_recvmsg_payload(o, &l->urx_msg);
+        len = io_uring_recvmsg_payload_length(o, res, &l->urx_msg);
+        trunc = (o->flags & MSG_TRUNC) || o->payloadlen > len;
+        name = io_uring_recvmsg_name(o);
+        namelen = o->namelen;
+    }
+    net_addr from;
+    if (namelen >= sizeof(sa_family_t))
+        os_addr_from_sockaddr(name, &from);
+    else
+        memset(&from, 0, sizeof from);
+    net__udp_received(u->s.obj, data, len, &from, trunc);
+}
+
+static void on_udp_recv(ur_loop *l, ur_udp *u, unsigned tag, int res, unsigned flags)
+{
+    ur_sock *s = &u->s;
+    int single = (tag & URX_SINGLE) != 0;
+    unsigned slot = tag & (URX_SINGLE - 1);
+    int more = !single && (flags & IORING_CQE_F_MORE);
+    if (!more) {
+        if (single) {
+            u->rx_busy &= (uint8_t) ~(1u << slot);
+            u->rx_cxl_mask &= (uint8_t) ~(1u << slot);
+        } else {
+            s->rx_on = 0;
+            s->rx_cxl = 0;
+        }
+        s->ops--;
+    }
+    if (flags & IORING_CQE_F_BUFFER) {
+        unsigned bid = flags >> IORING_CQE_BUFFER_SHIFT;
+        if (res >= 0 && !s->closed)
+            udp_deliver(l, u, single ? &u->rx[slot] : NULL, ubuf_ptr(l, bid), res);
+        ubuf_put(l, bid); /* the core has copied what it keeps */
+    } else if (single && res == 0 && !s->closed) {
+        udp_deliver(l, u, &u->rx[slot], NULL, 0); /* the kernel kept its buffer for an empty datagram */
+    }
+    if (single && res >= 0)
+        l->again = 1; /* more may wait: the next round re-posts and reads on */
+    if (res < 0 && !s->closed) {
+        int e = -res;
+        if (e == ENOBUFS) {
+            l->ustarved = 1;
+            l->nobufs++;
+            if (s->want_rx)
+                retry_later(l, s); /* re-armed once the ring has buffers again */
+        } else if (e == EINVAL && !single && !more && (l->features & F_MS_RECVMSG)) {
+            l->features &= ~F_MS_RECVMSG; /* no multishot recvmsg here: single shots */
+        } else if (e == ECANCELED || e == EINTR || e == EAGAIN) {
+            /* ours (recv_stop), or the submitting thread exited: re-arm if wanted */
+        } else {
+            /* ICMP news (ECONNREFUSED on a connected socket...) ends the
+             * multishot; the socket goes on receiving. */
+            net__udp_recv_error(s->obj, os_error_to_net(e), e);
+            if (e == ENOMEM) {
+                if (s->want_rx)
+                    retry_later(l, s);
+            } else if (e == EBADF || e == ENOTSOCK || e == EFAULT || e == EINVAL) {
+                s->want_rx = 0; /* the socket is broken: do not spin on it */
+            }
+        }
+    }
+    if (!more)
+        sync_sock(l, s);
+}
+
+static void on_udp_send(ur_loop *l, ur_udp *u, unsigned idx, int res)
+{
+    ur_sock *s = &u->s;
+    s->ops--;
+    u->tx_flight--;
+    if (s->closed || !u->tx_batch || idx >= u->tx_count) {
+        sync_sock(l, s);
+        return;
+    }
+    if (res == -EAGAIN || res == -EINTR || res == -ECANCELED) {
+        u->tx_state[idx] = TX_WAIT; /* nothing was sent: again */
+        if (idx < u->tx_next)
+            u->tx_next = idx;
+        sync_sock(l, s);
+        return;
+    }
+    u->tx_state[idx] = TX_DONE;
+    if (res < 0)
+        net__udp_send_failed(s->obj, &u->tx_batch[idx], os_error_to_net(-res), -res);
+    if (--u->tx_left == 0 && !s->closed) {
+        int n = (int)u->tx_count;
+        u->tx_batch = NULL;
+        u->tx_count = u->tx_next = 0;
+        net__udp_sent(s->obj, n); /* may hand us the next batch at once */
+    }
+    sync_sock(l, s);
+}
+
 static void on_cancel(ur_loop *l, ur_sock *s, int res)
 {
     s->ops--;
@@ -1006,10 +1489,16 @@ static void handle(ur_loop *l, uint64_t ud, int res, unsigned flags)
         on_accept(l, s, res, flags);
         break;
     case UD_RECV:
-        on_recv(l, s, res, flags);
+        if (s->kind == K_UDP)
+            on_udp_recv(l, (ur_udp *)s, (unsigned)(ud >> UD_GEN_SHIFT), res, flags);
+        else
+            on_recv(l, s, res, flags);
         break;
     case UD_SEND:
-        on_send(l, s, res);
+        if (s->kind == K_UDP)
+            on_udp_send(l, (ur_udp *)s, (unsigned)(ud >> UD_GEN_SHIFT), res);
+        else
+            on_send(l, s, res);
         break;
     case UD_CONNECT:
         on_connect(l, s, res);
@@ -1061,10 +1550,16 @@ static int ur_wait(net_loop *loop, int timeout_ms)
             l->starved = 0;
             buf_grow(l); /* at the bound, the recycled buffers have to do */
         }
+        if (l->ustarved) {
+            l->ustarved = 0;
+            ubuf_grow(l);
+        }
         buf_flush(l);
         run_retry(l);
-        /* Single-shot receives (no multishot here) that left data behind:
-         * read on now, as epoll reads a socket several times a turn. */
+        /* Single-shot receives (no multishot here) that left data behind,
+         * or single-shot recvmsgs that got a datagram (UDP does not say
+         * whether more wait): read on now, as epoll reads a socket several
+         * times a turn. */
         if (!l->again || round >= 8 || total >= l->batch)
             break;
         rc = io_uring_submit_and_get_events(&l->ring);
@@ -1094,4 +1589,9 @@ const net_backend net__backend_uring = {
     .recv_stop = ur_recv_stop,
     .send = ur_send,
     .conn_close = ur_conn_close,
+    .udp_open = ur_udp_open,
+    .udp_recv_start = ur_udp_recv_start,
+    .udp_recv_stop = ur_udp_recv_stop,
+    .udp_send = ur_udp_send,
+    .udp_close = ur_udp_close,
 };

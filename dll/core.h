@@ -41,7 +41,7 @@ enum {
     OP_LCLOSE = 1u << 8    /* close a listener */
 };
 
-enum { OBJ_CONN = 1, OBJ_LISTENER = 2 };
+enum { OBJ_CONN = 1, OBJ_LISTENER = 2, OBJ_UDP = 3 };
 
 typedef struct net_engine_s net_engine_s;
 struct net_pending_item;
@@ -88,7 +88,7 @@ struct net_conn {
 
     /* ---- loop thread only ---- */
     net_frame_decoder dec;
-    net_iov *iov; /* NET_SEND_IOV_MAX entries, allocated on first send: idle connections stay small */
+    net_iov *iov;  /* NET_SEND_IOV_MAX entries, allocated on first send: idle connections stay small */
     int attached;  /* the backend adopted the socket */
     int sending;   /* a send is outstanding */
     int receiving; /* recv started */
@@ -119,8 +119,49 @@ struct net_listener {
     struct net_listener *lnext, *lprev;
 };
 
+/* A datagram waiting to go out; its payload lives in blk. */
+typedef struct net_udp_out {
+    net_dgram d;
+    net_block *blk;
+} net_udp_out;
+
+enum { US_OPEN = 1, US_CLOSING, US_CLOSED };
+
+struct net_udp {
+    net_obj o;
+    /* ---- under the slot lock ---- */
+    int state;
+    int connected;
+    net_addr peer;
+    net_udp_out *sq; /* send queue ring */
+    uint32_t sq_cap, sq_head, sq_count;
+    uint32_t sq_inflight; /* datagrams handed to the backend, at the head */
+    uint64_t sq_bytes;    /* payload + per-datagram overhead, against send_cap */
+    net_block *sq_chunk;  /* copy chunk being filled */
+    uint32_t send_cap;
+    atomic_uint max_datagram;
+    int flush_scheduled;
+    int abort_requested;
+
+    /* ---- loop thread only ---- */
+    net_dgram *batch;      /* what the backend is sending */
+    uint32_t batch_failed; /* datagrams of the batch the OS refused */
+    uint64_t batch_bytes;  /* payload of the batch, less what was refused */
+    uint32_t rx_max;       /* max_datagram at open: what the backend's receive buffers hold */
+    int attached, receiving, releasing, in_list;
+    int close_reason;
+    uint64_t close_deadline; /* graceful close gives up on the queue then */
+    struct net_udp *lnext, *lprev;
+
+    /* ---- shared through atomics ---- */
+    atomic_uint_least64_t dropped;
+    atomic_int_least64_t rx_unpolled;
+    atomic_int paused; /* 1 paused, 2 resume requested */
+};
+
 typedef struct net_loop_stats {
     atomic_uint_least64_t bytes_in, bytes_out, messages_in;
+    atomic_uint_least64_t dgrams_in, dgrams_out, dgrams_dropped, dgram_send_errors;
 } net_loop_stats;
 
 struct net_loop {
@@ -139,6 +180,7 @@ struct net_loop {
     net_conn *conns;   /* all connections of this loop */
     net_conn *linger;  /* connections waiting on the script or the peer to finish */
     net_listener *listeners;
+    net_udp *udps;
     uint32_t nconns;
     atomic_int lingering;          /* length of the linger list */
     struct net_pending_item *work; /* run_pending's scratch */
@@ -181,6 +223,7 @@ struct net_engine_s {
     net_timers timers;
 
     atomic_uint_least64_t open_conns, conns_total, rejected, messages_out, send_queued, recv_paused;
+    atomic_uint_least64_t open_udps;
 };
 
 /* engine.c */
@@ -205,6 +248,15 @@ void net__conn_delivered(net_engine_s *e, net_conn *c, const net_event *ev);
 void net__conn_free(net_engine_s *e, net_conn *c);
 int net__conn_queue(net_conn *c, const net_buf *bufs, uint32_t count, net_block *shared, uint32_t shared_len);
 void net__conn_schedule_locked(net_conn *c, uint32_t ops);
+
+/* udp.c */
+int net__udp_queue(net_udp *u, const net_addr *to, const net_buf *bufs, uint32_t count);
+void net__udp_run_ops(net_loop *loop, net_udp *u, uint32_t ops);
+void net__udp_tick(net_loop *loop, net_udp *u);
+void net__udp_abort_all(net_loop *loop);
+void net__udp_delivered(net_engine_s *e, net_udp *u, const net_event *ev);
+void net__udp_free(net_engine_s *e, net_udp *u);
+void net__udp_schedule_locked(net_udp *u, uint32_t ops);
 
 /* listener.c */
 void net__listener_run_ops(net_loop *loop, net_listener *l, uint32_t ops);

@@ -170,6 +170,8 @@ static void run_pending(net_loop *loop)
         net_obj *o = loop->work[i].obj;
         if (o->kind == OBJ_CONN)
             net__conn_run_ops(loop, (net_conn *)o, loop->work[i].ops);
+        else if (o->kind == OBJ_UDP)
+            net__udp_run_ops(loop, (net_udp *)o, loop->work[i].ops);
         else
             net__listener_run_ops(loop, (net_listener *)o, loop->work[i].ops);
     }
@@ -183,6 +185,10 @@ static void loop_tick(net_loop *loop)
     }
     for (net_listener *l = loop->listeners; l; l = l->lnext)
         net__listener_tick(loop, l);
+    for (net_udp *u = loop->udps, *next; u; u = next) {
+        next = u->lnext;
+        net__udp_tick(loop, u);
+    }
 }
 
 /* One turn: what other threads asked for, then the backend's completions. */
@@ -200,7 +206,7 @@ static void loop_iterate(net_loop *loop, int timeout_ms)
     net_spin_unlock(&loop->pending_lock);
     if (more)
         timeout_ms = 0;
-    if (loop->conns || loop->listeners) {
+    if (loop->conns || loop->listeners || loop->udps) {
         int64_t until_tick = (int64_t)loop->next_tick - (int64_t)loop->now;
         if (until_tick < 0)
             until_tick = 0;
@@ -221,10 +227,12 @@ static void loop_teardown(net_loop *loop)
     loop->now = os_now_ms();
     run_pending(loop);
     net__conn_abort_all(loop);
+    net__udp_abort_all(loop);
     uint64_t give_up = os_now_ms() + 5000;
-    while ((loop->conns || loop->listeners || loop->linger) && os_now_ms() < give_up) {
+    while ((loop->conns || loop->listeners || loop->linger || loop->udps) && os_now_ms() < give_up) {
         run_pending(loop);
         net__conn_abort_all(loop);
+        net__udp_abort_all(loop);
         loop->e->bk->wait(loop, 10);
     }
 }
@@ -342,6 +350,17 @@ static int read_config(const net_config *in, net_config *out)
 
 static void engine_release_resources(net_engine_s *e);
 
+/* An object whose CLOSE event is handed out: nothing refers to it any more. */
+static void free_closed(net_engine_s *e, net_obj *o)
+{
+    if (o->kind == OBJ_CONN)
+        net__conn_free(e, (net_conn *)o);
+    else if (o->kind == OBJ_UDP)
+        net__udp_free(e, (net_udp *)o);
+    else
+        net__listener_free(e, (net_listener *)o);
+}
+
 NET_API int net_engine_create(const net_config *cfg, net_engine *out)
 {
     if (!out)
@@ -420,6 +439,7 @@ NET_API int net_engine_create(const net_config *cfg, net_engine *out)
     atomic_store(&e->messages_out, 0);
     atomic_store(&e->send_queued, 0);
     atomic_store(&e->recv_paused, 0);
+    atomic_store(&e->open_udps, 0);
 
     net_loop *loops = calloc(e->nloops, sizeof *loops);
     if (!loops) {
@@ -544,13 +564,8 @@ NET_API int net_engine_destroy(net_engine eh)
     net_qside side;
     while (net_queue_take(&e->queue, &ev, &side, 1) == 1) {
         net_block_unref(side.blk, 1);
-        if (ev.type == NET_EV_CLOSE && side.obj) {
-            net_obj *o = side.obj;
-            if (o->kind == OBJ_CONN)
-                net__conn_free(e, (net_conn *)o);
-            else
-                net__listener_free(e, (net_listener *)o);
-        }
+        if (ev.type == NET_EV_CLOSE && side.obj)
+            free_closed(e, side.obj);
     }
     engine_release_resources(e);
     return 0;
@@ -583,10 +598,15 @@ NET_API int net_engine_stats(net_engine eh, net_stats *st)
         s.bytes_in += atomic_load_explicit(&e->loops[i].stats.bytes_in, memory_order_relaxed);
         s.bytes_out += atomic_load_explicit(&e->loops[i].stats.bytes_out, memory_order_relaxed);
         s.messages_in += atomic_load_explicit(&e->loops[i].stats.messages_in, memory_order_relaxed);
+        s.datagrams_in += atomic_load_explicit(&e->loops[i].stats.dgrams_in, memory_order_relaxed);
+        s.datagrams_out += atomic_load_explicit(&e->loops[i].stats.dgrams_out, memory_order_relaxed);
+        s.datagrams_dropped += atomic_load_explicit(&e->loops[i].stats.dgrams_dropped, memory_order_relaxed);
+        s.datagram_send_errors += atomic_load_explicit(&e->loops[i].stats.dgram_send_errors, memory_order_relaxed);
     }
     s.messages_out = atomic_load(&e->messages_out);
     s.send_queued = atomic_load(&e->send_queued);
     s.recv_paused = atomic_load(&e->recv_paused);
+    s.udp_sockets = atomic_load(&e->open_udps);
     os_mutex_lock(&e->qlock);
     s.queue_depth = e->queue.count;
     os_mutex_unlock(&e->qlock);
@@ -676,12 +696,10 @@ static int deliver(net_engine_s *e, net_event *out, int max)
             net_conn *c = s->obj;
             atomic_store(&c->last_delivery_seq, seq);
             net__conn_delivered(e, c, ev);
+        } else if (ev->type == NET_EV_DATAGRAM && s->obj) {
+            net__udp_delivered(e, s->obj, ev);
         } else if (ev->type == NET_EV_CLOSE && s->obj) {
-            net_obj *o = s->obj;
-            if (o->kind == OBJ_CONN)
-                net__conn_free(e, (net_conn *)o);
-            else
-                net__listener_free(e, (net_listener *)o);
+            free_closed(e, s->obj);
         } else if (ev->type == NET_EV_TIMER) {
             net_slot *slot = net_handle_lock(&e->handles, ev->handle, NET__TBIT(NET__T_TIMER));
             if (!slot)

@@ -55,6 +55,8 @@ NET_API const char *net_strerror(int code)
         return "address already in use";
     case NET_E_UNREACHABLE:
         return "network or host unreachable";
+    case NET_E_NOTCONN:
+        return "UDP socket not connected: use net_sendto";
     default:
         return "unknown error";
     }

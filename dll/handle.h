@@ -15,7 +15,7 @@
 #include <stdint.h>
 #include "net.h"
 
-enum { NET__T_CONN = 1, NET__T_LISTENER = 2, NET__T_TIMER = 3 };
+enum { NET__T_CONN = 1, NET__T_LISTENER = 2, NET__T_TIMER = 3, NET__T_UDP = 4 };
 #define NET__TBIT(t) (1u << (t))
 
 #define NET_HT_PAGE_BITS 10

@@ -56,6 +56,12 @@ int os_tcp_listen(const net_addr *addr, int backlog, uint32_t flags, net_sock *o
 int os_tcp_socket(const net_addr *addr, net_sock *out, int *os_error);
 /* Per-connection setup after accept/connect: non-blocking, NODELAY/KEEPALIVE from flags. */
 int os_tcp_prepare(net_sock s, uint32_t flags);
+/* A non-blocking UDP socket bound to addr with NET_UDP_* flags and buffer
+ * sizes (0 = the OS default) applied. */
+int os_udp_open(const net_addr *addr, uint32_t flags, int rcvbuf, int sndbuf, net_sock *out, int *os_error);
+/* connect() on a UDP socket; on Windows it also turns ICMP error reporting
+ * (SIO_UDP_CONNRESET) on, which os_udp_open turned off. */
+int os_udp_connect(net_sock s, const net_addr *to, int *os_error);
 void os_sock_close(net_sock s);
 int os_sock_shutdown_write(net_sock s);
 int os_sock_set_linger0(net_sock s);

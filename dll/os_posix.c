@@ -173,6 +173,8 @@ int os_error_to_net(int e)
         return NET_E_NOMEM;
     case EINVAL:
         return NET_E_INVAL;
+    case EMSGSIZE:
+        return NET_E_MSGSIZE;
     default:
         return NET_E_OS;
     }
@@ -290,6 +292,51 @@ fail:;
     return os_error_to_net(e);
 }
 
+int os_udp_open(const net_addr *addr, uint32_t flags, int rcvbuf, int sndbuf, net_sock *out, int *os_error)
+{
+    struct sockaddr_storage ss;
+    int len;
+    if (os_sockaddr_from_addr(addr, &ss, &len) != 0)
+        return NET_E_ADDR;
+    int fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        goto fail;
+    if ((flags & NET_UDP_REUSEADDR) && set_int_opt(fd, SOL_SOCKET, SO_REUSEADDR, 1) != 0)
+        goto fail;
+    if ((flags & NET_UDP_BROADCAST) && set_int_opt(fd, SOL_SOCKET, SO_BROADCAST, 1) != 0)
+        goto fail;
+    if (ss.ss_family == AF_INET6 && set_int_opt(fd, IPPROTO_IPV6, IPV6_V6ONLY, (flags & NET_UDP_IPV6ONLY) ? 1 : 0) != 0)
+        goto fail;
+    if (rcvbuf > 0 && set_int_opt(fd, SOL_SOCKET, SO_RCVBUF, rcvbuf) != 0)
+        goto fail;
+    if (sndbuf > 0 && set_int_opt(fd, SOL_SOCKET, SO_SNDBUF, sndbuf) != 0)
+        goto fail;
+    if (bind(fd, (struct sockaddr *)&ss, (socklen_t)len) != 0)
+        goto fail;
+    *out = fd;
+    return 0;
+fail:;
+    int e = errno;
+    if (fd >= 0)
+        close(fd);
+    if (os_error)
+        *os_error = e;
+    return os_error_to_net(e);
+}
+
+int os_udp_connect(net_sock s, const net_addr *to, int *os_error)
+{
+    struct sockaddr_storage ss;
+    int len;
+    if (os_sockaddr_from_addr(to, &ss, &len) != 0)
+        return NET_E_ADDR;
+    if (connect((int)s, (struct sockaddr *)&ss, (socklen_t)len) == 0)
+        return 0;
+    if (os_error)
+        *os_error = errno;
+    return os_error_to_net(errno);
+}
+
 int os_tcp_socket(const net_addr *addr, net_sock *out, int *os_error)
 {
     int fam = addr->family == NET_AF_INET6 ? AF_INET6 : AF_INET;
@@ -358,6 +405,9 @@ int os_sock_set_option(net_sock s, int option, int64_t value, int *os_error)
     case NET_OPT_REUSEADDR:
         rc = set_int_opt(fd, SOL_SOCKET, SO_REUSEADDR, value != 0);
         break;
+    case NET_OPT_BROADCAST:
+        rc = set_int_opt(fd, SOL_SOCKET, SO_BROADCAST, value != 0);
+        break;
     case NET_OPT_LINGER: {
         struct linger l;
         l.l_onoff = value >= 0;
@@ -397,6 +447,9 @@ int os_sock_get_option(net_sock s, int option, int64_t *value, int *os_error)
     case NET_OPT_REUSEADDR:
         name = SO_REUSEADDR;
         break;
+    case NET_OPT_BROADCAST:
+        name = SO_BROADCAST;
+        break;
     case NET_OPT_LINGER: {
         struct linger l;
         socklen_t ll = sizeof l;
@@ -410,7 +463,10 @@ int os_sock_get_option(net_sock s, int option, int64_t *value, int *os_error)
     }
     if (getsockopt(fd, level, name, &v, &len) != 0)
         goto fail;
-    *value = (option == NET_OPT_NODELAY || option == NET_OPT_KEEPALIVE || option == NET_OPT_REUSEADDR) ? (v != 0) : v;
+    *value = (option == NET_OPT_NODELAY || option == NET_OPT_KEEPALIVE || option == NET_OPT_REUSEADDR ||
+              option == NET_OPT_BROADCAST)
+                 ? (v != 0)
+                 : v;
     return 0;
 fail:
     if (os_error)

@@ -23,6 +23,12 @@
 #ifndef WSA_FLAG_NO_HANDLE_INHERIT
 #    define WSA_FLAG_NO_HANDLE_INHERIT 0x80
 #endif
+#ifndef SIO_UDP_CONNRESET
+#    define SIO_UDP_CONNRESET _WSAIOW(IOC_VENDOR, 12)
+#endif
+#ifndef SIO_UDP_NETRESET
+#    define SIO_UDP_NETRESET _WSAIOW(IOC_VENDOR, 15)
+#endif
 
 _Static_assert(sizeof(SRWLOCK) <= sizeof(os_mutex), "os_mutex too small");
 _Static_assert(sizeof(CONDITION_VARIABLE) <= sizeof(os_cond), "os_cond too small");
@@ -207,6 +213,8 @@ int os_error_to_net(int e)
         return NET_E_NOMEM;
     case WSAEINVAL:
         return NET_E_INVAL;
+    case WSAEMSGSIZE:
+        return NET_E_MSGSIZE;
     case WSA_OPERATION_ABORTED: /* == ERROR_OPERATION_ABORTED */
         return NET_E_ABORTED;
     default:
@@ -301,14 +309,62 @@ static int set_int_opt(SOCKET s, int level, int name, int v)
     return setsockopt(s, level, name, (const char *)&v, (int)sizeof v);
 }
 
-static SOCKET new_tcp_socket(int family)
+static SOCKET new_socket(int family, int type, int proto)
 {
     /* Overlapped, so the IOCP backend can use it; not inherited by children
      * (a flag Windows 7 before SP1 rejects: then inheritable). */
-    SOCKET s = WSASocketW(family, SOCK_STREAM, IPPROTO_TCP, NULL, 0, WSA_FLAG_OVERLAPPED | WSA_FLAG_NO_HANDLE_INHERIT);
+    SOCKET s = WSASocketW(family, type, proto, NULL, 0, WSA_FLAG_OVERLAPPED | WSA_FLAG_NO_HANDLE_INHERIT);
     if (s == INVALID_SOCKET && WSAGetLastError() == WSAEINVAL)
-        s = WSASocketW(family, SOCK_STREAM, IPPROTO_TCP, NULL, 0, WSA_FLAG_OVERLAPPED);
+        s = WSASocketW(family, type, proto, NULL, 0, WSA_FLAG_OVERLAPPED);
     return s;
+}
+
+static SOCKET new_tcp_socket(int family)
+{
+    return new_socket(family, SOCK_STREAM, IPPROTO_TCP);
+}
+
+static int sock_is_dgram(SOCKET s)
+{
+    int type = 0, len = (int)sizeof type;
+    return getsockopt(s, SOL_SOCKET, SO_TYPE, (char *)&type, &len) == 0 && type == SOCK_DGRAM;
+}
+
+/* Whether ICMP errors about earlier sends fail later receives (port
+ * unreachable as WSAECONNRESET, TTL expired as WSAENETRESET). Windows
+ * reports them on unconnected sockets too, where one client's closed port
+ * would disturb a server's receives: off there, on for a connected socket
+ * (port unreachable only, as Linux reports it). Providers that do not know
+ * the controls (Wine answers WSAEOPNOTSUPP to SIO_UDP_NETRESET) are left
+ * as they are. */
+static void udp_icmp_reports(SOCKET s, DWORD code, BOOL on)
+{
+    DWORD n = 0;
+    int e = WSAGetLastError();
+    WSAIoctl(s, code, &on, (DWORD)sizeof on, NULL, 0, &n, NULL, NULL);
+    WSASetLastError(e);
+}
+
+/* An IPv4 address for an IPv6 socket in its v4-mapped form: a dual-stack
+ * socket takes that, not a sockaddr_in. */
+static int udp_sockaddr(SOCKET s, const net_addr *a, SOCKADDR_STORAGE *ss, int *len)
+{
+    if (a->family == NET_AF_INET) {
+        SOCKADDR_STORAGE local;
+        int llen = (int)sizeof local;
+        if (getsockname(s, (struct sockaddr *)&local, &llen) == 0 && local.ss_family == AF_INET6) {
+            struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+            memset(ss, 0, sizeof *ss);
+            sin6->sin6_family = AF_INET6;
+            sin6->sin6_port = htons(a->port);
+            sin6->sin6_addr.s6_addr[10] = 0xff;
+            sin6->sin6_addr.s6_addr[11] = 0xff;
+            memcpy(&sin6->sin6_addr.s6_addr[12], a->ip, 4);
+            *len = (int)sizeof *sin6;
+            return 0;
+        }
+    }
+    return os_sockaddr_from_addr(a, ss, len);
 }
 
 int os_tcp_listen(const net_addr *addr, int backlog, uint32_t flags, net_sock *out, int *os_error)
@@ -344,6 +400,66 @@ fail:
     if (e == WSAEACCES) /* a port held with SO_EXCLUSIVEADDRUSE */
         return NET_E_ADDRINUSE;
     return os_error_to_net(e);
+}
+
+int os_udp_open(const net_addr *addr, uint32_t flags, int rcvbuf, int sndbuf, net_sock *out, int *os_error)
+{
+    SOCKADDR_STORAGE ss;
+    int len, e;
+    if (os_sockaddr_from_addr(addr, &ss, &len) != 0)
+        return NET_E_ADDR;
+    SOCKET s = new_socket(ss.ss_family, SOCK_DGRAM, IPPROTO_UDP);
+    if (s == INVALID_SOCKET)
+        goto fail;
+    /* For UDP, SO_REUSEADDR is what POSIX's is: several sockets share the
+     * port (and each gets broadcasts). Unlike for TCP (os_tcp_listen) there
+     * is no TIME_WAIT that makes the default the POSIX one. */
+    if ((flags & NET_UDP_REUSEADDR) && set_int_opt(s, SOL_SOCKET, SO_REUSEADDR, 1) != 0)
+        goto fail;
+    if ((flags & NET_UDP_BROADCAST) && set_int_opt(s, SOL_SOCKET, SO_BROADCAST, 1) != 0)
+        goto fail;
+    if (ss.ss_family == AF_INET6 && set_int_opt(s, IPPROTO_IPV6, IPV6_V6ONLY, (flags & NET_UDP_IPV6ONLY) ? 1 : 0) != 0)
+        goto fail;
+    if (rcvbuf > 0 && set_int_opt(s, SOL_SOCKET, SO_RCVBUF, rcvbuf) != 0)
+        goto fail;
+    if (sndbuf > 0 && set_int_opt(s, SOL_SOCKET, SO_SNDBUF, sndbuf) != 0)
+        goto fail;
+    if (bind(s, (struct sockaddr *)&ss, len) != 0)
+        goto fail;
+    u_long on = 1;
+    if (ioctlsocket(s, FIONBIO, &on) != 0)
+        goto fail;
+    udp_icmp_reports(s, SIO_UDP_CONNRESET, FALSE);
+    udp_icmp_reports(s, SIO_UDP_NETRESET, FALSE);
+    *out = (net_sock)s;
+    return 0;
+fail:
+    e = WSAGetLastError();
+    if (s != INVALID_SOCKET)
+        closesocket(s);
+    WSASetLastError(e);
+    if (os_error)
+        *os_error = e;
+    if (e == WSAEACCES) /* a port held with SO_EXCLUSIVEADDRUSE */
+        return NET_E_ADDRINUSE;
+    return os_error_to_net(e);
+}
+
+int os_udp_connect(net_sock s, const net_addr *to, int *os_error)
+{
+    SOCKET fd = (SOCKET)s;
+    SOCKADDR_STORAGE ss;
+    int len;
+    if (udp_sockaddr(fd, to, &ss, &len) != 0)
+        return NET_E_ADDR;
+    if (connect(fd, (struct sockaddr *)&ss, len) != 0) {
+        int e = WSAGetLastError();
+        if (os_error)
+            *os_error = e;
+        return os_error_to_net(e);
+    }
+    udp_icmp_reports(fd, SIO_UDP_CONNRESET, TRUE);
+    return 0;
 }
 
 int os_tcp_socket(const net_addr *addr, net_sock *out, int *os_error)
@@ -415,8 +531,11 @@ int os_sock_set_option(net_sock s, int option, int64_t value, int *os_error)
             return NET_E_INVAL;
         rc = set_int_opt(fd, SOL_SOCKET, SO_RCVBUF, (int)value);
         break;
-    case NET_OPT_REUSEADDR: /* see os_tcp_listen */
-        rc = set_int_opt(fd, SOL_SOCKET, SO_EXCLUSIVEADDRUSE, value != 0);
+    case NET_OPT_REUSEADDR: /* see os_tcp_listen and os_udp_open */
+        rc = set_int_opt(fd, SOL_SOCKET, sock_is_dgram(fd) ? SO_REUSEADDR : SO_EXCLUSIVEADDRUSE, value != 0);
+        break;
+    case NET_OPT_BROADCAST:
+        rc = set_int_opt(fd, SOL_SOCKET, SO_BROADCAST, value != 0);
         break;
     case NET_OPT_LINGER: {
         if (value > 0xFFFF)
@@ -459,7 +578,10 @@ int os_sock_get_option(net_sock s, int option, int64_t *value, int *os_error)
         name = SO_RCVBUF;
         break;
     case NET_OPT_REUSEADDR:
-        name = SO_EXCLUSIVEADDRUSE;
+        name = sock_is_dgram(fd) ? SO_REUSEADDR : SO_EXCLUSIVEADDRUSE;
+        break;
+    case NET_OPT_BROADCAST:
+        name = SO_BROADCAST;
         break;
     case NET_OPT_LINGER: {
         struct linger l;
@@ -475,7 +597,10 @@ int os_sock_get_option(net_sock s, int option, int64_t *value, int *os_error)
     if (getsockopt(fd, level, name, (char *)&v, &len) != 0)
         goto fail;
     /* v starts at 0, so a boolean written as one byte reads right too. */
-    *value = (option == NET_OPT_NODELAY || option == NET_OPT_KEEPALIVE || option == NET_OPT_REUSEADDR) ? (v != 0) : v;
+    *value = (option == NET_OPT_NODELAY || option == NET_OPT_KEEPALIVE || option == NET_OPT_REUSEADDR ||
+              option == NET_OPT_BROADCAST)
+                 ? (v != 0)
+                 : v;
     return 0;
 fail:;
     int e = WSAGetLastError();

@@ -39,35 +39,36 @@ extern "C" {
 #endif
 
 #define NET_VERSION_MAJOR 0
-#define NET_VERSION_MINOR 1
+#define NET_VERSION_MINOR 2
 #define NET_VERSION_PATCH 0
 /* (major << 16) | (minor << 8) | patch, as net_version() returns it. */
 #define NET_VERSION ((NET_VERSION_MAJOR << 16) | (NET_VERSION_MINOR << 8) | NET_VERSION_PATCH)
 
-typedef uint64_t net_handle; /* listener, connection or timer; 0 is never valid */
+typedef uint64_t net_handle; /* listener, connection, UDP socket or timer; 0 is never valid */
 typedef uint64_t net_engine; /* an engine; 0 is never valid */
 
 /* ---- errors: every call returns 0 (or a count) on success, else one of these ---- */
 enum {
     NET_OK = 0,
-    NET_E_BADHANDLE = -1,   /* zero, closed, stale, forged or wrong-type handle */
-    NET_E_INVAL = -2,       /* bad argument */
-    NET_E_NOMEM = -3,       /* allocation failed or a configured memory limit was hit */
-    NET_E_WOULDBLOCK = -4,  /* send cap reached: nothing was queued */
-    NET_E_CLOSED = -5,      /* the connection is closing or closed */
-    NET_E_MSGSIZE = -6,     /* message larger than max_message */
-    NET_E_BUSY = -7,        /* net_poll already running on another thread */
-    NET_E_UNSUPPORTED = -8, /* backend or feature not available here */
-    NET_E_OS = -9,          /* operating-system failure; see os_error */
-    NET_E_ADDR = -10,       /* address could not be parsed or resolved */
-    NET_E_TIMEDOUT = -11,   /* idle timeout or graceful-close timeout */
-    NET_E_RESET = -12,      /* connection reset by peer */
-    NET_E_REFUSED = -13,    /* connection refused */
-    NET_E_LIMIT = -14,      /* max_connections (or another count limit) reached */
-    NET_E_PROTO = -15,      /* malformed frame header from the peer */
-    NET_E_ABORTED = -16,    /* aborted locally (net_abort or engine destroyed) */
-    NET_E_ADDRINUSE = -17,  /* address already in use */
-    NET_E_UNREACHABLE = -18 /* network or host unreachable */
+    NET_E_BADHANDLE = -1,    /* zero, closed, stale, forged or wrong-type handle */
+    NET_E_INVAL = -2,        /* bad argument */
+    NET_E_NOMEM = -3,        /* allocation failed or a configured memory limit was hit */
+    NET_E_WOULDBLOCK = -4,   /* send cap reached: nothing was queued */
+    NET_E_CLOSED = -5,       /* the connection is closing or closed */
+    NET_E_MSGSIZE = -6,      /* message larger than max_message */
+    NET_E_BUSY = -7,         /* net_poll already running on another thread */
+    NET_E_UNSUPPORTED = -8,  /* backend or feature not available here */
+    NET_E_OS = -9,           /* operating-system failure; see os_error */
+    NET_E_ADDR = -10,        /* address could not be parsed or resolved */
+    NET_E_TIMEDOUT = -11,    /* idle timeout or graceful-close timeout */
+    NET_E_RESET = -12,       /* connection reset by peer */
+    NET_E_REFUSED = -13,     /* connection refused */
+    NET_E_LIMIT = -14,       /* max_connections (or another count limit) reached */
+    NET_E_PROTO = -15,       /* malformed frame header from the peer */
+    NET_E_ABORTED = -16,     /* aborted locally (net_abort or engine destroyed) */
+    NET_E_ADDRINUSE = -17,   /* address already in use */
+    NET_E_UNREACHABLE = -18, /* network or host unreachable */
+    NET_E_NOTCONN = -19      /* UDP socket has no fixed peer: use net_sendto */
 };
 
 /* ---- event record: fixed layout, 72 bytes on every platform, blittable ---- */
@@ -80,7 +81,11 @@ enum {
     NET_EV_SEND_HIGHWATER = 5, /* send queue passed the high-water mark; len = bytes queued */
     NET_EV_SEND_DRAINED = 6,   /* send queue fell back under the low-water mark; len = bytes queued */
     NET_EV_TIMER = 7,          /* handle = timer, user = its user data */
-    NET_EV_USER = 8            /* from net_post: user = the posted value */
+    NET_EV_USER = 8,           /* from net_post: user = the posted value */
+    NET_EV_DATAGRAM = 9,       /* UDP: data/len = one whole datagram, addr = its sender */
+    NET_EV_ERROR = 10          /* UDP: a non-fatal error (status, os_error; addr = the peer it concerns
+                                  where known), e.g. NET_E_REFUSED from an ICMP port unreachable on a
+                                  connected socket. The handle stays open. */
 };
 
 enum { NET_AF_UNSPEC = 0, NET_AF_INET = 4, NET_AF_INET6 = 6 };
@@ -138,6 +143,12 @@ typedef struct net_stats {
     uint64_t queue_depth;  /* events waiting for net_poll */
     uint64_t send_queued;  /* bytes waiting in send queues, all connections */
     uint64_t recv_paused;  /* connections whose reading is paused by backpressure */
+    /* UDP (since 0.2) */
+    uint64_t udp_sockets;          /* open now */
+    uint64_t datagrams_in;         /* DATAGRAM events produced */
+    uint64_t datagrams_out;        /* datagrams the OS accepted */
+    uint64_t datagrams_dropped;    /* arrived larger than the socket's max_datagram: dropped, never truncated */
+    uint64_t datagram_send_errors; /* datagrams the OS refused (unreachable, refused, too big) */
 } net_stats;
 
 NET_API uint32_t net_version(void);
@@ -224,26 +235,73 @@ NET_API int net_set_user(net_handle h, uint64_t user);
 NET_API int net_get_user(net_handle h, uint64_t *user);
 
 enum {
-    NET_OPT_NODELAY = 1,      /* 0/1 */
-    NET_OPT_KEEPALIVE = 2,    /* 0/1 */
-    NET_OPT_SNDBUF = 3,       /* bytes */
-    NET_OPT_RCVBUF = 4,       /* bytes */
-    NET_OPT_LINGER = 5,       /* seconds, -1 = off */
-    NET_OPT_REUSEADDR = 6,    /* 0/1 */
-    NET_OPT_SEND_CAP = 7,     /* bytes: this connection's send cap */
-    NET_OPT_HIGHWATER = 8,    /* bytes */
-    NET_OPT_LOWWATER = 9,     /* bytes */
-    NET_OPT_IDLE_TIMEOUT = 10 /* ms, 0 = never */
+    NET_OPT_NODELAY = 1,       /* 0/1 */
+    NET_OPT_KEEPALIVE = 2,     /* 0/1 */
+    NET_OPT_SNDBUF = 3,        /* bytes */
+    NET_OPT_RCVBUF = 4,        /* bytes */
+    NET_OPT_LINGER = 5,        /* seconds, -1 = off */
+    NET_OPT_REUSEADDR = 6,     /* 0/1 */
+    NET_OPT_SEND_CAP = 7,      /* bytes: this connection's send cap */
+    NET_OPT_HIGHWATER = 8,     /* bytes */
+    NET_OPT_LOWWATER = 9,      /* bytes */
+    NET_OPT_IDLE_TIMEOUT = 10, /* ms, 0 = never */
+    NET_OPT_BROADCAST = 11,    /* UDP: 0/1, SO_BROADCAST */
+    NET_OPT_MAX_DATAGRAM = 12, /* UDP: bytes; set: 1 up to the value the socket was opened with */
+    NET_OPT_DROPPED = 13       /* UDP, read only: datagrams dropped for exceeding max_datagram */
 };
 NET_API int net_set_option(net_handle h, int option, int64_t value);
 NET_API int net_get_option(net_handle h, int option, int64_t *value);
 
 NET_API int net_local_addr(net_handle h, net_addr *addr);
+/* A connection's peer, or a connected UDP socket's (NET_E_NOTCONN if none). */
 NET_API int net_peer_addr(net_handle conn, net_addr *addr);
 /* "1.2.3.4:80" or "[::1]:80"; returns the length written or NET_E_INVAL. */
 NET_API int net_addr_format(const net_addr *addr, char *buf, size_t size);
 /* Bytes accepted by net_send* and not yet written to the socket. */
 NET_API int net_send_queued(net_handle conn, uint64_t *bytes);
+
+/* ---- UDP ----
+ * A UDP socket is a handle like a connection: net_close (queued datagrams
+ * still go out, then exactly one CLOSE), net_abort (dropped at once),
+ * user data, options, net_local_addr. Each arriving datagram is one
+ * NET_EV_DATAGRAM event with the sender in addr. Sends are queued and go out
+ * in batches from the I/O loop. */
+enum {
+    NET_UDP_REUSEADDR = 1u << 0, /* SO_REUSEADDR before bind */
+    NET_UDP_IPV6ONLY = 1u << 1,  /* a socket bound to "::" takes IPv6 only */
+    NET_UDP_BROADCAST = 1u << 2  /* SO_BROADCAST: may send to broadcast addresses */
+};
+
+#define NET_UDP_MAX_PAYLOAD 65507u /* the largest IPv4 UDP payload */
+
+typedef struct net_udp_config {
+    uint32_t size;         /* sizeof(net_udp_config): set by net_udp_config_init */
+    uint32_t flags;        /* NET_UDP_* */
+    uint32_t max_datagram; /* largest datagram either way (default and maximum 65507): bigger arrivals are
+                              counted and dropped, bigger sends fail with NET_E_MSGSIZE */
+    uint32_t send_cap;     /* bytes queued (plus 64 per datagram) before net_sendto fails (default 1 MiB) */
+    int32_t rcvbuf;        /* SO_RCVBUF in bytes; 0 = the OS default */
+    int32_t sndbuf;        /* SO_SNDBUF in bytes; 0 = the OS default */
+    uint64_t user;         /* user data of the new handle */
+} net_udp_config;
+
+NET_API void net_udp_config_init(net_udp_config *cfg);
+/* Opens a UDP socket bound to host:port (NULL or "" = any IPv4 address,
+ * "::" = any IPv6; port 0 picks a free port: ask it with net_local_addr).
+ * Datagrams are reported from then on. */
+NET_API int net_udp_open(net_engine engine, const char *host, uint16_t port, const net_udp_config *cfg,
+                         net_handle *out);
+/* Fixes the peer: net_send/net_sendv then send to it, only its datagrams
+ * arrive, and ICMP errors about it come as NET_EV_ERROR. Takes effect at
+ * once (no event). */
+NET_API int net_udp_connect(net_handle udp, const char *host, uint16_t port);
+/* Queues one datagram for `to` (on a connected socket `to` must be its peer
+ * or NULL). NET_E_MSGSIZE past max_datagram, NET_E_WOULDBLOCK when the send
+ * queue is full: nothing is queued then. net_send/net_sendv on a connected
+ * UDP socket send one datagram each; on an unconnected one NET_E_NOTCONN. */
+NET_API int net_sendto(net_handle udp, const net_addr *to, const void *data, uint32_t len);
+/* Resolves host (numeric or a name) and port into an address for net_sendto. */
+NET_API int net_addr_parse(const char *host, uint16_t port, net_addr *out);
 
 /* ---- timers ---- */
 /* Fires after delay_ms, then every repeat_ms (0 = once). Stop with net_close. */

@@ -6,6 +6,7 @@
  *                [--host H] [--port P] [--framing raw|u16le|u16be|u32le|u32be]
  *                [--length-includes-header] [--backend auto|epoll|io_uring|iocp]
  *                [--io-threads N] [--max-message BYTES]
+ *                [--udp [--udp-connect] [--vary-size] [--rate R] [--loss-timeout-ms T]]
  *
  * Each of N connections keeps D messages of BYTES bytes in flight. A message
  * is a 24-byte header followed by pseudo-random bytes:
@@ -23,187 +24,127 @@
  * Prints a progress line every second on stderr and, at the end, the SUMMARY
  * line of docs/CONVENTIONS.md on stdout. Exits 1 on any error (bad echo,
  * unexpected close, failed connect or send) or when nothing was echoed.
+ *
+ * --udp switches to datagrams against a UDP echo server (samples/udp_echo):
+ * see dummy_udp.c.
  */
-#if !defined(_WIN32) && !defined(_POSIX_C_SOURCE)
-#    define _POSIX_C_SOURCE 200809L /* clock_gettime under -std=c11 */
-#endif
-
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#ifdef _WIN32
-#    define WIN32_LEAN_AND_MEAN
-#    include <windows.h>
-#else
-#    include <time.h>
-#endif
-
+#include "cli.h"
+#include "dummy.h"
 #include "net.h"
 
 #define EVENT_BATCH 512
-#define HEADER_SIZE 24
 #define DRAIN_TIMEOUT_S 5.0
 #define CLOSE_TIMEOUT_S 5.0
 #define MAX_ERROR_LINES 20
 
-/* ---------------------------------------------------------------- clock */
-
-static uint64_t now_ns(void)
-{
-#ifdef _WIN32
-    static LARGE_INTEGER freq;
-    LARGE_INTEGER t;
-    if (!freq.QuadPart)
-        QueryPerformanceFrequency(&freq);
-    QueryPerformanceCounter(&t);
-    /* Split to avoid overflowing 64 bits on long uptimes. */
-    return (uint64_t)(t.QuadPart / freq.QuadPart) * 1000000000ull +
-           (uint64_t)(t.QuadPart % freq.QuadPart) * 1000000000ull / (uint64_t)freq.QuadPart;
-#else
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-#endif
-}
-
 /* ------------------------------------------------------------- options */
 
-typedef struct options {
-    const char *host;
-    int port;
-    uint32_t connections;
-    uint32_t depth;
-    uint32_t size;
-    double seconds;
-    uint32_t framing;
-    int len_includes_header;
-    uint32_t backend;
-    uint32_t io_threads;
-    uint32_t max_message;
-} options;
+_Static_assert(HEADER_SIZE == 24, "client_usage names the header size");
 
-static const char *const framing_names[] = {"raw", "u16le", "u16be", "u32le", "u32be"};
-static const char *const backend_names[] = {"auto", "epoll", "io_uring", "iocp"};
+static const char client_usage[] = "[--connections N] [--depth D] [--size BYTES] [--seconds S]\n"
+                                   "          [--host H] [--port P] [--framing raw|u16le|u16be|u32le|u32be]\n"
+                                   "          [--length-includes-header] [--backend auto|epoll|io_uring|iocp]\n"
+                                   "          [--io-threads N] [--max-message BYTES]\n"
+                                   "          [--udp [--udp-connect] [--vary-size] [--rate R] [--loss-timeout-ms T]]\n"
+                                   "BYTES >= 24 (the verification header).\n"
+                                   "--udp: N sockets, D datagrams in flight each, at most R datagrams/s in all\n"
+                                   "(0 = no limit); an echo not back after T ms (default 1000) counts as lost.\n";
 
-static void usage(const char *prog)
+static const char *const client_flags[] = {"--udp", "--udp-connect", "--vary-size", NULL};
+
+/* The options only the dummy client has; the common ones are cli.c's. */
+static int client_option(void *ctx, const char *name, const char *val)
 {
-    fprintf(stderr,
-            "usage: %s [--connections N] [--depth D] [--size BYTES] [--seconds S]\n"
-            "          [--host H] [--port P] [--framing raw|u16le|u16be|u32le|u32be]\n"
-            "          [--length-includes-header] [--backend auto|epoll|io_uring|iocp]\n"
-            "          [--io-threads N] [--max-message BYTES]\n"
-            "BYTES >= %d (the verification header).\n",
-            prog, HEADER_SIZE);
-    exit(2);
-}
-
-static int parse_uint(const char *s, unsigned long max, unsigned long *out)
-{
-    char *end;
-    unsigned long v;
-    if (!s || !*s || *s == '-')
-        return -1;
-    v = strtoul(s, &end, 10);
-    if (*end || v > max)
-        return -1;
-    *out = v;
-    return 0;
-}
-
-static int lookup(const char *s, const char *const *names, int count)
-{
-    for (int i = 0; i < count; i++)
-        if (strcmp(s, names[i]) == 0)
-            return i;
-    return -1;
+    options *o = (options *)ctx;
+    unsigned long u;
+    if (!val) {
+        if (strcmp(name, "--udp") == 0)
+            o->udp = 1;
+        else if (strcmp(name, "--udp-connect") == 0)
+            o->udp_connect = 1;
+        else if (strcmp(name, "--vary-size") == 0)
+            o->vary_size = 1;
+        else
+            return CLI_UNKNOWN;
+        return CLI_OK;
+    }
+    if (strcmp(name, "--connections") == 0) {
+        if (cli_parse_uint(val, 1000000, &u) || u == 0)
+            return CLI_BAD;
+        o->connections = (uint32_t)u;
+    } else if (strcmp(name, "--depth") == 0) {
+        if (cli_parse_uint(val, 1000000, &u) || u == 0)
+            return CLI_BAD;
+        o->depth = (uint32_t)u;
+    } else if (strcmp(name, "--size") == 0) {
+        if (cli_parse_uint(val, 0xffffffffUL, &u) || u < HEADER_SIZE)
+            return CLI_BAD;
+        o->size = (uint32_t)u;
+    } else if (strcmp(name, "--rate") == 0) {
+        char *end;
+        o->rate = strtod(val, &end);
+        if (*end || !(o->rate >= 0) || o->rate > 1e9)
+            return CLI_BAD;
+    } else if (strcmp(name, "--loss-timeout-ms") == 0) {
+        if (cli_parse_uint(val, 600000, &u) || u == 0)
+            return CLI_BAD;
+        o->timeout_ms = (uint32_t)u;
+    } else {
+        return CLI_UNKNOWN;
+    }
+    return CLI_OK;
 }
 
 static void parse_args(int argc, char **argv, options *o)
 {
-    o->host = "127.0.0.1";
-    o->port = 7000;
+    cli_opts c;
+    const cli_spec spec = {
+        client_usage,
+        0, /* a client needs the server's port */
+        1, /* and runs for a time */
+        client_flags,
+        client_option,
+        o,
+    };
+
+    memset(o, 0, sizeof *o);
     o->connections = 10;
     o->depth = 1;
     o->size = 64;
-    o->seconds = 5;
-    o->framing = NET_FRAMING_RAW;
-    o->len_includes_header = 0;
-    o->backend = NET_BACKEND_AUTO;
-    o->io_threads = 0;
-    o->max_message = 1048576;
+    o->timeout_ms = 1000;
+    cli_defaults(&c);
+    c.seconds = 5;
+    cli_parse(argc, argv, &spec, &c);
+    o->host = c.host;
+    o->port = c.port;
+    o->seconds = c.seconds;
+    o->framing = c.framing;
+    o->len_includes_header = c.len_includes_header;
+    o->backend = c.backend;
+    o->io_threads = c.io_threads;
+    o->max_message = c.max_message;
 
-    for (int i = 1; i < argc; i++) {
-        char name[64];
-        const char *val = NULL;
-        const char *eq = strchr(argv[i], '=');
-        unsigned long u;
-        int k;
-        if (eq && (size_t)(eq - argv[i]) < sizeof name) {
-            memcpy(name, argv[i], (size_t)(eq - argv[i]));
-            name[eq - argv[i]] = '\0';
-            val = eq + 1;
-        } else {
-            snprintf(name, sizeof name, "%s", argv[i]);
+    if (o->udp) {
+        if (o->framing != NET_FRAMING_RAW) {
+            fprintf(stderr, "--udp: datagrams keep their own boundaries: --framing must be raw\n");
+            exit(2);
         }
-        if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0)
-            usage(argv[0]);
-        if (strcmp(name, "--length-includes-header") == 0) {
-            o->len_includes_header = 1;
-            continue;
+        if (o->size > NET_UDP_MAX_PAYLOAD) {
+            fprintf(stderr, "--udp: --size %u is larger than a UDP datagram (at most %u)\n", o->size,
+                    NET_UDP_MAX_PAYLOAD);
+            exit(2);
         }
-        if (!val) {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "%s needs a value\n", name);
-                usage(argv[0]);
-            }
-            val = argv[++i];
-        }
-        if (strcmp(name, "--port") == 0) {
-            if (parse_uint(val, 65535, &u) || u == 0)
-                usage(argv[0]);
-            o->port = (int)u;
-        } else if (strcmp(name, "--host") == 0) {
-            o->host = val;
-        } else if (strcmp(name, "--connections") == 0) {
-            if (parse_uint(val, 1000000, &u) || u == 0)
-                usage(argv[0]);
-            o->connections = (uint32_t)u;
-        } else if (strcmp(name, "--depth") == 0) {
-            if (parse_uint(val, 1000000, &u) || u == 0)
-                usage(argv[0]);
-            o->depth = (uint32_t)u;
-        } else if (strcmp(name, "--size") == 0) {
-            if (parse_uint(val, 0xffffffffUL, &u) || u < HEADER_SIZE)
-                usage(argv[0]);
-            o->size = (uint32_t)u;
-        } else if (strcmp(name, "--seconds") == 0) {
-            char *end;
-            o->seconds = strtod(val, &end);
-            if (*end || !(o->seconds > 0))
-                usage(argv[0]);
-        } else if (strcmp(name, "--framing") == 0) {
-            if ((k = lookup(val, framing_names, 5)) < 0)
-                usage(argv[0]);
-            o->framing = (uint32_t)k;
-        } else if (strcmp(name, "--backend") == 0) {
-            if ((k = lookup(val, backend_names, 4)) < 0)
-                usage(argv[0]);
-            o->backend = (uint32_t)k;
-        } else if (strcmp(name, "--io-threads") == 0) {
-            if (parse_uint(val, 1024, &u))
-                usage(argv[0]);
-            o->io_threads = (uint32_t)u;
-        } else if (strcmp(name, "--max-message") == 0) {
-            if (parse_uint(val, 0xffffffffUL, &u) || u == 0)
-                usage(argv[0]);
-            o->max_message = (uint32_t)u;
-        } else {
-            fprintf(stderr, "unknown option: %s\n", argv[i]);
-            usage(argv[0]);
-        }
+        return;
+    }
+    if (o->udp_connect || o->vary_size || o->rate > 0) {
+        fprintf(stderr, "--udp-connect, --vary-size and --rate need --udp\n");
+        exit(2);
     }
 
     /* The largest payload the framing can describe. */
@@ -217,7 +158,7 @@ static void parse_args(int argc, char **argv, options *o)
             limit = o->max_message;
         if (o->size > limit) {
             fprintf(stderr, "--size %u is too large for framing %s (at most %llu)\n", o->size,
-                    framing_names[o->framing], (unsigned long long)limit);
+                    cli_framing_name(o->framing), (unsigned long long)limit);
             exit(2);
         }
     }
@@ -225,7 +166,7 @@ static void parse_args(int argc, char **argv, options *o)
 
 /* ------------------------------------------------------ message content */
 
-static void put_u32(uint8_t *p, uint32_t v)
+void put_u32(uint8_t *p, uint32_t v)
 {
     p[0] = (uint8_t)v;
     p[1] = (uint8_t)(v >> 8);
@@ -233,23 +174,23 @@ static void put_u32(uint8_t *p, uint32_t v)
     p[3] = (uint8_t)(v >> 24);
 }
 
-static void put_u64(uint8_t *p, uint64_t v)
+void put_u64(uint8_t *p, uint64_t v)
 {
     put_u32(p, (uint32_t)v);
     put_u32(p + 4, (uint32_t)(v >> 32));
 }
 
-static uint32_t get_u32(const uint8_t *p)
+uint32_t get_u32(const uint8_t *p)
 {
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
-static uint64_t get_u64(const uint8_t *p)
+uint64_t get_u64(const uint8_t *p)
 {
     return (uint64_t)get_u32(p) | (uint64_t)get_u32(p + 4) << 32;
 }
 
-static uint64_t splitmix64(uint64_t *state)
+uint64_t splitmix64(uint64_t *state)
 {
     uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
@@ -257,8 +198,7 @@ static uint64_t splitmix64(uint64_t *state)
     return z ^ (z >> 31);
 }
 
-/* The body of message (conn, seq): the same bytes on send and on verify. */
-static void fill_body(uint8_t *body, uint32_t len, uint32_t conn, uint64_t seq)
+void fill_body(uint8_t *body, uint32_t len, uint32_t conn, uint64_t seq)
 {
     uint64_t state = ((uint64_t)conn << 40) ^ seq ^ 0x5eed5eed5eedull;
     uint32_t i = 0;
@@ -273,14 +213,18 @@ static void fill_body(uint8_t *body, uint32_t len, uint32_t conn, uint64_t seq)
     }
 }
 
-static uint32_t fnv1a(const uint8_t *p, uint32_t len)
+uint32_t fnv1a_more(uint32_t h, const uint8_t *p, uint32_t len)
 {
-    uint32_t h = 2166136261u;
     for (uint32_t i = 0; i < len; i++) {
         h ^= p[i];
         h *= 16777619u;
     }
     return h;
+}
+
+uint32_t fnv1a(const uint8_t *p, uint32_t len)
+{
+    return fnv1a_more(2166136261u, p, len);
 }
 
 /* ------------------------------------------- latency histogram (in us) */
@@ -313,13 +257,13 @@ static uint64_t hist_value(int idx)
     return (m << e) + ((1ull << e) >> 1); /* middle of the bucket */
 }
 
-static void hist_add(uint64_t us)
+void hist_add(uint64_t us)
 {
     g_hist[hist_index(us)]++;
     g_hist_count++;
 }
 
-static uint64_t hist_percentile(double p)
+uint64_t hist_percentile(double p)
 {
     uint64_t rank, seen = 0;
     if (!g_hist_count)
@@ -404,7 +348,7 @@ static int send_next(client *cl, conn *c)
     put_u32(m, c->id);
     put_u32(m + 4, fnv1a(m + HEADER_SIZE, size - HEADER_SIZE));
     put_u64(m + 8, c->next_send);
-    put_u64(m + 16, now_ns());
+    put_u64(m + 16, cli_now_ns());
     rc = net_send(c->h, m, size);
     if (rc != NET_OK) {
         report_error(cl, "conn %u: net_send seq %llu: %s (%d)", c->id, (unsigned long long)c->next_send,
@@ -458,7 +402,7 @@ static int on_message(client *cl, conn *c, const uint8_t *m, uint32_t len)
         return -1;
     }
     sent = get_u64(m + 16);
-    t = now_ns();
+    t = cli_now_ns();
     hist_add(t > sent ? (t - sent) / 1000 : 0);
 
     c->next_recv++;
@@ -591,6 +535,8 @@ int main(int argc, char **argv)
 
     memset(&cl, 0, sizeof cl);
     parse_args(argc, argv, &cl.opt);
+    if (cl.opt.udp)
+        return dummy_udp_run(&cl.opt);
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
 
@@ -615,10 +561,10 @@ int main(int argc, char **argv)
             "dummy_client: %u connections x depth %u, %u-byte messages, %.1f s, %s:%d framing=%s%s "
             "backend=%s io_threads=%u\n",
             cl.opt.connections, cl.opt.depth, cl.opt.size, cl.opt.seconds, cl.opt.host, cl.opt.port,
-            framing_names[cl.opt.framing], cl.opt.len_includes_header ? "+hdr" : "", net_backend_name(cl.engine),
+            cli_framing_name(cl.opt.framing), cl.opt.len_includes_header ? "+hdr" : "", net_backend_name(cl.engine),
             cl.opt.io_threads);
 
-    t0 = now_ns();
+    t0 = cli_now_ns();
     for (uint32_t i = 0; i < cl.opt.connections; i++) {
         conn *c = &cl.conns[i];
         net_tcp_config tcp;
@@ -652,7 +598,7 @@ int main(int argc, char **argv)
     next_progress = t0 + 1000000000ull;
     t_last = t0;
     for (;;) {
-        uint64_t t = now_ns();
+        uint64_t t = cli_now_ns();
         int wait_ms;
         if (t >= next_progress) {
             double dt = (double)(t - t_last) / 1e9;
@@ -679,8 +625,8 @@ int main(int argc, char **argv)
     /* Drain: send nothing new, wait for what is in flight. */
     cl.phase = PHASE_DRAIN;
     {
-        uint64_t until = now_ns() + (uint64_t)(DRAIN_TIMEOUT_S * 1e9);
-        while ((cl.inflight > 0 || cl.connecting > 0) && now_ns() < until)
+        uint64_t until = cli_now_ns() + (uint64_t)(DRAIN_TIMEOUT_S * 1e9);
+        while ((cl.inflight > 0 || cl.connecting > 0) && cli_now_ns() < until)
             if (poll_once(&cl, events, 50) < 0)
                 break;
         if (cl.inflight > 0) {
@@ -700,7 +646,7 @@ int main(int argc, char **argv)
         if (cl.connecting > 0)
             report_error(&cl, "%u connections still connecting when the run ended", cl.connecting);
     }
-    t_end = now_ns();
+    t_end = cli_now_ns();
 
     /* Close: gracefully, and every connection must report its CLOSE. */
     cl.phase = PHASE_CLOSE;
@@ -716,13 +662,13 @@ int main(int argc, char **argv)
                 c->state = C_CLOSING;
             }
         }
-        until = now_ns() + (uint64_t)(CLOSE_TIMEOUT_S * 1e9);
+        until = cli_now_ns() + (uint64_t)(CLOSE_TIMEOUT_S * 1e9);
         for (;;) {
             waiting = 0;
             for (uint32_t i = 0; i < cl.opt.connections; i++)
                 if (cl.conns[i].state == C_CLOSING)
                     waiting++;
-            if (waiting == 0 || now_ns() >= until)
+            if (waiting == 0 || cli_now_ns() >= until)
                 break;
             if (poll_once(&cl, events, 50) < 0)
                 break;

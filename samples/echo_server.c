@@ -11,22 +11,11 @@
  * came when raw. Prints "listening on HOST:PORT ..." once on stdout, a stats
  * line every 2 s on stderr, and exits 0 on SIGINT/SIGTERM or after --seconds.
  */
-#if !defined(_WIN32) && !defined(_POSIX_C_SOURCE)
-#    define _POSIX_C_SOURCE 200809L /* clock_gettime under -std=c11 */
-#endif
-
 #include <signal.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
-#ifdef _WIN32
-#    define WIN32_LEAN_AND_MEAN
-#    include <windows.h>
-#else
-#    include <time.h>
-#endif
-
+#include "cli.h"
 #include "net.h"
 
 #define EVENT_BATCH 512
@@ -53,143 +42,21 @@ static void on_signal(int sig)
 #endif
 }
 
-static double now_sec(void)
-{
-#ifdef _WIN32
-    static LARGE_INTEGER freq;
-    LARGE_INTEGER t;
-    if (!freq.QuadPart)
-        QueryPerformanceFrequency(&freq);
-    QueryPerformanceCounter(&t);
-    return (double)t.QuadPart / (double)freq.QuadPart;
-#else
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-#endif
-}
-
-typedef struct options {
-    const char *host;
-    int port;
-    uint32_t framing;
-    int len_includes_header;
-    uint32_t backend;
-    uint32_t io_threads;
-    uint32_t max_message;
-    double seconds;
-} options;
-
-static const char *const framing_names[] = {"raw", "u16le", "u16be", "u32le", "u32be"};
-static const char *const backend_names[] = {"auto", "epoll", "io_uring", "iocp"};
-
-static void usage(const char *prog)
-{
-    fprintf(stderr,
-            "usage: %s [--port P] [--host H] [--framing raw|u16le|u16be|u32le|u32be]\n"
-            "          [--length-includes-header] [--backend auto|epoll|io_uring|iocp]\n"
-            "          [--io-threads N] [--max-message BYTES] [--seconds S]\n",
-            prog);
-    exit(2);
-}
-
-static int parse_uint(const char *s, unsigned long max, unsigned long *out)
-{
-    char *end;
-    unsigned long v;
-    if (!s || !*s || *s == '-')
-        return -1;
-    v = strtoul(s, &end, 10);
-    if (*end || v > max)
-        return -1;
-    *out = v;
-    return 0;
-}
-
-static int lookup(const char *s, const char *const *names, int count)
-{
-    for (int i = 0; i < count; i++)
-        if (strcmp(s, names[i]) == 0)
-            return i;
-    return -1;
-}
-
-static void parse_args(int argc, char **argv, options *o)
-{
-    o->host = "127.0.0.1";
-    o->port = 7000;
-    o->framing = NET_FRAMING_RAW;
-    o->len_includes_header = 0;
-    o->backend = NET_BACKEND_AUTO;
-    o->io_threads = 0;
-    o->max_message = 1048576;
-    o->seconds = 0;
-
-    for (int i = 1; i < argc; i++) {
-        /* "--name value" and "--name=value" both work. */
-        char name[64];
-        const char *val = NULL;
-        const char *eq = strchr(argv[i], '=');
-        unsigned long u;
-        int k;
-        if (eq && (size_t)(eq - argv[i]) < sizeof name) {
-            memcpy(name, argv[i], (size_t)(eq - argv[i]));
-            name[eq - argv[i]] = '\0';
-            val = eq + 1;
-        } else {
-            snprintf(name, sizeof name, "%s", argv[i]);
-        }
-        if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0)
-            usage(argv[0]);
-        if (strcmp(name, "--length-includes-header") == 0) {
-            o->len_includes_header = 1;
-            continue;
-        }
-        if (!val) {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "%s needs a value\n", name);
-                usage(argv[0]);
-            }
-            val = argv[++i];
-        }
-        if (strcmp(name, "--port") == 0) {
-            if (parse_uint(val, 65535, &u))
-                usage(argv[0]);
-            o->port = (int)u;
-        } else if (strcmp(name, "--host") == 0) {
-            o->host = val;
-        } else if (strcmp(name, "--framing") == 0) {
-            if ((k = lookup(val, framing_names, 5)) < 0)
-                usage(argv[0]);
-            o->framing = (uint32_t)k;
-        } else if (strcmp(name, "--backend") == 0) {
-            if ((k = lookup(val, backend_names, 4)) < 0)
-                usage(argv[0]);
-            o->backend = (uint32_t)k;
-        } else if (strcmp(name, "--io-threads") == 0) {
-            if (parse_uint(val, 1024, &u))
-                usage(argv[0]);
-            o->io_threads = (uint32_t)u;
-        } else if (strcmp(name, "--max-message") == 0) {
-            if (parse_uint(val, 0xffffffffUL, &u) || u == 0)
-                usage(argv[0]);
-            o->max_message = (uint32_t)u;
-        } else if (strcmp(name, "--seconds") == 0) {
-            char *end;
-            o->seconds = strtod(val, &end);
-            if (*end || o->seconds < 0)
-                usage(argv[0]);
-        } else {
-            fprintf(stderr, "unknown option: %s\n", argv[i]);
-            usage(argv[0]);
-        }
-    }
-}
+static const cli_spec server_cli = {
+    "[--port P] [--host H] [--framing raw|u16le|u16be|u32le|u32be]\n"
+    "          [--length-includes-header] [--backend auto|epoll|io_uring|iocp]\n"
+    "          [--io-threads N] [--max-message BYTES] [--seconds S]\n",
+    1, /* --port 0: any free port */
+    0, /* --seconds 0: until signalled */
+    NULL,
+    NULL,
+    NULL,
+};
 
 static void print_stats(net_engine engine, net_stats *prev, double *prev_t)
 {
     net_stats s;
-    double t = now_sec();
+    double t = cli_now_sec();
     double dt = t - *prev_t;
     memset(&s, 0, sizeof s);
     s.size = sizeof s;
@@ -212,7 +79,7 @@ static void print_stats(net_engine engine, net_stats *prev, double *prev_t)
 
 int main(int argc, char **argv)
 {
-    options opt;
+    cli_opts opt;
     net_config cfg;
     net_tcp_config tcp;
     net_engine engine = 0;
@@ -225,7 +92,8 @@ int main(int argc, char **argv)
     int rc;
     int exit_code = 0;
 
-    parse_args(argc, argv, &opt);
+    cli_defaults(&opt);
+    cli_parse(argc, argv, &server_cli, &opt);
 
     net_config_init(&cfg);
     cfg.backend = opt.backend;
@@ -265,15 +133,15 @@ int main(int argc, char **argv)
 #endif
 
     printf("listening on %s backend=%s io_threads=%u framing=%s\n", addr_text, net_backend_name(engine), opt.io_threads,
-           framing_names[opt.framing]);
+           cli_framing_name(opt.framing));
     fflush(stdout);
 
     memset(&prev, 0, sizeof prev);
-    start = prev_t = now_sec();
+    start = prev_t = cli_now_sec();
     next_stats = start + STATS_PERIOD_MS / 1000.0;
 
     while (!g_stop) {
-        double t = now_sec();
+        double t = cli_now_sec();
         int wait_ms, n;
         if (opt.seconds > 0 && t - start >= opt.seconds)
             break;

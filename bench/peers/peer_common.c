@@ -31,7 +31,7 @@ static void usage(const char *prog)
     fprintf(stderr,
             "usage: %s [--port P] [--host H] [--framing raw|u16le|u16be|u32le|u32be]\n"
             "          [--length-includes-header] [--backend NAME] [--io-threads N]\n"
-            "          [--max-message BYTES] [--seconds S] [--coalesce]\n",
+            "          [--max-message BYTES] [--seconds S] [--coalesce] [--mmsg]\n",
             prog);
     exit(2);
 }
@@ -65,6 +65,10 @@ void peer_parse_args(int argc, char **argv, peer_opts *o)
         }
         if (strcmp(name, "--coalesce") == 0) {
             o->coalesce = 1;
+            continue;
+        }
+        if (strcmp(name, "--mmsg") == 0) {
+            o->mmsg = 1;
             continue;
         }
         if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0)

@@ -1,5 +1,6 @@
 /*
- * peer_common.h - what the benchmark peers (uv_echo, epoll_echo) share:
+ * peer_common.h - what the benchmark peers (uv_echo, epoll_echo and their
+ * UDP counterparts uv_udp_echo, epoll_udp_echo) share:
  * the echo-server CLI of docs/CONVENTIONS.md and the frame-header decoder.
  * Deliberately independent of net.h: a peer must not lean on the library it
  * is compared against.
@@ -23,6 +24,7 @@ typedef struct peer_opts {
     double seconds;       /* --seconds, 0 = until SIGINT/SIGTERM */
     int coalesce;         /* --coalesce (bench extension, not in CONVENTIONS): one write
                              per read for all the whole messages it brought */
+    int mmsg;             /* --mmsg (bench extension, uv_udp_echo): libuv's recvmmsg receive path */
 } peer_opts;
 
 /* Parses argv into opts (defaults first). Prints usage and exits 2 on error. */

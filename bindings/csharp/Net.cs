@@ -46,6 +46,7 @@ namespace Net
         Aborted = -16,
         AddrInUse = -17,
         Unreachable = -18,
+        NotConn = -19,   // UDP socket without a fixed peer: use SendTo
     }
 
     /// <summary>NET_EV_*: the Type of a NetEvent.</summary>
@@ -60,6 +61,8 @@ namespace Net
         SendDrained = 6,
         Timer = 7,
         User = 8,
+        Datagram = 9,    // UDP: one whole datagram (Data, Len), Addr = its sender
+        Error = 10,      // UDP: a non-fatal error (Status, OsError; Addr where known); the handle stays open
     }
 
     public enum AddrFamily : ushort
@@ -109,6 +112,18 @@ namespace Net
         Highwater = 8,
         Lowwater = 9,
         IdleTimeout = 10,
+        Broadcast = 11,    // UDP: 0/1
+        MaxDatagram = 12,  // UDP: bytes, at most what the socket was opened with
+        Dropped = 13,      // UDP, read only: arrivals dropped for exceeding MaxDatagram
+    }
+
+    [Flags]
+    public enum UdpFlags : uint
+    {
+        None = 0,
+        ReuseAddr = 1u << 0,
+        Ipv6Only = 1u << 1,
+        Broadcast = 1u << 2,
     }
 
     // ---------------------------------------------------------------- structs
@@ -155,11 +170,11 @@ namespace Net
         public ulong DataBits;  // the union { const void *data; uint64_t data_bits_; }
         public uint Len;
         public int OsError;
-        public NetAddr Addr;    // peer for Accept and Connect
+        public NetAddr Addr;    // peer for Accept and Connect, sender for Datagram
 
         public NetError Error { get { return (NetError)Status; } }
 
-        /// <summary>The payload pointer (DATA), valid until the next Poll.</summary>
+        /// <summary>The payload pointer (Data, Datagram), valid until the next Poll.</summary>
         public IntPtr Data
         {
             get { return IntPtr.Size == 8 ? new IntPtr(unchecked((long)DataBits)) : new IntPtr(unchecked((int)(uint)DataBits)); }
@@ -181,7 +196,9 @@ namespace Net
             if (Status != 0) sb.AppendFormat(" status={0}", (NetError)Status);
             if (Parent != 0) sb.AppendFormat(" parent=0x{0:x}", Parent);
             if (Len != 0) sb.AppendFormat(" len={0}", Len);
-            if (Type == EventType.Accept || Type == EventType.Connect) sb.AppendFormat(" addr={0}", Addr);
+            if (Type == EventType.Accept || Type == EventType.Connect || Type == EventType.Datagram ||
+                (Type == EventType.Error && Addr.Family != AddrFamily.Unspec))
+                sb.AppendFormat(" addr={0}", Addr);
             return sb.ToString();
         }
     }
@@ -218,6 +235,12 @@ namespace Net
         public ulong QueueDepth;
         public ulong SendQueued;
         public ulong RecvPaused;
+        // UDP (since 0.2)
+        public ulong UdpSockets;
+        public ulong DatagramsIn;
+        public ulong DatagramsOut;
+        public ulong DatagramsDropped;   // arrived larger than a socket's max_datagram
+        public ulong DatagramSendErrors; // refused by the OS (unreachable, refused, too big)
     }
 
     [StructLayout(LayoutKind.Sequential)]
@@ -229,6 +252,18 @@ namespace Net
         public uint MaxMessage;      // 0 = the engine's
         public int Backlog;          // 0 = default
         public uint Reserved;
+        public ulong User;
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    public struct NetUdpConfig
+    {
+        public uint Size;            // set by net_udp_config_init
+        public UdpFlags Flags;
+        public uint MaxDatagram;     // 0 or 65507 = the largest; bigger arrivals are counted and dropped
+        public uint SendCap;         // bytes queued (+64 per datagram) before SendTo fails; 0 = 1 MiB
+        public int RcvBuf;           // SO_RCVBUF; 0 = the OS default
+        public int SndBuf;           // SO_SNDBUF; 0 = the OS default
         public ulong User;
     }
 
@@ -248,9 +283,10 @@ namespace Net
         const CallingConvention CC = CallingConvention.Cdecl;
 
         public const int VersionMajor = 0;
-        public const int VersionMinor = 1;
+        public const int VersionMinor = 2;
         public const int VersionPatch = 0;
         public const int Version = (VersionMajor << 16) | (VersionMinor << 8) | VersionPatch;
+        public const uint UdpMaxPayload = 65507; // NET_UDP_MAX_PAYLOAD
 
         [DllImport(Lib, CallingConvention = CC)] public static extern uint net_version();
         [DllImport(Lib, CallingConvention = CC)] public static extern IntPtr net_version_string();
@@ -294,6 +330,18 @@ namespace Net
         [DllImport(Lib, CallingConvention = CC)] public static extern int net_peer_addr(ulong conn, out NetAddr addr);
         [DllImport(Lib, CallingConvention = CC)] public static extern int net_addr_format(ref NetAddr addr, [Out] byte[] buf, UIntPtr size);
         [DllImport(Lib, CallingConvention = CC)] public static extern int net_send_queued(ulong conn, out ulong bytes);
+
+        [DllImport(Lib, CallingConvention = CC)] public static extern void net_udp_config_init(out NetUdpConfig cfg);
+        [DllImport(Lib, CallingConvention = CC)]
+        public static extern int net_udp_open(ulong engine, [MarshalAs(UnmanagedType.LPStr)] string host, ushort port, ref NetUdpConfig cfg, out ulong handle);
+        [DllImport(Lib, CallingConvention = CC)]
+        public static extern int net_udp_connect(ulong udp, [MarshalAs(UnmanagedType.LPStr)] string host, ushort port);
+        [DllImport(Lib, CallingConvention = CC)] public static extern int net_sendto(ulong udp, ref NetAddr to, byte[] data, uint len);
+        [DllImport(Lib, CallingConvention = CC)] public static extern int net_sendto(ulong udp, ref NetAddr to, IntPtr data, uint len);
+        // to == null: a connected socket's peer.
+        [DllImport(Lib, CallingConvention = CC)] public static extern int net_sendto(ulong udp, NetAddr* to, byte* data, uint len);
+        [DllImport(Lib, CallingConvention = CC)]
+        public static extern int net_addr_parse([MarshalAs(UnmanagedType.LPStr)] string host, ushort port, out NetAddr addr);
 
         [DllImport(Lib, CallingConvention = CC)]
         public static extern int net_timer_start(ulong engine, uint delayMs, uint repeatMs, ulong user, out ulong handle);
@@ -411,6 +459,53 @@ namespace Net
             Check(Native.net_send_queued(conn, out b), "send_queued");
             return b;
         }
+
+        // ---- UDP ----
+
+        /// <summary>Resolves host (numeric or a name) once, for SendTo.</summary>
+        public static NetAddr AddrParse(string host, ushort port)
+        {
+            if (host == null) throw new ArgumentNullException("host");
+            NetAddr a;
+            Check(Native.net_addr_parse(host, port, out a), "addr_parse " + host);
+            return a;
+        }
+
+        /// <summary>Fixes a UDP socket's peer: Send then sends to it and only
+        /// its datagrams arrive. Synchronous, no event.</summary>
+        public static void UdpConnect(ulong udp, string host, ushort port)
+        {
+            if (host == null) throw new ArgumentNullException("host");
+            Check(Native.net_udp_connect(udp, host, port), "udp_connect " + host + ":" + port);
+        }
+
+        /// <summary>Queues one datagram for to (e.g. a Datagram event's Addr).</summary>
+        public static void SendTo(ulong udp, NetAddr to, byte[] data)
+        {
+            if (data == null) throw new ArgumentNullException("data");
+            Check(Native.net_sendto(udp, ref to, data, (uint)data.Length), "sendto");
+        }
+
+        public static void SendTo(ulong udp, NetAddr to, byte[] data, int offset, int count)
+        {
+            if (data == null) throw new ArgumentNullException("data");
+            if (offset < 0 || count < 0 || offset > data.Length - count) throw new ArgumentOutOfRangeException("offset");
+            fixed (byte* p = data)
+                Check(Native.net_sendto(udp, &to, p + offset, (uint)count), "sendto");
+        }
+
+        /// <summary>Sends len bytes at data (e.g. a Datagram event's payload back to its sender).</summary>
+        public static void SendTo(ulong udp, NetAddr to, IntPtr data, uint len)
+        {
+            Check(Native.net_sendto(udp, ref to, data, len), "sendto");
+        }
+
+        /// <summary>net_sendto without throwing: 0 or the NET_E_* code
+        /// (WouldBlock when the send queue is full, MsgSize past max_datagram).</summary>
+        public static NetError TrySendTo(ulong udp, NetAddr to, IntPtr data, uint len)
+        {
+            return (NetError)Native.net_sendto(udp, ref to, data, len);
+        }
     }
 
     /// <summary>An engine: backend, I/O threads, handles, event queue.
@@ -523,6 +618,37 @@ namespace Net
             NetTcpConfig t = TcpConfig(framing, addFlags, maxMessage, user);
             ulong h;
             NetApi.Check(Native.net_connect(handle, host, port, ref t, out h), "connect " + host + ":" + port);
+            return h;
+        }
+
+        /// <summary>net_udp_config_init's defaults.</summary>
+        public static NetUdpConfig DefaultUdpConfig()
+        {
+            NetUdpConfig c;
+            Native.net_udp_config_init(out c);
+            return c;
+        }
+
+        /// <summary>Opens a UDP socket bound to host:port (null = any IPv4,
+        /// "::" = any IPv6; port 0 picks one, see NetApi.LocalAddr).
+        /// Datagram events come from then on.</summary>
+        public ulong UdpOpen(string host, ushort port, UdpFlags flags = UdpFlags.None, uint maxDatagram = 0,
+                             uint sendCap = 0, ulong user = 0)
+        {
+            NetUdpConfig u = DefaultUdpConfig();
+            u.Flags = flags;
+            if (maxDatagram != 0) u.MaxDatagram = maxDatagram;
+            if (sendCap != 0) u.SendCap = sendCap;
+            u.User = user;
+            return UdpOpen(host, port, ref u);
+        }
+
+        public ulong UdpOpen(string host, ushort port, ref NetUdpConfig cfg)
+        {
+            if (cfg.Size == 0)
+                throw new ArgumentException("start from Engine.DefaultUdpConfig()");
+            ulong h;
+            NetApi.Check(Native.net_udp_open(handle, host, port, ref cfg, out h), "udp_open " + host + ":" + port);
             return h;
         }
 

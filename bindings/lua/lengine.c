@@ -1,6 +1,6 @@
 /*
- * lengine.c - the engine object: net.engine{...}, listen/connect, timers,
- * post, stats, and reading events.
+ * lengine.c - the engine object: net.engine{...}, listen/connect, UDP
+ * sockets, timers, post, stats, and reading events.
  *
  * The engine is the one object with a finalizer: collecting it (or leaving
  * the scope of `local e <close> = net.engine{}`) destroys the C engine, and
@@ -16,6 +16,8 @@
  *   ACCEPT          conn      listener       user  peer "ip:port"
  *   CONNECT         conn      status         user  peer "ip:port" (status 0) or os_error
  *   DATA            conn      payload        user
+ *   DATAGRAM        udp       payload        user  sender "ip:port"
+ *   ERROR           udp       status         user  peer "ip:port" or nil, then os_error
  *   CLOSE           handle    status         user  os_error
  *   SEND_HIGHWATER  conn      bytes queued   user
  *   SEND_DRAINED    conn      bytes queued   user
@@ -60,18 +62,17 @@ typedef struct uint_field {
     size_t offset;
 } uint_field;
 
-static const uint_field config_fields[] = {
-    {"io_threads", offsetof(net_config, io_threads)},
-    {"max_connections", offsetof(net_config, max_connections)},
-    {"max_message", offsetof(net_config, max_message)},
-    {"send_cap", offsetof(net_config, send_cap)},
-    {"send_highwater", offsetof(net_config, send_highwater)},
-    {"send_lowwater", offsetof(net_config, send_lowwater)},
-    {"recv_limit", offsetof(net_config, recv_limit)},
-    {"idle_timeout_ms", offsetof(net_config, idle_timeout_ms)},
-    {"close_timeout_ms", offsetof(net_config, close_timeout_ms)},
-    {"event_batch", offsetof(net_config, event_batch)},
-    {NULL, 0}};
+static const uint_field config_fields[] = {{"io_threads", offsetof(net_config, io_threads)},
+                                           {"max_connections", offsetof(net_config, max_connections)},
+                                           {"max_message", offsetof(net_config, max_message)},
+                                           {"send_cap", offsetof(net_config, send_cap)},
+                                           {"send_highwater", offsetof(net_config, send_highwater)},
+                                           {"send_lowwater", offsetof(net_config, send_lowwater)},
+                                           {"recv_limit", offsetof(net_config, recv_limit)},
+                                           {"idle_timeout_ms", offsetof(net_config, idle_timeout_ms)},
+                                           {"close_timeout_ms", offsetof(net_config, close_timeout_ms)},
+                                           {"event_batch", offsetof(net_config, event_batch)},
+                                           {NULL, 0}};
 
 static int lookup(const char *s, const char *const *names)
 {
@@ -176,12 +177,54 @@ static void read_tcp_config(lua_State *L, int arg, net_tcp_config *tc)
     }
 }
 
-static uint16_t check_port(lua_State *L, int arg)
+static const flag_field udp_flags[] = {
+    {"reuseaddr", NET_UDP_REUSEADDR}, {"ipv6only", NET_UDP_IPV6ONLY}, {"broadcast", NET_UDP_BROADCAST}, {NULL, 0}};
+
+/* {max_datagram=, send_cap=, rcvbuf=, sndbuf=, reuseaddr=, ipv6only=,
+ *  broadcast=, user=} -> net_udp_config. Ranges the C fields cannot hold
+ * raise here; values they hold but the library refuses (max_datagram over
+ * 65507) come back as nil, message, E_INVAL from udp_open. */
+static void read_udp_config(lua_State *L, int arg, net_udp_config *uc)
 {
-    lua_Integer port = luaL_checkinteger(L, arg);
-    if (port < 0 || port > 65535)
-        luaL_argerror(L, arg, "port out of range");
-    return (uint16_t)port;
+    net_udp_config_init(uc);
+    if (lua_isnoneornil(L, arg))
+        return;
+    luaL_checktype(L, arg, LUA_TTABLE);
+    lua_pushnil(L);
+    while (lua_next(L, arg)) {
+        const char *name = field_name(L, arg);
+        const flag_field *f = udp_flags;
+        while (f->name && strcmp(f->name, name) != 0)
+            f++;
+        if (f->name) {
+            if (!lua_isboolean(L, -1))
+                luaL_argerror(L, arg, lua_pushfstring(L, "field '%s' must be a boolean", name));
+            if (lua_toboolean(L, -1))
+                uc->flags |= f->bit;
+            else
+                uc->flags &= ~f->bit;
+        } else if (strcmp(name, "max_datagram") == 0) {
+            lnet_opt_uint_field(L, arg, -1, name, UINT32_MAX, &uc->max_datagram);
+        } else if (strcmp(name, "send_cap") == 0) {
+            lnet_opt_uint_field(L, arg, -1, name, UINT32_MAX, &uc->send_cap);
+        } else if (strcmp(name, "rcvbuf") == 0) {
+            uint32_t v;
+            lnet_opt_uint_field(L, arg, -1, name, INT32_MAX, &v);
+            uc->rcvbuf = (int32_t)v;
+        } else if (strcmp(name, "sndbuf") == 0) {
+            uint32_t v;
+            lnet_opt_uint_field(L, arg, -1, name, INT32_MAX, &v);
+            uc->sndbuf = (int32_t)v;
+        } else if (strcmp(name, "user") == 0) {
+            int isnum;
+            uc->user = (uint64_t)lua_tointegerx(L, -1, &isnum);
+            if (!isnum)
+                luaL_argerror(L, arg, "field 'user' must be an integer");
+        } else {
+            luaL_argerror(L, arg, lua_pushfstring(L, "unknown field '%s'", name));
+        }
+        lua_pop(L, 1);
+    }
 }
 
 static uint32_t check_u32(lua_State *L, int arg, lua_Integer v)
@@ -269,7 +312,7 @@ static int l_listen(lua_State *L)
 {
     lengine *e = check_engine(L, 1);
     const char *host = luaL_optstring(L, 2, NULL);
-    uint16_t port = check_port(L, 3);
+    uint16_t port = lnet_check_port(L, 3);
     net_tcp_config tc;
     read_tcp_config(L, 4, &tc);
     net_handle h;
@@ -286,11 +329,28 @@ static int l_connect(lua_State *L)
 {
     lengine *e = check_engine(L, 1);
     const char *host = luaL_checkstring(L, 2);
-    uint16_t port = check_port(L, 3);
+    uint16_t port = lnet_check_port(L, 3);
     net_tcp_config tc;
     read_tcp_config(L, 4, &tc);
     net_handle h;
     int rc = net_connect(e->id, host, port, &tc, &h);
+    if (rc < 0)
+        return lnet_fail(L, rc);
+    lua_pushinteger(L, (lua_Integer)h);
+    return 1;
+}
+
+/* e:udp_open(host|nil, port [, opts]) -> udp | nil, message, code
+ * DATAGRAM events come from then on; port 0 picks one (net.local_addr). */
+static int l_udp_open(lua_State *L)
+{
+    lengine *e = check_engine(L, 1);
+    const char *host = luaL_optstring(L, 2, NULL);
+    uint16_t port = lnet_check_port(L, 3);
+    net_udp_config uc;
+    read_udp_config(L, 4, &uc);
+    net_handle h;
+    int rc = net_udp_open(e->id, host, port, &uc, &h);
     if (rc < 0)
         return lnet_fail(L, rc);
     lua_pushinteger(L, (lua_Integer)h);
@@ -333,9 +393,10 @@ static int l_wakeup(lua_State *L)
 
 /* ---- stats ---- */
 
-static const char *const stats_names[] = {"connections", "connections_total", "accepts_rejected", "bytes_in",
-                                          "bytes_out",   "messages_in",       "messages_out",     "queue_depth",
-                                          "send_queued", "recv_paused"};
+static const char *const stats_names[] = {"connections",   "connections_total", "accepts_rejected",    "bytes_in",
+                                          "bytes_out",     "messages_in",       "messages_out",        "queue_depth",
+                                          "send_queued",   "recv_paused",       "udp_sockets",         "datagrams_in",
+                                          "datagrams_out", "datagrams_dropped", "datagram_send_errors"};
 
 /* e:stats([t]) -> t: fills t (or a new table) with the net_stats fields. */
 static int l_stats(lua_State *L)
@@ -348,13 +409,15 @@ static int l_stats(lua_State *L)
     if (rc < 0)
         return lnet_fail(L, rc);
     if (lua_isnoneornil(L, 2))
-        lua_createtable(L, 0, 10);
+        lua_createtable(L, 0, (int)(sizeof stats_names / sizeof stats_names[0]));
     else {
         luaL_checktype(L, 2, LUA_TTABLE);
         lua_settop(L, 2);
     }
-    const uint64_t v[] = {s.connections, s.connections_total, s.accepts_rejected, s.bytes_in,    s.bytes_out,
-                          s.messages_in, s.messages_out,      s.queue_depth,      s.send_queued, s.recv_paused};
+    const uint64_t v[] = {s.connections,   s.connections_total, s.accepts_rejected,    s.bytes_in,
+                          s.bytes_out,     s.messages_in,       s.messages_out,        s.queue_depth,
+                          s.send_queued,   s.recv_paused,       s.udp_sockets,         s.datagrams_in,
+                          s.datagrams_out, s.datagrams_dropped, s.datagram_send_errors};
     for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
         lua_pushinteger(L, (lua_Integer)v[i]);
         lua_setfield(L, -2, stats_names[i]);
@@ -411,16 +474,6 @@ static int l_poll(lua_State *L)
     return 1;
 }
 
-static void push_peer(lua_State *L, const net_addr *a)
-{
-    char text[80];
-    int len = net_addr_format(a, text, sizeof text);
-    if (len < 0)
-        lua_pushnil(L);
-    else
-        lua_pushlstring(L, text, (size_t)len);
-}
-
 /* The engine at argument 1, checked against the metatable held as upvalue 1
  * (cheaper than luaL_checkudata's registry lookup, on the per-event path). */
 static lengine *iter_engine(lua_State *L)
@@ -450,16 +503,27 @@ static int l_next(lua_State *L)
         lua_pushlstring(L, (const char *)ev->data, ev->len);
         lua_pushinteger(L, (lua_Integer)ev->user);
         return 4;
+    case NET_EV_DATAGRAM:
+        lua_pushlstring(L, (const char *)ev->data, ev->len);
+        lua_pushinteger(L, (lua_Integer)ev->user);
+        lnet_push_addr(L, &ev->addr);
+        return 5;
+    case NET_EV_ERROR:
+        lua_pushinteger(L, ev->status);
+        lua_pushinteger(L, (lua_Integer)ev->user);
+        lnet_push_addr(L, &ev->addr);
+        lua_pushinteger(L, ev->os_error);
+        return 6;
     case NET_EV_ACCEPT:
         lua_pushinteger(L, (lua_Integer)ev->parent);
         lua_pushinteger(L, (lua_Integer)ev->user);
-        push_peer(L, &ev->addr);
+        lnet_push_addr(L, &ev->addr);
         return 5;
     case NET_EV_CONNECT:
         lua_pushinteger(L, ev->status);
         lua_pushinteger(L, (lua_Integer)ev->user);
         if (ev->status == 0)
-            push_peer(L, &ev->addr);
+            lnet_push_addr(L, &ev->addr);
         else
             lua_pushinteger(L, ev->os_error);
         return 5;
@@ -503,7 +567,8 @@ static int l_events(lua_State *L)
 /* e:poll_into(types, handles, args, users [, timeout_ms [, max]]) -> count
  * Fills four reusable arrays from 1 to count instead of handing events out
  * one call at a time: type, handle, arg and user as e:next() gives them
- * (ACCEPT/CONNECT/CLOSE extras are left out; ask net.peer_addr). */
+ * (ACCEPT/CONNECT/CLOSE/DATAGRAM/ERROR extras are left out: a DATAGRAM's
+ * sender is only in e:next's shape). */
 static int l_poll_into(lua_State *L)
 {
     lengine *e = check_engine(L, 1);
@@ -526,6 +591,7 @@ static int l_poll_into(lua_State *L)
         lua_rawseti(L, 3, i);
         switch (ev->type) {
         case NET_EV_DATA:
+        case NET_EV_DATAGRAM:
             lua_pushlstring(L, (const char *)ev->data, ev->len);
             break;
         case NET_EV_ACCEPT:
@@ -549,22 +615,13 @@ static int l_poll_into(lua_State *L)
     return 1;
 }
 
-static const luaL_Reg engine_methods[] = {{"close", l_engine_close},
-                                          {"backend", l_backend},
-                                          {"listen", l_listen},
-                                          {"connect", l_connect},
-                                          {"timer", l_timer},
-                                          {"post", l_post},
-                                          {"wakeup", l_wakeup},
-                                          {"stats", l_stats},
-                                          {"poll", l_poll},
-                                          {"poll_into", l_poll_into},
-                                          {NULL, NULL}};
+static const luaL_Reg engine_methods[] = {{"close", l_engine_close}, {"backend", l_backend},     {"listen", l_listen},
+                                          {"connect", l_connect},    {"udp_open", l_udp_open},   {"timer", l_timer},
+                                          {"post", l_post},          {"wakeup", l_wakeup},       {"stats", l_stats},
+                                          {"poll", l_poll},          {"poll_into", l_poll_into}, {NULL, NULL}};
 
-static const luaL_Reg engine_meta[] = {{"__gc", l_engine_gc},
-                                       {"__close", l_engine_gc},
-                                       {"__tostring", l_engine_tostring},
-                                       {NULL, NULL}};
+static const luaL_Reg engine_meta[] = {
+    {"__gc", l_engine_gc}, {"__close", l_engine_gc}, {"__tostring", l_engine_tostring}, {NULL, NULL}};
 
 void lnet_engine_open(lua_State *L)
 {

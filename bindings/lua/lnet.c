@@ -10,6 +10,9 @@
  * naming it (luaL_check*, luaL_argerror); what the library reports at run
  * time (stale handle, closed connection, full send queue) comes back as
  * nil, message, code, the code being one of net.E_*.
+ *
+ * Addresses are text both ways, "1.2.3.4:80" or "[::1]:80": what events
+ * and net.local_addr hand out is what net.sendto takes back.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +38,14 @@ static int push_result(lua_State *L, int rc)
         return lnet_fail(L, rc);
     lua_pushboolean(L, 1);
     return 1;
+}
+
+uint16_t lnet_check_port(lua_State *L, int arg)
+{
+    lua_Integer port = luaL_checkinteger(L, arg);
+    if (port < 0 || port > 65535)
+        luaL_argerror(L, arg, "port out of range");
+    return (uint16_t)port;
 }
 
 int lnet_opt_uint_field(lua_State *L, int arg, int idx, const char *name, lua_Integer max, uint32_t *out)
@@ -207,13 +218,13 @@ static int l_get_user(lua_State *L)
 
 /* ---- options: names in NET_OPT_* order, so the index + 1 is the option ---- */
 
-static const char *const option_names[] = {"nodelay", "keepalive", "sndbuf",   "rcvbuf",    "linger",
-                                           "reuseaddr", "send_cap", "highwater", "lowwater", "idle_timeout",
-                                           NULL};
+static const char *const option_names[] = {"nodelay",   "keepalive",    "sndbuf",    "rcvbuf",   "linger",
+                                           "reuseaddr", "send_cap",     "highwater", "lowwater", "idle_timeout",
+                                           "broadcast", "max_datagram", "dropped",   NULL};
 
 static int option_is_flag(int opt)
 {
-    return opt == NET_OPT_NODELAY || opt == NET_OPT_KEEPALIVE || opt == NET_OPT_REUSEADDR;
+    return opt == NET_OPT_NODELAY || opt == NET_OPT_KEEPALIVE || opt == NET_OPT_REUSEADDR || opt == NET_OPT_BROADCAST;
 }
 
 static int l_set_option(lua_State *L)
@@ -245,15 +256,34 @@ static int l_get_option(lua_State *L)
 
 /* ---- addresses and queues ---- */
 
-static int push_addr(lua_State *L, int rc, const net_addr *a)
+void lnet_push_addr(lua_State *L, const net_addr *a)
 {
     char text[80];
+    int n = net_addr_format(a, text, sizeof text);
+    if (n < 0) {
+        lua_pushnil(L);
+        return;
+    }
+    const char *close = a->family == NET_AF_INET6 && a->scope_id != 0 ? strrchr(text, ']') : NULL;
+    if (close) {
+        /* net_addr_format leaves the scope out: without it a link-local
+         * sender's address, handed back to net.sendto, would name no
+         * interface. "[fe80::1%2]:80" reads back through the resolver. */
+        lua_pushlstring(L, text, (size_t)(close - text));
+        lua_pushfstring(L, "%%%I%s", (lua_Integer)a->scope_id, close);
+        lua_concat(L, 2);
+        return;
+    }
+    lua_pushlstring(L, text, (size_t)n);
+}
+
+static int push_addr(lua_State *L, int rc, const net_addr *a)
+{
     if (rc < 0)
         return lnet_fail(L, rc);
-    rc = net_addr_format(a, text, sizeof text);
-    if (rc < 0)
-        return lnet_fail(L, rc);
-    lua_pushlstring(L, text, (size_t)rc);
+    lnet_push_addr(L, a);
+    if (lua_isnil(L, -1))
+        return lnet_fail(L, NET_E_INVAL);
     lua_pushinteger(L, a->port);
     return 2;
 }
@@ -283,6 +313,106 @@ static int l_send_queued(lua_State *L)
     return 1;
 }
 
+/* ---- UDP ---- */
+
+/* Longest host part of "host:port": a DNS name is at most 253 bytes; a
+ * bracketed IPv6 address with an interface name as its scope is shorter. */
+#define HOST_MAX 256
+
+/* Argument arg, "host:port", "[v6]:port" or "[v6%scope]:port", into *out.
+ * Malformed text raises (a wrong argument); a host that does not resolve
+ * returns NET_E_ADDR for the nil, message, code shape. */
+static int check_addr_text(lua_State *L, int arg, net_addr *out)
+{
+    size_t len;
+    const char *s = luaL_checklstring(L, arg, &len);
+    size_t colon = len;
+    while (colon > 0 && s[colon - 1] != ':')
+        colon--;
+    if (colon < 2 || colon == len || len - colon > 5)
+        return luaL_argerror(L, arg, "address must be 'host:port' or '[ipv6]:port'");
+    lua_Integer port = 0;
+    for (size_t i = colon; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return luaL_argerror(L, arg, "address must be 'host:port' or '[ipv6]:port'");
+        port = port * 10 + (s[i] - '0');
+    }
+    if (port > 65535)
+        return luaL_argerror(L, arg, "port out of range");
+    const char *host = s;
+    size_t hlen = colon - 1;
+    if (host[0] == '[') {
+        if (hlen < 3 || host[hlen - 1] != ']')
+            return luaL_argerror(L, arg, "address must be 'host:port' or '[ipv6]:port'");
+        host++;
+        hlen -= 2;
+    } else if (memchr(host, ':', hlen)) {
+        return luaL_argerror(L, arg, "an IPv6 address needs brackets: '[::1]:80'");
+    }
+    if (hlen >= HOST_MAX)
+        return luaL_argerror(L, arg, "host name too long");
+    if (memchr(host, '\0', hlen))
+        return luaL_argerror(L, arg, "address contains a zero byte");
+    char buf[HOST_MAX];
+    memcpy(buf, host, hlen);
+    buf[hlen] = '\0';
+    return net_addr_parse(buf, (uint16_t)port, out);
+}
+
+/* net.udp_connect(udp, host, port) -> true: fixes the peer at once. */
+static int l_udp_connect(lua_State *L)
+{
+    net_handle h = check_handle(L, 1);
+    const char *host = luaL_checkstring(L, 2);
+    uint16_t port = lnet_check_port(L, 3);
+    return push_result(L, net_udp_connect(h, host, port));
+}
+
+/* net.sendto(udp, addr, data) or net.sendto(udp, host, port, data) -> true
+ * addr is the text events carry ("1.2.3.4:80", "[::1]:80"); nil on a
+ * connected socket means its peer. One datagram per call. */
+static int l_sendto(lua_State *L)
+{
+    net_handle h = check_handle(L, 1);
+    net_addr to;
+    const net_addr *pto = &to;
+    const char *data;
+    size_t len;
+    int rc;
+    if (lua_isnoneornil(L, 4)) {
+        /* Types first, so a bad payload raises even when the address would
+         * not resolve. */
+        data = luaL_checklstring(L, 3, &len);
+        if (lua_isnil(L, 2)) {
+            pto = NULL;
+            rc = 0;
+        } else {
+            rc = check_addr_text(L, 2, &to);
+        }
+    } else {
+        const char *host = luaL_checkstring(L, 2);
+        uint16_t port = lnet_check_port(L, 3);
+        data = luaL_checklstring(L, 4, &len);
+        rc = net_addr_parse(host, port, &to);
+    }
+    if (len > UINT32_MAX)
+        return luaL_argerror(L, lua_isnoneornil(L, 4) ? 3 : 4, "datagram too long");
+    if (rc < 0)
+        return lnet_fail(L, rc);
+    return push_result(L, net_sendto(h, pto, data, (uint32_t)len));
+}
+
+/* net.addr_parse(host, port) -> "1.2.3.4:80", 80: resolves a name once, to
+ * the text net.sendto takes without resolving again. */
+static int l_addr_parse(lua_State *L)
+{
+    const char *host = luaL_checkstring(L, 1);
+    uint16_t port = lnet_check_port(L, 2);
+    net_addr a;
+    int rc = net_addr_parse(host, port, &a);
+    return push_addr(L, rc, &a);
+}
+
 /* ---- the module ---- */
 
 static const luaL_Reg plain_funcs[] = {{"version", l_version},
@@ -298,6 +428,9 @@ static const luaL_Reg plain_funcs[] = {{"version", l_version},
                                        {"local_addr", l_local_addr},
                                        {"peer_addr", l_peer_addr},
                                        {"send_queued", l_send_queued},
+                                       {"udp_connect", l_udp_connect},
+                                       {"sendto", l_sendto},
+                                       {"addr_parse", l_addr_parse},
                                        {NULL, NULL}};
 
 /* Functions sharing the scratch buffer (upvalue 1). */
@@ -318,6 +451,8 @@ static const constant constants[] = {
     {"SEND_DRAINED", NET_EV_SEND_DRAINED},
     {"TIMER", NET_EV_TIMER},
     {"USER", NET_EV_USER},
+    {"DATAGRAM", NET_EV_DATAGRAM},
+    {"ERROR", NET_EV_ERROR},
     /* error codes */
     {"OK", NET_OK},
     {"E_BADHANDLE", NET_E_BADHANDLE},
@@ -338,6 +473,9 @@ static const constant constants[] = {
     {"E_ABORTED", NET_E_ABORTED},
     {"E_ADDRINUSE", NET_E_ADDRINUSE},
     {"E_UNREACHABLE", NET_E_UNREACHABLE},
+    {"E_NOTCONN", NET_E_NOTCONN},
+    /* the largest datagram, the default and ceiling of max_datagram */
+    {"UDP_MAX_PAYLOAD", (int)NET_UDP_MAX_PAYLOAD},
     {NULL, 0}};
 
 LNET_EXPORT int luaopen_net(lua_State *L)

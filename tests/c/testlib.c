@@ -57,7 +57,7 @@ const char *tl_errname(int code)
         "NET_OK",       "NET_E_BADHANDLE", "NET_E_INVAL",     "NET_E_NOMEM",       "NET_E_WOULDBLOCK",
         "NET_E_CLOSED", "NET_E_MSGSIZE",   "NET_E_BUSY",      "NET_E_UNSUPPORTED", "NET_E_OS",
         "NET_E_ADDR",   "NET_E_TIMEDOUT",  "NET_E_RESET",     "NET_E_REFUSED",     "NET_E_LIMIT",
-        "NET_E_PROTO",  "NET_E_ABORTED",   "NET_E_ADDRINUSE", "NET_E_UNREACHABLE"};
+        "NET_E_PROTO",  "NET_E_ABORTED",   "NET_E_ADDRINUSE", "NET_E_UNREACHABLE", "NET_E_NOTCONN"};
     if (code <= 0 && code > -(int)(sizeof names / sizeof names[0]))
         return names[-code];
     return "?";
@@ -65,8 +65,8 @@ const char *tl_errname(int code)
 
 const char *tl_evname(uint32_t type)
 {
-    static const char *const names[] = {"NONE",           "ACCEPT",       "CONNECT", "DATA", "CLOSE",
-                                        "SEND_HIGHWATER", "SEND_DRAINED", "TIMER",   "USER"};
+    static const char *const names[] = {"NONE",         "ACCEPT", "CONNECT", "DATA",     "CLOSE", "SEND_HIGHWATER",
+                                        "SEND_DRAINED", "TIMER",  "USER",    "DATAGRAM", "ERROR"};
     return type < sizeof names / sizeof names[0] ? names[type] : "?";
 }
 
@@ -370,7 +370,7 @@ static void check_event(box *b, const net_event *ev)
                (unsigned long long)tl_now_ms(), (unsigned long long)b->e, tl_evname(ev->type), (int)ev->status,
                (unsigned long long)ev->handle, (unsigned long long)ev->parent, (unsigned long long)ev->user,
                (unsigned)ev->len);
-    CHECKF(ev->type >= NET_EV_ACCEPT && ev->type <= NET_EV_USER, "event type %u", (unsigned)ev->type);
+    CHECKF(ev->type >= NET_EV_ACCEPT && ev->type <= NET_EV_ERROR, "event type %u", (unsigned)ev->type);
     switch (ev->type) {
     case NET_EV_ACCEPT:
         CHECKF(ev->parent != 0 && !hset_has(&b->closed, ev->parent), "ACCEPT from listener %llu after its CLOSE",
@@ -381,6 +381,8 @@ static void check_event(box *b, const net_event *ev)
     case NET_EV_CLOSE:
     case NET_EV_SEND_HIGHWATER:
     case NET_EV_SEND_DRAINED:
+    case NET_EV_DATAGRAM:
+    case NET_EV_ERROR:
         CHECKF(ev->handle != 0, "%s event with handle 0", tl_evname(ev->type));
         CHECKF(!hset_has(&b->closed, ev->handle), "%s event (status %d %s) for handle %llu after its CLOSE",
                tl_evname(ev->type), (int)ev->status, tl_errname(ev->status), (unsigned long long)ev->handle);
@@ -388,8 +390,13 @@ static void check_event(box *b, const net_event *ev)
     default:
         break;
     }
-    if (ev->type == NET_EV_DATA)
-        CHECKF(ev->len == 0 || ev->data != NULL, "DATA len %u with NULL data", (unsigned)ev->len);
+    if (ev->type == NET_EV_DATA || ev->type == NET_EV_DATAGRAM)
+        CHECKF(ev->len == 0 || ev->data != NULL, "%s len %u with NULL data", tl_evname(ev->type), (unsigned)ev->len);
+    if (ev->type == NET_EV_DATAGRAM)
+        CHECKF(ev->addr.family == NET_AF_INET || ev->addr.family == NET_AF_INET6, "DATAGRAM with sender family %u",
+               (unsigned)ev->addr.family);
+    if (ev->type == NET_EV_ERROR)
+        CHECKF(ev->status < 0, "ERROR event with status %d", (int)ev->status);
     if (ev->type == NET_EV_CLOSE)
         hset_add(&b->closed, ev->handle);
 }
@@ -411,7 +418,7 @@ static void box_push(box *b, const net_event *ev)
     item *it = &b->items[b->tail++];
     it->ev = *ev;
     it->copy = NULL;
-    if (ev->type == NET_EV_DATA && ev->len > 0) {
+    if ((ev->type == NET_EV_DATA || ev->type == NET_EV_DATAGRAM) && ev->len > 0) {
         it->copy = tl_xmalloc(ev->len);
         memcpy(it->copy, ev->data, ev->len);
         it->ev.data = it->copy;
@@ -669,6 +676,62 @@ void tl_send(net_handle c, const void *data, uint32_t len)
         CHECKF(tl_now_ms() < end, "net_send still NET_E_WOULDBLOCK after %d ms", TL_TIMEOUT_MS);
         tl_pump(1);
     }
+}
+
+/* ------------------------------------------------------------------- UDP */
+
+net_handle tl_udp(net_engine e, const char *host, const net_udp_config *cfg, net_addr *addr)
+{
+    net_udp_config def;
+    if (!cfg) {
+        net_udp_config_init(&def);
+        cfg = &def;
+    }
+    if (!host)
+        host = "127.0.0.1";
+    net_handle u = 0;
+    int rc = net_udp_open(e, host, 0, cfg, &u);
+    CHECKF(rc == NET_OK, "net_udp_open(\"%s\", 0) returned %d (%s)", host, rc, tl_errname(rc));
+    CHECK(u != 0);
+    net_addr a;
+    memset(&a, 0, sizeof a);
+    CHECK_OK(net_local_addr(u, &a));
+    CHECKF(a.family == NET_AF_INET || a.family == NET_AF_INET6, "UDP local address family %u", (unsigned)a.family);
+    CHECK(a.port != 0);
+    if (addr)
+        *addr = a;
+    return u;
+}
+
+int tl_addr_eq(const net_addr *a, const net_addr *b)
+{
+    if (a->family != b->family || a->port != b->port)
+        return 0;
+    if (a->family == NET_AF_INET)
+        return memcmp(a->ip, b->ip, 4) == 0;
+    return memcmp(a->ip, b->ip, 16) == 0 && a->scope_id == b->scope_id;
+}
+
+const char *tl_addr_str(const net_addr *a)
+{
+    static char bufs[4][64];
+    static unsigned next;
+    char *buf = bufs[next++ % 4];
+    if (net_addr_format(a, buf, sizeof bufs[0]) < 0)
+        snprintf(buf, sizeof bufs[0], "(family %u port %u)", (unsigned)a->family, (unsigned)a->port);
+    return buf;
+}
+
+int tl_under_wine(void)
+{
+#if defined(_WIN32)
+    HMODULE ntdll = GetModuleHandleA("ntdll.dll");
+    if (ntdll && GetProcAddress(ntdll, "wine_get_version") != NULL)
+        return 1;
+    return getenv("WINEPREFIX") != NULL;
+#else
+    return 0;
+#endif
 }
 
 /* --------------------------------------------------------------- patterns */

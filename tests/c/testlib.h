@@ -12,10 +12,11 @@
  * tl_next, tl_run and tl_pump poll every registered engine that is not held
  * (with io_threads = 0 an engine does no I/O unless polled, so waiting on one
  * engine must keep the others moving) and park each event in its engine's
- * mailbox, DATA payloads copied, so a test can wait for one event while the
- * others stay queued in order. While pumping, testlib also checks what must
- * hold for every event: a known type, and no event at all for a connection
- * or listener after its CLOSE (so a second CLOSE fails any test).
+ * mailbox, DATA and DATAGRAM payloads copied, so a test can wait for one
+ * event while the others stay queued in order. While pumping, testlib also
+ * checks what must hold for every event: a known type, and no event at all
+ * for a connection, listener or UDP socket after its CLOSE (so a second
+ * CLOSE fails any test).
  * TL_TRACE=1 in the environment prints every event as it is polled.
  */
 #ifndef NET_TESTLIB_H
@@ -174,6 +175,18 @@ net_handle tl_accept_of(net_engine se, net_handle listener, net_handle client);
 int tl_close_wait(net_engine e, net_handle h);
 /* net_send, retrying while NET_E_WOULDBLOCK (pumping meanwhile). */
 void tl_send(net_handle c, const void *data, uint32_t len);
+
+/* ---- UDP helpers ---- */
+/* Opens a UDP socket on host (NULL = "127.0.0.1") port 0 (cfg NULL =
+ * defaults); *addr (optional) gets its bound address, checked non-zero. */
+net_handle tl_udp(net_engine e, const char *host, const net_udp_config *cfg, net_addr *addr);
+/* Same family, port and address bytes (the 4 of IPv4, the 16 and scope of IPv6). */
+int tl_addr_eq(const net_addr *a, const net_addr *b);
+/* "1.2.3.4:5" / "[::1]:5" / "(family N)" for messages; a few rotating buffers. */
+const char *tl_addr_str(const net_addr *a);
+/* 1 when this Windows build runs under Wine (where some socket behaviours
+ * differ from Windows'); 0 elsewhere. */
+int tl_under_wine(void);
 
 /* ---- payload patterns ---- */
 /* Byte `off` of stream `seed`: shifts, drops and duplicates all show. */

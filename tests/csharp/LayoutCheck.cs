@@ -14,7 +14,8 @@ using Net;
 static class LayoutCheck
 {
     static readonly Type[] Structs = {
-        typeof(NetAddr), typeof(NetEvent), typeof(NetConfig), typeof(NetStats), typeof(NetTcpConfig), typeof(NetBuf)
+        typeof(NetAddr), typeof(NetEvent), typeof(NetConfig), typeof(NetStats), typeof(NetTcpConfig),
+        typeof(NetUdpConfig), typeof(NetBuf)
     };
 
     // C# enum -> the C prefix of its constants.
@@ -26,6 +27,7 @@ static class LayoutCheck
         new object[] { typeof(Framing), "NET_FRAMING_" },
         new object[] { typeof(TcpFlags), "NET_TCP_" },
         new object[] { typeof(NetOption), "NET_OPT_" },
+        new object[] { typeof(UdpFlags), "NET_UDP_" },
     };
 
     // "NetTcpConfig" -> "net_tcp_config", "ScopeId" -> "scope_id".
@@ -57,8 +59,8 @@ static class LayoutCheck
             string prefix = (string)e[1];
             foreach (string name in Enum.GetNames(t)) {
                 long value = Convert.ToInt64(Enum.Parse(t, name));
-                if (t == typeof(TcpFlags) && value == 0)
-                    continue; // TcpFlags.None: C# only
+                if ((t == typeof(TcpFlags) || t == typeof(UdpFlags)) && value == 0)
+                    continue; // Flags.None: C# only
                 string c = t == typeof(NetError) && value == 0 ? "NET_OK" : prefix + Snake(name).ToUpperInvariant();
                 Console.WriteLine("const.{0} {1}", c, value);
             }

@@ -4,7 +4,9 @@
  * size). tests/csharp compares it with the C# declarations (LayoutCheck.cs),
  * tests/python/test_cdef.py with the cffi declarations.
  *
- * Then every constant of the header, "const.NAME value".
+ * Then every enum constant of the header, "const.NAME value" (the #defines
+ * other than the version are left out: tests/python compares this list with
+ * the header's enum members).
  *
  * net_event's anonymous union shares offset 32 between the pointer "data"
  * and "data_bits_"; only data_bits_ (the fixed 8-byte member) is printed.
@@ -64,6 +66,11 @@ int main(void)
     OFF(net_stats, queue_depth);
     OFF(net_stats, send_queued);
     OFF(net_stats, recv_paused);
+    OFF(net_stats, udp_sockets);
+    OFF(net_stats, datagrams_in);
+    OFF(net_stats, datagrams_out);
+    OFF(net_stats, datagrams_dropped);
+    OFF(net_stats, datagram_send_errors);
 
     SIZE(net_tcp_config);
     OFF(net_tcp_config, size);
@@ -73,6 +80,15 @@ int main(void)
     OFF(net_tcp_config, backlog);
     OFF(net_tcp_config, reserved_);
     OFF(net_tcp_config, user);
+
+    SIZE(net_udp_config);
+    OFF(net_udp_config, size);
+    OFF(net_udp_config, flags);
+    OFF(net_udp_config, max_datagram);
+    OFF(net_udp_config, send_cap);
+    OFF(net_udp_config, rcvbuf);
+    OFF(net_udp_config, sndbuf);
+    OFF(net_udp_config, user);
 
     SIZE(net_buf);
     OFF(net_buf, data);
@@ -100,6 +116,7 @@ int main(void)
     CONST(NET_E_ABORTED);
     CONST(NET_E_ADDRINUSE);
     CONST(NET_E_UNREACHABLE);
+    CONST(NET_E_NOTCONN);
     CONST(NET_EV_NONE);
     CONST(NET_EV_ACCEPT);
     CONST(NET_EV_CONNECT);
@@ -109,6 +126,8 @@ int main(void)
     CONST(NET_EV_SEND_DRAINED);
     CONST(NET_EV_TIMER);
     CONST(NET_EV_USER);
+    CONST(NET_EV_DATAGRAM);
+    CONST(NET_EV_ERROR);
     CONST(NET_AF_UNSPEC);
     CONST(NET_AF_INET);
     CONST(NET_AF_INET6);
@@ -136,5 +155,11 @@ int main(void)
     CONST(NET_OPT_HIGHWATER);
     CONST(NET_OPT_LOWWATER);
     CONST(NET_OPT_IDLE_TIMEOUT);
+    CONST(NET_OPT_BROADCAST);
+    CONST(NET_OPT_MAX_DATAGRAM);
+    CONST(NET_OPT_DROPPED);
+    CONST(NET_UDP_REUSEADDR);
+    CONST(NET_UDP_IPV6ONLY);
+    CONST(NET_UDP_BROADCAST);
     return 0;
 }

@@ -65,8 +65,8 @@ def _header_constants(prefix):
 
 @pytest.mark.parametrize("prefix,enum", [
     ("NET_E_", net.Error), ("NET_EV_", net.EventType), ("NET_BACKEND_", net.Backend),
-    ("NET_FRAMING_", net.Framing), ("NET_TCP_", net.TcpFlag), ("NET_OPT_", net.Option),
-    ("NET_AF_", net.Family)])
+    ("NET_FRAMING_", net.Framing), ("NET_TCP_", net.TcpFlag), ("NET_UDP_", net.UdpFlag),
+    ("NET_OPT_", net.Option), ("NET_AF_", net.Family)])
 def test_python_enums_match_header(prefix, enum):
     consts = _header_constants(prefix)
     assert consts, prefix
@@ -93,6 +93,10 @@ def test_records_cover_struct_fields():
     ev = [n for n, _ in net.ffi.typeof("net_event").fields if not n.endswith("_")]
     assert ev == ["type", "status", "handle", "parent", "user", "data", "len", "os_error", "addr"]
     assert list(net.Event._fields) == ev
+
+
+def test_udp_max_payload_constant():
+    assert net.UDP_MAX_PAYLOAD == net.lib.NET_UDP_MAX_PAYLOAD == 65507
 
 
 def test_event_is_72_bytes():

@@ -6,10 +6,10 @@ tests/python/test_cdef.py fails when the two differ.
 
 CDEF = r'''
 #define NET_VERSION_MAJOR 0
-#define NET_VERSION_MINOR 1
+#define NET_VERSION_MINOR 2
 #define NET_VERSION_PATCH 0
 
-#define NET_VERSION 256
+#define NET_VERSION 512
 
 typedef uint64_t net_handle;
 typedef uint64_t net_engine;
@@ -33,7 +33,8 @@ enum {
     NET_E_PROTO = -15,
     NET_E_ABORTED = -16,
     NET_E_ADDRINUSE = -17,
-    NET_E_UNREACHABLE = -18
+    NET_E_UNREACHABLE = -18,
+    NET_E_NOTCONN = -19
 };
 
 enum {
@@ -45,7 +46,9 @@ enum {
     NET_EV_SEND_HIGHWATER = 5,
     NET_EV_SEND_DRAINED = 6,
     NET_EV_TIMER = 7,
-    NET_EV_USER = 8
+    NET_EV_USER = 8,
+    NET_EV_DATAGRAM = 9,
+    NET_EV_ERROR = 10
 };
 
 enum { NET_AF_UNSPEC = 0, NET_AF_INET = 4, NET_AF_INET6 = 6 };
@@ -102,6 +105,12 @@ typedef struct net_stats {
     uint64_t queue_depth;
     uint64_t send_queued;
     uint64_t recv_paused;
+
+    uint64_t udp_sockets;
+    uint64_t datagrams_in;
+    uint64_t datagrams_out;
+    uint64_t datagrams_dropped;
+    uint64_t datagram_send_errors;
 } net_stats;
 
 uint32_t net_version(void);
@@ -184,17 +193,50 @@ enum {
     NET_OPT_SEND_CAP = 7,
     NET_OPT_HIGHWATER = 8,
     NET_OPT_LOWWATER = 9,
-    NET_OPT_IDLE_TIMEOUT = 10
+    NET_OPT_IDLE_TIMEOUT = 10,
+    NET_OPT_BROADCAST = 11,
+    NET_OPT_MAX_DATAGRAM = 12,
+    NET_OPT_DROPPED = 13
 };
 int net_set_option(net_handle h, int option, int64_t value);
 int net_get_option(net_handle h, int option, int64_t *value);
 
 int net_local_addr(net_handle h, net_addr *addr);
+
 int net_peer_addr(net_handle conn, net_addr *addr);
 
 int net_addr_format(const net_addr *addr, char *buf, size_t size);
 
 int net_send_queued(net_handle conn, uint64_t *bytes);
+
+enum {
+    NET_UDP_REUSEADDR = 1u << 0,
+    NET_UDP_IPV6ONLY = 1u << 1,
+    NET_UDP_BROADCAST = 1u << 2
+};
+
+#define NET_UDP_MAX_PAYLOAD 65507
+
+typedef struct net_udp_config {
+    uint32_t size;
+    uint32_t flags;
+    uint32_t max_datagram;
+    uint32_t send_cap;
+    int32_t rcvbuf;
+    int32_t sndbuf;
+    uint64_t user;
+} net_udp_config;
+
+void net_udp_config_init(net_udp_config *cfg);
+
+int net_udp_open(net_engine engine, const char *host, uint16_t port, const net_udp_config *cfg,
+                         net_handle *out);
+
+int net_udp_connect(net_handle udp, const char *host, uint16_t port);
+
+int net_sendto(net_handle udp, const net_addr *to, const void *data, uint32_t len);
+
+int net_addr_parse(const char *host, uint16_t port, net_addr *out);
 
 int net_timer_start(net_engine engine, uint32_t delay_ms, uint32_t repeat_ms, uint64_t user, net_handle *out);
 '''

@@ -45,6 +45,7 @@ class Error(IntEnum):
     ABORTED = -16
     ADDRINUSE = -17
     UNREACHABLE = -18
+    NOTCONN = -19
 
 
 class EventType(IntEnum):
@@ -58,6 +59,8 @@ class EventType(IntEnum):
     SEND_DRAINED = 6
     TIMER = 7
     USER = 8
+    DATAGRAM = 9
+    ERROR = 10
 
 
 class Backend(IntEnum):
@@ -98,6 +101,16 @@ class Option(IntEnum):
     HIGHWATER = 8
     LOWWATER = 9
     IDLE_TIMEOUT = 10
+    BROADCAST = 11
+    MAX_DATAGRAM = 12
+    DROPPED = 13
+
+
+class UdpFlag(IntFlag):
+    """``NET_UDP_*`` flags of a UDP socket."""
+    REUSEADDR = 1 << 0
+    IPV6ONLY = 1 << 1
+    BROADCAST = 1 << 2
 
 
 class Family(IntEnum):
@@ -112,6 +125,10 @@ EV_NONE, EV_ACCEPT, EV_CONNECT, EV_DATA, EV_CLOSE = (
     EventType.NONE, EventType.ACCEPT, EventType.CONNECT, EventType.DATA, EventType.CLOSE)
 EV_SEND_HIGHWATER, EV_SEND_DRAINED, EV_TIMER, EV_USER = (
     EventType.SEND_HIGHWATER, EventType.SEND_DRAINED, EventType.TIMER, EventType.USER)
+EV_DATAGRAM, EV_ERROR = EventType.DATAGRAM, EventType.ERROR
+
+#: The largest UDP payload (``NET_UDP_MAX_PAYLOAD``, IPv4's limit).
+UDP_MAX_PAYLOAD: int = lib.NET_UDP_MAX_PAYLOAD
 
 VERSION_MAJOR: int = lib.NET_VERSION_MAJOR
 VERSION_MINOR: int = lib.NET_VERSION_MINOR
@@ -226,6 +243,10 @@ class UnreachableError(NetError):
     """NET_E_UNREACHABLE: network or host unreachable."""
 
 
+class NotConnectedError(NetError):
+    """NET_E_NOTCONN: the UDP socket has no fixed peer (use :func:`sendto`)."""
+
+
 _ERROR_CLASSES: Dict[int, Type[NetError]] = {
     Error.BADHANDLE: BadHandleError, Error.INVAL: InvalidArgumentError,
     Error.NOMEM: NoMemoryError, Error.WOULDBLOCK: WouldBlockError, Error.CLOSED: ClosedError,
@@ -234,6 +255,7 @@ _ERROR_CLASSES: Dict[int, Type[NetError]] = {
     Error.RESET: ResetError, Error.REFUSED: RefusedError, Error.LIMIT: LimitError,
     Error.PROTO: ProtocolError, Error.ABORTED: AbortedError,
     Error.ADDRINUSE: AddressInUseError, Error.UNREACHABLE: UnreachableError,
+    Error.NOTCONN: NotConnectedError,
 }
 
 
@@ -257,7 +279,12 @@ def _fail(code: int, context: str) -> None:
 
 
 class Address(NamedTuple):
-    """A socket address: ``host`` is a numeric IPv4/IPv6 string."""
+    """A socket address: ``host`` is a numeric IPv4/IPv6 string.
+
+    What events (``ACCEPT``, ``CONNECT``, ``DATAGRAM``), :func:`local_addr`,
+    :func:`peer_addr` and :func:`addr_parse` return, and what :func:`sendto`
+    takes back (as well as a plain ``(host, port)`` tuple).
+    """
     host: str
     port: int
     family: int = Family.INET
@@ -293,10 +320,16 @@ class Event(NamedTuple):
     It is a ``NamedTuple``: ``for t, status, handle, parent, user, data, n,
     os_error, addr in eng.poll(): ...`` unpacks it fastest.
 
-    ``len`` is the payload length for DATA and the queued bytes for
-    SEND_HIGHWATER / SEND_DRAINED. ``addr`` is the peer for ACCEPT and
-    CONNECT, else ``None``. ``status`` is 0 or a ``NET_E*`` code (the reason
-    of a CLOSE: 0 for an orderly close).
+    ``len`` is the payload length for DATA and DATAGRAM and the queued bytes
+    for SEND_HIGHWATER / SEND_DRAINED. ``addr`` is the peer for ACCEPT and
+    CONNECT, the sender for DATAGRAM, the peer an ERROR concerns where known,
+    else ``None``. ``status`` is 0 or a ``NET_E*`` code (the reason of a
+    CLOSE: 0 for an orderly close; the error of an ERROR event, e.g.
+    ``Error.REFUSED`` when a connected UDP socket's peer has no socket).
+
+    UDP: each datagram is one ``DATAGRAM`` event, ``data`` its whole payload
+    (possibly empty), ``addr`` its sender: ``sendto(ev.handle, ev.addr,
+    ev.data)`` answers it. An ``ERROR`` event leaves the socket open.
     """
     type: int
     status: int
@@ -325,7 +358,7 @@ class Event(NamedTuple):
             parts.append("parent=%#x" % self.parent)
         if self.user:
             parts.append("user=%d" % self.user)
-        if self.type == EventType.DATA or self.len:
+        if self.type in (EventType.DATA, EventType.DATAGRAM) or self.len:
             parts.append("len=%d" % self.len)
         if self.os_error:
             parts.append("os_error=%d" % self.os_error)
@@ -350,6 +383,11 @@ class Stats(NamedTuple):
     queue_depth: int
     send_queued: int
     recv_paused: int
+    udp_sockets: int
+    datagrams_in: int
+    datagrams_out: int
+    datagrams_dropped: int
+    datagram_send_errors: int
 
 
 if _STATS_FIELDS != Stats._fields:  # pragma: no cover - caught by tests
@@ -497,7 +535,7 @@ def get_option(handle: int, option: Union[int, str]) -> int:
 
 
 def local_addr(handle: int) -> Address:
-    """The bound address of a listener or connection (``net_local_addr``)."""
+    """The bound address of a listener, connection or UDP socket (``net_local_addr``)."""
     a = ffi.new("net_addr *")
     rc = lib.net_local_addr(handle, a)
     if rc:
@@ -506,7 +544,9 @@ def local_addr(handle: int) -> Address:
 
 
 def peer_addr(conn: int) -> Address:
-    """The peer of a connection (``net_peer_addr``)."""
+    """The peer of a connection or of a connected UDP socket
+    (``net_peer_addr``); :class:`NotConnectedError` for a UDP socket
+    without one."""
     a = ffi.new("net_addr *")
     rc = lib.net_peer_addr(conn, a)
     if rc:
@@ -540,6 +580,153 @@ def format_addr(addr: Address) -> str:
     if rc < 0:
         _fail(rc, "format_addr")
     return ffi.string(buf).decode()
+
+
+# ---------------------------------------------------------------- UDP
+
+AddressLike = Union[Address, Tuple[str, int]]
+
+_sendto = lib.net_sendto
+_inet_pton = socket.inet_pton
+_AF_INET, _AF_INET6 = socket.AF_INET, socket.AF_INET6
+# Address (or numeric (host, port)) -> its net_addr cdata: the conversion is
+# done once per peer, not per datagram. Bounded: cleared when full.
+_to_c_cache: Dict[Any, Any] = {}
+_TO_C_CACHE_MAX = 4096
+
+
+def _port(port: Any, what: str) -> int:
+    if type(port) is not int:
+        if isinstance(port, bool) or not isinstance(port, int):
+            raise TypeError("%s: port must be an int, not %s" % (what, type(port).__name__))
+        port = int(port)
+    if not 0 <= port <= 0xFFFF:
+        raise InvalidArgumentError(Error.INVAL, "%s: port %d out of range 0..65535" % (what, port))
+    return port
+
+
+def _host(host: Any, what: str, allow_none: bool) -> bytes:
+    if host is None and allow_none:
+        return b""
+    if not isinstance(host, str):
+        raise TypeError("%s: host must be a str%s, not %s" % (
+            what, " or None" if allow_none else "", type(host).__name__))
+    if "\0" in host:
+        raise InvalidArgumentError(Error.INVAL, "%s: host contains a NUL character" % what)
+    return host.encode()
+
+
+def _parse(host: str, port: int, what: str) -> Any:
+    """net_addr_parse into a new cdata (resolves names)."""
+    a = ffi.new("net_addr *")
+    rc = lib.net_addr_parse(_host(host, what, False), _port(port, what), a)
+    if rc:
+        _fail(rc, "%s %s:%s" % (what, host, port))
+    return a
+
+
+def _numeric_to_c(host: str, port: int, family: int, scope_id: int) -> Any:
+    """A cdata for a numeric host, or None if host is not numeric."""
+    try:
+        if family == Family.INET6 or ":" in host:
+            packed = _inet_pton(_AF_INET6, host)
+            fam = 6
+        else:
+            packed = _inet_pton(_AF_INET, host)
+            fam = 4
+    except (OSError, ValueError, TypeError):
+        return None
+    a = ffi.new("net_addr *")
+    a.family = fam
+    a.port = port
+    a.scope_id = scope_id if fam == 6 else 0
+    ffi.memmove(a.ip, packed, len(packed))
+    return a
+
+
+def _addr_to_c(addr: Any, what: str) -> Any:
+    """An Address or (host, port) as a ``net_addr *`` (ffi.NULL for None)."""
+    if addr is None:
+        return ffi.NULL
+    t = type(addr)
+    if (t is Address or (t is tuple and len(addr) == 2)) and type(addr[0]) is str \
+            and type(addr[1]) is int:
+        try:
+            a = _to_c_cache.get(addr)
+        except TypeError:  # unhashable parts: the checks below name them
+            a = None
+        if a is not None:
+            return a
+    if isinstance(addr, Address):
+        host, port, family, scope = addr
+        if not isinstance(family, int) or not isinstance(scope, int):
+            raise TypeError("%s: Address family and scope_id must be ints" % what)
+        if family not in (Family.INET, Family.INET6, Family.UNSPEC):
+            raise InvalidArgumentError(Error.INVAL, "%s: Address family %r is not 4 or 6"
+                                       % (what, family))
+    elif isinstance(addr, tuple) and len(addr) == 2:
+        host, port = addr
+        family, scope = Family.UNSPEC, 0
+    else:
+        raise TypeError("%s: the address must be a net.Address or a (host, port) tuple, not %r"
+                        % (what, addr if isinstance(addr, tuple) else type(addr).__name__))
+    if not isinstance(host, str):
+        raise TypeError("%s: host must be a str, not %s" % (what, type(host).__name__))
+    port = _port(port, what)
+    if not 0 <= scope <= 0xFFFFFFFF:
+        raise InvalidArgumentError(Error.INVAL, "%s: scope_id %d out of range" % (what, scope))
+    a = _numeric_to_c(host, port, family, scope)
+    if a is None:  # a name (or a scoped IPv6 text): resolved now, not cached
+        return _parse(host, port, what)
+    if len(_to_c_cache) >= _TO_C_CACHE_MAX:
+        _to_c_cache.clear()
+    _to_c_cache[addr] = a
+    return a
+
+
+def addr_parse(host: str, port: int) -> Address:
+    """Resolve ``host`` (numeric or a name, synchronously) and ``port`` into
+    an :class:`Address` (``net_addr_parse``): resolve a name once, then
+    hand the result to :func:`sendto` as often as needed. Raises
+    :class:`AddressError` when it does not resolve."""
+    return _addr_from_c(_parse(host, port, "addr_parse"))  # type: ignore[return-value]
+
+
+def sendto(udp: int, addr: Optional[AddressLike], data: BytesLike) -> None:
+    """Queue one datagram of ``data`` on UDP socket ``udp`` for ``addr``
+    (``net_sendto``), an :class:`Address` (such as a DATAGRAM event's
+    ``addr``) or a ``(host, port)`` tuple; ``None`` on a connected socket
+    means its peer. The bytes are copied; the I/O loop sends them.
+
+    Raises :class:`MessageSizeError` past the socket's max_datagram,
+    :class:`WouldBlockError` when its send queue is full (nothing queued),
+    :class:`InvalidArgumentError` for another address than a connected
+    socket's peer (or ``None`` on an unconnected one), :class:`AddressError`
+    for a name that does not resolve, :class:`BadHandleError` for a stale
+    handle, ``TypeError`` for arguments of the wrong type.
+    """
+    to = _addr_to_c(addr, "sendto")
+    if type(data) is bytes:
+        n = len(data)
+        buf = data
+    else:
+        buf = _from_buffer(data)
+        n = len(buf)
+    if n > 0xFFFFFFFF:
+        raise MessageSizeError(Error.MSGSIZE, "sendto: %d bytes" % n)
+    rc = _sendto(udp, to, buf, n)
+    if rc:
+        _fail(rc, "sendto")
+
+
+def udp_connect(udp: int, host: str, port: int) -> None:
+    """Fix the peer of UDP socket ``udp`` (``net_udp_connect``): then
+    :func:`send` sends it one datagram per call, only its datagrams arrive,
+    and ICMP errors about it come as ERROR events. At once, no event."""
+    what = "udp_connect"
+    rc = lib.net_udp_connect(udp, _host(host, what, False), _port(port, what))
+    if rc:
+        _fail(rc, "%s %s:%s" % (what, host, port))
 
 
 # ---------------------------------------------------------------- engine
@@ -580,6 +767,14 @@ _new_event = tuple.__new__
 _EVENT_TYPES = tuple(EventType)
 _N_TYPES = len(_EVENT_TYPES)
 _DATA = EventType.DATA
+_DATAGRAM = EventType.DATAGRAM
+_ADDR_TYPES = (EventType.ACCEPT, EventType.CONNECT, EventType.ERROR)
+_ADDR_OFFSET = ffi.offsetof("net_event", "addr")
+_ADDR_SIZE = ffi.sizeof("net_addr")
+_unpack_addr = struct.Struct("=HHI16s").unpack
+assert struct.calcsize("=HHI16s") == _ADDR_SIZE
+_ADDR_CACHE_MAX = 4096
+_EMPTY_VIEW = memoryview(b"")
 
 
 def _destroy(handle: int) -> None:
@@ -647,6 +842,7 @@ class Engine:
         # struct cdata per event: _data_ptrs[i * _PTR_STRIDE] is events[i].data.
         self._data_ptrs = ffi.cast("char **", self._events) + _PTR_OFFSET
         self._views: Optional[List[memoryview]] = [] if views else None
+        self._addr_cache: Dict[bytes, Address] = {}
         self._poll_lock = threading.Lock()
         self._finalizer = weakref.finalize(self, _destroy, self._handle)
         self.io_threads = io_threads
@@ -738,7 +934,7 @@ class Engine:
                 return []
             out = []
             append = out.append
-            new, Ev, DATA, space = _new_event, Event, _DATA, _ADDRESS_SPACE
+            new, Ev, DATA, DATAGRAM, space = _new_event, Event, _DATA, _DATAGRAM, _ADDRESS_SPACE
             # One C-level pass turns the records into tuples of scalars.
             for i, (t, st, h, par, us, p, ln, ose) in enumerate(
                     _iter_unpack(self._records[:n * _EVENT_SIZE])):
@@ -750,13 +946,45 @@ class Engine:
                             _buffer(self._data_ptrs[i * _PTR_STRIDE], ln)).toreadonly()
                         views.append(data)
                         append(new(Ev, (DATA, st, h, 0, us, data, ln, ose, None)))
+                elif t == 9:  # DATAGRAM: the payload and its sender
+                    if not ln:
+                        data = b"" if views is None else _EMPTY_VIEW
+                    elif views is None:
+                        data = space[p:p + ln]
+                    else:
+                        data = memoryview(
+                            _buffer(self._data_ptrs[i * _PTR_STRIDE], ln)).toreadonly()
+                        views.append(data)
+                    append(new(Ev, (DATAGRAM, st, h, 0, us, data, ln, ose,
+                                    self._event_addr(i))))
                 else:
-                    addr = _addr_from_c(self._events[i].addr) if t == 1 or t == 2 else None
+                    addr = self._event_addr(i) if t in _ADDR_TYPES else None
                     append(new(Ev, (_EVENT_TYPES[t] if t < _N_TYPES else t,
                                     st, h, par, us, None, ln, ose, addr)))
             return out
         finally:
             self._poll_lock.release()
+
+    def _event_addr(self, i: int) -> Optional[Address]:
+        """The address of event i as an Address (None for NET_AF_UNSPEC).
+        The same peer gives the same object again: converting is done once
+        per peer, and sendto finds that object in its own cache."""
+        off = i * _EVENT_SIZE + _ADDR_OFFSET
+        key = bytes(self._records[off:off + _ADDR_SIZE])
+        cache = self._addr_cache
+        a = cache.get(key)
+        if a is None:
+            fam, port, scope, ip = _unpack_addr(key)
+            if fam == 4:
+                a = Address(socket.inet_ntop(_AF_INET, ip[:4]), port, Family.INET, 0)
+            elif fam == 6:
+                a = Address(socket.inet_ntop(_AF_INET6, ip), port, Family.INET6, scope)
+            else:
+                return None
+            if len(cache) >= _ADDR_CACHE_MAX:
+                cache.clear()
+            cache[key] = a
+        return a
 
     def wakeup(self) -> None:
         """Make a blocking :meth:`poll` return (possibly with no events). Any thread."""
@@ -837,6 +1065,52 @@ class Engine:
             _fail(rc, "connect %s:%d" % (host, port))
         return int(out[0])
 
+    # -- UDP
+
+    def udp_open(self, host: Optional[str], port: int = 0, *, reuseaddr: Optional[bool] = None,
+                 ipv6only: Optional[bool] = None, broadcast: Optional[bool] = None,
+                 flags: Optional[int] = None, max_datagram: int = 0, send_cap: int = 0,
+                 rcvbuf: int = 0, sndbuf: int = 0, user: int = 0) -> int:
+        """Open a UDP socket bound to ``host:port`` (``net_udp_open``) and
+        return its handle; DATAGRAM events start at once.
+
+        ``host`` is numeric IPv4/IPv6 or a name; ``None`` or ``""`` is any
+        IPv4 address, ``"::"`` any IPv6. Port 0 picks a free port (see
+        :func:`local_addr`). ``reuseaddr``, ``ipv6only`` and ``broadcast`` set
+        the :class:`UdpFlag` bits (``flags`` sets them all at once).
+        ``max_datagram`` (default and maximum :data:`UDP_MAX_PAYLOAD`): larger
+        arrivals are counted and dropped, larger sends fail with
+        :class:`MessageSizeError`; option ``"max_datagram"`` changes it later,
+        up to this value. ``send_cap``: bytes queued (plus 64 per
+        datagram) before :func:`sendto` raises :class:`WouldBlockError`
+        (default 1 MiB). ``rcvbuf``/``sndbuf``: SO_RCVBUF/SO_SNDBUF, 0 = the
+        OS default. Zeros keep the library's defaults.
+        """
+        what = "udp_open"
+        uc = ffi.new("net_udp_config *")
+        lib.net_udp_config_init(uc)
+        f = uc.flags if flags is None else int(flags)
+        for v, bit in ((reuseaddr, UdpFlag.REUSEADDR), (ipv6only, UdpFlag.IPV6ONLY),
+                       (broadcast, UdpFlag.BROADCAST)):
+            if v is not None:
+                f = (f | bit) if v else (f & ~bit)
+        try:
+            uc.flags = f
+            if max_datagram:
+                uc.max_datagram = max_datagram
+            if send_cap:
+                uc.send_cap = send_cap
+            uc.rcvbuf = rcvbuf
+            uc.sndbuf = sndbuf
+            uc.user = user
+        except OverflowError as e:
+            raise InvalidArgumentError(Error.INVAL, "%s: %s" % (what, e)) from None
+        out = ffi.new("net_handle *")
+        rc = lib.net_udp_open(self._handle, _host(host, what, True), _port(port, what), uc, out)
+        if rc:
+            _fail(rc, "%s %s:%s" % (what, host or "", port))
+        return int(out[0])
+
     # -- timers
 
     def timer(self, delay_ms: int, repeat_ms: int = 0, user: int = 0) -> int:
@@ -862,6 +1136,8 @@ class Engine:
     local_addr = staticmethod(local_addr)
     peer_addr = staticmethod(peer_addr)
     send_queued = staticmethod(send_queued)
+    sendto = staticmethod(sendto)
+    udp_connect = staticmethod(udp_connect)
 
 
 def backend_available(backend: Union[int, str]) -> bool:
@@ -876,20 +1152,21 @@ def backend_available(backend: Union[int, str]) -> bool:
 
 __all__ = [
     # constants
-    "Error", "EventType", "Backend", "Framing", "TcpFlag", "Option", "Family",
+    "Error", "EventType", "Backend", "Framing", "TcpFlag", "UdpFlag", "Option", "Family",
     "EV_NONE", "EV_ACCEPT", "EV_CONNECT", "EV_DATA", "EV_CLOSE", "EV_SEND_HIGHWATER",
-    "EV_SEND_DRAINED", "EV_TIMER", "EV_USER", "VERSION_MAJOR", "VERSION_MINOR", "VERSION_PATCH",
+    "EV_SEND_DRAINED", "EV_TIMER", "EV_USER", "EV_DATAGRAM", "EV_ERROR", "UDP_MAX_PAYLOAD",
+    "VERSION_MAJOR", "VERSION_MINOR", "VERSION_PATCH",
     # errors
     "NetError", "BadHandleError", "InvalidArgumentError", "NoMemoryError", "WouldBlockError",
     "ClosedError", "MessageSizeError", "BusyError", "UnsupportedError", "OSFailureError",
     "AddressError", "TimedOutError", "ResetError", "RefusedError", "LimitError", "ProtocolError",
-    "AbortedError", "AddressInUseError", "UnreachableError", "error_for",
+    "AbortedError", "AddressInUseError", "UnreachableError", "NotConnectedError", "error_for",
     # records
     "Address", "Event", "Stats",
     # functions
     "version", "version_string", "strerror", "send", "sendv", "broadcast", "close", "abort",
     "shutdown", "set_user", "get_user", "set_option", "get_option", "local_addr", "peer_addr",
-    "send_queued", "format_addr", "backend_available",
+    "send_queued", "format_addr", "backend_available", "sendto", "udp_connect", "addr_parse",
     # engine
     "Engine",
 ]

@@ -1,0 +1,647 @@
+/* udp.c - a UDP socket: its send queue of datagrams, its receive path and how it ends. */
+#include <stdlib.h>
+#include <string.h>
+#include "core.h"
+
+#define UDP_BATCH 64      /* datagrams handed to the backend at once */
+#define UDP_OVERHEAD 64   /* counted per datagram against caps, so empty datagrams are not free */
+#define UDP_CHUNK_MIN 512 /* copy chunks start here and double while kept full */
+#define UDP_CHUNK (64 * 1024)
+#define UDP_DEFAULT_SEND_CAP (1u << 20)
+
+static void close_now(net_loop *loop, net_udp *u, int reason);
+static void flush(net_loop *loop, net_udp *u);
+
+/* ---- what backends read ---- */
+
+void **net__udp_bk(net_udp *u)
+{
+    return &u->o.bk;
+}
+
+net_sock net__udp_sock(const net_udp *u)
+{
+    return u->o.sock;
+}
+
+uint32_t net__udp_max_datagram(const net_udp *u)
+{
+    return u->rx_max;
+}
+
+/* ---- events ---- */
+
+static void push_udp_event(net_udp *u, uint32_t type, int status, int os_error, const net_addr *addr)
+{
+    net_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.type = type;
+    ev.status = status;
+    ev.os_error = os_error;
+    ev.handle = u->o.handle;
+    ev.user = atomic_load_explicit(&u->o.user, memory_order_relaxed);
+    if (addr)
+        ev.addr = *addr;
+    net__push_event(u->o.loop->e, &ev, NULL, type == NET_EV_CLOSE ? u : NULL);
+}
+
+/* ---- opening ---- */
+
+NET_API void net_udp_config_init(net_udp_config *cfg)
+{
+    if (!cfg)
+        return;
+    memset(cfg, 0, sizeof *cfg);
+    cfg->size = sizeof *cfg;
+    cfg->max_datagram = NET_UDP_MAX_PAYLOAD;
+    cfg->send_cap = UDP_DEFAULT_SEND_CAP;
+}
+
+static int read_udp_config(const net_udp_config *in, net_udp_config *out)
+{
+    net_udp_config_init(out);
+    if (!in)
+        return 0;
+    if (in->size < offsetof(net_udp_config, flags) + sizeof in->flags || in->size > 4096)
+        return NET_E_INVAL;
+    size_t n = in->size < sizeof *out ? in->size : sizeof *out;
+    memcpy(out, in, n);
+    out->size = sizeof *out;
+    if (out->max_datagram == 0)
+        out->max_datagram = NET_UDP_MAX_PAYLOAD;
+    if (out->send_cap == 0)
+        out->send_cap = UDP_DEFAULT_SEND_CAP;
+    const uint32_t known = NET_UDP_REUSEADDR | NET_UDP_IPV6ONLY | NET_UDP_BROADCAST;
+    if (out->max_datagram > NET_UDP_MAX_PAYLOAD || (out->flags & ~known) || out->rcvbuf < 0 || out->sndbuf < 0)
+        return NET_E_INVAL;
+    return 0;
+}
+
+NET_API int net_udp_open(net_engine eh, const char *host, uint16_t port, const net_udp_config *cfg, net_handle *out)
+{
+    if (!out)
+        return NET_E_INVAL;
+    *out = 0;
+    net_udp_config uc;
+    int rc = read_udp_config(cfg, &uc);
+    if (rc)
+        return rc;
+    net_engine_s *e = net__engine_enter(eh);
+    if (!e)
+        return NET_E_BADHANDLE;
+    net_addr at;
+    net_sock s = NET_BAD_SOCK;
+    net_udp *u = NULL;
+    if (!e->bk->udp_open) {
+        rc = NET_E_UNSUPPORTED;
+        goto fail;
+    }
+    if ((rc = os_resolve(host, port, &at, NULL)) != 0)
+        goto fail;
+    if ((rc = os_udp_open(&at, uc.flags, uc.rcvbuf, uc.sndbuf, &s, NULL)) != 0)
+        goto fail;
+    if (!(u = calloc(1, sizeof *u))) {
+        rc = NET_E_NOMEM;
+        goto fail;
+    }
+    u->o.kind = OBJ_UDP;
+    u->o.sock = s;
+    u->o.loop = net__pick_loop(e);
+    atomic_init(&u->o.user, uc.user);
+    u->state = US_OPEN;
+    u->send_cap = uc.send_cap;
+    u->rx_max = uc.max_datagram;
+    atomic_init(&u->max_datagram, uc.max_datagram);
+    atomic_init(&u->dropped, 0);
+    atomic_init(&u->rx_unpolled, 0);
+    atomic_init(&u->paused, 0);
+    if ((rc = net_handle_alloc(&e->handles, NET__T_UDP, u, &u->o.handle, &u->o.slot)) != 0)
+        goto fail;
+    atomic_fetch_add(&e->open_udps, 1);
+    net_slot_lock(u->o.slot);
+    net__udp_schedule_locked(u, OP_START);
+    net_slot_unlock(u->o.slot);
+    *out = u->o.handle;
+    net__engine_leave(e);
+    return 0;
+fail:
+    free(u);
+    if (s != NET_BAD_SOCK)
+        os_sock_close(s);
+    net__engine_leave(e);
+    return rc;
+}
+
+void net__udp_schedule_locked(net_udp *u, uint32_t ops)
+{
+    if (u->state == US_CLOSED)
+        return;
+    if (ops == OP_FLUSH) {
+        if (u->flush_scheduled)
+            return;
+        u->flush_scheduled = 1;
+    }
+    net__loop_schedule(u->o.loop, &u->o, ops);
+}
+
+NET_API int net_addr_parse(const char *host, uint16_t port, net_addr *out)
+{
+    if (!out)
+        return NET_E_INVAL;
+    memset(out, 0, sizeof *out);
+    if (!host || !*host)
+        return NET_E_ADDR;
+    int rc = os_init();
+    return rc ? rc : os_resolve(host, port, out, NULL);
+}
+
+/* ---- send queue (slot lock held) ---- */
+
+static uint8_t *chunk_reserve(net_udp *u, uint32_t need)
+{
+    net_block *b = u->sq_chunk;
+    if (!b || b->cap - b->used < need) {
+        uint32_t size = b ? (b->cap >= UDP_CHUNK / 2 ? UDP_CHUNK : b->cap * 2) : UDP_CHUNK_MIN;
+        net_block *nb = net_block_new(need > size ? need : size);
+        if (!nb)
+            return NULL;
+        net_block_unref(b, 1);
+        u->sq_chunk = b = nb;
+    }
+    return b->data + b->used;
+}
+
+static int same_addr(const net_addr *a, const net_addr *b)
+{
+    if (a->family != b->family || a->port != b->port)
+        return 0;
+    return memcmp(a->ip, b->ip, a->family == NET_AF_INET ? 4 : 16) == 0;
+}
+
+int net__udp_queue(net_udp *u, const net_addr *to, const net_buf *bufs, uint32_t count)
+{
+    if (u->state != US_OPEN)
+        return NET_E_CLOSED;
+    if (to) {
+        if (to->family != NET_AF_INET && to->family != NET_AF_INET6)
+            return NET_E_ADDR;
+        if (u->connected && !same_addr(to, &u->peer))
+            return NET_E_INVAL;
+    } else if (!u->connected) {
+        return NET_E_NOTCONN;
+    }
+    uint64_t total = 0;
+    for (uint32_t i = 0; i < count; i++) {
+        if (!bufs[i].data && bufs[i].len)
+            return NET_E_INVAL;
+        total += bufs[i].len;
+    }
+    if (total > atomic_load_explicit(&u->max_datagram, memory_order_relaxed))
+        return NET_E_MSGSIZE;
+    uint64_t charge = total + UDP_OVERHEAD;
+    if (u->sq_bytes + charge > u->send_cap)
+        return NET_E_WOULDBLOCK;
+    if (u->sq_count == u->sq_cap) {
+        uint32_t cap = u->sq_cap ? u->sq_cap * 2 : 16;
+        net_udp_out *sq = malloc(cap * sizeof *sq);
+        if (!sq)
+            return NET_E_NOMEM;
+        for (uint32_t i = 0; i < u->sq_count; i++)
+            sq[i] = u->sq[(u->sq_head + i) & (u->sq_cap - 1)];
+        free(u->sq);
+        u->sq = sq;
+        u->sq_cap = cap;
+        u->sq_head = 0;
+    }
+    uint8_t *w = chunk_reserve(u, (uint32_t)total);
+    if (!w)
+        return NET_E_NOMEM;
+    uint8_t *p = w;
+    for (uint32_t i = 0; i < count; i++) {
+        if (bufs[i].len)
+            memcpy(p, bufs[i].data, bufs[i].len);
+        p += bufs[i].len;
+    }
+    u->sq_chunk->used += (uint32_t)total;
+    net_block_ref(u->sq_chunk, 1);
+    net_udp_out *o = &u->sq[(u->sq_head + u->sq_count) & (u->sq_cap - 1)];
+    memset(o, 0, sizeof *o);
+    o->d.data = w;
+    o->d.len = (uint32_t)total;
+    o->d.connected = to == NULL;
+    if (to)
+        o->d.to = *to;
+    o->blk = u->sq_chunk;
+    u->sq_count++;
+    u->sq_bytes += charge;
+    net_engine_s *e = u->o.loop->e;
+    atomic_fetch_add_explicit(&e->send_queued, charge, memory_order_relaxed);
+    atomic_fetch_add_explicit(&e->messages_out, 1, memory_order_relaxed);
+    net__udp_schedule_locked(u, OP_FLUSH);
+    return 0;
+}
+
+/* Drops n datagrams from the head of the queue (slot lock held). */
+static void sq_pop(net_udp *u, uint32_t n)
+{
+    uint64_t freed = 0;
+    for (uint32_t i = 0; i < n && u->sq_count; i++) {
+        net_udp_out *o = &u->sq[u->sq_head];
+        freed += o->d.len + UDP_OVERHEAD;
+        net_block_unref(o->blk, 1);
+        u->sq_head = (u->sq_head + 1) & (u->sq_cap - 1);
+        u->sq_count--;
+    }
+    u->sq_bytes -= freed;
+    atomic_fetch_sub_explicit(&u->o.loop->e->send_queued, freed, memory_order_relaxed);
+    if (u->sq_count == 0 && u->sq_chunk) {
+        if (atomic_load(&u->sq_chunk->refs) == 1)
+            u->sq_chunk->used = 0; /* nothing points into it any more: refill it from the start */
+        else {
+            net_block_unref(u->sq_chunk, 1);
+            u->sq_chunk = NULL;
+        }
+    }
+}
+
+static void sq_clear(net_udp *u)
+{
+    sq_pop(u, u->sq_count);
+    net_block_unref(u->sq_chunk, 1);
+    u->sq_chunk = NULL;
+    free(u->sq);
+    u->sq = NULL;
+    u->sq_cap = u->sq_head = u->sq_count = 0;
+}
+
+/* ---- sending (loop thread) ---- */
+
+static void count_sent(net_loop *loop, net_udp *u, uint32_t n)
+{
+    uint32_t ok = n > u->batch_failed ? n - u->batch_failed : 0;
+    atomic_fetch_add_explicit(&loop->stats.dgrams_out, ok, memory_order_relaxed);
+    atomic_fetch_add_explicit(&loop->stats.bytes_out, u->batch_bytes, memory_order_relaxed);
+}
+
+/* The batch at the head is done: drop it and send what came in meanwhile. */
+static int batch_done(net_loop *loop, net_udp *u, uint32_t n)
+{
+    net_slot_lock(u->o.slot);
+    sq_pop(u, n);
+    u->sq_inflight = 0;
+    int empty = u->sq_count == 0;
+    int closing = u->state == US_CLOSING;
+    int aborting = u->abort_requested;
+    net_slot_unlock(u->o.slot);
+    if (aborting || (empty && closing)) { /* an abort does not wait for the queue */
+        close_now(loop, u, aborting ? NET_E_ABORTED : 0);
+        return 0;
+    }
+    return !empty;
+}
+
+static void flush(net_loop *loop, net_udp *u)
+{
+    while (!u->releasing && u->attached) {
+        net_slot_lock(u->o.slot);
+        u->flush_scheduled = 0;
+        if (u->abort_requested) {
+            net_slot_unlock(u->o.slot);
+            close_now(loop, u, NET_E_ABORTED);
+            return;
+        }
+        if (u->sq_inflight || u->sq_count == 0) {
+            int close_ready = u->sq_count == 0 && u->state == US_CLOSING;
+            net_slot_unlock(u->o.slot);
+            if (close_ready)
+                close_now(loop, u, 0);
+            return;
+        }
+        if (!u->batch) {
+            u->batch = malloc(UDP_BATCH * sizeof *u->batch);
+            if (!u->batch) { /* out of memory: the queue waits for the next turn's flush */
+                net__udp_schedule_locked(u, OP_FLUSH);
+                net_slot_unlock(u->o.slot);
+                return;
+            }
+        }
+        uint32_t n = u->sq_count < UDP_BATCH ? u->sq_count : UDP_BATCH;
+        u->batch_bytes = 0;
+        for (uint32_t i = 0; i < n; i++) {
+            u->batch[i] = u->sq[(u->sq_head + i) & (u->sq_cap - 1)].d;
+            u->batch_bytes += u->batch[i].len;
+        }
+        u->sq_inflight = n;
+        net_slot_unlock(u->o.slot);
+        u->batch_failed = 0;
+        int r = loop->e->bk->udp_send(loop, u, u->batch, (int)n);
+        if (r == NET__PENDING)
+            return;
+        if (r < 0) /* the backend could not take the batch at all */
+            for (uint32_t i = 0; i < n; i++)
+                net__udp_send_failed(u, &u->batch[i], r, 0);
+        count_sent(loop, u, n);
+        if (!batch_done(loop, u, n))
+            return;
+    }
+}
+
+void net__udp_sent(net_udp *u, int count)
+{
+    net_loop *loop = u->o.loop;
+    count_sent(loop, u, (uint32_t)count);
+    if (batch_done(loop, u, (uint32_t)count))
+        flush(loop, u);
+}
+
+void net__udp_send_failed(net_udp *u, const net_dgram *d, int err, int os_error)
+{
+    net_loop *loop = u->o.loop;
+    u->batch_failed++;
+    u->batch_bytes -= d->len <= u->batch_bytes ? d->len : u->batch_bytes;
+    atomic_fetch_add_explicit(&loop->stats.dgram_send_errors, 1, memory_order_relaxed);
+    if (u->releasing)
+        return;
+    net_addr to = d->to;
+    if (d->connected) {
+        net_slot_lock(u->o.slot);
+        to = u->peer;
+        net_slot_unlock(u->o.slot);
+    }
+    push_udp_event(u, NET_EV_ERROR, err ? err : NET_E_OS, os_error, &to);
+}
+
+/* ---- receiving (loop thread) ---- */
+
+static void recv_start(net_loop *loop, net_udp *u)
+{
+    if (!u->receiving && u->attached && !u->releasing && atomic_load(&u->paused) == 0) {
+        u->receiving = 1;
+        loop->e->bk->udp_recv_start(loop, u);
+    }
+}
+
+static void recv_stop(net_loop *loop, net_udp *u)
+{
+    if (u->receiving) {
+        u->receiving = 0;
+        loop->e->bk->udp_recv_stop(loop, u);
+    }
+}
+
+/* The script is behind: stop reading and let the kernel's buffer (and then
+ * the kernel, by dropping) absorb the excess until it catches up. */
+static void maybe_pause(net_loop *loop, net_udp *u)
+{
+    uint32_t limit = loop->e->cfg.recv_limit;
+    if (!u->receiving || atomic_load(&u->rx_unpolled) <= (int64_t)limit)
+        return;
+    atomic_store(&u->paused, 1);
+    recv_stop(loop, u);
+    atomic_fetch_add(&loop->e->recv_paused, 1);
+    if (atomic_load(&u->rx_unpolled) <= (int64_t)(limit / 2)) {
+        int expected = 1;
+        if (atomic_compare_exchange_strong(&u->paused, &expected, 0)) {
+            atomic_fetch_sub(&loop->e->recv_paused, 1);
+            recv_start(loop, u);
+        }
+    }
+}
+
+void net__udp_received(net_udp *u, const void *data, size_t len, const net_addr *from, int truncated)
+{
+    net_loop *loop = u->o.loop;
+    if (u->releasing)
+        return;
+    if (truncated || len > atomic_load_explicit(&u->max_datagram, memory_order_relaxed)) {
+        atomic_fetch_add_explicit(&u->dropped, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&loop->stats.dgrams_dropped, 1, memory_order_relaxed);
+        return;
+    }
+    net_block *owner;
+    const uint8_t *msg;
+    size_t cap;
+    uint8_t *w = len <= NET_RX_MIN_WINDOW ? net__recv_window(loop, &cap) : NULL;
+    if (w && cap >= len) {
+        if (len)
+            memcpy(w, data, len);
+        owner = loop->rx_blk;
+        owner->used += (uint32_t)len;
+        net_block_ref(owner, 1);
+        msg = w;
+    } else {
+        owner = net_block_from(data, len);
+        if (!owner) { /* out of memory: this datagram is lost, as the kernel would lose it */
+            atomic_fetch_add_explicit(&u->dropped, 1, memory_order_relaxed);
+            atomic_fetch_add_explicit(&loop->stats.dgrams_dropped, 1, memory_order_relaxed);
+            return;
+        }
+        msg = owner->data;
+    }
+    net_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.type = NET_EV_DATAGRAM;
+    ev.handle = u->o.handle;
+    ev.user = atomic_load_explicit(&u->o.user, memory_order_relaxed);
+    ev.data = msg;
+    ev.len = (uint32_t)len;
+    if (from)
+        ev.addr = *from;
+    int64_t charge = (int64_t)len + UDP_OVERHEAD;
+    atomic_fetch_add(&u->rx_unpolled, charge);
+    atomic_fetch_add_explicit(&loop->stats.bytes_in, len, memory_order_relaxed);
+    atomic_fetch_add_explicit(&loop->stats.dgrams_in, 1, memory_order_relaxed);
+    if (net__push_event(loop->e, &ev, owner, u) != 0) {
+        atomic_fetch_sub(&u->rx_unpolled, charge);
+        net_block_unref(owner, 1);
+        atomic_fetch_add_explicit(&u->dropped, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&loop->stats.dgrams_dropped, 1, memory_order_relaxed);
+        return;
+    }
+    maybe_pause(loop, u);
+}
+
+void net__udp_recv_error(net_udp *u, int err, int os_error)
+{
+    if (u->releasing)
+        return;
+    net_slot_lock(u->o.slot);
+    net_addr peer = u->peer;
+    int connected = u->connected;
+    net_slot_unlock(u->o.slot);
+    push_udp_event(u, NET_EV_ERROR, err ? err : NET_E_OS, os_error, connected ? &peer : NULL);
+}
+
+void net__udp_delivered(net_engine_s *e, net_udp *u, const net_event *ev)
+{
+    int64_t charge = (int64_t)ev->len + UDP_OVERHEAD;
+    int64_t left = atomic_fetch_sub(&u->rx_unpolled, charge) - charge;
+    if (left > (int64_t)(e->cfg.recv_limit / 2) || atomic_load(&u->paused) != 1)
+        return;
+    int expected = 1;
+    if (atomic_compare_exchange_strong(&u->paused, &expected, 2)) {
+        net_slot_lock(u->o.slot);
+        net__udp_schedule_locked(u, OP_RESUME);
+        net_slot_unlock(u->o.slot);
+    }
+}
+
+/* ---- ending ---- */
+
+static void list_add(net_loop *loop, net_udp *u)
+{
+    u->lprev = NULL;
+    u->lnext = loop->udps;
+    if (loop->udps)
+        loop->udps->lprev = u;
+    loop->udps = u;
+    u->in_list = 1;
+}
+
+static void list_remove(net_loop *loop, net_udp *u)
+{
+    if (!u->in_list)
+        return;
+    if (u->lprev)
+        u->lprev->lnext = u->lnext;
+    else
+        loop->udps = u->lnext;
+    if (u->lnext)
+        u->lnext->lprev = u->lprev;
+    u->in_list = 0;
+}
+
+static void close_now(net_loop *loop, net_udp *u, int reason)
+{
+    if (u->releasing)
+        return;
+    u->releasing = 1;
+    u->close_reason = reason;
+    net_slot_lock(u->o.slot);
+    u->state = US_CLOSED; /* from here on no thread schedules work for it */
+    net_slot_unlock(u->o.slot);
+    net__loop_unschedule(loop, &u->o);
+    if (atomic_exchange(&u->paused, 0))
+        atomic_fetch_sub(&loop->e->recv_paused, 1);
+    if (!u->attached) {
+        os_sock_close(u->o.sock);
+        u->o.sock = NET_BAD_SOCK;
+        net__udp_released(u);
+        return;
+    }
+    u->receiving = 0;
+    loop->e->bk->udp_close(loop, u);
+}
+
+void net__udp_released(net_udp *u)
+{
+    net_loop *loop = u->o.loop;
+    list_remove(loop, u);
+    net_slot_lock(u->o.slot);
+    sq_clear(u);
+    u->sq_inflight = 0;
+    net_slot_unlock(u->o.slot);
+    atomic_fetch_sub(&loop->e->open_udps, 1);
+    push_udp_event(u, NET_EV_CLOSE, u->close_reason, 0, NULL);
+}
+
+void net__udp_free(net_engine_s *e, net_udp *u)
+{
+    free(u->batch);
+    net_slot *s = net_handle_lock(&e->handles, u->o.handle, NET__TBIT(NET__T_UDP));
+    if (s)
+        net_slot_retire(&e->handles, s);
+    free(u);
+}
+
+void net__udp_abort_all(net_loop *loop)
+{
+    for (net_udp *u = loop->udps, *next; u; u = next) {
+        next = u->lnext;
+        close_now(loop, u, NET_E_ABORTED);
+    }
+}
+
+void net__udp_run_ops(net_loop *loop, net_udp *u, uint32_t ops)
+{
+    if (u->releasing)
+        return;
+    if (ops & OP_START) {
+        list_add(loop, u);
+        int rc = loop->e->bk->udp_open(loop, u);
+        if (rc) {
+            close_now(loop, u, rc);
+            return;
+        }
+        u->attached = 1;
+        recv_start(loop, u);
+    }
+    if (ops & OP_ABORT) {
+        close_now(loop, u, NET_E_ABORTED);
+        return;
+    }
+    if (ops & OP_RESUME) {
+        int expected = 2;
+        if (atomic_compare_exchange_strong(&u->paused, &expected, 0)) {
+            atomic_fetch_sub(&loop->e->recv_paused, 1);
+            recv_start(loop, u);
+        }
+    }
+    if ((ops & OP_CLOSE) && !u->close_deadline) /* bounded from the moment it is asked for */
+        u->close_deadline = loop->now + loop->e->cfg.close_timeout_ms;
+    if (ops & (OP_FLUSH | OP_CLOSE))
+        flush(loop, u);
+}
+
+void net__udp_tick(net_loop *loop, net_udp *u)
+{
+    if (!u->releasing && u->close_deadline && loop->now >= u->close_deadline)
+        close_now(loop, u, NET_E_TIMEDOUT);
+}
+
+/* ---- the calls only UDP has ---- */
+
+NET_API int net_udp_connect(net_handle h, const char *host, uint16_t port)
+{
+    if (!host || !*host || port == 0)
+        return NET_E_INVAL;
+    net_engine_s *e = net__engine_enter_for(h);
+    if (!e)
+        return NET_E_BADHANDLE;
+    net_addr to;
+    int rc = os_resolve(host, port, &to, NULL); /* may block on a name: before taking the lock */
+    net_slot *slot = rc ? NULL : net_handle_lock(&e->handles, h, NET__TBIT(NET__T_UDP));
+    if (!rc && !slot)
+        rc = NET_E_BADHANDLE;
+    if (slot) {
+        net_udp *u = slot->obj;
+        if (u->state != US_OPEN)
+            rc = NET_E_CLOSED;
+        else if ((rc = os_udp_connect(u->o.sock, &to, NULL)) == 0) {
+            u->connected = 1;
+            u->peer = to;
+        }
+        net_slot_unlock(slot);
+    }
+    net__engine_leave(e);
+    return rc;
+}
+
+NET_API int net_sendto(net_handle h, const net_addr *to, const void *data, uint32_t len)
+{
+    if (!data && len)
+        return NET_E_INVAL;
+    net_engine_s *e = net__engine_enter_for(h);
+    if (!e)
+        return NET_E_BADHANDLE;
+    net_slot *slot = net_handle_lock(&e->handles, h, NET__TBIT(NET__T_UDP));
+    int rc = NET_E_BADHANDLE;
+    if (slot) {
+        net_buf b = {data, len};
+        net_udp *u = slot->obj;
+        rc = !to && !u->connected ? NET_E_INVAL : net__udp_queue(u, to, &b, 1);
+        net_slot_unlock(slot);
+    }
+    net__engine_leave(e);
+    return rc;
+}

@@ -1,0 +1,63 @@
+/*
+ * cli.h - what the C samples share: the command line of docs/CONVENTIONS.md
+ * (the options every echo server and load generator understands, parsed the
+ * same way everywhere) and a monotonic clock.
+ *
+ * Each program names its own extra options through cli_spec; the common
+ * ones are parsed here, so "--name value" and "--name=value", the error
+ * messages and the exit code 2 on bad usage are the same in every sample.
+ */
+#ifndef SAMPLES_CLI_H
+#define SAMPLES_CLI_H
+
+#include <stdint.h>
+
+typedef struct cli_opts {
+    const char *host;        /* --host (default 127.0.0.1) */
+    int port;                /* --port (default 7000) */
+    uint32_t framing;        /* --framing: NET_FRAMING_* (default raw) */
+    int len_includes_header; /* --length-includes-header */
+    uint32_t backend;        /* --backend: NET_BACKEND_* (default auto) */
+    uint32_t io_threads;     /* --io-threads (default 0) */
+    uint32_t max_message;    /* --max-message (default 1048576) */
+    double seconds;          /* --seconds (default 0; the program may change it before parsing) */
+} cli_opts;
+
+/* What a program's own option handler returns. */
+enum { CLI_OK = 0, CLI_BAD = -1, CLI_UNKNOWN = 1 };
+
+typedef struct cli_spec {
+    /* Printed after "usage: PROG ", newline-terminated; exit status 2 follows. */
+    const char *usage;
+    int port_may_be_zero;         /* servers: --port 0 picks a free port */
+    int seconds_must_be_positive; /* clients run for a time; servers take 0 as "until signalled" */
+    /* NULL-terminated names of the program's options that take no value
+     * (like --length-includes-header); NULL for none. */
+    const char *const *flags;
+    /* The program's other options: val is NULL for a flag. Returns CLI_OK,
+     * CLI_BAD (prints usage) or CLI_UNKNOWN. May be NULL. */
+    int (*option)(void *ctx, const char *name, const char *val);
+    void *ctx;
+} cli_spec;
+
+/* Sets the common defaults. */
+void cli_defaults(cli_opts *o);
+
+/* Parses argv over the values already in o (call cli_defaults first). Prints
+ * the usage and exits 2 on a bad or unknown option, or on --help. */
+void cli_parse(int argc, char **argv, const cli_spec *spec, cli_opts *o);
+
+/* Prints "usage: PROG ..." to stderr and exits 2. */
+void cli_usage(const char *prog, const cli_spec *spec);
+
+/* Decimal, no sign, at most max. 0 on success, -1 otherwise. */
+int cli_parse_uint(const char *s, unsigned long max, unsigned long *out);
+
+/* "raw", "u16le", ...; "?" for an unknown value. */
+const char *cli_framing_name(uint32_t framing);
+
+/* Monotonic clock. */
+uint64_t cli_now_ns(void);
+double cli_now_sec(void);
+
+#endif
