@@ -25,11 +25,11 @@ NET_LIBRARY=build/dll/libnet.so /usr/bin/python3 -m pytest -q -p no:cacheprovide
 step "Windows: MinGW-w64 cross build, the C suite on IOCP under Wine, exports, Wine server vs Linux client"
 bash scripts/test-windows.sh build
 
-step "sanitizer build (ASan + UBSan): unit and C suites"
+step "sanitizer build (ASan + UBSan): unit, C and Lua suites"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DNET_SANITIZE=ON -DNET_BUILD_BENCH=OFF >/dev/null
 cmake --build build-asan -j"$JOBS"
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-  ctest --output-on-failure -j"$JOBS" --timeout 300 -L 'unit|^c$')
+  ctest --output-on-failure -j"$JOBS" --timeout 300 -L 'unit|^c$|^lua$')
 
 step "fuzz targets (libFuzzer, short bounded runs)"
 CC=clang cmake -S fuzz -B build-fuzz -DCMAKE_BUILD_TYPE=Debug >/dev/null

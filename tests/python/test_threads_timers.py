@@ -169,8 +169,12 @@ def test_timer_user_data_and_order(h):
 
 def test_timer_from_another_thread_wakes_poll(h):
     out = []
-    threading.Timer(0.1, lambda: out.append(h.eng.timer(0, 0, user=9))).start()
+    t = threading.Timer(0.1, lambda: out.append(h.eng.timer(0, 0, user=9)))
+    t.start()
     ev = h.wait(net.EV_TIMER, timeout=5)
+    # The event can reach the poller before the starting thread has stored
+    # the handle net_timer_start returned to it.
+    t.join(5)
     assert ev.user == 9 and ev.handle == out[0]
 
 
