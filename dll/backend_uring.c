@@ -18,8 +18,10 @@
  *   also shared by the loop, whose buffers hold the largest datagram IP can
  *   carry plus the header and sender address recvmsg puts in front of it.
  *   Where multishot recvmsg is missing, a few single-shot recvmsgs stay
- *   posted per socket, selecting from the same ring. Each datagram of a send
- *   batch is one sendmsg; the batch is finished when all have completed.
+ *   posted per socket, selecting from the same ring. A send batch goes out with
+ *   sendmmsg from the loop thread while the socket takes it; what it cannot
+ *   take yet becomes one linked sendmsg per datagram (in order), and the batch
+ *   is finished when all have completed.
  *   See "UDP" below for why the ring is per loop, not per socket;
  * - wake-ups: an eventfd with a read always pending on the ring.
  * SQEs are only queued by the submit calls; wait() submits them all and
@@ -192,9 +194,10 @@ typedef struct ur_loop {
     uint64_t evbuf;
     int wake_on;
     int wake_rearm;
-    int starved;     /* a recv ran out of buffers this batch */
-    int again;       /* a single-shot recv left data in its socket: another round */
-    uint64_t nobufs; /* statistics for NET_URING_DEBUG */
+    int udp_sqe_only; /* test hook: UDP sends never try sendmmsg first */
+    int starved;      /* a recv ran out of buffers this batch */
+    int again;        /* a single-shot recv left data in its socket: another round */
+    uint64_t nobufs;  /* statistics for NET_URING_DEBUG */
     /* provided buffer ring */
     struct io_uring_buf_ring *br;
     uint8_t *chunks[BUF_CHUNKS_MAX];
@@ -495,8 +498,8 @@ static int ur_loop_open(net_loop *loop)
         return NET_E_NOMEM;
     }
     /* Test hook: "1" turns every optional feature off, or a list of
-     * coop,defer,submit_all,cancel_fd,ms_accept,ms_recv,ms_recvmsg,inc
-     * turns off those. */
+     * coop,defer,submit_all,cancel_fd,ms_accept,ms_recv,ms_recvmsg,inc,
+     * udp_direct turns off those. */
     unsigned off = 0;
     const char *dg = getenv("NET_TEST_URING_DEGRADE");
     if (dg && *dg && strcmp(dg, "0") != 0) {
@@ -515,6 +518,7 @@ static int ur_loop_open(net_loop *loop)
             if (strcmp(dg, "1") == 0 || list_has(dg, names[i].name))
                 off |= names[i].bit;
     }
+    l->udp_sqe_only = dg && (strcmp(dg, "1") == 0 || list_has(dg, "udp_direct"));
     int defer = !(off & F_DEFER) && (gf & F_DEFER) && use_defer(loop);
     unsigned flags = 0;
     if (defer)
@@ -1093,13 +1097,22 @@ static void sync_udp(ur_loop *l, ur_udp *u)
         s->close_cxl = 1;
         return;
     }
+    /* The sends of a batch are linked so they leave in the order queued: a
+     * sendmsg that has to wait for buffer space would otherwise be overtaken
+     * by the next one. A refused datagram breaks the chain; the rest come
+     * back -ECANCELED and are queued again. */
+    struct io_uring_sqe *prev = NULL;
     while (u->tx_next < u->tx_count) {
         uint32_t i = u->tx_next;
         if (u->tx_state[i] == TX_WAIT) {
             if (!(sqe = get_sqe(l)))
                 goto later;
+            /* (a full SQ made get_sqe submit prev already: the chain starts over) */
+            if (prev && io_uring_sq_ready(&l->ring) > 1)
+                prev->flags |= IOSQE_IO_LINK;
             io_uring_prep_sendmsg(sqe, s->fd, &u->tx[i].msg, MSG_NOSIGNAL);
             io_uring_sqe_set_data64(sqe, ud_make(s, UD_SEND, i));
+            prev = sqe;
             u->tx_state[i] = TX_FLIGHT;
             u->tx_flight++;
             s->ops++;
@@ -1184,11 +1197,58 @@ static void ur_udp_recv_stop(net_loop *loop, net_udp *nu)
     sync_sock(L(loop), &u->s);
 }
 
+/* Sends d[0..count) with sendmmsg while the socket takes them, in order;
+ * returns how many are finished (sent, or refused and reported). */
+static int udp_send_direct(ur_udp *u, const net_dgram *d, int count)
+{
+    enum { CHUNK = 64 };
+    struct mmsghdr mm[CHUNK];
+    struct iovec iov[CHUNK];
+    struct sockaddr_storage to[CHUNK];
+    int done = 0;
+    while (done < count) {
+        int k = count - done < CHUNK ? count - done : CHUNK;
+        for (int i = 0; i < k; i++) {
+            const net_dgram *g = &d[done + i];
+            struct msghdr *m = &mm[i].msg_hdr;
+            memset(m, 0, sizeof *m);
+            iov[i].iov_base = (void *)g->data;
+            iov[i].iov_len = g->len;
+            m->msg_iov = &iov[i];
+            m->msg_iovlen = 1;
+            int len;
+            if (!g->connected && os_sockaddr_from_addr(&g->to, &to[i], &len) == 0) {
+                m->msg_name = &to[i];
+                m->msg_namelen = (socklen_t)len;
+            }
+        }
+        int r = sendmmsg(u->s.fd, mm, (unsigned)k, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (r > 0) {
+            done += r;
+            continue;
+        }
+        int e = r < 0 ? errno : EIO;
+        if (e == EINTR)
+            continue;
+        if (e == EAGAIN || e == EWOULDBLOCK)
+            break; /* the rest waits for buffer space, through the ring */
+        net__udp_send_failed(u->s.obj, &d[done], os_error_to_net(e), e);
+        done++;
+    }
+    return done;
+}
+
 static int ur_udp_send(net_loop *loop, net_udp *nu, const net_dgram *d, int count)
 {
     ur_udp *u = *net__udp_bk(nu);
     if (count <= 0)
         return 0;
+    /* A datagram send does not wait on the peer: straight from this thread
+     * it costs one syscall per batch and no completion per datagram. Only
+     * what the socket cannot take now goes through the ring. */
+    int first = L(loop)->udp_sqe_only ? 0 : udp_send_direct(u, d, count);
+    if (first == count)
+        return count;
     if (count > 65536) /* a datagram's index must fit the 16 bits of user_data */
         return NET_E_INVAL;
     if ((uint32_t)count > u->tx_cap) { /* no batch in flight: nothing points into the old arrays */
@@ -1223,11 +1283,12 @@ static int ur_udp_send(net_loop *loop, net_udp *nu, const net_dgram *d, int coun
                 t->msg.msg_namelen = (socklen_t)len;
             }
         }
-        u->tx_state[i] = TX_WAIT;
+        u->tx_state[i] = i < first ? TX_DONE : TX_WAIT;
     }
     u->tx_batch = d;
-    u->tx_count = u->tx_left = (uint32_t)count;
-    u->tx_next = 0;
+    u->tx_count = (uint32_t)count;
+    u->tx_left = (uint32_t)(count - first);
+    u->tx_next = (uint32_t)first;
     sync_sock(L(loop), &u->s);
     return NET__PENDING;
 }
