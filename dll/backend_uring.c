@@ -17,7 +17,7 @@
  * - UDP: one multishot recvmsg per socket drawing from a second buffer ring,
  *   also shared by the loop, whose buffers hold the largest datagram IP can
  *   carry plus the header and sender address recvmsg puts in front of it.
- *   Where multishot recvmsg is missing, a few single-shot recvmsgs stay
+ *   Where multishot recvmsg is missing, 32 single-shot recvmsgs stay
  *   posted per socket, selecting from the same ring. A send batch goes out with
  *   sendmmsg from the loop thread while the socket takes it; what it cannot
  *   take yet becomes one linked sendmsg per datagram (in order), and the batch
@@ -101,7 +101,8 @@ _Static_assert(sizeof(net_iov) == sizeof(struct iovec), "net_iov must match stru
 #define UBUF_CHUNK_BUFS 32u
 #define UBUF_CHUNKS_MAX 8u
 #define UBR_ENTRIES 256u /* UBUF_CHUNK_BUFS * UBUF_CHUNKS_MAX */
-#define URX_SLOTS 8      /* single-shot recvmsgs kept posted per socket without multishot */
+#define URX_SLOTS 32     /* single-shot recvmsgs kept posted per socket without multishot (a burst's worth) */
+_Static_assert(URX_SLOTS <= 32, "single-shot receive slots are bits of a uint32_t");
 #ifndef IOU_PBUF_RING_INC
 #    define IOU_PBUF_RING_INC 2
 #endif
@@ -177,8 +178,8 @@ enum { TX_WAIT = 0, TX_FLIGHT, TX_DONE };
  * s.ops counts every SQE, sends and cancels included. */
 typedef struct ur_udp {
     ur_sock s;
-    uint8_t rx_busy, rx_cxl_mask; /* bit i: single-shot slot i in flight / its cancel queued */
-    const net_dgram *tx_batch;    /* the core's batch, valid until net__udp_sent */
+    uint32_t rx_busy, rx_cxl_mask; /* bit i: single-shot slot i in flight / its cancel queued */
+    const net_dgram *tx_batch;     /* the core's batch, valid until net__udp_sent */
     ur_utx *tx;
     uint8_t *tx_state;                           /* TX_* per datagram */
     uint32_t tx_cap, tx_count, tx_next, tx_left; /* slots allocated; batch size; next to queue; unfinished */
@@ -1064,7 +1065,7 @@ static int udp_cancel_rx(ur_loop *l, ur_udp *u)
         s->rx_cxl = 1;
     }
     for (unsigned i = 0; i < URX_SLOTS; i++) {
-        uint8_t bit = (uint8_t)(1u << i);
+        uint32_t bit = 1u << i;
         if ((u->rx_busy & bit) && !(u->rx_cxl_mask & bit)) {
             if (cancel_ud(l, s, ud_make(s, UD_RECV, URX_SINGLE | i)) != 0)
                 return -1;
@@ -1140,7 +1141,7 @@ static void sync_udp(ur_loop *l, ur_udp *u)
         if (!u->rx && !(u->rx = malloc(URX_SLOTS * sizeof *u->rx)))
             goto later; /* out of memory: try again next turn */
         for (unsigned i = 0; i < URX_SLOTS; i++) {
-            uint8_t bit = (uint8_t)(1u << i);
+            uint32_t bit = 1u << i;
             if (u->rx_busy & bit)
                 continue;
             if (!(sqe = get_sqe(l)))
@@ -1158,7 +1159,7 @@ static void sync_udp(ur_loop *l, ur_udp *u)
             sqe->buf_group = UBGID;
             io_uring_sqe_set_data64(sqe, ud_make(s, UD_RECV, URX_SINGLE | i));
             u->rx_busy |= bit;
-            u->rx_cxl_mask &= (uint8_t)~bit;
+            u->rx_cxl_mask &= ~bit;
             s->ops++;
         }
     }
@@ -1454,8 +1455,8 @@ static void on_udp_recv(ur_loop *l, ur_udp *u, unsigned tag, int res, unsigned f
     int more = !single && (flags & IORING_CQE_F_MORE);
     if (!more) {
         if (single) {
-            u->rx_busy &= (uint8_t) ~(1u << slot);
-            u->rx_cxl_mask &= (uint8_t) ~(1u << slot);
+            u->rx_busy &= ~(1u << slot);
+            u->rx_cxl_mask &= ~(1u << slot);
         } else {
             s->rx_on = 0;
             s->rx_cxl = 0;
