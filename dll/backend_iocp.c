@@ -792,23 +792,11 @@ static void ic_conn_close(net_loop *loop, net_conn *c)
 
 /* ---- UDP ---- */
 
-/* An IPv4 destination on an IPv6 socket as its v4-mapped form, which a
- * dual-stack socket can send to (Linux takes the plain IPv4 sockaddr on
- * such a socket, Windows does not). */
+/* The destination as this socket must be given it (os_addr_for_family). */
 static int udp_sockaddr(const iocp_sock *s, const net_addr *a, SOCKADDR_STORAGE *ss, int *len)
 {
-    if (s->family == AF_INET6 && a->family == NET_AF_INET) {
-        struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
-        memset(ss, 0, sizeof *ss);
-        sin6->sin6_family = AF_INET6;
-        sin6->sin6_port = htons(a->port);
-        sin6->sin6_addr.s6_addr[10] = 0xff;
-        sin6->sin6_addr.s6_addr[11] = 0xff;
-        memcpy(&sin6->sin6_addr.s6_addr[12], a->ip, 4);
-        *len = (int)sizeof *sin6;
-        return 0;
-    }
-    return os_sockaddr_from_addr(a, ss, len);
+    net_addr m = os_addr_for_family(a, s->family == AF_INET6 ? NET_AF_INET6 : NET_AF_INET);
+    return os_sockaddr_from_addr(&m, ss, len);
 }
 
 /* A receive that failed because an ICMP message came back for an earlier

@@ -696,6 +696,18 @@ static int cancel_ud(ur_loop *l, ur_sock *s, uint64_t target)
     return 0;
 }
 
+/* One cancel for every request on s's fd (F_CANCEL_FD). */
+static int cancel_fd(ur_loop *l, ur_sock *s)
+{
+    struct io_uring_sqe *sqe = get_sqe(l);
+    if (!sqe)
+        return -1;
+    io_uring_prep_cancel_fd(sqe, s->fd, IORING_ASYNC_CANCEL_ALL);
+    io_uring_sqe_set_data64(sqe, ud_make(s, UD_CANCEL, 0));
+    s->ops++;
+    return 0;
+}
+
 static void sync_udp(ur_loop *l, ur_udp *u);
 
 /* Queues whatever the socket's state asks for and is not queued yet. */
@@ -714,11 +726,8 @@ static void sync_sock(ur_loop *l, ur_sock *s)
             return;
         }
         if (l->features & F_CANCEL_FD) {
-            if (!(sqe = get_sqe(l)))
+            if (cancel_fd(l, s) != 0)
                 goto later;
-            io_uring_prep_cancel_fd(sqe, s->fd, IORING_ASYNC_CANCEL_ALL);
-            io_uring_sqe_set_data64(sqe, ud_make(s, UD_CANCEL, 0));
-            s->ops++;
         } else {
             /* one cancel per operation; each matches exactly one request */
             if (s->rx_on && !s->rx_cxl) {
@@ -1085,11 +1094,8 @@ static void sync_udp(ur_loop *l, ur_udp *u)
             return;
         }
         if (l->features & F_CANCEL_FD) {
-            if (!(sqe = get_sqe(l)))
+            if (cancel_fd(l, s) != 0)
                 goto later;
-            io_uring_prep_cancel_fd(sqe, s->fd, IORING_ASYNC_CANCEL_ALL);
-            io_uring_sqe_set_data64(sqe, ud_make(s, UD_CANCEL, 0));
-            s->ops++;
         } else if (udp_cancel_rx(l, u) != 0) {
             goto later;
         }

@@ -70,6 +70,24 @@ int os_sock_get_option(net_sock s, int option, int64_t *value, int *os_error);
 int os_sock_local_addr(net_sock s, net_addr *out);
 int os_sock_peer_addr(net_sock s, net_addr *out);
 
+/* a as a socket of family sock_family (NET_AF_*) must be given it: an IPv4
+ * address for an IPv6 (dual-stack) socket in its v4-mapped form, the only
+ * one Windows takes there (Linux takes either). */
+static inline net_addr os_addr_for_family(const net_addr *a, uint16_t sock_family)
+{
+    net_addr m = *a;
+    if (sock_family == NET_AF_INET6 && a->family == NET_AF_INET) {
+        m.family = NET_AF_INET6;
+        m.scope_id = 0;
+        for (int i = 0; i < 10; i++)
+            m.ip[i] = 0;
+        m.ip[10] = m.ip[11] = 0xff;
+        for (int i = 0; i < 4; i++)
+            m.ip[12 + i] = a->ip[i];
+    }
+    return m;
+}
+
 /* sockaddr conversions for backends; storage must hold a sockaddr_storage (128 bytes). */
 int os_sockaddr_from_addr(const net_addr *a, void *storage, int *len);
 void os_addr_from_sockaddr(const void *sa, net_addr *out);

@@ -264,6 +264,17 @@ static int set_int_opt(int fd, int level, int name, int v)
     return setsockopt(fd, level, name, &v, sizeof v);
 }
 
+/* A socket call failed: closes fd (if any) and reports errno. */
+static int sock_failed(int fd, int *os_error)
+{
+    int e = errno;
+    if (fd >= 0)
+        close(fd);
+    if (os_error)
+        *os_error = e;
+    return os_error_to_net(e);
+}
+
 int os_tcp_listen(const net_addr *addr, int backlog, uint32_t flags, net_sock *out, int *os_error)
 {
     struct sockaddr_storage ss;
@@ -283,13 +294,8 @@ int os_tcp_listen(const net_addr *addr, int backlog, uint32_t flags, net_sock *o
         goto fail;
     *out = fd;
     return 0;
-fail:;
-    int e = errno;
-    if (fd >= 0)
-        close(fd);
-    if (os_error)
-        *os_error = e;
-    return os_error_to_net(e);
+fail:
+    return sock_failed(fd, os_error);
 }
 
 int os_udp_open(const net_addr *addr, uint32_t flags, int rcvbuf, int sndbuf, net_sock *out, int *os_error)
@@ -315,13 +321,8 @@ int os_udp_open(const net_addr *addr, uint32_t flags, int rcvbuf, int sndbuf, ne
         goto fail;
     *out = fd;
     return 0;
-fail:;
-    int e = errno;
-    if (fd >= 0)
-        close(fd);
-    if (os_error)
-        *os_error = e;
-    return os_error_to_net(e);
+fail:
+    return sock_failed(fd, os_error);
 }
 
 int os_udp_connect(net_sock s, const net_addr *to, int *os_error)
@@ -332,20 +333,15 @@ int os_udp_connect(net_sock s, const net_addr *to, int *os_error)
         return NET_E_ADDR;
     if (connect((int)s, (struct sockaddr *)&ss, (socklen_t)len) == 0)
         return 0;
-    if (os_error)
-        *os_error = errno;
-    return os_error_to_net(errno);
+    return sock_failed(-1, os_error);
 }
 
 int os_tcp_socket(const net_addr *addr, net_sock *out, int *os_error)
 {
     int fam = addr->family == NET_AF_INET6 ? AF_INET6 : AF_INET;
     int fd = socket(fam, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        if (os_error)
-            *os_error = errno;
-        return os_error_to_net(errno);
-    }
+    if (fd < 0)
+        return sock_failed(-1, os_error);
     *out = fd;
     return 0;
 }

@@ -345,32 +345,36 @@ static void udp_icmp_reports(SOCKET s, DWORD code, BOOL on)
     WSASetLastError(e);
 }
 
-/* An IPv4 address for an IPv6 socket in its v4-mapped form: a dual-stack
- * socket takes that, not a sockaddr_in. */
+/* to as socket s must be given it (os_addr_for_family). */
 static int udp_sockaddr(SOCKET s, const net_addr *a, SOCKADDR_STORAGE *ss, int *len)
 {
-    if (a->family == NET_AF_INET) {
-        SOCKADDR_STORAGE local;
-        int llen = (int)sizeof local;
-        if (getsockname(s, (struct sockaddr *)&local, &llen) == 0 && local.ss_family == AF_INET6) {
-            struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
-            memset(ss, 0, sizeof *ss);
-            sin6->sin6_family = AF_INET6;
-            sin6->sin6_port = htons(a->port);
-            sin6->sin6_addr.s6_addr[10] = 0xff;
-            sin6->sin6_addr.s6_addr[11] = 0xff;
-            memcpy(&sin6->sin6_addr.s6_addr[12], a->ip, 4);
-            *len = (int)sizeof *sin6;
-            return 0;
-        }
-    }
-    return os_sockaddr_from_addr(a, ss, len);
+    SOCKADDR_STORAGE local;
+    int llen = (int)sizeof local;
+    uint16_t family = getsockname(s, (struct sockaddr *)&local, &llen) == 0 && local.ss_family == AF_INET6
+                          ? NET_AF_INET6
+                          : NET_AF_INET;
+    net_addr m = os_addr_for_family(a, family);
+    return os_sockaddr_from_addr(&m, ss, len);
+}
+
+/* A call setting up s failed: closes s (if any) and reports the error. */
+static int sock_failed(SOCKET s, int *os_error)
+{
+    int e = WSAGetLastError();
+    if (s != INVALID_SOCKET)
+        closesocket(s);
+    WSASetLastError(e);
+    if (os_error)
+        *os_error = e;
+    if (e == WSAEACCES) /* a port held with SO_EXCLUSIVEADDRUSE */
+        return NET_E_ADDRINUSE;
+    return os_error_to_net(e);
 }
 
 int os_tcp_listen(const net_addr *addr, int backlog, uint32_t flags, net_sock *out, int *os_error)
 {
     SOCKADDR_STORAGE ss;
-    int len, e;
+    int len;
     if (os_sockaddr_from_addr(addr, &ss, &len) != 0)
         return NET_E_ADDR;
     SOCKET s = new_tcp_socket(ss.ss_family);
@@ -391,21 +395,13 @@ int os_tcp_listen(const net_addr *addr, int backlog, uint32_t flags, net_sock *o
     *out = (net_sock)s;
     return 0;
 fail:
-    e = WSAGetLastError();
-    if (s != INVALID_SOCKET)
-        closesocket(s);
-    WSASetLastError(e);
-    if (os_error)
-        *os_error = e;
-    if (e == WSAEACCES) /* a port held with SO_EXCLUSIVEADDRUSE */
-        return NET_E_ADDRINUSE;
-    return os_error_to_net(e);
+    return sock_failed(s, os_error);
 }
 
 int os_udp_open(const net_addr *addr, uint32_t flags, int rcvbuf, int sndbuf, net_sock *out, int *os_error)
 {
     SOCKADDR_STORAGE ss;
-    int len, e;
+    int len;
     if (os_sockaddr_from_addr(addr, &ss, &len) != 0)
         return NET_E_ADDR;
     SOCKET s = new_socket(ss.ss_family, SOCK_DGRAM, IPPROTO_UDP);
@@ -434,15 +430,7 @@ int os_udp_open(const net_addr *addr, uint32_t flags, int rcvbuf, int sndbuf, ne
     *out = (net_sock)s;
     return 0;
 fail:
-    e = WSAGetLastError();
-    if (s != INVALID_SOCKET)
-        closesocket(s);
-    WSASetLastError(e);
-    if (os_error)
-        *os_error = e;
-    if (e == WSAEACCES) /* a port held with SO_EXCLUSIVEADDRUSE */
-        return NET_E_ADDRINUSE;
-    return os_error_to_net(e);
+    return sock_failed(s, os_error);
 }
 
 int os_udp_connect(net_sock s, const net_addr *to, int *os_error)
