@@ -126,6 +126,41 @@ typedef struct flag_field {
     uint32_t bit;
 } flag_field;
 
+/* The value on top of the stack, for field name of the config table at arg:
+ * sets or clears its bit in *bits and returns 1 when name is one of flags. */
+static int flag_field_read(lua_State *L, int arg, const flag_field *flags, const char *name, uint32_t *bits)
+{
+    const flag_field *f = flags;
+    while (f->name && strcmp(f->name, name) != 0)
+        f++;
+    if (!f->name)
+        return 0;
+    if (!lua_isboolean(L, -1))
+        luaL_argerror(L, arg, lua_pushfstring(L, "field '%s' must be a boolean", name));
+    if (lua_toboolean(L, -1))
+        *bits |= f->bit;
+    else
+        *bits &= ~f->bit;
+    return 1;
+}
+
+/* A non-negative int32_t field (backlog, buffer sizes). */
+static int32_t int_field(lua_State *L, int arg, const char *name)
+{
+    uint32_t v;
+    lnet_opt_uint_field(L, arg, -1, name, INT32_MAX, &v);
+    return (int32_t)v;
+}
+
+static uint64_t user_field(lua_State *L, int arg)
+{
+    int isnum;
+    uint64_t user = (uint64_t)lua_tointegerx(L, -1, &isnum);
+    if (!isnum)
+        luaL_argerror(L, arg, "field 'user' must be an integer");
+    return user;
+}
+
 static const flag_field tcp_flags[] = {{"nodelay", NET_TCP_NODELAY},
                                        {"reuseaddr", NET_TCP_REUSEADDR},
                                        {"keepalive", NET_TCP_KEEPALIVE},
@@ -144,17 +179,7 @@ static void read_tcp_config(lua_State *L, int arg, net_tcp_config *tc)
     lua_pushnil(L);
     while (lua_next(L, arg)) {
         const char *name = field_name(L, arg);
-        const flag_field *f = tcp_flags;
-        while (f->name && strcmp(f->name, name) != 0)
-            f++;
-        if (f->name) {
-            if (!lua_isboolean(L, -1))
-                luaL_argerror(L, arg, lua_pushfstring(L, "field '%s' must be a boolean", name));
-            if (lua_toboolean(L, -1))
-                tc->flags |= f->bit;
-            else
-                tc->flags &= ~f->bit;
-        } else if (strcmp(name, "framing") == 0) {
+        if (strcmp(name, "framing") == 0) {
             int k = lookup(field_string(L, arg, name), framing_names);
             if (k < 0)
                 luaL_argerror(L, arg, "field 'framing' must be raw, u16le, u16be, u32le or u32be");
@@ -162,15 +187,10 @@ static void read_tcp_config(lua_State *L, int arg, net_tcp_config *tc)
         } else if (strcmp(name, "max_message") == 0) {
             lnet_opt_uint_field(L, arg, -1, name, UINT32_MAX, &tc->max_message);
         } else if (strcmp(name, "backlog") == 0) {
-            uint32_t v;
-            lnet_opt_uint_field(L, arg, -1, name, INT32_MAX, &v);
-            tc->backlog = (int32_t)v;
+            tc->backlog = int_field(L, arg, name);
         } else if (strcmp(name, "user") == 0) {
-            int isnum;
-            tc->user = (uint64_t)lua_tointegerx(L, -1, &isnum);
-            if (!isnum)
-                luaL_argerror(L, arg, "field 'user' must be an integer");
-        } else {
+            tc->user = user_field(L, arg);
+        } else if (!flag_field_read(L, arg, tcp_flags, name, &tc->flags)) {
             luaL_argerror(L, arg, lua_pushfstring(L, "unknown field '%s'", name));
         }
         lua_pop(L, 1);
@@ -193,34 +213,17 @@ static void read_udp_config(lua_State *L, int arg, net_udp_config *uc)
     lua_pushnil(L);
     while (lua_next(L, arg)) {
         const char *name = field_name(L, arg);
-        const flag_field *f = udp_flags;
-        while (f->name && strcmp(f->name, name) != 0)
-            f++;
-        if (f->name) {
-            if (!lua_isboolean(L, -1))
-                luaL_argerror(L, arg, lua_pushfstring(L, "field '%s' must be a boolean", name));
-            if (lua_toboolean(L, -1))
-                uc->flags |= f->bit;
-            else
-                uc->flags &= ~f->bit;
-        } else if (strcmp(name, "max_datagram") == 0) {
+        if (strcmp(name, "max_datagram") == 0) {
             lnet_opt_uint_field(L, arg, -1, name, UINT32_MAX, &uc->max_datagram);
         } else if (strcmp(name, "send_cap") == 0) {
             lnet_opt_uint_field(L, arg, -1, name, UINT32_MAX, &uc->send_cap);
         } else if (strcmp(name, "rcvbuf") == 0) {
-            uint32_t v;
-            lnet_opt_uint_field(L, arg, -1, name, INT32_MAX, &v);
-            uc->rcvbuf = (int32_t)v;
+            uc->rcvbuf = int_field(L, arg, name);
         } else if (strcmp(name, "sndbuf") == 0) {
-            uint32_t v;
-            lnet_opt_uint_field(L, arg, -1, name, INT32_MAX, &v);
-            uc->sndbuf = (int32_t)v;
+            uc->sndbuf = int_field(L, arg, name);
         } else if (strcmp(name, "user") == 0) {
-            int isnum;
-            uc->user = (uint64_t)lua_tointegerx(L, -1, &isnum);
-            if (!isnum)
-                luaL_argerror(L, arg, "field 'user' must be an integer");
-        } else {
+            uc->user = user_field(L, arg);
+        } else if (!flag_field_read(L, arg, udp_flags, name, &uc->flags)) {
             luaL_argerror(L, arg, lua_pushfstring(L, "unknown field '%s'", name));
         }
         lua_pop(L, 1);
