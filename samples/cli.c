@@ -1,10 +1,11 @@
-/* cli.c - the common sample command line and clock (see cli.h). */
+/* cli.c - the common sample command line, stop signals and clock (see cli.h). */
 #if !defined(_WIN32) && !defined(_POSIX_C_SOURCE)
 #    define _POSIX_C_SOURCE 200809L /* clock_gettime under -std=c11 */
 #endif
 
 #include "cli.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,61 @@ static const char *const backend_names[] = {"auto", "epoll", "io_uring", "iocp"}
 const char *cli_framing_name(uint32_t framing)
 {
     return framing < sizeof framing_names / sizeof framing_names[0] ? framing_names[framing] : "?";
+}
+
+static volatile sig_atomic_t g_stop = 0;
+#ifdef _WIN32
+static volatile net_engine g_stop_engine = 0;
+#endif
+
+static void on_stop_signal(int sig)
+{
+    (void)sig;
+    g_stop = 1;
+#ifdef _WIN32
+    if (g_stop_engine)
+        net_wakeup(g_stop_engine);
+#endif
+}
+
+void cli_catch_stop(net_engine engine)
+{
+#ifdef _WIN32
+    g_stop_engine = engine;
+#else
+    (void)engine;
+#endif
+    signal(SIGINT, on_stop_signal);
+    signal(SIGTERM, on_stop_signal);
+#ifdef SIGBREAK
+    signal(SIGBREAK, on_stop_signal); /* Ctrl+Break / CTRL_BREAK_EVENT on Windows */
+#endif
+}
+
+int cli_stop_requested(void)
+{
+    return g_stop != 0;
+}
+
+void cli_request_stop(void)
+{
+    g_stop = 1;
+}
+
+int cli_period_due(double *next, double period, double now)
+{
+    if (now < *next)
+        return 0;
+    *next += period;
+    if (*next < now)
+        *next = now + period;
+    return 1;
+}
+
+int cli_poll_wait_ms(double until, double now)
+{
+    int ms = (int)((until - now) * 1000.0) + 1;
+    return ms > CLI_POLL_SLICE_MS ? CLI_POLL_SLICE_MS : ms;
 }
 
 uint64_t cli_now_ns(void)

@@ -1,7 +1,7 @@
 /*
  * cli.h - what the C samples share: the command line of docs/CONVENTIONS.md
  * (the options every echo server and load generator understands, parsed the
- * same way everywhere) and a monotonic clock.
+ * same way everywhere), stopping on a signal, and a monotonic clock.
  *
  * Each program names its own extra options through cli_spec; the common
  * ones are parsed here, so "--name value" and "--name=value", the error
@@ -11,6 +11,8 @@
 #define SAMPLES_CLI_H
 
 #include <stdint.h>
+
+#include "net.h"
 
 typedef struct cli_opts {
     const char *host;        /* --host (default 127.0.0.1) */
@@ -55,6 +57,25 @@ int cli_parse_uint(const char *s, unsigned long max, unsigned long *out);
 
 /* "raw", "u16le", ...; "?" for an unknown value. */
 const char *cli_framing_name(uint32_t framing);
+
+/* SIGINT and SIGTERM (SIGBREAK on Windows) ask the program to stop:
+ * cli_stop_requested() turns true. The handler only sets a flag, without
+ * calling into the library (net_wakeup is not documented as
+ * async-signal-safe), so a poll loop waits at most CLI_POLL_SLICE_MS at a
+ * time to see it promptly. On Windows, where the handler runs on a thread of
+ * its own, it also wakes engine's net_poll (engine 0: none). */
+#define CLI_POLL_SLICE_MS 100
+void cli_catch_stop(net_engine engine);
+int cli_stop_requested(void);
+/* What the handler does: the program's own reasons to stop end the loop the same way. */
+void cli_request_stop(void);
+
+/* A periodic deadline (stats lines): 1 when now has reached *next, which
+ * then moves on by period (past now, if the loop fell behind). */
+int cli_period_due(double *next, double period, double now);
+/* How long a poll may wait for until (seconds, cli_now_sec), in ms: at least
+ * 1 and at most CLI_POLL_SLICE_MS, so a stop request is seen. */
+int cli_poll_wait_ms(double until, double now);
 
 /* Monotonic clock. */
 uint64_t cli_now_ns(void);

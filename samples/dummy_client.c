@@ -28,7 +28,6 @@
  * --udp switches to datagrams against a UDP echo server (samples/udp_echo):
  * see dummy_udp.c.
  */
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -517,13 +516,6 @@ static int poll_once(client *cl, net_event *events, int timeout_ms)
     return n;
 }
 
-static volatile sig_atomic_t g_stop = 0;
-static void on_signal(int sig)
-{
-    (void)sig;
-    g_stop = 1;
-}
-
 int main(int argc, char **argv)
 {
     client cl;
@@ -537,8 +529,7 @@ int main(int argc, char **argv)
     parse_args(argc, argv, &cl.opt);
     if (cl.opt.udp)
         return dummy_udp_run(&cl.opt);
-    signal(SIGINT, on_signal);
-    signal(SIGTERM, on_signal);
+    cli_catch_stop(0);
 
     cl.conns = (conn *)calloc(cl.opt.connections, sizeof(conn));
     cl.scratch = (uint8_t *)malloc(cl.opt.size);
@@ -613,11 +604,11 @@ int main(int argc, char **argv)
             t_last = t;
             next_progress += 1000000000ull;
         }
-        if (t >= deadline || g_stop || (cl.open == 0 && cl.connecting == 0))
+        if (t >= deadline || cli_stop_requested() || (cl.open == 0 && cl.connecting == 0))
             break;
         wait_ms = (int)(((next_progress < deadline ? next_progress : deadline) - t) / 1000000) + 1;
-        if (wait_ms > 100)
-            wait_ms = 100;
+        if (wait_ms > CLI_POLL_SLICE_MS)
+            wait_ms = CLI_POLL_SLICE_MS;
         if (poll_once(&cl, events, wait_ms) < 0)
             break;
     }

@@ -38,7 +38,6 @@
  * fail, an unexpected CLOSE), or when nothing came back at all. Loss alone
  * never fails the run.
  */
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -95,13 +94,6 @@ typedef struct uclient {
     uint64_t last_echo_ns;
     uint32_t error_lines, error_event_lines;
 } uclient;
-
-static volatile sig_atomic_t g_stop = 0;
-static void on_signal(int sig)
-{
-    (void)sig;
-    g_stop = 1;
-}
 
 static void vreport(uclient *cl, const char *what, const char *fmt, va_list ap)
 {
@@ -541,8 +533,7 @@ int dummy_udp_run(const options *opt)
     memset(&cl, 0, sizeof cl);
     cl.opt = opt;
     cl.timeout_ns = (uint64_t)opt->timeout_ms * 1000000ull;
-    signal(SIGINT, on_signal);
-    signal(SIGTERM, on_signal);
+    cli_catch_stop(0);
 
     rc = net_addr_parse(opt->host, (uint16_t)opt->port, &cl.server);
     if (rc != NET_OK) {
@@ -593,7 +584,7 @@ int dummy_udp_run(const options *opt)
                 print_progress(&cl, t, t0, &last_t, &last_received);
                 next_progress += 1000000000ull;
             }
-            if (t >= deadline || g_stop || cl.open == 0)
+            if (t >= deadline || cli_stop_requested() || cl.open == 0)
                 break;
             if (t >= next_sweep) {
                 for (uint32_t k = 0; k < opt->connections; k++)

@@ -11,7 +11,6 @@
  * came when raw. Prints "listening on HOST:PORT ..." once on stdout, a stats
  * line every 2 s on stderr, and exits 0 on SIGINT/SIGTERM or after --seconds.
  */
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -20,27 +19,6 @@
 
 #define EVENT_BATCH 512
 #define STATS_PERIOD_MS 2000
-
-static volatile sig_atomic_t g_stop = 0;
-
-/* Only sets a flag: the poll loop never waits longer than POLL_SLICE_MS, so
- * the flag is seen promptly without calling into the library from a signal
- * handler (net_wakeup is not documented as async-signal-safe). On Windows the
- * handler runs on its own thread, where calling net_wakeup is fine. */
-#define POLL_SLICE_MS 100
-#ifdef _WIN32
-static net_engine g_engine = 0;
-#endif
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    g_stop = 1;
-#ifdef _WIN32
-    if (g_engine)
-        net_wakeup(g_engine);
-#endif
-}
 
 static const cli_spec server_cli = {
     "[--port P] [--host H] [--framing raw|u16le|u16be|u32le|u32be]\n"
@@ -123,14 +101,7 @@ int main(int argc, char **argv)
         return 1;
     }
 
-    signal(SIGINT, on_signal);
-    signal(SIGTERM, on_signal);
-#ifdef SIGBREAK
-    signal(SIGBREAK, on_signal); /* Ctrl+Break / CTRL_BREAK_EVENT on Windows */
-#endif
-#ifdef _WIN32
-    g_engine = engine;
-#endif
+    cli_catch_stop(engine);
 
     printf("listening on %s backend=%s io_threads=%u framing=%s\n", addr_text, net_backend_name(engine), opt.io_threads,
            cli_framing_name(opt.framing));
@@ -140,20 +111,14 @@ int main(int argc, char **argv)
     start = prev_t = cli_now_sec();
     next_stats = start + STATS_PERIOD_MS / 1000.0;
 
-    while (!g_stop) {
+    while (!cli_stop_requested()) {
         double t = cli_now_sec();
         int wait_ms, n;
         if (opt.seconds > 0 && t - start >= opt.seconds)
             break;
-        if (t >= next_stats) {
+        if (cli_period_due(&next_stats, STATS_PERIOD_MS / 1000.0, t))
             print_stats(engine, &prev, &prev_t);
-            next_stats += STATS_PERIOD_MS / 1000.0;
-            if (next_stats < t)
-                next_stats = t + STATS_PERIOD_MS / 1000.0;
-        }
-        wait_ms = (int)((next_stats - t) * 1000.0) + 1;
-        if (wait_ms > POLL_SLICE_MS)
-            wait_ms = POLL_SLICE_MS;
+        wait_ms = cli_poll_wait_ms(next_stats, t);
 
         n = net_poll(engine, events, EVENT_BATCH, wait_ms);
         if (n < 0) {
@@ -179,7 +144,7 @@ int main(int argc, char **argv)
                 if (ev->handle == listener) {
                     fprintf(stderr, "listener closed: %s (%d)\n", net_strerror(ev->status), ev->status);
                     exit_code = 1;
-                    g_stop = 1;
+                    cli_request_stop();
                 }
                 break;
             default:

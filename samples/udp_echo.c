@@ -20,7 +20,6 @@
  * echoes still queued go out), prints its SUMMARY line on stdout (drops
  * included) and exits 0.
  */
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -31,26 +30,6 @@
 #define STATS_PERIOD_MS 2000
 #define CLOSE_TIMEOUT_MS 2000
 #define MAX_ERROR_LINES 10
-
-static volatile sig_atomic_t g_stop = 0;
-
-/* As in echo_server.c: the handler only sets a flag, which the poll loop
- * (never waiting longer than POLL_SLICE_MS) sees promptly. On Windows the
- * handler runs on its own thread, where net_wakeup is fine. */
-#define POLL_SLICE_MS 100
-#ifdef _WIN32
-static net_engine g_engine = 0;
-#endif
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    g_stop = 1;
-#ifdef _WIN32
-    if (g_engine)
-        net_wakeup(g_engine);
-#endif
-}
 
 static const cli_spec server_cli = {
     "[--port P] [--host H] [--backend auto|epoll|io_uring|iocp]\n"
@@ -162,14 +141,7 @@ int main(int argc, char **argv)
         return 1;
     }
 
-    signal(SIGINT, on_signal);
-    signal(SIGTERM, on_signal);
-#ifdef SIGBREAK
-    signal(SIGBREAK, on_signal); /* Ctrl+Break / CTRL_BREAK_EVENT on Windows */
-#endif
-#ifdef _WIN32
-    g_engine = engine;
-#endif
+    cli_catch_stop(engine);
 
     printf("listening on %s backend=%s io_threads=%u framing=raw transport=udp\n", addr_text, net_backend_name(engine),
            opt.io_threads);
@@ -180,20 +152,14 @@ int main(int argc, char **argv)
     start = prev_t = cli_now_sec();
     next_stats = start + STATS_PERIOD_MS / 1000.0;
 
-    while (!g_stop) {
+    while (!cli_stop_requested()) {
         double t = cli_now_sec();
         int wait_ms, n;
         if (opt.seconds > 0 && t - start >= opt.seconds)
             break;
-        if (t >= next_stats) {
+        if (cli_period_due(&next_stats, STATS_PERIOD_MS / 1000.0, t))
             print_stats(engine, &k, &prev, &prev_t);
-            next_stats += STATS_PERIOD_MS / 1000.0;
-            if (next_stats < t)
-                next_stats = t + STATS_PERIOD_MS / 1000.0;
-        }
-        wait_ms = (int)((next_stats - t) * 1000.0) + 1;
-        if (wait_ms > POLL_SLICE_MS)
-            wait_ms = POLL_SLICE_MS;
+        wait_ms = cli_poll_wait_ms(next_stats, t);
 
         n = net_poll(engine, events, EVENT_BATCH, wait_ms);
         if (n < 0) {
@@ -220,7 +186,7 @@ int main(int argc, char **argv)
                     fprintf(stderr, "socket closed: %s (%d)\n", net_strerror(ev->status), ev->status);
                     exit_code = 1;
                     open = 0;
-                    g_stop = 1;
+                    cli_request_stop();
                 }
                 break;
             default:
