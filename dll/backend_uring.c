@@ -1250,14 +1250,14 @@ static int ur_udp_send(net_loop *loop, net_udp *nu, const net_dgram *d, int coun
     ur_udp *u = *net__udp_bk(nu);
     if (count <= 0)
         return 0;
+    if (count > 65536) /* a datagram's index must fit the 16 bits of user_data */
+        return NET_E_INVAL;
     /* A datagram send does not wait on the peer: straight from this thread
      * it costs one syscall per batch and no completion per datagram. Only
      * what the socket cannot take now goes through the ring. */
     int first = L(loop)->udp_sqe_only ? 0 : udp_send_direct(u, d, count);
     if (first == count)
         return count;
-    if (count > 65536) /* a datagram's index must fit the 16 bits of user_data */
-        return NET_E_INVAL;
     if ((uint32_t)count > u->tx_cap) { /* no batch in flight: nothing points into the old arrays */
         ur_utx *tx = malloc((size_t)count * sizeof *tx);
         uint8_t *st = malloc((size_t)count);
@@ -1272,7 +1272,8 @@ static int ur_udp_send(net_loop *loop, net_udp *nu, const net_dgram *d, int coun
         u->tx_state = st;
         u->tx_cap = (uint32_t)count;
     }
-    for (int i = 0; i < count; i++) {
+    memset(u->tx_state, TX_DONE, (size_t)first);
+    for (int i = first; i < count; i++) {
         ur_utx *t = &u->tx[i];
         memset(&t->msg, 0, sizeof t->msg);
         t->iov.iov_base = (void *)d[i].data;
@@ -1290,7 +1291,7 @@ static int ur_udp_send(net_loop *loop, net_udp *nu, const net_dgram *d, int coun
                 t->msg.msg_namelen = (socklen_t)len;
             }
         }
-        u->tx_state[i] = i < first ? TX_DONE : TX_WAIT;
+        u->tx_state[i] = TX_WAIT;
     }
     u->tx_batch = d;
     u->tx_count = (uint32_t)count;
