@@ -58,6 +58,22 @@ void *net__recv_window(net_loop *loop, size_t *cap)
     return b->data + b->used;
 }
 
+const uint8_t *net__rx_keep(net_loop *loop, const void *data, size_t len, net_block **owner)
+{
+    size_t cap;
+    uint8_t *w = len <= NET_RX_MIN_WINDOW ? net__recv_window(loop, &cap) : NULL;
+    if (w && cap >= len) { /* small: packed into the loop's receive block */
+        if (len)
+            memcpy(w, data, len);
+        *owner = loop->rx_blk;
+        (*owner)->used += (uint32_t)len;
+        net_block_ref(*owner, 1);
+        return w;
+    }
+    *owner = net_block_from(data, len);
+    return *owner ? (*owner)->data : NULL;
+}
+
 /* ---- creation ---- */
 
 int net__conn_create(net_engine_s *e, net_sock s, const net_frame_cfg *f, uint32_t flags, uint64_t user, net_conn **out)
@@ -359,21 +375,10 @@ static int emit_data(void *ctx, const uint8_t *msg, uint32_t len, net_block *own
 {
     net_conn *c = ctx;
     net_loop *loop = c->o.loop;
-    if (!owner) { /* the bytes are the backend's: copy them somewhere the script may keep */
-        size_t cap;
-        uint8_t *w = len <= NET_RX_MIN_WINDOW ? net__recv_window(loop, &cap) : NULL;
-        if (w && cap >= len) {
-            memcpy(w, msg, len);
-            owner = loop->rx_blk;
-            owner->used += len;
-            msg = w;
-            net_block_ref(owner, 1);
-        } else {
-            owner = net_block_from(msg, len);
-            if (!owner)
-                return NET_E_NOMEM;
-            msg = owner->data;
-        }
+    if (!owner) { /* the bytes are the backend's */
+        msg = net__rx_keep(loop, msg, len, &owner);
+        if (!msg)
+            return NET_E_NOMEM;
     } else {
         net_block_ref(owner, 1);
     }

@@ -238,6 +238,9 @@ int net__on_loop_thread(net_loop *loop);
 void net__wake_poller(net_engine_s *e);
 
 /* conn.c */
+/* A copy of backend bytes the script may keep until its next poll, and the
+ * block (one reference taken) that owns it; NULL when memory runs out. */
+const uint8_t *net__rx_keep(net_loop *loop, const void *data, size_t len, net_block **owner);
 int net__conn_create(net_engine_s *e, net_sock s, const net_frame_cfg *f, uint32_t flags, uint64_t user,
                      net_conn **out);
 void net__conn_run_ops(net_loop *loop, net_conn *c, uint32_t ops);

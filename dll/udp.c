@@ -408,35 +408,26 @@ static void maybe_pause(net_loop *loop, net_udp *u)
     }
 }
 
+static void count_dropped(net_loop *loop, net_udp *u)
+{
+    atomic_fetch_add_explicit(&u->dropped, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&loop->stats.dgrams_dropped, 1, memory_order_relaxed);
+}
+
 void net__udp_received(net_udp *u, const void *data, size_t len, const net_addr *from, int truncated)
 {
     net_loop *loop = u->o.loop;
     if (u->releasing)
         return;
     if (truncated || len > atomic_load_explicit(&u->max_datagram, memory_order_relaxed)) {
-        atomic_fetch_add_explicit(&u->dropped, 1, memory_order_relaxed);
-        atomic_fetch_add_explicit(&loop->stats.dgrams_dropped, 1, memory_order_relaxed);
+        count_dropped(loop, u);
         return;
     }
     net_block *owner;
-    const uint8_t *msg;
-    size_t cap;
-    uint8_t *w = len <= NET_RX_MIN_WINDOW ? net__recv_window(loop, &cap) : NULL;
-    if (w && cap >= len) {
-        if (len)
-            memcpy(w, data, len);
-        owner = loop->rx_blk;
-        owner->used += (uint32_t)len;
-        net_block_ref(owner, 1);
-        msg = w;
-    } else {
-        owner = net_block_from(data, len);
-        if (!owner) { /* out of memory: this datagram is lost, as the kernel would lose it */
-            atomic_fetch_add_explicit(&u->dropped, 1, memory_order_relaxed);
-            atomic_fetch_add_explicit(&loop->stats.dgrams_dropped, 1, memory_order_relaxed);
-            return;
-        }
-        msg = owner->data;
+    const uint8_t *msg = net__rx_keep(loop, data, len, &owner);
+    if (!msg) { /* out of memory: this datagram is lost, as the kernel would lose it */
+        count_dropped(loop, u);
+        return;
     }
     net_event ev;
     memset(&ev, 0, sizeof ev);
@@ -454,8 +445,7 @@ void net__udp_received(net_udp *u, const void *data, size_t len, const net_addr 
     if (net__push_event(loop->e, &ev, owner, u) != 0) {
         atomic_fetch_sub(&u->rx_unpolled, charge);
         net_block_unref(owner, 1);
-        atomic_fetch_add_explicit(&u->dropped, 1, memory_order_relaxed);
-        atomic_fetch_add_explicit(&loop->stats.dgrams_dropped, 1, memory_order_relaxed);
+        count_dropped(loop, u);
         return;
     }
     maybe_pause(loop, u);
