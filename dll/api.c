@@ -3,9 +3,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "testhooks.h"
 #include "core.h"
-
-int net__read_tcp_config(const net_tcp_config *in, net_tcp_config *out);
 
 typedef struct locked {
     net_engine_s *e;
@@ -59,7 +58,7 @@ NET_API int net_connect(net_engine eh, const char *host, uint16_t port, const ne
     net_conn *c;
     if ((rc = os_resolve(host, port, &to, NULL)) != 0)
         goto fail;
-    if ((rc = net_frame_cfg_make(tc.framing, tc.flags, tc.max_message ? tc.max_message : e->cfg.max_message, &f)) != 0)
+    if ((rc = net__tcp_frame_cfg(e, &tc, &f)) != 0)
         goto fail;
     if (atomic_load(&e->open_conns) >= e->cfg.max_connections) {
         rc = NET_E_LIMIT;
@@ -141,8 +140,11 @@ static int close_timer(locked *l)
     net_timer *tm = l->slot->obj;
     net_spin_lock(&l->e->timers.lock);
     net_timers_remove(&l->e->timers, tm);
+    int waiting = tm->queued;
     net_spin_unlock(&l->e->timers.lock);
     net_slot_retire(&l->e->handles, l->slot);
+    if (!waiting) /* else the poller gives the room up when it meets the stale event */
+        net__unreserve_events(l->e, NET_TIMER_EVENTS);
     net__engine_leave(l->e);
     free(tm);
     return 0;
@@ -257,14 +259,19 @@ NET_API int net_get_user(net_handle h, uint64_t *user)
 
 /* ---- options ---- */
 
+/* Socket calls reach the descriptor only while nobody has asked to close
+ * the object: once closing, the loop may close the descriptor at any time
+ * and its number may then name an unrelated socket. */
 static int socket_usable(locked *l)
 {
     net_obj *o = l->slot->obj;
-    if (o->kind == OBJ_CONN)
-        return ((net_conn *)o)->state != CS_CLOSED;
+    if (o->kind == OBJ_CONN) {
+        int state = ((net_conn *)o)->state;
+        return state == CS_OPEN || state == CS_CONNECTING;
+    }
     if (o->kind == OBJ_UDP)
-        return ((net_udp *)o)->state != US_CLOSED;
-    return o->sock != NET_BAD_SOCK;
+        return ((net_udp *)o)->state == US_OPEN;
+    return !((net_listener *)o)->closing && o->sock != NET_BAD_SOCK;
 }
 
 /* The options a UDP socket has; the core keeps some, the OS the rest. */
@@ -305,6 +312,9 @@ static int udp_get_option(locked *l, int option, int64_t *value)
     case NET_OPT_DROPPED:
         *value = (int64_t)atomic_load(&u->dropped);
         return 0;
+    case NET_OPT_ERRORS_DROPPED:
+        *value = (int64_t)atomic_load(&u->errors_dropped);
+        return 0;
     case NET_OPT_SNDBUF:
     case NET_OPT_RCVBUF:
     case NET_OPT_REUSEADDR:
@@ -339,16 +349,19 @@ NET_API int net_set_option(net_handle h, int option, int64_t value)
         }
         if (option == NET_OPT_SEND_CAP)
             c->send_cap = (uint32_t)value;
-        else if (option == NET_OPT_HIGHWATER)
+        else if (option == NET_OPT_HIGHWATER && (uint32_t)value >= c->lowwater)
             c->highwater = (uint32_t)value;
-        else if (option == NET_OPT_LOWWATER)
+        else if (option == NET_OPT_LOWWATER && (uint32_t)value <= c->highwater)
             c->lowwater = (uint32_t)value;
-        else
+        else if (option == NET_OPT_IDLE_TIMEOUT)
             atomic_store(&c->idle_ms, (uint32_t)value);
+        else
+            rc = NET_E_INVAL; /* the low-water mark may not pass the high one (as in net_engine_create) */
         break;
     case NET_OPT_BROADCAST:
     case NET_OPT_MAX_DATAGRAM:
     case NET_OPT_DROPPED:
+    case NET_OPT_ERRORS_DROPPED:
         rc = NET_E_INVAL; /* UDP only */
         break;
     default:
@@ -388,6 +401,7 @@ NET_API int net_get_option(net_handle h, int option, int64_t *value)
     case NET_OPT_BROADCAST:
     case NET_OPT_MAX_DATAGRAM:
     case NET_OPT_DROPPED:
+    case NET_OPT_ERRORS_DROPPED:
         rc = NET_E_INVAL; /* UDP only */
         break;
     default:
@@ -422,7 +436,7 @@ NET_API int net_peer_addr(net_handle h, net_addr *addr)
         return rc;
     if (net_handle_type(h) == NET__T_UDP) {
         net_udp *u = l.slot->obj;
-        if (u->state == US_CLOSED)
+        if (u->state != US_OPEN)
             rc = NET_E_CLOSED;
         else if (!u->connected)
             rc = NET_E_NOTCONN;
@@ -432,10 +446,10 @@ NET_API int net_peer_addr(net_handle h, net_addr *addr)
         return rc;
     }
     net_conn *c = l.slot->obj;
-    if (c->state == CS_CLOSED)
+    if (c->state == CS_CONNECTING)
+        rc = NET_E_NOTCONN;
+    else if (c->state != CS_OPEN)
         rc = NET_E_CLOSED;
-    else if (c->state == CS_CONNECTING)
-        rc = NET_E_INVAL;
     else
         rc = os_sock_peer_addr(c->o.sock, addr);
     unlock_handle(&l);
@@ -516,23 +530,26 @@ NET_API int net_timer_start(net_engine eh, uint32_t delay_ms, uint32_t repeat_ms
     net_engine_s *e = net__engine_enter(eh);
     if (!e)
         return NET_E_BADHANDLE;
-    net_timer *tm = calloc(1, sizeof *tm);
+    net_timer *tm = net__calloc(1, sizeof *tm);
     int rc = tm ? 0 : NET_E_NOMEM;
     if (tm) {
         tm->due = os_now_ms() + delay_ms;
         tm->repeat_ms = repeat_ms;
         atomic_init(&tm->user, user);
         net_slot *slot;
-        rc = net_handle_alloc(&e->handles, NET__T_TIMER, tm, &tm->handle, &slot);
+        rc = net__reserve_events(e, NET_TIMER_EVENTS);
+        if (rc == 0 && (rc = net_handle_alloc(&e->handles, NET__T_TIMER, tm, &tm->handle, &slot)) != 0)
+            net__unreserve_events(e, NET_TIMER_EVENTS);
         if (rc == 0) {
             /* Arm under the slot lock so a close from another thread waits. */
             net_slot_lock(slot);
             net_spin_lock(&e->timers.lock);
             rc = net_timers_add(&e->timers, tm);
             net_spin_unlock(&e->timers.lock);
-            if (rc)
+            if (rc) {
                 net_slot_retire(&e->handles, slot);
-            else
+                net__unreserve_events(e, NET_TIMER_EVENTS);
+            } else
                 net_slot_unlock(slot);
         }
         if (rc)

@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
+#include "testhooks.h"
 #include "backend.h"
 
 _Static_assert(sizeof(net_iov) == sizeof(struct iovec), "net_iov must match struct iovec");
@@ -72,11 +73,11 @@ static int ep_probe(void)
 
 static int ep_loop_open(net_loop *loop)
 {
-    ep_loop *l = calloc(1, sizeof *l);
+    ep_loop *l = net__calloc(1, sizeof *l);
     if (!l)
         return NET_E_NOMEM;
     l->nevents = (int)net__loop_batch(loop);
-    l->events = calloc((size_t)l->nevents, sizeof *l->events);
+    l->events = net__calloc((size_t)l->nevents, sizeof *l->events);
     l->epfd = epoll_create1(EPOLL_CLOEXEC);
     l->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
@@ -140,7 +141,7 @@ static void make_ready(ep_loop *l, ep_sock *s)
 
 static ep_sock *sock_new(int kind, int fd, void *obj)
 {
-    ep_sock *s = calloc(1, sizeof *s);
+    ep_sock *s = net__calloc(1, sizeof *s);
     if (s) {
         s->kind = kind;
         s->fd = fd;
@@ -185,7 +186,9 @@ static void do_accept(ep_loop *l, ep_sock *s)
     for (int i = 0; i < ACCEPTS_PER_TURN && s->accepting && !s->closed; i++) {
         struct sockaddr_storage ss;
         socklen_t len = sizeof ss;
-        int fd = accept4(s->fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        int fault = net__fault(NET_FAULT_ACCEPT);
+        int fd =
+            fault ? (errno = fault, -1) : accept4(s->fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd >= 0) {
             net_addr peer;
             os_addr_from_sockaddr(&ss, &peer);
@@ -288,7 +291,8 @@ static void do_read(net_loop *loop, ep_loop *l, ep_sock *s)
             make_ready(l, s); /* out of memory now; try again next turn */
             return;
         }
-        ssize_t n = recv(s->fd, buf, cap, 0);
+        int fault = net__fault(NET_FAULT_RECV);
+        ssize_t n = fault ? (errno = fault, -1) : recv(s->fd, buf, cap, 0);
         if (n > 0) {
             net__received(s->obj, buf, (size_t)n);
             /* Edge-triggered: a short read drained the socket, and new
@@ -338,6 +342,11 @@ static void ep_recv_stop(net_loop *loop, net_conn *c)
 
 static ssize_t send_iov(int fd, const net_iov *iov, int count)
 {
+    int fault = net__fault(NET_FAULT_SEND);
+    if (fault) { /* test builds: as if the send had failed */
+        errno = fault;
+        return -1;
+    }
     if (count == 1) { /* the common case in a game: plain send is cheaper than sendmsg */
         ssize_t r;
         do
@@ -395,7 +404,7 @@ static void ep_conn_close(net_loop *loop, net_conn *c)
 static int ep_udp_open(net_loop *loop, net_udp *u)
 {
     ep_loop *l = L(loop);
-    if (!l->dg_buf && !(l->dg_buf = malloc((size_t)DGRAM_BATCH * DGRAM_SLOT)))
+    if (!l->dg_buf && !(l->dg_buf = net__malloc((size_t)DGRAM_BATCH * DGRAM_SLOT)))
         return NET_E_NOMEM;
     ep_sock *s = sock_new(EP_UDP, (int)net__udp_sock(u), u);
     if (!s)

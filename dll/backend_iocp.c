@@ -50,6 +50,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "testhooks.h"
 #include "backend.h"
 
 #ifndef WSA_FLAG_NO_HANDLE_INHERIT
@@ -198,7 +199,7 @@ static BOOL CALLBACK init_once(PINIT_ONCE once, PVOID param, PVOID *ctx)
     closesocket(s);
     g_skip_ok[0] = family_is_ifs(AF_INET);
     g_skip_ok[1] = family_is_ifs(AF_INET6);
-    if (os_getenv("NET_IOCP_NO_SKIP")) /* testing aid: every completion through the port */
+    if (net__test_env("NET_IOCP_NO_SKIP")) /* testing aid: every completion through the port */
         g_skip_ok[0] = g_skip_ok[1] = 0;
     g_init_rc = ok ? 0 : NET_E_UNSUPPORTED;
     return TRUE;
@@ -316,7 +317,7 @@ static void unref(iocp_loop *l, iocp_sock *s)
 
 static iocp_sock *sock_new(int kind, SOCKET fd, void *obj)
 {
-    iocp_sock *s = calloc(1, sizeof *s);
+    iocp_sock *s = net__calloc(1, sizeof *s);
     if (!s)
         return NULL;
     s->kind = kind;
@@ -356,13 +357,13 @@ static int ic_loop_open(net_loop *loop)
     int rc = iocp_init();
     if (rc)
         return rc;
-    iocp_loop *l = calloc(1, sizeof *l);
+    iocp_loop *l = net__calloc(1, sizeof *l);
     if (!l)
         return NET_E_NOMEM;
     l->nentries = net__loop_batch(loop);
     if (l->nentries == 0)
         l->nentries = 128;
-    l->entries = calloc(l->nentries, sizeof *l->entries);
+    l->entries = net__calloc(l->nentries, sizeof *l->entries);
     l->port = CreateIoCompletionPort(INVALID_HANDLE_VALUE, NULL, 0, 1);
     if (!l->entries || !l->port) {
         if (l->port)
@@ -441,7 +442,7 @@ static int ic_listener_open(net_loop *loop, net_listener *ls)
     iocp_sock *s = sock_new(K_LISTENER, (SOCKET)net__listener_sock(ls), ls);
     if (!s)
         return NET_E_NOMEM;
-    s->acc = calloc(ACCEPTS_PER_LISTENER, sizeof *s->acc);
+    s->acc = net__calloc(ACCEPTS_PER_LISTENER, sizeof *s->acc);
     if (!s->acc) {
         free(s);
         return NET_E_NOMEM;
@@ -942,8 +943,8 @@ static int ic_udp_open(net_loop *loop, net_udp *u)
     if (!s)
         return NET_E_NOMEM;
     s->rcap = net__udp_max_datagram(u) + 1; /* fixed for the socket's life */
-    s->urd = calloc(UDP_RECVS, sizeof *s->urd);
-    s->rbufs = malloc((size_t)UDP_RECVS * s->rcap);
+    s->urd = net__calloc(UDP_RECVS, sizeof *s->urd);
+    s->rbufs = net__malloc((size_t)UDP_RECVS * s->rcap);
     int rc = s->urd && s->rbufs ? associate(L(loop), s) : NET_E_NOMEM;
     if (rc) {
         free(s->urd);
@@ -992,7 +993,7 @@ static int ic_udp_send(net_loop *loop, net_udp *u, const net_dgram *d, int count
         return NET_E_CLOSED;
     if (count > s->usd_cap) {
         /* One batch at a time: no op of the old array is in flight. */
-        usend_op *n = realloc(s->usd, (size_t)count * sizeof *n);
+        usend_op *n = net__realloc(s->usd, (size_t)count * sizeof *n);
         if (!n)
             return NET_E_NOMEM;
         memset(n + s->usd_cap, 0, (size_t)(count - s->usd_cap) * sizeof *n);

@@ -73,6 +73,7 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
+#include "testhooks.h"
 #include "backend.h"
 
 _Static_assert(sizeof(net_iov) == sizeof(struct iovec), "net_iov must match struct iovec");
@@ -230,7 +231,7 @@ static ur_loop *L(net_loop *loop)
 
 static int env_on(const char *name)
 {
-    const char *v = getenv(name);
+    const char *v = net__test_env(name);
     return v && *v && strcmp(v, "0") != 0;
 }
 
@@ -390,7 +391,7 @@ static int ur_probe(void)
 
 static int use_defer(net_loop *loop)
 {
-    const char *v = getenv("NET_URING_DEFER");
+    const char *v = net__test_env("NET_URING_DEFER");
     if (v && *v)
         return strcmp(v, "0") != 0;
     return net__loop_threaded(loop);
@@ -485,7 +486,7 @@ static int ur_loop_open(net_loop *loop)
     if (!gf && ur_probe() != 0)
         return NET_E_UNSUPPORTED;
     gf = atomic_load(&g_features);
-    ur_loop *l = calloc(1, sizeof *l);
+    ur_loop *l = net__calloc(1, sizeof *l);
     if (!l)
         return NET_E_NOMEM;
     l->evfd = -1;
@@ -493,7 +494,7 @@ static int ur_loop_open(net_loop *loop)
     l->batch = net__loop_batch(loop);
     if (l->batch == 0)
         l->batch = 256;
-    l->cqes = calloc(l->batch, sizeof *l->cqes);
+    l->cqes = net__calloc(l->batch, sizeof *l->cqes);
     if (!l->cqes) {
         loop_free(l);
         return NET_E_NOMEM;
@@ -502,7 +503,7 @@ static int ur_loop_open(net_loop *loop)
      * coop,defer,submit_all,cancel_fd,ms_accept,ms_recv,ms_recvmsg,inc,
      * udp_direct turns off those. */
     unsigned off = 0;
-    const char *dg = getenv("NET_TEST_URING_DEGRADE");
+    const char *dg = net__test_env("NET_TEST_URING_DEGRADE");
     if (dg && *dg && strcmp(dg, "0") != 0) {
         static const struct {
             const char *name;
@@ -529,7 +530,7 @@ static int ur_loop_open(net_loop *loop)
     if (!(off & F_SUBMIT_ALL) && (gf & F_SUBMIT_ALL))
         flags |= IORING_SETUP_SUBMIT_ALL;
     unsigned kfeat = 0, sq = SQ_ENTRIES, cq = CQ_ENTRIES;
-    const char *tcq = getenv("NET_TEST_URING_CQ"); /* test hook: a tiny CQ, to exercise overflow */
+    const char *tcq = net__test_env("NET_TEST_URING_CQ"); /* test hook: a tiny CQ, to exercise overflow */
     if (tcq && atoi(tcq) >= 8)
         sq = cq = (unsigned)atoi(tcq);
     int rc;
@@ -558,7 +559,7 @@ static int ur_loop_open(net_loop *loop)
     if (l->br && l->evfd >= 0 && !(off & F_BUF_INC)) {
         reg.pad = IOU_PBUF_RING_INC; /* the flags field, named pad in older headers */
         rc = io_uring_register_buf_ring(&l->ring, &reg, 0);
-        l->buf_off = rc == 0 ? calloc(BR_ENTRIES, sizeof *l->buf_off) : NULL;
+        l->buf_off = rc == 0 ? net__calloc(BR_ENTRIES, sizeof *l->buf_off) : NULL;
         if (rc == 0 && !l->buf_off) {
             io_uring_queue_exit(&l->ring);
             loop_free(l);
@@ -625,13 +626,21 @@ static void submit_error(ur_loop *l, int rc)
     }
 }
 
+/* io_uring_submit, or in test builds now and then the EBUSY/EAGAIN a
+ * kernel short of memory or with a full completion queue answers. */
+static int submit(ur_loop *l)
+{
+    int fault = net__fault(NET_FAULT_SUBMIT);
+    return fault ? -fault : io_uring_submit(&l->ring);
+}
+
 static struct io_uring_sqe *get_sqe(ur_loop *l)
 {
     ensure_enabled(l);
     struct io_uring_sqe *sqe = io_uring_get_sqe(&l->ring);
     if (!sqe) {
         buf_flush(l);
-        int rc = io_uring_submit(&l->ring);
+        int rc = submit(l);
         if (rc < 0)
             submit_error(l, rc);
         sqe = io_uring_get_sqe(&l->ring);
@@ -906,7 +915,7 @@ static void ur_wake(net_loop *loop)
 
 static ur_sock *sock_new(int kind, int fd, void *obj)
 {
-    ur_sock *s = calloc(1, sizeof *s);
+    ur_sock *s = net__calloc(1, sizeof *s);
     if (s) {
         s->kind = (uint8_t)kind;
         s->fd = fd;
@@ -1144,7 +1153,7 @@ static void sync_udp(ur_loop *l, ur_udp *u)
             s->ops++;
         }
     } else if (!s->rx_on) { /* (a multishot whose -EINVAL told us) */
-        if (!u->rx && !(u->rx = malloc(URX_SLOTS * sizeof *u->rx)))
+        if (!u->rx && !(u->rx = net__malloc(URX_SLOTS * sizeof *u->rx)))
             goto later; /* out of memory: try again next turn */
         for (unsigned i = 0; i < URX_SLOTS; i++) {
             uint32_t bit = 1u << i;
@@ -1180,7 +1189,7 @@ static int ur_udp_open(net_loop *loop, net_udp *nu)
     int rc = ubuf_setup(l);
     if (rc)
         return rc;
-    ur_udp *u = calloc(1, sizeof *u);
+    ur_udp *u = net__calloc(1, sizeof *u);
     if (!u)
         return NET_E_NOMEM;
     u->s.kind = K_UDP;
@@ -1259,8 +1268,8 @@ static int ur_udp_send(net_loop *loop, net_udp *nu, const net_dgram *d, int coun
     if (first == count)
         return count;
     if ((uint32_t)count > u->tx_cap) { /* no batch in flight: nothing points into the old arrays */
-        ur_utx *tx = malloc((size_t)count * sizeof *tx);
-        uint8_t *st = malloc((size_t)count);
+        ur_utx *tx = net__malloc((size_t)count * sizeof *tx);
+        uint8_t *st = net__malloc((size_t)count);
         if (!tx || !st) {
             free(tx);
             free(st);
@@ -1316,6 +1325,11 @@ static void on_accept(ur_loop *l, ur_sock *s, int res, unsigned flags)
         s->rx_cxl = 0;
         s->ops--;
     }
+    int fault = res >= 0 ? net__fault(NET_FAULT_ACCEPT) : 0;
+    if (fault) { /* test builds: as if the accept had failed */
+        close(res);
+        res = -fault;
+    }
     if (res >= 0) {
         if (s->closed) {
             close(res);
@@ -1344,6 +1358,9 @@ static void on_accept(ur_loop *l, ur_sock *s, int res, unsigned flags)
 static void on_recv(ur_loop *l, ur_sock *s, int res, unsigned flags)
 {
     int more = (flags & IORING_CQE_F_MORE) != 0;
+    int fault = res > 0 ? net__fault(NET_FAULT_RECV) : 0;
+    if (fault == ECONNRESET) /* test builds: the data is lost to a reset, as it would be */
+        res = -fault;
     if (!more) {
         s->rx_on = 0;
         s->rx_cxl = 0;
@@ -1397,6 +1414,9 @@ static void on_send(ur_loop *l, ur_sock *s, int res)
 {
     s->send_on = 0;
     s->ops--;
+    int fault = res >= 0 ? net__fault(NET_FAULT_SEND) : 0;
+    if (fault == ECONNRESET || fault == EPIPE) /* test builds: the connection failed under the send */
+        res = -fault;
     if (s->closed) {
         sync_sock(l, s);
         return;
@@ -1592,7 +1612,12 @@ static int ur_wait(net_loop *loop, int timeout_ms)
     if (l->zombies)
         timeout_ms = 0;
     int rc;
-    if (timeout_ms == 0) {
+    int fault = net__fault(NET_FAULT_SUBMIT);
+    if (fault) { /* test builds: this enter fails; the SQEs wait for the next turn */
+        rc = -fault;
+        timeout_ms = timeout_ms < 0 || timeout_ms > 10 ? 10 : timeout_ms;
+        os_sleep_ms((uint32_t)timeout_ms);
+    } else if (timeout_ms == 0) {
         rc = io_uring_submit_and_get_events(&l->ring);
     } else if (timeout_ms < 0) {
         rc = io_uring_submit_and_wait(&l->ring, 1);

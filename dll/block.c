@@ -1,3 +1,4 @@
+#include "testhooks.h"
 #include "block.h"
 
 #include <stdlib.h>
@@ -7,7 +8,7 @@ net_block *net_block_new(size_t cap)
 {
     if (cap > UINT32_MAX - sizeof(net_block))
         return NULL;
-    net_block *b = malloc(sizeof *b + (cap ? cap : 1));
+    net_block *b = net__malloc(sizeof *b + (cap ? cap : 1));
     if (!b)
         return NULL;
     atomic_init(&b->refs, 1);
@@ -31,7 +32,7 @@ net_block *net_block_grow(net_block *b, size_t cap)
 {
     if (cap > UINT32_MAX - sizeof(net_block))
         return NULL;
-    net_block *nb = realloc(b, sizeof *b + (cap ? cap : 1));
+    net_block *nb = net__realloc(b, sizeof *b + (cap ? cap : 1));
     if (nb)
         nb->cap = (uint32_t)cap;
     return nb;

@@ -1,6 +1,7 @@
 /* conn.c - a TCP connection: its send queue, its receive path and how it ends. */
 #include <stdlib.h>
 #include <string.h>
+#include "testhooks.h"
 #include "core.h"
 
 /* Copy chunks start small and double up to SEND_CHUNK while a connection
@@ -78,7 +79,7 @@ const uint8_t *net__rx_keep(net_loop *loop, const void *data, size_t len, net_bl
 
 int net__conn_create(net_engine_s *e, net_sock s, const net_frame_cfg *f, uint32_t flags, uint64_t user, net_conn **out)
 {
-    net_conn *c = calloc(1, sizeof *c);
+    net_conn *c = net__calloc(1, sizeof *c);
     if (!c)
         return NET_E_NOMEM;
     c->o.kind = OBJ_CONN;
@@ -96,8 +97,15 @@ int net__conn_create(net_engine_s *e, net_sock s, const net_frame_cfg *f, uint32
     atomic_init(&c->paused, 0);
     atomic_init(&c->last_delivery_seq, 0);
     net_frame_decoder_init(&c->dec, f);
-    int rc = net_handle_alloc(&e->handles, NET__T_CONN, c, &c->o.handle, &c->o.slot);
+    c->reserved_events = NET_CONN_EVENTS + (flags & NET_TCP_HALF_OPEN ? NET_HALF_OPEN_EVENTS : 0);
+    int rc = net__reserve_events(e, c->reserved_events);
     if (rc) {
+        free(c);
+        return rc;
+    }
+    rc = net_handle_alloc(&e->handles, NET__T_CONN, c, &c->o.handle, &c->o.slot);
+    if (rc) {
+        net__unreserve_events(e, c->reserved_events);
         free(c);
         return rc;
     }
@@ -133,7 +141,36 @@ static void push_conn_event(net_conn *c, uint32_t type, int status, int os_error
     ev.len = len;
     if (addr)
         ev.addr = *addr;
-    net__push_event(c->o.loop->e, &ev, NULL, type == NET_EV_CLOSE ? c : NULL);
+    /* Every event here has its room reserved (NET_CONN_EVENTS); CLOSE and
+     * the water mark events name the connection for the poller. */
+    net__push_reserved(c->o.loop->e, &ev, type == NET_EV_CONNECT || type == NET_EV_EOF ? NULL : c);
+}
+
+/* Reports the send queue crossing a water mark (slot lock held). One such
+ * event at most waits in the event queue per connection, in its reserved
+ * room; a crossing meanwhile is reported once that one has been polled. */
+static void water_check(net_conn *c)
+{
+    uint32_t type;
+    if (c->water_queued || c->state == CS_CLOSED)
+        return;
+    if (!c->above_highwater && c->sq_bytes > c->highwater)
+        type = NET_EV_SEND_HIGHWATER;
+    else if (c->above_highwater && c->sq_bytes <= c->lowwater)
+        type = NET_EV_SEND_DRAINED;
+    else
+        return;
+    c->above_highwater = type == NET_EV_SEND_HIGHWATER;
+    c->water_queued = 1;
+    push_conn_event(c, type, 0, 0, (uint32_t)(c->sq_bytes > UINT32_MAX ? UINT32_MAX : c->sq_bytes), NULL);
+}
+
+void net__conn_water_polled(net_conn *c)
+{
+    net_slot_lock(c->o.slot);
+    c->water_queued = 0;
+    water_check(c);
+    net_slot_unlock(c->o.slot);
 }
 
 /* ---- send queue (slot lock held) ---- */
@@ -149,7 +186,7 @@ static int sq_push(net_conn *c, const uint8_t *p, uint32_t len, net_block *blk)
     }
     if (c->sq_count == c->sq_cap) {
         uint32_t cap = c->sq_cap ? c->sq_cap * 2 : 8;
-        net_seg *sq = malloc(cap * sizeof *sq);
+        net_seg *sq = net__malloc(cap * sizeof *sq);
         if (!sq)
             return NET_E_NOMEM;
         for (uint32_t i = 0; i < c->sq_count; i++)
@@ -198,6 +235,8 @@ int net__conn_queue(net_conn *c, const net_buf *bufs, uint32_t count, net_block 
     if (total == 0 && c->fcfg.raw)
         return 0;
     uint64_t need = hdr + total;
+    if (need > c->send_cap) /* could never fit: waiting would not help */
+        return NET_E_MSGSIZE;
     if (c->sq_bytes + need > c->send_cap)
         return NET_E_WOULDBLOCK;
 
@@ -242,11 +281,7 @@ int net__conn_queue(net_conn *c, const net_buf *bufs, uint32_t count, net_block 
     net_engine_s *e = c->o.loop->e;
     atomic_fetch_add_explicit(&e->send_queued, need, memory_order_relaxed);
     atomic_fetch_add_explicit(&e->messages_out, 1, memory_order_relaxed);
-    if (!c->above_highwater && c->sq_bytes > c->highwater) {
-        c->above_highwater = 1;
-        push_conn_event(c, NET_EV_SEND_HIGHWATER, 0, 0, (uint32_t)(c->sq_bytes > UINT32_MAX ? UINT32_MAX : c->sq_bytes),
-                        NULL);
-    }
+    water_check(c);
     net__conn_schedule_locked(c, OP_FLUSH);
     return 0;
 }
@@ -275,10 +310,7 @@ static void sq_consume(net_conn *c, size_t n)
     if (c->sq_count == 0 && c->sq_chunk && atomic_load(&c->sq_chunk->refs) == 1)
         c->sq_chunk->used = 0;
     atomic_fetch_sub_explicit(&c->o.loop->e->send_queued, total, memory_order_relaxed);
-    if (c->above_highwater && c->sq_bytes <= c->lowwater) {
-        c->above_highwater = 0;
-        push_conn_event(c, NET_EV_SEND_DRAINED, 0, 0, (uint32_t)c->sq_bytes, NULL);
-    }
+    water_check(c);
 }
 
 static void sq_clear(net_conn *c)
@@ -428,6 +460,8 @@ void net__received(net_conn *c, const void *data, size_t len)
         recv_stop(loop, c);
         if (c->wr_shut)
             close_now(loop, c, 0, 0, 0);
+        else if (c->flags & NET_TCP_HALF_OPEN) /* the script decides when to close */
+            push_conn_event(c, NET_EV_EOF, 0, 0, 0, NULL);
         else /* let the script answer what it has read; see net__conn_linger_check */
             linger_add(loop, c, loop->now + loop->e->cfg.close_timeout_ms);
         return;
@@ -512,13 +546,17 @@ static void flush(net_loop *loop, net_conn *c)
     for (int round = 0; round < 64; round++) {
         if (c->sending || c->releasing || !c->attached)
             return;
-        if (!c->iov && !(c->iov = malloc(NET_SEND_IOV_MAX * sizeof *c->iov))) {
+        if (!c->iov && !(c->iov = net__malloc(NET_SEND_IOV_MAX * sizeof *c->iov))) {
             close_now(loop, c, NET_E_NOMEM, 0, 1);
             return;
         }
+        /* A socket still in SYN_SENT can neither carry data nor take a
+         * FIN: whatever was queued or asked for waits for net__connected. */
+        if (c->connecting)
+            return;
         net_slot_lock(c->o.slot);
         c->flush_scheduled = 0;
-        if (c->state == CS_CONNECTING || c->abort_requested) {
+        if (c->abort_requested) {
             net_slot_unlock(c->o.slot);
             return;
         }
@@ -571,6 +609,7 @@ void net__sent(net_conn *c, size_t len, int err, int os_error)
 void net__connected(net_conn *c, int err, int os_error)
 {
     net_loop *loop = c->o.loop;
+    c->connecting = 0;
     if (c->releasing)
         return;
     if (err) {
@@ -609,6 +648,8 @@ static void close_now(net_loop *loop, net_conn *c, int reason, int os_error, int
     if (paused)
         atomic_fetch_sub(&loop->e->recv_paused, 1);
     if (!c->attached) {
+        if (abortive) /* never adopted (aborted before its loop started it): still an RST, not a FIN */
+            os_sock_set_linger0(c->o.sock);
         os_sock_close(c->o.sock);
         c->o.sock = NET_BAD_SOCK;
         net__conn_released(c);
@@ -634,6 +675,7 @@ void net__conn_released(net_conn *c)
 
 void net__conn_free(net_engine_s *e, net_conn *c)
 {
+    net__unreserve_events(e, c->reserved_events);
     free(c->iov);
     net_slot *s = net_handle_lock(&e->handles, c->o.handle, NET__TBIT(NET__T_CONN));
     if (s)
@@ -667,6 +709,7 @@ void net__conn_run_ops(net_loop *loop, net_conn *c, uint32_t ops)
         }
         c->attached = 1;
         if (ops & OP_CONNECT) {
+            c->connecting = 1;
             rc = loop->e->bk->connect(loop, c, &c->connect_to);
             if (rc < 0) {
                 net__connected(c, rc, os_last_error());
@@ -674,6 +717,10 @@ void net__conn_run_ops(net_loop *loop, net_conn *c, uint32_t ops)
             }
         } else {
             recv_start(loop, c);
+            /* An accepted connection's ACCEPT is out before its start is
+             * scheduled, so the script may have queued data, a close or a
+             * shutdown that ran here while it was not attached yet. */
+            ops |= OP_FLUSH;
         }
     }
     if (ops & OP_ABORT) {

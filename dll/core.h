@@ -27,6 +27,14 @@
 #define NET_RX_BLOCK_SIZE (64 * 1024)
 #define NET_RX_MIN_WINDOW (16 * 1024)
 #define NET_TICK_MS 100
+#define NET_POLL_CHUNK 256          /* events moved out of the queue under one lock */
+#define NET_MAX_MESSAGE 0x7FFFFFFFu /* largest max_message a config may ask for */
+#define NET_MAX_HEADER 4            /* the longest framing header */
+#define NET_CONN_EVENTS 3           /* reserved per connection: ACCEPT or CONNECT, a water mark event, CLOSE */
+#define NET_HALF_OPEN_EVENTS 1      /* and EOF for a NET_TCP_HALF_OPEN one */
+#define NET_LISTENER_EVENTS 1       /* CLOSE */
+#define NET_UDP_EVENTS 2            /* an ERROR, CLOSE */
+#define NET_TIMER_EVENTS 1          /* TIMER */
 
 /* Operations another thread asks a loop to run (obj->pending_ops). */
 enum {
@@ -82,20 +90,23 @@ struct net_conn {
     int flush_scheduled;
     atomic_uint idle_ms;
     int above_highwater;
+    int water_queued; /* a SEND_HIGHWATER/DRAINED waits to be polled */
     net_frame_cfg fcfg;
     uint32_t flags;
+    uint32_t reserved_events; /* NET_CONN_EVENTS, + NET_HALF_OPEN_EVENTS with NET_TCP_HALF_OPEN */
     net_addr connect_to;
 
     /* ---- loop thread only ---- */
     net_frame_decoder dec;
-    net_iov *iov;  /* NET_SEND_IOV_MAX entries, allocated on first send: idle connections stay small */
-    int attached;  /* the backend adopted the socket */
-    int sending;   /* a send is outstanding */
-    int receiving; /* recv started */
-    int wr_shut;   /* FIN sent */
-    int peer_eof;  /* FIN received */
-    int discard;   /* graceful close: input is drained and dropped */
-    int releasing; /* backend close requested; CLOSE follows */
+    net_iov *iov;   /* NET_SEND_IOV_MAX entries, allocated on first send: idle connections stay small */
+    int attached;   /* the backend adopted the socket */
+    int connecting; /* connect submitted, no outcome yet: nothing may be sent or shut down */
+    int sending;    /* a send is outstanding */
+    int receiving;  /* recv started */
+    int wr_shut;    /* FIN sent */
+    int peer_eof;   /* FIN received */
+    int discard;    /* graceful close: input is drained and dropped */
+    int releasing;  /* backend close requested; CLOSE follows */
     int close_reason, close_os_error;
     uint64_t last_active;
     uint64_t linger_deadline;       /* 0 = not lingering */
@@ -113,7 +124,8 @@ struct net_listener {
     net_obj o;
     net_tcp_config cfg;
     net_frame_cfg fcfg;
-    int closing;       /* under the slot lock */
+    int closing;       /* under the slot lock: net_close was called or the loop closes it */
+    int closed;        /* loop thread: handed to the backend's close, or never opened */
     int accepting;     /* loop thread */
     uint64_t retry_at; /* loop thread: accept paused for lack of fds until then */
     struct net_listener *lnext, *lprev;
@@ -142,6 +154,7 @@ struct net_udp {
     atomic_uint max_datagram;
     int flush_scheduled;
     int abort_requested;
+    int error_queued; /* an ERROR waits to be polled */
 
     /* ---- loop thread only ---- */
     net_dgram *batch;      /* what the backend is sending */
@@ -155,6 +168,7 @@ struct net_udp {
 
     /* ---- shared through atomics ---- */
     atomic_uint_least64_t dropped;
+    atomic_uint_least64_t errors_dropped;
     atomic_int_least64_t rx_unpolled;
     atomic_int paused; /* 1 paused, 2 resume requested */
 };
@@ -217,8 +231,7 @@ struct net_engine_s {
     atomic_uint_least64_t poll_seq;
     struct net_held *held; /* payload blocks handed out by the last poll */
     uint32_t nheld, held_cap;
-    net_qside *side;
-    uint32_t side_cap;
+    net_qside *side; /* NET_POLL_CHUNK entries: what deliver() takes at once */
 
     net_timers timers;
 
@@ -230,7 +243,14 @@ struct net_engine_s {
 net_engine_s *net__engine_enter(net_engine eh);
 net_engine_s *net__engine_enter_for(net_handle h);
 void net__engine_leave(net_engine_s *e);
+/* An ordinary event: NET_E_NOMEM when the queue cannot grow. */
 int net__push_event(net_engine_s *e, const net_event *ev, net_block *blk, void *obj);
+/* Events an object must never lose (ACCEPT, CONNECT, CLOSE, and the one
+ * SEND_HIGHWATER/DRAINED, UDP ERROR or TIMER it may have waiting) go into
+ * room it reserved when it was made, and that it gives back when freed. */
+int net__reserve_events(net_engine_s *e, uint32_t n);
+void net__unreserve_events(net_engine_s *e, uint32_t n);
+void net__push_reserved(net_engine_s *e, const net_event *ev, void *obj);
 void net__loop_schedule(net_loop *loop, net_obj *o, uint32_t ops);
 void net__loop_unschedule(net_loop *loop, net_obj *o);
 net_loop *net__pick_loop(net_engine_s *e);
@@ -249,6 +269,8 @@ void net__conn_linger_check(net_loop *loop, net_conn *c);
 void net__conn_abort_all(net_loop *loop);
 void net__conn_delivered(net_engine_s *e, net_conn *c, const net_event *ev);
 void net__conn_free(net_engine_s *e, net_conn *c);
+/* Its SEND_HIGHWATER/DRAINED was polled: a crossing since can be reported. */
+void net__conn_water_polled(net_conn *c);
 int net__conn_queue(net_conn *c, const net_buf *bufs, uint32_t count, net_block *shared, uint32_t shared_len);
 void net__conn_schedule_locked(net_conn *c, uint32_t ops);
 
@@ -259,9 +281,13 @@ void net__udp_tick(net_loop *loop, net_udp *u);
 void net__udp_abort_all(net_loop *loop);
 void net__udp_delivered(net_engine_s *e, net_udp *u, const net_event *ev);
 void net__udp_free(net_engine_s *e, net_udp *u);
+void net__udp_error_polled(net_udp *u);
 void net__udp_schedule_locked(net_udp *u, uint32_t ops);
 
 /* listener.c */
+int net__read_tcp_config(const net_tcp_config *in, net_tcp_config *out);
+/* The frame config a TCP socket of e gets from tc; NET_E_INVAL past the limits. */
+int net__tcp_frame_cfg(const net_engine_s *e, const net_tcp_config *tc, net_frame_cfg *out);
 void net__listener_run_ops(net_loop *loop, net_listener *l, uint32_t ops);
 void net__listener_tick(net_loop *loop, net_listener *l);
 void net__listener_free(net_engine_s *e, net_listener *l);

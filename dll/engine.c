@@ -1,6 +1,7 @@
 /* engine.c - engines, their loops and threads, the event queue and net_poll. */
 #include <stdlib.h>
 #include <string.h>
+#include "testhooks.h"
 #include "core.h"
 
 typedef struct net_held {
@@ -66,10 +67,9 @@ static int on_poll_thread(net_engine_s *e)
     return atomic_load(&e->poll_thread) == os_thread_self();
 }
 
-int net__push_event(net_engine_s *e, const net_event *ev, net_block *blk, void *obj)
+/* Called with qlock held, after an event went in: wakes whoever waits. */
+static void signal_poller_unlock(net_engine_s *e)
 {
-    os_mutex_lock(&e->qlock);
-    int rc = net_queue_push(&e->queue, ev, blk, obj);
     int signal = e->poller_waiting;
     if (signal)
         e->poller_waiting = 0;
@@ -78,7 +78,36 @@ int net__push_event(net_engine_s *e, const net_event *ev, net_block *blk, void *
         os_cond_signal(&e->qcond);
     else if (!e->threaded && !on_poll_thread(e))
         net__wake_poller(e);
+}
+
+int net__push_event(net_engine_s *e, const net_event *ev, net_block *blk, void *obj)
+{
+    os_mutex_lock(&e->qlock);
+    int rc = net_queue_push(&e->queue, ev, blk, obj);
+    signal_poller_unlock(e);
     return rc;
+}
+
+void net__push_reserved(net_engine_s *e, const net_event *ev, void *obj)
+{
+    os_mutex_lock(&e->qlock);
+    net_queue_push_reserved(&e->queue, ev, NULL, obj);
+    signal_poller_unlock(e);
+}
+
+int net__reserve_events(net_engine_s *e, uint32_t n)
+{
+    os_mutex_lock(&e->qlock);
+    int rc = net_queue_reserve(&e->queue, n);
+    os_mutex_unlock(&e->qlock);
+    return rc;
+}
+
+void net__unreserve_events(net_engine_s *e, uint32_t n)
+{
+    os_mutex_lock(&e->qlock);
+    net_queue_unreserve(&e->queue, n);
+    os_mutex_unlock(&e->qlock);
 }
 
 void net__wake_poller(net_engine_s *e)
@@ -147,7 +176,7 @@ static void run_pending(net_loop *loop)
     for (net_obj *o = loop->pending_head; o; o = o->pnext) {
         if (n == loop->work_cap) {
             uint32_t cap = loop->work_cap ? loop->work_cap * 2 : 256;
-            net_pending_item *w = realloc(loop->work, cap * sizeof *w);
+            net_pending_item *w = net__realloc(loop->work, cap * sizeof *w);
             if (!w)
                 break; /* the rest stays scheduled for the next turn */
             loop->work = w;
@@ -234,6 +263,26 @@ static void loop_teardown(net_loop *loop)
         net__conn_abort_all(loop);
         net__udp_abort_all(loop);
         loop->e->bk->wait(loop, 10);
+    }
+}
+
+/* After the loop threads are gone: a listener on one loop hands accepted
+ * sockets to the others, and what it handed to a loop that had already
+ * finished tearing down still waits in that loop's pending list, never
+ * adopted by the backend. Closing those needs no backend, only the socket. */
+static void loop_drop_unstarted(net_loop *loop)
+{
+    for (;;) {
+        net_spin_lock(&loop->pending_lock);
+        net_obj *o = loop->pending_head;
+        net_spin_unlock(&loop->pending_lock);
+        if (!o)
+            return;
+        net__loop_unschedule(loop, o);
+        if (o->kind == OBJ_CONN && !((net_conn *)o)->attached)
+            net__conn_run_ops(loop, (net_conn *)o, OP_ABORT);
+        else if (o->kind == OBJ_UDP && !((net_udp *)o)->attached)
+            net__udp_run_ops(loop, (net_udp *)o, OP_ABORT);
     }
 }
 
@@ -343,7 +392,11 @@ static int read_config(const net_config *in, net_config *out)
         out->event_batch = d.event_batch;
     if (out->max_connections == 0)
         out->max_connections = d.max_connections;
-    if (out->io_threads > 64 || out->send_lowwater > out->send_highwater || out->max_message > 0x7FFFFFFFu)
+    if (out->io_threads > 64 || out->send_lowwater > out->send_highwater || out->max_message > NET_MAX_MESSAGE)
+        return NET_E_INVAL;
+    /* The send queue must be able to hold the largest message with its
+     * header, or sending it would fail for ever. */
+    if ((uint64_t)out->max_message + NET_MAX_HEADER > out->send_cap)
         return NET_E_INVAL;
     return 0;
 }
@@ -366,6 +419,7 @@ NET_API int net_engine_create(const net_config *cfg, net_engine *out)
     if (!out)
         return NET_E_INVAL;
     *out = 0;
+    net__faults_load();
     net_config c;
     int rc = read_config(cfg, &c);
     if (rc)
@@ -387,13 +441,16 @@ NET_API int net_engine_create(const net_config *cfg, net_engine *out)
     net_spin_lock(&g_engines_lock);
     net_engine_s *e = NULL;
     uint32_t index = 0;
+    rc = NET_E_LIMIT; /* all taken, unless memory runs out first */
     for (uint32_t i = 0; i < NET_MAX_ENGINES; i++) {
         index = (g_next_engine + i) % NET_MAX_ENGINES;
         net_engine_s *cand = atomic_load(&g_engines[index]);
         if (!cand) {
-            cand = calloc(1, sizeof *cand);
-            if (!cand)
+            cand = net__calloc(1, sizeof *cand);
+            if (!cand) {
+                rc = NET_E_NOMEM;
                 break;
+            }
             cand->index = index;
             atomic_init(&cand->gen, 0);
             atomic_store(&g_engines[index], cand);
@@ -405,7 +462,7 @@ NET_API int net_engine_create(const net_config *cfg, net_engine *out)
     }
     if (!e) {
         net_spin_unlock(&g_engines_lock);
-        return NET_E_LIMIT;
+        return rc;
     }
     g_next_engine = index + 1;
     uint32_t gen = atomic_load(&e->gen) + 1;
@@ -431,7 +488,6 @@ NET_API int net_engine_create(const net_config *cfg, net_engine *out)
     e->held = NULL;
     e->nheld = e->held_cap = 0;
     e->side = NULL;
-    e->side_cap = 0;
     net_timers_init(&e->timers);
     atomic_store(&e->open_conns, 0);
     atomic_store(&e->conns_total, 0);
@@ -441,7 +497,8 @@ NET_API int net_engine_create(const net_config *cfg, net_engine *out)
     atomic_store(&e->recv_paused, 0);
     atomic_store(&e->open_udps, 0);
 
-    net_loop *loops = calloc(e->nloops, sizeof *loops);
+    e->side = net__malloc(NET_POLL_CHUNK * sizeof *e->side);
+    net_loop *loops = e->side ? net__calloc(e->nloops, sizeof *loops) : NULL;
     if (!loops) {
         rc = NET_E_NOMEM;
         goto fail_early;
@@ -552,6 +609,8 @@ NET_API int net_engine_destroy(net_engine eh)
         }
         for (uint32_t i = 0; i < e->nloops; i++)
             os_thread_join(e->loops[i].thread);
+        for (uint32_t i = 0; i < e->nloops; i++)
+            loop_drop_unstarted(&e->loops[i]);
     } else {
         atomic_store(&e->poll_thread, os_thread_self());
         loop_teardown(&e->loops[0]);
@@ -628,7 +687,7 @@ static void hold_block(net_engine_s *e, net_block *b)
     }
     if (e->nheld == e->held_cap) {
         uint32_t cap = e->held_cap ? e->held_cap * 2 : 256;
-        net_held *h = realloc(e->held, cap * sizeof *h);
+        net_held *h = net__realloc(e->held, cap * sizeof *h);
         if (!h) /* out of memory: leak this reference rather than free a payload the script may still read */
             return;
         e->held = h;
@@ -654,7 +713,11 @@ static void fire_timers(net_engine_s *e, uint64_t now)
         net_event ev;
         net_spin_lock(&e->timers.lock);
         net_timer *tm = net_timers_pop_due(&e->timers, now, &rearmed);
-        if (tm) {
+        /* A repeating timer whose last TIMER is not polled yet gets no
+         * second one: one event in its reserved room, not a backlog. */
+        int push = tm && !tm->queued;
+        if (push) {
+            tm->queued = 1;
             memset(&ev, 0, sizeof ev);
             ev.type = NET_EV_TIMER;
             ev.handle = tm->handle;
@@ -663,60 +726,68 @@ static void fire_timers(net_engine_s *e, uint64_t now)
         net_spin_unlock(&e->timers.lock);
         if (!tm)
             return;
-        net__push_event(e, &ev, NULL, NULL);
+        if (push)
+            net__push_reserved(e, &ev, NULL);
     }
 }
 
 /* Hands out up to max events; CLOSE frees its object, a TIMER of a timer
- * closed meanwhile is dropped. */
+ * closed meanwhile is dropped. Events come out of the queue NET_POLL_CHUNK
+ * at a time, so what a poll needs beside the caller's array is fixed
+ * whatever max the caller passes. */
 static int deliver(net_engine_s *e, net_event *out, int max)
 {
-    if ((uint32_t)max > e->side_cap) {
-        net_qside *side = realloc(e->side, (size_t)max * sizeof *side);
-        if (!side)
-            max = (int)e->side_cap;
-        else {
-            e->side = side;
-            e->side_cap = (uint32_t)max;
-        }
-        if (max == 0)
-            return NET_E_NOMEM;
-    }
-    os_mutex_lock(&e->qlock);
-    uint32_t n = net_queue_take(&e->queue, out, e->side, (uint32_t)max);
-    os_mutex_unlock(&e->qlock);
     uint64_t seq = atomic_load(&e->poll_seq);
-    uint32_t kept = 0;
-    for (uint32_t i = 0; i < n; i++) {
-        net_qside *s = &e->side[i];
-        net_event *ev = &out[i];
-        if (s->blk)
-            hold_block(e, s->blk);
-        if (ev->type == NET_EV_DATA && s->obj) {
-            net_conn *c = s->obj;
-            atomic_store(&c->last_delivery_seq, seq);
-            net__conn_delivered(e, c, ev);
-        } else if (ev->type == NET_EV_DATAGRAM && s->obj) {
-            net__udp_delivered(e, s->obj, ev);
-        } else if (ev->type == NET_EV_CLOSE && s->obj) {
-            free_closed(e, s->obj);
-        } else if (ev->type == NET_EV_TIMER) {
-            net_slot *slot = net_handle_lock(&e->handles, ev->handle, NET__TBIT(NET__T_TIMER));
-            if (!slot)
-                continue; /* closed after it fired */
-            net_timer *tm = slot->obj;
-            if (tm->repeat_ms == 0) { /* a one-shot timer's handle ends with its event */
-                net_slot_retire(&e->handles, slot);
-                free(tm);
-            } else {
-                net_slot_unlock(slot);
+    int kept = 0;
+    while (kept < max) {
+        uint32_t want = (uint32_t)(max - kept) < NET_POLL_CHUNK ? (uint32_t)(max - kept) : NET_POLL_CHUNK;
+        os_mutex_lock(&e->qlock);
+        uint32_t n = net_queue_take(&e->queue, out + kept, e->side, want);
+        os_mutex_unlock(&e->qlock);
+        int first = kept;
+        for (uint32_t i = 0; i < n; i++) {
+            net_qside *s = &e->side[i];
+            net_event *ev = &out[first + (int)i];
+            if (s->blk)
+                hold_block(e, s->blk);
+            if (ev->type == NET_EV_DATA && s->obj) {
+                net_conn *c = s->obj;
+                atomic_store(&c->last_delivery_seq, seq);
+                net__conn_delivered(e, c, ev);
+            } else if (ev->type == NET_EV_DATAGRAM && s->obj) {
+                net__udp_delivered(e, s->obj, ev);
+            } else if (ev->type == NET_EV_CLOSE && s->obj) {
+                free_closed(e, s->obj);
+            } else if ((ev->type == NET_EV_SEND_HIGHWATER || ev->type == NET_EV_SEND_DRAINED) && s->obj) {
+                net__conn_water_polled(s->obj);
+            } else if (ev->type == NET_EV_ERROR && s->obj) {
+                net__udp_error_polled(s->obj);
+            } else if (ev->type == NET_EV_TIMER) {
+                net_slot *slot = net_handle_lock(&e->handles, ev->handle, NET__TBIT(NET__T_TIMER));
+                if (!slot) { /* closed after it fired: its reserved room was left for us to give up */
+                    net__unreserve_events(e, NET_TIMER_EVENTS);
+                    continue;
+                }
+                net_timer *tm = slot->obj;
+                if (tm->repeat_ms == 0) { /* a one-shot timer's handle ends with its event */
+                    net_slot_retire(&e->handles, slot);
+                    net__unreserve_events(e, NET_TIMER_EVENTS);
+                    free(tm);
+                } else {
+                    net_spin_lock(&e->timers.lock);
+                    tm->queued = 0;
+                    net_spin_unlock(&e->timers.lock);
+                    net_slot_unlock(slot);
+                }
             }
+            if (kept != first + (int)i)
+                out[kept] = *ev;
+            kept++;
         }
-        if (kept != i)
-            out[kept] = *ev;
-        kept++;
+        if (n < want)
+            break;
     }
-    return (int)kept;
+    return kept;
 }
 
 /* Milliseconds from now until a deadline, as a wait timeout (-1 = never). */

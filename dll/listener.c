@@ -2,6 +2,7 @@
  * the process runs out of descriptors. */
 #include <stdlib.h>
 #include <string.h>
+#include "testhooks.h"
 #include "core.h"
 
 #define ACCEPT_RETRY_MS 100
@@ -25,7 +26,7 @@ static void push_listener_close(net_listener *l, int status, int os_error)
     ev.os_error = os_error;
     ev.handle = l->o.handle;
     ev.user = atomic_load(&l->o.user);
-    net__push_event(l->o.loop->e, &ev, NULL, l);
+    net__push_reserved(l->o.loop->e, &ev, l);
 }
 
 static void list_remove(net_loop *loop, net_listener *l)
@@ -37,22 +38,46 @@ static void list_remove(net_loop *loop, net_listener *l)
         }
 }
 
+/* From here on no other thread schedules work for the listener and every
+ * socket call on its handle returns NET_E_CLOSED: the descriptor is about
+ * to be closed, and its number may soon name somebody else's socket. */
+static void mark_closing(net_listener *l)
+{
+    net_slot_lock(l->o.slot);
+    l->closing = 1;
+    net_slot_unlock(l->o.slot);
+}
+
+/* The last word on a listener: after its CLOSE is queued the poller may
+ * free it, so it must be on no list of the loop's any more. */
+static void finish(net_loop *loop, net_listener *l, int status, int os_error)
+{
+    list_remove(loop, l);
+    net__loop_unschedule(loop, &l->o);
+    net_slot_lock(l->o.slot);
+    l->o.sock = NET_BAD_SOCK;
+    net_slot_unlock(l->o.slot);
+    push_listener_close(l, status, os_error);
+}
+
 void net__listener_released(net_listener *l)
 {
-    list_remove(l->o.loop, l);
-    push_listener_close(l, 0, 0);
+    finish(l->o.loop, l, 0, 0);
 }
 
 void net__listener_run_ops(net_loop *loop, net_listener *l, uint32_t ops)
 {
     const net_backend *bk = loop->e->bk;
+    if (l->closed)
+        return;
     if (ops & OP_LISTEN) {
         int rc = bk->listener_open(loop, l);
         if (rc) {
+            int os_error = os_last_error();
+            mark_closing(l);
+            l->closed = 1;
             os_sock_close(l->o.sock);
-            l->o.sock = NET_BAD_SOCK;
-            l->retry_at = UINT64_MAX; /* marks "closed" for OP_LCLOSE below */
-            push_listener_close(l, rc, os_last_error());
+            finish(loop, l, rc, os_error);
             return;
         }
         l->lnext = loop->listeners;
@@ -60,18 +85,19 @@ void net__listener_run_ops(net_loop *loop, net_listener *l, uint32_t ops)
         l->accepting = 1;
         bk->accept_start(loop, l);
     }
-    if ((ops & OP_LCLOSE) && l->retry_at != UINT64_MAX) {
+    if (ops & OP_LCLOSE) {
+        mark_closing(l); /* net_close set it already; teardown did not */
         if (l->accepting)
             bk->accept_stop(loop, l);
         l->accepting = 0;
-        l->retry_at = UINT64_MAX;
+        l->closed = 1;
         bk->listener_close(loop, l);
     }
 }
 
 void net__listener_tick(net_loop *loop, net_listener *l)
 {
-    if (!l->accepting && l->retry_at && l->retry_at != UINT64_MAX && loop->now >= l->retry_at) {
+    if (!l->accepting && !l->closed && l->retry_at && loop->now >= l->retry_at) {
         l->retry_at = 0;
         l->accepting = 1;
         loop->e->bk->accept_start(loop, l);
@@ -92,7 +118,7 @@ void net__accepted(net_listener *l, net_sock s, const net_addr *peer, int err, i
         }
         return;
     }
-    if (l->retry_at == UINT64_MAX) { /* closing */
+    if (l->closed) { /* closing: the backend's last accepts */
         os_sock_close(s);
         return;
     }
@@ -118,8 +144,9 @@ void net__accepted(net_listener *l, net_sock s, const net_addr *peer, int err, i
     ev.user = atomic_load(&c->o.user);
     if (peer)
         ev.addr = *peer;
-    /* ACCEPT is queued before the connection can produce anything. */
-    net__push_event(e, &ev, NULL, NULL);
+    /* ACCEPT is queued (into the connection's reserved room) before the
+     * connection can produce anything. */
+    net__push_reserved(e, &ev, NULL);
     if (c->o.loop == loop) {
         net__conn_run_ops(loop, c, OP_START);
     } else {
@@ -131,6 +158,7 @@ void net__accepted(net_listener *l, net_sock s, const net_addr *peer, int err, i
 
 void net__listener_free(net_engine_s *e, net_listener *l)
 {
+    net__unreserve_events(e, NET_LISTENER_EVENTS);
     net_slot *s = net_handle_lock(&e->handles, l->o.handle, NET__TBIT(NET__T_LISTENER));
     if (s)
         net_slot_retire(&e->handles, s);
@@ -161,6 +189,16 @@ int net__read_tcp_config(const net_tcp_config *in, net_tcp_config *out)
     return 0;
 }
 
+int net__tcp_frame_cfg(const net_engine_s *e, const net_tcp_config *tc, net_frame_cfg *out)
+{
+    uint32_t max = tc->max_message ? tc->max_message : e->cfg.max_message;
+    /* Same bounds as the engine's own max_message: a message this size must
+     * fit the send queue, header included. */
+    if (max > NET_MAX_MESSAGE || (uint64_t)max + NET_MAX_HEADER > e->cfg.send_cap)
+        return NET_E_INVAL;
+    return net_frame_cfg_make(tc->framing, tc->flags, max, out);
+}
+
 NET_API int net_listen(net_engine eh, const char *host, uint16_t port, const net_tcp_config *cfg, net_handle *out)
 {
     if (!out)
@@ -180,7 +218,7 @@ NET_API int net_listen(net_engine eh, const char *host, uint16_t port, const net
         goto done;
     if ((rc = os_tcp_listen(&addr, tc.backlog, tc.flags, &s, NULL)) != 0)
         goto done;
-    l = calloc(1, sizeof *l);
+    l = net__calloc(1, sizeof *l);
     if (!l) {
         rc = NET_E_NOMEM;
         goto done;
@@ -190,11 +228,14 @@ NET_API int net_listen(net_engine eh, const char *host, uint16_t port, const net
     l->o.loop = &e->loops[0];
     atomic_init(&l->o.user, tc.user);
     l->cfg = tc;
-    if ((rc = net_frame_cfg_make(tc.framing, tc.flags, tc.max_message ? tc.max_message : e->cfg.max_message,
-                                 &l->fcfg)) != 0)
+    if ((rc = net__tcp_frame_cfg(e, &tc, &l->fcfg)) != 0)
         goto done;
-    if ((rc = net_handle_alloc(&e->handles, NET__T_LISTENER, l, &l->o.handle, &l->o.slot)) != 0)
+    if ((rc = net__reserve_events(e, NET_LISTENER_EVENTS)) != 0)
         goto done;
+    if ((rc = net_handle_alloc(&e->handles, NET__T_LISTENER, l, &l->o.handle, &l->o.slot)) != 0) {
+        net__unreserve_events(e, NET_LISTENER_EVENTS);
+        goto done;
+    }
     net_slot_lock(l->o.slot);
     net__loop_schedule(l->o.loop, &l->o, OP_LISTEN);
     net_slot_unlock(l->o.slot);

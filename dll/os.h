@@ -41,6 +41,9 @@ void os_cond_signal(os_cond *c);
 void os_cond_wait(os_cond *c, os_mutex *m, int timeout_ms);
 
 const char *os_getenv(const char *name);
+/* The OS error a name such as "EMFILE" or "ECONNRESET" stands for here
+ * (Windows: its WSA twin); 0 for an unknown name. Fault injection only. */
+int os_error_by_name(const char *name);
 
 /* ---- sockets ---- */
 int os_last_error(void);

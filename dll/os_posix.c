@@ -139,6 +139,19 @@ const char *os_getenv(const char *name)
     return getenv(name);
 }
 
+int os_error_by_name(const char *name)
+{
+    static const struct {
+        const char *name;
+        int code;
+    } t[] = {{"EMFILE", EMFILE}, {"ENFILE", ENFILE}, {"ENOBUFS", ENOBUFS}, {"ECONNRESET", ECONNRESET},
+             {"EBUSY", EBUSY},   {"EAGAIN", EAGAIN}, {"EPIPE", EPIPE}};
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
+        if (strcmp(name, t[i].name) == 0)
+            return t[i].code;
+    return 0;
+}
+
 /* ---- sockets ---- */
 
 int os_last_error(void)

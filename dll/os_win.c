@@ -162,6 +162,20 @@ const char *os_getenv(const char *name)
     return getenv(name);
 }
 
+int os_error_by_name(const char *name)
+{
+    static const struct {
+        const char *name;
+        int code;
+    } t[] = {{"EMFILE", WSAEMFILE},         {"ENFILE", WSAEMFILE},     {"ENOBUFS", WSAENOBUFS},
+             {"ECONNRESET", WSAECONNRESET}, {"EBUSY", WSAEWOULDBLOCK}, {"EAGAIN", WSAEWOULDBLOCK},
+             {"EPIPE", WSAESHUTDOWN}};
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
+        if (strcmp(name, t[i].name) == 0)
+            return t[i].code;
+    return 0;
+}
+
 /* ---- sockets ---- */
 
 int os_last_error(void)

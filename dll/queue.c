@@ -1,3 +1,4 @@
+#include "testhooks.h"
 #include "queue.h"
 
 #include <stdlib.h>
@@ -17,13 +18,16 @@ void net_queue_free(net_queue *q)
     memset(q, 0, sizeof *q);
 }
 
-static int grow(net_queue *q)
+/* Grows the ring to hold at least need events. */
+static int grow(net_queue *q, uint64_t need)
 {
-    uint32_t cap = q->cap ? q->cap * 2 : 256;
-    if (cap < q->cap)
+    uint64_t cap = q->cap ? q->cap : 256;
+    while (cap < need)
+        cap *= 2;
+    if (cap > (1u << 31))
         return NET_E_NOMEM;
-    net_event *ev = malloc((size_t)cap * sizeof *ev);
-    net_qside *side = malloc((size_t)cap * sizeof *side);
+    net_event *ev = net__malloc((size_t)cap * sizeof *ev);
+    net_qside *side = net__malloc((size_t)cap * sizeof *side);
     if (!ev || !side) {
         free(ev);
         free(side);
@@ -38,21 +42,49 @@ static int grow(net_queue *q)
     free(q->side);
     q->ev = ev;
     q->side = side;
-    q->cap = cap;
+    q->cap = (uint32_t)cap;
     q->head = 0;
     return 0;
 }
 
-int net_queue_push(net_queue *q, const net_event *ev, net_block *blk, void *obj)
+static void put(net_queue *q, const net_event *ev, net_block *blk, void *obj, int reserved)
 {
-    if (q->count == q->cap && grow(q) != 0)
-        return NET_E_NOMEM;
     uint32_t at = (q->head + q->count) & (q->cap - 1);
     q->ev[at] = *ev;
     q->side[at].blk = blk;
     q->side[at].obj = obj;
+    q->side[at].reserved = reserved;
     q->count++;
+}
+
+int net_queue_push(net_queue *q, const net_event *ev, net_block *blk, void *obj)
+{
+    uint64_t need = (uint64_t)q->count + q->reserved + 1;
+    if (need > q->cap && grow(q, need) != 0)
+        return NET_E_NOMEM;
+    put(q, ev, blk, obj, 0);
     return 0;
+}
+
+int net_queue_reserve(net_queue *q, uint32_t n)
+{
+    uint64_t need = (uint64_t)q->count + q->reserved + n;
+    if (need > q->cap && grow(q, need) != 0)
+        return NET_E_NOMEM;
+    q->reserved += n;
+    return 0;
+}
+
+void net_queue_unreserve(net_queue *q, uint32_t n)
+{
+    q->reserved -= n <= q->reserved ? n : q->reserved;
+}
+
+void net_queue_push_reserved(net_queue *q, const net_event *ev, net_block *blk, void *obj)
+{
+    /* count + reserved <= cap holds, and reserved >= 1: there is room */
+    q->reserved--;
+    put(q, ev, blk, obj, 1);
 }
 
 uint32_t net_queue_take(net_queue *q, net_event *out, net_qside *side, uint32_t max)
@@ -61,6 +93,7 @@ uint32_t net_queue_take(net_queue *q, net_event *out, net_qside *side, uint32_t 
     for (uint32_t i = 0; i < n; i++) {
         uint32_t at = (q->head + i) & (q->cap - 1);
         out[i] = q->ev[at];
+        q->reserved += (uint32_t)q->side[at].reserved;
         if (side)
             side[i] = q->side[at];
         else

@@ -1,3 +1,4 @@
+#include "testhooks.h"
 #include "timer.h"
 
 #include <stdlib.h>
@@ -57,7 +58,7 @@ int net_timers_add(net_timers *t, net_timer *tm)
 {
     if (t->count == t->cap) {
         uint32_t cap = t->cap ? t->cap * 2 : 64;
-        net_timer **h = realloc(t->heap, cap * sizeof *h);
+        net_timer **h = net__realloc(t->heap, cap * sizeof *h);
         if (!h)
             return NET_E_NOMEM;
         t->heap = h;

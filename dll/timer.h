@@ -11,6 +11,7 @@ typedef struct net_timer {
     uint64_t due;
     uint32_t repeat_ms;
     uint32_t heap_index;
+    int queued; /* under the heap's lock: its TIMER event waits to be polled */
     atomic_uint_least64_t user;
 } net_timer;
 

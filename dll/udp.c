@@ -1,6 +1,7 @@
 /* udp.c - a UDP socket: its send queue of datagrams, its receive path and how it ends. */
 #include <stdlib.h>
 #include <string.h>
+#include "testhooks.h"
 #include "core.h"
 
 #define UDP_BATCH 64      /* datagrams handed to the backend at once */
@@ -42,7 +43,30 @@ static void push_udp_event(net_udp *u, uint32_t type, int status, int os_error, 
     ev.user = atomic_load_explicit(&u->o.user, memory_order_relaxed);
     if (addr)
         ev.addr = *addr;
-    net__push_event(u->o.loop->e, &ev, NULL, type == NET_EV_CLOSE ? u : NULL);
+    net__push_reserved(u->o.loop->e, &ev, u); /* room reserved at open (NET_UDP_EVENTS) */
+}
+
+/* A non-fatal error for the script. One ERROR at most waits in the event
+ * queue per socket, in its reserved room: errors while it waits (an ICMP
+ * storm, a burst of refused sends) are counted (NET_OPT_ERRORS_DROPPED). */
+static void report_error(net_udp *u, int err, int os_error, const net_addr *about)
+{
+    net_slot_lock(u->o.slot);
+    int queue_it = !u->error_queued && u->state != US_CLOSED;
+    if (queue_it) {
+        u->error_queued = 1;
+        push_udp_event(u, NET_EV_ERROR, err ? err : NET_E_OS, os_error, about);
+    }
+    net_slot_unlock(u->o.slot);
+    if (!queue_it)
+        atomic_fetch_add_explicit(&u->errors_dropped, 1, memory_order_relaxed);
+}
+
+void net__udp_error_polled(net_udp *u)
+{
+    net_slot_lock(u->o.slot);
+    u->error_queued = 0;
+    net_slot_unlock(u->o.slot);
 }
 
 /* ---- opening ---- */
@@ -100,7 +124,7 @@ NET_API int net_udp_open(net_engine eh, const char *host, uint16_t port, const n
         goto fail;
     if ((rc = os_udp_open(&at, uc.flags, uc.rcvbuf, uc.sndbuf, &s, NULL)) != 0)
         goto fail;
-    if (!(u = calloc(1, sizeof *u))) {
+    if (!(u = net__calloc(1, sizeof *u))) {
         rc = NET_E_NOMEM;
         goto fail;
     }
@@ -113,10 +137,15 @@ NET_API int net_udp_open(net_engine eh, const char *host, uint16_t port, const n
     u->rx_max = uc.max_datagram;
     atomic_init(&u->max_datagram, uc.max_datagram);
     atomic_init(&u->dropped, 0);
+    atomic_init(&u->errors_dropped, 0);
     atomic_init(&u->rx_unpolled, 0);
     atomic_init(&u->paused, 0);
-    if ((rc = net_handle_alloc(&e->handles, NET__T_UDP, u, &u->o.handle, &u->o.slot)) != 0)
+    if ((rc = net__reserve_events(e, NET_UDP_EVENTS)) != 0)
         goto fail;
+    if ((rc = net_handle_alloc(&e->handles, NET__T_UDP, u, &u->o.handle, &u->o.slot)) != 0) {
+        net__unreserve_events(e, NET_UDP_EVENTS);
+        goto fail;
+    }
     atomic_fetch_add(&e->open_udps, 1);
     net_slot_lock(u->o.slot);
     net__udp_schedule_locked(u, OP_START);
@@ -199,11 +228,13 @@ int net__udp_queue(net_udp *u, const net_addr *to, const net_buf *bufs, uint32_t
     if (total > atomic_load_explicit(&u->max_datagram, memory_order_relaxed))
         return NET_E_MSGSIZE;
     uint64_t charge = total + UDP_OVERHEAD;
+    if (charge > u->send_cap) /* could never fit: waiting would not help */
+        return NET_E_MSGSIZE;
     if (u->sq_bytes + charge > u->send_cap)
         return NET_E_WOULDBLOCK;
     if (u->sq_count == u->sq_cap) {
         uint32_t cap = u->sq_cap ? u->sq_cap * 2 : 16;
-        net_udp_out *sq = malloc(cap * sizeof *sq);
+        net_udp_out *sq = net__malloc(cap * sizeof *sq);
         if (!sq)
             return NET_E_NOMEM;
         for (uint32_t i = 0; i < u->sq_count; i++)
@@ -318,7 +349,7 @@ static void flush(net_loop *loop, net_udp *u)
             return;
         }
         if (!u->batch) {
-            u->batch = malloc(UDP_BATCH * sizeof *u->batch);
+            u->batch = net__malloc(UDP_BATCH * sizeof *u->batch);
             if (!u->batch) { /* out of memory: the queue waits for the next turn's flush */
                 net__udp_schedule_locked(u, OP_FLUSH);
                 net_slot_unlock(u->o.slot);
@@ -368,7 +399,7 @@ void net__udp_send_failed(net_udp *u, const net_dgram *d, int err, int os_error)
         to = u->peer;
         net_slot_unlock(u->o.slot);
     }
-    push_udp_event(u, NET_EV_ERROR, err ? err : NET_E_OS, os_error, &to);
+    report_error(u, err, os_error, &to);
 }
 
 /* ---- receiving (loop thread) ---- */
@@ -459,7 +490,7 @@ void net__udp_recv_error(net_udp *u, int err, int os_error)
     net_addr peer = u->peer;
     int connected = u->connected;
     net_slot_unlock(u->o.slot);
-    push_udp_event(u, NET_EV_ERROR, err ? err : NET_E_OS, os_error, connected ? &peer : NULL);
+    report_error(u, err, os_error, connected ? &peer : NULL);
 }
 
 void net__udp_delivered(net_engine_s *e, net_udp *u, const net_event *ev)
@@ -537,6 +568,7 @@ void net__udp_released(net_udp *u)
 
 void net__udp_free(net_engine_s *e, net_udp *u)
 {
+    net__unreserve_events(e, NET_UDP_EVENTS);
     free(u->batch);
     net_slot *s = net_handle_lock(&e->handles, u->o.handle, NET__TBIT(NET__T_UDP));
     if (s)
@@ -629,7 +661,7 @@ NET_API int net_sendto(net_handle h, const net_addr *to, const void *data, uint3
     if (slot) {
         net_buf b = {data, len};
         net_udp *u = slot->obj;
-        rc = !to && !u->connected ? NET_E_INVAL : net__udp_queue(u, to, &b, 1);
+        rc = net__udp_queue(u, to, &b, 1); /* no address on an unconnected socket: NET_E_NOTCONN, as net_send */
         net_slot_unlock(slot);
     }
     net__engine_leave(e);

@@ -21,12 +21,12 @@
 #include <string.h>
 #include "handle.h"
 
-#define FUZZ_ASSERT(c)                                                                  \
-    do {                                                                                \
-        if (!(c)) {                                                                     \
-            fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, #c); \
-            abort();                                                                    \
-        }                                                                               \
+#define FUZZ_ASSERT(c)                                                                                                 \
+    do {                                                                                                               \
+        if (!(c)) {                                                                                                    \
+            fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, #c);                                  \
+            abort();                                                                                                   \
+        }                                                                                                              \
     } while (0)
 
 enum { MAXH = 2048 };
@@ -142,6 +142,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const uint32_t engine_index = rd8(&r) % 255u;
     const uint32_t tag = rd8(&r) & 7u;
     net_handles_init(&g_t, engine_index, tag);
+    g_t.reuse_after = rd8(&r) & 3u; /* a shallow reuse depth, so reuse happens within one input */
     g_nhist = 0;
 
     while (r.n) {
@@ -160,13 +161,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             FUZZ_ASSERT(s != NULL && s->obj == &g_objs[g_nhist]);
             FUZZ_ASSERT(net_handle_engine_index(h) == engine_index);
             FUZZ_ASSERT(net_handle_type(h) == type);
-            FUZZ_ASSERT((h >> 60) == tag);
-            FUZZ_ASSERT(((h >> 32) & 0xFFFFFFu) >= 1);
-            FUZZ_ASSERT((h & 0xFFFFFFu) == s->index);
-            if (nfree_before)
-                FUZZ_ASSERT(g_t.count == count_before && g_t.nfree == nfree_before - 1); /* reused */
-            else
-                FUZZ_ASSERT(g_t.count == count_before + 1 && s->index == count_before);
+            FUZZ_ASSERT(net_handle_tag(h) == tag);
+            FUZZ_ASSERT(net_handle_gen(h) >= 1);
+            FUZZ_ASSERT(net_handle_slot(h) == s->index);
+            if (nfree_before > g_t.reuse_after) /* the oldest free slot is reused */
+                FUZZ_ASSERT(g_t.count == count_before && g_t.nfree == nfree_before - 1);
+            else /* a new slot while few wait */
+                FUZZ_ASSERT(g_t.count == count_before + 1 && g_t.nfree == nfree_before);
+            else FUZZ_ASSERT(g_t.count == count_before + 1 && s->index == count_before);
             for (size_t j = 0; j < g_nhist; j++)
                 FUZZ_ASSERT(g_hist[j].h != h);
             g_hist[g_nhist++] = (issued){h, type, 1};
@@ -223,7 +225,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             static const struct {
                 int shift;
                 uint64_t mask;
-            } f[] = {{0, 0xFFFFFF}, {24, 0xFF}, {32, 0xFFFFFF}, {56, 0xF}, {60, 0xF}};
+            } f[] = {{0, NET_HANDLE_SLOT_MASK},
+                     {24, 0xFF},
+                     {NET_HANDLE_GEN_SHIFT, NET_HANDLE_GEN_MASK},
+                     {NET_HANDLE_TYPE_SHIFT, NET_HANDLE_TYPE_MASK},
+                     {NET_HANDLE_TAG_SHIFT, NET_HANDLE_TAG_MASK}};
             h = (h & ~(f[field].mask << f[field].shift)) | ((v & f[field].mask) << f[field].shift);
             check_lookup(h, ~0u);
             break;

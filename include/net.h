@@ -13,6 +13,32 @@
  *
  * Config structs carry their own size (set by the *_init functions) so the
  * ABI can grow: a newer library reads only what an older caller filled in.
+ *
+ * Rules every call keeps:
+ * - Handles: a handle stays stale once its object is gone. Freed slots are
+ *   reused oldest first and only behind 65536 other free ones, and a slot's
+ *   26-bit generation must go all the way round before an old handle could
+ *   match again: that takes over 4e12 handles made in one engine (more than
+ *   a century at 1000 new connections or timers a second). A handle of a
+ *   destroyed engine is refused too (engine tag, and per-engine generations).
+ * - Closing: once net_close or net_abort was called on a connection, UDP
+ *   socket or listener, every call that would reach its socket (options,
+ *   net_local_addr, net_peer_addr, sends, net_shutdown) returns
+ *   NET_E_CLOSED; net_close/net_abort again return 0; user data stays
+ *   readable. After its CLOSE event the handle is stale (NET_E_BADHANDLE).
+ * - Sizes: NET_E_MSGSIZE for a message or datagram that can never be
+ *   queued (over max_message / max_datagram, or over the send cap even on
+ *   an empty queue); NET_E_WOULDBLOCK only when waiting for the queue to
+ *   drain would help.
+ * - Events: ACCEPT, CONNECT, CLOSE, a connection's SEND_HIGHWATER/DRAINED,
+ *   a UDP socket's ERROR and a TIMER have their room in the event queue
+ *   reserved with their object, so running out of memory never loses them
+ *   (the object's creation fails instead). At most one water-mark event per
+ *   connection, one ERROR per UDP socket and one TIMER per timer wait to be
+ *   polled at a time: a crossing meanwhile is reported after that one is
+ *   polled, further UDP errors are counted (NET_OPT_ERRORS_DROPPED), and a
+ *   repeating timer does not pile up ticks. DATA and DATAGRAM are bounded by
+ *   recv_limit per socket.
  */
 #ifndef NET_H
 #define NET_H
@@ -83,9 +109,12 @@ enum {
     NET_EV_TIMER = 7,          /* handle = timer, user = its user data */
     NET_EV_USER = 8,           /* from net_post: user = the posted value */
     NET_EV_DATAGRAM = 9,       /* UDP: data/len = one whole datagram, addr = its sender */
-    NET_EV_ERROR = 10          /* UDP: a non-fatal error (status, os_error; addr = the peer it concerns
+    NET_EV_ERROR = 10,         /* UDP: a non-fatal error (status, os_error; addr = the peer it concerns
                                   where known), e.g. NET_E_REFUSED from an ICMP port unreachable on a
                                   connected socket. The handle stays open. */
+    NET_EV_EOF = 11            /* TCP with NET_TCP_HALF_OPEN: the peer finished sending (its FIN), after its
+                                  last DATA; the connection stays open for sending until net_close or
+                                  net_shutdown */
 };
 
 enum { NET_AF_UNSPEC = 0, NET_AF_INET = 4, NET_AF_INET6 = 6 };
@@ -120,10 +149,12 @@ typedef struct net_config {
     uint32_t backend;          /* NET_BACKEND_*; AUTO honours NET_BACKEND=epoll|io_uring|iocp */
     uint32_t io_threads;       /* 0: I/O runs inside net_poll; N: N engine I/O threads */
     uint32_t max_connections;  /* open connections; extra accepts are closed (default 100000) */
-    uint32_t max_message;      /* largest framed message in either direction (default 1 MiB) */
-    uint32_t send_cap;         /* per connection queued bytes; past it net_send fails (default 16 MiB) */
+    uint32_t max_message;      /* largest framed message in either direction (default 1 MiB, at most 2^31-1) */
+    uint32_t send_cap;         /* per connection queued bytes; past it net_send fails (default 16 MiB); must hold
+                                  max_message + 4 (a header): net_engine_create refuses less with NET_E_INVAL */
     uint32_t send_highwater;   /* SEND_HIGHWATER when queued bytes pass this (default 1 MiB) */
-    uint32_t send_lowwater;    /* SEND_DRAINED when queued bytes fall under this (default 64 KiB) */
+    uint32_t send_lowwater;    /* SEND_DRAINED when queued bytes fall under this (default 64 KiB; not above
+                                  send_highwater, here or through NET_OPT_LOWWATER/HIGHWATER) */
     uint32_t recv_limit;       /* per connection unpolled bytes before reading pauses (default 4 MiB) */
     uint32_t idle_timeout_ms;  /* close connections silent this long; 0 = never (default 0) */
     uint32_t close_timeout_ms; /* bound on a graceful close waiting for the peer (default 5000) */
@@ -166,7 +197,8 @@ NET_API int net_engine_stats(net_engine engine, net_stats *stats);
 
 /* Fills events[0..max) and returns how many; waits up to timeout_ms
  * (-1 = forever, 0 = not at all) when nothing is ready. NET_E_BUSY when
- * another thread is polling this engine. */
+ * another thread is polling this engine. Any max >= 1 is fine: the engine
+ * needs no memory of its own in proportion to it. */
 NET_API int net_poll(net_engine engine, net_event *events, int max, int timeout_ms);
 /* Makes a blocking net_poll return (possibly with 0 events). Any thread. */
 NET_API int net_wakeup(net_engine engine);
@@ -183,18 +215,22 @@ enum {
 };
 
 enum {
-    NET_TCP_NODELAY = 1u << 0,            /* TCP_NODELAY (default on) */
-    NET_TCP_REUSEADDR = 1u << 1,          /* SO_REUSEADDR on listeners (default on) */
-    NET_TCP_KEEPALIVE = 1u << 2,          /* SO_KEEPALIVE */
-    NET_TCP_IPV6ONLY = 1u << 3,           /* listeners on "::" take IPv6 only */
-    NET_TCP_LEN_INCLUDES_HEADER = 1u << 4 /* framed lengths count the header (the seeds' u16) */
+    NET_TCP_NODELAY = 1u << 0,             /* TCP_NODELAY (default on) */
+    NET_TCP_REUSEADDR = 1u << 1,           /* SO_REUSEADDR on listeners (default on) */
+    NET_TCP_KEEPALIVE = 1u << 2,           /* SO_KEEPALIVE */
+    NET_TCP_IPV6ONLY = 1u << 3,            /* listeners on "::" take IPv6 only */
+    NET_TCP_LEN_INCLUDES_HEADER = 1u << 4, /* framed lengths count the header (the seeds' u16) */
+    NET_TCP_HALF_OPEN = 1u << 5 /* the peer's FIN comes as NET_EV_EOF and the connection stays open for sending
+                                   until the script closes or shuts it down (default: it closes by itself once
+                                   the script had its turn; see net_shutdown) */
 };
 
 typedef struct net_tcp_config {
     uint32_t size;        /* sizeof(net_tcp_config): set by net_tcp_config_init */
     uint32_t framing;     /* NET_FRAMING_*; accepted connections inherit the listener's */
     uint32_t flags;       /* NET_TCP_* */
-    uint32_t max_message; /* 0 = the engine's */
+    uint32_t max_message; /* 0 = the engine's; else at most 2^31-1 and what the engine's send_cap holds with a
+                             4-byte header (NET_E_INVAL otherwise) */
     int32_t backlog;      /* listen backlog; 0 = default (511) */
     uint32_t reserved_;
     uint64_t user; /* user data of the new handle */
@@ -205,7 +241,10 @@ NET_API void net_tcp_config_init(net_tcp_config *cfg);
 /* host: numeric IPv4/IPv6 or a name (resolved synchronously), NULL or "" for
  * any IPv4 address. port 0 picks a free port: ask it with net_local_addr. */
 NET_API int net_listen(net_engine engine, const char *host, uint16_t port, const net_tcp_config *cfg, net_handle *out);
-/* Starts connecting; a NET_EV_CONNECT event reports the outcome. */
+/* Starts connecting; a NET_EV_CONNECT event reports the outcome. Sends,
+ * net_shutdown and net_close may follow at once: what is queued goes out
+ * once connected, and a close or shutdown asked for meanwhile happens after
+ * it (CONNECT, then CLOSE). net_peer_addr is NET_E_NOTCONN until CONNECT. */
 NET_API int net_connect(net_engine engine, const char *host, uint16_t port, const net_tcp_config *cfg, net_handle *out);
 
 typedef struct net_buf {
@@ -214,7 +253,8 @@ typedef struct net_buf {
 } net_buf;
 
 /* Copies len bytes into the send queue as one message (the framing header
- * is added) and returns at once. NET_E_WOULDBLOCK past the send cap. */
+ * is added) and returns at once. NET_E_WOULDBLOCK past the send cap;
+ * NET_E_MSGSIZE when it could never fit (see "Sizes" above). */
 NET_API int net_send(net_handle conn, const void *data, uint32_t len);
 /* Gathers count buffers into one message. */
 NET_API int net_sendv(net_handle conn, const net_buf *bufs, uint32_t count);
@@ -228,26 +268,33 @@ NET_API int net_broadcast(const net_handle *conns, uint32_t count, const void *d
 NET_API int net_close(net_handle h);
 /* Abortive: queued data is dropped and the peer gets RST. */
 NET_API int net_abort(net_handle conn);
-/* Half-close: FIN after what is queued; receiving goes on. */
+/* Half-close: FIN after what is queued; receiving goes on.
+ * When the peer half-closes (its FIN), the script gets the DATA before it;
+ * a reply queued before the next net_poll still goes out, then the
+ * connection closes gracefully (CLOSE status 0): reply in the same turn.
+ * With NET_TCP_HALF_OPEN the script gets NET_EV_EOF instead and the
+ * connection waits for its net_close or net_shutdown, however long. */
 NET_API int net_shutdown(net_handle conn);
 
 NET_API int net_set_user(net_handle h, uint64_t user);
 NET_API int net_get_user(net_handle h, uint64_t *user);
 
 enum {
-    NET_OPT_NODELAY = 1,       /* 0/1 */
-    NET_OPT_KEEPALIVE = 2,     /* 0/1 */
-    NET_OPT_SNDBUF = 3,        /* bytes */
-    NET_OPT_RCVBUF = 4,        /* bytes */
-    NET_OPT_LINGER = 5,        /* seconds, -1 = off */
-    NET_OPT_REUSEADDR = 6,     /* 0/1 */
-    NET_OPT_SEND_CAP = 7,      /* bytes: this connection's send cap */
-    NET_OPT_HIGHWATER = 8,     /* bytes */
-    NET_OPT_LOWWATER = 9,      /* bytes */
-    NET_OPT_IDLE_TIMEOUT = 10, /* ms, 0 = never */
-    NET_OPT_BROADCAST = 11,    /* UDP: 0/1, SO_BROADCAST */
-    NET_OPT_MAX_DATAGRAM = 12, /* UDP: bytes; set: 1 up to the value the socket was opened with */
-    NET_OPT_DROPPED = 13       /* UDP, read only: datagrams dropped for exceeding max_datagram */
+    NET_OPT_NODELAY = 1,        /* 0/1 */
+    NET_OPT_KEEPALIVE = 2,      /* 0/1 */
+    NET_OPT_SNDBUF = 3,         /* bytes */
+    NET_OPT_RCVBUF = 4,         /* bytes */
+    NET_OPT_LINGER = 5,         /* seconds, -1 = off */
+    NET_OPT_REUSEADDR = 6,      /* 0/1 */
+    NET_OPT_SEND_CAP = 7,       /* bytes: this connection's send cap */
+    NET_OPT_HIGHWATER = 8,      /* bytes */
+    NET_OPT_LOWWATER = 9,       /* bytes */
+    NET_OPT_IDLE_TIMEOUT = 10,  /* ms, 0 = never */
+    NET_OPT_BROADCAST = 11,     /* UDP: 0/1, SO_BROADCAST */
+    NET_OPT_MAX_DATAGRAM = 12,  /* UDP: bytes; set: 1 up to the value the socket was opened with */
+    NET_OPT_DROPPED = 13,       /* UDP, read only: datagrams dropped for exceeding max_datagram */
+    NET_OPT_ERRORS_DROPPED = 14 /* UDP, read only: errors not reported because an ERROR
+                                   event of the socket was still waiting to be polled */
 };
 NET_API int net_set_option(net_handle h, int option, int64_t value);
 NET_API int net_get_option(net_handle h, int option, int64_t *value);
@@ -296,9 +343,11 @@ NET_API int net_udp_open(net_engine engine, const char *host, uint16_t port, con
  * once (no event). */
 NET_API int net_udp_connect(net_handle udp, const char *host, uint16_t port);
 /* Queues one datagram for `to` (on a connected socket `to` must be its peer
- * or NULL). NET_E_MSGSIZE past max_datagram, NET_E_WOULDBLOCK when the send
- * queue is full: nothing is queued then. net_send/net_sendv on a connected
- * UDP socket send one datagram each; on an unconnected one NET_E_NOTCONN. */
+ * or NULL). NET_E_MSGSIZE past max_datagram or past what send_cap can ever
+ * hold, NET_E_WOULDBLOCK when the send queue is full: nothing is queued
+ * then. net_send/net_sendv on a connected UDP socket send one datagram
+ * each; on an unconnected one, like net_sendto with to = NULL,
+ * NET_E_NOTCONN. */
 NET_API int net_sendto(net_handle udp, const net_addr *to, const void *data, uint32_t len);
 /* Resolves host (numeric or a name) and port into an address for net_sendto. */
 NET_API int net_addr_parse(const char *host, uint16_t port, net_addr *out);

@@ -29,7 +29,7 @@ for tool in x86_64-w64-mingw32-gcc wine; do
 done
 
 step "configure and build build-win (MinGW-w64)"
-cmake -S . -B build-win -DCMAKE_TOOLCHAIN_FILE=cmake/mingw-w64.cmake -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null &&
+cmake -S . -B build-win -DCMAKE_TOOLCHAIN_FILE=cmake/mingw-w64.cmake -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNET_TEST_HOOKS=ON >/dev/null &&
     cmake --build build-win -j"$jobs" || { echo "test-windows: the Windows build failed"; exit 1; }
 
 step "wine prefix (first start takes a few seconds) and one persistent wineserver"

@@ -63,6 +63,7 @@ namespace Net
         User = 8,
         Datagram = 9,    // UDP: one whole datagram (Data, Len), Addr = its sender
         Error = 10,      // UDP: a non-fatal error (Status, OsError; Addr where known); the handle stays open
+        Eof = 11,        // TCP with TcpFlags.HalfOpen: the peer finished sending; the connection stays open
     }
 
     public enum AddrFamily : ushort
@@ -98,6 +99,7 @@ namespace Net
         KeepAlive = 1u << 2,
         Ipv6Only = 1u << 3,
         LenIncludesHeader = 1u << 4,
+        HalfOpen = 1u << 5,     // the peer's FIN comes as Eof; the connection stays open until closed
     }
 
     public enum NetOption : int
@@ -115,6 +117,7 @@ namespace Net
         Broadcast = 11,    // UDP: 0/1
         MaxDatagram = 12,  // UDP: bytes, at most what the socket was opened with
         Dropped = 13,      // UDP, read only: arrivals dropped for exceeding MaxDatagram
+        ErrorsDropped = 14, // UDP, read only: errors not reported while an ERROR event waited to be polled
     }
 
     [Flags]

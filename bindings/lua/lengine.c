@@ -166,10 +166,11 @@ static const flag_field tcp_flags[] = {{"nodelay", NET_TCP_NODELAY},
                                        {"keepalive", NET_TCP_KEEPALIVE},
                                        {"ipv6only", NET_TCP_IPV6ONLY},
                                        {"length_includes_header", NET_TCP_LEN_INCLUDES_HEADER},
+                                       {"half_open", NET_TCP_HALF_OPEN},
                                        {NULL, 0}};
 
 /* {framing=, length_includes_header=, nodelay=, reuseaddr=, keepalive=,
- *  ipv6only=, max_message=, backlog=, user=} -> net_tcp_config */
+ *  ipv6only=, half_open=, max_message=, backlog=, user=} -> net_tcp_config */
 static void read_tcp_config(lua_State *L, int arg, net_tcp_config *tc)
 {
     net_tcp_config_init(tc);

@@ -218,9 +218,9 @@ static int l_get_user(lua_State *L)
 
 /* ---- options: names in NET_OPT_* order, so the index + 1 is the option ---- */
 
-static const char *const option_names[] = {"nodelay",   "keepalive",    "sndbuf",    "rcvbuf",   "linger",
-                                           "reuseaddr", "send_cap",     "highwater", "lowwater", "idle_timeout",
-                                           "broadcast", "max_datagram", "dropped",   NULL};
+static const char *const option_names[] = {"nodelay",   "keepalive",    "sndbuf",    "rcvbuf",         "linger",
+                                           "reuseaddr", "send_cap",     "highwater", "lowwater",       "idle_timeout",
+                                           "broadcast", "max_datagram", "dropped",   "errors_dropped", NULL};
 
 static int option_is_flag(int opt)
 {
@@ -453,6 +453,7 @@ static const constant constants[] = {
     {"USER", NET_EV_USER},
     {"DATAGRAM", NET_EV_DATAGRAM},
     {"ERROR", NET_EV_ERROR},
+    {"EOF", NET_EV_EOF},
     /* error codes */
     {"OK", NET_OK},
     {"E_BADHANDLE", NET_E_BADHANDLE},

@@ -154,6 +154,7 @@ int main(void)
 
     tl_config(&ccfg);
     ccfg.send_cap = 1u << 20;
+    ccfg.max_message = 64 * 1024; /* a send cap must hold the largest message */
     ccfg.send_highwater = 256 * 1024;
     ccfg.send_lowwater = 32 * 1024;
     ce = tl_engine_with(&ccfg);

@@ -65,18 +65,25 @@ static void later_main(void *arg)
 
 typedef struct blocker {
     net_engine e;
-    int rc;
+    int rc;         /* the last result other than NET_E_BUSY */
     atomic_int stop;
 } blocker;
 
-/* Polls until told to stop (a stray early return just polls again). */
+/* Polls until told to stop (a stray early return just polls again). The
+ * main thread probes with net_poll(0) until it is refused, so this thread's
+ * own poll may be the one refused while a probe runs: it then tries again. */
 static void blocker_main(void *arg)
 {
     blocker *b = (blocker *)arg;
     net_event evs[8];
     while (!atomic_load(&b->stop)) {
-        b->rc = net_poll(b->e, evs, 8, -1);
-        if (b->rc < 0)
+        int rc = net_poll(b->e, evs, 8, -1);
+        if (rc == NET_E_BUSY) {
+            tl_sleep_ms(1);
+            continue;
+        }
+        b->rc = rc;
+        if (rc < 0)
             return;
     }
 }
@@ -154,7 +161,24 @@ int main(void)
     b.rc = 12345;
     atomic_init(&b.stop, 0);
     t = tl_thread_start(blocker_main, &b);
-    tl_sleep_ms(150);
+    /* No sleep-and-hope: probe until refused. Until the blocker is inside
+     * its net_poll(-1) a probe polls (nothing is queued, so it returns 0);
+     * once refused, the blocker holds the poll and keeps it until the
+     * net_wakeup below (nothing else can end a net_poll(-1) here), so the
+     * refusal is certain from then on. */
+    uint64_t busy_end = tl_now_ms() + TL_TIMEOUT_MS;
+    int probes = 0, rc;
+    for (;;) {
+        rc = net_poll(e, evs, 8, 0);
+        probes++;
+        if (rc == NET_E_BUSY)
+            break;
+        CHECKF(rc == 0, "net_poll(0) before the blocker polled returned %d (%s)", rc, tl_errname(rc));
+        CHECKF(tl_now_ms() < busy_end, "no NET_E_BUSY in %d ms (%d probes) while another thread polls",
+               TL_TIMEOUT_MS, probes);
+        tl_sleep_ms(1);
+    }
+    printf("NET_E_BUSY after %d probe(s)\n", probes);
     CHECK_RC(net_poll(e, evs, 8, 0), NET_E_BUSY);
     CHECK_RC(net_poll(e, evs, 8, 100), NET_E_BUSY);
     atomic_store(&b.stop, 1);

@@ -14,6 +14,7 @@
 #    endif
 #    include <windows.h>
 #else
+#    include <dirent.h>
 #    include <pthread.h>
 #    include <sys/resource.h>
 #    include <time.h>
@@ -66,7 +67,7 @@ const char *tl_errname(int code)
 const char *tl_evname(uint32_t type)
 {
     static const char *const names[] = {"NONE",         "ACCEPT", "CONNECT", "DATA",     "CLOSE", "SEND_HIGHWATER",
-                                        "SEND_DRAINED", "TIMER",  "USER",    "DATAGRAM", "ERROR"};
+                                        "SEND_DRAINED", "TIMER",  "USER",    "DATAGRAM", "ERROR", "EOF"};
     return type < sizeof names / sizeof names[0] ? names[type] : "?";
 }
 
@@ -177,6 +178,24 @@ int tl_raise_fd_limit(int want)
     if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > (rlim_t)(1 << 20))
         return 1 << 20;
     return (int)rl.rlim_cur;
+#endif
+}
+
+int tl_open_descriptors(void)
+{
+#if defined(_WIN32)
+    DWORD n = 0;
+    return GetProcessHandleCount(GetCurrentProcess(), &n) ? (int)n : -1;
+#else
+    DIR *d = opendir("/proc/self/fd");
+    if (!d)
+        return -1;
+    int n = 0;
+    for (struct dirent *de; (de = readdir(d)) != NULL;)
+        if (de->d_name[0] != '.')
+            n++;
+    closedir(d);
+    return n - 1; /* the directory's own descriptor */
 #endif
 }
 
@@ -370,7 +389,7 @@ static void check_event(box *b, const net_event *ev)
                (unsigned long long)tl_now_ms(), (unsigned long long)b->e, tl_evname(ev->type), (int)ev->status,
                (unsigned long long)ev->handle, (unsigned long long)ev->parent, (unsigned long long)ev->user,
                (unsigned)ev->len);
-    CHECKF(ev->type >= NET_EV_ACCEPT && ev->type <= NET_EV_ERROR, "event type %u", (unsigned)ev->type);
+    CHECKF(ev->type >= NET_EV_ACCEPT && ev->type <= NET_EV_EOF, "event type %u", (unsigned)ev->type);
     switch (ev->type) {
     case NET_EV_ACCEPT:
         CHECKF(ev->parent != 0 && !hset_has(&b->closed, ev->parent), "ACCEPT from listener %llu after its CLOSE",
@@ -383,6 +402,7 @@ static void check_event(box *b, const net_event *ev)
     case NET_EV_SEND_DRAINED:
     case NET_EV_DATAGRAM:
     case NET_EV_ERROR:
+    case NET_EV_EOF:
         CHECKF(ev->handle != 0, "%s event with handle 0", tl_evname(ev->type));
         CHECKF(!hset_has(&b->closed, ev->handle), "%s event (status %d %s) for handle %llu after its CLOSE",
                tl_evname(ev->type), (int)ev->status, tl_errname(ev->status), (unsigned long long)ev->handle);

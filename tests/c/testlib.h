@@ -108,6 +108,10 @@ void tl_thread_join(tl_thread *t);
  * how many descriptors the test may use (a large number where unlimited). */
 int tl_raise_fd_limit(int want);
 
+/* Descriptors (Linux: entries of /proc/self/fd) or handles (Windows:
+ * GetProcessHandleCount) the process holds now; -1 where it cannot tell. */
+int tl_open_descriptors(void);
+
 /* ---- engines ---- */
 /* net_config_init + io_threads from the environment. */
 void tl_config(net_config *cfg);

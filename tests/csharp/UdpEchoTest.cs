@@ -316,7 +316,7 @@ static class UdpEchoTest
             unsafe {
                 byte[] big = Pattern(937, 4);
                 fixed (byte* p = big)
-                    Check(NetApi.TrySendTo(cli, self, (IntPtr)p, 937) == NetError.WouldBlock, "937 + 64 > a cap of 1000");
+                    Check(NetApi.TrySendTo(cli, self, (IntPtr)p, 937) == NetError.MsgSize, "937 + 64 > a cap of 1000: could never fit");
             }
             NetApi.SendTo(cli, self, Pattern(936, 5));
             PollUntil(eng, buf, e => {

@@ -48,12 +48,17 @@ test("socket_options", function()
   T.eq(net.get_option(s, "linger"), 3, "linger seconds")
   T.eq(net.set_option(s, "linger", -1), true, "linger off")
   T.eq(net.get_option(l, "reuseaddr"), true, "reuseaddr on listeners by default")
-  for _, name in ipairs{"send_cap", "highwater", "lowwater", "idle_timeout"} do
+  -- lowwater before highwater: the low-water mark may never pass the high one
+  for _, name in ipairs{"send_cap", "lowwater", "highwater", "idle_timeout"} do
     T.eq(net.set_option(s, name, 12345), true, "set " .. name)
     T.eq(net.get_option(s, name), 12345, "get " .. name)
     T.fails_with(net.E_INVAL, name .. " on a listener", net.set_option(l, name, 1))
     T.fails_with(net.E_INVAL, "negative " .. name, net.set_option(s, name, -1))
   end
+  T.fails_with(net.E_INVAL, "lowwater above highwater", net.set_option(s, "lowwater", 12346))
+  T.fails_with(net.E_INVAL, "highwater below lowwater", net.set_option(s, "highwater", 12344))
+  T.eq(net.get_option(s, "lowwater"), 12345, "lowwater unchanged by the refused calls")
+  T.eq(net.get_option(s, "highwater"), 12345, "highwater unchanged by the refused calls")
 end)
 
 test("idle_timeout", function()

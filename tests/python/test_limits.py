@@ -69,7 +69,7 @@ def test_highwater_per_connection_option(h):
 
 def test_send_cap_refuses_and_queues_nothing(make_h):
     cap = 512 * 1024
-    h = make_h(send_cap=cap)
+    h = make_h(send_cap=cap, max_message=64 * 1024)  # the cap must hold the largest message
     s, srv = _stuffed_peer(h, framing="u32le")
     sent = 0
     with pytest.raises(net.WouldBlockError) as ei:

@@ -9,16 +9,19 @@
 #include "handle.h"
 #include "unit.h"
 
-#define SLOT_OF(h) ((uint32_t)(h) & 0xFFFFFFu)
-#define GEN_OF(h) ((uint32_t)((h) >> 32) & 0xFFFFFFu)
-#define TAG_OF(h) ((uint32_t)((h) >> 60))
+#define SLOT_OF(h) net_handle_slot(h)
+#define GEN_OF(h) net_handle_gen(h)
+#define TAG_OF(h) net_handle_tag(h)
 #define ALL_TYPES (NET__TBIT(NET__T_CONN) | NET__TBIT(NET__T_LISTENER) | NET__TBIT(NET__T_TIMER))
 
+/* A table that reuses a freed slot at once (reuse_after 0), so the
+ * mechanics show in a few steps; reuse_order checks the real depth. */
 static net_handles *new_table(uint32_t index, uint32_t tag)
 {
     net_handles *t = malloc(sizeof *t);
     REQUIRE(t);
     net_handles_init(t, index, tag);
+    t->reuse_after = 0;
     return t;
 }
 
@@ -60,7 +63,7 @@ static void layout(void)
     CHECK(slot != NULL);
     CHECK_EQ(SLOT_OF(h), 0);
     CHECK_EQ(net_handle_engine_index(h), 3);
-    CHECK_EQ(GEN_OF(h), 1);
+    CHECK(GEN_OF(h) >= 1);
     CHECK_EQ(net_handle_type(h), NET__T_LISTENER);
     CHECK_EQ(TAG_OF(h), 5);
     CHECK(slot->obj == &obj);
@@ -114,6 +117,56 @@ static void reuse_new_generation(void)
     delete_table(t);
 }
 
+/* Freed slots come back oldest first, and only once reuse_after others
+ * wait behind them; engines sharing an index and a tag start their slots at
+ * different generations. */
+static void reuse_order(void)
+{
+    net_handles *t = new_table(0, 0);
+    t->reuse_after = 3;
+    int obj;
+    net_handle h[5], n;
+    for (int i = 0; i < 5; i++)
+        REQUIRE(net_handle_alloc(t, NET__T_CONN, &obj, &h[i], NULL) == 0);
+    for (int i = 0; i < 5; i++)
+        net_handle_free(t, h[i]);
+    REQUIRE(net_handle_alloc(t, NET__T_CONN, &obj, &n, NULL) == 0);
+    CHECK_EQ(SLOT_OF(n), SLOT_OF(h[0])); /* the oldest free slot */
+    REQUIRE(net_handle_alloc(t, NET__T_CONN, &obj, &n, NULL) == 0);
+    CHECK_EQ(SLOT_OF(n), SLOT_OF(h[1]));
+    REQUIRE(net_handle_alloc(t, NET__T_CONN, &obj, &n, NULL) == 0);
+    CHECK_EQ(SLOT_OF(n), 5); /* three wait: a new slot instead */
+    CHECK_EQ(t->nfree, 3);
+    delete_table(t);
+
+    net_handles *d = malloc(sizeof *d);
+    REQUIRE(d);
+    net_handles_init(d, 0, 0);
+    CHECK_EQ(d->reuse_after, NET_HT_REUSE_DEPTH);
+    net_handle first;
+    REQUIRE(net_handle_alloc(d, NET__T_CONN, &obj, &first, NULL) == 0);
+    net_handle_free(d, first);
+    for (uint32_t i = 0; i < NET_HT_REUSE_DEPTH; i++) { /* a churning server: one live, made and freed */
+        REQUIRE(net_handle_alloc(d, NET__T_CONN, &obj, &n, NULL) == 0);
+        CHECK(SLOT_OF(n) != SLOT_OF(first));
+        net_handle_free(d, n);
+    }
+    REQUIRE(net_handle_alloc(d, NET__T_CONN, &obj, &n, NULL) == 0);
+    CHECK_EQ(SLOT_OF(n), SLOT_OF(first)); /* after NET_HT_REUSE_DEPTH others */
+    CHECK(rejected(d, first));
+    delete_table(d);
+
+    net_handles *a = new_table(7, 1), *b = new_table(7, 9); /* same index, same 3-bit tag */
+    net_handle ha, hb;
+    REQUIRE(net_handle_alloc(a, NET__T_CONN, &obj, &ha, NULL) == 0);
+    REQUIRE(net_handle_alloc(b, NET__T_CONN, &obj, &hb, NULL) == 0);
+    CHECK_EQ(TAG_OF(ha), TAG_OF(hb));
+    CHECK(ha != hb);
+    CHECK(rejected(b, ha));
+    delete_table(a);
+    delete_table(b);
+}
+
 static void generation_wraps_to_one(void)
 {
     net_handles *t = new_table(0, 0);
@@ -122,9 +175,9 @@ static void generation_wraps_to_one(void)
     net_slot *s;
     REQUIRE(net_handle_alloc(t, NET__T_CONN, &obj, &h, &s) == 0);
     net_handle_free(t, h);
-    s->gen = 0xFFFFFE; /* fast-forward (no lock needed: single thread) */
+    s->gen = NET_HANDLE_GEN_MASK - 1; /* fast-forward (no lock needed: single thread) */
     REQUIRE(net_handle_alloc(t, NET__T_CONN, &obj, &h, NULL) == 0);
-    CHECK_EQ(GEN_OF(h), 0xFFFFFF);
+    CHECK_EQ(GEN_OF(h), NET_HANDLE_GEN_MASK);
     CHECK(lookup_is(t, h, ~0u, &obj));
     net_handle_free(t, h);
     REQUIRE(net_handle_alloc(t, NET__T_CONN, &obj, &h, NULL) == 0);
@@ -153,10 +206,11 @@ static void forged_and_wrong(void)
         /* wrong type: asked for another type, and forged type bits */
         CHECK(!lookup_is(t, x, NET__TBIT(NET__T_LISTENER) | NET__TBIT(NET__T_TIMER), &objs[2]));
         CHECK(!lookup_is(t, x, 0, &objs[2]));
-        for (uint64_t ty = 0; ty < 16; ty++) {
+        for (uint64_t ty = 0; ty <= NET_HANDLE_TYPE_MASK; ty++) {
             if (ty == NET__T_CONN)
                 continue;
-            net_handle f = (x & ~(0xFull << 56)) | (ty << 56);
+            net_handle f =
+                (x & ~((uint64_t)NET_HANDLE_TYPE_MASK << NET_HANDLE_TYPE_SHIFT)) | (ty << NET_HANDLE_TYPE_SHIFT);
             CHECK(rejected(t, f));
             net_handle_free(t, f);
         }
@@ -168,18 +222,20 @@ static void forged_and_wrong(void)
             CHECK(rejected(t, f));
             net_handle_free(t, f);
         }
-        /* wrong engine tag, and the unused top bit */
-        for (uint64_t g = 0; g < 16; g++) {
+        /* wrong engine tag */
+        for (uint64_t g = 0; g <= NET_HANDLE_TAG_MASK; g++) {
             if (g == tag)
                 continue;
-            net_handle f = (x & ~(0xFull << 60)) | (g << 60);
+            net_handle f = (x & ~((uint64_t)NET_HANDLE_TAG_MASK << NET_HANDLE_TAG_SHIFT)) | (g << NET_HANDLE_TAG_SHIFT);
             CHECK(rejected(t, f));
             net_handle_free(t, f);
         }
         /* wrong generation */
-        const uint64_t gens[] = {0, 2, 3, 0xFFFFFF, 0x800000};
+        const uint64_t g0 = GEN_OF(x);
+        const uint64_t gens[] = {0, (g0 + 1) & NET_HANDLE_GEN_MASK, g0 ^ 0x800000, g0 ^ 0x2000000, g0 ^ 1};
         for (size_t i = 0; i < sizeof gens / sizeof gens[0]; i++) {
-            net_handle f = (x & ~(0xFFFFFFull << 32)) | (gens[i] << 32);
+            net_handle f =
+                (x & ~((uint64_t)NET_HANDLE_GEN_MASK << NET_HANDLE_GEN_SHIFT)) | (gens[i] << NET_HANDLE_GEN_SHIFT);
             CHECK(rejected(t, f));
             net_handle_free(t, f);
         }
@@ -212,7 +268,7 @@ static void forged_and_wrong(void)
         net_handle nh;
         REQUIRE(net_handle_alloc(next, NET__T_CONN, &objs[1], &nh, NULL) == 0);
         CHECK(rejected(next, h[0]));
-        CHECK(SLOT_OF(nh) == SLOT_OF(h[0]) && GEN_OF(nh) == GEN_OF(h[0]));
+        CHECK(SLOT_OF(nh) == SLOT_OF(h[0]) && GEN_OF(nh) != GEN_OF(h[0])); /* each engine's own generations */
         delete_table(next);
         delete_table(t);
     }
@@ -292,6 +348,7 @@ int main(void)
     unit_seed();
     layout();
     reuse_new_generation();
+    reuse_order();
     generation_wraps_to_one();
     forged_and_wrong();
     many();

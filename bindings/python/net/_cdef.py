@@ -48,7 +48,8 @@ enum {
     NET_EV_TIMER = 7,
     NET_EV_USER = 8,
     NET_EV_DATAGRAM = 9,
-    NET_EV_ERROR = 10
+    NET_EV_ERROR = 10,
+    NET_EV_EOF = 11
 };
 
 enum { NET_AF_UNSPEC = 0, NET_AF_INET = 4, NET_AF_INET6 = 6 };
@@ -144,7 +145,8 @@ enum {
     NET_TCP_REUSEADDR = 1u << 1,
     NET_TCP_KEEPALIVE = 1u << 2,
     NET_TCP_IPV6ONLY = 1u << 3,
-    NET_TCP_LEN_INCLUDES_HEADER = 1u << 4
+    NET_TCP_LEN_INCLUDES_HEADER = 1u << 4,
+    NET_TCP_HALF_OPEN = 1u << 5
 };
 
 typedef struct net_tcp_config {
@@ -196,7 +198,8 @@ enum {
     NET_OPT_IDLE_TIMEOUT = 10,
     NET_OPT_BROADCAST = 11,
     NET_OPT_MAX_DATAGRAM = 12,
-    NET_OPT_DROPPED = 13
+    NET_OPT_DROPPED = 13,
+    NET_OPT_ERRORS_DROPPED = 14
 };
 int net_set_option(net_handle h, int option, int64_t value);
 int net_get_option(net_handle h, int option, int64_t *value);

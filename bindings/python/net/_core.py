@@ -61,6 +61,7 @@ class EventType(IntEnum):
     USER = 8
     DATAGRAM = 9
     ERROR = 10
+    EOF = 11
 
 
 class Backend(IntEnum):
@@ -87,6 +88,7 @@ class TcpFlag(IntFlag):
     KEEPALIVE = 1 << 2
     IPV6ONLY = 1 << 3
     LEN_INCLUDES_HEADER = 1 << 4
+    HALF_OPEN = 1 << 5
 
 
 class Option(IntEnum):
@@ -104,6 +106,7 @@ class Option(IntEnum):
     BROADCAST = 11
     MAX_DATAGRAM = 12
     DROPPED = 13
+    ERRORS_DROPPED = 14
 
 
 class UdpFlag(IntFlag):
@@ -734,7 +737,7 @@ def udp_connect(udp: int, host: str, port: int) -> None:
 _CONFIG_FIELDS = tuple(name for name, _ in ffi.typeof("net_config").fields if name != "size")
 _TCP_FLAG_ARGS = (("nodelay", TcpFlag.NODELAY), ("reuseaddr", TcpFlag.REUSEADDR),
                   ("keepalive", TcpFlag.KEEPALIVE), ("ipv6only", TcpFlag.IPV6ONLY),
-                  ("length_includes_header", TcpFlag.LEN_INCLUDES_HEADER))
+                  ("length_includes_header", TcpFlag.LEN_INCLUDES_HEADER), ("half_open", TcpFlag.HALF_OPEN))
 
 _poll = lib.net_poll
 _buffer = ffi.buffer
@@ -1028,8 +1031,8 @@ class Engine:
     def listen(self, host: Optional[str], port: int, *, framing: Union[int, str] = "raw",
                length_includes_header: Optional[bool] = None, nodelay: Optional[bool] = None,
                reuseaddr: Optional[bool] = None, keepalive: Optional[bool] = None,
-               ipv6only: Optional[bool] = None, flags: Optional[int] = None,
-               max_message: int = 0, backlog: int = 0, user: int = 0) -> int:
+               ipv6only: Optional[bool] = None, half_open: Optional[bool] = None,
+               flags: Optional[int] = None, max_message: int = 0, backlog: int = 0, user: int = 0) -> int:
         """Listen on ``host:port`` (``net_listen``) and return the listener handle.
 
         ``host`` is numeric IPv4/IPv6 or a name; ``None`` or ``""`` is any IPv4
@@ -1037,10 +1040,13 @@ class Engine:
         connections inherit ``framing`` (a :class:`Framing` or its name) and
         the flags. Boolean flag arguments left ``None`` keep the library's
         defaults (nodelay and reuseaddr on); ``flags`` sets them all at once.
+        ``half_open``: the peer's FIN comes as an EOF event and the connection
+        stays open for sending until closed or shut down.
         """
         tc = self._tcp_config(framing, flags, max_message, backlog, user, {
             "length_includes_header": length_includes_header, "nodelay": nodelay,
-            "reuseaddr": reuseaddr, "keepalive": keepalive, "ipv6only": ipv6only})
+            "reuseaddr": reuseaddr, "keepalive": keepalive, "ipv6only": ipv6only,
+            "half_open": half_open})
         out = ffi.new("net_handle *")
         rc = lib.net_listen(self._handle, (host or "").encode(), port, tc, out)
         if rc:
@@ -1049,8 +1055,8 @@ class Engine:
 
     def connect(self, host: str, port: int, *, framing: Union[int, str] = "raw",
                 length_includes_header: Optional[bool] = None, nodelay: Optional[bool] = None,
-                keepalive: Optional[bool] = None, flags: Optional[int] = None,
-                max_message: int = 0, user: int = 0) -> int:
+                keepalive: Optional[bool] = None, half_open: Optional[bool] = None,
+                flags: Optional[int] = None, max_message: int = 0, user: int = 0) -> int:
         """Start connecting (``net_connect``) and return the connection handle.
 
         A CONNECT event reports the outcome (status 0 = connected); a failed
@@ -1058,7 +1064,7 @@ class Engine:
         """
         tc = self._tcp_config(framing, flags, max_message, 0, user, {
             "length_includes_header": length_includes_header, "nodelay": nodelay,
-            "keepalive": keepalive})
+            "keepalive": keepalive, "half_open": half_open})
         out = ffi.new("net_handle *")
         rc = lib.net_connect(self._handle, host.encode(), port, tc, out)
         if rc:

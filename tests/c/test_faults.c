@@ -1,0 +1,203 @@
+#if !defined(_WIN32)
+#    define _POSIX_C_SOURCE 200809L /* setenv */
+#endif
+/* faults: with allocations failing one at a time over a whole scenario, and
+ * with accept/send/recv/submit failing every few calls, the engine neither
+ * crashes nor leaks, every call returns 0 or a NET_E_* code, every handle
+ * that was handed out gets exactly one CLOSE (testlib would fail a second),
+ * and nothing is left open after destroy. Needs a library built with
+ * NET_TEST_HOOKS (scripts/test.sh builds one); see dll/testhooks.h. */
+#include "testlib.h"
+
+#if defined(_WIN32)
+static void set_env(const char *name, const char *value)
+{
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s=%s", name, value ? value : "");
+    _putenv(buf);
+}
+#else
+static void set_env(const char *name, const char *value)
+{
+    if (value)
+        setenv(name, value, 1);
+    else
+        unsetenv(name);
+}
+#endif
+
+#define MAX_TRACKED 64
+
+typedef struct scene {
+    net_handle h[MAX_TRACKED]; /* every handle the engine handed out */
+    int closed[MAX_TRACKED];
+    int n;
+    uint64_t data_in;
+} scene;
+
+static int is_code(int rc)
+{
+    return rc == 0 || (rc <= NET_E_BADHANDLE && rc >= NET_E_NOTCONN);
+}
+
+#define CHECK_CODE(call)                                                                                               \
+    do {                                                                                                               \
+        int rc_ = (call);                                                                                              \
+        CHECKF(is_code(rc_), "%s returned %d", #call, rc_);                                                            \
+    } while (0)
+
+static void track(scene *s, net_handle h)
+{
+    for (int i = 0; i < s->n; i++)
+        if (s->h[i] == h)
+            return;
+    CHECK(s->n < MAX_TRACKED);
+    s->h[s->n++] = h;
+}
+
+static void on_event(scene *s, const net_event *ev)
+{
+    switch (ev->type) {
+    case NET_EV_ACCEPT:
+        track(s, ev->handle);
+        net_send(ev->handle, "welcome", 7);
+        break;
+    case NET_EV_CONNECT:
+        track(s, ev->handle);
+        if (ev->status == 0)
+            CHECK_CODE(net_send(ev->handle, "hello", 5));
+        break;
+    case NET_EV_DATA:
+        s->data_in += ev->len;
+        CHECK_CODE(net_send(ev->handle, ev->data, ev->len));
+        break;
+    case NET_EV_CLOSE:
+        for (int i = 0; i < s->n; i++)
+            if (s->h[i] == ev->handle) {
+                CHECKF(!s->closed[i], "a second CLOSE for %llu", (unsigned long long)ev->handle);
+                s->closed[i] = 1;
+            }
+        break;
+    default:
+        break;
+    }
+}
+
+static int all_closed(const scene *s)
+{
+    for (int i = 0; i < s->n; i++)
+        if (!s->closed[i])
+            return 0;
+    return 1;
+}
+
+static void pump(net_engine e, scene *s, int ms)
+{
+    net_event ev[64];
+    uint64_t end = tl_now_ms() + (uint64_t)ms;
+    do {
+        int n = net_poll(e, ev, 64, 5);
+        CHECKF(n >= 0, "net_poll: %d (%s)", n, tl_errname(n));
+        for (int i = 0; i < n; i++)
+            on_event(s, &ev[i]);
+    } while (tl_now_ms() < end);
+}
+
+/* Listener, UDP socket, three connections echoing a little, then every
+ * handle closed and each CLOSE awaited. Returns 0 when the engine could not
+ * even be made. */
+static int scenario(int conns)
+{
+    net_config cfg;
+    tl_config(&cfg);
+    net_engine e;
+    int rc = net_engine_create(&cfg, &e);
+    if (rc != 0) {
+        CHECKF(rc == NET_E_NOMEM || rc == NET_E_OS || rc == NET_E_UNSUPPORTED, "net_engine_create: %d (%s)", rc,
+               tl_errname(rc));
+        return 0;
+    }
+    scene s;
+    memset(&s, 0, sizeof s);
+    net_handle l = 0, u = 0;
+    rc = net_listen(e, "127.0.0.1", 0, NULL, &l);
+    CHECK_CODE(rc);
+    net_addr la;
+    memset(&la, 0, sizeof la);
+    if (rc == 0) {
+        track(&s, l);
+        if (net_local_addr(l, &la) != 0)
+            la.port = 0;
+    }
+    rc = net_udp_open(e, "127.0.0.1", 0, NULL, &u);
+    CHECK_CODE(rc);
+    if (rc == 0) {
+        track(&s, u);
+        net_addr ua;
+        if (net_local_addr(u, &ua) == 0)
+            CHECK_CODE(net_sendto(u, &ua, "ping", 4));
+    }
+    net_handle t = 0;
+    CHECK_CODE(net_timer_start(e, 1, 1, 0, &t));
+    for (int i = 0; i < conns && la.port; i++) {
+        net_handle c;
+        rc = net_connect(e, "127.0.0.1", la.port, NULL, &c);
+        CHECK_CODE(rc);
+        if (rc == 0)
+            track(&s, c);
+    }
+    CHECK_CODE(net_post(e, 1));
+    pump(e, &s, 60);
+    if (t)
+        CHECK_CODE(net_close(t));
+    for (int i = 0; i < s.n; i++)
+        if (!s.closed[i])
+            CHECK_CODE(net_close(s.h[i]));
+    uint64_t end = tl_now_ms() + TL_TIMEOUT_MS;
+    while (!all_closed(&s) && tl_now_ms() < end)
+        pump(e, &s, 10);
+    for (int i = 0; i < s.n; i++)
+        CHECKF(s.closed[i], "no CLOSE for handle %llu (of %d)", (unsigned long long)s.h[i], s.n);
+    CHECK_OK(net_engine_destroy(e));
+    return 1;
+}
+
+int main(void)
+{
+    tl_init("faults");
+    set_env("NET_TEST_FAIL_ALLOC", "0");
+    set_env("NET_TEST_FAULT", NULL);
+    int before = tl_open_descriptors();
+    CHECK(scenario(3));
+
+    /* Every allocation of the scenario fails once, one run each. */
+    int runs = 0, made = 0;
+    for (int n = 1; n <= 400; n += n < 150 ? 1 : 9) {
+        char v[16];
+        snprintf(v, sizeof v, "%d", n);
+        set_env("NET_TEST_FAIL_ALLOC", v);
+        made += scenario(3);
+        runs++;
+    }
+    set_env("NET_TEST_FAIL_ALLOC", "0");
+    printf("allocation failures: %d runs, %d with an engine\n", runs, made);
+
+    /* Syscalls failing every few calls. */
+    static const char *const faults[] = {"accept=EMFILE/2",  "accept=ENFILE/3",
+                                         "accept=ENOBUFS/2", "send=ECONNRESET/3",
+                                         "send=ENOBUFS/4",   "recv=ECONNRESET/3",
+                                         "recv=ENOBUFS/5",   "submit=EBUSY/3",
+                                         "submit=EAGAIN/2",  "accept=EMFILE/2,send=ECONNRESET/5,recv=ECONNRESET/7"};
+    for (size_t i = 0; i < sizeof faults / sizeof faults[0]; i++) {
+        set_env("NET_TEST_FAULT", faults[i]);
+        CHECK(scenario(8));
+        printf("  %s: ok\n", faults[i]);
+    }
+    set_env("NET_TEST_FAULT", NULL);
+    CHECK(scenario(3));
+    int after = tl_open_descriptors();
+    printf("descriptors %d before, %d after\n", before, after);
+    if (before >= 0)
+        CHECKF(after == before, "%d descriptors left behind", after - before);
+    return 0;
+}
