@@ -69,7 +69,7 @@ NET_API int net_connect(net_engine eh, const char *host, uint16_t port, const ne
     if ((rc = net__conn_create(e, s, &f, tc.flags, tc.user, &c)) != 0)
         goto fail;
     c->state = CS_CONNECTING;
-    c->connect_to = to;
+    c->peer = to;
     net_slot_lock(c->o.slot);
     net__conn_schedule_locked(c, OP_CONNECT);
     net_slot_unlock(c->o.slot);
@@ -451,7 +451,7 @@ NET_API int net_peer_addr(net_handle h, net_addr *addr)
     else if (c->state != CS_OPEN)
         rc = NET_E_CLOSED;
     else
-        rc = os_sock_peer_addr(c->o.sock, addr);
+        *addr = c->peer; /* known since ACCEPT or CONNECT, even after the peer is gone */
     unlock_handle(&l);
     return rc;
 }

@@ -613,14 +613,15 @@ void net__connected(net_conn *c, int err, int os_error)
     if (c->releasing)
         return;
     if (err) {
-        push_conn_event(c, NET_EV_CONNECT, err, os_error, 0, &c->connect_to);
+        push_conn_event(c, NET_EV_CONNECT, err, os_error, 0, &c->peer);
         close_now(loop, c, err, os_error, 1);
         return;
     }
     os_tcp_prepare(c->o.sock, c->flags);
-    net_addr peer = c->connect_to;
+    net_addr peer = c->peer;
     os_sock_peer_addr(c->o.sock, &peer);
     net_slot_lock(c->o.slot);
+    c->peer = peer;
     if (c->state == CS_CONNECTING)
         c->state = CS_OPEN;
     net_slot_unlock(c->o.slot);
@@ -703,14 +704,14 @@ void net__conn_run_ops(net_loop *loop, net_conn *c, uint32_t ops)
         int rc = loop->e->bk->conn_open(loop, c);
         if (rc) {
             if (ops & OP_CONNECT)
-                push_conn_event(c, NET_EV_CONNECT, rc, os_last_error(), 0, &c->connect_to);
+                push_conn_event(c, NET_EV_CONNECT, rc, os_last_error(), 0, &c->peer);
             close_now(loop, c, rc, os_last_error(), 1);
             return;
         }
         c->attached = 1;
         if (ops & OP_CONNECT) {
             c->connecting = 1;
-            rc = loop->e->bk->connect(loop, c, &c->connect_to);
+            rc = loop->e->bk->connect(loop, c, &c->peer);
             if (rc < 0) {
                 net__connected(c, rc, os_last_error());
                 return;
@@ -765,7 +766,13 @@ void net__conn_tick(net_loop *loop, net_conn *c)
         net_slot_lock(c->o.slot);
         int empty = c->sq_count == 0;
         net_slot_unlock(c->o.slot);
-        close_now(loop, c, empty && (c->wr_shut || c->peer_eof) ? 0 : NET_E_TIMEDOUT, 0, 1);
+        /* Only a peer that finished sending and has nothing of ours left to
+         * take ends in order. Otherwise the close timed out: an RST, and the
+         * CLOSE says so, since bytes still in the kernel's buffer are lost. */
+        if (empty && c->peer_eof)
+            close_now(loop, c, 0, 0, 0);
+        else
+            close_now(loop, c, NET_E_TIMEDOUT, 0, 1);
         return;
     }
     uint32_t idle = atomic_load_explicit(&c->idle_ms, memory_order_relaxed);

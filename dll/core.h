@@ -94,7 +94,8 @@ struct net_conn {
     net_frame_cfg fcfg;
     uint32_t flags;
     uint32_t reserved_events; /* NET_CONN_EVENTS, + NET_HALF_OPEN_EVENTS with NET_TCP_HALF_OPEN */
-    net_addr connect_to;
+    net_addr peer;            /* where it connects to, then the peer as accepted or connected: written by the loop
+                                 under the slot lock once the handle is out, so net_peer_addr needs no syscall */
 
     /* ---- loop thread only ---- */
     net_frame_decoder dec;

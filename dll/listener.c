@@ -136,6 +136,8 @@ void net__accepted(net_listener *l, net_sock s, const net_addr *peer, int err, i
         atomic_fetch_add(&e->rejected, 1);
         return;
     }
+    if (peer)
+        c->peer = *peer; /* before the handle is out: no lock needed yet */
     net_event ev;
     memset(&ev, 0, sizeof ev);
     ev.type = NET_EV_ACCEPT;

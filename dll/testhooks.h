@@ -28,7 +28,7 @@ void *net__malloc(size_t n);
 void *net__calloc(size_t n, size_t size);
 void *net__realloc(void *p, size_t n);
 #else
-#    define net__test_env(name) ((const char *)NULL)
+#    define net__test_env(name) ((void)(name), (const char *)NULL)
 #    define net__faults_load() ((void)0)
 #    define net__fault(site) 0
 #    define net__malloc malloc

@@ -5,7 +5,7 @@
 #   scripts/test-windows.sh [NATIVE_BUILD_DIR]
 #
 #   1. configures build-win with cmake/mingw-w64.cmake and builds it;
-#   2. runs ctest there: the C suite against IOCP with io_threads 0 and 1
+#   2. runs ctest there: the C suite against IOCP with io_threads 0, 1 and 4
 #      (<test>.iocp.t0/.t1), unit tests and the Wine-on-both-ends e2e pair,
 #      every program under Wine (CMAKE_CROSSCOMPILING_EMULATOR);
 #   3. tests/wine/check_exports.sh: net.dll exports exactly net.h's functions;

@@ -7,6 +7,7 @@
  * that was handed out gets exactly one CLOSE (testlib would fail a second),
  * and nothing is left open after destroy. Needs a library built with
  * NET_TEST_HOOKS (scripts/test.sh builds one); see dll/testhooks.h. */
+#include <stdatomic.h>
 #include "testlib.h"
 
 #if defined(_WIN32)
@@ -162,6 +163,71 @@ static int scenario(int conns)
     return 1;
 }
 
+/* A listener whose open fails (an allocation of the loop's, at some N) while
+ * another thread keeps closing it and asking its address: one CLOSE, no call
+ * reaching a freed listener (ASan watches), and BADHANDLE once it is gone. */
+typedef struct closer {
+    net_handle l;
+    atomic_int stop;
+} closer;
+
+static void closer_main(void *arg)
+{
+    closer *x = (closer *)arg;
+    net_addr a;
+    while (!atomic_load(&x->stop)) {
+        int rc = net_close(x->l);
+        CHECKF(rc == 0 || rc == NET_E_BADHANDLE, "net_close on a failing listener: %d", rc);
+        rc = net_local_addr(x->l, &a);
+        CHECKF(rc == 0 || rc == NET_E_CLOSED || rc == NET_E_BADHANDLE, "net_local_addr: %d", rc);
+    }
+}
+
+static void listen_fails_under_close(void)
+{
+    int opened = 0, failed = 0;
+    for (int n = 1; n <= 40; n++) {
+        char v[16];
+        snprintf(v, sizeof v, "%d", n);
+        set_env("NET_TEST_FAIL_ALLOC", v);
+        net_config cfg;
+        tl_config(&cfg);
+        net_engine e;
+        if (net_engine_create(&cfg, &e) != 0)
+            continue;
+        closer x;
+        atomic_init(&x.stop, 0);
+        if (net_listen(e, "127.0.0.1", 0, NULL, &x.l) != 0) {
+            CHECK_OK(net_engine_destroy(e));
+            continue;
+        }
+        tl_thread *t = tl_thread_start(closer_main, &x);
+        int closes = 0, status = 0;
+        net_event ev[16];
+        uint64_t end = tl_now_ms() + TL_TIMEOUT_MS;
+        while (!closes && tl_now_ms() < end) {
+            int k = net_poll(e, ev, 16, 5);
+            CHECK(k >= 0);
+            for (int i = 0; i < k; i++)
+                if (ev[i].type == NET_EV_CLOSE && ev[i].handle == x.l) {
+                    closes++;
+                    status = ev[i].status;
+                }
+        }
+        atomic_store(&x.stop, 1);
+        tl_thread_join(t);
+        CHECKF(closes == 1, "listener CLOSE seen %d times", closes);
+        CHECK_RC(net_close(x.l), NET_E_BADHANDLE);
+        if (status)
+            failed++;
+        else
+            opened++;
+        CHECK_OK(net_engine_destroy(e));
+    }
+    set_env("NET_TEST_FAIL_ALLOC", "0");
+    printf("listener under a closing thread: %d opened then closed, %d failed to open\n", opened, failed);
+}
+
 int main(void)
 {
     tl_init("faults");
@@ -194,6 +260,7 @@ int main(void)
         printf("  %s: ok\n", faults[i]);
     }
     set_env("NET_TEST_FAULT", NULL);
+    listen_fails_under_close();
     CHECK(scenario(3));
     int after = tl_open_descriptors();
     printf("descriptors %d before, %d after\n", before, after);

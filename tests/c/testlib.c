@@ -184,8 +184,8 @@ int tl_raise_fd_limit(int want)
 int tl_open_descriptors(void)
 {
 #if defined(_WIN32)
-    DWORD n = 0;
-    return GetProcessHandleCount(GetCurrentProcess(), &n) ? (int)n : -1;
+    DWORD n = 0; /* Wine answers 0: a process always has some, so 0 means it cannot tell */
+    return GetProcessHandleCount(GetCurrentProcess(), &n) && n > 0 ? (int)n : -1;
 #else
     DIR *d = opendir("/proc/self/fd");
     if (!d)
