@@ -3,8 +3,10 @@
 accepting for good.
 
 The server starts with RLIMIT_NOFILE set low, then more clients connect than
-it has descriptors for. While the backlog cannot be drained the server must
-stay nearly idle (it backs off instead of retrying accept in a tight loop),
+it has descriptors for. Once it holds all its descriptors (read from
+/proc/PID/fd: a condition, not a sleep) and the backlog cannot be drained,
+the server must stay nearly idle (it backs off instead of retrying accept in
+a tight loop),
 the connections it did accept keep echoing, and once the clients go away a
 new connection is accepted and echoed again.
 
@@ -34,6 +36,31 @@ def cpu_seconds(pid):
         fields = f.read().rsplit(")", 1)[1].split()
     tick = os.sysconf("SC_CLK_TCK")
     return (int(fields[11]) + int(fields[12])) / tick
+
+
+def open_fds(pid):
+    """How many descriptors process pid holds (-1 if it cannot be read)."""
+    try:
+        return len(os.listdir("/proc/%d/fd" % pid))
+    except OSError:
+        return -1
+
+
+def wait_at_limit(server, timeout=10.0):
+    """Wait until the server holds every descriptor its limit allows. More
+    clients wait in its backlog than it has descriptors for, so from then on
+    each accept it tries fails with EMFILE: it is at the limit."""
+    deadline = time.monotonic() + timeout
+    while True:
+        n = open_fds(server.pid)
+        if n >= FD_LIMIT:
+            return n
+        if server.poll() is not None:
+            fail("the server died before reaching the descriptor limit (exit %s)" % server.returncode)
+        if time.monotonic() > deadline:
+            fail("the server never reached its descriptor limit: %d of %d descriptors open after"
+                 " %.0f s with %d clients connecting" % (n, FD_LIMIT, timeout, CLIENTS))
+        time.sleep(0.01)
 
 
 def echo_once(port, payload, timeout=5.0):
@@ -79,7 +106,9 @@ def main():
             s.settimeout(5)
             s.connect(("127.0.0.1", port))  # completes in the backlog even if never accepted
             clients.append(s)
-        time.sleep(0.5)  # let the server reach the limit
+        n = wait_at_limit(server)
+        print("emfile: the server holds %d descriptors (its limit), %d clients connected"
+              % (n, CLIENTS), flush=True)
 
         cpu0 = cpu_seconds(server.pid)
         time.sleep(IDLE_WINDOW_S)

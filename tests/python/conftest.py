@@ -60,10 +60,14 @@ MODES = [Mode(b, t) for b in BACKENDS for t in THREAD_MODES]
 
 
 def pytest_report_header(config):
-    return "net %s from %s; backends %s (%s); io_threads %s" % (
+    return ["net %s from %s; backends %s (%s); io_threads %s" % (
         net.version_string(), net.library_path, ",".join(BACKENDS) or "NONE",
         "NET_TEST_BACKENDS" if BACKENDS_FROM_ENV else "discovered",
-        ",".join(map(str, THREAD_MODES)))
+        ",".join(map(str, THREAD_MODES))),
+        "api fuzz (test_api_fuzz.py): %s examples per mode, %s" % (
+            os.environ.get("NET_FUZZ_EXAMPLES", "50"),
+            "seed %s" % os.environ["NET_FUZZ_SEED"] if os.environ.get("NET_FUZZ_SEED")
+            else "derandomized (hypothesis' fixed per-test seed)")]
 
 
 def pytest_generate_tests(metafunc):

@@ -187,3 +187,72 @@ def test_poll_from_two_threads_is_busy(h):
     h.eng.wakeup()
     t.join(5)
     assert not t.is_alive() and done
+
+
+def test_ints_out_of_range_are_net_errors(h):
+    """An int its C type cannot hold is refused as the NetError that value
+    earns (a handle: BADHANDLE; a length: MSGSIZE; else INVAL), which is
+    also an OverflowError, as Python's own C-backed calls raise."""
+    lst, cli, srv = h.pair("u16le")
+    for bad in (-1, 2**64, -2**63, 2**100):
+        for name, call in HANDLE_CALLS:
+            with pytest.raises(net.BadHandleError) as ei:
+                call(bad)
+            assert isinstance(ei.value, OverflowError), name
+            assert ei.value.code == net.Error.BADHANDLE, name
+        with pytest.raises(net.BadHandleError):
+            net.sendto(bad, ("127.0.0.1", 9), b"x")
+        with pytest.raises(net.BadHandleError):
+            net.udp_connect(bad, "127.0.0.1", 9)
+        assert net.broadcast([bad, srv], b"b") == (1, [net.Error.BADHANDLE, 0])
+    invalid = [
+        lambda: net.set_user(cli, -1), lambda: net.set_user(cli, 2**64),
+        lambda: net.set_option(cli, "sndbuf", 2**63), lambda: net.set_option(cli, 2**31, 1),
+        lambda: net.get_option(cli, -2**31 - 1),
+        lambda: h.eng.post(-1), lambda: h.eng.post(2**64),
+        lambda: h.eng.timer(-1), lambda: h.eng.timer(1, 2**32), lambda: h.eng.timer(1, 0, -1),
+        lambda: h.eng.poll(2**31), lambda: h.eng.poll(-2**31 - 1),
+        lambda: h.eng.listen("127.0.0.1", 65536), lambda: h.eng.connect("127.0.0.1", -1),
+        lambda: h.eng.listen("127.0.0.1", 0, max_message=-1),
+        lambda: h.eng.listen("127.0.0.1", 0, backlog=2**31),
+        lambda: h.eng.connect("127.0.0.1", 1, user=2**64),
+        lambda: h.eng.udp_open("127.0.0.1", 0, rcvbuf=2**31),
+        lambda: net.Engine(h.backend, h.io_threads, send_cap=2**32),
+        lambda: net.Engine(h.backend, 2**40),
+        lambda: net.format_addr(net.Address("127.0.0.1", 70000)),
+    ]
+    for i, call in enumerate(invalid):
+        with pytest.raises(net.InvalidArgumentError) as ei:
+            call()
+        assert isinstance(ei.value, OverflowError), i
+        assert ei.value.code == net.Error.INVAL, i
+    # Wrong Python types stay TypeError.
+    with pytest.raises(TypeError):
+        h.eng.connect(None, 80)
+    with pytest.raises(TypeError):
+        h.eng.listen(b"127.0.0.1", 0)
+    with pytest.raises(TypeError):
+        h.eng.poll("1")
+    with pytest.raises(net.AddressError):
+        net.format_addr(net.Address("not an address", 1))
+    # Lengths past 32 bits: MSGSIZE, the buffer never read (sparse mapping).
+    import mmap
+    try:
+        m = mmap.mmap(-1, 2**32 + 5)
+    except (OverflowError, OSError, ValueError) as e:
+        pytest.skip("cannot map 4 GiB of address space here: %s" % e)
+    try:
+        for call in (lambda: net.send(cli, m), lambda: net.broadcast([cli], m)):
+            try:  # not pytest.raises: its traceback would keep m exported
+                call()
+            except net.MessageSizeError as e:
+                assert isinstance(e, OverflowError)
+            else:
+                raise AssertionError("a 4 GiB message was accepted")
+    finally:
+        m.close()
+    # The engine and the connection are fine.
+    net.send(cli, b"still here")
+    assert h.wait(net.EV_DATA, srv).data == b"still here"
+    assert net.strerror(2**40) == net.strerror(-2**31)  # any int: "unknown"
+    assert net.Engine(h.backend, h.io_threads, max_events=10**9)._max == 65536

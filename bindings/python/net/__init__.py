@@ -10,8 +10,9 @@ The Pythonic layer:
 * Handles are plain ``int`` values; :func:`send`, :func:`close`,
   :func:`abort`, :func:`shutdown`, options and addresses take a handle (and
   are also methods of :class:`Engine`).
-* A ``DATA`` event's ``data`` is a ``memoryview`` valid until the next
-  ``poll`` on that engine; ``bytes(ev.data)`` keeps a copy.
+* A ``DATA`` event's ``data`` is ``bytes``, or with ``Engine(views=True)``
+  a read-only ``memoryview`` released at the next ``poll`` on that engine
+  (slices and other objects derived from it keep their bytes).
 * Failures raise :class:`NetError` subclasses carrying ``code`` (``NET_E*``),
   ``message`` and ``os_error``.
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import socket
 import struct
+import sys
 import threading
 import weakref
 from enum import IntEnum, IntFlag
@@ -262,6 +263,21 @@ _ERROR_CLASSES: Dict[int, Type[NetError]] = {
 }
 
 
+# An int outside its C type's range: the NetError of that value, which is
+# also an OverflowError (what Python's own C-backed calls raise for such an
+# int, e.g. socket's for a port above 65535).
+class _BadHandleRange(BadHandleError, OverflowError):
+    """NET_E_BADHANDLE: an int that is no 64-bit value (also an OverflowError)."""
+
+
+class _InvalidRange(InvalidArgumentError, OverflowError):
+    """NET_E_INVAL: an int outside its C field's range (also an OverflowError)."""
+
+
+class _MessageSizeRange(MessageSizeError, OverflowError):
+    """NET_E_MSGSIZE: a length beyond 32 bits (also an OverflowError)."""
+
+
 def _code_name(code: int) -> str:
     try:
         return "NET_E_" + Error(code).name if code else "NET_OK"
@@ -312,13 +328,16 @@ def _addr_from_c(a: Any) -> Optional[Address]:
 class Event(NamedTuple):
     """One event from :meth:`Engine.poll` (``net_event``).
 
-    ``data`` is the payload of a ``DATA`` event (``None`` otherwise): a
-    ``bytes`` copy, or for an engine made with ``views=True`` a read-only
-    ``memoryview`` on the engine's own buffer, valid until the next
-    :meth:`Engine.poll` on the same engine (or its destruction). The engine
-    then recycles that memory and the binding releases the view, so using a
-    kept view raises ``ValueError``; ``bytes(ev.data)`` keeps a copy. A
-    memoryview *sliced* from it is not released: do not keep those either.
+    ``data`` is the payload of a ``DATA`` or ``DATAGRAM`` event (``None``
+    otherwise): a ``bytes`` copy, or for an engine made with ``views=True`` a
+    read-only ``memoryview`` into memory the binding reuses (no allocation
+    per payload). That view is released at the next :meth:`Engine.poll` on
+    the same engine (or its destruction): using it afterwards raises
+    ``ValueError``. Anything derived from it before then - a slice,
+    ``memoryview(ev.data)``, ``cast``, ``toreadonly``, its ``obj``, an
+    object that took its buffer - keeps reading the original bytes for as
+    long as it lives: the binding writes that memory again only once nothing
+    refers to it. No view ever reads memory the engine has recycled.
 
     It is a ``NamedTuple``: ``for t, status, handle, parent, user, data, n,
     os_error, addr in eng.poll(): ...`` unpacks it fastest.
@@ -347,7 +366,13 @@ class Event(NamedTuple):
     @property
     def error(self) -> Optional[NetError]:
         """``status`` as an exception instance (not raised), or ``None`` if 0."""
-        return error_for(self.status, EventType(self.type).name, self.os_error) if self.status else None
+        if not self.status:
+            return None
+        try:
+            what = EventType(self.type).name
+        except ValueError:  # an event type newer than this binding
+            what = "event %d" % self.type
+        return error_for(self.status, what, self.os_error)
 
     def __repr__(self) -> str:
         try:
@@ -411,8 +436,12 @@ def version_string() -> str:
 
 
 def strerror(code: int) -> str:
-    """``net_strerror(code)``."""
-    return ffi.string(lib.net_strerror(int(code))).decode(errors="replace")
+    """``net_strerror(code)`` (any int: codes the library does not know get
+    its message for an unknown code)."""
+    code = int(code)
+    if not -0x80000000 <= code <= 0x7FFFFFFF:
+        code = -0x80000000  # not a NET_E* code either way
+    return ffi.string(lib.net_strerror(code)).decode(errors="replace")
 
 
 def _enum_value(enum: Type[IntEnum], value: Union[int, str], what: str) -> int:
@@ -425,9 +454,33 @@ def _enum_value(enum: Type[IntEnum], value: Union[int, str], what: str) -> int:
     return int(value)
 
 
+_U64_END = 1 << 64
+
+
+def _out_of_range(what: str, handle: Any = None, error: Type[NetError] = _InvalidRange,
+                  detail: str = "an integer argument is out of range") -> NetError:
+    """The error for a call whose arguments cffi refused with OverflowError:
+    BadHandleError when ``handle`` is an int that is no 64-bit value (no
+    such handle can exist), else ``error`` (an argument out of its C type's
+    range). Both are OverflowErrors too. The checks run only after cffi
+    refused, off the fast path."""
+    if handle is not None and isinstance(handle, int) and not 0 <= handle < _U64_END:
+        return _BadHandleRange(Error.BADHANDLE, "%s: %d is not a 64-bit handle" % (what, handle))
+    return error(_RANGE_CODES[error], "%s: %s" % (what, detail))
+
+
+_RANGE_CODES: Dict[Type[NetError], int] = {
+    _InvalidRange: Error.INVAL, _MessageSizeRange: Error.MSGSIZE}
+
+
 # ---------------------------------------------------------------- handle calls
 # These take a handle, not an engine: the C API finds the engine from it.
 # Each one is also available as an Engine method of the same name.
+#
+# Arguments: a value of the wrong Python type raises TypeError; an int out
+# of range of its C type raises the NetError the C library would give for
+# that value (BadHandleError for a handle, MessageSizeError for a length,
+# InvalidArgumentError otherwise), a subclass that is also an OverflowError.
 
 _send = lib.net_send
 _from_buffer = ffi.from_buffer
@@ -439,13 +492,17 @@ def send(conn: int, data: BytesLike) -> None:
     The bytes are copied (the framing header is added); the call returns at
     once. Raises :class:`WouldBlockError` past the send cap (nothing queued),
     :class:`ClosedError` once the connection is closing, :class:`BadHandleError`
-    for a stale handle, :class:`MessageSizeError` above max_message.
+    for a stale handle, :class:`MessageSizeError` above max_message (or
+    what the send cap could ever hold).
     """
-    if type(data) is bytes:
-        rc = _send(conn, data, len(data))
-    else:
-        buf = _from_buffer(data)
-        rc = _send(conn, buf, len(buf))
+    try:
+        if type(data) is bytes:
+            rc = _send(conn, data, len(data))
+        else:
+            buf = _from_buffer(data)
+            rc = _send(conn, buf, len(buf))
+    except OverflowError:
+        raise _out_of_range("send", conn, _MessageSizeRange, "message over 4 GiB") from None
     if rc:
         _fail(rc, "send")
 
@@ -460,7 +517,10 @@ def sendv(conn: int, parts: Sequence[BytesLike]) -> None:
         keep.append(b)
         bufs[i].data = b
         bufs[i].len = len(b)
-    rc = lib.net_sendv(conn, bufs, n)
+    try:
+        rc = lib.net_sendv(conn, bufs, n)
+    except OverflowError:
+        raise _out_of_range("sendv", conn, _MessageSizeRange, "too many parts") from None
     if rc:
         _fail(rc, "sendv")
 
@@ -469,12 +529,23 @@ def broadcast(conns: Sequence[int], data: BytesLike) -> Tuple[int, List[int]]:
     """Queue one shared copy of ``data`` to every connection in ``conns``.
 
     Returns ``(queued, results)``: how many connections took it and each
-    connection's code (0 or ``NET_E*``); failures do not raise.
+    connection's code (0 or ``NET_E*``); failures do not raise (an int
+    that is no 64-bit value gets ``Error.BADHANDLE`` like any other
+    non-handle).
     """
     n = len(conns)
-    hs = ffi.new("net_handle[]", list(conns)) if n else ffi.NULL
+    if n:
+        try:
+            hs = ffi.new("net_handle[]", list(conns))
+        except OverflowError:  # ints beyond 64 bits: handle 0, which is never valid
+            hs = ffi.new("net_handle[]", [h if not isinstance(h, int) or 0 <= h < _U64_END
+                                          else 0 for h in conns])
+    else:
+        hs = ffi.NULL
     res = ffi.new("int[]", n) if n else ffi.NULL
     buf = data if type(data) is bytes else _from_buffer(data)
+    if len(buf) > 0xFFFFFFFF:
+        raise _MessageSizeRange(Error.MSGSIZE, "broadcast: message over 4 GiB")
     rc = lib.net_broadcast(hs, n, buf, len(buf), res)
     if rc < 0:
         _fail(rc, "broadcast")
@@ -485,28 +556,42 @@ def close(handle: int) -> None:
     """Graceful close (``net_close``): a connection delivers what is queued,
     then FIN, then a CLOSE event; a listener gets a CLOSE event; a timer
     stops (no event)."""
-    rc = lib.net_close(handle)
+    try:
+        rc = lib.net_close(handle)
+    except OverflowError:
+        raise _out_of_range("close", handle) from None
     if rc:
         _fail(rc, "close")
 
 
 def abort(conn: int) -> None:
     """Abortive close (``net_abort``): queued data is dropped, the peer gets RST."""
-    rc = lib.net_abort(conn)
+    try:
+        rc = lib.net_abort(conn)
+    except OverflowError:
+        raise _out_of_range("abort", conn) from None
     if rc:
         _fail(rc, "abort")
 
 
 def shutdown(conn: int) -> None:
     """Half-close (``net_shutdown``): FIN after what is queued; receiving goes on."""
-    rc = lib.net_shutdown(conn)
+    try:
+        rc = lib.net_shutdown(conn)
+    except OverflowError:
+        raise _out_of_range("shutdown", conn) from None
     if rc:
         _fail(rc, "shutdown")
 
 
 def set_user(handle: int, user: int) -> None:
-    """Attach a 64-bit user value to a handle (seen in its events' ``user``)."""
-    rc = lib.net_set_user(handle, user)
+    """Attach a 64-bit user value to a handle (seen in its events' ``user``);
+    :class:`InvalidArgumentError` for a value outside 0 .. 2**64-1."""
+    try:
+        rc = lib.net_set_user(handle, user)
+    except OverflowError:
+        raise _out_of_range("set_user", handle, detail="user %d outside 0..2**64-1"
+                            % user) from None
     if rc:
         _fail(rc, "set_user")
 
@@ -514,7 +599,10 @@ def set_user(handle: int, user: int) -> None:
 def get_user(handle: int) -> int:
     """The user value of a handle."""
     out = ffi.new("uint64_t *")
-    rc = lib.net_get_user(handle, out)
+    try:
+        rc = lib.net_get_user(handle, out)
+    except OverflowError:
+        raise _out_of_range("get_user", handle) from None
     if rc:
         _fail(rc, "get_user")
     return out[0]
@@ -522,8 +610,14 @@ def get_user(handle: int) -> int:
 
 def set_option(handle: int, option: Union[int, str], value: int) -> None:
     """``net_set_option``; ``option`` is an :class:`Option` or its name
-    (``"nodelay"``, ``"send_cap"``, ...). Booleans are 0/1."""
-    rc = lib.net_set_option(handle, _enum_value(Option, option, "option"), int(value))
+    (``"nodelay"``, ``"send_cap"``, ...). Booleans are 0/1. An option
+    number or a value the C types cannot hold (int32, int64) is
+    :class:`InvalidArgumentError`, like an unknown option."""
+    try:
+        rc = lib.net_set_option(handle, _enum_value(Option, option, "option"), int(value))
+    except OverflowError:
+        raise _out_of_range("set_option", handle, detail="option %r or value %r out of range"
+                            % (option, value)) from None
     if rc:
         _fail(rc, "set_option")
 
@@ -531,7 +625,11 @@ def set_option(handle: int, option: Union[int, str], value: int) -> None:
 def get_option(handle: int, option: Union[int, str]) -> int:
     """``net_get_option``."""
     out = ffi.new("int64_t *")
-    rc = lib.net_get_option(handle, _enum_value(Option, option, "option"), out)
+    try:
+        rc = lib.net_get_option(handle, _enum_value(Option, option, "option"), out)
+    except OverflowError:
+        raise _out_of_range("get_option", handle, detail="option %r out of range"
+                            % (option,)) from None
     if rc:
         _fail(rc, "get_option")
     return out[0]
@@ -540,7 +638,10 @@ def get_option(handle: int, option: Union[int, str]) -> int:
 def local_addr(handle: int) -> Address:
     """The bound address of a listener, connection or UDP socket (``net_local_addr``)."""
     a = ffi.new("net_addr *")
-    rc = lib.net_local_addr(handle, a)
+    try:
+        rc = lib.net_local_addr(handle, a)
+    except OverflowError:
+        raise _out_of_range("local_addr", handle) from None
     if rc:
         _fail(rc, "local_addr")
     return _addr_from_c(a)  # type: ignore[return-value]
@@ -551,7 +652,10 @@ def peer_addr(conn: int) -> Address:
     (``net_peer_addr``); :class:`NotConnectedError` for a UDP socket
     without one."""
     a = ffi.new("net_addr *")
-    rc = lib.net_peer_addr(conn, a)
+    try:
+        rc = lib.net_peer_addr(conn, a)
+    except OverflowError:
+        raise _out_of_range("peer_addr", conn) from None
     if rc:
         _fail(rc, "peer_addr")
     return _addr_from_c(a)  # type: ignore[return-value]
@@ -560,23 +664,35 @@ def peer_addr(conn: int) -> Address:
 def send_queued(conn: int) -> int:
     """Bytes accepted by send and not yet written to the socket."""
     out = ffi.new("uint64_t *")
-    rc = lib.net_send_queued(conn, out)
+    try:
+        rc = lib.net_send_queued(conn, out)
+    except OverflowError:
+        raise _out_of_range("send_queued", conn) from None
     if rc:
         _fail(rc, "send_queued")
     return out[0]
 
 
 def format_addr(addr: Address) -> str:
-    """``net_addr_format`` of an :class:`Address`: ``"1.2.3.4:80"`` / ``"[::1]:80"``."""
+    """``net_addr_format`` of an :class:`Address`: ``"1.2.3.4:80"`` / ``"[::1]:80"``.
+    :class:`AddressError` for a host that is not a numeric address of its
+    family, :class:`InvalidArgumentError` for a port or scope out of range."""
     a = ffi.new("net_addr *")
-    a.port = addr.port
-    a.scope_id = addr.scope_id
-    if addr.family == Family.INET6:
-        a.family = 6
-        packed = socket.inet_pton(socket.AF_INET6, addr.host)
-    else:
-        a.family = 4
-        packed = socket.inet_pton(socket.AF_INET, addr.host)
+    try:
+        a.port = addr.port
+        a.scope_id = addr.scope_id
+    except OverflowError:
+        raise _InvalidRange(Error.INVAL, "format_addr: port or scope_id out of range") from None
+    try:
+        if addr.family == Family.INET6:
+            a.family = 6
+            packed = socket.inet_pton(socket.AF_INET6, addr.host)
+        else:
+            a.family = 4
+            packed = socket.inet_pton(socket.AF_INET, addr.host)
+    except (OSError, ValueError):
+        raise AddressError(Error.ADDR, "format_addr: %r is not a numeric address"
+                           % (addr.host,)) from None
     ffi.memmove(a.ip, packed, len(packed))
     buf = ffi.new("char[]", 80)
     rc = lib.net_addr_format(a, buf, 80)
@@ -604,7 +720,7 @@ def _port(port: Any, what: str) -> int:
             raise TypeError("%s: port must be an int, not %s" % (what, type(port).__name__))
         port = int(port)
     if not 0 <= port <= 0xFFFF:
-        raise InvalidArgumentError(Error.INVAL, "%s: port %d out of range 0..65535" % (what, port))
+        raise _InvalidRange(Error.INVAL, "%s: port %d out of range 0..65535" % (what, port))
     return port
 
 
@@ -704,9 +820,10 @@ def sendto(udp: int, addr: Optional[AddressLike], data: BytesLike) -> None:
     Raises :class:`MessageSizeError` past the socket's max_datagram,
     :class:`WouldBlockError` when its send queue is full (nothing queued),
     :class:`InvalidArgumentError` for another address than a connected
-    socket's peer (or ``None`` on an unconnected one), :class:`AddressError`
-    for a name that does not resolve, :class:`BadHandleError` for a stale
-    handle, ``TypeError`` for arguments of the wrong type.
+    socket's peer, :class:`NotConnectedError` for ``None`` on an unconnected
+    one, :class:`AddressError` for a name that does not resolve,
+    :class:`BadHandleError` for a stale handle, ``TypeError`` for arguments
+    of the wrong type.
     """
     to = _addr_to_c(addr, "sendto")
     if type(data) is bytes:
@@ -716,8 +833,11 @@ def sendto(udp: int, addr: Optional[AddressLike], data: BytesLike) -> None:
         buf = _from_buffer(data)
         n = len(buf)
     if n > 0xFFFFFFFF:
-        raise MessageSizeError(Error.MSGSIZE, "sendto: %d bytes" % n)
-    rc = _sendto(udp, to, buf, n)
+        raise _MessageSizeRange(Error.MSGSIZE, "sendto: %d bytes" % n)
+    try:
+        rc = _sendto(udp, to, buf, n)
+    except OverflowError:
+        raise _out_of_range("sendto", udp) from None
     if rc:
         _fail(rc, "sendto")
 
@@ -727,7 +847,11 @@ def udp_connect(udp: int, host: str, port: int) -> None:
     :func:`send` sends it one datagram per call, only its datagrams arrive,
     and ICMP errors about it come as ERROR events. At once, no event."""
     what = "udp_connect"
-    rc = lib.net_udp_connect(udp, _host(host, what, False), _port(port, what))
+    h, p = _host(host, what, False), _port(port, what)
+    try:
+        rc = lib.net_udp_connect(udp, h, p)
+    except OverflowError:
+        raise _out_of_range(what, udp) from None
     if rc:
         _fail(rc, "%s %s:%s" % (what, host, port))
 
@@ -740,15 +864,12 @@ _TCP_FLAG_ARGS = (("nodelay", TcpFlag.NODELAY), ("reuseaddr", TcpFlag.REUSEADDR)
                   ("length_includes_header", TcpFlag.LEN_INCLUDES_HEADER), ("half_open", TcpFlag.HALF_OPEN))
 
 _poll = lib.net_poll
-_buffer = ffi.buffer
 # net_event up to addr, as struct sees it: type status handle parent user
 # data len os_error, then the 24-byte address (read through cffi if needed).
 _EVENT_SIZE = ffi.sizeof("net_event")
 _EVENT_STRUCT = struct.Struct("=IiQQQQIi%dx" % (_EVENT_SIZE - ffi.offsetof("net_event", "addr")))
 assert _EVENT_STRUCT.size == _EVENT_SIZE and ffi.offsetof("net_event", "addr") == 48
 _iter_unpack = _EVENT_STRUCT.iter_unpack
-_PTR_STRIDE = _EVENT_SIZE // ffi.sizeof("char *")
-_PTR_OFFSET = ffi.offsetof("net_event", "data") // ffi.sizeof("char *")
 
 
 class _AddressSpace32:
@@ -779,6 +900,49 @@ assert struct.calcsize("=HHI16s") == _ADDR_SIZE
 _ADDR_CACHE_MAX = 4096
 _EMPTY_VIEW = memoryview(b"")
 
+# ---- payload views (views=True)
+#
+# A memoryview's buffer pointer is fixed when it is made, and everything
+# derived from it (slices, memoryview(v), cast, toreadonly, objects that took
+# its buffer) shares that pointer: releasing the view handed out does not
+# release them. So views cannot point into the engine's memory, which
+# net_poll recycles (the C API has no way to keep a payload block past the
+# next poll). Each payload is copied instead, with one memmove and no
+# allocation, into a chunk of binding-owned memory (a bytearray); the view
+# handed out is a read-only slice of it. A chunk is written again only when
+# nothing outside the binding refers to it any more (its reference count
+# says so: every view on a chunk, and anything that reached the bytearray
+# through .obj, holds a reference), so a kept derivative reads its original
+# bytes for as long as it lives and then frees the chunk like any object.
+#
+# The source of the copy: a memoryview over the whole address space (64-bit;
+# sliced at [data, data + len) it is a view, not a copy) - never handed out.
+_PAYLOAD_SOURCE: Any = (memoryview(_ADDRESS_SPACE) if ffi.sizeof("void *") == 8
+                        else _ADDRESS_SPACE)
+_CHUNK_SIZE = 256 * 1024          # a chunk holds many payloads; a bigger payload gets its own
+_POOL_MAX = 16                    # free chunks kept for reuse ...
+_POOL_MAX_BYTES = 16 * 1024 * 1024  # ... holding at most this many bytes
+_RETIRED_MAX = 64                 # chunks still referenced, checked again at each poll
+_getrefcount = getattr(sys, "getrefcount", None)
+
+
+def _refs_when_unreferenced(chunks: List[bytearray]) -> int:
+    # The count a chunk has when only the binding refers to it, measured
+    # with the same loop shape as the check in Engine._recycle_chunks (list
+    # slot, loop variable, argument).
+    for c in chunks:
+        return _getrefcount(c)  # type: ignore[misc]
+    return -1
+
+
+# Without sys.getrefcount (not CPython) chunks are never reused: always safe.
+_FREE_REFS = _refs_when_unreferenced([bytearray(1)]) if _getrefcount else -1
+
+
+#: The most events one Engine.poll returns: a larger max_events is clamped to
+#: it (the binding allocates the event array itself).
+_MAX_EVENTS = 65536
+
 
 def _destroy(handle: int) -> None:
     lib.net_engine_destroy(handle)
@@ -802,14 +966,21 @@ class Engine:
     ``close_timeout_ms``, ``event_batch``); unset ones keep the library's
     defaults. ``backend`` is a :class:`Backend` or its name; ``"auto"``
     honours the ``NET_BACKEND`` environment variable. ``max_events`` is the
-    most events one :meth:`poll` returns.
+    most events one :meth:`poll` returns (at most 65536: larger values are
+    clamped). A value out of its C field's range raises
+    :class:`InvalidArgumentError`.
 
-    DATA payloads: with ``views=False`` (the default) ``Event.data`` is a
-    ``bytes`` copy, the caller's to keep. With ``views=True`` it is a
-    read-only ``memoryview`` on the engine's own buffer (no copy: worth it
-    for large messages), valid only until the next :meth:`poll` on this
-    engine or its destruction; the engine recycles that memory then and the
-    binding releases the view, so a kept one raises ``ValueError``.
+    DATA and DATAGRAM payloads: with ``views=False`` (the default)
+    ``Event.data`` is a ``bytes`` copy (one allocation each), the caller's to
+    keep. With ``views=True`` it is a read-only ``memoryview`` into chunks of
+    memory the binding reuses from poll to poll: one copy, no allocation per
+    payload (cheaper than ``bytes`` for small payloads, about the same for
+    large ones). The view is released at the next
+    :meth:`poll` on this engine or its destruction (a kept one raises
+    ``ValueError``); slices and other objects derived from it keep their
+    bytes, and keep their chunk out of reuse, for as long as they live. The
+    payload is never a view on the engine's own memory, which the engine
+    recycles at the next poll.
 
     :meth:`poll` must be called from one thread at a time; sends, closes,
     options, :meth:`post` and :meth:`wakeup` are safe from any thread. The
@@ -824,15 +995,20 @@ class Engine:
         self._closing = False
         cfg = ffi.new("net_config *")
         lib.net_config_init(cfg)
-        cfg.backend = _enum_value(Backend, backend, "backend")
-        cfg.io_threads = io_threads
-        for k, v in config.items():
+        for k in config:
             if k not in _CONFIG_FIELDS or k in ("backend", "io_threads"):
                 raise TypeError("Engine() got an unexpected keyword argument %r" % k)
-            if v is not None:
-                setattr(cfg, k, v)
+        try:
+            cfg.backend = _enum_value(Backend, backend, "backend")
+            cfg.io_threads = io_threads
+            for k, v in config.items():
+                if v is not None:
+                    setattr(cfg, k, v)
+        except OverflowError as e:
+            raise _InvalidRange(Error.INVAL, "engine_create: %s" % e) from None
         if max_events < 1:
             raise InvalidArgumentError(Error.INVAL, "max_events must be >= 1")
+        max_events = min(max_events, _MAX_EVENTS)
         out = ffi.new("net_engine *")
         rc = lib.net_engine_create(cfg, out)
         if rc:
@@ -841,10 +1017,17 @@ class Engine:
         self._max = max_events
         self._events = ffi.new("net_event[]", max_events)
         self._records = memoryview(ffi.buffer(self._events))
-        # The payload pointers as "char *", indexable without building a
-        # struct cdata per event: _data_ptrs[i * _PTR_STRIDE] is events[i].data.
-        self._data_ptrs = ffi.cast("char **", self._events) + _PTR_OFFSET
+        # views=True: the payload views of the last poll (released at the
+        # next), the chunk being filled (its writable and read-only views,
+        # fill offset, size), chunks filled before, free chunks.
         self._views: Optional[List[memoryview]] = [] if views else None
+        self._chunk: Optional[bytearray] = None
+        self._chunk_rw: Any = None
+        self._chunk_ro: Any = None
+        self._chunk_off = 0
+        self._chunk_cap = 0
+        self._retired: List[bytearray] = []
+        self._pool: List[bytearray] = []
         self._addr_cache: Dict[bytes, Address] = {}
         self._poll_lock = threading.Lock()
         self._finalizer = weakref.finalize(self, _destroy, self._handle)
@@ -898,22 +1081,88 @@ class Engine:
     # -- events
 
     def _release_views(self) -> None:
+        """Release the payload views handed out by the last poll, retire the
+        chunk they were copied into and recycle the chunks nothing refers to
+        any more. Poll lock held."""
         views = self._views
-        if not views:
-            return
-        for v in views:
+        if views:
+            for v in views:
+                try:
+                    v.release()
+                except BufferError:
+                    # Exported further (e.g. ffi.from_buffer): it stays valid,
+                    # and keeps its chunk out of reuse until that export ends.
+                    pass
+            views.clear()
+        if self._chunk is not None:
+            self._retire_chunk()
+        if self._retired:
+            self._recycle_chunks()
+
+    def _retire_chunk(self) -> None:
+        """Stop filling the current chunk: release the binding's own views on
+        it (slices made from them stay valid) and queue it for recycling."""
+        for master in (self._chunk_ro, self._chunk_rw):
             try:
-                v.release()
-            except BufferError:  # something exported it further: leave it
+                master.release()
+            except BufferError:  # pragma: no cover - never exported by the binding
                 pass
-        views.clear()
+        self._chunk_rw = self._chunk_ro = None
+        self._retired.append(self._chunk)  # type: ignore[arg-type]
+        self._chunk = None
+        self._chunk_off = self._chunk_cap = 0
+
+    def _recycle_chunks(self) -> None:
+        """Move the retired chunks that only the binding refers to into the
+        free pool (bounded); keep checking the others, up to a bound past
+        which they are left to whoever still refers to them."""
+        retired = self._retired
+        pool = self._pool
+        still = []
+        pooled = sum(map(len, pool))
+        for c in retired:
+            if _getrefcount is not None and _getrefcount(c) <= _FREE_REFS:
+                if len(pool) < _POOL_MAX and pooled + len(c) <= _POOL_MAX_BYTES:
+                    pool.append(c)
+                    pooled += len(c)
+            else:
+                still.append(c)
+        if len(still) > _RETIRED_MAX:
+            del still[:len(still) - _RETIRED_MAX]
+        self._retired = still
+
+    def _new_chunk(self, need: int) -> Tuple[Any, Any, int]:
+        """Retire the current chunk (if any) and start filling a free one of
+        at least ``need`` bytes; returns its writable view, read-only view
+        and size."""
+        if self._chunk is not None:
+            self._retire_chunk()
+        pool = self._pool
+        chunk = None
+        for i, c in enumerate(pool):
+            if len(c) >= need:
+                chunk = pool.pop(i)
+                break
+        if chunk is None:
+            chunk = bytearray(max(_CHUNK_SIZE, need))
+        rw = memoryview(chunk)
+        ro = rw.toreadonly()
+        self._chunk, self._chunk_rw, self._chunk_ro = chunk, rw, ro
+        self._chunk_off = 0
+        self._chunk_cap = len(chunk)
+        return rw, ro, self._chunk_cap
+
+    def _payload_chunks(self) -> int:
+        """How many chunks of payload memory the binding holds (for tests)."""
+        return len(self._pool) + len(self._retired) + (self._chunk is not None)
 
     def poll(self, timeout_ms: int = -1) -> List[Event]:
         """Wait up to ``timeout_ms`` (-1 = forever, 0 = not at all) and return
         the ready events (possibly none), at most ``max_events``.
 
         DATA payloads are ``bytes`` copies, or with ``views=True`` read-only
-        memoryviews valid until the next poll (released then). With
+        memoryviews released at the next poll (what was derived from them
+        stays valid; see :class:`Engine`). With
         ``io_threads=0`` the I/O itself runs inside this call. The GIL is
         released while waiting, but a blocked poll only returns on an event,
         :meth:`wakeup`, or the timeout: poll in slices if signals (Ctrl+C)
@@ -930,7 +1179,11 @@ class Engine:
             views = self._views
             if views is not None and views:
                 self._release_views()
-            n = _poll(self._handle, self._events, self._max, timeout_ms)
+            try:
+                n = _poll(self._handle, self._events, self._max, timeout_ms)
+            except OverflowError:
+                raise _InvalidRange(Error.INVAL, "poll: timeout %d ms out of range"
+                                           % timeout_ms) from None
             if n <= 0:
                 if n < 0:
                     _fail(n, "poll")
@@ -938,15 +1191,25 @@ class Engine:
             out = []
             append = out.append
             new, Ev, DATA, DATAGRAM, space = _new_event, Event, _DATA, _DATAGRAM, _ADDRESS_SPACE
+            if views is not None:  # the chunk payloads are copied into, see _PAYLOAD_SOURCE
+                src = _PAYLOAD_SOURCE
+                rw, ro, off, cap = self._chunk_rw, self._chunk_ro, self._chunk_off, self._chunk_cap
             # One C-level pass turns the records into tuples of scalars.
             for i, (t, st, h, par, us, p, ln, ose) in enumerate(
                     _iter_unpack(self._records[:n * _EVENT_SIZE])):
                 if t == 3:  # DATA: the hot path
                     if views is None:  # a bytes copy of [p, p + ln)
                         append(new(Ev, (DATA, st, h, 0, us, space[p:p + ln], ln, ose, None)))
+                    elif not ln:  # an empty message (framed)
+                        append(new(Ev, (DATA, st, h, 0, us, _EMPTY_VIEW, 0, ose, None)))
                     else:
-                        data = memoryview(
-                            _buffer(self._data_ptrs[i * _PTR_STRIDE], ln)).toreadonly()
+                        end = off + ln
+                        if end > cap:
+                            rw, ro, cap = self._new_chunk(ln)
+                            off, end = 0, ln
+                        rw[off:end] = src[p:p + ln]
+                        data = ro[off:end]
+                        off = end
                         views.append(data)
                         append(new(Ev, (DATA, st, h, 0, us, data, ln, ose, None)))
                 elif t == 9:  # DATAGRAM: the payload and its sender
@@ -955,8 +1218,13 @@ class Engine:
                     elif views is None:
                         data = space[p:p + ln]
                     else:
-                        data = memoryview(
-                            _buffer(self._data_ptrs[i * _PTR_STRIDE], ln)).toreadonly()
+                        end = off + ln
+                        if end > cap:
+                            rw, ro, cap = self._new_chunk(ln)
+                            off, end = 0, ln
+                        rw[off:end] = src[p:p + ln]
+                        data = ro[off:end]
+                        off = end
                         views.append(data)
                     append(new(Ev, (DATAGRAM, st, h, 0, us, data, ln, ose,
                                     self._event_addr(i))))
@@ -964,6 +1232,8 @@ class Engine:
                     addr = self._event_addr(i) if t in _ADDR_TYPES else None
                     append(new(Ev, (_EVENT_TYPES[t] if t < _N_TYPES else t,
                                     st, h, par, us, None, ln, ose, addr)))
+            if views is not None:
+                self._chunk_off = off
             return out
         finally:
             self._poll_lock.release()
@@ -997,7 +1267,10 @@ class Engine:
 
     def post(self, value: int) -> None:
         """Queue a USER event carrying ``value`` (a 64-bit unsigned int). Any thread."""
-        rc = lib.net_post(self._handle, value)
+        try:
+            rc = lib.net_post(self._handle, value)
+        except OverflowError:
+            raise _InvalidRange(Error.INVAL, "post: %d outside 0..2**64-1" % value) from None
         if rc:
             _fail(rc, "post")
 
@@ -1016,16 +1289,19 @@ class Engine:
                     backlog: int, user: int, bools: Dict[str, Optional[bool]]) -> Any:
         tc = ffi.new("net_tcp_config *")
         lib.net_tcp_config_init(tc)
-        tc.framing = _enum_value(Framing, framing, "framing")
-        f = tc.flags if flags is None else int(flags)
-        for name, bit in _TCP_FLAG_ARGS:
-            v = bools.get(name)
-            if v is not None:
-                f = (f | bit) if v else (f & ~bit)
-        tc.flags = f
-        tc.max_message = max_message
-        tc.backlog = backlog
-        tc.user = user
+        try:
+            tc.framing = _enum_value(Framing, framing, "framing")
+            f = tc.flags if flags is None else int(flags)
+            for name, bit in _TCP_FLAG_ARGS:
+                v = bools.get(name)
+                if v is not None:
+                    f = (f | bit) if v else (f & ~bit)
+            tc.flags = f
+            tc.max_message = max_message
+            tc.backlog = backlog
+            tc.user = user
+        except OverflowError as e:
+            raise _InvalidRange(Error.INVAL, "tcp config: %s" % e) from None
         return tc
 
     def listen(self, host: Optional[str], port: int, *, framing: Union[int, str] = "raw",
@@ -1048,7 +1324,8 @@ class Engine:
             "reuseaddr": reuseaddr, "keepalive": keepalive, "ipv6only": ipv6only,
             "half_open": half_open})
         out = ffi.new("net_handle *")
-        rc = lib.net_listen(self._handle, (host or "").encode(), port, tc, out)
+        rc = lib.net_listen(self._handle, _host(host, "listen", True), _port(port, "listen"),
+                            tc, out)
         if rc:
             _fail(rc, "listen %s:%d" % (host or "", port))
         return int(out[0])
@@ -1066,7 +1343,8 @@ class Engine:
             "length_includes_header": length_includes_header, "nodelay": nodelay,
             "keepalive": keepalive, "half_open": half_open})
         out = ffi.new("net_handle *")
-        rc = lib.net_connect(self._handle, host.encode(), port, tc, out)
+        rc = lib.net_connect(self._handle, _host(host, "connect", False), _port(port, "connect"),
+                             tc, out)
         if rc:
             _fail(rc, "connect %s:%d" % (host, port))
         return int(out[0])
@@ -1110,7 +1388,7 @@ class Engine:
             uc.sndbuf = sndbuf
             uc.user = user
         except OverflowError as e:
-            raise InvalidArgumentError(Error.INVAL, "%s: %s" % (what, e)) from None
+            raise _InvalidRange(Error.INVAL, "%s: %s" % (what, e)) from None
         out = ffi.new("net_handle *")
         rc = lib.net_udp_open(self._handle, _host(host, what, True), _port(port, what), uc, out)
         if rc:
@@ -1123,7 +1401,12 @@ class Engine:
         """Start a timer (``net_timer_start``): a TIMER event after ``delay_ms``,
         then every ``repeat_ms`` (0 = once). Stop it with :func:`close`."""
         out = ffi.new("net_handle *")
-        rc = lib.net_timer_start(self._handle, delay_ms, repeat_ms, user, out)
+        try:
+            rc = lib.net_timer_start(self._handle, delay_ms, repeat_ms, user, out)
+        except OverflowError:
+            raise _InvalidRange(Error.INVAL, "timer_start: delay %r / repeat %r (0..2**32-1 ms)"
+                                       " or user %r (0..2**64-1) out of range"
+                                       % (delay_ms, repeat_ms, user)) from None
         if rc:
             _fail(rc, "timer_start")
         return int(out[0])
