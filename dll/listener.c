@@ -147,12 +147,16 @@ void net__accepted(net_listener *l, net_sock s, const net_addr *peer, int err, i
     if (peer)
         ev.addr = *peer;
     /* ACCEPT is queued (into the connection's reserved room) before the
-     * connection can produce anything. */
-    net__push_reserved(e, &ev, NULL);
+     * connection can produce anything. Once it is out the script may abort
+     * the connection, and on another loop that can end in a CLOSE the poller
+     * frees: the connection is handed over under its slot lock, so nothing
+     * here touches it after that. On this loop nothing can end it first. */
     if (c->o.loop == loop) {
+        net__push_reserved(e, &ev, NULL);
         net__conn_run_ops(loop, c, OP_START);
     } else {
         net_slot_lock(c->o.slot);
+        net__push_reserved(e, &ev, NULL);
         net__conn_schedule_locked(c, OP_START);
         net_slot_unlock(c->o.slot);
     }

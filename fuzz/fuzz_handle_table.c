@@ -167,8 +167,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (nfree_before > g_t.reuse_after) /* the oldest free slot is reused */
                 FUZZ_ASSERT(g_t.count == count_before && g_t.nfree == nfree_before - 1);
             else /* a new slot while few wait */
-                FUZZ_ASSERT(g_t.count == count_before + 1 && g_t.nfree == nfree_before);
-            else FUZZ_ASSERT(g_t.count == count_before + 1 && s->index == count_before);
+                FUZZ_ASSERT(g_t.count == count_before + 1 && g_t.nfree == nfree_before && s->index == count_before);
             for (size_t j = 0; j < g_nhist; j++)
                 FUZZ_ASSERT(g_hist[j].h != h);
             g_hist[g_nhist++] = (issued){h, type, 1};

@@ -8,7 +8,9 @@
 -- NET_TEST_IO_THREADS, prints one line per test, and ends with the line
 -- "N passed, N failed"; exits 1 when a test failed. A test is a function in
 -- the list a test file returns as {name, fn} pairs; it passes when it
--- returns without raising.
+-- returns without raising. A file that cannot be loaded, or whose list is
+-- empty or malformed (it registers no test), fails as one test; so does a
+-- --filter that selects no test at all.
 local here = debug.getinfo(1, "S").source:match("^@(.*[/\\])") or "./"
 package.path = here .. "?.lua;" .. package.path
 
@@ -71,18 +73,51 @@ local backend = probe and probe:backend() or "?"
 if probe then probe:close() end
 print(string.format("lua tests: backend=%s io_threads=%d %s", backend, T.io_threads, net._VERSION))
 
-local passed, failed, skipped = 0, 0, 0
+-- What a test file returned, checked: nil and a message when it is not a
+-- non-empty list of {name, fn} pairs (a file that registers no test, say
+-- because its test() calls went to another table or it returns the wrong
+-- value, must fail rather than pass with nothing run).
+local function check_list(tests)
+  if type(tests) ~= "table" then
+    return nil, "returned " .. type(tests) .. ", not the list of its tests"
+  end
+  if #tests == 0 then
+    return nil, "registers no test (it must return a non-empty list of {name, fn} pairs)"
+  end
+  for k, t in pairs(tests) do
+    if math.type(k) ~= "integer" or k < 1 or k > #tests then
+      return nil, "the returned list has the non-list key " .. tostring(k)
+    end
+    if type(t) ~= "table" or type(t[1]) ~= "string" or type(t[2]) ~= "function" then
+      return nil, string.format("entry %d is not a {name, fn} pair", k)
+    end
+  end
+  return tests
+end
+
+local passed, failed, skipped, selected = 0, 0, 0, 0
 for _, file in ipairs(files) do
   local path = file:find("[/\\]") and file or (here .. file)
   local chunk, err = loadfile(path)
-  local tests = chunk and select(2, pcall(chunk))
-  if type(tests) ~= "table" then
-    print(string.format("FAIL %s: cannot load: %s", file, tostring(err or tests)))
+  local tests, why
+  if not chunk then
+    why = "cannot load: " .. tostring(err)
+  else
+    local ok, res = pcall(chunk)
+    if not ok then
+      why = "cannot load: " .. tostring(res)
+    else
+      tests, why = check_list(res)
+    end
+  end
+  if not tests then
+    print(string.format("FAIL %s: %s", file, why))
     failed = failed + 1
   else
     for _, t in ipairs(tests) do
       local name = file:gsub("^.*[/\\]", ""):gsub("%.lua$", "") .. "." .. t[1]
       if not filter or name:find(filter) then
+        selected = selected + 1
         local t0 = sys.now()
         local ok, terr = xpcall(t[2], debug.traceback)
         T.cleanup()
@@ -101,6 +136,11 @@ for _, file in ipairs(files) do
       end
     end
   end
+end
+if filter and selected == 0 and failed == 0 then
+  -- A filter that selects nothing is a typo, not a green run.
+  print(string.format("FAIL no test matches --filter %q", filter))
+  failed = failed + 1
 end
 print(string.format("%d passed, %d failed", passed, failed) ..
   (skipped > 0 and string.format(", %d skipped", skipped) or ""))
