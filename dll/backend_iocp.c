@@ -1074,10 +1074,22 @@ static int port_error(iocp_op *op)
     return e ? e : WSAECONNRESET;
 }
 
+/* Test builds: a completion that succeeded is now and then turned into the
+ * error NET_TEST_FAULT asks for (what completes inline is not affected). */
+static int fault_for(int type)
+{
+    return type == T_ACCEPT  ? net__fault(NET_FAULT_ACCEPT)
+           : type == T_RECV0 ? net__fault(NET_FAULT_RECV)
+           : type == T_SEND  ? net__fault(NET_FAULT_SEND)
+                             : 0;
+}
+
 static void dispatch(net_loop *loop, iocp_loop *l, iocp_op *op, DWORD bytes, int err)
 {
     iocp_sock *s = op->owner;
     op->pending = 0;
+    if (!err)
+        err = fault_for(op->type);
     switch (op->type) {
     case T_RECV0:
         on_recv0(loop, l, s, err);

@@ -74,9 +74,36 @@
 #include <sys/uio.h>
 #include <unistd.h>
 #include "testhooks.h"
+
 #include "backend.h"
 
 _Static_assert(sizeof(net_iov) == sizeof(struct iovec), "net_iov must match struct iovec");
+
+/* ThreadSanitizer: liburing (Debian's is built without libc) maps and unmaps
+ * its rings with raw syscalls TSan never sees, so a ring mapped where another
+ * thread's ring was unmapped looks like a race with the old ring's accesses.
+ * The unmap really happens before the new map: tell TSan so. */
+#if defined(__SANITIZE_THREAD__)
+#    define NET__UR_TSAN 1
+#elif defined(__has_feature)
+#    if __has_feature(thread_sanitizer)
+#        define NET__UR_TSAN 1
+#    endif
+#endif
+#ifdef NET__UR_TSAN
+#    include <sanitizer/tsan_interface.h>
+static char g_ring_remap;
+#    define RING_MAPPED() __tsan_acquire(&g_ring_remap)
+#    define RING_UNMAPPING() __tsan_release(&g_ring_remap)
+#else
+#    define RING_MAPPED() ((void)0)
+#    define RING_UNMAPPING() ((void)0)
+#endif
+static void ring_exit(struct io_uring *ring)
+{
+    RING_UNMAPPING();
+    io_uring_queue_exit(ring);
+}
 
 #define SQ_ENTRIES 1024u
 #define CQ_ENTRIES 65536u /* the kernel's maximum; IORING_SETUP_CLAMP if less */
@@ -257,6 +284,8 @@ static int try_ring(struct io_uring *ring, unsigned entries, unsigned cq, unsign
     p.flags = flags | IORING_SETUP_CQSIZE | IORING_SETUP_CLAMP;
     p.cq_entries = cq;
     int rc = io_uring_queue_init_params(entries, ring, &p);
+    if (rc == 0)
+        RING_MAPPED();
     if (rc == 0 && features)
         *features = p.features;
     return rc;
@@ -357,7 +386,7 @@ static unsigned probe_features(void)
             close(fds[1]);
         }
     }
-    io_uring_queue_exit(&ring);
+    ring_exit(&ring);
     if (!ok) {
         if (env_on("NET_URING_DEBUG"))
             fprintf(stderr, "net io_uring: unavailable: an opcode or provided buffer rings are missing\n");
@@ -561,7 +590,7 @@ static int ur_loop_open(net_loop *loop)
         rc = io_uring_register_buf_ring(&l->ring, &reg, 0);
         l->buf_off = rc == 0 ? net__calloc(BR_ENTRIES, sizeof *l->buf_off) : NULL;
         if (rc == 0 && !l->buf_off) {
-            io_uring_queue_exit(&l->ring);
+            ring_exit(&l->ring);
             loop_free(l);
             return NET_E_NOMEM;
         }
@@ -575,7 +604,7 @@ static int ur_loop_open(net_loop *loop)
         l->buf_size = BUF_SIZE_FIXED;
     }
     if (rc != 0) {
-        io_uring_queue_exit(&l->ring);
+        ring_exit(&l->ring);
         loop_free(l);
         return NET_E_OS;
     }
@@ -583,7 +612,7 @@ static int ur_loop_open(net_loop *loop)
     io_uring_buf_ring_init(l->br);
     for (unsigned i = 0; i < BUF_CHUNKS_INIT; i++)
         if (buf_grow(l) != 0) {
-            io_uring_queue_exit(&l->ring);
+            ring_exit(&l->ring);
             loop_free(l);
             return NET_E_NOMEM;
         }
@@ -622,7 +651,7 @@ static void submit_error(ur_loop *l, int rc)
     if (rc == -EEXIST && !l->warned) {
         l->warned = 1;
         fprintf(stderr, "net io_uring: ring used from a second thread with SINGLE_ISSUER "
-                        "(NET_URING_DEFER=1 with io_threads = 0?)\n");
+                        "(DEFER_TASKRUN forced with io_threads = 0?)\n");
     }
 }
 
@@ -882,7 +911,7 @@ static void ur_loop_close(net_loop *loop)
     if (env_on("NET_URING_DEBUG"))
         fprintf(stderr, "net io_uring loop %u: %u buffer chunks, %u UDP buffer chunks, %llu ENOBUFS\n",
                 net__loop_index(loop), l->nchunks, l->unchunks, (unsigned long long)l->nobufs);
-    io_uring_queue_exit(&l->ring);
+    ring_exit(&l->ring);
     while (l->retry) {
         ur_sock *s = l->retry;
         l->retry = s->next;

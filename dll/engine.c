@@ -679,19 +679,28 @@ NET_API int net_engine_stats(net_engine eh, net_stats *st)
 
 /* ---- polling ---- */
 
+/* Room to hold n more payload blocks; deliver() makes it before it takes
+ * events out, so holding one can never fail half way. */
+static int held_room(net_engine_s *e, uint32_t n)
+{
+    if (e->held_cap - e->nheld >= n)
+        return 0;
+    uint32_t cap = e->held_cap ? e->held_cap : 256;
+    while (cap - e->nheld < n)
+        cap *= 2;
+    net_held *h = net__realloc(e->held, cap * sizeof *h);
+    if (!h)
+        return NET_E_NOMEM;
+    e->held = h;
+    e->held_cap = cap;
+    return 0;
+}
+
 static void hold_block(net_engine_s *e, net_block *b)
 {
     if (e->nheld && e->held[e->nheld - 1].blk == b) {
         e->held[e->nheld - 1].refs++;
         return;
-    }
-    if (e->nheld == e->held_cap) {
-        uint32_t cap = e->held_cap ? e->held_cap * 2 : 256;
-        net_held *h = net__realloc(e->held, cap * sizeof *h);
-        if (!h) /* out of memory: leak this reference rather than free a payload the script may still read */
-            return;
-        e->held = h;
-        e->held_cap = cap;
     }
     e->held[e->nheld].blk = b;
     e->held[e->nheld].refs = 1;
@@ -741,6 +750,11 @@ static int deliver(net_engine_s *e, net_event *out, int max)
     int kept = 0;
     while (kept < max) {
         uint32_t want = (uint32_t)(max - kept) < NET_POLL_CHUNK ? (uint32_t)(max - kept) : NET_POLL_CHUNK;
+        if (held_room(e, want) != 0) { /* out of memory: what was taken so far, or the error */
+            want = e->held_cap - e->nheld;
+            if (want == 0)
+                return kept ? kept : NET_E_NOMEM;
+        }
         os_mutex_lock(&e->qlock);
         uint32_t n = net_queue_take(&e->queue, out + kept, e->side, want);
         os_mutex_unlock(&e->qlock);

@@ -590,7 +590,12 @@ void net__udp_run_ops(net_loop *loop, net_udp *u, uint32_t ops)
         return;
     if (ops & OP_START) {
         list_add(loop, u);
+        /* Under the slot lock net_udp_connect holds around connect(2): the
+         * socket's registration and a connect from another thread are then
+         * ordered (the kernel does not mind either order; TSan does). */
+        net_slot_lock(u->o.slot);
         int rc = loop->e->bk->udp_open(loop, u);
+        net_slot_unlock(u->o.slot);
         if (rc) {
             close_now(loop, u, rc);
             return;

@@ -198,7 +198,8 @@ NET_API int net_engine_stats(net_engine engine, net_stats *stats);
 /* Fills events[0..max) and returns how many; waits up to timeout_ms
  * (-1 = forever, 0 = not at all) when nothing is ready. NET_E_BUSY when
  * another thread is polling this engine. Any max >= 1 is fine: the engine
- * needs no memory of its own in proportion to it. */
+ * needs no memory of its own in proportion to it. NET_E_NOMEM when memory
+ * to keep the payloads readable runs out: the events stay queued. */
 NET_API int net_poll(net_engine engine, net_event *events, int max, int timeout_ms);
 /* Makes a blocking net_poll return (possibly with 0 events). Any thread. */
 NET_API int net_wakeup(net_engine engine);

@@ -12,9 +12,17 @@ JOBS=$(nproc)
 started=$(date +%s)
 step() { printf '\n=== %s (%ds)\n' "$*" $(( $(date +%s) - started )); }
 
-step "native build"
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+step "native build (with the test hooks: fault injection, io_uring degrade switches)"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNET_TEST_HOOKS=ON >/dev/null
 cmake --build build -j"$JOBS"
+
+step "production library: built without the test hooks, and none of their names in it"
+cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release -DNET_TEST_HOOKS=OFF -DNET_BUILD_TESTS=OFF \
+  -DNET_BUILD_SAMPLES=OFF -DNET_BUILD_BENCH=OFF >/dev/null
+cmake --build build-release -j"$JOBS" --target net
+if grep -a -o -E 'NET_TEST_[A-Z_]+|NET_IOCP_NO_SKIP|NET_URING_(DEFER|DEBUG)' build-release/dll/libnet.so; then
+  echo "test hooks found in the production library"; exit 1
+fi
 step "ctest: unit, C suite per backend and thread mode, samples, bindings"
 (cd build && ctest --output-on-failure -j"$JOBS" --timeout 180)
 
@@ -25,11 +33,19 @@ NET_LIBRARY=build/dll/libnet.so /usr/bin/python3 -m pytest -q -p no:cacheprovide
 step "Windows: MinGW-w64 cross build, the C suite on IOCP under Wine, exports, Wine server vs Linux client"
 bash scripts/test-windows.sh build
 
-step "sanitizer build (ASan + UBSan): unit, C and Lua suites"
-cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DNET_SANITIZE=ON -DNET_BUILD_BENCH=OFF >/dev/null
+step "sanitizer build (ASan + UBSan): unit, C (fault injection and the model test included) and Lua suites"
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DNET_SANITIZE=ON -DNET_TEST_HOOKS=ON -DNET_BUILD_BENCH=OFF >/dev/null
 cmake --build build-asan -j"$JOBS"
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
   ctest --output-on-failure -j"$JOBS" --timeout 300 -L 'unit|^c$|^lua$')
+
+step "ThreadSanitizer: the C suite with I/O threads (t1, t4) on epoll and io_uring"
+# Suppressions, each with its reason: tests/tsan.supp.
+cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DNET_TSAN=ON -DNET_TEST_HOOKS=ON -DNET_BUILD_BENCH=OFF \
+  -DNET_BUILD_SAMPLES=OFF >/dev/null
+cmake --build build-tsan -j"$JOBS"
+(cd build-tsan && TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/../tests/tsan.supp" \
+  ctest --output-on-failure -j"$JOBS" --timeout 300 -L '^c$' -R '\.(epoll|io_uring)\.t(1|4)$')
 
 step "fuzz targets (libFuzzer, short bounded runs)"
 CC=clang cmake -S fuzz -B build-fuzz -DCMAKE_BUILD_TYPE=Debug >/dev/null
