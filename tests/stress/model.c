@@ -1223,6 +1223,10 @@ static void pick_conn_shape(rng *r, int *framing, int *incl, int *behaviour)
     *behaviour = B_SINK;
 }
 
+/* The largest message pick_len picks: every buffer handed to
+ * do_send_locked holds this many bytes. */
+#define MAX_SEND_LEN 262144u
+
 static void do_send_locked(conn *c, rng *r, uint8_t *buf, int mode);
 
 /* net_connect to the peer, then the hello (g_reg held). */
@@ -1260,7 +1264,7 @@ static void connect_one(rng *r, const char *who)
     if (!avoid(AV_PRECONNECT) && chance(r, 12)) { /* act before CONNECT */
         uint32_t what = rn(r, 100);
         if (what < 40) {
-            static uint8_t pbuf[70000];
+            static uint8_t pbuf[MAX_SEND_LEN]; /* g_reg is held: one caller at a time */
             do_send_locked(c, r, pbuf, 0);
         } else if (what < 75) {
             atomic_store(&c->close_called, 1);
@@ -1314,7 +1318,7 @@ static uint32_t pick_len(conn *c, rng *r)
     else if (x < 995)
         len = rrange(r, 4097, 65533);
     else
-        len = c->framing ? rrange(r, 60000, 65533) : rrange(r, 65536, 262144);
+        len = c->framing ? rrange(r, 60000, 65533) : rrange(r, 65536, MAX_SEND_LEN);
     if (c->framing && len > (c->incl ? 65533u : 65535u))
         len = c->incl ? 65533u : 65535u;
     if (avoid(AV_OVERSIZE)) {
@@ -2929,7 +2933,7 @@ int main(int argc, char **argv)
     for (int i = 0; i < O.workers; i++) {
         ws[i].id = i;
         ws[i].r.s = mix64(O.seed + 1000003ull * (uint64_t)(i + 1));
-        ws[i].buf = (uint8_t *)malloc(300000);
+        ws[i].buf = (uint8_t *)malloc(MAX_SEND_LEN);
         ws[i].actions = 0;
         ws[i].t = tl_thread_start(worker_main, &ws[i]);
     }
