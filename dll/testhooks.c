@@ -5,12 +5,14 @@
 #include <string.h>
 #include "os.h"
 
+/* Atomics: an engine being created (re)loads these while the I/O threads
+ * of other engines consult them. */
 static atomic_long g_alloc_calls;
-static long g_alloc_fail_at; /* 0 = never */
+static atomic_long g_alloc_fail_at; /* 0 = never */
 
 typedef struct fault_site {
-    int os_error; /* 0 = off */
-    long every;
+    atomic_int os_error; /* 0 = off */
+    atomic_long every;
     atomic_long calls;
 } fault_site;
 
@@ -25,11 +27,11 @@ const char *net__test_env(const char *name)
 void net__faults_load(void)
 {
     const char *n = os_getenv("NET_TEST_FAIL_ALLOC");
-    g_alloc_fail_at = n ? strtol(n, NULL, 10) : 0;
+    atomic_store(&g_alloc_fail_at, n ? strtol(n, NULL, 10) : 0);
     atomic_store(&g_alloc_calls, 0);
     for (int i = 0; i < NET_FAULT_SITES; i++) {
-        g_sites[i].os_error = 0;
-        g_sites[i].every = 0;
+        atomic_store(&g_sites[i].os_error, 0);
+        atomic_store(&g_sites[i].every, 0);
         atomic_store(&g_sites[i].calls, 0);
     }
     const char *spec = os_getenv("NET_TEST_FAULT");
@@ -48,8 +50,8 @@ void net__faults_load(void)
         for (int i = 0; i < NET_FAULT_SITES; i++)
             if (strlen(g_site_names[i]) == (size_t)(eq - spec) &&
                 strncmp(spec, g_site_names[i], (size_t)(eq - spec)) == 0) {
-                g_sites[i].os_error = os_error_by_name(err);
-                g_sites[i].every = every > 0 ? every : 1;
+                atomic_store(&g_sites[i].every, every > 0 ? every : 1);
+                atomic_store(&g_sites[i].os_error, os_error_by_name(err));
             }
         spec = *end == ',' ? end + 1 : end + strlen(end);
     }
@@ -58,14 +60,17 @@ void net__faults_load(void)
 int net__fault(int site)
 {
     fault_site *f = &g_sites[site];
-    if (!f->os_error)
+    int os_error = atomic_load_explicit(&f->os_error, memory_order_relaxed);
+    long every = atomic_load_explicit(&f->every, memory_order_relaxed);
+    if (!os_error || every <= 0)
         return 0;
-    return (atomic_fetch_add(&f->calls, 1) + 1) % f->every == 0 ? f->os_error : 0;
+    return (atomic_fetch_add(&f->calls, 1) + 1) % every == 0 ? os_error : 0;
 }
 
 static int alloc_fails(void)
 {
-    return g_alloc_fail_at > 0 && atomic_fetch_add(&g_alloc_calls, 1) + 1 == g_alloc_fail_at;
+    long at = atomic_load_explicit(&g_alloc_fail_at, memory_order_relaxed);
+    return at > 0 && atomic_fetch_add(&g_alloc_calls, 1) + 1 == at;
 }
 
 void *net__malloc(size_t n)

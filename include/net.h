@@ -354,7 +354,9 @@ NET_API int net_sendto(net_handle udp, const net_addr *to, const void *data, uin
 NET_API int net_addr_parse(const char *host, uint16_t port, net_addr *out);
 
 /* ---- timers ---- */
-/* Fires after delay_ms, then every repeat_ms (0 = once). Stop with net_close. */
+/* Fires after delay_ms, then every repeat_ms (0 = once). Stop with net_close.
+ * A one-shot timer's handle ends with its TIMER event (stale once polled);
+ * a repeating one keeps its handle until net_close. */
 NET_API int net_timer_start(net_engine engine, uint32_t delay_ms, uint32_t repeat_ms, uint64_t user, net_handle *out);
 
 #ifdef __cplusplus
