@@ -1,7 +1,8 @@
 /*
  * os.h - the few operating-system services the platform-neutral core needs.
- * os_posix.c and os_win.c implement it; backends use it too. Nothing here
- * exposes a platform type: sockets are intptr_t, locks are opaque storage.
+ * os_posix.c and os_win.c implement it, with the socket code they share in
+ * os_socket.c; backends use it too. Nothing here exposes a platform type:
+ * sockets are intptr_t, locks are opaque storage.
  */
 #ifndef NET_OS_H
 #define NET_OS_H
