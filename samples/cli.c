@@ -1,4 +1,4 @@
-/* cli.c - the common sample command line, stop signals and clock (see cli.h). */
+/* cli.c - the common sample command line, engine, stop signals and clock (see cli.h). */
 #if !defined(_WIN32) && !defined(_POSIX_C_SOURCE)
 #    define _POSIX_C_SOURCE 200809L /* clock_gettime under -std=c11 */
 #endif
@@ -25,6 +25,30 @@ static const char *const backend_names[] = {"auto", "epoll", "io_uring", "iocp"}
 const char *cli_framing_name(uint32_t framing)
 {
     return framing < sizeof framing_names / sizeof framing_names[0] ? framing_names[framing] : "?";
+}
+
+int cli_engine_create(uint32_t backend, uint32_t io_threads, uint32_t max_message, net_engine *engine)
+{
+    net_config cfg;
+    int rc;
+    net_config_init(&cfg);
+    cfg.backend = backend;
+    cfg.io_threads = io_threads;
+    if (max_message)
+        cfg.max_message = max_message;
+    rc = net_engine_create(&cfg, engine);
+    if (rc != NET_OK)
+        fprintf(stderr, "net_engine_create: %s (%d)\n", net_strerror(rc), rc);
+    return rc;
+}
+
+int cli_engine_destroy(net_engine engine)
+{
+    int rc = net_engine_destroy(engine);
+    if (rc == NET_OK)
+        return 0;
+    fprintf(stderr, "net_engine_destroy: %s (%d)\n", net_strerror(rc), rc);
+    return 1;
 }
 
 static volatile sig_atomic_t g_stop = 0;

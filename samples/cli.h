@@ -1,7 +1,8 @@
 /*
  * cli.h - what the C samples share: the command line of docs/CONVENTIONS.md
  * (the options every echo server and load generator understands, parsed the
- * same way everywhere), stopping on a signal, and a monotonic clock.
+ * same way everywhere), the engine those options ask for, stopping on a
+ * signal, and a monotonic clock.
  *
  * Each program names its own extra options through cli_spec; the common
  * ones are parsed here, so "--name value" and "--name=value", the error
@@ -57,6 +58,16 @@ int cli_parse_uint(const char *s, unsigned long max, unsigned long *out);
 
 /* "raw", "u16le", ...; "?" for an unknown value. */
 const char *cli_framing_name(uint32_t framing);
+
+/* net_engine_create with the command line's backend and io_threads, and
+ * max_message unless it is 0, which keeps the engine's default: the UDP
+ * programs pass 0, since the engine's max_message is about framed TCP
+ * messages (and one past the send cap would make net_engine_create refuse).
+ * Prints "net_engine_create: ..." to stderr on failure; returns the code. */
+int cli_engine_create(uint32_t backend, uint32_t io_threads, uint32_t max_message, net_engine *engine);
+/* net_engine_destroy, printing "net_engine_destroy: ..." on failure: 0, or
+ * 1 (an exit code) when it failed. */
+int cli_engine_destroy(net_engine engine);
 
 /* SIGINT and SIGTERM (SIGBREAK on Windows) ask the program to stop:
  * cli_stop_requested() turns true. The handler only sets a flag, without

@@ -1,12 +1,16 @@
 /*
  * dummy.h - what the TCP mode (dummy_client.c) and the UDP mode
- * (dummy_udp.c) of the dummy client share: options, message content,
- * checksums and the latency histogram.
+ * (dummy_udp.c) of the dummy client share: options, and from
+ * dummy_common.c message content, checksums, the latency histogram, error
+ * lines and waiting for CLOSE events.
  */
 #ifndef SAMPLES_DUMMY_H
 #define SAMPLES_DUMMY_H
 
+#include <stdarg.h>
 #include <stdint.h>
+
+#include "net.h"
 
 #define HEADER_SIZE 24 /* verification header at the front of every message or datagram */
 
@@ -45,6 +49,39 @@ uint32_t fnv1a_more(uint32_t h, const uint8_t *p, uint32_t len);
 /* Round-trip latency histogram (microseconds), one per process. */
 void hist_add(uint64_t us);
 uint64_t hist_percentile(double p);
+
+/* Error accounting, the same in both modes: the errors counted (local
+ * failures: calls that should have worked, unexpected CLOSE events; in TCP
+ * mode bad echoes too) and the error lines printed on stderr, at most
+ * DUMMY_MAX_ERROR_LINES a run, then one "further errors not shown". */
+#define DUMMY_MAX_ERROR_LINES 20
+typedef struct dummy_errors {
+    uint64_t count;
+    uint32_t lines;
+} dummy_errors;
+/* Counts an error and prints "error: message". */
+void dummy_error(dummy_errors *e, const char *fmt, ...);
+/* Prints "WHAT: message" within the line limit, counting nothing (UDP
+ * corruption has a count of its own). */
+void dummy_vreport(dummy_errors *e, const char *what, const char *fmt, va_list ap);
+
+/* Hands one event to a mode, with the time (cli_now_ns) its batch came. */
+typedef void (*dummy_event_fn)(void *ctx, const net_event *ev, uint64_t now);
+/* One net_poll of engine waiting up to timeout_ms, each event handed to
+ * on_event. Returns the count, or -1 when net_poll failed (an error in e). */
+int dummy_poll(net_engine engine, int timeout_ms, dummy_event_fn on_event, void *ctx, dummy_errors *e);
+
+/* Waiting for the CLOSE event of every socket a mode closed. The modes keep
+ * their sockets in structs of their own, so they say through these how many
+ * still wait and how to poll (handling what comes). */
+typedef struct dummy_closer {
+    uint32_t (*closing)(void *ctx);
+    int (*poll)(void *ctx, int timeout_ms); /* < 0: polling failed */
+    void *ctx;
+} dummy_closer;
+/* Polls until no socket waits or timeout_s have passed (or polling fails);
+ * returns how many still wait. */
+uint32_t dummy_await_closes(const dummy_closer *c, double timeout_s);
 
 /* The UDP mode: runs the whole test and returns the exit code. */
 int dummy_udp_run(const options *opt);

@@ -37,10 +37,8 @@
 #include "dummy.h"
 #include "net.h"
 
-#define EVENT_BATCH 512
 #define DRAIN_TIMEOUT_S 5.0
 #define CLOSE_TIMEOUT_S 5.0
-#define MAX_ERROR_LINES 20
 
 /* ------------------------------------------------------------- options */
 
@@ -163,121 +161,6 @@ static void parse_args(int argc, char **argv, options *o)
     }
 }
 
-/* ------------------------------------------------------ message content */
-
-void put_u32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-    p[2] = (uint8_t)(v >> 16);
-    p[3] = (uint8_t)(v >> 24);
-}
-
-void put_u64(uint8_t *p, uint64_t v)
-{
-    put_u32(p, (uint32_t)v);
-    put_u32(p + 4, (uint32_t)(v >> 32));
-}
-
-uint32_t get_u32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-uint64_t get_u64(const uint8_t *p)
-{
-    return (uint64_t)get_u32(p) | (uint64_t)get_u32(p + 4) << 32;
-}
-
-uint64_t splitmix64(uint64_t *state)
-{
-    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-void fill_body(uint8_t *body, uint32_t len, uint32_t conn, uint64_t seq)
-{
-    uint64_t state = ((uint64_t)conn << 40) ^ seq ^ 0x5eed5eed5eedull;
-    uint32_t i = 0;
-    while (i + 8 <= len) {
-        put_u64(body + i, splitmix64(&state));
-        i += 8;
-    }
-    if (i < len) {
-        uint8_t tail[8];
-        put_u64(tail, splitmix64(&state));
-        memcpy(body + i, tail, len - i);
-    }
-}
-
-uint32_t fnv1a_more(uint32_t h, const uint8_t *p, uint32_t len)
-{
-    for (uint32_t i = 0; i < len; i++) {
-        h ^= p[i];
-        h *= 16777619u;
-    }
-    return h;
-}
-
-uint32_t fnv1a(const uint8_t *p, uint32_t len)
-{
-    return fnv1a_more(2166136261u, p, len);
-}
-
-/* ------------------------------------------- latency histogram (in us) */
-
-/* Log-linear: exact below 64 us, then 32 buckets per power of two (~3%). */
-#define HIST_SUB_BITS 5
-#define HIST_BUCKETS (64 + 58 * 32)
-static uint64_t g_hist[HIST_BUCKETS];
-static uint64_t g_hist_count;
-
-static int hist_index(uint64_t v)
-{
-    int msb = 0, e;
-    if (v < 64)
-        return (int)v;
-    for (uint64_t x = v; x > 1; x >>= 1)
-        msb++;
-    e = msb - HIST_SUB_BITS;
-    return 64 + (e - 1) * 32 + (int)((v >> e) - 32);
-}
-
-static uint64_t hist_value(int idx)
-{
-    int e;
-    uint64_t m;
-    if (idx < 64)
-        return (uint64_t)idx;
-    e = (idx - 64) / 32 + 1;
-    m = (uint64_t)((idx - 64) % 32 + 32);
-    return (m << e) + ((1ull << e) >> 1); /* middle of the bucket */
-}
-
-void hist_add(uint64_t us)
-{
-    g_hist[hist_index(us)]++;
-    g_hist_count++;
-}
-
-uint64_t hist_percentile(double p)
-{
-    uint64_t rank, seen = 0;
-    if (!g_hist_count)
-        return 0;
-    rank = (uint64_t)(p / 100.0 * (double)g_hist_count);
-    if (rank >= g_hist_count)
-        rank = g_hist_count - 1;
-    for (int i = 0; i < HIST_BUCKETS; i++) {
-        seen += g_hist[i];
-        if (seen > rank)
-            return hist_value(i);
-    }
-    return hist_value(HIST_BUCKETS - 1);
-}
-
 /* ---------------------------------------------------------- connections */
 
 enum { C_CONNECTING, C_OPEN, C_CLOSING, C_DEAD };
@@ -303,25 +186,8 @@ typedef struct client {
     uint32_t connecting, open;
     uint64_t inflight; /* sent and not yet echoed, all connections */
     uint64_t messages;
-    uint64_t errors;
-    uint64_t error_lines;
+    dummy_errors err;
 } client;
-
-static void report_error(client *cl, const char *fmt, ...)
-{
-    va_list ap;
-    cl->errors++;
-    if (cl->error_lines++ >= MAX_ERROR_LINES) {
-        if (cl->error_lines == MAX_ERROR_LINES + 1)
-            fprintf(stderr, "error: (further errors not shown)\n");
-        return;
-    }
-    fprintf(stderr, "error: ");
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-}
 
 /* Gives up on a connection after an error: RST, and its CLOSE is expected. */
 static void kill_conn(client *cl, conn *c)
@@ -350,8 +216,8 @@ static int send_next(client *cl, conn *c)
     put_u64(m + 16, cli_now_ns());
     rc = net_send(c->h, m, size);
     if (rc != NET_OK) {
-        report_error(cl, "conn %u: net_send seq %llu: %s (%d)", c->id, (unsigned long long)c->next_send,
-                     net_strerror(rc), rc);
+        dummy_error(&cl->err, "conn %u: net_send seq %llu: %s (%d)", c->id, (unsigned long long)c->next_send,
+                    net_strerror(rc), rc);
         kill_conn(cl, c);
         return -1;
     }
@@ -369,19 +235,19 @@ static int on_message(client *cl, conn *c, const uint8_t *m, uint32_t len)
     uint64_t seq, sent, t;
 
     if (len != size) {
-        report_error(cl, "conn %u: echo of %u bytes, expected %u", c->id, len, size);
+        dummy_error(&cl->err, "conn %u: echo of %u bytes, expected %u", c->id, len, size);
         kill_conn(cl, c);
         return -1;
     }
     if (c->next_recv == c->next_send) {
-        report_error(cl, "conn %u: echo with nothing in flight", c->id);
+        dummy_error(&cl->err, "conn %u: echo with nothing in flight", c->id);
         kill_conn(cl, c);
         return -1;
     }
     seq = get_u64(m + 8);
     if (get_u32(m) != c->id || seq != c->next_recv) {
-        report_error(cl, "conn %u: echo carries conn %u seq %llu, expected seq %llu (order broken)", c->id, get_u32(m),
-                     (unsigned long long)seq, (unsigned long long)c->next_recv);
+        dummy_error(&cl->err, "conn %u: echo carries conn %u seq %llu, expected seq %llu (order broken)", c->id,
+                    get_u32(m), (unsigned long long)seq, (unsigned long long)c->next_recv);
         kill_conn(cl, c);
         return -1;
     }
@@ -390,13 +256,13 @@ static int on_message(client *cl, conn *c, const uint8_t *m, uint32_t len)
         uint32_t at = 0;
         while (at < body_len && cl->expect[at] == m[HEADER_SIZE + at])
             at++;
-        report_error(cl, "conn %u: seq %llu body differs at byte %u (got 0x%02x, expected 0x%02x)", c->id,
-                     (unsigned long long)seq, HEADER_SIZE + at, m[HEADER_SIZE + at], cl->expect[at]);
+        dummy_error(&cl->err, "conn %u: seq %llu body differs at byte %u (got 0x%02x, expected 0x%02x)", c->id,
+                    (unsigned long long)seq, HEADER_SIZE + at, m[HEADER_SIZE + at], cl->expect[at]);
         kill_conn(cl, c);
         return -1;
     }
     if (get_u32(m + 4) != fnv1a(m + HEADER_SIZE, body_len)) {
-        report_error(cl, "conn %u: seq %llu checksum mismatch", c->id, (unsigned long long)seq);
+        dummy_error(&cl->err, "conn %u: seq %llu checksum mismatch", c->id, (unsigned long long)seq);
         kill_conn(cl, c);
         return -1;
     }
@@ -445,19 +311,22 @@ static void on_data(client *cl, conn *c, const uint8_t *data, uint32_t len)
     }
 }
 
-static void handle_event(client *cl, const net_event *ev)
+/* A dummy_event_fn: ctx is the client (the time is not needed here). */
+static void handle_event(void *ctx, const net_event *ev, uint64_t now)
 {
+    client *cl = (client *)ctx;
     conn *c;
+    (void)now;
     if (ev->type != NET_EV_CONNECT && ev->type != NET_EV_DATA && ev->type != NET_EV_CLOSE)
         return;
     if (ev->user == 0 || ev->user > cl->opt.connections) {
-        report_error(cl, "event %u for unknown user data %llu", ev->type, (unsigned long long)ev->user);
+        dummy_error(&cl->err, "event %u for unknown user data %llu", ev->type, (unsigned long long)ev->user);
         return;
     }
     c = &cl->conns[ev->user - 1];
     if (c->h != ev->handle) {
-        report_error(cl, "conn %u: event %u for handle %llx, expected %llx", c->id, ev->type,
-                     (unsigned long long)ev->handle, (unsigned long long)c->h);
+        dummy_error(&cl->err, "conn %u: event %u for handle %llx, expected %llx", c->id, ev->type,
+                    (unsigned long long)ev->handle, (unsigned long long)c->h);
         return;
     }
 
@@ -467,8 +336,8 @@ static void handle_event(client *cl, const net_event *ev)
             break;
         cl->connecting--;
         if (ev->status != 0) {
-            report_error(cl, "conn %u: connect to %s:%d failed: %s (%d, os error %d)", c->id, cl->opt.host,
-                         cl->opt.port, net_strerror(ev->status), ev->status, ev->os_error);
+            dummy_error(&cl->err, "conn %u: connect to %s:%d failed: %s (%d, os error %d)", c->id, cl->opt.host,
+                        cl->opt.port, net_strerror(ev->status), ev->status, ev->os_error);
             c->state = C_CLOSING; /* a CLOSE event follows */
             break;
         }
@@ -485,9 +354,9 @@ static void handle_event(client *cl, const net_event *ev)
         break;
     case NET_EV_CLOSE:
         if (c->state == C_OPEN || c->state == C_CONNECTING) {
-            report_error(cl, "conn %u: closed unexpectedly: %s (%d, os error %d), %llu in flight", c->id,
-                         net_strerror(ev->status), ev->status, ev->os_error,
-                         (unsigned long long)(c->next_send - c->next_recv));
+            dummy_error(&cl->err, "conn %u: closed unexpectedly: %s (%d, os error %d), %llu in flight", c->id,
+                        net_strerror(ev->status), ev->status, ev->os_error,
+                        (unsigned long long)(c->next_send - c->next_recv));
             if (c->state == C_OPEN)
                 cl->open--;
             else
@@ -496,32 +365,159 @@ static void handle_event(client *cl, const net_event *ev)
         } else if (cl->phase == PHASE_CLOSE && c->state == C_CLOSING && ev->status != 0 &&
                    c->next_recv == c->next_send && c->partial_len == 0) {
             /* Our own graceful close of a healthy connection should end cleanly. */
-            report_error(cl, "conn %u: graceful close ended with %s (%d, os error %d)", c->id, net_strerror(ev->status),
-                         ev->status, ev->os_error);
+            dummy_error(&cl->err, "conn %u: graceful close ended with %s (%d, os error %d)", c->id,
+                        net_strerror(ev->status), ev->status, ev->os_error);
         }
         c->state = C_DEAD;
         break;
     }
 }
 
-static int poll_once(client *cl, net_event *events, int timeout_ms)
+/* One poll, its events handled; also the dummy_closer's poll (ctx: the client). */
+static int poll_once(void *ctx, int timeout_ms)
 {
-    int n = net_poll(cl->engine, events, EVENT_BATCH, timeout_ms);
-    if (n < 0) {
-        report_error(cl, "net_poll: %s (%d)", net_strerror(n), n);
-        return -1;
+    client *cl = (client *)ctx;
+    return dummy_poll(cl->engine, timeout_ms, handle_event, cl, &cl->err);
+}
+
+/* Starts every connection; a failed net_connect is an error, the rest go on. */
+static int connect_all(client *cl)
+{
+    for (uint32_t i = 0; i < cl->opt.connections; i++) {
+        conn *c = &cl->conns[i];
+        net_tcp_config tcp;
+        int rc;
+        c->id = i + 1;
+        if (cl->opt.framing == NET_FRAMING_RAW) {
+            c->partial = (uint8_t *)malloc(cl->opt.size);
+            if (!c->partial) {
+                fprintf(stderr, "out of memory\n");
+                return -1;
+            }
+        }
+        net_tcp_config_init(&tcp);
+        tcp.framing = cl->opt.framing;
+        if (cl->opt.len_includes_header)
+            tcp.flags |= NET_TCP_LEN_INCLUDES_HEADER;
+        tcp.max_message = cl->opt.max_message;
+        tcp.user = c->id;
+        rc = net_connect(cl->engine, cl->opt.host, (uint16_t)cl->opt.port, &tcp, &c->h);
+        if (rc != NET_OK) {
+            dummy_error(&cl->err, "conn %u: net_connect %s:%d: %s (%d)", c->id, cl->opt.host, cl->opt.port,
+                        net_strerror(rc), rc);
+            c->state = C_DEAD;
+            continue;
+        }
+        c->state = C_CONNECTING;
+        cl->connecting++;
     }
-    for (int i = 0; i < n; i++)
-        handle_event(cl, &events[i]);
-    return n;
+    return 0;
+}
+
+/* Run: keep every pipeline full until the deadline, a progress line a second. */
+static void run(client *cl, uint64_t t0)
+{
+    uint64_t deadline = t0 + (uint64_t)(cl->opt.seconds * 1e9);
+    uint64_t next_progress = t0 + 1000000000ull;
+    uint64_t t_last = t0, last_msgs = 0;
+    for (;;) {
+        uint64_t t = cli_now_ns();
+        int wait_ms;
+        if (t >= next_progress) {
+            double dt = (double)(t - t_last) / 1e9;
+            fprintf(stderr,
+                    "progress: t=%.1fs open=%u connecting=%u messages=%llu msgs/s=%.0f p50_us=%llu "
+                    "p99_us=%llu errors=%llu\n",
+                    (double)(t - t0) / 1e9, cl->open, cl->connecting, (unsigned long long)cl->messages,
+                    (double)(cl->messages - last_msgs) / dt, (unsigned long long)hist_percentile(50),
+                    (unsigned long long)hist_percentile(99), (unsigned long long)cl->err.count);
+            fflush(stderr);
+            last_msgs = cl->messages;
+            t_last = t;
+            next_progress += 1000000000ull;
+        }
+        if (t >= deadline || cli_stop_requested() || (cl->open == 0 && cl->connecting == 0))
+            break;
+        wait_ms = (int)(((next_progress < deadline ? next_progress : deadline) - t) / 1000000) + 1;
+        if (wait_ms > CLI_POLL_SLICE_MS)
+            wait_ms = CLI_POLL_SLICE_MS;
+        if (poll_once(cl, wait_ms) < 0)
+            break;
+    }
+}
+
+/* Drain: send nothing new, wait for what is in flight. */
+static void drain(client *cl)
+{
+    uint64_t until = cli_now_ns() + (uint64_t)(DRAIN_TIMEOUT_S * 1e9);
+    cl->phase = PHASE_DRAIN;
+    while ((cl->inflight > 0 || cl->connecting > 0) && cli_now_ns() < until)
+        if (poll_once(cl, 50) < 0)
+            break;
+    if (cl->inflight > 0) {
+        uint32_t shown = 0, stuck = 0;
+        for (uint32_t i = 0; i < cl->opt.connections; i++) {
+            conn *c = &cl->conns[i];
+            if (c->state != C_OPEN || c->next_recv == c->next_send)
+                continue;
+            if (shown++ < 5)
+                fprintf(stderr, "  conn %u: sent %llu, echoed %llu\n", c->id, (unsigned long long)c->next_send,
+                        (unsigned long long)c->next_recv);
+            stuck++;
+        }
+        dummy_error(&cl->err, "%llu messages on %u connections still not echoed %.0f s after the run ended",
+                    (unsigned long long)cl->inflight, stuck, DRAIN_TIMEOUT_S);
+    }
+    if (cl->connecting > 0)
+        dummy_error(&cl->err, "%u connections still connecting when the run ended", cl->connecting);
+}
+
+static uint32_t count_closing(void *ctx)
+{
+    const client *cl = (const client *)ctx;
+    uint32_t waiting = 0;
+    for (uint32_t i = 0; i < cl->opt.connections; i++)
+        if (cl->conns[i].state == C_CLOSING)
+            waiting++;
+    return waiting;
+}
+
+/* Close: gracefully, and every connection must report its CLOSE. */
+static void close_all(client *cl)
+{
+    const dummy_closer closer = {count_closing, poll_once, cl};
+    uint32_t waiting;
+    cl->phase = PHASE_CLOSE;
+    for (uint32_t i = 0; i < cl->opt.connections; i++) {
+        conn *c = &cl->conns[i];
+        if (c->state == C_OPEN || c->state == C_CONNECTING) {
+            int rc = net_close(c->h);
+            if (rc != NET_OK)
+                dummy_error(&cl->err, "conn %u: net_close: %s (%d)", c->id, net_strerror(rc), rc);
+            c->state = C_CLOSING;
+        }
+    }
+    waiting = dummy_await_closes(&closer, CLOSE_TIMEOUT_S);
+    if (waiting)
+        dummy_error(&cl->err, "%u connections got no CLOSE event within %.0f s", waiting, CLOSE_TIMEOUT_S);
+}
+
+static void print_summary(const client *cl, double seconds)
+{
+    printf("SUMMARY messages=%llu seconds=%.3f msgs_per_s=%.1f mb_per_s=%.3f p50_us=%llu "
+           "p99_us=%llu errors=%llu\n",
+           (unsigned long long)cl->messages, seconds, (double)cl->messages / seconds,
+           (double)cl->messages * cl->opt.size / seconds / 1e6, (unsigned long long)hist_percentile(50),
+           (unsigned long long)hist_percentile(99), (unsigned long long)cl->err.count);
+    fflush(stdout);
+    if (cl->messages == 0 && cl->err.count == 0)
+        fprintf(stderr, "error: no message was echoed\n");
 }
 
 int main(int argc, char **argv)
 {
     client cl;
-    net_config cfg;
-    static net_event events[EVENT_BATCH];
-    uint64_t t0, deadline, next_progress, last_msgs = 0, t_end, t_last;
+    uint64_t t0, t_end;
     double seconds;
     int rc, exit_code;
 
@@ -539,15 +535,8 @@ int main(int argc, char **argv)
         return 1;
     }
 
-    net_config_init(&cfg);
-    cfg.backend = cl.opt.backend;
-    cfg.io_threads = cl.opt.io_threads;
-    cfg.max_message = cl.opt.max_message;
-    rc = net_engine_create(&cfg, &cl.engine);
-    if (rc != NET_OK) {
-        fprintf(stderr, "net_engine_create: %s (%d)\n", net_strerror(rc), rc);
+    if (cli_engine_create(cl.opt.backend, cl.opt.io_threads, cl.opt.max_message, &cl.engine) != NET_OK)
         return 1;
-    }
     fprintf(stderr,
             "dummy_client: %u connections x depth %u, %u-byte messages, %.1f s, %s:%d framing=%s%s "
             "backend=%s io_threads=%u\n",
@@ -556,135 +545,22 @@ int main(int argc, char **argv)
             cl.opt.io_threads);
 
     t0 = cli_now_ns();
-    for (uint32_t i = 0; i < cl.opt.connections; i++) {
-        conn *c = &cl.conns[i];
-        net_tcp_config tcp;
-        c->id = i + 1;
-        if (cl.opt.framing == NET_FRAMING_RAW) {
-            c->partial = (uint8_t *)malloc(cl.opt.size);
-            if (!c->partial) {
-                fprintf(stderr, "out of memory\n");
-                return 1;
-            }
-        }
-        net_tcp_config_init(&tcp);
-        tcp.framing = cl.opt.framing;
-        if (cl.opt.len_includes_header)
-            tcp.flags |= NET_TCP_LEN_INCLUDES_HEADER;
-        tcp.max_message = cl.opt.max_message;
-        tcp.user = c->id;
-        rc = net_connect(cl.engine, cl.opt.host, (uint16_t)cl.opt.port, &tcp, &c->h);
-        if (rc != NET_OK) {
-            report_error(&cl, "conn %u: net_connect %s:%d: %s (%d)", c->id, cl.opt.host, cl.opt.port, net_strerror(rc),
-                         rc);
-            c->state = C_DEAD;
-            continue;
-        }
-        c->state = C_CONNECTING;
-        cl.connecting++;
-    }
-
-    /* Run: keep every pipeline full until the deadline. */
-    deadline = t0 + (uint64_t)(cl.opt.seconds * 1e9);
-    next_progress = t0 + 1000000000ull;
-    t_last = t0;
-    for (;;) {
-        uint64_t t = cli_now_ns();
-        int wait_ms;
-        if (t >= next_progress) {
-            double dt = (double)(t - t_last) / 1e9;
-            fprintf(stderr,
-                    "progress: t=%.1fs open=%u connecting=%u messages=%llu msgs/s=%.0f p50_us=%llu "
-                    "p99_us=%llu errors=%llu\n",
-                    (double)(t - t0) / 1e9, cl.open, cl.connecting, (unsigned long long)cl.messages,
-                    (double)(cl.messages - last_msgs) / dt, (unsigned long long)hist_percentile(50),
-                    (unsigned long long)hist_percentile(99), (unsigned long long)cl.errors);
-            fflush(stderr);
-            last_msgs = cl.messages;
-            t_last = t;
-            next_progress += 1000000000ull;
-        }
-        if (t >= deadline || cli_stop_requested() || (cl.open == 0 && cl.connecting == 0))
-            break;
-        wait_ms = (int)(((next_progress < deadline ? next_progress : deadline) - t) / 1000000) + 1;
-        if (wait_ms > CLI_POLL_SLICE_MS)
-            wait_ms = CLI_POLL_SLICE_MS;
-        if (poll_once(&cl, events, wait_ms) < 0)
-            break;
-    }
-
-    /* Drain: send nothing new, wait for what is in flight. */
-    cl.phase = PHASE_DRAIN;
-    {
-        uint64_t until = cli_now_ns() + (uint64_t)(DRAIN_TIMEOUT_S * 1e9);
-        while ((cl.inflight > 0 || cl.connecting > 0) && cli_now_ns() < until)
-            if (poll_once(&cl, events, 50) < 0)
-                break;
-        if (cl.inflight > 0) {
-            uint32_t shown = 0, stuck = 0;
-            for (uint32_t i = 0; i < cl.opt.connections; i++) {
-                conn *c = &cl.conns[i];
-                if (c->state != C_OPEN || c->next_recv == c->next_send)
-                    continue;
-                if (shown++ < 5)
-                    fprintf(stderr, "  conn %u: sent %llu, echoed %llu\n", c->id, (unsigned long long)c->next_send,
-                            (unsigned long long)c->next_recv);
-                stuck++;
-            }
-            report_error(&cl, "%llu messages on %u connections still not echoed %.0f s after the run ended",
-                         (unsigned long long)cl.inflight, stuck, DRAIN_TIMEOUT_S);
-        }
-        if (cl.connecting > 0)
-            report_error(&cl, "%u connections still connecting when the run ended", cl.connecting);
-    }
+    if (connect_all(&cl) < 0)
+        return 1;
+    run(&cl, t0);
+    drain(&cl);
     t_end = cli_now_ns();
-
-    /* Close: gracefully, and every connection must report its CLOSE. */
-    cl.phase = PHASE_CLOSE;
-    {
-        uint32_t waiting = 0;
-        uint64_t until;
-        for (uint32_t i = 0; i < cl.opt.connections; i++) {
-            conn *c = &cl.conns[i];
-            if (c->state == C_OPEN || c->state == C_CONNECTING) {
-                rc = net_close(c->h);
-                if (rc != NET_OK)
-                    report_error(&cl, "conn %u: net_close: %s (%d)", c->id, net_strerror(rc), rc);
-                c->state = C_CLOSING;
-            }
-        }
-        until = cli_now_ns() + (uint64_t)(CLOSE_TIMEOUT_S * 1e9);
-        for (;;) {
-            waiting = 0;
-            for (uint32_t i = 0; i < cl.opt.connections; i++)
-                if (cl.conns[i].state == C_CLOSING)
-                    waiting++;
-            if (waiting == 0 || cli_now_ns() >= until)
-                break;
-            if (poll_once(&cl, events, 50) < 0)
-                break;
-        }
-        if (waiting)
-            report_error(&cl, "%u connections got no CLOSE event within %.0f s", waiting, CLOSE_TIMEOUT_S);
-    }
+    close_all(&cl);
 
     rc = net_engine_destroy(cl.engine);
     if (rc != NET_OK)
-        report_error(&cl, "net_engine_destroy: %s (%d)", net_strerror(rc), rc);
+        dummy_error(&cl.err, "net_engine_destroy: %s (%d)", net_strerror(rc), rc);
 
     seconds = (double)(t_end - t0) / 1e9;
     if (seconds <= 0)
         seconds = 1e-9;
-    printf("SUMMARY messages=%llu seconds=%.3f msgs_per_s=%.1f mb_per_s=%.3f p50_us=%llu "
-           "p99_us=%llu errors=%llu\n",
-           (unsigned long long)cl.messages, seconds, (double)cl.messages / seconds,
-           (double)cl.messages * cl.opt.size / seconds / 1e6, (unsigned long long)hist_percentile(50),
-           (unsigned long long)hist_percentile(99), (unsigned long long)cl.errors);
-    fflush(stdout);
-
-    exit_code = (cl.errors > 0 || cl.messages == 0) ? 1 : 0;
-    if (cl.messages == 0 && cl.errors == 0)
-        fprintf(stderr, "error: no message was echoed\n");
+    print_summary(&cl, seconds);
+    exit_code = (cl.err.count > 0 || cl.messages == 0) ? 1 : 0;
 
     for (uint32_t i = 0; i < cl.opt.connections; i++)
         free(cl.conns[i].partial);

@@ -47,10 +47,8 @@
 #include "dummy.h"
 #include "net.h"
 
-#define EVENT_BATCH 512
 #define SWEEP_NS 10000000ull /* how often lost datagrams are looked for */
 #define CLOSE_TIMEOUT_S 5.0
-#define MAX_ERROR_LINES 20
 #define MAX_ERROR_EVENT_LINES 5
 /* Sequences remembered per socket, for duplicate detection: when the ring is
  * full the socket waits instead of forgetting a pending datagram. */
@@ -90,32 +88,12 @@ typedef struct uclient {
     uint64_t tokens_at;
     uint32_t rr;
     /* outcome */
-    uint64_t sent, received, bytes, lost, late, corrupted, send_full, error_events, errors;
+    uint64_t sent, received, bytes, lost, late, corrupted, send_full, error_events;
     uint64_t last_echo_ns;
-    uint32_t error_lines, error_event_lines;
+    /* Corrupted echoes are counted apart, but share its line limit. */
+    dummy_errors err;
+    uint32_t error_event_lines;
 } uclient;
-
-static void vreport(uclient *cl, const char *what, const char *fmt, va_list ap)
-{
-    if (cl->error_lines++ >= MAX_ERROR_LINES) {
-        if (cl->error_lines == MAX_ERROR_LINES + 1)
-            fprintf(stderr, "error: (further errors not shown)\n");
-        return;
-    }
-    fprintf(stderr, "%s: ", what);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-}
-
-/* A local failure: a call that should have worked, an unexpected CLOSE. */
-static void report_error(uclient *cl, const char *fmt, ...)
-{
-    va_list ap;
-    cl->errors++;
-    va_start(ap, fmt);
-    vreport(cl, "error", fmt, ap);
-    va_end(ap);
-}
 
 /* An echo that cannot be what was sent. */
 static void corrupt(uclient *cl, const char *fmt, ...)
@@ -123,7 +101,7 @@ static void corrupt(uclient *cl, const char *fmt, ...)
     va_list ap;
     cl->corrupted++;
     va_start(ap, fmt);
-    vreport(cl, "error: corrupted", fmt, ap);
+    dummy_vreport(&cl->err, "error: corrupted", fmt, ap);
     va_end(ap);
 }
 
@@ -225,7 +203,8 @@ static void close_sock(uclient *cl, usock *s, int abortive)
     s->aborted = abortive;
     rc = abortive ? net_abort(s->h) : net_close(s->h);
     if (rc != NET_OK) {
-        report_error(cl, "client %u: %s: %s (%d)", s->id, abortive ? "net_abort" : "net_close", net_strerror(rc), rc);
+        dummy_error(&cl->err, "client %u: %s: %s (%d)", s->id, abortive ? "net_abort" : "net_close", net_strerror(rc),
+                    rc);
         s->state = U_DEAD;
     }
 }
@@ -245,8 +224,8 @@ static int send_one(uclient *cl, usock *s, uint64_t now)
         if (rc > 0)
             return 0;
         if (rc < 0) {
-            report_error(cl, "client %u: out of memory tracking %llu sequences", s->id,
-                         (unsigned long long)(seq - s->low));
+            dummy_error(&cl->err, "client %u: out of memory tracking %llu sequences", s->id,
+                        (unsigned long long)(seq - s->low));
             close_sock(cl, s, 1);
             return -1;
         }
@@ -265,8 +244,8 @@ static int send_one(uclient *cl, usock *s, uint64_t now)
         return 0;
     }
     if (rc != NET_OK) {
-        report_error(cl, "client %u: %s seq %llu (%u bytes): %s (%d)", s->id,
-                     o->udp_connect ? "net_send" : "net_sendto", (unsigned long long)seq, len, net_strerror(rc), rc);
+        dummy_error(&cl->err, "client %u: %s seq %llu (%u bytes): %s (%d)", s->id,
+                    o->udp_connect ? "net_send" : "net_sendto", (unsigned long long)seq, len, net_strerror(rc), rc);
         close_sock(cl, s, 1);
         return -1;
     }
@@ -403,19 +382,21 @@ static void on_datagram(uclient *cl, usock *s, const net_event *ev, uint64_t now
     }
 }
 
-static void handle_event(uclient *cl, const net_event *ev, uint64_t now)
+/* A dummy_event_fn: ctx is the uclient. */
+static void handle_event(void *ctx, const net_event *ev, uint64_t now)
 {
+    uclient *cl = (uclient *)ctx;
     usock *s;
     if (ev->type != NET_EV_DATAGRAM && ev->type != NET_EV_ERROR && ev->type != NET_EV_CLOSE)
         return;
     if (ev->user == 0 || ev->user > cl->opt->connections) {
-        report_error(cl, "event %u for unknown user data %llu", ev->type, (unsigned long long)ev->user);
+        dummy_error(&cl->err, "event %u for unknown user data %llu", ev->type, (unsigned long long)ev->user);
         return;
     }
     s = &cl->socks[ev->user - 1];
     if (s->h != ev->handle || s->state == U_DEAD) {
-        report_error(cl, "client %u: event %u for handle %llx, expected %llx%s", s->id, ev->type,
-                     (unsigned long long)ev->handle, (unsigned long long)s->h, s->state == U_DEAD ? " (closed)" : "");
+        dummy_error(&cl->err, "client %u: event %u for handle %llx, expected %llx%s", s->id, ev->type,
+                    (unsigned long long)ev->handle, (unsigned long long)s->h, s->state == U_DEAD ? " (closed)" : "");
         return;
     }
     switch (ev->type) {
@@ -433,12 +414,12 @@ static void handle_event(uclient *cl, const net_event *ev, uint64_t now)
         break;
     case NET_EV_CLOSE:
         if (s->state == U_OPEN) {
-            report_error(cl, "client %u: closed unexpectedly: %s (%d, os error %d)", s->id, net_strerror(ev->status),
-                         ev->status, ev->os_error);
+            dummy_error(&cl->err, "client %u: closed unexpectedly: %s (%d, os error %d)", s->id,
+                        net_strerror(ev->status), ev->status, ev->os_error);
             cl->open--;
         } else if (ev->status != 0 && !s->aborted) {
-            report_error(cl, "client %u: close ended with %s (%d, os error %d)", s->id, net_strerror(ev->status),
-                         ev->status, ev->os_error);
+            dummy_error(&cl->err, "client %u: close ended with %s (%d, os error %d)", s->id, net_strerror(ev->status),
+                        ev->status, ev->os_error);
         }
         /* What it still had in flight can no longer come back. */
         cl->lost += s->inflight;
@@ -449,18 +430,11 @@ static void handle_event(uclient *cl, const net_event *ev, uint64_t now)
     }
 }
 
-static int poll_once(uclient *cl, net_event *events, int timeout_ms)
+/* One poll, its events handled; also the dummy_closer's poll (ctx: the uclient). */
+static int poll_once(void *ctx, int timeout_ms)
 {
-    int n = net_poll(cl->engine, events, EVENT_BATCH, timeout_ms);
-    uint64_t now;
-    if (n < 0) {
-        report_error(cl, "net_poll: %s (%d)", net_strerror(n), n);
-        return -1;
-    }
-    now = cli_now_ns();
-    for (int i = 0; i < n; i++)
-        handle_event(cl, &events[i], now);
-    return n;
+    uclient *cl = (uclient *)ctx;
+    return dummy_poll(cl->engine, timeout_ms, handle_event, cl, &cl->err);
 }
 
 /* ------------------------------------------------------------------ run */
@@ -478,19 +452,19 @@ static int open_sockets(uclient *cl)
         s->id = k + 1;
         s->state = U_DEAD;
         if (ring_init(s, o->depth) < 0) {
-            report_error(cl, "out of memory");
+            dummy_error(&cl->err, "out of memory");
             return -1;
         }
         net_udp_config_init(&u);
         u.user = s->id;
         rc = net_udp_open(cl->engine, bind_host, 0, &u, &s->h);
         if (rc != NET_OK) {
-            report_error(cl, "client %u: net_udp_open %s: %s (%d)", s->id, bind_host, net_strerror(rc), rc);
+            dummy_error(&cl->err, "client %u: net_udp_open %s: %s (%d)", s->id, bind_host, net_strerror(rc), rc);
             continue;
         }
         if (o->udp_connect && (rc = net_udp_connect(s->h, o->host, (uint16_t)o->port)) != NET_OK) {
-            report_error(cl, "client %u: net_udp_connect %s:%d: %s (%d)", s->id, o->host, o->port, net_strerror(rc),
-                         rc);
+            dummy_error(&cl->err, "client %u: net_udp_connect %s:%d: %s (%d)", s->id, o->host, o->port,
+                        net_strerror(rc), rc);
             /* Its CLOSE event is still to come. */
             s->state = net_abort(s->h) == NET_OK ? U_CLOSING : U_DEAD;
             s->aborted = 1;
@@ -512,20 +486,132 @@ static void print_progress(uclient *cl, uint64_t t, uint64_t t0, uint64_t *last_
             dt > 0 ? (double)(cl->received - *last_received) / dt : 0.0, (unsigned long long)cl->lost,
             (unsigned long long)cl->late, (unsigned long long)cl->corrupted, (unsigned long long)cl->send_full,
             (unsigned long long)hist_percentile(50), (unsigned long long)hist_percentile(99),
-            (unsigned long long)cl->errors);
+            (unsigned long long)cl->err.count);
     fflush(stderr);
     *last_t = t;
     *last_received = cl->received;
 }
 
+/* Looks for lost datagrams on every socket still open. */
+static void sweep_all(uclient *cl, uint64_t now)
+{
+    for (uint32_t k = 0; k < cl->opt->connections; k++)
+        if (cl->socks[k].state != U_DEAD)
+            sweep(cl, &cl->socks[k], now);
+}
+
+/* Run: keep the windows full (or the pace) until the deadline. */
+static void run(uclient *cl, uint64_t t0)
+{
+    const options *opt = cl->opt;
+    uint64_t deadline = t0 + (uint64_t)(opt->seconds * 1e9);
+    uint64_t next_progress = t0 + 1000000000ull;
+    uint64_t next_sweep = t0 + SWEEP_NS;
+    uint64_t last_t = t0, last_received = 0;
+    cl->running = 1;
+    cl->tokens_at = t0;
+    pump(cl, t0);
+    for (;;) {
+        uint64_t t = cli_now_ns(), wake;
+        int wait_ms;
+        if (t >= next_progress) {
+            print_progress(cl, t, t0, &last_t, &last_received);
+            next_progress += 1000000000ull;
+        }
+        if (t >= deadline || cli_stop_requested() || cl->open == 0)
+            break;
+        if (t >= next_sweep) {
+            sweep_all(cl, t);
+            next_sweep = t + SWEEP_NS;
+            if (opt->rate <= 0)
+                pump(cl, t); /* windows that loss or a full queue left open */
+        }
+        if (opt->rate > 0)
+            pump(cl, t);
+        wake = next_sweep < deadline ? next_sweep : deadline;
+        wait_ms = opt->rate > 0 ? 1 : (int)((wake > t ? wake - t : 0) / 1000000) + 1;
+        if (poll_once(cl, wait_ms) < 0)
+            break;
+    }
+}
+
+/* Drain: nothing new; every datagram in flight comes back or times out. */
+static void drain(uclient *cl, uint64_t t_run_end)
+{
+    uint64_t until = t_run_end + cl->timeout_ns + 1000000000ull;
+    cl->running = 0;
+    while (cl->inflight > 0 && cli_now_ns() < until) {
+        sweep_all(cl, cli_now_ns());
+        if (cl->inflight == 0 || poll_once(cl, 10) < 0)
+            break;
+    }
+    if (cl->inflight > 0)
+        dummy_error(&cl->err, "%llu datagrams neither echoed nor timed out after the run",
+                    (unsigned long long)cl->inflight);
+}
+
+static uint32_t count_closing(void *ctx)
+{
+    const uclient *cl = (const uclient *)ctx;
+    uint32_t waiting = 0;
+    for (uint32_t k = 0; k < cl->opt->connections; k++)
+        if (cl->socks[k].state == U_CLOSING)
+            waiting++;
+    return waiting;
+}
+
+/* Close: each socket must report exactly one CLOSE. */
+static void close_all(uclient *cl)
+{
+    const dummy_closer closer = {count_closing, poll_once, cl};
+    uint32_t waiting;
+    for (uint32_t k = 0; k < cl->opt->connections; k++)
+        close_sock(cl, &cl->socks[k], 0);
+    waiting = dummy_await_closes(&closer, CLOSE_TIMEOUT_S);
+    if (waiting)
+        dummy_error(&cl->err, "%u sockets got no CLOSE event within %.0f s", waiting, CLOSE_TIMEOUT_S);
+}
+
+static void print_summary(const uclient *cl, double seconds, uint64_t errors)
+{
+    fprintf(stderr,
+            "dummy_client: sent %llu, echoed %llu (%.2f%%), lost %llu, late %llu, corrupted %llu, "
+            "send queue full %llu times, error events %llu\n",
+            (unsigned long long)cl->sent, (unsigned long long)cl->received,
+            cl->sent ? 100.0 * (double)cl->received / (double)cl->sent : 0.0, (unsigned long long)cl->lost,
+            (unsigned long long)cl->late, (unsigned long long)cl->corrupted, (unsigned long long)cl->send_full,
+            (unsigned long long)cl->error_events);
+    printf("SUMMARY messages=%llu seconds=%.3f msgs_per_s=%.1f mb_per_s=%.3f p50_us=%llu p99_us=%llu errors=%llu "
+           "sent=%llu received=%llu lost=%llu late=%llu corrupted=%llu send_full=%llu\n",
+           (unsigned long long)cl->received, seconds, (double)cl->received / seconds, (double)cl->bytes / seconds / 1e6,
+           (unsigned long long)hist_percentile(50), (unsigned long long)hist_percentile(99), (unsigned long long)errors,
+           (unsigned long long)cl->sent, (unsigned long long)cl->received, (unsigned long long)cl->lost,
+           (unsigned long long)cl->late, (unsigned long long)cl->corrupted, (unsigned long long)cl->send_full);
+    fflush(stdout);
+    if (cl->received == 0 && errors == 0)
+        fprintf(stderr, "error: no datagram was echoed\n");
+}
+
+static void print_start(const uclient *cl)
+{
+    const options *opt = cl->opt;
+    char server_text[80] = "?";
+    char rate_text[32] = "unlimited";
+    net_addr_format(&cl->server, server_text, sizeof server_text);
+    if (opt->rate > 0)
+        snprintf(rate_text, sizeof rate_text, "%.0f/s", opt->rate);
+    fprintf(stderr,
+            "dummy_client: udp%s, %u sockets x window %u, %s%u-byte datagrams, rate %s, loss timeout %u ms, "
+            "%.1f s, server %s backend=%s io_threads=%u\n",
+            opt->udp_connect ? " (connected)" : "", opt->connections, opt->depth, opt->vary_size ? "24.." : "",
+            opt->size, rate_text, opt->timeout_ms, opt->seconds, server_text, net_backend_name(cl->engine),
+            opt->io_threads);
+}
+
 int dummy_udp_run(const options *opt)
 {
     uclient cl;
-    net_config cfg;
-    static net_event events[EVENT_BATCH];
-    char server_text[80] = "?";
-    char rate_text[32] = "unlimited";
-    uint64_t t0, deadline, next_progress, next_sweep, last_t, last_received = 0, t_run_end, t_end;
+    uint64_t t0, t_run_end, t_end;
     double seconds;
     uint64_t errors;
     int rc;
@@ -540,7 +626,6 @@ int dummy_udp_run(const options *opt)
         fprintf(stderr, "net_addr_parse %s:%d: %s (%d)\n", opt->host, opt->port, net_strerror(rc), rc);
         return 1;
     }
-    net_addr_format(&cl.server, server_text, sizeof server_text);
 
     cl.socks = (usock *)calloc(opt->connections, sizeof(usock));
     cl.scratch = (uint8_t *)malloc(opt->size);
@@ -550,123 +635,27 @@ int dummy_udp_run(const options *opt)
         return 1;
     }
 
-    net_config_init(&cfg);
-    cfg.backend = opt->backend;
-    cfg.io_threads = opt->io_threads;
-    rc = net_engine_create(&cfg, &cl.engine);
-    if (rc != NET_OK) {
-        fprintf(stderr, "net_engine_create: %s (%d)\n", net_strerror(rc), rc);
+    if (cli_engine_create(opt->backend, opt->io_threads, 0, &cl.engine) != NET_OK)
         return 1;
-    }
-    if (opt->rate > 0)
-        snprintf(rate_text, sizeof rate_text, "%.0f/s", opt->rate);
-    fprintf(stderr,
-            "dummy_client: udp%s, %u sockets x window %u, %s%u-byte datagrams, rate %s, loss timeout %u ms, "
-            "%.1f s, server %s backend=%s io_threads=%u\n",
-            opt->udp_connect ? " (connected)" : "", opt->connections, opt->depth, opt->vary_size ? "24.." : "",
-            opt->size, rate_text, opt->timeout_ms, opt->seconds, server_text, net_backend_name(cl.engine),
-            opt->io_threads);
+    print_start(&cl);
 
     t0 = cli_now_ns();
-    if (open_sockets(&cl) == 0) {
-        /* Run: keep the windows full (or the pace) until the deadline. */
-        cl.running = 1;
-        cl.tokens_at = t0;
-        pump(&cl, t0);
-        deadline = t0 + (uint64_t)(opt->seconds * 1e9);
-        next_progress = t0 + 1000000000ull;
-        next_sweep = t0 + SWEEP_NS;
-        last_t = t0;
-        for (;;) {
-            uint64_t t = cli_now_ns(), wake;
-            int wait_ms;
-            if (t >= next_progress) {
-                print_progress(&cl, t, t0, &last_t, &last_received);
-                next_progress += 1000000000ull;
-            }
-            if (t >= deadline || cli_stop_requested() || cl.open == 0)
-                break;
-            if (t >= next_sweep) {
-                for (uint32_t k = 0; k < opt->connections; k++)
-                    if (cl.socks[k].state != U_DEAD)
-                        sweep(&cl, &cl.socks[k], t);
-                next_sweep = t + SWEEP_NS;
-                if (opt->rate <= 0)
-                    pump(&cl, t); /* windows that loss or a full queue left open */
-            }
-            if (opt->rate > 0)
-                pump(&cl, t);
-            wake = next_sweep < deadline ? next_sweep : deadline;
-            wait_ms = opt->rate > 0 ? 1 : (int)((wake > t ? wake - t : 0) / 1000000) + 1;
-            if (poll_once(&cl, events, wait_ms) < 0)
-                break;
-        }
-    }
+    if (open_sockets(&cl) == 0)
+        run(&cl, t0);
     t_run_end = cli_now_ns();
-
-    /* Drain: nothing new; every datagram in flight comes back or times out. */
-    cl.running = 0;
-    {
-        uint64_t until = t_run_end + cl.timeout_ns + 1000000000ull;
-        while (cl.inflight > 0 && cli_now_ns() < until) {
-            uint64_t t = cli_now_ns();
-            for (uint32_t k = 0; k < opt->connections; k++)
-                if (cl.socks[k].state != U_DEAD)
-                    sweep(&cl, &cl.socks[k], t);
-            if (cl.inflight == 0 || poll_once(&cl, events, 10) < 0)
-                break;
-        }
-        if (cl.inflight > 0)
-            report_error(&cl, "%llu datagrams neither echoed nor timed out after the run",
-                         (unsigned long long)cl.inflight);
-    }
+    drain(&cl, t_run_end);
     t_end = cl.last_echo_ns > t_run_end ? cl.last_echo_ns : t_run_end;
-
-    /* Close: each socket must report exactly one CLOSE. */
-    {
-        uint32_t waiting = 0;
-        uint64_t until;
-        for (uint32_t k = 0; k < opt->connections; k++)
-            close_sock(&cl, &cl.socks[k], 0);
-        until = cli_now_ns() + (uint64_t)(CLOSE_TIMEOUT_S * 1e9);
-        for (;;) {
-            waiting = 0;
-            for (uint32_t k = 0; k < opt->connections; k++)
-                if (cl.socks[k].state == U_CLOSING)
-                    waiting++;
-            if (waiting == 0 || cli_now_ns() >= until)
-                break;
-            if (poll_once(&cl, events, 50) < 0)
-                break;
-        }
-        if (waiting)
-            report_error(&cl, "%u sockets got no CLOSE event within %.0f s", waiting, CLOSE_TIMEOUT_S);
-    }
+    close_all(&cl);
 
     rc = net_engine_destroy(cl.engine);
     if (rc != NET_OK)
-        report_error(&cl, "net_engine_destroy: %s (%d)", net_strerror(rc), rc);
+        dummy_error(&cl.err, "net_engine_destroy: %s (%d)", net_strerror(rc), rc);
 
     seconds = (double)(t_end - t0) / 1e9;
     if (seconds <= 0)
         seconds = 1e-9;
-    errors = cl.errors + cl.corrupted;
-    fprintf(stderr,
-            "dummy_client: sent %llu, echoed %llu (%.2f%%), lost %llu, late %llu, corrupted %llu, "
-            "send queue full %llu times, error events %llu\n",
-            (unsigned long long)cl.sent, (unsigned long long)cl.received,
-            cl.sent ? 100.0 * (double)cl.received / (double)cl.sent : 0.0, (unsigned long long)cl.lost,
-            (unsigned long long)cl.late, (unsigned long long)cl.corrupted, (unsigned long long)cl.send_full,
-            (unsigned long long)cl.error_events);
-    printf("SUMMARY messages=%llu seconds=%.3f msgs_per_s=%.1f mb_per_s=%.3f p50_us=%llu p99_us=%llu errors=%llu "
-           "sent=%llu received=%llu lost=%llu late=%llu corrupted=%llu send_full=%llu\n",
-           (unsigned long long)cl.received, seconds, (double)cl.received / seconds, (double)cl.bytes / seconds / 1e6,
-           (unsigned long long)hist_percentile(50), (unsigned long long)hist_percentile(99), (unsigned long long)errors,
-           (unsigned long long)cl.sent, (unsigned long long)cl.received, (unsigned long long)cl.lost,
-           (unsigned long long)cl.late, (unsigned long long)cl.corrupted, (unsigned long long)cl.send_full);
-    fflush(stdout);
-    if (cl.received == 0 && errors == 0)
-        fprintf(stderr, "error: no datagram was echoed\n");
+    errors = cl.err.count + cl.corrupted;
+    print_summary(&cl, seconds, errors);
 
     for (uint32_t k = 0; k < opt->connections; k++) {
         free(cl.socks[k].sent_ns);

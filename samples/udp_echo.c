@@ -24,91 +24,144 @@
 #include <string.h>
 
 #include "cli.h"
+#include "echo_loop.h"
 #include "net.h"
 
 #define EVENT_BATCH 512
-#define STATS_PERIOD_MS 2000
 #define CLOSE_TIMEOUT_MS 2000
 #define MAX_ERROR_LINES 10
 
 static const cli_spec server_cli = {
-    "[--port P] [--host H] [--backend auto|epoll|io_uring|iocp]\n"
-    "          [--io-threads N] [--max-message BYTES] [--seconds S]\n"
-    "          [--framing raw] [--length-includes-header]\n",
-    1, /* --port 0: any free port */
-    0, /* --seconds 0: until signalled */
-    NULL,
-    NULL,
-    NULL,
+    .usage = "[--port P] [--host H] [--backend auto|epoll|io_uring|iocp]\n"
+             "          [--io-threads N] [--max-message BYTES] [--seconds S]\n"
+             "          [--framing raw] [--length-includes-header]\n",
+    /* --port 0: any free port; --seconds 0 (the default): until signalled. */
+    .port_may_be_zero = 1,
 };
 
-typedef struct counters {
+typedef struct server {
+    net_engine engine;
+    net_handle sock;
+    int open; /* no CLOSE event for sock yet */
+    int exit_code;
     unsigned long long received;    /* DATAGRAM events */
     unsigned long long echoed;      /* accepted by net_sendto */
     unsigned long long queue_full;  /* dropped: NET_E_WOULDBLOCK */
     unsigned long long send_failed; /* net_sendto refused for another reason */
     unsigned long long error_events;
     unsigned error_lines;
-} counters;
+} server;
 
-static void print_stats(net_engine engine, const counters *k, net_stats *prev, double *prev_t)
+static void print_stats(void *ctx, const net_stats *s, const net_stats *prev, double dt)
 {
-    net_stats s;
-    double t = cli_now_sec();
-    double dt = t - *prev_t;
-    memset(&s, 0, sizeof s);
-    s.size = sizeof s;
-    if (net_engine_stats(engine, &s) != NET_OK)
-        return;
-    if (dt <= 0)
-        dt = 1e-9;
+    const server *sv = (const server *)ctx;
     fprintf(stderr,
             "stats: udp_sockets=%llu in=%.0f dgram/s out=%.0f dgram/s in=%.2f MB/s out=%.2f MB/s "
             "datagrams_in=%llu datagrams_out=%llu queue_full=%llu oversize_dropped=%llu send_errors=%llu\n",
-            (unsigned long long)s.udp_sockets, (double)(s.datagrams_in - prev->datagrams_in) / dt,
-            (double)(s.datagrams_out - prev->datagrams_out) / dt, (double)(s.bytes_in - prev->bytes_in) / dt / 1e6,
-            (double)(s.bytes_out - prev->bytes_out) / dt / 1e6, (unsigned long long)s.datagrams_in,
-            (unsigned long long)s.datagrams_out, k->queue_full, (unsigned long long)s.datagrams_dropped,
-            (unsigned long long)s.datagram_send_errors);
-    fflush(stderr);
-    *prev = s;
-    *prev_t = t;
+            (unsigned long long)s->udp_sockets, (double)(s->datagrams_in - prev->datagrams_in) / dt,
+            (double)(s->datagrams_out - prev->datagrams_out) / dt, (double)(s->bytes_in - prev->bytes_in) / dt / 1e6,
+            (double)(s->bytes_out - prev->bytes_out) / dt / 1e6, (unsigned long long)s->datagrams_in,
+            (unsigned long long)s->datagrams_out, sv->queue_full, (unsigned long long)s->datagrams_dropped,
+            (unsigned long long)s->datagram_send_errors);
 }
 
-static void on_datagram(counters *k, const net_event *ev)
+static void on_datagram(server *sv, const net_event *ev)
 {
     int rc = net_sendto(ev->handle, &ev->addr, ev->data, ev->len);
-    k->received++;
+    sv->received++;
     if (rc == NET_OK) {
-        k->echoed++;
+        sv->echoed++;
     } else if (rc == NET_E_WOULDBLOCK) {
-        k->queue_full++; /* the queue is send_cap bytes: this echo is dropped, like a full socket buffer would */
+        sv->queue_full++; /* the queue is send_cap bytes: this echo is dropped, like a full socket buffer would */
     } else {
         char from[80] = "?";
-        k->send_failed++;
+        sv->send_failed++;
         net_addr_format(&ev->addr, from, sizeof from);
-        if (k->error_lines++ < MAX_ERROR_LINES)
+        if (sv->error_lines++ < MAX_ERROR_LINES)
             fprintf(stderr, "net_sendto %s (%u bytes): %s (%d)\n", from, ev->len, net_strerror(rc), rc);
     }
+}
+
+static void on_event(void *ctx, const net_event *ev)
+{
+    server *sv = (server *)ctx;
+    switch (ev->type) {
+    case NET_EV_DATAGRAM:
+        on_datagram(sv, ev);
+        break;
+    case NET_EV_ERROR:
+        /* Not fatal: e.g. Windows reporting an earlier echo's ICMP
+         * port unreachable. The socket stays open. */
+        sv->error_events++;
+        if (sv->error_lines++ < MAX_ERROR_LINES)
+            fprintf(stderr, "error event: %s (%d, os error %d)\n", net_strerror(ev->status), ev->status, ev->os_error);
+        break;
+    case NET_EV_CLOSE:
+        if (ev->handle == sv->sock) {
+            fprintf(stderr, "socket closed: %s (%d)\n", net_strerror(ev->status), ev->status);
+            sv->exit_code = 1;
+            sv->open = 0;
+            cli_request_stop();
+        }
+        break;
+    default:
+        break;
+    }
+}
+
+/* Graceful: the echoes still queued go out before the CLOSE, which must
+ * come within CLOSE_TIMEOUT_MS and report no error. */
+static void close_socket(server *sv)
+{
+    static net_event events[EVENT_BATCH];
+    double until = cli_now_sec() + CLOSE_TIMEOUT_MS / 1000.0;
+    int rc = net_close(sv->sock);
+    if (rc != NET_OK) {
+        fprintf(stderr, "net_close: %s (%d)\n", net_strerror(rc), rc);
+        sv->exit_code = 1;
+        sv->open = 0;
+    }
+    while (sv->open && cli_now_sec() < until) {
+        int n = net_poll(sv->engine, events, EVENT_BATCH, 50);
+        if (n < 0)
+            break;
+        for (int i = 0; i < n; i++) {
+            if (events[i].type == NET_EV_CLOSE && events[i].handle == sv->sock) {
+                sv->open = 0;
+                if (events[i].status != 0) {
+                    fprintf(stderr, "close: %s (%d)\n", net_strerror(events[i].status), events[i].status);
+                    sv->exit_code = 1;
+                }
+            }
+        }
+    }
+    if (sv->open) {
+        fprintf(stderr, "no CLOSE event within %d ms of net_close\n", CLOSE_TIMEOUT_MS);
+        sv->exit_code = 1;
+    }
+}
+
+static void print_summary(const server *sv, double seconds, int64_t oversize)
+{
+    net_stats fin;
+    memset(&fin, 0, sizeof fin);
+    fin.size = sizeof fin;
+    net_engine_stats(sv->engine, &fin);
+    printf("SUMMARY datagrams=%llu seconds=%.3f echoed=%llu queue_full=%llu oversize_dropped=%lld send_errors=%llu "
+           "send_failed=%llu error_events=%llu\n",
+           sv->received, seconds, sv->echoed, sv->queue_full, (long long)oversize,
+           (unsigned long long)fin.datagram_send_errors, sv->send_failed, sv->error_events);
+    fflush(stdout);
 }
 
 int main(int argc, char **argv)
 {
     cli_opts opt;
-    net_config cfg;
     net_udp_config ucfg;
-    net_engine engine = 0;
-    net_handle sock = 0;
-    net_addr bound;
-    char addr_text[80];
-    static net_event events[EVENT_BATCH];
-    net_stats prev, fin;
-    counters k;
-    double start, prev_t, next_stats, seconds;
+    server sv;
+    double seconds;
     int64_t oversize = 0;
-    int open = 1;
     int rc;
-    int exit_code = 0;
 
     cli_defaults(&opt);
     cli_parse(argc, argv, &server_cli, &opt);
@@ -116,130 +169,37 @@ int main(int argc, char **argv)
         fprintf(stderr, "udp_echo: a datagram is its own message: --framing must be raw\n");
         cli_usage(argv[0], &server_cli);
     }
-
-    net_config_init(&cfg);
-    cfg.backend = opt.backend;
-    cfg.io_threads = opt.io_threads;
-    rc = net_engine_create(&cfg, &engine);
-    if (rc != NET_OK) {
-        fprintf(stderr, "net_engine_create: %s (%d)\n", net_strerror(rc), rc);
+    memset(&sv, 0, sizeof sv);
+    if (cli_engine_create(opt.backend, opt.io_threads, 0, &sv.engine) != NET_OK)
         return 1;
-    }
 
     net_udp_config_init(&ucfg);
     ucfg.max_datagram = opt.max_message < NET_UDP_MAX_PAYLOAD ? opt.max_message : NET_UDP_MAX_PAYLOAD;
-    rc = net_udp_open(engine, opt.host, (uint16_t)opt.port, &ucfg, &sock);
+    rc = net_udp_open(sv.engine, opt.host, (uint16_t)opt.port, &ucfg, &sv.sock);
     if (rc != NET_OK) {
         fprintf(stderr, "net_udp_open %s:%d: %s (%d)\n", opt.host, opt.port, net_strerror(rc), rc);
-        net_engine_destroy(engine);
+        net_engine_destroy(sv.engine);
         return 1;
     }
-    rc = net_local_addr(sock, &bound);
-    if (rc != NET_OK || net_addr_format(&bound, addr_text, sizeof addr_text) < 0) {
-        fprintf(stderr, "net_local_addr: %s (%d)\n", net_strerror(rc), rc);
-        net_engine_destroy(engine);
+    sv.open = 1;
+    if (echo_announce(sv.engine, sv.sock, &opt, " transport=udp") < 0) {
+        net_engine_destroy(sv.engine);
         return 1;
     }
 
-    cli_catch_stop(engine);
+    echo_loop loop = {
+        .engine = sv.engine, .seconds = opt.seconds, .on_event = on_event, .print_stats = print_stats, .ctx = &sv};
+    if (echo_loop_run(&loop) != 0)
+        sv.exit_code = 1;
+    seconds = cli_now_sec() - loop.start;
 
-    printf("listening on %s backend=%s io_threads=%u framing=raw transport=udp\n", addr_text, net_backend_name(engine),
-           opt.io_threads);
-    fflush(stdout);
+    net_get_option(sv.sock, NET_OPT_DROPPED, &oversize);
+    if (sv.open)
+        close_socket(&sv);
 
-    memset(&k, 0, sizeof k);
-    memset(&prev, 0, sizeof prev);
-    start = prev_t = cli_now_sec();
-    next_stats = start + STATS_PERIOD_MS / 1000.0;
-
-    while (!cli_stop_requested()) {
-        double t = cli_now_sec();
-        int wait_ms, n;
-        if (opt.seconds > 0 && t - start >= opt.seconds)
-            break;
-        if (cli_period_due(&next_stats, STATS_PERIOD_MS / 1000.0, t))
-            print_stats(engine, &k, &prev, &prev_t);
-        wait_ms = cli_poll_wait_ms(next_stats, t);
-
-        n = net_poll(engine, events, EVENT_BATCH, wait_ms);
-        if (n < 0) {
-            fprintf(stderr, "net_poll: %s (%d)\n", net_strerror(n), n);
-            exit_code = 1;
-            break;
-        }
-        for (int i = 0; i < n; i++) {
-            const net_event *ev = &events[i];
-            switch (ev->type) {
-            case NET_EV_DATAGRAM:
-                on_datagram(&k, ev);
-                break;
-            case NET_EV_ERROR:
-                /* Not fatal: e.g. Windows reporting an earlier echo's ICMP
-                 * port unreachable. The socket stays open. */
-                k.error_events++;
-                if (k.error_lines++ < MAX_ERROR_LINES)
-                    fprintf(stderr, "error event: %s (%d, os error %d)\n", net_strerror(ev->status), ev->status,
-                            ev->os_error);
-                break;
-            case NET_EV_CLOSE:
-                if (ev->handle == sock) {
-                    fprintf(stderr, "socket closed: %s (%d)\n", net_strerror(ev->status), ev->status);
-                    exit_code = 1;
-                    open = 0;
-                    cli_request_stop();
-                }
-                break;
-            default:
-                break;
-            }
-        }
-    }
-    seconds = cli_now_sec() - start;
-
-    net_get_option(sock, NET_OPT_DROPPED, &oversize);
-    if (open) {
-        /* Graceful: the echoes still queued go out before the CLOSE. */
-        double until = cli_now_sec() + CLOSE_TIMEOUT_MS / 1000.0;
-        rc = net_close(sock);
-        if (rc != NET_OK) {
-            fprintf(stderr, "net_close: %s (%d)\n", net_strerror(rc), rc);
-            exit_code = 1;
-            open = 0;
-        }
-        while (open && cli_now_sec() < until) {
-            int n = net_poll(engine, events, EVENT_BATCH, 50);
-            if (n < 0)
-                break;
-            for (int i = 0; i < n; i++) {
-                if (events[i].type == NET_EV_CLOSE && events[i].handle == sock) {
-                    open = 0;
-                    if (events[i].status != 0) {
-                        fprintf(stderr, "close: %s (%d)\n", net_strerror(events[i].status), events[i].status);
-                        exit_code = 1;
-                    }
-                }
-            }
-        }
-        if (open) {
-            fprintf(stderr, "no CLOSE event within %d ms of net_close\n", CLOSE_TIMEOUT_MS);
-            exit_code = 1;
-        }
-    }
-
-    print_stats(engine, &k, &prev, &prev_t);
-    memset(&fin, 0, sizeof fin);
-    fin.size = sizeof fin;
-    net_engine_stats(engine, &fin);
-    printf("SUMMARY datagrams=%llu seconds=%.3f echoed=%llu queue_full=%llu oversize_dropped=%lld send_errors=%llu "
-           "send_failed=%llu error_events=%llu\n",
-           k.received, seconds, k.echoed, k.queue_full, (long long)oversize,
-           (unsigned long long)fin.datagram_send_errors, k.send_failed, k.error_events);
-    fflush(stdout);
-
-    rc = net_engine_destroy(engine);
-    if (rc != NET_OK) {
-        fprintf(stderr, "net_engine_destroy: %s (%d)\n", net_strerror(rc), rc);
-        exit_code = 1;
-    }
-    return exit_code;
+    echo_loop_stats(&loop);
+    print_summary(&sv, seconds, oversize);
+    if (cli_engine_destroy(sv.engine) != 0)
+        sv.exit_code = 1;
+    return sv.exit_code;
 }

@@ -14,59 +14,27 @@
 #define _GNU_SOURCE
 #include "peer_common.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
-
-typedef struct buf {
-    uint8_t *p;
-    size_t len, cap;
-} buf;
 
 typedef struct conn {
     int fd;
     int want_out; /* EPOLLOUT currently registered */
-    buf in;       /* partial message (framed only) */
-    buf out;      /* bytes the socket did not take yet */
+    peer_buf in;  /* partial message (framed only) */
+    peer_buf out; /* bytes the socket did not take yet */
 } conn;
 
 static peer_opts opts;
 static int ep;
-static volatile sig_atomic_t stop_flag;
 static uint8_t read_buf[65536];
 static unsigned long long n_conns, n_msgs, n_bytes_in;
-
-static int buf_append(buf *b, const void *p, size_t n)
-{
-    if (b->len + n > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n)
-            cap *= 2;
-        uint8_t *q = realloc(b->p, cap);
-        if (!q)
-            return -1;
-        b->p = q;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, p, n);
-    b->len += n;
-    return 0;
-}
-
-static void buf_consume(buf *b, size_t n)
-{
-    memmove(b->p, b->p + n, b->len - n);
-    b->len -= n;
-}
 
 static void conn_close(conn *c)
 {
@@ -101,7 +69,7 @@ static int send_bytes(conn *c, const uint8_t *p, size_t n)
         if (n == 0)
             return 0;
     }
-    if (buf_append(&c->out, p, n) < 0)
+    if (peer_buf_append(&c->out, p, n) < 0)
         return -1;
     return set_out_interest(c, 1);
 }
@@ -111,7 +79,7 @@ static int flush_out(conn *c)
     ssize_t w = write(c->fd, c->out.p, c->out.len);
     if (w < 0)
         return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
-    buf_consume(&c->out, (size_t)w);
+    peer_buf_consume(&c->out, (size_t)w);
     return c->out.len == 0 ? set_out_interest(c, 0) : 0;
 }
 
@@ -156,11 +124,11 @@ static int on_readable(conn *c)
         used = echo_messages(c, read_buf, n);
         if (used < 0)
             return -1;
-        return buf_append(&c->in, read_buf + used, n - (size_t)used);
+        return peer_buf_append(&c->in, read_buf + used, n - (size_t)used);
     }
-    if (buf_append(&c->in, read_buf, n) < 0 || (used = echo_messages(c, c->in.p, c->in.len)) < 0)
+    if (peer_buf_append(&c->in, read_buf, n) < 0 || (used = echo_messages(c, c->in.p, c->in.len)) < 0)
         return -1;
-    buf_consume(&c->in, (size_t)used);
+    peer_buf_consume(&c->in, (size_t)used);
     return 0;
 }
 
@@ -188,18 +156,6 @@ static void on_acceptable(int lfd)
     }
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void on_signal(int sig)
-{
-    stop_flag = sig;
-}
-
 static void print_stats(void)
 {
     fprintf(stderr, "stats conns=%llu messages=%llu bytes_in=%llu\n", n_conns, n_msgs, n_bytes_in);
@@ -209,22 +165,8 @@ static int open_listener(void)
 {
     struct sockaddr_storage ss;
     socklen_t sl;
-    memset(&ss, 0, sizeof ss);
-    if (strchr(opts.host, ':')) {
-        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
-        a->sin6_family = AF_INET6;
-        a->sin6_port = htons((uint16_t)opts.port);
-        if (inet_pton(AF_INET6, opts.host, &a->sin6_addr) != 1)
-            return -1;
-        sl = sizeof *a;
-    } else {
-        struct sockaddr_in *a = (struct sockaddr_in *)&ss;
-        a->sin_family = AF_INET;
-        a->sin_port = htons((uint16_t)opts.port);
-        if (inet_pton(AF_INET, opts.host, &a->sin_addr) != 1)
-            return -1;
-        sl = sizeof *a;
-    }
+    if (peer_sockaddr(&opts, &ss, &sl) < 0)
+        return -1;
     int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return -1;
@@ -240,12 +182,7 @@ static int open_listener(void)
 int main(int argc, char **argv)
 {
     peer_parse_args(argc, argv, &opts);
-    signal(SIGPIPE, SIG_IGN);
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal; /* no SA_RESTART: epoll_wait returns EINTR */
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    peer_catch_stop();
 
     int lfd = open_listener();
     if (lfd < 0) {
@@ -255,18 +192,7 @@ int main(int argc, char **argv)
     struct sockaddr_storage bound;
     socklen_t blen = sizeof bound;
     getsockname(lfd, (struct sockaddr *)&bound, &blen);
-    char ip[INET6_ADDRSTRLEN] = "?";
-    if (bound.ss_family == AF_INET6) {
-        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&bound;
-        inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof ip);
-        printf("listening on [%s]:%d", ip, ntohs(a->sin6_port));
-    } else {
-        struct sockaddr_in *a = (struct sockaddr_in *)&bound;
-        inet_ntop(AF_INET, &a->sin_addr, ip, sizeof ip);
-        printf("listening on %s:%d", ip, ntohs(a->sin_port));
-    }
-    printf(" backend=epoll-raw io_threads=0 framing=%s\n", peer_framing_name(opts.framing));
-    fflush(stdout);
+    peer_print_listening(&bound, "epoll-raw", &opts, "");
 
     ep = epoll_create1(EPOLL_CLOEXEC);
     struct epoll_event lev = {.events = EPOLLIN, .data.ptr = NULL}; /* NULL marks the listener */
@@ -275,12 +201,12 @@ int main(int argc, char **argv)
         return 1;
     }
 
-    double start = now_s();
+    double start = peer_now_sec();
     double deadline = opts.seconds > 0 ? start + opts.seconds : 0;
     double next_stats = start + 2.0;
     struct epoll_event evs[256];
-    while (!stop_flag) {
-        double t = now_s();
+    while (!peer_stop_signal()) {
+        double t = peer_now_sec();
         if (deadline > 0 && t >= deadline)
             break;
         if (t >= next_stats) {
@@ -291,13 +217,9 @@ int main(int argc, char **argv)
         if (deadline > 0 && deadline < wake)
             wake = deadline;
         int timeout_ms = (int)((wake - t) * 1000.0) + 1;
-        int n = epoll_wait(ep, evs, 256, timeout_ms);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            perror("epoll_wait");
+        int n = peer_epoll_wait(ep, evs, 256, timeout_ms);
+        if (n < 0)
             return 1;
-        }
         for (int i = 0; i < n; i++) {
             conn *c = evs[i].data.ptr;
             if (!c) {
@@ -314,8 +236,8 @@ int main(int argc, char **argv)
                 conn_close(c);
         }
     }
-    if (stop_flag)
-        fprintf(stderr, "stopping on signal %d\n", (int)stop_flag);
+    if (peer_stop_signal())
+        fprintf(stderr, "stopping on signal %d\n", peer_stop_signal());
     print_stats();
     return 0;
 }

@@ -18,23 +18,19 @@
 #define _GNU_SOURCE
 #include "peer_common.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #define BATCH 64
 #define DGRAM_MAX 65536
 
 static peer_opts opts;
-static volatile sig_atomic_t stop_flag;
 static int fd, ep;
 static uint8_t bufs[BATCH][DGRAM_MAX];
 static struct iovec rx_iov[BATCH], tx_iov[BATCH];
@@ -42,19 +38,6 @@ static struct sockaddr_storage addrs[BATCH];
 static struct mmsghdr rx[BATCH], tx[BATCH];
 static int tx_off, tx_count; /* a batch the socket did not take all of: tx[tx_off..tx_count) */
 static unsigned long long n_in, n_echoed, n_oversize, n_send_errors, n_recv_errors, n_stalls;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    stop_flag = 1;
-}
-
-static double now_sec(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 static void set_interest(uint32_t events)
 {
@@ -142,30 +125,13 @@ int main(int argc, char **argv)
         fprintf(stderr, "a datagram is its own message: --framing must be raw\n");
         return 2;
     }
-    signal(SIGINT, on_signal);
-    signal(SIGTERM, on_signal);
+    peer_catch_stop();
 
     struct sockaddr_storage ss;
     socklen_t sslen;
-    memset(&ss, 0, sizeof ss);
-    if (strchr(opts.host, ':')) {
-        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
-        a->sin6_family = AF_INET6;
-        a->sin6_port = htons((uint16_t)opts.port);
-        if (inet_pton(AF_INET6, opts.host, &a->sin6_addr) != 1) {
-            fprintf(stderr, "bad host %s\n", opts.host);
-            return 1;
-        }
-        sslen = sizeof *a;
-    } else {
-        struct sockaddr_in *a = (struct sockaddr_in *)&ss;
-        a->sin_family = AF_INET;
-        a->sin_port = htons((uint16_t)opts.port);
-        if (inet_pton(AF_INET, opts.host, &a->sin_addr) != 1) {
-            fprintf(stderr, "bad host %s\n", opts.host);
-            return 1;
-        }
-        sslen = sizeof *a;
+    if (peer_sockaddr(&opts, &ss, &sslen) < 0) {
+        fprintf(stderr, "bad host %s\n", opts.host);
+        return 1;
     }
     fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0 || bind(fd, (struct sockaddr *)&ss, sslen) < 0) {
@@ -188,21 +154,12 @@ int main(int argc, char **argv)
 
     struct sockaddr_storage bound;
     socklen_t blen = sizeof bound;
-    char ip[INET6_ADDRSTRLEN] = "?";
     getsockname(fd, (struct sockaddr *)&bound, &blen);
-    if (bound.ss_family == AF_INET6) {
-        inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&bound)->sin6_addr, ip, sizeof ip);
-        printf("listening on [%s]:%d", ip, ntohs(((struct sockaddr_in6 *)&bound)->sin6_port));
-    } else {
-        inet_ntop(AF_INET, &((struct sockaddr_in *)&bound)->sin_addr, ip, sizeof ip);
-        printf("listening on %s:%d", ip, ntohs(((struct sockaddr_in *)&bound)->sin_port));
-    }
-    printf(" backend=epoll-raw io_threads=0 framing=raw transport=udp\n");
-    fflush(stdout);
+    peer_print_listening(&bound, "epoll-raw", &opts, " transport=udp");
 
-    double start = now_sec(), next_stats = start + 2.0;
-    while (!stop_flag) {
-        double t = now_sec();
+    double start = peer_now_sec(), next_stats = start + 2.0;
+    while (!peer_stop_signal()) {
+        double t = peer_now_sec();
         if (opts.seconds > 0 && t - start >= opts.seconds)
             break;
         if (t >= next_stats) {
@@ -211,13 +168,9 @@ int main(int argc, char **argv)
             next_stats = t + 2.0;
         }
         struct epoll_event evs[4];
-        int n = epoll_wait(ep, evs, 4, 100);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            perror("epoll_wait");
+        int n = peer_epoll_wait(ep, evs, 4, 100);
+        if (n < 0)
             return 1;
-        }
         for (int i = 0; i < n; i++) {
             if (evs[i].events & EPOLLOUT) {
                 if (flush() == 0) {
@@ -231,7 +184,7 @@ int main(int argc, char **argv)
     }
     printf("SUMMARY datagrams=%llu seconds=%.3f echoed=%llu queue_full=0 oversize_dropped=%llu send_errors=%llu "
            "recv_errors=%llu stalls=%llu\n",
-           n_in, now_sec() - start, n_echoed, n_oversize, n_send_errors, n_recv_errors, n_stalls);
+           n_in, peer_now_sec() - start, n_echoed, n_oversize, n_send_errors, n_recv_errors, n_stalls);
     fflush(stdout);
     close(fd);
     close(ep);

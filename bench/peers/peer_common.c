@@ -1,9 +1,16 @@
-/* peer_common.c - CLI and frame decoding shared by the benchmark peers. */
+/* peer_common.c - CLI, address, signals, clock and frame decoding shared by the benchmark peers. */
+#define _GNU_SOURCE
 #include "peer_common.h"
 
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <time.h>
 
 static const char *const framing_names[] = {"raw", "u16le", "u16be", "u32le", "u32be"};
 
@@ -24,6 +31,103 @@ size_t peer_header_size(int framing)
     default:
         return 0;
     }
+}
+
+void peer_print_listening(const struct sockaddr_storage *bound, const char *backend, const peer_opts *o,
+                          const char *tail)
+{
+    char ip[INET6_ADDRSTRLEN] = "?";
+    if (bound->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)bound;
+        inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof ip);
+        printf("listening on [%s]:%d", ip, ntohs(a->sin6_port));
+    } else {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)bound;
+        inet_ntop(AF_INET, &a->sin_addr, ip, sizeof ip);
+        printf("listening on %s:%d", ip, ntohs(a->sin_port));
+    }
+    printf(" backend=%s io_threads=0 framing=%s%s\n", backend, peer_framing_name(o->framing), tail);
+    fflush(stdout);
+}
+
+int peer_sockaddr(const peer_opts *o, struct sockaddr_storage *ss, socklen_t *len)
+{
+    memset(ss, 0, sizeof *ss);
+    if (strchr(o->host, ':')) {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
+        a->sin6_family = AF_INET6;
+        a->sin6_port = htons((uint16_t)o->port);
+        *len = sizeof *a;
+        return inet_pton(AF_INET6, o->host, &a->sin6_addr) == 1 ? 0 : -1;
+    }
+    struct sockaddr_in *a = (struct sockaddr_in *)ss;
+    a->sin_family = AF_INET;
+    a->sin_port = htons((uint16_t)o->port);
+    *len = sizeof *a;
+    return inet_pton(AF_INET, o->host, &a->sin_addr) == 1 ? 0 : -1;
+}
+
+int peer_epoll_wait(int ep, struct epoll_event *evs, int max, int timeout_ms)
+{
+    int n = epoll_wait(ep, evs, max, timeout_ms);
+    if (n >= 0)
+        return n;
+    if (errno == EINTR)
+        return 0;
+    perror("epoll_wait");
+    return -1;
+}
+
+static volatile sig_atomic_t stop_signal;
+
+static void on_stop_signal(int sig)
+{
+    stop_signal = sig;
+}
+
+void peer_catch_stop(void)
+{
+    struct sigaction sa;
+    signal(SIGPIPE, SIG_IGN);
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+int peer_stop_signal(void)
+{
+    return stop_signal;
+}
+
+double peer_now_sec(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int peer_buf_append(peer_buf *b, const void *p, size_t n)
+{
+    if (b->len + n > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap < b->len + n)
+            cap *= 2;
+        uint8_t *q = realloc(b->p, cap);
+        if (!q)
+            return -1;
+        b->p = q;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, p, n);
+    b->len += n;
+    return 0;
+}
+
+void peer_buf_consume(peer_buf *b, size_t n)
+{
+    memmove(b->p, b->p + n, b->len - n);
+    b->len -= n;
 }
 
 static void usage(const char *prog)

@@ -14,6 +14,7 @@
  */
 #define _GNU_SOURCE /* uv.h needs POSIX types; the build is -std=c11 */
 #include "peer_common.h"
+#include "uv_peer.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -23,8 +24,7 @@
 
 typedef struct conn {
     uv_tcp_t tcp;
-    uint8_t *in; /* bytes of a message not complete yet (framed only) */
-    size_t in_len, in_cap;
+    peer_buf in; /* bytes of a message not complete yet (framed only) */
 } conn;
 
 typedef struct wreq {
@@ -36,15 +36,13 @@ typedef struct wreq {
 static peer_opts opts;
 static uv_loop_t *loop;
 static uv_tcp_t server;
-static uv_signal_t sigint_h, sigterm_h;
-static uv_timer_t stats_timer, stop_timer;
 static char read_buf[65536];
 static unsigned long long n_conns, n_msgs, n_bytes_in;
 
 static void on_conn_closed(uv_handle_t *h)
 {
     conn *c = (conn *)h;
-    free(c->in);
+    free(c->in.p);
     free(c);
     n_conns--;
 }
@@ -98,23 +96,6 @@ static long echo_messages(conn *c, const uint8_t *p, size_t n)
     return (long)off;
 }
 
-static int keep_partial(conn *c, const uint8_t *p, size_t n)
-{
-    if (c->in_len + n > c->in_cap) {
-        size_t cap = c->in_cap ? c->in_cap : 256;
-        while (cap < c->in_len + n)
-            cap *= 2;
-        uint8_t *q = realloc(c->in, cap);
-        if (!q)
-            return -1;
-        c->in = q;
-        c->in_cap = cap;
-    }
-    memcpy(c->in + c->in_len, p, n);
-    c->in_len += n;
-    return 0;
-}
-
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
     (void)h;
@@ -142,19 +123,18 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         return;
     }
     long used;
-    if (c->in_len == 0) {
+    if (c->in.len == 0) {
         /* Common case: parse straight from the read buffer, keep only the tail. */
         used = echo_messages(c, p, n);
-        if (used < 0 || keep_partial(c, p + used, n - (size_t)used) < 0)
+        if (used < 0 || peer_buf_append(&c->in, p + used, n - (size_t)used) < 0)
             conn_close(c);
         return;
     }
-    if (keep_partial(c, p, n) < 0 || (used = echo_messages(c, c->in, c->in_len)) < 0) {
+    if (peer_buf_append(&c->in, p, n) < 0 || (used = echo_messages(c, c->in.p, c->in.len)) < 0) {
         conn_close(c);
         return;
     }
-    memmove(c->in, c->in + used, c->in_len - (size_t)used);
-    c->in_len -= (size_t)used;
+    peer_buf_consume(&c->in, (size_t)used);
 }
 
 static void on_connection(uv_stream_t *srv, int status)
@@ -174,23 +154,9 @@ static void on_connection(uv_stream_t *srv, int status)
     uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
 }
 
-static void on_stats(uv_timer_t *t)
+static void print_stats(void)
 {
-    (void)t;
     fprintf(stderr, "stats conns=%llu messages=%llu bytes_in=%llu\n", n_conns, n_msgs, n_bytes_in);
-}
-
-static void on_stop_timer(uv_timer_t *t)
-{
-    (void)t;
-    uv_stop(loop);
-}
-
-static void on_signal(uv_signal_t *h, int signum)
-{
-    (void)h;
-    fprintf(stderr, "stopping on signal %d\n", signum);
-    uv_stop(loop);
 }
 
 int main(int argc, char **argv)
@@ -200,13 +166,9 @@ int main(int argc, char **argv)
     loop = uv_default_loop();
 
     struct sockaddr_storage ss;
-    int is6 = strchr(opts.host, ':') != NULL;
-    int r = is6 ? uv_ip6_addr(opts.host, opts.port, (struct sockaddr_in6 *)&ss)
-                : uv_ip4_addr(opts.host, opts.port, (struct sockaddr_in *)&ss);
-    if (r < 0) {
-        fprintf(stderr, "bad host %s: %s\n", opts.host, uv_strerror(r));
+    int r;
+    if (uv_peer_addr(&opts, &ss) < 0)
         return 1;
-    }
     uv_tcp_init(loop, &server);
     if ((r = uv_tcp_bind(&server, (const struct sockaddr *)&ss, 0)) < 0 ||
         (r = uv_listen((uv_stream_t *)&server, 511, on_connection)) < 0) {
@@ -217,32 +179,9 @@ int main(int argc, char **argv)
     struct sockaddr_storage bound;
     int blen = sizeof bound;
     uv_tcp_getsockname(&server, (struct sockaddr *)&bound, &blen);
-    char ip[64] = "?";
-    int port = 0;
-    if (bound.ss_family == AF_INET6) {
-        uv_ip6_name((struct sockaddr_in6 *)&bound, ip, sizeof ip);
-        port = ntohs(((struct sockaddr_in6 *)&bound)->sin6_port);
-        printf("listening on [%s]:%d", ip, port);
-    } else {
-        uv_ip4_name((struct sockaddr_in *)&bound, ip, sizeof ip);
-        port = ntohs(((struct sockaddr_in *)&bound)->sin_port);
-        printf("listening on %s:%d", ip, port);
-    }
-    printf(" backend=libuv io_threads=0 framing=%s\n", peer_framing_name(opts.framing));
-    fflush(stdout);
+    peer_print_listening(&bound, "libuv", &opts, "");
 
-    uv_signal_init(loop, &sigint_h);
-    uv_signal_start(&sigint_h, on_signal, SIGINT);
-    uv_signal_init(loop, &sigterm_h);
-    uv_signal_start(&sigterm_h, on_signal, SIGTERM);
-    uv_timer_init(loop, &stats_timer);
-    uv_timer_start(&stats_timer, on_stats, 2000, 2000);
-    if (opts.seconds > 0) {
-        uv_timer_init(loop, &stop_timer);
-        uv_timer_start(&stop_timer, on_stop_timer, (uint64_t)(opts.seconds * 1000.0), 0);
-    }
-
-    uv_run(loop, UV_RUN_DEFAULT);
-    on_stats(NULL);
+    uv_peer_run(loop, &opts, print_stats);
+    print_stats();
     return 0;
 }

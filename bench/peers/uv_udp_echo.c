@@ -19,8 +19,8 @@
  */
 #define _GNU_SOURCE /* uv.h needs POSIX types; the build is -std=c11 */
 #include "peer_common.h"
+#include "uv_peer.h"
 
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,8 +39,6 @@ typedef struct sreq {
 static peer_opts opts;
 static uv_loop_t *loop;
 static uv_udp_t sock;
-static uv_signal_t sigint_h, sigterm_h;
-static uv_timer_t stats_timer, stop_timer;
 /* One buffer for the whole loop: libuv calls recv_cb right after alloc_cb on
  * this thread, and a datagram is either sent from it at once or copied. */
 static char recv_buf[DGRAM_MAX * MMSG_WIDTH];
@@ -110,29 +108,10 @@ static void on_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const struc
     echo(h, buf->base, (size_t)nread, addr);
 }
 
-static void print_stats(FILE *f)
+static void print_stats(void)
 {
-    fprintf(f, "stats datagrams=%llu echoed=%llu queued=%llu queue_full=%llu oversize=%llu send_errors=%llu\n", n_in,
-            n_echoed, n_queued, n_queue_full, n_oversize, n_send_errors);
-}
-
-static void on_stats(uv_timer_t *t)
-{
-    (void)t;
-    print_stats(stderr);
-}
-
-static void on_stop_timer(uv_timer_t *t)
-{
-    (void)t;
-    uv_stop(loop);
-}
-
-static void on_signal(uv_signal_t *h, int signum)
-{
-    (void)h;
-    fprintf(stderr, "stopping on signal %d\n", signum);
-    uv_stop(loop);
+    fprintf(stderr, "stats datagrams=%llu echoed=%llu queued=%llu queue_full=%llu oversize=%llu send_errors=%llu\n",
+            n_in, n_echoed, n_queued, n_queue_full, n_oversize, n_send_errors);
 }
 
 int main(int argc, char **argv)
@@ -145,14 +124,10 @@ int main(int argc, char **argv)
     loop = uv_default_loop();
 
     struct sockaddr_storage ss;
-    int is6 = strchr(opts.host, ':') != NULL;
-    int r = is6 ? uv_ip6_addr(opts.host, opts.port, (struct sockaddr_in6 *)&ss)
-                : uv_ip4_addr(opts.host, opts.port, (struct sockaddr_in *)&ss);
-    if (r < 0) {
-        fprintf(stderr, "bad host %s: %s\n", opts.host, uv_strerror(r));
+    int r;
+    if (uv_peer_addr(&opts, &ss) < 0)
         return 1;
-    }
-    unsigned flags = (is6 ? AF_INET6 : AF_INET) | (opts.mmsg ? UV_UDP_RECVMMSG : 0);
+    unsigned flags = ss.ss_family | (opts.mmsg ? UV_UDP_RECVMMSG : 0);
     if ((r = uv_udp_init_ex(loop, &sock, flags)) < 0 || (r = uv_udp_bind(&sock, (const struct sockaddr *)&ss, 0)) < 0 ||
         (r = uv_udp_recv_start(&sock, on_alloc, on_recv)) < 0) {
         fprintf(stderr, "udp %s:%d: %s\n", opts.host, opts.port, uv_strerror(r));
@@ -166,31 +141,11 @@ int main(int argc, char **argv)
     struct sockaddr_storage bound;
     int blen = sizeof bound;
     uv_udp_getsockname(&sock, (struct sockaddr *)&bound, &blen);
-    char ip[64] = "?";
-    if (bound.ss_family == AF_INET6) {
-        uv_ip6_name((struct sockaddr_in6 *)&bound, ip, sizeof ip);
-        printf("listening on [%s]:%d", ip, ntohs(((struct sockaddr_in6 *)&bound)->sin6_port));
-    } else {
-        uv_ip4_name((struct sockaddr_in *)&bound, ip, sizeof ip);
-        printf("listening on %s:%d", ip, ntohs(((struct sockaddr_in *)&bound)->sin_port));
-    }
-    printf(" backend=libuv io_threads=0 framing=raw transport=udp\n");
-    fflush(stdout);
-
-    uv_signal_init(loop, &sigint_h);
-    uv_signal_start(&sigint_h, on_signal, SIGINT);
-    uv_signal_init(loop, &sigterm_h);
-    uv_signal_start(&sigterm_h, on_signal, SIGTERM);
-    uv_timer_init(loop, &stats_timer);
-    uv_timer_start(&stats_timer, on_stats, 2000, 2000);
-    if (opts.seconds > 0) {
-        uv_timer_init(loop, &stop_timer);
-        uv_timer_start(&stop_timer, on_stop_timer, (uint64_t)(opts.seconds * 1000.0), 0);
-    }
+    peer_print_listening(&bound, "libuv", &opts, " transport=udp");
 
     t_start = uv_hrtime();
-    uv_run(loop, UV_RUN_DEFAULT);
-    print_stats(stderr);
+    uv_peer_run(loop, &opts, print_stats);
+    print_stats();
     printf("SUMMARY datagrams=%llu seconds=%.3f echoed=%llu queue_full=%llu oversize_dropped=%llu send_errors=%llu "
            "recv_errors=%llu\n",
            n_in, (double)(uv_hrtime() - t_start) / 1e9, n_echoed, n_queue_full, n_oversize, n_send_errors,

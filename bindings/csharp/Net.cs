@@ -602,9 +602,7 @@ namespace Net
                             uint maxMessage = 0, ulong user = 0)
         {
             NetTcpConfig t = TcpConfig(framing, addFlags, maxMessage, user);
-            ulong h;
-            NetApi.Check(Native.net_listen(handle, host, port, ref t, out h), "listen " + host + ":" + port);
-            return h;
+            return Listen(host, port, ref t);
         }
 
         public ulong Listen(string host, ushort port, ref NetTcpConfig cfg)

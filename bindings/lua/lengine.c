@@ -97,28 +97,49 @@ static const char *field_string(lua_State *L, int arg, const char *name)
     return lua_tostring(L, -1);
 }
 
-/* Unknown fields raise: a misspelt option should not pass silently. */
-static void read_config(lua_State *L, int arg, net_config *cfg)
+/* Reads field name of the table at argument arg, its value on top of the
+ * stack, into out (a config struct). Returns 0 for a name it does not know. */
+typedef int (*field_reader)(lua_State *L, int arg, const char *name, void *out);
+
+/* Hands every field of the table at arg to read. Unknown fields raise: a
+ * misspelt option should not pass silently. */
+static void read_fields(lua_State *L, int arg, field_reader read, void *out)
 {
     luaL_checktype(L, arg, LUA_TTABLE);
     lua_pushnil(L);
     while (lua_next(L, arg)) {
         const char *name = field_name(L, arg);
-        const uint_field *f = config_fields;
-        while (f->name && strcmp(f->name, name) != 0)
-            f++;
-        if (f->name) {
-            lnet_opt_uint_field(L, arg, -1, name, UINT32_MAX, (uint32_t *)(void *)((char *)cfg + f->offset));
-        } else if (strcmp(name, "backend") == 0) {
-            int k = lookup(field_string(L, arg, name), backend_names);
-            if (k < 0)
-                luaL_argerror(L, arg, "field 'backend' must be auto, epoll, io_uring or iocp");
-            cfg->backend = (uint32_t)k;
-        } else {
+        if (!read(L, arg, name, out))
             luaL_argerror(L, arg, lua_pushfstring(L, "unknown field '%s'", name));
-        }
         lua_pop(L, 1);
     }
+}
+
+/* The options table at arg, if any, read over the defaults already in out. */
+static void read_opt_fields(lua_State *L, int arg, field_reader read, void *out)
+{
+    if (!lua_isnoneornil(L, arg))
+        read_fields(L, arg, read, out);
+}
+
+/* {backend=, io_threads=, max_connections=, ...} -> net_config */
+static int config_field(lua_State *L, int arg, const char *name, void *out)
+{
+    net_config *cfg = out;
+    const uint_field *f = config_fields;
+    while (f->name && strcmp(f->name, name) != 0)
+        f++;
+    if (f->name) {
+        lnet_opt_uint_field(L, arg, -1, name, UINT32_MAX, (uint32_t *)(void *)((char *)cfg + f->offset));
+    } else if (strcmp(name, "backend") == 0) {
+        int k = lookup(field_string(L, arg, name), backend_names);
+        if (k < 0)
+            luaL_argerror(L, arg, "field 'backend' must be auto, epoll, io_uring or iocp");
+        cfg->backend = (uint32_t)k;
+    } else {
+        return 0;
+    }
+    return 1;
 }
 
 typedef struct flag_field {
@@ -171,31 +192,24 @@ static const flag_field tcp_flags[] = {{"nodelay", NET_TCP_NODELAY},
 
 /* {framing=, length_includes_header=, nodelay=, reuseaddr=, keepalive=,
  *  ipv6only=, half_open=, max_message=, backlog=, user=} -> net_tcp_config */
-static void read_tcp_config(lua_State *L, int arg, net_tcp_config *tc)
+static int tcp_field(lua_State *L, int arg, const char *name, void *out)
 {
-    net_tcp_config_init(tc);
-    if (lua_isnoneornil(L, arg))
-        return;
-    luaL_checktype(L, arg, LUA_TTABLE);
-    lua_pushnil(L);
-    while (lua_next(L, arg)) {
-        const char *name = field_name(L, arg);
-        if (strcmp(name, "framing") == 0) {
-            int k = lookup(field_string(L, arg, name), framing_names);
-            if (k < 0)
-                luaL_argerror(L, arg, "field 'framing' must be raw, u16le, u16be, u32le or u32be");
-            tc->framing = (uint32_t)k;
-        } else if (strcmp(name, "max_message") == 0) {
-            lnet_opt_uint_field(L, arg, -1, name, UINT32_MAX, &tc->max_message);
-        } else if (strcmp(name, "backlog") == 0) {
-            tc->backlog = int_field(L, arg, name);
-        } else if (strcmp(name, "user") == 0) {
-            tc->user = user_field(L, arg);
-        } else if (!flag_field_read(L, arg, tcp_flags, name, &tc->flags)) {
-            luaL_argerror(L, arg, lua_pushfstring(L, "unknown field '%s'", name));
-        }
-        lua_pop(L, 1);
+    net_tcp_config *tc = out;
+    if (strcmp(name, "framing") == 0) {
+        int k = lookup(field_string(L, arg, name), framing_names);
+        if (k < 0)
+            luaL_argerror(L, arg, "field 'framing' must be raw, u16le, u16be, u32le or u32be");
+        tc->framing = (uint32_t)k;
+    } else if (strcmp(name, "max_message") == 0) {
+        lnet_opt_uint_field(L, arg, -1, name, UINT32_MAX, &tc->max_message);
+    } else if (strcmp(name, "backlog") == 0) {
+        tc->backlog = int_field(L, arg, name);
+    } else if (strcmp(name, "user") == 0) {
+        tc->user = user_field(L, arg);
+    } else {
+        return flag_field_read(L, arg, tcp_flags, name, &tc->flags);
     }
+    return 1;
 }
 
 static const flag_field udp_flags[] = {
@@ -205,30 +219,23 @@ static const flag_field udp_flags[] = {
  *  broadcast=, user=} -> net_udp_config. Ranges the C fields cannot hold
  * raise here; values they hold but the library refuses (max_datagram over
  * 65507) come back as nil, message, E_INVAL from udp_open. */
-static void read_udp_config(lua_State *L, int arg, net_udp_config *uc)
+static int udp_field(lua_State *L, int arg, const char *name, void *out)
 {
-    net_udp_config_init(uc);
-    if (lua_isnoneornil(L, arg))
-        return;
-    luaL_checktype(L, arg, LUA_TTABLE);
-    lua_pushnil(L);
-    while (lua_next(L, arg)) {
-        const char *name = field_name(L, arg);
-        if (strcmp(name, "max_datagram") == 0) {
-            lnet_opt_uint_field(L, arg, -1, name, UINT32_MAX, &uc->max_datagram);
-        } else if (strcmp(name, "send_cap") == 0) {
-            lnet_opt_uint_field(L, arg, -1, name, UINT32_MAX, &uc->send_cap);
-        } else if (strcmp(name, "rcvbuf") == 0) {
-            uc->rcvbuf = int_field(L, arg, name);
-        } else if (strcmp(name, "sndbuf") == 0) {
-            uc->sndbuf = int_field(L, arg, name);
-        } else if (strcmp(name, "user") == 0) {
-            uc->user = user_field(L, arg);
-        } else if (!flag_field_read(L, arg, udp_flags, name, &uc->flags)) {
-            luaL_argerror(L, arg, lua_pushfstring(L, "unknown field '%s'", name));
-        }
-        lua_pop(L, 1);
+    net_udp_config *uc = out;
+    if (strcmp(name, "max_datagram") == 0) {
+        lnet_opt_uint_field(L, arg, -1, name, UINT32_MAX, &uc->max_datagram);
+    } else if (strcmp(name, "send_cap") == 0) {
+        lnet_opt_uint_field(L, arg, -1, name, UINT32_MAX, &uc->send_cap);
+    } else if (strcmp(name, "rcvbuf") == 0) {
+        uc->rcvbuf = int_field(L, arg, name);
+    } else if (strcmp(name, "sndbuf") == 0) {
+        uc->sndbuf = int_field(L, arg, name);
+    } else if (strcmp(name, "user") == 0) {
+        uc->user = user_field(L, arg);
+    } else {
+        return flag_field_read(L, arg, udp_flags, name, &uc->flags);
     }
+    return 1;
 }
 
 static uint32_t check_u32(lua_State *L, int arg, lua_Integer v)
@@ -245,8 +252,7 @@ int lnet_engine_new(lua_State *L)
 {
     net_config cfg;
     net_config_init(&cfg);
-    if (!lua_isnoneornil(L, 1))
-        read_config(L, 1, &cfg);
+    read_opt_fields(L, 1, config_field, &cfg);
     lengine *e = lua_newuserdatauv(L, sizeof *e, 0);
     memset(e, 0, sizeof *e);
     luaL_setmetatable(L, LNET_ENGINE_MT);
@@ -276,11 +282,7 @@ static int destroy(lengine *e)
 static int l_engine_close(lua_State *L)
 {
     lengine *e = luaL_checkudata(L, 1, LNET_ENGINE_MT);
-    int rc = destroy(e);
-    if (rc < 0)
-        return lnet_fail(L, rc);
-    lua_pushboolean(L, 1);
-    return 1;
+    return lnet_push_ok(L, destroy(e));
 }
 
 static int l_engine_gc(lua_State *L)
@@ -311,54 +313,50 @@ static int l_backend(lua_State *L)
 
 /* ---- listeners, connections, timers, posts ---- */
 
+enum { OPEN_LISTEN, OPEN_CONNECT, OPEN_UDP };
+
+/* e:listen, e:connect and e:udp_open: (host, port [, opts]) -> handle |
+ * nil, message, code. Only a connection needs a host; a listener or UDP
+ * socket without one binds to any address. */
+static int open_socket(lua_State *L, int kind)
+{
+    lengine *e = check_engine(L, 1);
+    const char *host = kind == OPEN_CONNECT ? luaL_checkstring(L, 2) : luaL_optstring(L, 2, NULL);
+    uint16_t port = lnet_check_port(L, 3);
+    net_handle h = 0;
+    int rc;
+    if (kind == OPEN_UDP) {
+        net_udp_config uc;
+        net_udp_config_init(&uc);
+        read_opt_fields(L, 4, udp_field, &uc);
+        rc = net_udp_open(e->id, host, port, &uc, &h);
+    } else {
+        net_tcp_config tc;
+        net_tcp_config_init(&tc);
+        read_opt_fields(L, 4, tcp_field, &tc);
+        rc = kind == OPEN_LISTEN ? net_listen(e->id, host, port, &tc, &h) : net_connect(e->id, host, port, &tc, &h);
+    }
+    return lnet_push_integer(L, rc, h);
+}
+
 /* e:listen(host|nil, port [, opts]) -> listener | nil, message, code */
 static int l_listen(lua_State *L)
 {
-    lengine *e = check_engine(L, 1);
-    const char *host = luaL_optstring(L, 2, NULL);
-    uint16_t port = lnet_check_port(L, 3);
-    net_tcp_config tc;
-    read_tcp_config(L, 4, &tc);
-    net_handle h;
-    int rc = net_listen(e->id, host, port, &tc, &h);
-    if (rc < 0)
-        return lnet_fail(L, rc);
-    lua_pushinteger(L, (lua_Integer)h);
-    return 1;
+    return open_socket(L, OPEN_LISTEN);
 }
 
 /* e:connect(host, port [, opts]) -> conn | nil, message, code; a CONNECT
  * event tells the outcome. */
 static int l_connect(lua_State *L)
 {
-    lengine *e = check_engine(L, 1);
-    const char *host = luaL_checkstring(L, 2);
-    uint16_t port = lnet_check_port(L, 3);
-    net_tcp_config tc;
-    read_tcp_config(L, 4, &tc);
-    net_handle h;
-    int rc = net_connect(e->id, host, port, &tc, &h);
-    if (rc < 0)
-        return lnet_fail(L, rc);
-    lua_pushinteger(L, (lua_Integer)h);
-    return 1;
+    return open_socket(L, OPEN_CONNECT);
 }
 
 /* e:udp_open(host|nil, port [, opts]) -> udp | nil, message, code
  * DATAGRAM events come from then on; port 0 picks one (net.local_addr). */
 static int l_udp_open(lua_State *L)
 {
-    lengine *e = check_engine(L, 1);
-    const char *host = luaL_optstring(L, 2, NULL);
-    uint16_t port = lnet_check_port(L, 3);
-    net_udp_config uc;
-    read_udp_config(L, 4, &uc);
-    net_handle h;
-    int rc = net_udp_open(e->id, host, port, &uc, &h);
-    if (rc < 0)
-        return lnet_fail(L, rc);
-    lua_pushinteger(L, (lua_Integer)h);
-    return 1;
+    return open_socket(L, OPEN_UDP);
 }
 
 /* e:timer(delay_ms [, repeat_ms [, user]]) -> timer | nil, message, code */
@@ -368,31 +366,20 @@ static int l_timer(lua_State *L)
     uint32_t delay = check_u32(L, 2, luaL_checkinteger(L, 2));
     uint32_t repeat = check_u32(L, 3, luaL_optinteger(L, 3, 0));
     uint64_t user = (uint64_t)luaL_optinteger(L, 4, 0);
-    net_handle h;
+    net_handle h = 0;
     int rc = net_timer_start(e->id, delay, repeat, user, &h);
-    if (rc < 0)
-        return lnet_fail(L, rc);
-    lua_pushinteger(L, (lua_Integer)h);
-    return 1;
+    return lnet_push_integer(L, rc, h);
 }
 
 static int l_post(lua_State *L)
 {
     lengine *e = check_engine(L, 1);
-    int rc = net_post(e->id, (uint64_t)luaL_checkinteger(L, 2));
-    if (rc < 0)
-        return lnet_fail(L, rc);
-    lua_pushboolean(L, 1);
-    return 1;
+    return lnet_push_ok(L, net_post(e->id, (uint64_t)luaL_checkinteger(L, 2)));
 }
 
 static int l_wakeup(lua_State *L)
 {
-    int rc = net_wakeup(check_engine(L, 1)->id);
-    if (rc < 0)
-        return lnet_fail(L, rc);
-    lua_pushboolean(L, 1);
-    return 1;
+    return lnet_push_ok(L, net_wakeup(check_engine(L, 1)->id));
 }
 
 /* ---- stats ---- */
@@ -452,14 +439,15 @@ static int fill(lengine *e, int timeout_ms, int max)
     return n;
 }
 
-static void check_poll_args(lua_State *L, int *timeout_ms, int *max)
+/* The optional timeout_ms and max at arguments arg and arg + 1. */
+static void check_poll_args(lua_State *L, int arg, int *timeout_ms, int *max)
 {
-    lua_Integer t = luaL_optinteger(L, 2, -1);
-    lua_Integer m = luaL_optinteger(L, 3, DEFAULT_BATCH);
+    lua_Integer t = luaL_optinteger(L, arg, -1);
+    lua_Integer m = luaL_optinteger(L, arg + 1, DEFAULT_BATCH);
     if (t < -1 || t > INT32_MAX)
-        luaL_argerror(L, 2, "timeout out of range (-1 waits forever)");
+        luaL_argerror(L, arg, "timeout out of range (-1 waits forever)");
     if (m < 1 || m > MAX_BATCH)
-        luaL_argerror(L, 3, "max out of range");
+        luaL_argerror(L, arg + 1, "max out of range");
     *timeout_ms = (int)t;
     *max = (int)m;
 }
@@ -470,7 +458,7 @@ static int l_poll(lua_State *L)
 {
     lengine *e = check_engine(L, 1);
     int timeout_ms, max;
-    check_poll_args(L, &timeout_ms, &max);
+    check_poll_args(L, 2, &timeout_ms, &max);
     int n = fill(e, timeout_ms, max);
     if (n < 0)
         return lnet_fail(L, n);
@@ -559,7 +547,7 @@ static int l_events(lua_State *L)
 {
     lengine *e = check_engine(L, 1);
     int timeout_ms, max;
-    check_poll_args(L, &timeout_ms, &max);
+    check_poll_args(L, 2, &timeout_ms, &max);
     int n = fill(e, timeout_ms, max);
     if (n < 0)
         return luaL_error(L, "net poll failed: %s (%d)", net_strerror(n), n);
@@ -578,13 +566,9 @@ static int l_poll_into(lua_State *L)
     lengine *e = check_engine(L, 1);
     for (int i = 2; i <= 5; i++)
         luaL_checktype(L, i, LUA_TTABLE);
-    lua_Integer t = luaL_optinteger(L, 6, -1);
-    lua_Integer m = luaL_optinteger(L, 7, DEFAULT_BATCH);
-    if (t < -1 || t > INT32_MAX)
-        return luaL_argerror(L, 6, "timeout out of range (-1 waits forever)");
-    if (m < 1 || m > MAX_BATCH)
-        return luaL_argerror(L, 7, "max out of range");
-    int n = fill(e, (int)t, (int)m);
+    int timeout_ms, max;
+    check_poll_args(L, 6, &timeout_ms, &max);
+    int n = fill(e, timeout_ms, max);
     if (n < 0)
         return lnet_fail(L, n);
     for (int i = 1; i <= n; i++) {

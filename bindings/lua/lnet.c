@@ -32,11 +32,19 @@ int lnet_fail(lua_State *L, int code)
     return 3;
 }
 
-static int push_result(lua_State *L, int rc)
+int lnet_push_ok(lua_State *L, int rc)
 {
     if (rc < 0)
         return lnet_fail(L, rc);
     lua_pushboolean(L, 1);
+    return 1;
+}
+
+int lnet_push_integer(lua_State *L, int rc, uint64_t v)
+{
+    if (rc < 0)
+        return lnet_fail(L, rc);
+    lua_pushinteger(L, (lua_Integer)v);
     return 1;
 }
 
@@ -137,7 +145,7 @@ static int l_send(lua_State *L)
             bufs[i].data = luaL_checklstring(L, (int)i + 2, &bufs[i].len);
         rc = net_sendv(h, bufs, count);
     }
-    return push_result(L, rc);
+    return lnet_push_ok(L, rc);
 }
 
 /* net.broadcast(handles, payload [, n [, results]]) -> queued count.
@@ -185,17 +193,17 @@ static int l_broadcast(lua_State *L)
 
 static int l_close(lua_State *L)
 {
-    return push_result(L, net_close(check_handle(L, 1)));
+    return lnet_push_ok(L, net_close(check_handle(L, 1)));
 }
 
 static int l_abort(lua_State *L)
 {
-    return push_result(L, net_abort(check_handle(L, 1)));
+    return lnet_push_ok(L, net_abort(check_handle(L, 1)));
 }
 
 static int l_shutdown(lua_State *L)
 {
-    return push_result(L, net_shutdown(check_handle(L, 1)));
+    return lnet_push_ok(L, net_shutdown(check_handle(L, 1)));
 }
 
 /* ---- user data: one integer per handle, as in C ---- */
@@ -203,17 +211,14 @@ static int l_shutdown(lua_State *L)
 static int l_set_user(lua_State *L)
 {
     net_handle h = check_handle(L, 1);
-    return push_result(L, net_set_user(h, (uint64_t)luaL_checkinteger(L, 2)));
+    return lnet_push_ok(L, net_set_user(h, (uint64_t)luaL_checkinteger(L, 2)));
 }
 
 static int l_get_user(lua_State *L)
 {
-    uint64_t v;
+    uint64_t v = 0;
     int rc = net_get_user(check_handle(L, 1), &v);
-    if (rc < 0)
-        return lnet_fail(L, rc);
-    lua_pushinteger(L, (lua_Integer)v);
-    return 1;
+    return lnet_push_integer(L, rc, v);
 }
 
 /* ---- options: names in NET_OPT_* order, so the index + 1 is the option ---- */
@@ -236,7 +241,7 @@ static int l_set_option(lua_State *L)
         v = lua_toboolean(L, 3);
     else
         v = (int64_t)luaL_checkinteger(L, 3);
-    return push_result(L, net_set_option(h, opt, v));
+    return lnet_push_ok(L, net_set_option(h, opt, v));
 }
 
 static int l_get_option(lua_State *L)
@@ -305,12 +310,9 @@ static int l_peer_addr(lua_State *L)
 
 static int l_send_queued(lua_State *L)
 {
-    uint64_t bytes;
+    uint64_t bytes = 0;
     int rc = net_send_queued(check_handle(L, 1), &bytes);
-    if (rc < 0)
-        return lnet_fail(L, rc);
-    lua_pushinteger(L, (lua_Integer)bytes);
-    return 1;
+    return lnet_push_integer(L, rc, bytes);
 }
 
 /* ---- UDP ---- */
@@ -365,7 +367,7 @@ static int l_udp_connect(lua_State *L)
     net_handle h = check_handle(L, 1);
     const char *host = luaL_checkstring(L, 2);
     uint16_t port = lnet_check_port(L, 3);
-    return push_result(L, net_udp_connect(h, host, port));
+    return lnet_push_ok(L, net_udp_connect(h, host, port));
 }
 
 /* net.sendto(udp, addr, data) or net.sendto(udp, host, port, data) -> true
@@ -399,7 +401,7 @@ static int l_sendto(lua_State *L)
         return luaL_argerror(L, lua_isnoneornil(L, 4) ? 3 : 4, "datagram too long");
     if (rc < 0)
         return lnet_fail(L, rc);
-    return push_result(L, net_sendto(h, pto, data, (uint32_t)len));
+    return lnet_push_ok(L, net_sendto(h, pto, data, (uint32_t)len));
 }
 
 /* net.addr_parse(host, port) -> "1.2.3.4:80", 80: resolves a name once, to

@@ -20,6 +20,12 @@
 /* Pushes nil, net_strerror(code), code: the binding's runtime-failure shape. */
 int lnet_fail(lua_State *L, int code);
 
+/* The two success shapes of a call returning rc: true, or the integer v (a
+ * handle, a count) when rc >= 0; else lnet_fail's. v is passed whatever rc
+ * is, so callers initialize it (the library leaves it unset on failure). */
+int lnet_push_ok(lua_State *L, int rc);
+int lnet_push_integer(lua_State *L, int rc, uint64_t v);
+
 /* Reads the value at idx, field `name` of the table at argument arg, as an
  * integer in [0, max] into *out; raises an error naming both otherwise. */
 int lnet_opt_uint_field(lua_State *L, int arg, int idx, const char *name, lua_Integer max, uint32_t *out);

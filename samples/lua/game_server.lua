@@ -77,33 +77,35 @@ for c = 1, G.ncells do
 end
 for z = 1, G.nzones do zones[z] = {n = 0, p = {}, h = {}} end
 
-local function cell_add(p, c)
-  local cl = cells[c]
-  local n = cl.n + 1
-  cl.p[n], cl.h[n], cl.n, p.cell, p.cslot = p, p.h, n, c, n
+-- A group (a cell or a zone) keeps its players and their handles in dense
+-- arrays, the handles ready for net.broadcast; a player remembers its index
+-- in each group it is in under the key `slot`, so leaving is a swap with
+-- the group's last member.
+local function group_add(g, p, slot)
+  local n = g.n + 1
+  g.p[n], g.h[n], g.n, p[slot] = p, p.h, n, n
 end
 
-local function cell_remove(p)
-  local cl, i = cells[p.cell], p.cslot
-  local n = cl.n
-  local last = cl.p[n]
-  cl.p[i], cl.h[i], last.cslot = last, last.h, i
-  cl.p[n], cl.h[n], cl.n = nil, nil, n - 1
+local function group_remove(g, p, slot)
+  local i, n = p[slot], g.n
+  local last = g.p[n]
+  g.p[i], g.h[i], last[slot] = last, last.h, i
+  g.p[n], g.h[n], g.n = nil, nil, n - 1
 end
+
+local function cell_add(p, c)
+  group_add(cells[c], p, "cslot")
+  p.cell = c
+end
+
+local function cell_remove(p) group_remove(cells[p.cell], p, "cslot") end
 
 local function zone_add(p, z)
-  local zl = zones[z]
-  local n = zl.n + 1
-  zl.p[n], zl.h[n], zl.n, p.zone, p.zslot = p, p.h, n, z, n
+  group_add(zones[z], p, "zslot")
+  p.zone = z
 end
 
-local function zone_remove(p)
-  local zl, i = zones[p.zone], p.zslot
-  local n = zl.n
-  local last = zl.p[n]
-  zl.p[i], zl.h[i], last.zslot = last, last.h, i
-  zl.p[n], zl.h[n], zl.n = nil, nil, n - 1
-end
+local function zone_remove(p) group_remove(zones[p.zone], p, "zslot") end
 
 local function place(p, x, y)
   p.x, p.y = x, y

@@ -1,4 +1,4 @@
-/* frame_split: the bytes on the wire of every framing (checked by a raw
+/* framing_wire: the bytes on the wire of every framing (checked by a raw
  * peer), empty messages, several messages in one write, and messages and
  * headers arriving a byte at a time. */
 #include "testlib.h"
@@ -116,7 +116,7 @@ static void run(net_engine e, net_handle l, uint16_t port, uint32_t f, int inc)
 
 int main(void)
 {
-    tl_init("frame_split");
+    tl_init("framing_wire");
     net_engine e = tl_engine();
     uint16_t port;
     net_handle l = tl_listen(e, NULL, &port); /* raw: sees the wire */

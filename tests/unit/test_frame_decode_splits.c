@@ -1,11 +1,12 @@
-/* test_frame_split.c - the framing decoder gives the same messages however
- * the stream is split: whole, one byte at a time, random splits (some chunks
- * empty), with and without input blocks, for every framing with and without
- * "length includes header", including zero-length and max-size messages.
- * Messages whole in one input block are delivered in place (owner == input
- * block); the others are assembled in a block of their own, which the sink
- * may keep after the input blocks are gone. The decoder's pending count
- * always satisfies consumed == sum(header + payload of emitted) + pending. */
+/* test_frame_decode_splits.c - the framing decoder gives the same messages
+ * however the stream is split: whole, one byte at a time, random splits (some
+ * chunks empty), with and without input blocks, for every framing with and
+ * without "length includes header", including zero-length and max-size
+ * messages. Messages whole in one input block are delivered in place (owner
+ * == input block); the others are assembled in a block of their own, which
+ * the sink may keep after the input blocks are gone. The decoder's pending
+ * count always satisfies consumed == sum(header + payload of emitted) +
+ * pending. */
 #include "frame_util.h"
 
 enum { MODE_WHOLE, MODE_BYTES_NULL, MODE_BYTES_BLOCKS, MODE_RANDOM_SMALL, MODE_RANDOM_LARGE, MODE_RANDOM_NULL, MODE_COUNT };
@@ -186,5 +187,5 @@ int main(void)
                 for (int rep = 0; rep < (mode >= MODE_RANDOM_SMALL ? 4 : 1); rep++)
                     run(k_framings[f], inc ? NET_TCP_LEN_INCLUDES_HEADER : 0, mode);
     free_midway();
-    return unit_done("frame_split");
+    return unit_done("frame_decode_splits");
 }
