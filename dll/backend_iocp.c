@@ -116,7 +116,7 @@ struct iocp_sock {
     SOCKET s;
     void *obj;
     int refs;    /* 1 while open + 1 per pending op */
-    int closed;  /* conn_close / listener_close ran */
+    int closed;  /* close ran */
     int skip;    /* FILE_SKIP_COMPLETION_PORT_ON_SUCCESS is on */
     int reading; /* the core wants data */
     int in_ready;
