@@ -53,11 +53,13 @@
  * connection typically posts a receive, a send and a cancel completion, so
  * ~20000 busy connections per loop fit; past that (or with a flood of tiny
  * reads) the kernel's NODROP overflow list keeps it lossless, only slower.
- * Test hooks: NET_TEST_DISABLE_URING=1 makes probe fail as a seccomp profile
- * would; NET_TEST_URING_DEGRADE=1 (or a list of features) runs with every
- * optional feature (or those) off; NET_TEST_URING_CQ=N shrinks the rings so
- * CQ overflow and a full SQ are exercised. NET_URING_DEBUG=1 prints what a
- * loop uses, or why io_uring is unavailable.
+ *
+ * Test hooks (the "test hooks" section below): NET_TEST_DISABLE_URING=1
+ * makes probe fail as a seccomp profile would; NET_TEST_URING_DEGRADE=1 (or
+ * a list of features) runs with every optional feature (or those) off;
+ * NET_TEST_URING_CQ=N shrinks the rings so CQ overflow and a full SQ are
+ * exercised. NET_URING_DEBUG=1 prints what a loop uses, or why io_uring is
+ * unavailable.
  */
 #define _GNU_SOURCE
 #include <ctype.h>
@@ -106,7 +108,8 @@ static void ring_exit(struct io_uring *ring)
 }
 
 #define SQ_ENTRIES 1024u
-#define CQ_ENTRIES 65536u /* the kernel's maximum; IORING_SETUP_CLAMP if less */
+/* The kernel's maximum; IORING_SETUP_CLAMP gives less where it is lower. */
+#define CQ_ENTRIES 65536u
 /* Receive buffers: a chunk of buffers at start, another whenever a recv
  * finds the ring empty, up to BUF_CHUNKS_MAX chunks (4 MiB per loop).
  * Incremental consumption (6.12) packs many small reads into one large
@@ -116,8 +119,9 @@ static void ring_exit(struct io_uring *ring)
 #define BUF_CHUNKS_MAX 16u
 #define BUF_SIZE_INC (64u * 1024u)
 #define BUF_SIZE_FIXED 4096u
-#define BR_ENTRIES 1024u /* >= the most buffers we ever add */
+#define BR_ENTRIES 1024u
 #define BGID 0
+_Static_assert(BR_ENTRIES >= BUF_CHUNKS_MAX * (BUF_CHUNK_BYTES / BUF_SIZE_FIXED), "the ring holds every buffer we add");
 /* UDP receive buffers (group UBGID): the recvmsg header, the sender's
  * address, then room for any UDP payload (65527 at most, over IPv6) and
  * more. The kernel writes only what arrives, so a buffer costs memory for
@@ -128,8 +132,10 @@ static void ring_exit(struct io_uring *ring)
 #define UBUF_SIZE (68u * 1024u)
 #define UBUF_CHUNK_BUFS 32u
 #define UBUF_CHUNKS_MAX 8u
-#define UBR_ENTRIES 256u /* UBUF_CHUNK_BUFS * UBUF_CHUNKS_MAX */
-#define URX_SLOTS 32     /* single-shot recvmsgs kept posted per socket without multishot (a burst's worth) */
+#define UBR_ENTRIES (UBUF_CHUNK_BUFS * UBUF_CHUNKS_MAX)
+/* Without multishot recvmsg, this many single-shot recvmsgs stay posted per
+ * socket: a burst's worth. */
+#define URX_SLOTS 32
 _Static_assert(URX_SLOTS <= 32, "single-shot receive slots are bits of a uint32_t");
 #ifndef IOU_PBUF_RING_INC
 #    define IOU_PBUF_RING_INC 2
@@ -206,55 +212,83 @@ enum { TX_WAIT = 0, TX_FLIGHT, TX_DONE };
  * s.ops counts every SQE, sends and cancels included. */
 typedef struct ur_udp {
     ur_sock s;
-    uint32_t rx_busy, rx_cxl_mask; /* bit i: single-shot slot i in flight / its cancel queued */
-    const net_dgram *tx_batch;     /* the core's batch, valid until net__udp_sent */
+    /* Bit i of rx_busy: single-shot slot i is in flight; of rx_cxl_mask: its
+     * cancel is queued. */
+    uint32_t rx_busy, rx_cxl_mask;
+    /* The core's batch, valid until net__udp_sent. */
+    const net_dgram *tx_batch;
     ur_utx *tx;
-    uint8_t *tx_state;                           /* TX_* per datagram */
-    uint32_t tx_cap, tx_count, tx_next, tx_left; /* slots allocated; batch size; next to queue; unfinished */
-    uint32_t tx_flight;                          /* sendmsgs queued or in flight */
-    ur_urx *rx;                                  /* URX_SLOTS, allocated once multishot recvmsg turns out missing */
+    /* TX_* per datagram. */
+    uint8_t *tx_state;
+    /* Slots allocated; batch size; next to queue; unfinished. */
+    uint32_t tx_cap, tx_count, tx_next, tx_left;
+    /* sendmsgs queued or in flight. */
+    uint32_t tx_flight;
+    /* URX_SLOTS, allocated once multishot recvmsg turns out missing. */
+    ur_urx *rx;
 } ur_udp;
 
 typedef struct ur_loop {
     struct io_uring ring;
     unsigned features;
-    int enabled; /* ring created disabled (SINGLE_ISSUER): enabled on first use */
+    /* A ring created disabled (SINGLE_ISSUER) is enabled by the loop thread on
+     * its first call: the thread that enables it becomes its only issuer. */
+    int enabled;
     int evfd;
     uint64_t evbuf;
     int wake_on;
     int wake_rearm;
-    int udp_sqe_only; /* test hook: UDP sends never try sendmmsg first */
-    int starved;      /* a recv ran out of buffers this batch */
-    int again;        /* a single-shot recv left data in its socket: another round */
-    uint64_t nobufs;  /* statistics for NET_URING_DEBUG */
-    /* provided buffer ring */
+    /* Test hook: UDP sends never try sendmmsg first. */
+    int udp_sqe_only;
+    /* A recv ran out of buffers this batch. */
+    int starved;
+    /* A single-shot receive may have left data in its socket: another round. */
+    int again;
+    /* ENOBUFS seen, for NET_URING_DEBUG. */
+    uint64_t nobufs;
+    /* The provided buffer ring and its buffers' geometry (incremental or
+     * fixed); with incremental consumption, buf_off[bid] counts the bytes of
+     * buffer bid consumed so far. br_pending: buffers added since the last
+     * advance. */
     struct io_uring_buf_ring *br;
     uint8_t *chunks[BUF_CHUNKS_MAX];
     unsigned nchunks;
-    unsigned buf_size, chunk_bufs; /* geometry: incremental or fixed */
-    uint32_t *buf_off;             /* incremental: bytes of each buffer consumed so far */
-    unsigned br_pending;           /* buffers added since the last advance */
-    /* UDP buffer ring, set up by the first UDP socket */
+    unsigned buf_size, chunk_bufs;
+    uint32_t *buf_off;
+    unsigned br_pending;
+    /* The UDP buffer ring, set up by the first UDP socket; ustarved: a
+     * recvmsg ran out of buffers this batch; urx_msg: the layout of what a
+     * multishot recvmsg puts in front of a payload. */
     struct io_uring_buf_ring *ubr;
     uint8_t *uchunks[UBUF_CHUNKS_MAX];
     unsigned unchunks, ubr_pending;
-    int ustarved;          /* a recvmsg ran out of buffers this batch */
-    struct msghdr urx_msg; /* multishot recvmsg layout: the address, no control data */
-    /* lists */
-    ur_sock *retry, **retry_tail; /* sockets with work that found no SQE, or starved: FIFO */
-    ur_sock *zombies;             /* closed, nothing in flight: released at the end of wait */
-    ur_sock *closing;             /* closed, operations still in flight */
+    int ustarved;
+    struct msghdr urx_msg;
+    /* Lists: retry, sockets with work that found no SQE, or starved (FIFO);
+     * zombies, closed with nothing in flight, released at the end of wait;
+     * closing, closed with operations still in flight. */
+    ur_sock *retry, **retry_tail;
+    ur_sock *zombies;
+    ur_sock *closing;
     unsigned batch;
     struct io_uring_cqe **cqes;
     int warned;
 } ur_loop;
 
+/* What the kernel offers, probed once per process (0: not yet). */
 static _Atomic unsigned g_features;
 
 static ur_loop *L(net_loop *loop)
 {
     return *net__loop_bk(loop);
 }
+
+/* ---- test hooks ----
+ * Switches read from the environment only by a library configured with
+ * NET_TEST_HOOKS (elsewhere net__test_env is NULL and they fold away): they
+ * reach the paths that older kernels, seccomp profiles and full rings take.
+ * The fault injection of testhooks.h (net__fault) stays at the places whose
+ * failure it plays: submit, accept, recv, send and the wait. */
 
 static int env_on(const char *name)
 {
@@ -275,7 +309,82 @@ static int list_has(const char *list, const char *name)
     return 0;
 }
 
-/* ---- probing ---- */
+/* NET_TEST_DISABLE_URING=1: probe fails as under a seccomp profile that
+ * answers EPERM. */
+static int test_uring_disabled(void)
+{
+    return env_on("NET_TEST_DISABLE_URING");
+}
+
+/* NET_TEST_URING_DEGRADE: "1" turns every optional feature off, a list of
+ * coop,defer,submit_all,cancel_fd,ms_accept,ms_recv,ms_recvmsg,inc,
+ * udp_direct turns off those. Returns the feature bits to leave out;
+ * udp_direct (UDP sends go through the ring only) is l->udp_sqe_only. */
+static unsigned test_degraded(ur_loop *l)
+{
+    static const struct {
+        const char *name;
+        unsigned bit;
+    } names[] = {
+        {"coop", F_COOP},           {"defer", F_DEFER},     {"submit_all", F_SUBMIT_ALL}, {"cancel_fd", F_CANCEL_FD},
+        {"ms_accept", F_MS_ACCEPT}, {"ms_recv", F_MS_RECV}, {"ms_recvmsg", F_MS_RECVMSG}, {"inc", F_BUF_INC},
+    };
+    const char *dg = net__test_env("NET_TEST_URING_DEGRADE");
+    if (!dg || !*dg || strcmp(dg, "0") == 0)
+        return 0;
+    int all = strcmp(dg, "1") == 0;
+    unsigned off = 0;
+    for (unsigned i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (all || list_has(dg, names[i].name))
+            off |= names[i].bit;
+    l->udp_sqe_only = all || list_has(dg, "udp_direct");
+    return off;
+}
+
+/* NET_TEST_URING_CQ=N (8 or more): rings of N entries, so that CQ overflow
+ * and a full SQ are exercised. */
+static void test_ring_size(unsigned *sq, unsigned *cq)
+{
+    const char *v = net__test_env("NET_TEST_URING_CQ");
+    if (v && atoi(v) >= 8)
+        *sq = *cq = (unsigned)atoi(v);
+}
+
+/* NET_URING_DEFER=0|1 forces DEFER_TASKRUN off or on (1 is for
+ * measurements: with io_threads = 0 it breaks if another thread polls).
+ * -1: not forced. */
+static int test_defer(void)
+{
+    const char *v = net__test_env("NET_URING_DEFER");
+    if (v && *v)
+        return strcmp(v, "0") != 0;
+    return -1;
+}
+
+/* NET_URING_DEBUG=1: why io_uring is unavailable (err: the failed call's
+ * -errno, or 0). */
+static void debug_unavailable(const char *why, int err)
+{
+    if (env_on("NET_URING_DEBUG"))
+        fprintf(stderr, "net io_uring: unavailable: %s%s%s\n", why, err ? ": " : "", err ? strerror(-err) : "");
+}
+
+/* NET_URING_DEBUG=1: what a new loop uses. */
+static void debug_loop_opened(net_loop *loop, const ur_loop *l)
+{
+    if (env_on("NET_URING_DEBUG"))
+        fprintf(
+            stderr, "net io_uring loop %u: %s%s%s%s%s%s%s%s%s%s cq=%u sq=%u bufs=%ux%u..%u\n", net__loop_index(loop),
+            (l->features & F_DEFER) ? "defer_taskrun " : "", (l->features & F_SINGLE_ISSUER) ? "single_issuer " : "",
+            (l->features & F_COOP) ? "coop_taskrun " : "", (l->features & F_SUBMIT_ALL) ? "submit_all " : "",
+            (l->features & F_CANCEL_FD) ? "cancel_fd " : "", (l->features & F_MS_ACCEPT) ? "multishot_accept " : "",
+            (l->features & F_MS_RECV) ? "multishot_recv " : "",
+            (l->features & F_MS_RECVMSG) ? "multishot_recvmsg " : "", (l->features & F_BUF_INC) ? "buf_ring_inc " : "",
+            (l->features & F_EXT_ARG) ? "ext_arg" : "", l->ring.cq.ring_entries, l->ring.sq.ring_entries,
+            l->chunk_bufs * BUF_CHUNKS_INIT, l->buf_size, l->chunk_bufs * BUF_CHUNKS_MAX);
+}
+
+/* ---- rings ---- */
 
 static int try_ring(struct io_uring *ring, unsigned entries, unsigned cq, unsigned flags, unsigned *features)
 {
@@ -291,6 +400,32 @@ static int try_ring(struct io_uring *ring, unsigned entries, unsigned cq, unsign
     return rc;
 }
 
+static void *map_pages(size_t len)
+{
+    void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+/* Registers mem as provided buffer ring bgid of the given entries; flags is
+ * IOU_PBUF_RING_INC (incremental consumption) or 0. */
+static int register_buf_ring(struct io_uring *ring, void *mem, unsigned entries, int bgid, unsigned flags)
+{
+    struct io_uring_buf_reg reg;
+    memset(&reg, 0, sizeof reg);
+    reg.ring_addr = (uint64_t)(uintptr_t)mem;
+    reg.ring_entries = entries;
+    reg.bgid = (uint16_t)bgid;
+    /* The flags field, named pad in older headers. */
+    reg.pad = (uint16_t)flags;
+    return io_uring_register_buf_ring(ring, &reg, 0);
+}
+
+/* ---- probing ----
+ * Once per process: a small ring tells what the kernel offers. What we
+ * cannot do without (the opcodes, provided buffer rings) decides whether
+ * io_uring is usable at all; the rest become feature bits. */
+
+/* Richest first: probe_ring keeps the first set the kernel takes. */
 static const unsigned flag_sets[] = {
     IORING_SETUP_SUBMIT_ALL | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
     IORING_SETUP_SUBMIT_ALL | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG,
@@ -313,10 +448,74 @@ static unsigned flags_to_features(unsigned flags)
     return f;
 }
 
-static void *map_pages(size_t len)
+/* A small ring with the richest setup flags the kernel takes: 0 and the
+ * features those flags stand for, or setup's -errno. */
+static int probe_ring(struct io_uring *ring, unsigned *f, unsigned *kfeat)
 {
-    void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    return p == MAP_FAILED ? NULL : p;
+    int rc = -EINVAL;
+    for (unsigned i = 0; i < sizeof flag_sets / sizeof flag_sets[0]; i++) {
+        rc = try_ring(ring, 8, 64, flag_sets[i], kfeat);
+        if (rc == 0) {
+            *f = flags_to_features(flag_sets[i]);
+            /* DEFER_TASKRUN (6.1) implies COOP_TASKRUN (5.19). */
+            if (*f & F_DEFER)
+                *f |= F_COOP;
+            return 0;
+        }
+        /* Only EINVAL says "not these flags"; EPERM (seccomp,
+         * kernel.io_uring_disabled), ENOSYS, ENOMEM... say no ring at all. */
+        if (rc != -EINVAL)
+            return rc;
+    }
+    return rc;
+}
+
+static int probe_opcodes(struct io_uring *ring)
+{
+    static const int ops[] = {IORING_OP_ACCEPT,  IORING_OP_RECV, IORING_OP_SENDMSG,     IORING_OP_RECVMSG,
+                              IORING_OP_CONNECT, IORING_OP_READ, IORING_OP_ASYNC_CANCEL};
+    struct io_uring_probe *pr = io_uring_get_probe_ring(ring);
+    if (!pr)
+        return 0;
+    int ok = 1;
+    for (unsigned i = 0; i < sizeof ops / sizeof ops[0]; i++)
+        if (!io_uring_opcode_supported(pr, ops[i]))
+            ok = 0;
+    io_uring_free_probe(pr);
+    return ok;
+}
+
+/* Provided buffer rings (5.19). */
+static int probe_buf_ring(struct io_uring *ring)
+{
+    size_t len = 4096;
+    void *mem = map_pages(len);
+    if (!mem)
+        return 0;
+    int ok = register_buf_ring(ring, mem, 8, BGID, 0) == 0;
+    if (ok)
+        io_uring_unregister_buf_ring(ring, BGID);
+    munmap(mem, len);
+    return ok;
+}
+
+/* Cancel by fd (5.19): a cancel that matches nothing says -ENOENT where it
+ * is known, -EINVAL where not. */
+static int probe_cancel_fd(struct io_uring *ring)
+{
+    int fds[2], ok = 0;
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0)
+        return 0;
+    struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
+    io_uring_prep_cancel_fd(sqe, fds[0], IORING_ASYNC_CANCEL_ALL);
+    struct io_uring_cqe *cqe;
+    if (io_uring_submit_and_wait(ring, 1) >= 0 && io_uring_peek_cqe(ring, &cqe) == 0) {
+        ok = cqe->res == -ENOENT || cqe->res >= 0;
+        io_uring_cqe_seen(ring, cqe);
+    }
+    close(fds[0]);
+    close(fds[1]);
+    return ok;
 }
 
 /* Returns the feature bits, 0 when io_uring cannot be used at all. */
@@ -324,72 +523,17 @@ static unsigned probe_features(void)
 {
     struct io_uring ring;
     unsigned kfeat = 0, f = 0;
-    int rc = -EINVAL;
-    for (unsigned i = 0; i < sizeof flag_sets / sizeof flag_sets[0]; i++) {
-        rc = try_ring(&ring, 8, 64, flag_sets[i], &kfeat);
-        if (rc == 0) {
-            f = flags_to_features(flag_sets[i]);
-            if (f & F_DEFER)
-                f |= F_COOP; /* DEFER_TASKRUN (6.1) implies COOP_TASKRUN (5.19) */
-            break;
-        }
-        if (rc != -EINVAL)
-            break; /* EPERM (seccomp, kernel.io_uring_disabled), ENOSYS, ENOMEM... */
-    }
+    int rc = probe_ring(&ring, &f, &kfeat);
     if (rc != 0) {
-        if (env_on("NET_URING_DEBUG"))
-            fprintf(stderr, "net io_uring: unavailable: io_uring_setup: %s\n", strerror(-rc));
+        debug_unavailable("io_uring_setup", rc);
         return 0;
     }
-    unsigned ok = 1;
-    struct io_uring_probe *pr = io_uring_get_probe_ring(&ring);
-    if (!pr) {
-        ok = 0;
-    } else {
-        static const int ops[] = {IORING_OP_ACCEPT,  IORING_OP_RECV, IORING_OP_SENDMSG,     IORING_OP_RECVMSG,
-                                  IORING_OP_CONNECT, IORING_OP_READ, IORING_OP_ASYNC_CANCEL};
-        for (unsigned i = 0; i < sizeof ops / sizeof ops[0]; i++)
-            if (!io_uring_opcode_supported(pr, ops[i]))
-                ok = 0;
-        io_uring_free_probe(pr);
-    }
-    /* Provided buffer rings (5.19): required. */
-    if (ok) {
-        size_t len = 4096;
-        void *mem = map_pages(len);
-        struct io_uring_buf_reg reg;
-        memset(&reg, 0, sizeof reg);
-        reg.ring_addr = (uint64_t)(uintptr_t)mem;
-        reg.ring_entries = 8;
-        reg.bgid = BGID;
-        if (!mem || io_uring_register_buf_ring(&ring, &reg, 0) != 0)
-            ok = 0;
-        else
-            io_uring_unregister_buf_ring(&ring, BGID);
-        if (mem)
-            munmap(mem, len);
-    }
-    /* Cancel by fd (5.19): a cancel that matches nothing says -ENOENT
-     * where it is known, -EINVAL where not. */
-    if (ok) {
-        int fds[2];
-        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) == 0) {
-            struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
-            io_uring_prep_cancel_fd(sqe, fds[0], IORING_ASYNC_CANCEL_ALL);
-            struct io_uring_cqe *cqe;
-            if (io_uring_submit_and_wait(&ring, 1) >= 0 && io_uring_peek_cqe(&ring, &cqe) == 0) {
-                if (cqe->res == -ENOENT || cqe->res >= 0)
-                    f |= F_CANCEL_FD;
-                io_uring_cqe_seen(&ring, cqe);
-            }
-            close(fds[0]);
-            close(fds[1]);
-        }
-    }
+    int ok = probe_opcodes(&ring) && probe_buf_ring(&ring);
+    if (ok && probe_cancel_fd(&ring))
+        f |= F_CANCEL_FD;
     ring_exit(&ring);
     if (!ok) {
-        if (env_on("NET_URING_DEBUG"))
-            fprintf(stderr, "net io_uring: unavailable: an opcode or provided buffer rings are missing\n");
+        debug_unavailable("an opcode or provided buffer rings are missing", 0);
         return 0;
     }
     if (kfeat & IORING_FEAT_EXT_ARG)
@@ -404,7 +548,7 @@ static unsigned probe_features(void)
 
 static int ur_probe(void)
 {
-    if (env_on("NET_TEST_DISABLE_URING")) /* test hook: as if a seccomp profile said EPERM */
+    if (test_uring_disabled())
         return NET_E_UNSUPPORTED;
     unsigned f = atomic_load(&g_features);
     if (!f) {
@@ -416,15 +560,7 @@ static int ur_probe(void)
     return 0;
 }
 
-/* ---- rings and buffers ---- */
-
-static int use_defer(net_loop *loop)
-{
-    const char *v = net__test_env("NET_URING_DEFER");
-    if (v && *v)
-        return strcmp(v, "0") != 0;
-    return net__loop_threaded(loop);
-}
+/* ---- buffers ---- */
 
 static uint8_t *buf_ptr(ur_loop *l, unsigned bid)
 {
@@ -509,12 +645,82 @@ static void loop_free(ur_loop *l)
     free(l);
 }
 
+/* ---- opening a loop ---- */
+
+/* DEFER_TASKRUN for a loop driven by its own I/O thread (see "Threads"
+ * above), unless a test forces it. */
+static int use_defer(net_loop *loop)
+{
+    int forced = test_defer();
+    return forced >= 0 ? forced : net__loop_threaded(loop);
+}
+
+/* The setup flags of a loop's ring: what the kernel offers (gf) less what
+ * is turned off. */
+static unsigned ring_flags(net_loop *loop, unsigned gf, unsigned off)
+{
+    unsigned flags = 0;
+    if (!(off & F_DEFER) && (gf & F_DEFER) && use_defer(loop))
+        flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_R_DISABLED;
+    else if (!(off & F_COOP) && (gf & F_COOP))
+        flags = IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG;
+    if (!(off & F_SUBMIT_ALL) && (gf & F_SUBMIT_ALL))
+        flags |= IORING_SETUP_SUBMIT_ALL;
+    return flags;
+}
+
+/* The loop's ring, and the features it uses: those of its setup flags, and
+ * those the kernel offers (gf) less what is turned off. */
+static int ring_open(ur_loop *l, unsigned flags, unsigned gf, unsigned off)
+{
+    unsigned sq = SQ_ENTRIES, cq = CQ_ENTRIES;
+    test_ring_size(&sq, &cq);
+    int rc;
+    /* Where ring memory is short (memlock-accounted kernels, cgroups),
+     * settle for a smaller CQ: overflow is then still lossless (NODROP). */
+    while ((rc = try_ring(&l->ring, sq, cq, flags, NULL)) == -ENOMEM && cq > 4096) {
+        cq /= 4;
+        sq = sq < cq ? sq : cq;
+    }
+    if (rc != 0)
+        return rc == -ENOMEM ? NET_E_NOMEM : NET_E_UNSUPPORTED;
+    l->features = flags_to_features(flags) | (gf & (F_EXT_ARG | F_NODROP));
+    l->features |= gf & (F_CANCEL_FD | F_MS_ACCEPT | F_MS_RECV | F_MS_RECVMSG) & ~off;
+    l->enabled = !(flags & IORING_SETUP_R_DISABLED);
+    return 0;
+}
+
+/* The receive buffer ring, with incremental consumption where the kernel
+ * has it (6.12) and fixed-size buffers where not, and its first buffers. */
+static int br_open(ur_loop *l, unsigned off)
+{
+    l->br = map_pages((size_t)BR_ENTRIES * sizeof(struct io_uring_buf));
+    if (!l->br)
+        return NET_E_OS;
+    if (!(off & F_BUF_INC) && register_buf_ring(&l->ring, l->br, BR_ENTRIES, BGID, IOU_PBUF_RING_INC) == 0) {
+        l->buf_off = net__calloc(BR_ENTRIES, sizeof *l->buf_off);
+        if (!l->buf_off)
+            return NET_E_NOMEM;
+        l->features |= F_BUF_INC;
+        l->buf_size = BUF_SIZE_INC;
+    } else if (register_buf_ring(&l->ring, l->br, BR_ENTRIES, BGID, 0) == 0) {
+        l->buf_size = BUF_SIZE_FIXED;
+    } else {
+        return NET_E_OS;
+    }
+    l->chunk_bufs = BUF_CHUNK_BYTES / l->buf_size;
+    io_uring_buf_ring_init(l->br);
+    for (unsigned i = 0; i < BUF_CHUNKS_INIT; i++)
+        if (buf_grow(l) != 0)
+            return NET_E_NOMEM;
+    return 0;
+}
+
 static int ur_loop_open(net_loop *loop)
 {
-    unsigned gf = atomic_load(&g_features);
-    if (!gf && ur_probe() != 0)
+    if (!atomic_load(&g_features) && ur_probe() != 0)
         return NET_E_UNSUPPORTED;
-    gf = atomic_load(&g_features);
+    unsigned gf = atomic_load(&g_features);
     ur_loop *l = net__calloc(1, sizeof *l);
     if (!l)
         return NET_E_NOMEM;
@@ -523,112 +729,32 @@ static int ur_loop_open(net_loop *loop)
     l->batch = net__loop_batch(loop);
     if (l->batch == 0)
         l->batch = 256;
+    int rc = NET_E_NOMEM;
     l->cqes = net__calloc(l->batch, sizeof *l->cqes);
-    if (!l->cqes) {
-        loop_free(l);
-        return NET_E_NOMEM;
-    }
-    /* Test hook: "1" turns every optional feature off, or a list of
-     * coop,defer,submit_all,cancel_fd,ms_accept,ms_recv,ms_recvmsg,inc,
-     * udp_direct turns off those. */
-    unsigned off = 0;
-    const char *dg = net__test_env("NET_TEST_URING_DEGRADE");
-    if (dg && *dg && strcmp(dg, "0") != 0) {
-        static const struct {
-            const char *name;
-            unsigned bit;
-        } names[] = {{"coop", F_COOP},
-                     {"defer", F_DEFER},
-                     {"submit_all", F_SUBMIT_ALL},
-                     {"cancel_fd", F_CANCEL_FD},
-                     {"ms_accept", F_MS_ACCEPT},
-                     {"ms_recv", F_MS_RECV},
-                     {"ms_recvmsg", F_MS_RECVMSG},
-                     {"inc", F_BUF_INC}};
-        for (unsigned i = 0; i < sizeof names / sizeof names[0]; i++)
-            if (strcmp(dg, "1") == 0 || list_has(dg, names[i].name))
-                off |= names[i].bit;
-    }
-    l->udp_sqe_only = dg && (strcmp(dg, "1") == 0 || list_has(dg, "udp_direct"));
-    int defer = !(off & F_DEFER) && (gf & F_DEFER) && use_defer(loop);
-    unsigned flags = 0;
-    if (defer)
-        flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_R_DISABLED;
-    else if (!(off & F_COOP) && (gf & F_COOP))
-        flags = IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG;
-    if (!(off & F_SUBMIT_ALL) && (gf & F_SUBMIT_ALL))
-        flags |= IORING_SETUP_SUBMIT_ALL;
-    unsigned kfeat = 0, sq = SQ_ENTRIES, cq = CQ_ENTRIES;
-    const char *tcq = net__test_env("NET_TEST_URING_CQ"); /* test hook: a tiny CQ, to exercise overflow */
-    if (tcq && atoi(tcq) >= 8)
-        sq = cq = (unsigned)atoi(tcq);
-    int rc;
-    /* Where ring memory is short (memlock-accounted kernels, cgroups),
-     * settle for a smaller CQ: overflow is then still lossless (NODROP). */
-    while ((rc = try_ring(&l->ring, sq, cq, flags, &kfeat)) == -ENOMEM && cq > 4096) {
-        cq /= 4;
-        sq = sq < cq ? sq : cq;
-    }
-    if (rc != 0) {
-        loop_free(l);
-        return rc == -ENOMEM ? NET_E_NOMEM : NET_E_UNSUPPORTED;
-    }
-    l->features = flags_to_features(flags) | (gf & (F_EXT_ARG | F_NODROP));
-    l->features |= gf & (F_CANCEL_FD | F_MS_ACCEPT | F_MS_RECV | F_MS_RECVMSG) & ~off;
-    l->enabled = !(flags & IORING_SETUP_R_DISABLED);
-
-    l->br = map_pages((size_t)BR_ENTRIES * sizeof(struct io_uring_buf));
-    struct io_uring_buf_reg reg;
-    memset(&reg, 0, sizeof reg);
-    reg.ring_addr = (uint64_t)(uintptr_t)l->br;
-    reg.ring_entries = BR_ENTRIES;
-    reg.bgid = BGID;
+    if (!l->cqes)
+        goto fail;
+    unsigned off = test_degraded(l);
+    rc = ring_open(l, ring_flags(loop, gf, off), gf, off);
+    if (rc != 0)
+        goto fail;
+    rc = NET_E_OS;
     l->evfd = eventfd(0, EFD_CLOEXEC);
-    rc = -EINVAL;
-    if (l->br && l->evfd >= 0 && !(off & F_BUF_INC)) {
-        reg.pad = IOU_PBUF_RING_INC; /* the flags field, named pad in older headers */
-        rc = io_uring_register_buf_ring(&l->ring, &reg, 0);
-        l->buf_off = rc == 0 ? net__calloc(BR_ENTRIES, sizeof *l->buf_off) : NULL;
-        if (rc == 0 && !l->buf_off) {
-            ring_exit(&l->ring);
-            loop_free(l);
-            return NET_E_NOMEM;
-        }
-    }
-    if (rc == 0) {
-        l->features |= F_BUF_INC;
-        l->buf_size = BUF_SIZE_INC;
-    } else if (l->br && l->evfd >= 0) {
-        reg.pad = 0;
-        rc = io_uring_register_buf_ring(&l->ring, &reg, 0);
-        l->buf_size = BUF_SIZE_FIXED;
-    }
-    if (rc != 0) {
-        ring_exit(&l->ring);
-        loop_free(l);
-        return NET_E_OS;
-    }
-    l->chunk_bufs = BUF_CHUNK_BYTES / l->buf_size;
-    io_uring_buf_ring_init(l->br);
-    for (unsigned i = 0; i < BUF_CHUNKS_INIT; i++)
-        if (buf_grow(l) != 0) {
-            ring_exit(&l->ring);
-            loop_free(l);
-            return NET_E_NOMEM;
-        }
-    l->wake_rearm = 1; /* the eventfd read is queued on first use */
-    if (env_on("NET_URING_DEBUG"))
-        fprintf(
-            stderr, "net io_uring loop %u: %s%s%s%s%s%s%s%s%s%s cq=%u sq=%u bufs=%ux%u..%u\n", net__loop_index(loop),
-            (l->features & F_DEFER) ? "defer_taskrun " : "", (l->features & F_SINGLE_ISSUER) ? "single_issuer " : "",
-            (l->features & F_COOP) ? "coop_taskrun " : "", (l->features & F_SUBMIT_ALL) ? "submit_all " : "",
-            (l->features & F_CANCEL_FD) ? "cancel_fd " : "", (l->features & F_MS_ACCEPT) ? "multishot_accept " : "",
-            (l->features & F_MS_RECV) ? "multishot_recv " : "",
-            (l->features & F_MS_RECVMSG) ? "multishot_recvmsg " : "", (l->features & F_BUF_INC) ? "buf_ring_inc " : "",
-            (l->features & F_EXT_ARG) ? "ext_arg" : "", l->ring.cq.ring_entries, l->ring.sq.ring_entries,
-            l->chunk_bufs * BUF_CHUNKS_INIT, l->buf_size, l->chunk_bufs * BUF_CHUNKS_MAX);
+    if (l->evfd < 0)
+        goto fail_ring;
+    rc = br_open(l, off);
+    if (rc != 0)
+        goto fail_ring;
+    /* The eventfd's read is queued by the first wait(): an SQE queued here
+     * would enable a SINGLE_ISSUER ring on this thread, not the loop's. */
+    l->wake_rearm = 1;
+    debug_loop_opened(loop, l);
     *net__loop_bk(loop) = l;
     return 0;
+fail_ring:
+    ring_exit(&l->ring);
+fail:
+    loop_free(l);
+    return rc;
 }
 
 /* ---- submission ---- */
