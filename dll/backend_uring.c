@@ -203,7 +203,7 @@ typedef struct ur_urx {
 typedef struct ur_utx {
     struct msghdr msg;
     struct iovec iov;
-    struct sockaddr_in6 to;
+    struct sockaddr_storage to;
 } ur_utx;
 
 enum { TX_WAIT = 0, TX_FLIGHT, TX_DONE };
@@ -808,6 +808,14 @@ static uint64_t ud_make(ur_sock *s, unsigned op, unsigned gen)
     return (uint64_t)(uintptr_t)s | ((uint64_t)gen << UD_GEN_SHIFT) | op;
 }
 
+/* An SQE of socket s: its CQE names s, op and tag, and s counts it until
+ * that CQE (the last, for a multishot) has been handled. */
+static void sqe_tag(ur_sock *s, struct io_uring_sqe *sqe, unsigned op, unsigned tag)
+{
+    io_uring_sqe_set_data64(sqe, ud_make(s, op, tag));
+    s->ops++;
+}
+
 static void retry_later(ur_loop *l, ur_sock *s)
 {
     if (!s->in_retry) {
@@ -855,8 +863,7 @@ static int cancel_ud(ur_loop *l, ur_sock *s, uint64_t target)
     if (!sqe)
         return -1;
     io_uring_prep_cancel64(sqe, target, 0);
-    io_uring_sqe_set_data64(sqe, ud_make(s, UD_CANCEL, 0));
-    s->ops++;
+    sqe_tag(s, sqe, UD_CANCEL, 0);
     return 0;
 }
 
@@ -867,110 +874,182 @@ static int cancel_fd(ur_loop *l, ur_sock *s)
     if (!sqe)
         return -1;
     io_uring_prep_cancel_fd(sqe, s->fd, IORING_ASYNC_CANCEL_ALL);
-    io_uring_sqe_set_data64(sqe, ud_make(s, UD_CANCEL, 0));
-    s->ops++;
+    sqe_tag(s, sqe, UD_CANCEL, 0);
     return 0;
 }
 
-static void sync_udp(ur_loop *l, ur_udp *u);
-
-/* Queues whatever the socket's state asks for and is not queued yet. */
-static void sync_sock(ur_loop *l, ur_sock *s)
+/* The receive (accept, for a listener) of generation s->gen is queued. */
+static void rx_queued(ur_sock *s, struct io_uring_sqe *sqe, unsigned op)
 {
-    struct io_uring_sqe *sqe;
-    if (s->in_retry)
-        return; /* the retry pass will come */
-    if (s->kind == K_UDP) {
-        sync_udp(l, (ur_udp *)s);
-        return;
-    }
-    if (s->closed) {
-        if (s->close_cxl || (!s->rx_on && !s->send_on && !s->conn_on)) {
-            maybe_retire(l, s);
-            return;
-        }
-        if (l->features & F_CANCEL_FD) {
-            if (cancel_fd(l, s) != 0)
-                goto later;
-        } else {
-            /* one cancel per operation; each matches exactly one request */
-            if (s->rx_on && !s->rx_cxl) {
-                if (cancel_ud(l, s, ud_make(s, s->kind == K_CONN ? UD_RECV : UD_ACCEPT, s->gen)) != 0)
-                    goto later;
-                s->rx_cxl = 1;
-            }
-            if (s->send_on && cancel_ud(l, s, ud_make(s, UD_SEND, 0)) != 0)
-                goto later;
-            if (s->conn_on && cancel_ud(l, s, ud_make(s, UD_CONNECT, 0)) != 0)
-                goto later;
-        }
-        s->close_cxl = 1;
-        return;
-    }
-    if (s->kind == K_LISTENER) {
-        if (s->want_rx && !s->rx_on) {
-            if (!(sqe = get_sqe(l)))
-                goto later;
-            s->gen++;
-            if (l->features & F_MS_ACCEPT)
-                io_uring_prep_multishot_accept(sqe, s->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-            else
-                io_uring_prep_accept(sqe, s->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-            io_uring_sqe_set_data64(sqe, ud_make(s, UD_ACCEPT, s->gen));
-            s->rx_on = 1;
-            s->rx_cxl = 0;
-            s->ops++;
-        } else if (!s->want_rx && s->rx_on && !s->rx_cxl) {
-            if (cancel_ud(l, s, ud_make(s, UD_ACCEPT, s->gen)) != 0)
-                goto later;
-            s->rx_cxl = 1;
-        }
-        return;
-    }
-    if (s->conn_want && !s->conn_on) {
-        if (!(sqe = get_sqe(l)))
-            goto later;
-        io_uring_prep_connect(sqe, s->fd, (struct sockaddr *)&s->u.addr, s->addrlen);
-        io_uring_sqe_set_data64(sqe, ud_make(s, UD_CONNECT, 0));
-        s->conn_want = 0;
-        s->conn_on = 1;
-        s->ops++;
-    }
-    if (s->send_want && !s->send_on) {
-        if (!(sqe = get_sqe(l)))
-            goto later;
-        if (s->u.msg.msg_iovlen == 1) /* plain send: no msghdr for the kernel to copy */
-            io_uring_prep_send(sqe, s->fd, s->u.msg.msg_iov[0].iov_base, s->u.msg.msg_iov[0].iov_len,
-                               MSG_NOSIGNAL | MSG_WAITALL);
-        else
-            io_uring_prep_sendmsg(sqe, s->fd, &s->u.msg, MSG_NOSIGNAL | MSG_WAITALL);
-        io_uring_sqe_set_data64(sqe, ud_make(s, UD_SEND, 0));
-        s->send_want = 0;
-        s->send_on = 1;
-        s->ops++;
-    }
-    if (s->want_rx && !s->rx_on && !s->eof) {
-        if (!(sqe = get_sqe(l)))
-            goto later;
-        s->gen++;
-        if (l->features & F_MS_RECV)
-            io_uring_prep_recv_multishot(sqe, s->fd, NULL, 0, 0);
-        else
-            io_uring_prep_recv(sqe, s->fd, NULL, 0, 0);
-        sqe->flags |= IOSQE_BUFFER_SELECT;
-        sqe->buf_group = BGID;
-        io_uring_sqe_set_data64(sqe, ud_make(s, UD_RECV, s->gen));
-        s->rx_on = 1;
-        s->rx_cxl = 0;
-        s->ops++;
-    } else if (!s->want_rx && s->rx_on && !s->rx_cxl) {
-        if (cancel_ud(l, s, ud_make(s, UD_RECV, s->gen)) != 0)
-            goto later;
+    sqe_tag(s, sqe, op, s->gen);
+    s->rx_on = 1;
+    s->rx_cxl = 0;
+}
+
+/* Cancels the receive (accept, for a listener) in flight, once. */
+static int cancel_rx(ur_loop *l, ur_sock *s, unsigned op)
+{
+    if (s->rx_on && !s->rx_cxl) {
+        if (cancel_ud(l, s, ud_make(s, op, s->gen)) != 0)
+            return -1;
         s->rx_cxl = 1;
     }
-    return;
-later:
-    retry_later(l, s);
+    return 0;
+}
+
+/* The kernel picks a buffer of ring group for each completion. */
+static void select_buffer(struct io_uring_sqe *sqe, int group)
+{
+    sqe->flags |= IOSQE_BUFFER_SELECT;
+    sqe->buf_group = (uint16_t)group;
+}
+
+static int sync_udp(ur_loop *l, ur_udp *u);
+static int udp_cancel_rx(ur_loop *l, ur_udp *u);
+
+/* Whether a closed socket has an operation left to cancel. */
+static int in_flight(const ur_sock *s)
+{
+    if (s->kind == K_UDP) {
+        const ur_udp *u = (const ur_udp *)s;
+        return s->rx_on || u->rx_busy || u->tx_flight;
+    }
+    return s->rx_on || s->send_on || s->conn_on;
+}
+
+/* Without cancel by fd: one cancel per operation, each matching exactly one
+ * request. A UDP socket's sends are left to finish: a sendmsg waits at most
+ * for the socket's buffer to drain onto the wire. */
+static int cancel_each(ur_loop *l, ur_sock *s)
+{
+    if (s->kind == K_UDP)
+        return udp_cancel_rx(l, (ur_udp *)s);
+    if (cancel_rx(l, s, s->kind == K_CONN ? UD_RECV : UD_ACCEPT) != 0)
+        return -1;
+    if (s->send_on && cancel_ud(l, s, ud_make(s, UD_SEND, 0)) != 0)
+        return -1;
+    if (s->conn_on && cancel_ud(l, s, ud_make(s, UD_CONNECT, 0)) != 0)
+        return -1;
+    return 0;
+}
+
+/* A closed socket: what is in flight is cancelled once; with nothing left,
+ * the socket retires. */
+static int sync_closed(ur_loop *l, ur_sock *s)
+{
+    if (s->close_cxl || !in_flight(s)) {
+        maybe_retire(l, s);
+        return 0;
+    }
+    if (l->features & F_CANCEL_FD) {
+        if (cancel_fd(l, s) != 0)
+            return -1;
+    } else if (cancel_each(l, s) != 0) {
+        return -1;
+    }
+    s->close_cxl = 1;
+    return 0;
+}
+
+/* A listener: one accept armed (multishot where the kernel has it) while
+ * accepting is wanted, cancelled when not. */
+static int sync_accept(ur_loop *l, ur_sock *s)
+{
+    if (!s->want_rx)
+        return cancel_rx(l, s, UD_ACCEPT);
+    if (s->rx_on)
+        return 0;
+    struct io_uring_sqe *sqe = get_sqe(l);
+    if (!sqe)
+        return -1;
+    s->gen++;
+    if (l->features & F_MS_ACCEPT)
+        io_uring_prep_multishot_accept(sqe, s->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    else
+        io_uring_prep_accept(sqe, s->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    rx_queued(s, sqe, UD_ACCEPT);
+    return 0;
+}
+
+static int queue_connect(ur_loop *l, ur_sock *s)
+{
+    struct io_uring_sqe *sqe = get_sqe(l);
+    if (!sqe)
+        return -1;
+    io_uring_prep_connect(sqe, s->fd, (struct sockaddr *)&s->u.addr, s->addrlen);
+    sqe_tag(s, sqe, UD_CONNECT, 0);
+    s->conn_want = 0;
+    s->conn_on = 1;
+    return 0;
+}
+
+/* MSG_WAITALL: the kernel finishes a partial write itself. One piece goes as
+ * a plain send: no msghdr for the kernel to copy. */
+static int queue_send(ur_loop *l, ur_sock *s)
+{
+    struct io_uring_sqe *sqe = get_sqe(l);
+    if (!sqe)
+        return -1;
+    if (s->u.msg.msg_iovlen == 1)
+        io_uring_prep_send(sqe, s->fd, s->u.msg.msg_iov[0].iov_base, s->u.msg.msg_iov[0].iov_len,
+                           MSG_NOSIGNAL | MSG_WAITALL);
+    else
+        io_uring_prep_sendmsg(sqe, s->fd, &s->u.msg, MSG_NOSIGNAL | MSG_WAITALL);
+    sqe_tag(s, sqe, UD_SEND, 0);
+    s->send_want = 0;
+    s->send_on = 1;
+    return 0;
+}
+
+static int queue_recv(ur_loop *l, ur_sock *s)
+{
+    struct io_uring_sqe *sqe = get_sqe(l);
+    if (!sqe)
+        return -1;
+    s->gen++;
+    if (l->features & F_MS_RECV)
+        io_uring_prep_recv_multishot(sqe, s->fd, NULL, 0, 0);
+    else
+        io_uring_prep_recv(sqe, s->fd, NULL, 0, 0);
+    select_buffer(sqe, BGID);
+    rx_queued(s, sqe, UD_RECV);
+    return 0;
+}
+
+/* A connection: its connect, its send, and a receive while one is wanted
+ * (none after the end of the stream: nothing more will come). */
+static int sync_conn(ur_loop *l, ur_sock *s)
+{
+    if (s->conn_want && !s->conn_on && queue_connect(l, s) != 0)
+        return -1;
+    if (s->send_want && !s->send_on && queue_send(l, s) != 0)
+        return -1;
+    if (!s->want_rx)
+        return cancel_rx(l, s, UD_RECV);
+    if (s->rx_on || s->eof)
+        return 0;
+    return queue_recv(l, s);
+}
+
+/* Queues whatever the socket's state asks for and is not queued yet; what
+ * finds no SQE waits for the retry pass. A socket already waiting for it is
+ * left alone: one starved of buffers must not re-arm before the batch has
+ * given them back. */
+static void sync_sock(ur_loop *l, ur_sock *s)
+{
+    int rc;
+    if (s->in_retry)
+        return;
+    if (s->closed)
+        rc = sync_closed(l, s);
+    else if (s->kind == K_UDP)
+        rc = sync_udp(l, (ur_udp *)s);
+    else if (s->kind == K_LISTENER)
+        rc = sync_accept(l, s);
+    else
+        rc = sync_conn(l, s);
+    if (rc != 0)
+        retry_later(l, s);
 }
 
 static void run_retry(ur_loop *l)
@@ -1068,39 +1147,46 @@ static void ur_wake(net_loop *loop)
 
 /* ---- listeners ---- */
 
-static ur_sock *sock_new(int kind, int fd, void *obj)
+static void sock_init(ur_sock *s, int kind, int fd, void *obj)
+{
+    s->kind = (uint8_t)kind;
+    s->fd = fd;
+    s->obj = obj;
+}
+
+/* A listener's or connection's state, kept in its backend slot. */
+static int sock_open(void **slot, int kind, int fd, void *obj)
 {
     ur_sock *s = net__calloc(1, sizeof *s);
-    if (s) {
-        s->kind = (uint8_t)kind;
-        s->fd = fd;
-        s->obj = obj;
-    }
-    return s;
+    if (!s)
+        return NET_E_NOMEM;
+    sock_init(s, kind, fd, obj);
+    *slot = s;
+    return 0;
+}
+
+/* Receiving (accepting, for a listener) wanted or not: sync_sock queues or
+ * cancels it. */
+static void set_want_rx(net_loop *loop, ur_sock *s, int want)
+{
+    s->want_rx = (uint8_t)want;
+    sync_sock(L(loop), s);
 }
 
 static int ur_listener_open(net_loop *loop, net_listener *ls)
 {
     (void)loop;
-    ur_sock *s = sock_new(K_LISTENER, (int)net__listener_sock(ls), ls);
-    if (!s)
-        return NET_E_NOMEM;
-    *net__listener_bk(ls) = s;
-    return 0;
+    return sock_open(net__listener_bk(ls), K_LISTENER, (int)net__listener_sock(ls), ls);
 }
 
 static void ur_accept_start(net_loop *loop, net_listener *ls)
 {
-    ur_sock *s = *net__listener_bk(ls);
-    s->want_rx = 1;
-    sync_sock(L(loop), s);
+    set_want_rx(loop, *net__listener_bk(ls), 1);
 }
 
 static void ur_accept_stop(net_loop *loop, net_listener *ls)
 {
-    ur_sock *s = *net__listener_bk(ls);
-    s->want_rx = 0;
-    sync_sock(L(loop), s);
+    set_want_rx(loop, *net__listener_bk(ls), 0);
 }
 
 static void close_sock(ur_loop *l, ur_sock *s)
@@ -1128,11 +1214,7 @@ static void ur_listener_close(net_loop *loop, net_listener *ls)
 static int ur_conn_open(net_loop *loop, net_conn *c)
 {
     (void)loop;
-    ur_sock *s = sock_new(K_CONN, (int)net__conn_sock(c), c);
-    if (!s)
-        return NET_E_NOMEM;
-    *net__conn_bk(c) = s;
-    return 0;
+    return sock_open(net__conn_bk(c), K_CONN, (int)net__conn_sock(c), c);
 }
 
 static int ur_connect(net_loop *loop, net_conn *c, const net_addr *to)
@@ -1151,16 +1233,12 @@ static int ur_connect(net_loop *loop, net_conn *c, const net_addr *to)
 
 static void ur_recv_start(net_loop *loop, net_conn *c)
 {
-    ur_sock *s = *net__conn_bk(c);
-    s->want_rx = 1;
-    sync_sock(L(loop), s);
+    set_want_rx(loop, *net__conn_bk(c), 1);
 }
 
 static void ur_recv_stop(net_loop *loop, net_conn *c)
 {
-    ur_sock *s = *net__conn_bk(c);
-    s->want_rx = 0;
-    sync_sock(L(loop), s);
+    set_want_rx(loop, *net__conn_bk(c), 0);
 }
 
 static int ur_send(net_loop *loop, net_conn *c, const net_iov *iov, int count)
@@ -1198,17 +1276,14 @@ static int ubuf_setup(ur_loop *l)
 {
     if (l->ubr)
         return 0;
-    ensure_enabled(l); /* the loop thread: SINGLE_ISSUER rings accept registrations only from it */
+    /* From the loop thread: a SINGLE_ISSUER ring takes registrations only
+     * from it. */
+    ensure_enabled(l);
     size_t len = (size_t)UBR_ENTRIES * sizeof(struct io_uring_buf);
     struct io_uring_buf_ring *br = map_pages(len);
     if (!br)
         return NET_E_NOMEM;
-    struct io_uring_buf_reg reg;
-    memset(&reg, 0, sizeof reg);
-    reg.ring_addr = (uint64_t)(uintptr_t)br;
-    reg.ring_entries = UBR_ENTRIES;
-    reg.bgid = UBGID;
-    int rc = io_uring_register_buf_ring(&l->ring, &reg, 0);
+    int rc = register_buf_ring(&l->ring, br, UBR_ENTRIES, UBGID, 0);
     if (rc != 0) {
         munmap(br, len);
         return rc == -ENOMEM ? NET_E_NOMEM : NET_E_OS;
@@ -1232,11 +1307,8 @@ static int ubuf_setup(ur_loop *l)
 static int udp_cancel_rx(ur_loop *l, ur_udp *u)
 {
     ur_sock *s = &u->s;
-    if (s->rx_on && !s->rx_cxl) {
-        if (cancel_ud(l, s, ud_make(s, UD_RECV, s->gen)) != 0)
-            return -1;
-        s->rx_cxl = 1;
-    }
+    if (cancel_rx(l, s, UD_RECV) != 0)
+        return -1;
     for (unsigned i = 0; i < URX_SLOTS; i++) {
         uint32_t bit = 1u << i;
         if ((u->rx_busy & bit) && !(u->rx_cxl_mask & bit)) {
@@ -1248,94 +1320,94 @@ static int udp_cancel_rx(ur_loop *l, ur_udp *u)
     return 0;
 }
 
-static void sync_udp(ur_loop *l, ur_udp *u)
+/* The sends of a batch are linked so they leave in the order queued: a
+ * sendmsg that has to wait for buffer space would otherwise be overtaken
+ * by the next one. A refused datagram breaks the chain; the rest come
+ * back -ECANCELED and are queued again. */
+static int udp_queue_sends(ur_loop *l, ur_udp *u)
 {
     ur_sock *s = &u->s;
-    struct io_uring_sqe *sqe;
-    if (s->closed) {
-        if (s->close_cxl || (!s->rx_on && !u->rx_busy && !u->tx_flight)) {
-            maybe_retire(l, s);
-            return;
-        }
-        if (l->features & F_CANCEL_FD) {
-            if (cancel_fd(l, s) != 0)
-                goto later;
-        } else if (udp_cancel_rx(l, u) != 0) {
-            goto later;
-        }
-        /* Without cancel by fd, sends are left to finish: a sendmsg waits at
-         * most for the socket's buffer to drain onto the wire. */
-        s->close_cxl = 1;
-        return;
-    }
-    /* The sends of a batch are linked so they leave in the order queued: a
-     * sendmsg that has to wait for buffer space would otherwise be overtaken
-     * by the next one. A refused datagram breaks the chain; the rest come
-     * back -ECANCELED and are queued again. */
     struct io_uring_sqe *prev = NULL;
-    while (u->tx_next < u->tx_count) {
+    for (; u->tx_next < u->tx_count; u->tx_next++) {
         uint32_t i = u->tx_next;
-        if (u->tx_state[i] == TX_WAIT) {
-            if (!(sqe = get_sqe(l)))
-                goto later;
-            /* (a full SQ made get_sqe submit prev already: the chain starts over) */
-            if (prev && io_uring_sq_ready(&l->ring) > 1)
-                prev->flags |= IOSQE_IO_LINK;
-            io_uring_prep_sendmsg(sqe, s->fd, &u->tx[i].msg, MSG_NOSIGNAL);
-            io_uring_sqe_set_data64(sqe, ud_make(s, UD_SEND, i));
-            prev = sqe;
-            u->tx_state[i] = TX_FLIGHT;
-            u->tx_flight++;
-            s->ops++;
-        }
-        u->tx_next++;
+        if (u->tx_state[i] != TX_WAIT)
+            continue;
+        struct io_uring_sqe *sqe = get_sqe(l);
+        if (!sqe)
+            return -1;
+        /* A full SQ made get_sqe submit prev already: the chain starts over. */
+        if (prev && io_uring_sq_ready(&l->ring) > 1)
+            prev->flags |= IOSQE_IO_LINK;
+        io_uring_prep_sendmsg(sqe, s->fd, &u->tx[i].msg, MSG_NOSIGNAL);
+        sqe_tag(s, sqe, UD_SEND, i);
+        prev = sqe;
+        u->tx_state[i] = TX_FLIGHT;
+        u->tx_flight++;
     }
-    if (!s->want_rx) {
-        if (udp_cancel_rx(l, u) != 0)
-            goto later;
-    } else if (l->features & F_MS_RECVMSG) {
-        if (!s->rx_on) {
-            if (!(sqe = get_sqe(l)))
-                goto later;
-            s->gen = (uint16_t)((s->gen + 1) & (URX_SINGLE - 1));
-            /* MSG_TRUNC: payloadlen says the datagram's real length */
-            io_uring_prep_recvmsg_multishot(sqe, s->fd, &l->urx_msg, MSG_TRUNC);
-            sqe->flags |= IOSQE_BUFFER_SELECT;
-            sqe->buf_group = UBGID;
-            io_uring_sqe_set_data64(sqe, ud_make(s, UD_RECV, s->gen));
-            s->rx_on = 1;
-            s->rx_cxl = 0;
-            s->ops++;
-        }
-    } else if (!s->rx_on) { /* (a multishot whose -EINVAL told us) */
-        if (!u->rx && !(u->rx = net__malloc(URX_SLOTS * sizeof *u->rx)))
-            goto later; /* out of memory: try again next turn */
-        for (unsigned i = 0; i < URX_SLOTS; i++) {
-            uint32_t bit = 1u << i;
-            if (u->rx_busy & bit)
-                continue;
-            if (!(sqe = get_sqe(l)))
-                goto later;
-            ur_urx *x = &u->rx[i];
-            memset(&x->msg, 0, sizeof x->msg);
-            x->iov.iov_base = NULL; /* the kernel picks a buffer of the ring */
-            x->iov.iov_len = UBUF_SIZE;
-            x->msg.msg_name = &x->name;
-            x->msg.msg_namelen = sizeof x->name;
-            x->msg.msg_iov = &x->iov;
-            x->msg.msg_iovlen = 1;
-            io_uring_prep_recvmsg(sqe, s->fd, &x->msg, MSG_TRUNC); /* res: the datagram's real length */
-            sqe->flags |= IOSQE_BUFFER_SELECT;
-            sqe->buf_group = UBGID;
-            io_uring_sqe_set_data64(sqe, ud_make(s, UD_RECV, URX_SINGLE | i));
-            u->rx_busy |= bit;
-            u->rx_cxl_mask &= ~bit;
-            s->ops++;
-        }
+    return 0;
+}
+
+/* MSG_TRUNC: each datagram's header says its real length (payloadlen). */
+static int udp_queue_multishot(ur_loop *l, ur_udp *u)
+{
+    ur_sock *s = &u->s;
+    struct io_uring_sqe *sqe = get_sqe(l);
+    if (!sqe)
+        return -1;
+    /* The generation shares user_data's 16 bits with URX_SINGLE. */
+    s->gen = (uint16_t)((s->gen + 1) & (URX_SINGLE - 1));
+    io_uring_prep_recvmsg_multishot(sqe, s->fd, &l->urx_msg, MSG_TRUNC);
+    select_buffer(sqe, UBGID);
+    rx_queued(s, sqe, UD_RECV);
+    return 0;
+}
+
+/* Without multishot recvmsg (its first try said -EINVAL): every free slot
+ * gets a single-shot recvmsg. MSG_TRUNC: res says the datagram's real
+ * length. Out of memory for the slots, the retry pass tries again. */
+static int udp_queue_singles(ur_loop *l, ur_udp *u)
+{
+    ur_sock *s = &u->s;
+    if (!u->rx && !(u->rx = net__malloc(URX_SLOTS * sizeof *u->rx)))
+        return -1;
+    for (unsigned i = 0; i < URX_SLOTS; i++) {
+        uint32_t bit = 1u << i;
+        if (u->rx_busy & bit)
+            continue;
+        struct io_uring_sqe *sqe = get_sqe(l);
+        if (!sqe)
+            return -1;
+        ur_urx *x = &u->rx[i];
+        memset(&x->msg, 0, sizeof x->msg);
+        /* No buffer of ours: the kernel picks one of the ring's. */
+        x->iov.iov_base = NULL;
+        x->iov.iov_len = UBUF_SIZE;
+        x->msg.msg_name = &x->name;
+        x->msg.msg_namelen = sizeof x->name;
+        x->msg.msg_iov = &x->iov;
+        x->msg.msg_iovlen = 1;
+        io_uring_prep_recvmsg(sqe, s->fd, &x->msg, MSG_TRUNC);
+        select_buffer(sqe, UBGID);
+        sqe_tag(s, sqe, UD_RECV, URX_SINGLE | i);
+        u->rx_busy |= bit;
+        u->rx_cxl_mask &= ~bit;
     }
-    return;
-later:
-    retry_later(l, s);
+    return 0;
+}
+
+/* An open UDP socket: the sends of its batch, and its receives while they
+ * are wanted. */
+static int sync_udp(ur_loop *l, ur_udp *u)
+{
+    if (udp_queue_sends(l, u) != 0)
+        return -1;
+    if (!u->s.want_rx)
+        return udp_cancel_rx(l, u);
+    if (u->s.rx_on)
+        return 0;
+    if (l->features & F_MS_RECVMSG)
+        return udp_queue_multishot(l, u);
+    return udp_queue_singles(l, u);
 }
 
 static int ur_udp_open(net_loop *loop, net_udp *nu)
@@ -1347,9 +1419,7 @@ static int ur_udp_open(net_loop *loop, net_udp *nu)
     ur_udp *u = net__calloc(1, sizeof *u);
     if (!u)
         return NET_E_NOMEM;
-    u->s.kind = K_UDP;
-    u->s.fd = (int)net__udp_sock(nu);
-    u->s.obj = nu;
+    sock_init(&u->s, K_UDP, (int)net__udp_sock(nu), nu);
     *net__udp_bk(nu) = u;
     return 0;
 }
@@ -1357,19 +1427,36 @@ static int ur_udp_open(net_loop *loop, net_udp *nu)
 static void ur_udp_recv_start(net_loop *loop, net_udp *nu)
 {
     ur_udp *u = *net__udp_bk(nu);
-    u->s.want_rx = 1;
-    sync_sock(L(loop), &u->s);
+    set_want_rx(loop, &u->s, 1);
 }
 
 static void ur_udp_recv_stop(net_loop *loop, net_udp *nu)
 {
     ur_udp *u = *net__udp_bk(nu);
-    u->s.want_rx = 0;
-    sync_sock(L(loop), &u->s);
+    set_want_rx(loop, &u->s, 0);
+}
+
+/* Points m at datagram g: its one piece and, unless the socket is
+ * connected, its address, converted into *to. An address that does not
+ * convert leaves no name: sendmsg then refuses the datagram and it is
+ * reported. */
+static void dgram_msg(struct msghdr *m, struct iovec *iov, struct sockaddr_storage *to, const net_dgram *g)
+{
+    memset(m, 0, sizeof *m);
+    iov->iov_base = (void *)g->data;
+    iov->iov_len = g->len;
+    m->msg_iov = iov;
+    m->msg_iovlen = 1;
+    int len;
+    if (!g->connected && os_sockaddr_from_addr(&g->to, to, &len) == 0) {
+        m->msg_name = to;
+        m->msg_namelen = (socklen_t)len;
+    }
 }
 
 /* Sends d[0..count) with sendmmsg while the socket takes them, in order;
- * returns how many are finished (sent, or refused and reported). */
+ * returns how many are finished (sent, or refused and reported). What
+ * waits for buffer space goes through the ring. */
 static int udp_send_direct(ur_udp *u, const net_dgram *d, int count)
 {
     enum { CHUNK = 64 };
@@ -1379,20 +1466,8 @@ static int udp_send_direct(ur_udp *u, const net_dgram *d, int count)
     int done = 0;
     while (done < count) {
         int k = count - done < CHUNK ? count - done : CHUNK;
-        for (int i = 0; i < k; i++) {
-            const net_dgram *g = &d[done + i];
-            struct msghdr *m = &mm[i].msg_hdr;
-            memset(m, 0, sizeof *m);
-            iov[i].iov_base = (void *)g->data;
-            iov[i].iov_len = g->len;
-            m->msg_iov = &iov[i];
-            m->msg_iovlen = 1;
-            int len;
-            if (!g->connected && os_sockaddr_from_addr(&g->to, &to[i], &len) == 0) {
-                m->msg_name = &to[i];
-                m->msg_namelen = (socklen_t)len;
-            }
-        }
+        for (int i = 0; i < k; i++)
+            dgram_msg(&mm[i].msg_hdr, &iov[i], &to[i], &d[done + i]);
         int r = sendmmsg(u->s.fd, mm, (unsigned)k, MSG_DONTWAIT | MSG_NOSIGNAL);
         if (r > 0) {
             done += r;
@@ -1402,11 +1477,32 @@ static int udp_send_direct(ur_udp *u, const net_dgram *d, int count)
         if (e == EINTR)
             continue;
         if (e == EAGAIN || e == EWOULDBLOCK)
-            break; /* the rest waits for buffer space, through the ring */
+            break;
         net__udp_send_failed(u->s.obj, &d[done], os_error_to_net(e), e);
         done++;
     }
     return done;
+}
+
+/* Room for a batch of count datagrams. Called with no batch in flight:
+ * nothing points into the old arrays. */
+static int udp_tx_reserve(ur_udp *u, uint32_t count)
+{
+    if (count <= u->tx_cap)
+        return 0;
+    ur_utx *tx = net__malloc((size_t)count * sizeof *tx);
+    uint8_t *st = net__malloc((size_t)count);
+    if (!tx || !st) {
+        free(tx);
+        free(st);
+        return -1;
+    }
+    free(u->tx);
+    free(u->tx_state);
+    u->tx = tx;
+    u->tx_state = st;
+    u->tx_cap = count;
+    return 0;
 }
 
 static int ur_udp_send(net_loop *loop, net_udp *nu, const net_dgram *d, int count)
@@ -1422,39 +1518,11 @@ static int ur_udp_send(net_loop *loop, net_udp *nu, const net_dgram *d, int coun
     int first = L(loop)->udp_sqe_only ? 0 : udp_send_direct(u, d, count);
     if (first == count)
         return count;
-    if ((uint32_t)count > u->tx_cap) { /* no batch in flight: nothing points into the old arrays */
-        ur_utx *tx = net__malloc((size_t)count * sizeof *tx);
-        uint8_t *st = net__malloc((size_t)count);
-        if (!tx || !st) {
-            free(tx);
-            free(st);
-            return NET_E_NOMEM;
-        }
-        free(u->tx);
-        free(u->tx_state);
-        u->tx = tx;
-        u->tx_state = st;
-        u->tx_cap = (uint32_t)count;
-    }
+    if (udp_tx_reserve(u, (uint32_t)count) != 0)
+        return NET_E_NOMEM;
     memset(u->tx_state, TX_DONE, (size_t)first);
     for (int i = first; i < count; i++) {
-        ur_utx *t = &u->tx[i];
-        memset(&t->msg, 0, sizeof t->msg);
-        t->iov.iov_base = (void *)d[i].data;
-        t->iov.iov_len = d[i].len;
-        t->msg.msg_iov = &t->iov;
-        t->msg.msg_iovlen = 1;
-        if (!d[i].connected) {
-            struct sockaddr_storage ss;
-            int len;
-            /* (an address that does not convert leaves no name: sendmsg
-             * then refuses the datagram and it is reported) */
-            if (os_sockaddr_from_addr(&d[i].to, &ss, &len) == 0 && len > 0 && (size_t)len <= sizeof t->to) {
-                memcpy(&t->to, &ss, (size_t)len);
-                t->msg.msg_name = &t->to;
-                t->msg.msg_namelen = (socklen_t)len;
-            }
-        }
+        dgram_msg(&u->tx[i].msg, &u->tx[i].iov, &u->tx[i].to, &d[i]);
         u->tx_state[i] = TX_WAIT;
     }
     u->tx_batch = d;
