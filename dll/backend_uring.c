@@ -1540,16 +1540,22 @@ static void ur_udp_close(net_loop *loop, net_udp *nu)
 
 /* ---- completions ---- */
 
+/* The final CQE of a receive (accept, for a listener): none in flight now. */
+static void rx_ended(ur_sock *s)
+{
+    s->rx_on = 0;
+    s->rx_cxl = 0;
+    s->ops--;
+}
+
 static void on_accept(ur_loop *l, ur_sock *s, int res, unsigned flags)
 {
     int more = (flags & IORING_CQE_F_MORE) != 0;
-    if (!more) {
-        s->rx_on = 0;
-        s->rx_cxl = 0;
-        s->ops--;
-    }
+    if (!more)
+        rx_ended(s);
     int fault = res >= 0 ? net__fault(NET_FAULT_ACCEPT) : 0;
-    if (fault) { /* test builds: as if the accept had failed */
+    /* Test builds: as if the accept had failed. */
+    if (fault) {
         close(res);
         res = -fault;
     }
@@ -1565,69 +1571,82 @@ static void on_accept(ur_loop *l, ur_sock *s, int res, unsigned flags)
     } else if (!s->closed) {
         int e = -res;
         if (e == EINVAL && !more && (l->features & F_MS_ACCEPT)) {
-            l->features &= ~F_MS_ACCEPT; /* no multishot accept here */
+            /* No multishot accept here: single shots from now on. */
+            l->features &= ~F_MS_ACCEPT;
         } else if (e == ECANCELED || e == EINTR || e == EAGAIN || e == ECONNABORTED || e == EPROTO || e == EPERM) {
             /* re-arm below */
         } else {
             net__accepted(s->obj, NET_BAD_SOCK, NULL, os_error_to_net(e), e);
+            /* A broken listener: do not spin on it. */
             if (!os_error_is_resource(e) && (e == EBADF || e == ENOTSOCK || e == EINVAL || e == EOPNOTSUPP))
-                s->want_rx = 0; /* the listener is broken: do not spin on it */
+                s->want_rx = 0;
         }
     }
     if (!more)
         sync_sock(l, s);
 }
 
+/* Hands the bytes in buffer bid to the core, which copies them out; the
+ * buffer then goes back to the ring, unless the kernel still fills the rest
+ * of it (incremental consumption). */
+static void recv_buffer(ur_loop *l, ur_sock *s, int res, unsigned flags)
+{
+    unsigned bid = flags >> IORING_CQE_BUFFER_SHIFT;
+    uint8_t *p = buf_ptr(l, bid);
+    if (l->buf_off)
+        p += l->buf_off[bid];
+    if (res > 0 && !s->closed)
+        net__received(s->obj, p, (size_t)res);
+    if (l->buf_off && (flags & IORING_CQE_F_BUF_MORE)) {
+        l->buf_off[bid] += res > 0 ? (uint32_t)res : 0;
+    } else {
+        if (l->buf_off)
+            l->buf_off[bid] = 0;
+        buf_put(l, bid);
+    }
+}
+
+static void recv_error(ur_loop *l, ur_sock *s, int e, int more)
+{
+    if (e == ENOBUFS) {
+        l->starved = 1;
+        l->nobufs++;
+        /* Re-armed by the retry pass, once the ring has buffers again. */
+        if (s->want_rx)
+            retry_later(l, s);
+    } else if (e == EINVAL && !more && (l->features & F_MS_RECV)) {
+        /* No multishot recv here: single shots from now on. */
+        l->features &= ~F_MS_RECV;
+    } else if (e == ECANCELED || e == EINTR || e == EAGAIN) {
+        /* ours (recv_stop), or the submitting thread exited: re-arm if wanted */
+    } else {
+        s->want_rx = 0;
+        net__recv_failed(s->obj, os_error_to_net(e), e);
+    }
+}
+
 static void on_recv(ur_loop *l, ur_sock *s, int res, unsigned flags)
 {
     int more = (flags & IORING_CQE_F_MORE) != 0;
     int fault = res > 0 ? net__fault(NET_FAULT_RECV) : 0;
-    if (fault == ECONNRESET) /* test builds: the data is lost to a reset, as it would be */
+    /* Test builds: the data is lost to a reset, as it would be. */
+    if (fault == ECONNRESET)
         res = -fault;
-    if (!more) {
-        s->rx_on = 0;
-        s->rx_cxl = 0;
-        s->ops--;
-    }
-    if (flags & IORING_CQE_F_BUFFER) {
-        unsigned bid = flags >> IORING_CQE_BUFFER_SHIFT;
-        uint8_t *p = buf_ptr(l, bid);
-        if (l->buf_off)
-            p += l->buf_off[bid];
-        if (res > 0 && !s->closed)
-            net__received(s->obj, p, (size_t)res);
-        /* The core has copied it: the buffer goes back, unless the kernel
-         * still fills the rest of it (incremental consumption). */
-        if (l->buf_off && (flags & IORING_CQE_F_BUF_MORE)) {
-            l->buf_off[bid] += res > 0 ? (uint32_t)res : 0;
-        } else {
-            if (l->buf_off)
-                l->buf_off[bid] = 0;
-            buf_put(l, bid);
-        }
-    }
+    if (!more)
+        rx_ended(s);
+    if (flags & IORING_CQE_F_BUFFER)
+        recv_buffer(l, s, res, flags);
+    /* A single shot that left data behind: ur_wait reads on this turn. */
     if (!more && res > 0 && (flags & IORING_CQE_F_SOCK_NONEMPTY))
         l->again = 1;
     if (res == 0) {
+        /* The end of the stream, said once: nothing more will come. */
         if (!s->closed && !s->eof) {
-            s->eof = 1; /* nothing more will come */
+            s->eof = 1;
             net__received(s->obj, NULL, 0);
         }
     } else if (res < 0 && !s->closed) {
-        int e = -res;
-        if (e == ENOBUFS) {
-            l->starved = 1;
-            l->nobufs++;
-            if (s->want_rx)
-                retry_later(l, s); /* re-armed once the ring has buffers again */
-        } else if (e == EINVAL && !more && (l->features & F_MS_RECV)) {
-            l->features &= ~F_MS_RECV; /* no multishot recv here: single shots */
-        } else if (e == ECANCELED || e == EINTR || e == EAGAIN) {
-            /* ours (recv_stop), or the submitting thread exited: re-arm if wanted */
-        } else {
-            s->want_rx = 0;
-            net__recv_failed(s->obj, os_error_to_net(e), e);
-        }
+        recv_error(l, s, -res, more);
     }
     if (!more)
         sync_sock(l, s);
@@ -1638,7 +1657,8 @@ static void on_send(ur_loop *l, ur_sock *s, int res)
     s->send_on = 0;
     s->ops--;
     int fault = res >= 0 ? net__fault(NET_FAULT_SEND) : 0;
-    if (fault == ECONNRESET || fault == EPIPE) /* test builds: the connection failed under the send */
+    /* Test builds: the connection failed under the send. */
+    if (fault == ECONNRESET || fault == EPIPE)
         res = -fault;
     if (s->closed) {
         sync_sock(l, s);
@@ -1647,7 +1667,8 @@ static void on_send(ur_loop *l, ur_sock *s, int res)
     if (res >= 0) {
         net__sent(s->obj, (size_t)res, 0, 0);
     } else if (res == -EAGAIN || res == -EINTR || res == -ECANCELED) {
-        s->send_want = 1; /* nothing was sent: again */
+        /* Nothing was sent: again. */
+        s->send_want = 1;
     } else {
         net__sent(s->obj, 0, os_error_to_net(-res), -res);
     }
@@ -1673,7 +1694,8 @@ static void udp_deliver(ur_loop *l, ur_udp *u, const ur_urx *x, uint8_t *buf, in
     int trunc;
     if (x) {
         data = buf ? (const void *)buf : (const void *)"";
-        len = (size_t)res; /* MSG_TRUNC: the real length, even past the buffer */
+        /* MSG_TRUNC made res the real length, even past the buffer. */
+        len = (size_t)res;
         trunc = (x->msg.msg_flags & MSG_TRUNC) || len > UBUF_SIZE;
         if (len > UBUF_SIZE)
             len = UBUF_SIZE;
@@ -1681,8 +1703,9 @@ static void udp_deliver(ur_loop *l, ur_udp *u, const ur_urx *x, uint8_t *buf, in
         namelen = x->msg.msg_namelen;
     } else {
         struct io_uring_recvmsg_out *o = io_uring_recvmsg_validate(buf, res, &l->urx_msg);
+        /* Shorter than the header the kernel always writes. */
         if (!o)
-            return; /* shorter than the header the kernel always writes */
+            return;
         data = io_uring_recvmsg_payload(o, &l->urx_msg);
         len = io_uring_recvmsg_payload_length(o, res, &l->urx_msg);
         trunc = (o->flags & MSG_TRUNC) || o->payloadlen > len;
@@ -1697,55 +1720,62 @@ static void udp_deliver(ur_loop *l, ur_udp *u, const ur_urx *x, uint8_t *buf, in
     net__udp_received(u->s.obj, data, len, &from, trunc);
 }
 
+static void udp_recv_error(ur_loop *l, ur_udp *u, int e, int single, int more)
+{
+    ur_sock *s = &u->s;
+    if (e == ENOBUFS) {
+        l->ustarved = 1;
+        l->nobufs++;
+        /* Re-armed by the retry pass, once the ring has buffers again. */
+        if (s->want_rx)
+            retry_later(l, s);
+    } else if (e == EINVAL && !single && !more && (l->features & F_MS_RECVMSG)) {
+        /* No multishot recvmsg here: single shots from now on. */
+        l->features &= ~F_MS_RECVMSG;
+    } else if (e == ECANCELED || e == EINTR || e == EAGAIN) {
+        /* ours (recv_stop), or the submitting thread exited: re-arm if wanted */
+    } else {
+        /* ICMP news (ECONNREFUSED on a connected socket...) ends the
+         * multishot; the socket goes on receiving. A broken socket stops:
+         * do not spin on it. */
+        net__udp_recv_error(s->obj, os_error_to_net(e), e);
+        if (e == ENOMEM) {
+            if (s->want_rx)
+                retry_later(l, s);
+        } else if (e == EBADF || e == ENOTSOCK || e == EFAULT || e == EINVAL) {
+            s->want_rx = 0;
+        }
+    }
+}
+
 static void on_udp_recv(ur_loop *l, ur_udp *u, unsigned tag, int res, unsigned flags)
 {
     ur_sock *s = &u->s;
     int single = (tag & URX_SINGLE) != 0;
     unsigned slot = tag & (URX_SINGLE - 1);
     int more = !single && (flags & IORING_CQE_F_MORE);
-    if (!more) {
-        if (single) {
-            u->rx_busy &= ~(1u << slot);
-            u->rx_cxl_mask &= ~(1u << slot);
-        } else {
-            s->rx_on = 0;
-            s->rx_cxl = 0;
-        }
+    if (single) {
+        u->rx_busy &= ~(1u << slot);
+        u->rx_cxl_mask &= ~(1u << slot);
         s->ops--;
+    } else if (!more) {
+        rx_ended(s);
     }
     if (flags & IORING_CQE_F_BUFFER) {
         unsigned bid = flags >> IORING_CQE_BUFFER_SHIFT;
         if (res >= 0 && !s->closed)
             udp_deliver(l, u, single ? &u->rx[slot] : NULL, ubuf_ptr(l, bid), res);
-        ubuf_put(l, bid); /* the core has copied what it keeps */
+        ubuf_put(l, bid);
     } else if (single && res == 0 && !s->closed) {
-        udp_deliver(l, u, &u->rx[slot], NULL, 0); /* the kernel kept its buffer for an empty datagram */
+        /* The kernel takes no buffer for an empty datagram. */
+        udp_deliver(l, u, &u->rx[slot], NULL, 0);
     }
+    /* UDP does not say whether more datagrams wait: ur_wait re-posts the
+     * single shot and reads on this turn. */
     if (single && res >= 0)
-        l->again = 1; /* more may wait: the next round re-posts and reads on */
-    if (res < 0 && !s->closed) {
-        int e = -res;
-        if (e == ENOBUFS) {
-            l->ustarved = 1;
-            l->nobufs++;
-            if (s->want_rx)
-                retry_later(l, s); /* re-armed once the ring has buffers again */
-        } else if (e == EINVAL && !single && !more && (l->features & F_MS_RECVMSG)) {
-            l->features &= ~F_MS_RECVMSG; /* no multishot recvmsg here: single shots */
-        } else if (e == ECANCELED || e == EINTR || e == EAGAIN) {
-            /* ours (recv_stop), or the submitting thread exited: re-arm if wanted */
-        } else {
-            /* ICMP news (ECONNREFUSED on a connected socket...) ends the
-             * multishot; the socket goes on receiving. */
-            net__udp_recv_error(s->obj, os_error_to_net(e), e);
-            if (e == ENOMEM) {
-                if (s->want_rx)
-                    retry_later(l, s);
-            } else if (e == EBADF || e == ENOTSOCK || e == EFAULT || e == EINVAL) {
-                s->want_rx = 0; /* the socket is broken: do not spin on it */
-            }
-        }
-    }
+        l->again = 1;
+    if (res < 0 && !s->closed)
+        udp_recv_error(l, u, -res, single, more);
     if (!more)
         sync_sock(l, s);
 }
@@ -1760,7 +1790,8 @@ static void on_udp_send(ur_loop *l, ur_udp *u, unsigned idx, int res)
         return;
     }
     if (res == -EAGAIN || res == -EINTR || res == -ECANCELED) {
-        u->tx_state[idx] = TX_WAIT; /* nothing was sent: again */
+        /* Nothing was sent: again. */
+        u->tx_state[idx] = TX_WAIT;
         if (idx < u->tx_next)
             u->tx_next = idx;
         sync_sock(l, s);
@@ -1773,7 +1804,8 @@ static void on_udp_send(ur_loop *l, ur_udp *u, unsigned idx, int res)
         int n = (int)u->tx_count;
         u->tx_batch = NULL;
         u->tx_count = u->tx_next = 0;
-        net__udp_sent(s->obj, n); /* may hand us the next batch at once */
+        /* This may hand us the next batch at once. */
+        net__udp_sent(s->obj, n);
     }
     sync_sock(l, s);
 }
@@ -1781,8 +1813,9 @@ static void on_udp_send(ur_loop *l, ur_udp *u, unsigned idx, int res)
 static void on_cancel(ur_loop *l, ur_sock *s, int res)
 {
     s->ops--;
+    /* Cancel by fd is unknown here: one cancel per operation from now on. */
     if (res == -EINVAL && s->closed && (l->features & F_CANCEL_FD)) {
-        l->features &= ~F_CANCEL_FD; /* cancel by fd unknown here: per operation */
+        l->features &= ~F_CANCEL_FD;
         s->close_cxl = 0;
     }
     sync_sock(l, s);
@@ -1824,19 +1857,14 @@ static void handle(ur_loop *l, uint64_t ud, int res, unsigned flags)
     maybe_retire(l, s);
 }
 
-static int ur_wait(net_loop *loop, int timeout_ms)
+/* Submits what is queued and waits for a completion up to timeout_ms (-1:
+ * no limit), in one io_uring_enter. */
+static void enter(ur_loop *l, int timeout_ms)
 {
-    ur_loop *l = L(loop);
-    ensure_enabled(l);
-    if (l->wake_rearm)
-        arm_wake(l);
-    run_retry(l);
-    buf_flush(l);
-    if (l->zombies)
-        timeout_ms = 0;
     int rc;
     int fault = net__fault(NET_FAULT_SUBMIT);
-    if (fault) { /* test builds: this enter fails; the SQEs wait for the next turn */
+    if (fault) {
+        /* Test builds: this enter fails; the SQEs wait for the next turn. */
         rc = -fault;
         timeout_ms = timeout_ms < 0 || timeout_ms > 10 ? 10 : timeout_ms;
         os_sleep_ms((uint32_t)timeout_ms);
@@ -1853,6 +1881,26 @@ static int ur_wait(net_loop *loop, int timeout_ms)
     }
     if (rc < 0)
         submit_error(l, rc);
+}
+
+/* After a batch: a ring that ran dry grows (at the bound, the recycled
+ * buffers have to do), and the buffers given back are published. */
+static void refill(ur_loop *l)
+{
+    if (l->starved) {
+        l->starved = 0;
+        buf_grow(l);
+    }
+    if (l->ustarved) {
+        l->ustarved = 0;
+        ubuf_grow(l);
+    }
+    buf_flush(l);
+}
+
+/* Handles up to l->batch CQEs; returns how many. */
+static unsigned reap(ur_loop *l)
+{
     unsigned total = 0;
     for (int round = 0;; round++) {
         l->again = 0;
@@ -1863,15 +1911,7 @@ static int ur_wait(net_loop *loop, int timeout_ms)
         }
         io_uring_cq_advance(&l->ring, n);
         total += n;
-        if (l->starved) {
-            l->starved = 0;
-            buf_grow(l); /* at the bound, the recycled buffers have to do */
-        }
-        if (l->ustarved) {
-            l->ustarved = 0;
-            ubuf_grow(l);
-        }
-        buf_flush(l);
+        refill(l);
         run_retry(l);
         /* Single-shot receives (no multishot here) that left data behind,
          * or single-shot recvmsgs that got a datagram (UDP does not say
@@ -1879,12 +1919,29 @@ static int ur_wait(net_loop *loop, int timeout_ms)
          * times a turn. */
         if (!l->again || round >= 8 || total >= l->batch)
             break;
-        rc = io_uring_submit_and_get_events(&l->ring);
+        int rc = io_uring_submit_and_get_events(&l->ring);
         if (rc < 0) {
             submit_error(l, rc);
             break;
         }
     }
+    return total;
+}
+
+static int ur_wait(net_loop *loop, int timeout_ms)
+{
+    ur_loop *l = L(loop);
+    ensure_enabled(l);
+    if (l->wake_rearm)
+        arm_wake(l);
+    run_retry(l);
+    buf_flush(l);
+    /* Sockets retired since the last wait are released at the end of this
+     * one, and the core waits for them: no sleeping. */
+    if (l->zombies)
+        timeout_ms = 0;
+    enter(l, timeout_ms);
+    unsigned total = reap(l);
     release_zombies(l);
     return (int)total;
 }
