@@ -23,10 +23,7 @@ _Static_assert(sizeof(net_iov) == sizeof(struct iovec), "net_iov must match stru
 #define DGRAM_BATCH 32   /* datagrams per recvmmsg/sendmmsg */
 #define DGRAM_SLOT 65536 /* larger than any UDP payload: what does not fit is truncated, then dropped */
 
-enum { EP_CONN = 1, EP_LISTENER = 2, EP_UDP = 3 };
-
 typedef struct ep_sock {
-    int kind;
     int fd;
     void *obj;
     int readable; /* the last read did not drain the socket */
@@ -39,7 +36,6 @@ typedef struct ep_sock {
     int pend_done;
     int in_ready;
     struct ep_sock *ready_next;
-    struct ep_sock *zombie_next;
 } ep_sock;
 
 typedef struct ep_loop {
@@ -47,8 +43,7 @@ typedef struct ep_loop {
     int evfd;
     int nevents;
     struct epoll_event *events;
-    ep_sock *ready;   /* sockets with work the last wait did not report */
-    ep_sock *zombies; /* closed, released at the end of the turn */
+    ep_sock *ready; /* sockets with work the last wait did not report */
     /* UDP scratch, used within one call: receive slots are only touched as
      * far as datagrams reach, so the address space costs little memory. */
     uint8_t *dg_buf;
@@ -94,27 +89,11 @@ static int ep_loop_open(net_loop *loop)
     return 0;
 }
 
-static void release_zombies(ep_loop *l)
-{
-    while (l->zombies) {
-        ep_sock *s = l->zombies;
-        l->zombies = s->zombie_next;
-        if (s->kind == EP_CONN)
-            net__conn_released(s->obj);
-        else if (s->kind == EP_UDP)
-            net__udp_released(s->obj);
-        else
-            net__listener_released(s->obj);
-        free(s);
-    }
-}
-
 static void ep_loop_close(net_loop *loop)
 {
     ep_loop *l = L(loop);
     if (!l)
         return;
-    release_zombies(l);
     close(l->epfd);
     close(l->evfd);
     free(l->events);
@@ -139,45 +118,60 @@ static void make_ready(ep_loop *l, ep_sock *s)
     l->ready = s;
 }
 
-static ep_sock *sock_new(int kind, int fd, void *obj)
+static ep_sock *sock_new(int fd, void *obj)
 {
     ep_sock *s = net__calloc(1, sizeof *s);
     if (s) {
-        s->kind = kind;
         s->fd = fd;
         s->obj = obj;
     }
     return s;
 }
 
-static int add_fd(ep_loop *l, ep_sock *s, uint32_t events)
+static int add_fd(ep_loop *l, ep_sock *s, uint32_t events, int *os_error)
 {
     struct epoll_event ev = {.events = events | EPOLLET, .data.ptr = s};
-    return epoll_ctl(l->epfd, EPOLL_CTL_ADD, s->fd, &ev) == 0 ? 0 : os_error_to_net(errno);
+    if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, s->fd, &ev) == 0)
+        return 0;
+    *os_error = errno;
+    return os_error_to_net(errno);
 }
 
-static void retire(ep_loop *l, ep_sock *s)
+/* Nothing is outstanding on an epoll socket: it is released at once. An
+ * event for it may still wait in this turn's batch (closed says to skip
+ * it); the core frees it after the turn. */
+static void ep_close(net_loop *loop, net_obj *o)
 {
-    s->closed = 1;
-    close(s->fd); /* also leaves the epoll set */
-    s->fd = -1;
-    s->zombie_next = l->zombies;
-    l->zombies = s;
+    (void)loop;
+    ep_sock *s = *net__obj_bk(o);
+    if (s) { /* else never registered */
+        s->closed = 1;
+        s->pend_dg = NULL;
+        close(s->fd); /* also leaves the epoll set */
+        s->fd = -1;
+    }
+    net__released(o);
+}
+
+static void ep_sock_free(net_loop *loop, net_obj *o)
+{
+    (void)loop;
+    free(*net__obj_bk(o));
 }
 
 /* ---- listeners ---- */
 
-static int ep_listener_open(net_loop *loop, net_listener *ls)
+static int ep_listener_open(net_loop *loop, net_listener *ls, int *os_error)
 {
-    ep_sock *s = sock_new(EP_LISTENER, (int)net__listener_sock(ls), ls);
+    ep_sock *s = sock_new((int)net__obj_sock(net__obj(ls)), ls);
     if (!s)
         return NET_E_NOMEM;
-    int rc = add_fd(L(loop), s, EPOLLIN);
+    int rc = add_fd(L(loop), s, EPOLLIN, os_error);
     if (rc) {
         free(s);
         return rc;
     }
-    *net__listener_bk(ls) = s;
+    *net__obj_bk(net__obj(ls)) = s;
     return 0;
 }
 
@@ -211,7 +205,7 @@ static void do_accept(ep_loop *l, ep_sock *s)
 
 static void ep_accept_start(net_loop *loop, net_listener *ls)
 {
-    ep_sock *s = *net__listener_bk(ls);
+    ep_sock *s = *net__obj_bk(net__obj(ls));
     s->accepting = 1;
     make_ready(L(loop), s); /* connections may already wait in the backlog */
 }
@@ -219,39 +213,29 @@ static void ep_accept_start(net_loop *loop, net_listener *ls)
 static void ep_accept_stop(net_loop *loop, net_listener *ls)
 {
     (void)loop;
-    ep_sock *s = *net__listener_bk(ls);
+    ep_sock *s = *net__obj_bk(net__obj(ls));
     s->accepting = 0;
-}
-
-static void ep_listener_close(net_loop *loop, net_listener *ls)
-{
-    ep_sock *s = *net__listener_bk(ls);
-    if (!s) { /* never registered */
-        net__listener_released(ls);
-        return;
-    }
-    retire(L(loop), s);
 }
 
 /* ---- connections ---- */
 
-static int ep_conn_open(net_loop *loop, net_conn *c)
+static int ep_conn_open(net_loop *loop, net_conn *c, int *os_error)
 {
-    ep_sock *s = sock_new(EP_CONN, (int)net__conn_sock(c), c);
+    ep_sock *s = sock_new((int)net__obj_sock(net__obj(c)), c);
     if (!s)
         return NET_E_NOMEM;
-    int rc = add_fd(L(loop), s, EPOLLIN | EPOLLOUT | EPOLLRDHUP);
+    int rc = add_fd(L(loop), s, EPOLLIN | EPOLLOUT | EPOLLRDHUP, os_error);
     if (rc) {
         free(s);
         return rc;
     }
-    *net__conn_bk(c) = s;
+    *net__obj_bk(net__obj(c)) = s;
     return 0;
 }
 
-static int ep_connect(net_loop *loop, net_conn *c, const net_addr *to)
+static int ep_connect(net_loop *loop, net_conn *c, const net_addr *to, int *os_error)
 {
-    ep_sock *s = *net__conn_bk(c);
+    ep_sock *s = *net__obj_bk(net__obj(c));
     struct sockaddr_storage ss;
     int len;
     if (os_sockaddr_from_addr(to, &ss, &len) != 0)
@@ -265,6 +249,7 @@ static int ep_connect(net_loop *loop, net_conn *c, const net_addr *to)
     if (errno == EINPROGRESS || errno == EINTR)
         return 0;
     s->connecting = 0;
+    *os_error = errno;
     return os_error_to_net(errno);
 }
 
@@ -327,7 +312,7 @@ static void do_read(net_loop *loop, ep_loop *l, ep_sock *s)
 
 static void ep_recv_start(net_loop *loop, net_conn *c)
 {
-    ep_sock *s = *net__conn_bk(c);
+    ep_sock *s = *net__obj_bk(net__obj(c));
     s->reading = 1;
     if (s->readable || s->rdhup)
         make_ready(L(loop), s);
@@ -336,7 +321,7 @@ static void ep_recv_start(net_loop *loop, net_conn *c)
 static void ep_recv_stop(net_loop *loop, net_conn *c)
 {
     (void)loop;
-    ep_sock *s = *net__conn_bk(c);
+    ep_sock *s = *net__obj_bk(net__obj(c));
     s->reading = 0;
 }
 
@@ -365,10 +350,10 @@ static ssize_t send_iov(int fd, const net_iov *iov, int count)
     return r;
 }
 
-static int ep_send(net_loop *loop, net_conn *c, const net_iov *iov, int count)
+static int ep_send(net_loop *loop, net_conn *c, const net_iov *iov, int count, int *os_error)
 {
     (void)loop;
-    ep_sock *s = *net__conn_bk(c);
+    ep_sock *s = *net__obj_bk(net__obj(c));
     ssize_t r = send_iov(s->fd, iov, count);
     if (r >= 0)
         return r > 0x7FFFFFFF ? 0x7FFFFFFF : (int)r;
@@ -378,6 +363,7 @@ static int ep_send(net_loop *loop, net_conn *c, const net_iov *iov, int count)
         s->writable = 0;
         return NET__PENDING;
     }
+    *os_error = errno;
     return os_error_to_net(errno);
 }
 
@@ -393,28 +379,22 @@ static void finish_send(ep_sock *s)
     net__sent(s->obj, r > 0 ? (size_t)r : 0, r < 0 ? os_error_to_net(e) : 0, e);
 }
 
-static void ep_conn_close(net_loop *loop, net_conn *c)
-{
-    ep_sock *s = *net__conn_bk(c);
-    retire(L(loop), s);
-}
-
 /* ---- UDP ---- */
 
-static int ep_udp_open(net_loop *loop, net_udp *u)
+static int ep_udp_open(net_loop *loop, net_udp *u, int *os_error)
 {
     ep_loop *l = L(loop);
     if (!l->dg_buf && !(l->dg_buf = net__malloc((size_t)DGRAM_BATCH * DGRAM_SLOT)))
         return NET_E_NOMEM;
-    ep_sock *s = sock_new(EP_UDP, (int)net__udp_sock(u), u);
+    ep_sock *s = sock_new((int)net__obj_sock(net__obj(u)), u);
     if (!s)
         return NET_E_NOMEM;
-    int rc = add_fd(l, s, EPOLLIN | EPOLLOUT);
+    int rc = add_fd(l, s, EPOLLIN | EPOLLOUT, os_error);
     if (rc) {
         free(s);
         return rc;
     }
-    *net__udp_bk(u) = s;
+    *net__obj_bk(net__obj(u)) = s;
     return 0;
 }
 
@@ -467,7 +447,7 @@ static void do_udp_read(ep_loop *l, ep_sock *s)
 
 static void ep_udp_recv_start(net_loop *loop, net_udp *u)
 {
-    ep_sock *s = *net__udp_bk(u);
+    ep_sock *s = *net__obj_bk(net__obj(u));
     s->reading = 1;
     s->readable = 1; /* datagrams may have queued while we were not reading: look once */
     make_ready(L(loop), s);
@@ -476,7 +456,7 @@ static void ep_udp_recv_start(net_loop *loop, net_udp *u)
 static void ep_udp_recv_stop(net_loop *loop, net_udp *u)
 {
     (void)loop;
-    ep_sock *s = *net__udp_bk(u);
+    ep_sock *s = *net__obj_bk(net__obj(u));
     s->reading = 0;
 }
 
@@ -523,9 +503,10 @@ static int udp_send_some(ep_loop *l, ep_sock *s, const net_dgram *d, int n)
     return 1;
 }
 
-static int ep_udp_send(net_loop *loop, net_udp *u, const net_dgram *d, int count)
+static int ep_udp_send(net_loop *loop, net_udp *u, const net_dgram *d, int count, int *os_error)
 {
-    ep_sock *s = *net__udp_bk(u);
+    (void)os_error; /* a refused datagram is reported on its own: the batch never fails */
+    ep_sock *s = *net__obj_bk(net__obj(u));
     s->pend_done = 0;
     if (udp_send_some(L(loop), s, d, count))
         return count;
@@ -542,25 +523,19 @@ static void finish_udp_send(ep_loop *l, ep_sock *s)
     net__udp_sent(s->obj, s->pend_n);
 }
 
-static void ep_udp_close(net_loop *loop, net_udp *u)
-{
-    ep_sock *s = *net__udp_bk(u);
-    s->pend_dg = NULL;
-    retire(L(loop), s);
-}
-
 /* ---- the wait ---- */
 
 static void service(net_loop *loop, ep_loop *l, ep_sock *s)
 {
     if (s->closed)
         return;
-    if (s->kind == EP_LISTENER) {
+    uint32_t kind = net__obj_kind(s->obj);
+    if (kind == OBJ_LISTENER) {
         if (s->accepting && s->readable)
             do_accept(l, s);
         return;
     }
-    if (s->kind == EP_UDP) {
+    if (kind == OBJ_UDP) {
         if (s->pend_dg && s->writable)
             finish_udp_send(l, s);
         if (s->reading && s->readable && !s->closed)
@@ -610,7 +585,6 @@ static int ep_wait(net_loop *loop, int timeout_ms)
         s->in_ready = 0;
         service(loop, l, s);
     }
-    release_zombies(l);
     return n < 0 ? 0 : n;
 }
 
@@ -621,19 +595,18 @@ const net_backend net__backend_epoll = {
     .loop_close = ep_loop_close,
     .wait = ep_wait,
     .wake = ep_wake,
+    .sock_free = ep_sock_free,
+    .close = ep_close,
     .listener_open = ep_listener_open,
     .accept_start = ep_accept_start,
     .accept_stop = ep_accept_stop,
-    .listener_close = ep_listener_close,
     .conn_open = ep_conn_open,
     .connect = ep_connect,
     .recv_start = ep_recv_start,
     .recv_stop = ep_recv_stop,
     .send = ep_send,
-    .conn_close = ep_conn_close,
     .udp_open = ep_udp_open,
     .udp_recv_start = ep_udp_recv_start,
     .udp_recv_stop = ep_udp_recv_stop,
     .udp_send = ep_udp_send,
-    .udp_close = ep_udp_close,
 };

@@ -12,11 +12,10 @@
  *
  * Every operation is an iocp_op whose first member is the OVERLAPPED the
  * port hands back. A socket counts one reference while open plus one per
- * operation submitted and not yet handled; conn_close, listener_close and
- * udp_close cancel (CancelIoEx), close the socket and drop the open
- * reference, and the object is released in wait() once the count reaches
- * zero: no OVERLAPPED outlives its socket's state and CLOSE comes after the
- * last completion.
+ * operation submitted and not yet handled; close cancels (CancelIoEx),
+ * closes the socket and drops the open reference, and the object is
+ * released (net__released) once the count reaches zero: no OVERLAPPED
+ * outlives its socket's state and CLOSE comes after the last completion.
  *
  * FILE_SKIP_COMPLETION_PORT_ON_SUCCESS is set on TCP sockets where the
  * protocol allows it (IFS providers only, as libuv checks; never on UDP
@@ -72,7 +71,6 @@
 #define ADDR_SLOT ((DWORD)(sizeof(SOCKADDR_STORAGE) + 16))
 #define UDP_RECVS 8 /* WSARecvFrom kept posted per UDP socket */
 
-enum { K_CONN = 1, K_LISTENER = 2, K_UDP = 3 };
 enum { T_RECV0 = 1, T_SEND, T_CONNECT, T_ACCEPT, T_URECV, T_USEND };
 
 typedef struct iocp_sock iocp_sock;
@@ -115,16 +113,14 @@ typedef struct usend_op {
 } usend_op;
 
 struct iocp_sock {
-    int kind;
     SOCKET s;
     void *obj;
     int refs;    /* 1 while open + 1 per pending op */
-    int closed;  /* conn_close / listener_close ran */
+    int closed;  /* close ran */
     int skip;    /* FILE_SKIP_COMPLETION_PORT_ON_SUCCESS is on */
     int reading; /* the core wants data */
     int in_ready;
     iocp_sock *ready_next;
-    iocp_sock *zombie_next;
     /* connections */
     iocp_op rd, wr, cn;
     /* listeners and UDP */
@@ -150,7 +146,6 @@ typedef struct iocp_loop {
     OVERLAPPED_ENTRY *entries;
     iocp_op *done_head, *done_tail; /* completions handled in wait(), in order */
     iocp_sock *ready;               /* sockets with reading left to do */
-    iocp_sock *zombies;             /* closed, every op handled: released at the end of wait() */
     uint64_t turn;                  /* wait() calls so far */
 } iocp_loop;
 
@@ -242,13 +237,13 @@ static int sock_family(SOCKET s)
  * inline with a datagram older or newer than others whose packets are still
  * in the port (both seen under Wine), and nothing tells which. Through the
  * port, a socket's datagrams come out in the order they were read. */
-static int associate(iocp_loop *l, iocp_sock *s)
+static int associate(iocp_loop *l, iocp_sock *s, int *os_error)
 {
     if (!CreateIoCompletionPort((HANDLE)s->s, l->port, 0, 0)) {
-        WSASetLastError((int)GetLastError());
+        *os_error = (int)GetLastError();
         return NET_E_OS;
     }
-    if (s->kind == K_UDP)
+    if (net__obj_kind(s->obj) == OBJ_UDP)
         return 0;
     /* Both families IFS (the usual case): no need to ask this socket's. */
     if (g_skip_ok[0] && g_skip_ok[1] ? 1 : g_skip_ok[sock_family(s->s) == AF_INET6])
@@ -307,20 +302,18 @@ static void make_ready(iocp_loop *l, iocp_sock *s)
     l->ready = s;
 }
 
-static void unref(iocp_loop *l, iocp_sock *s)
+/* At zero the core frees s at the end of the turn (ic_sock_free). */
+static void unref(iocp_sock *s)
 {
-    if (--s->refs == 0) {
-        s->zombie_next = l->zombies;
-        l->zombies = s;
-    }
+    if (--s->refs == 0)
+        net__released(s->obj);
 }
 
-static iocp_sock *sock_new(int kind, SOCKET fd, void *obj)
+static iocp_sock *sock_new(SOCKET fd, void *obj)
 {
     iocp_sock *s = net__calloc(1, sizeof *s);
     if (!s)
         return NULL;
-    s->kind = kind;
     s->s = fd;
     s->obj = obj;
     s->refs = 1;
@@ -376,30 +369,23 @@ static int ic_loop_open(net_loop *loop)
     return 0;
 }
 
-static void release_zombies(iocp_loop *l)
+/* After loop_close (l NULL) no ready list is left to unlink from. */
+static void ic_sock_free(net_loop *loop, net_obj *o)
 {
-    while (l->zombies) {
-        iocp_sock *s = l->zombies;
-        l->zombies = s->zombie_next;
-        if (s->in_ready) { /* cannot happen (closed sockets are not made ready), but never free a listed one */
-            for (iocp_sock **p = &l->ready; *p; p = &(*p)->ready_next)
-                if (*p == s) {
-                    *p = s->ready_next;
-                    break;
-                }
-        }
-        if (s->kind == K_CONN)
-            net__conn_released(s->obj);
-        else if (s->kind == K_UDP)
-            net__udp_released(s->obj);
-        else
-            net__listener_released(s->obj);
-        free(s->acc);
-        free(s->urd);
-        free(s->rbufs);
-        free(s->usd);
-        free(s);
+    iocp_loop *l = L(loop);
+    iocp_sock *s = *net__obj_bk(o);
+    if (s->in_ready && l) { /* cannot happen (closed sockets are not made ready), but never free a listed one */
+        for (iocp_sock **p = &l->ready; *p; p = &(*p)->ready_next)
+            if (*p == s) {
+                *p = s->ready_next;
+                break;
+            }
     }
+    free(s->acc);
+    free(s->urd);
+    free(s->rbufs);
+    free(s->usd);
+    free(s);
 }
 
 static void ic_loop_close(net_loop *loop)
@@ -407,7 +393,6 @@ static void ic_loop_close(net_loop *loop)
     iocp_loop *l = L(loop);
     if (!l)
         return;
-    release_zombies(l);
     /* Sockets still open here (teardown gave up on them) keep their memory:
      * the port dies with their operations, nothing is freed under them. */
     CloseHandle(l->port);
@@ -436,10 +421,10 @@ static void post_accept(iocp_loop *l, iocp_sock *s, accept_op *a)
     submitted(l, &a->op, ok, n);
 }
 
-static int ic_listener_open(net_loop *loop, net_listener *ls)
+static int ic_listener_open(net_loop *loop, net_listener *ls, int *os_error)
 {
     iocp_loop *l = L(loop);
-    iocp_sock *s = sock_new(K_LISTENER, (SOCKET)net__listener_sock(ls), ls);
+    iocp_sock *s = sock_new((SOCKET)net__obj_sock(net__obj(ls)), ls);
     if (!s)
         return NET_E_NOMEM;
     s->acc = net__calloc(ACCEPTS_PER_LISTENER, sizeof *s->acc);
@@ -447,7 +432,7 @@ static int ic_listener_open(net_loop *loop, net_listener *ls)
         free(s);
         return NET_E_NOMEM;
     }
-    int rc = associate(l, s);
+    int rc = associate(l, s, os_error);
     if (rc) {
         free(s->acc);
         free(s);
@@ -458,14 +443,14 @@ static int ic_listener_open(net_loop *loop, net_listener *ls)
         op_init(&s->acc[i].op, s, T_ACCEPT);
         s->acc[i].as = INVALID_SOCKET;
     }
-    *net__listener_bk(ls) = s;
+    *net__obj_bk(net__obj(ls)) = s;
     return 0;
 }
 
 static void ic_accept_start(net_loop *loop, net_listener *ls)
 {
     iocp_loop *l = L(loop);
-    iocp_sock *s = *net__listener_bk(ls);
+    iocp_sock *s = *net__obj_bk(net__obj(ls));
     if (s->closed)
         return;
     s->accepting = 1;
@@ -483,31 +468,8 @@ static void ic_accept_start(net_loop *loop, net_listener *ls)
 static void ic_accept_stop(net_loop *loop, net_listener *ls)
 {
     (void)loop;
-    iocp_sock *s = *net__listener_bk(ls);
+    iocp_sock *s = *net__obj_bk(net__obj(ls));
     s->accepting = 0; /* posted AcceptEx stay; what they accept waits (parked) */
-}
-
-static void ic_listener_close(net_loop *loop, net_listener *ls)
-{
-    iocp_loop *l = L(loop);
-    iocp_sock *s = *net__listener_bk(ls);
-    if (!s) { /* never registered: no operation can be outstanding */
-        net__listener_released(ls);
-        return;
-    }
-    s->accepting = 0;
-    sock_shut(s);
-    for (int i = 0; i < ACCEPTS_PER_LISTENER; i++) {
-        accept_op *a = &s->acc[i];
-        if (a->parked) {
-            a->parked = 0;
-            a->op.pending = 0;
-            closesocket(a->as);
-            a->as = INVALID_SOCKET;
-            unref(l, s);
-        }
-    }
-    unref(l, s); /* the open reference: released in wait() after the last completion */
 }
 
 /* A connection reset or aborted before we took it: nothing to report. */
@@ -564,24 +526,24 @@ static void on_accept(iocp_loop *l, iocp_sock *s, accept_op *a, int err)
 
 /* ---- connections ---- */
 
-static int ic_conn_open(net_loop *loop, net_conn *c)
+static int ic_conn_open(net_loop *loop, net_conn *c, int *os_error)
 {
-    iocp_sock *s = sock_new(K_CONN, (SOCKET)net__conn_sock(c), c);
+    iocp_sock *s = sock_new((SOCKET)net__obj_sock(net__obj(c)), c);
     if (!s)
         return NET_E_NOMEM;
-    int rc = associate(L(loop), s);
+    int rc = associate(L(loop), s, os_error);
     if (rc) {
         free(s);
         return rc;
     }
-    *net__conn_bk(c) = s;
+    *net__obj_bk(net__obj(c)) = s;
     return 0;
 }
 
-static int ic_connect(net_loop *loop, net_conn *c, const net_addr *to)
+static int ic_connect(net_loop *loop, net_conn *c, const net_addr *to, int *os_error)
 {
     iocp_loop *l = L(loop);
-    iocp_sock *s = *net__conn_bk(c);
+    iocp_sock *s = *net__obj_bk(net__obj(c));
     SOCKADDR_STORAGE ss, any;
     int len, alen;
     if (os_sockaddr_from_addr(to, &ss, &len) != 0)
@@ -591,8 +553,10 @@ static int ic_connect(net_loop *loop, net_conn *c, const net_addr *to)
     memset(&wild, 0, sizeof wild);
     wild.family = to->family;
     os_sockaddr_from_addr(&wild, &any, &alen);
-    if (bind(s->s, (struct sockaddr *)&any, alen) != 0)
-        return os_error_to_net(WSAGetLastError());
+    if (bind(s->s, (struct sockaddr *)&any, alen) != 0) {
+        *os_error = WSAGetLastError();
+        return os_error_to_net(*os_error);
+    }
     op_arm(&s->cn);
     DWORD n = 0;
     if (g_connectex(s->s, (struct sockaddr *)&ss, len, NULL, 0, &n, &s->cn.ov)) {
@@ -605,7 +569,7 @@ static int ic_connect(net_loop *loop, net_conn *c, const net_addr *to)
         return 0;
     s->cn.pending = 0;
     s->refs--;
-    WSASetLastError(e);
+    *os_error = e;
     return os_error_to_net(e);
 }
 
@@ -715,7 +679,7 @@ static void on_recv0(net_loop *loop, iocp_loop *l, iocp_sock *s, int err)
 
 static void ic_recv_start(net_loop *loop, net_conn *c)
 {
-    iocp_sock *s = *net__conn_bk(c);
+    iocp_sock *s = *net__obj_bk(net__obj(c));
     if (s->closed)
         return;
     s->reading = 1;
@@ -726,14 +690,14 @@ static void ic_recv_start(net_loop *loop, net_conn *c)
 static void ic_recv_stop(net_loop *loop, net_conn *c)
 {
     (void)loop;
-    iocp_sock *s = *net__conn_bk(c);
+    iocp_sock *s = *net__obj_bk(net__obj(c));
     s->reading = 0; /* a posted zero-byte read may stay: it holds no buffer */
 }
 
-static int ic_send(net_loop *loop, net_conn *c, const net_iov *iov, int count)
+static int ic_send(net_loop *loop, net_conn *c, const net_iov *iov, int count, int *os_error)
 {
     (void)loop;
-    iocp_sock *s = *net__conn_bk(c);
+    iocp_sock *s = *net__obj_bk(net__obj(c));
     if (s->closed)
         return NET_E_CLOSED;
     /* The provider captures the WSABUF array before WSASend returns (the
@@ -772,7 +736,7 @@ static int ic_send(net_loop *loop, net_conn *c, const net_iov *iov, int count)
         return NET__PENDING;
     s->wr.pending = 0;
     s->refs--;
-    WSASetLastError(e); /* the core reads it through os_last_error() */
+    *os_error = e;
     return os_error_to_net(e);
 }
 
@@ -783,12 +747,37 @@ static void on_send(iocp_sock *s, DWORD bytes, int err)
     net__sent(s->obj, err ? 0 : bytes, err ? os_error_to_net(err) : 0, err);
 }
 
-static void ic_conn_close(net_loop *loop, net_conn *c)
+/* Every kind: what a listener's AcceptEx or a UDP socket's WSARecvFrom
+ * completed while parked holds a reference no completion will drop. */
+static void ic_close(net_loop *loop, net_obj *o)
 {
-    iocp_loop *l = L(loop);
-    iocp_sock *s = *net__conn_bk(c);
+    (void)loop;
+    iocp_sock *s = *net__obj_bk(o);
+    if (!s) { /* never registered: no operation can be outstanding */
+        net__released(o);
+        return;
+    }
+    s->accepting = 0;
     sock_shut(s);
-    unref(l, s); /* the open reference: released in wait() after the last completion */
+    for (int i = 0; s->acc && i < ACCEPTS_PER_LISTENER; i++) {
+        accept_op *a = &s->acc[i];
+        if (a->parked) {
+            a->parked = 0;
+            a->op.pending = 0;
+            closesocket(a->as);
+            a->as = INVALID_SOCKET;
+            unref(s);
+        }
+    }
+    while (s->park_head) {
+        urecv_op *r = s->park_head;
+        s->park_head = r->park_next;
+        r->parked = 0;
+        r->op.pending = 0;
+        unref(s);
+    }
+    s->park_tail = NULL;
+    unref(s); /* the open reference: released after the last completion */
 }
 
 /* ---- UDP ---- */
@@ -931,21 +920,21 @@ static void udp_ready(iocp_loop *l, iocp_sock *s)
         r->parked = 0;
         r->op.pending = 0;
         udp_deliver(l, s, r, r->op.done_bytes, r->op.done_err);
-        unref(l, s); /* the parked reference */
+        unref(s); /* the parked reference */
     }
     for (int i = 0; i < UDP_RECVS; i++)
         post_urecv(l, s, &s->urd[i]);
 }
 
-static int ic_udp_open(net_loop *loop, net_udp *u)
+static int ic_udp_open(net_loop *loop, net_udp *u, int *os_error)
 {
-    iocp_sock *s = sock_new(K_UDP, (SOCKET)net__udp_sock(u), u);
+    iocp_sock *s = sock_new((SOCKET)net__obj_sock(net__obj(u)), u);
     if (!s)
         return NET_E_NOMEM;
     s->rcap = net__udp_max_datagram(u) + 1; /* fixed for the socket's life */
     s->urd = net__calloc(UDP_RECVS, sizeof *s->urd);
     s->rbufs = net__malloc((size_t)UDP_RECVS * s->rcap);
-    int rc = s->urd && s->rbufs ? associate(L(loop), s) : NET_E_NOMEM;
+    int rc = s->urd && s->rbufs ? associate(L(loop), s, os_error) : NET_E_NOMEM;
     if (rc) {
         free(s->urd);
         free(s->rbufs);
@@ -957,14 +946,14 @@ static int ic_udp_open(net_loop *loop, net_udp *u)
         op_init(&s->urd[i].op, s, T_URECV);
         s->urd[i].buf = s->rbufs + (size_t)i * s->rcap;
     }
-    *net__udp_bk(u) = s;
+    *net__obj_bk(net__obj(u)) = s;
     return 0;
 }
 
 static void ic_udp_recv_start(net_loop *loop, net_udp *u)
 {
     iocp_loop *l = L(loop);
-    iocp_sock *s = *net__udp_bk(u);
+    iocp_sock *s = *net__obj_bk(net__obj(u));
     if (s->closed)
         return;
     s->reading = 1;
@@ -981,14 +970,15 @@ static void ic_udp_recv_start(net_loop *loop, net_udp *u)
 static void ic_udp_recv_stop(net_loop *loop, net_udp *u)
 {
     (void)loop;
-    iocp_sock *s = *net__udp_bk(u);
+    iocp_sock *s = *net__obj_bk(net__obj(u));
     s->reading = 0; /* posted receives stay; what they get is parked */
 }
 
-static int ic_udp_send(net_loop *loop, net_udp *u, const net_dgram *d, int count)
+static int ic_udp_send(net_loop *loop, net_udp *u, const net_dgram *d, int count, int *os_error)
 {
+    (void)os_error; /* a refused datagram is reported on its own */
     iocp_loop *l = L(loop);
-    iocp_sock *s = *net__udp_bk(u);
+    iocp_sock *s = *net__obj_bk(net__obj(u));
     if (s->closed)
         return NET_E_CLOSED;
     if (count > s->usd_cap) {
@@ -1038,22 +1028,6 @@ static void on_usend(iocp_sock *s, usend_op *o, int err)
         net__udp_send_failed(s->obj, o->d, udp_error_to_net(err), err);
     if (--s->batch_left == 0 && !s->closed)
         net__udp_sent(s->obj, s->batch_count);
-}
-
-static void ic_udp_close(net_loop *loop, net_udp *u)
-{
-    iocp_loop *l = L(loop);
-    iocp_sock *s = *net__udp_bk(u);
-    sock_shut(s);
-    while (s->park_head) {
-        urecv_op *r = s->park_head;
-        s->park_head = r->park_next;
-        r->parked = 0;
-        r->op.pending = 0;
-        unref(l, s);
-    }
-    s->park_tail = NULL;
-    unref(l, s); /* the open reference: released in wait() after the last completion */
 }
 
 /* ---- the wait ---- */
@@ -1110,14 +1084,14 @@ static void dispatch(net_loop *loop, iocp_loop *l, iocp_op *op, DWORD bytes, int
         on_usend(s, (usend_op *)op, err);
         break;
     }
-    unref(l, s); /* the op's reference, after the handler: s outlives its callbacks */
+    unref(s); /* the op's reference, after the handler: s outlives its callbacks */
 }
 
 static int ic_wait(net_loop *loop, int timeout_ms)
 {
     iocp_loop *l = L(loop);
     l->turn++;
-    if (l->done_head || l->ready || l->zombies)
+    if (l->done_head || l->ready)
         timeout_ms = 0;
     ULONG n = 0;
     if (!GetQueuedCompletionStatusEx(l->port, l->entries, l->nentries, &n,
@@ -1147,12 +1121,11 @@ static int ic_wait(net_loop *loop, int timeout_ms)
         s->in_ready = 0;
         if (s->closed)
             continue;
-        if (s->kind == K_UDP)
+        if (net__obj_kind(s->obj) == OBJ_UDP)
             udp_ready(l, s);
         else if (s->reading && !s->rd.pending)
             do_read(loop, l, s);
     }
-    release_zombies(l);
     return (int)n;
 }
 
@@ -1163,19 +1136,18 @@ const net_backend net__backend_iocp = {
     .loop_close = ic_loop_close,
     .wait = ic_wait,
     .wake = ic_wake,
+    .sock_free = ic_sock_free,
+    .close = ic_close,
     .listener_open = ic_listener_open,
     .accept_start = ic_accept_start,
     .accept_stop = ic_accept_stop,
-    .listener_close = ic_listener_close,
     .conn_open = ic_conn_open,
     .connect = ic_connect,
     .recv_start = ic_recv_start,
     .recv_stop = ic_recv_stop,
     .send = ic_send,
-    .conn_close = ic_conn_close,
     .udp_open = ic_udp_open,
     .udp_recv_start = ic_udp_recv_start,
     .udp_recv_stop = ic_udp_recv_stop,
     .udp_send = ic_udp_send,
-    .udp_close = ic_udp_close,
 };

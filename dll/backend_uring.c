@@ -31,8 +31,9 @@
  * Every SQE we queue is counted on its socket (ops) until its final CQE has
  * been handled, cancels included. A closed socket is cancelled (cancel by fd,
  * or one cancel per operation), and only when its count reaches zero is the
- * descriptor closed and the core told (net__*_released), at the end of
- * wait(): no CQE can then name freed memory or a reused descriptor.
+ * core told (net__released); the descriptor is closed when the core frees
+ * the socket at the end of the turn: no CQE can then name freed memory or a
+ * reused descriptor.
  *
  * Threads: the ring of a loop driven by its own I/O thread is set up with
  * SINGLE_ISSUER|DEFER_TASKRUN (created disabled, enabled by the loop thread
@@ -170,24 +171,35 @@ enum {
     F_PROBED = 1u << 30
 };
 
-enum { K_CONN = 1, K_LISTENER = 2, K_UDP = 3 };
-
+/* A listener's or connection's state (and the first part of a UDP
+ * socket's), kept in its object's backend slot. */
 typedef struct ur_sock {
+    /* The core's object: its net_obj, which every completion takes. */
     void *obj;
-    struct ur_sock *next;          /* retry list / zombie list */
-    struct ur_sock *cprev, *cnext; /* closing list */
+    /* The retry list. */
+    struct ur_sock *next;
+    /* The closing list. */
+    struct ur_sock *cprev, *cnext;
     int fd;
-    uint32_t ops; /* SQEs queued or in flight */
-    uint16_t gen; /* generation of the current recv / accept */
-    uint8_t kind;
-    uint8_t want_rx, rx_on, rx_cxl; /* receive (or accept for listeners) */
+    /* SQEs queued or in flight, cancels included. */
+    uint32_t ops;
+    /* Generation of the current receive / accept: a CQE of an older one is
+     * recognised as stale. */
+    uint16_t gen;
+    /* Receive (accept, for a listener): wanted, queued, its cancel queued. */
+    uint8_t want_rx, rx_on, rx_cxl;
     uint8_t send_want, send_on;
     uint8_t conn_want, conn_on;
-    uint8_t closed, close_cxl, zombie, in_retry, eof;
+    /* released: net__released was called; the core frees the socket at the
+     * end of the turn. */
+    uint8_t closed, close_cxl, released, in_retry, eof;
     uint8_t addrlen;
+    /* A connection sends only once connected: the two never overlap. */
     union {
-        struct msghdr msg;        /* the send in flight */
-        struct sockaddr_in6 addr; /* the connect target (no send before connected) */
+        /* The send in flight. */
+        struct msghdr msg;
+        /* The connect target. */
+        struct sockaddr_in6 addr;
     } u;
 } ur_sock;
 
@@ -265,10 +277,8 @@ typedef struct ur_loop {
     int ustarved;
     struct msghdr urx_msg;
     /* Lists: retry, sockets with work that found no SQE, or starved (FIFO);
-     * zombies, closed with nothing in flight, released at the end of wait;
      * closing, closed with operations still in flight. */
     ur_sock *retry, **retry_tail;
-    ur_sock *zombies;
     ur_sock *closing;
     unsigned batch;
     struct io_uring_cqe **cqes;
@@ -846,15 +856,16 @@ static void closing_remove(ur_loop *l, ur_sock *s)
     s->cprev = s->cnext = NULL;
 }
 
-/* A closed socket with nothing in flight: released at the end of wait(). */
+/* A closed socket with nothing in flight: the core frees it at the end of
+ * the turn. One still on the retry list (which links it) is retired by the
+ * retry pass. */
 static void maybe_retire(ur_loop *l, ur_sock *s)
 {
-    if (!s->closed || s->ops || s->zombie || s->in_retry)
+    if (!s->closed || s->ops || s->released || s->in_retry)
         return;
-    s->zombie = 1;
+    s->released = 1;
     closing_remove(l, s);
-    s->next = l->zombies;
-    l->zombies = s;
+    net__released(s->obj);
 }
 
 static int cancel_ud(ur_loop *l, ur_sock *s, uint64_t target)
@@ -910,7 +921,7 @@ static int udp_cancel_rx(ur_loop *l, ur_udp *u);
 /* Whether a closed socket has an operation left to cancel. */
 static int in_flight(const ur_sock *s)
 {
-    if (s->kind == K_UDP) {
+    if (net__obj_kind(s->obj) == OBJ_UDP) {
         const ur_udp *u = (const ur_udp *)s;
         return s->rx_on || u->rx_busy || u->tx_flight;
     }
@@ -922,9 +933,10 @@ static int in_flight(const ur_sock *s)
  * for the socket's buffer to drain onto the wire. */
 static int cancel_each(ur_loop *l, ur_sock *s)
 {
-    if (s->kind == K_UDP)
+    uint32_t kind = net__obj_kind(s->obj);
+    if (kind == OBJ_UDP)
         return udp_cancel_rx(l, (ur_udp *)s);
-    if (cancel_rx(l, s, s->kind == K_CONN ? UD_RECV : UD_ACCEPT) != 0)
+    if (cancel_rx(l, s, kind == OBJ_CONN ? UD_RECV : UD_ACCEPT) != 0)
         return -1;
     if (s->send_on && cancel_ud(l, s, ud_make(s, UD_SEND, 0)) != 0)
         return -1;
@@ -1040,11 +1052,12 @@ static void sync_sock(ur_loop *l, ur_sock *s)
     int rc;
     if (s->in_retry)
         return;
+    uint32_t kind = net__obj_kind(s->obj);
     if (s->closed)
         rc = sync_closed(l, s);
-    else if (s->kind == K_UDP)
+    else if (kind == OBJ_UDP)
         rc = sync_udp(l, (ur_udp *)s);
-    else if (s->kind == K_LISTENER)
+    else if (kind == OBJ_LISTENER)
         rc = sync_accept(l, s);
     else
         rc = sync_conn(l, s);
@@ -1083,26 +1096,21 @@ static void arm_wake(ur_loop *l)
 
 /* ---- loop life ---- */
 
-static void release_zombies(ur_loop *l)
+/* The descriptor is closed only now, after the last CQE: a reused number
+ * cannot be hit by an operation of this socket. */
+static void ur_sock_free(net_loop *loop, net_obj *o)
 {
-    while (l->zombies) {
-        ur_sock *s = l->zombies;
-        l->zombies = s->next;
-        if (s->fd >= 0)
-            close(s->fd);
-        if (s->kind == K_CONN) {
-            net__conn_released(s->obj);
-        } else if (s->kind == K_UDP) {
-            ur_udp *u = (ur_udp *)s;
-            free(u->tx);
-            free(u->tx_state);
-            free(u->rx);
-            net__udp_released(s->obj);
-        } else {
-            net__listener_released(s->obj);
-        }
-        free(s);
+    (void)loop;
+    ur_sock *s = *net__obj_bk(o);
+    if (s->fd >= 0)
+        close(s->fd);
+    if (net__obj_kind(o) == OBJ_UDP) {
+        ur_udp *u = (ur_udp *)s;
+        free(u->tx);
+        free(u->tx_state);
+        free(u->rx);
     }
+    free(s);
 }
 
 static void ur_loop_close(net_loop *loop)
@@ -1121,7 +1129,7 @@ static void ur_loop_close(net_loop *loop)
         ur_sock *s = l->retry;
         l->retry = s->next;
         s->in_retry = 0;
-        if (s->closed && !s->zombie) {
+        if (s->closed && !s->released) {
             s->ops = 0;
             maybe_retire(l, s);
         }
@@ -1130,10 +1138,10 @@ static void ur_loop_close(net_loop *loop)
         ur_sock *s = l->closing;
         s->ops = 0;
         maybe_retire(l, s);
-        if (l->closing == s) /* not retirable: should not happen */
+        /* Not retirable: should not happen, but the loop must end. */
+        if (l->closing == s)
             closing_remove(l, s);
     }
-    release_zombies(l);
     loop_free(l);
     *net__loop_bk(loop) = NULL;
 }
@@ -1147,21 +1155,22 @@ static void ur_wake(net_loop *loop)
 
 /* ---- listeners ---- */
 
-static void sock_init(ur_sock *s, int kind, int fd, void *obj)
+/* A socket's state names its object (the net_obj: the typed completions
+ * and net__released take the same pointer) and adopts its descriptor. */
+static void sock_init(ur_sock *s, net_obj *o)
 {
-    s->kind = (uint8_t)kind;
-    s->fd = fd;
-    s->obj = obj;
+    s->fd = (int)net__obj_sock(o);
+    s->obj = o;
 }
 
 /* A listener's or connection's state, kept in its backend slot. */
-static int sock_open(void **slot, int kind, int fd, void *obj)
+static int sock_open(net_obj *o)
 {
     ur_sock *s = net__calloc(1, sizeof *s);
     if (!s)
         return NET_E_NOMEM;
-    sock_init(s, kind, fd, obj);
-    *slot = s;
+    sock_init(s, o);
+    *net__obj_bk(o) = s;
     return 0;
 }
 
@@ -1173,22 +1182,25 @@ static void set_want_rx(net_loop *loop, ur_sock *s, int want)
     sync_sock(L(loop), s);
 }
 
-static int ur_listener_open(net_loop *loop, net_listener *ls)
+static int ur_listener_open(net_loop *loop, net_listener *ls, int *os_error)
 {
     (void)loop;
-    return sock_open(net__listener_bk(ls), K_LISTENER, (int)net__listener_sock(ls), ls);
+    (void)os_error;
+    return sock_open(net__obj(ls));
 }
 
 static void ur_accept_start(net_loop *loop, net_listener *ls)
 {
-    set_want_rx(loop, *net__listener_bk(ls), 1);
+    set_want_rx(loop, *net__obj_bk(net__obj(ls)), 1);
 }
 
 static void ur_accept_stop(net_loop *loop, net_listener *ls)
 {
-    set_want_rx(loop, *net__listener_bk(ls), 0);
+    set_want_rx(loop, *net__obj_bk(net__obj(ls)), 0);
 }
 
+/* Every kind closes alike: nothing more is wanted, what is in flight is
+ * cancelled, and the socket waits on the closing list until its last CQE. */
 static void close_sock(ur_loop *l, ur_sock *s)
 {
     s->closed = 1;
@@ -1199,11 +1211,12 @@ static void close_sock(ur_loop *l, ur_sock *s)
     sync_sock(l, s);
 }
 
-static void ur_listener_close(net_loop *loop, net_listener *ls)
+static void ur_close(net_loop *loop, net_obj *o)
 {
-    ur_sock *s = *net__listener_bk(ls);
+    ur_sock *s = *net__obj_bk(o);
+    /* Never registered: nothing can be in flight. */
     if (!s) {
-        net__listener_released(ls);
+        net__released(o);
         return;
     }
     close_sock(L(loop), s);
@@ -1211,15 +1224,18 @@ static void ur_listener_close(net_loop *loop, net_listener *ls)
 
 /* ---- connections ---- */
 
-static int ur_conn_open(net_loop *loop, net_conn *c)
+static int ur_conn_open(net_loop *loop, net_conn *c, int *os_error)
 {
     (void)loop;
-    return sock_open(net__conn_bk(c), K_CONN, (int)net__conn_sock(c), c);
+    (void)os_error;
+    return sock_open(net__obj(c));
 }
 
-static int ur_connect(net_loop *loop, net_conn *c, const net_addr *to)
+static int ur_connect(net_loop *loop, net_conn *c, const net_addr *to, int *os_error)
 {
-    ur_sock *s = *net__conn_bk(c);
+    /* The connect itself is a completion: nothing fails at once. */
+    (void)os_error;
+    ur_sock *s = *net__obj_bk(net__obj(c));
     struct sockaddr_storage ss;
     int len;
     if (os_sockaddr_from_addr(to, &ss, &len) != 0 || len <= 0 || (size_t)len > sizeof s->u.addr)
@@ -1233,28 +1249,25 @@ static int ur_connect(net_loop *loop, net_conn *c, const net_addr *to)
 
 static void ur_recv_start(net_loop *loop, net_conn *c)
 {
-    set_want_rx(loop, *net__conn_bk(c), 1);
+    set_want_rx(loop, *net__obj_bk(net__obj(c)), 1);
 }
 
 static void ur_recv_stop(net_loop *loop, net_conn *c)
 {
-    set_want_rx(loop, *net__conn_bk(c), 0);
+    set_want_rx(loop, *net__obj_bk(net__obj(c)), 0);
 }
 
-static int ur_send(net_loop *loop, net_conn *c, const net_iov *iov, int count)
+static int ur_send(net_loop *loop, net_conn *c, const net_iov *iov, int count, int *os_error)
 {
-    ur_sock *s = *net__conn_bk(c);
+    /* Always a completion: nothing fails at once. */
+    (void)os_error;
+    ur_sock *s = *net__obj_bk(net__obj(c));
     memset(&s->u.msg, 0, sizeof s->u.msg);
     s->u.msg.msg_iov = (struct iovec *)(void *)iov;
     s->u.msg.msg_iovlen = (size_t)count;
     s->send_want = 1;
     sync_sock(L(loop), s);
     return NET__PENDING;
-}
-
-static void ur_conn_close(net_loop *loop, net_conn *c)
-{
-    close_sock(L(loop), *net__conn_bk(c));
 }
 
 /* ---- UDP ----
@@ -1272,7 +1285,7 @@ static void ur_conn_close(net_loop *loop, net_conn *c)
  * is re-armed once the batch has given its buffers back (and the ring grown).
  */
 
-static int ubuf_setup(ur_loop *l)
+static int ubuf_setup(ur_loop *l, int *os_error)
 {
     if (l->ubr)
         return 0;
@@ -1286,6 +1299,7 @@ static int ubuf_setup(ur_loop *l)
     int rc = register_buf_ring(&l->ring, br, UBR_ENTRIES, UBGID, 0);
     if (rc != 0) {
         munmap(br, len);
+        *os_error = -rc;
         return rc == -ENOMEM ? NET_E_NOMEM : NET_E_OS;
     }
     io_uring_buf_ring_init(br);
@@ -1410,29 +1424,29 @@ static int sync_udp(ur_loop *l, ur_udp *u)
     return udp_queue_singles(l, u);
 }
 
-static int ur_udp_open(net_loop *loop, net_udp *nu)
+static int ur_udp_open(net_loop *loop, net_udp *nu, int *os_error)
 {
     ur_loop *l = L(loop);
-    int rc = ubuf_setup(l);
+    int rc = ubuf_setup(l, os_error);
     if (rc)
         return rc;
     ur_udp *u = net__calloc(1, sizeof *u);
     if (!u)
         return NET_E_NOMEM;
-    sock_init(&u->s, K_UDP, (int)net__udp_sock(nu), nu);
-    *net__udp_bk(nu) = u;
+    sock_init(&u->s, net__obj(nu));
+    *net__obj_bk(net__obj(nu)) = u;
     return 0;
 }
 
 static void ur_udp_recv_start(net_loop *loop, net_udp *nu)
 {
-    ur_udp *u = *net__udp_bk(nu);
+    ur_udp *u = *net__obj_bk(net__obj(nu));
     set_want_rx(loop, &u->s, 1);
 }
 
 static void ur_udp_recv_stop(net_loop *loop, net_udp *nu)
 {
-    ur_udp *u = *net__udp_bk(nu);
+    ur_udp *u = *net__obj_bk(net__obj(nu));
     set_want_rx(loop, &u->s, 0);
 }
 
@@ -1505,12 +1519,15 @@ static int udp_tx_reserve(ur_udp *u, uint32_t count)
     return 0;
 }
 
-static int ur_udp_send(net_loop *loop, net_udp *nu, const net_dgram *d, int count)
+static int ur_udp_send(net_loop *loop, net_udp *nu, const net_dgram *d, int count, int *os_error)
 {
-    ur_udp *u = *net__udp_bk(nu);
+    /* A refused datagram is reported on its own (net__udp_send_failed). */
+    (void)os_error;
+    ur_udp *u = *net__obj_bk(net__obj(nu));
     if (count <= 0)
         return 0;
-    if (count > 65536) /* a datagram's index must fit the 16 bits of user_data */
+    /* A datagram's index must fit the 16 bits of user_data. */
+    if (count > 65536)
         return NET_E_INVAL;
     /* A datagram send does not wait on the peer: straight from this thread
      * it costs one syscall per batch and no completion per datagram. Only
@@ -1531,11 +1548,6 @@ static int ur_udp_send(net_loop *loop, net_udp *nu, const net_dgram *d, int coun
     u->tx_next = (uint32_t)first;
     sync_sock(L(loop), &u->s);
     return NET__PENDING;
-}
-
-static void ur_udp_close(net_loop *loop, net_udp *nu)
-{
-    close_sock(L(loop), *net__udp_bk(nu));
 }
 
 /* ---- completions ---- */
@@ -1834,13 +1846,13 @@ static void handle(ur_loop *l, uint64_t ud, int res, unsigned flags)
         on_accept(l, s, res, flags);
         break;
     case UD_RECV:
-        if (s->kind == K_UDP)
+        if (net__obj_kind(s->obj) == OBJ_UDP)
             on_udp_recv(l, (ur_udp *)s, (unsigned)(ud >> UD_GEN_SHIFT), res, flags);
         else
             on_recv(l, s, res, flags);
         break;
     case UD_SEND:
-        if (s->kind == K_UDP)
+        if (net__obj_kind(s->obj) == OBJ_UDP)
             on_udp_send(l, (ur_udp *)s, (unsigned)(ud >> UD_GEN_SHIFT), res);
         else
             on_send(l, s, res);
@@ -1936,13 +1948,12 @@ static int ur_wait(net_loop *loop, int timeout_ms)
         arm_wake(l);
     run_retry(l);
     buf_flush(l);
-    /* Sockets retired since the last wait are released at the end of this
-     * one, and the core waits for them: no sleeping. */
-    if (l->zombies)
+    /* run_retry may have released sockets: the core finishes them at the
+     * end of this turn and waits for them, so no sleeping. */
+    if (net__loop_releasing(loop))
         timeout_ms = 0;
     enter(l, timeout_ms);
     unsigned total = reap(l);
-    release_zombies(l);
     return (int)total;
 }
 
@@ -1953,19 +1964,18 @@ const net_backend net__backend_uring = {
     .loop_close = ur_loop_close,
     .wait = ur_wait,
     .wake = ur_wake,
+    .sock_free = ur_sock_free,
+    .close = ur_close,
     .listener_open = ur_listener_open,
     .accept_start = ur_accept_start,
     .accept_stop = ur_accept_stop,
-    .listener_close = ur_listener_close,
     .conn_open = ur_conn_open,
     .connect = ur_connect,
     .recv_start = ur_recv_start,
     .recv_stop = ur_recv_stop,
     .send = ur_send,
-    .conn_close = ur_conn_close,
     .udp_open = ur_udp_open,
     .udp_recv_start = ur_udp_recv_start,
     .udp_recv_stop = ur_udp_recv_stop,
     .udp_send = ur_udp_send,
-    .udp_close = ur_udp_close,
 };
