@@ -54,11 +54,13 @@
  * connection typically posts a receive, a send and a cancel completion, so
  * ~20000 busy connections per loop fit; past that (or with a flood of tiny
  * reads) the kernel's NODROP overflow list keeps it lossless, only slower.
- * Test hooks: NET_TEST_DISABLE_URING=1 makes probe fail as a seccomp profile
- * would; NET_TEST_URING_DEGRADE=1 (or a list of features) runs with every
- * optional feature (or those) off; NET_TEST_URING_CQ=N shrinks the rings so
- * CQ overflow and a full SQ are exercised. NET_URING_DEBUG=1 prints what a
- * loop uses, or why io_uring is unavailable.
+ *
+ * Test hooks (the "test hooks" section below): NET_TEST_DISABLE_URING=1
+ * makes probe fail as a seccomp profile would; NET_TEST_URING_DEGRADE=1 (or
+ * a list of features) runs with every optional feature (or those) off;
+ * NET_TEST_URING_CQ=N shrinks the rings so CQ overflow and a full SQ are
+ * exercised. NET_URING_DEBUG=1 prints what a loop uses, or why io_uring is
+ * unavailable.
  */
 #define _GNU_SOURCE
 #include <ctype.h>
@@ -107,7 +109,8 @@ static void ring_exit(struct io_uring *ring)
 }
 
 #define SQ_ENTRIES 1024u
-#define CQ_ENTRIES 65536u /* the kernel's maximum; IORING_SETUP_CLAMP if less */
+/* The kernel's maximum; IORING_SETUP_CLAMP gives less where it is lower. */
+#define CQ_ENTRIES 65536u
 /* Receive buffers: a chunk of buffers at start, another whenever a recv
  * finds the ring empty, up to BUF_CHUNKS_MAX chunks (4 MiB per loop).
  * Incremental consumption (6.12) packs many small reads into one large
@@ -117,8 +120,9 @@ static void ring_exit(struct io_uring *ring)
 #define BUF_CHUNKS_MAX 16u
 #define BUF_SIZE_INC (64u * 1024u)
 #define BUF_SIZE_FIXED 4096u
-#define BR_ENTRIES 1024u /* >= the most buffers we ever add */
+#define BR_ENTRIES 1024u
 #define BGID 0
+_Static_assert(BR_ENTRIES >= BUF_CHUNKS_MAX * (BUF_CHUNK_BYTES / BUF_SIZE_FIXED), "the ring holds every buffer we add");
 /* UDP receive buffers (group UBGID): the recvmsg header, the sender's
  * address, then room for any UDP payload (65527 at most, over IPv6) and
  * more. The kernel writes only what arrives, so a buffer costs memory for
@@ -129,8 +133,10 @@ static void ring_exit(struct io_uring *ring)
 #define UBUF_SIZE (68u * 1024u)
 #define UBUF_CHUNK_BUFS 32u
 #define UBUF_CHUNKS_MAX 8u
-#define UBR_ENTRIES 256u /* UBUF_CHUNK_BUFS * UBUF_CHUNKS_MAX */
-#define URX_SLOTS 32     /* single-shot recvmsgs kept posted per socket without multishot (a burst's worth) */
+#define UBR_ENTRIES (UBUF_CHUNK_BUFS * UBUF_CHUNKS_MAX)
+/* Without multishot recvmsg, this many single-shot recvmsgs stay posted per
+ * socket: a burst's worth. */
+#define URX_SLOTS 32
 _Static_assert(URX_SLOTS <= 32, "single-shot receive slots are bits of a uint32_t");
 #ifndef IOU_PBUF_RING_INC
 #    define IOU_PBUF_RING_INC 2
@@ -165,21 +171,35 @@ enum {
     F_PROBED = 1u << 30
 };
 
+/* A listener's or connection's state (and the first part of a UDP
+ * socket's), kept in its object's backend slot. */
 typedef struct ur_sock {
+    /* The core's object: its net_obj, which every completion takes. */
     void *obj;
-    struct ur_sock *next;          /* retry list */
-    struct ur_sock *cprev, *cnext; /* closing list */
+    /* The retry list. */
+    struct ur_sock *next;
+    /* The closing list. */
+    struct ur_sock *cprev, *cnext;
     int fd;
-    uint32_t ops;                   /* SQEs queued or in flight */
-    uint16_t gen;                   /* generation of the current recv / accept */
-    uint8_t want_rx, rx_on, rx_cxl; /* receive (or accept for listeners) */
+    /* SQEs queued or in flight, cancels included. */
+    uint32_t ops;
+    /* Generation of the current receive / accept: a CQE of an older one is
+     * recognised as stale. */
+    uint16_t gen;
+    /* Receive (accept, for a listener): wanted, queued, its cancel queued. */
+    uint8_t want_rx, rx_on, rx_cxl;
     uint8_t send_want, send_on;
     uint8_t conn_want, conn_on;
+    /* released: net__released was called; the core frees the socket at the
+     * end of the turn. */
     uint8_t closed, close_cxl, released, in_retry, eof;
     uint8_t addrlen;
+    /* A connection sends only once connected: the two never overlap. */
     union {
-        struct msghdr msg;        /* the send in flight */
-        struct sockaddr_in6 addr; /* the connect target (no send before connected) */
+        /* The send in flight. */
+        struct msghdr msg;
+        /* The connect target. */
+        struct sockaddr_in6 addr;
     } u;
 } ur_sock;
 
@@ -195,7 +215,7 @@ typedef struct ur_urx {
 typedef struct ur_utx {
     struct msghdr msg;
     struct iovec iov;
-    struct sockaddr_in6 to;
+    struct sockaddr_storage to;
 } ur_utx;
 
 enum { TX_WAIT = 0, TX_FLIGHT, TX_DONE };
@@ -204,54 +224,81 @@ enum { TX_WAIT = 0, TX_FLIGHT, TX_DONE };
  * s.ops counts every SQE, sends and cancels included. */
 typedef struct ur_udp {
     ur_sock s;
-    uint32_t rx_busy, rx_cxl_mask; /* bit i: single-shot slot i in flight / its cancel queued */
-    const net_dgram *tx_batch;     /* the core's batch, valid until net__udp_sent */
+    /* Bit i of rx_busy: single-shot slot i is in flight; of rx_cxl_mask: its
+     * cancel is queued. */
+    uint32_t rx_busy, rx_cxl_mask;
+    /* The core's batch, valid until net__udp_sent. */
+    const net_dgram *tx_batch;
     ur_utx *tx;
-    uint8_t *tx_state;                           /* TX_* per datagram */
-    uint32_t tx_cap, tx_count, tx_next, tx_left; /* slots allocated; batch size; next to queue; unfinished */
-    uint32_t tx_flight;                          /* sendmsgs queued or in flight */
-    ur_urx *rx;                                  /* URX_SLOTS, allocated once multishot recvmsg turns out missing */
+    /* TX_* per datagram. */
+    uint8_t *tx_state;
+    /* Slots allocated; batch size; next to queue; unfinished. */
+    uint32_t tx_cap, tx_count, tx_next, tx_left;
+    /* sendmsgs queued or in flight. */
+    uint32_t tx_flight;
+    /* URX_SLOTS, allocated once multishot recvmsg turns out missing. */
+    ur_urx *rx;
 } ur_udp;
 
 typedef struct ur_loop {
     struct io_uring ring;
     unsigned features;
-    int enabled; /* ring created disabled (SINGLE_ISSUER): enabled on first use */
+    /* A ring created disabled (SINGLE_ISSUER) is enabled by the loop thread on
+     * its first call: the thread that enables it becomes its only issuer. */
+    int enabled;
     int evfd;
     uint64_t evbuf;
     int wake_on;
     int wake_rearm;
-    int udp_sqe_only; /* test hook: UDP sends never try sendmmsg first */
-    int starved;      /* a recv ran out of buffers this batch */
-    int again;        /* a single-shot recv left data in its socket: another round */
-    uint64_t nobufs;  /* statistics for NET_URING_DEBUG */
-    /* provided buffer ring */
+    /* Test hook: UDP sends never try sendmmsg first. */
+    int udp_sqe_only;
+    /* A recv ran out of buffers this batch. */
+    int starved;
+    /* A single-shot receive may have left data in its socket: another round. */
+    int again;
+    /* ENOBUFS seen, for NET_URING_DEBUG. */
+    uint64_t nobufs;
+    /* The provided buffer ring and its buffers' geometry (incremental or
+     * fixed); with incremental consumption, buf_off[bid] counts the bytes of
+     * buffer bid consumed so far. br_pending: buffers added since the last
+     * advance. */
     struct io_uring_buf_ring *br;
     uint8_t *chunks[BUF_CHUNKS_MAX];
     unsigned nchunks;
-    unsigned buf_size, chunk_bufs; /* geometry: incremental or fixed */
-    uint32_t *buf_off;             /* incremental: bytes of each buffer consumed so far */
-    unsigned br_pending;           /* buffers added since the last advance */
-    /* UDP buffer ring, set up by the first UDP socket */
+    unsigned buf_size, chunk_bufs;
+    uint32_t *buf_off;
+    unsigned br_pending;
+    /* The UDP buffer ring, set up by the first UDP socket; ustarved: a
+     * recvmsg ran out of buffers this batch; urx_msg: the layout of what a
+     * multishot recvmsg puts in front of a payload. */
     struct io_uring_buf_ring *ubr;
     uint8_t *uchunks[UBUF_CHUNKS_MAX];
     unsigned unchunks, ubr_pending;
-    int ustarved;          /* a recvmsg ran out of buffers this batch */
-    struct msghdr urx_msg; /* multishot recvmsg layout: the address, no control data */
-    /* lists */
-    ur_sock *retry, **retry_tail; /* sockets with work that found no SQE, or starved: FIFO */
-    ur_sock *closing;             /* closed, operations still in flight */
+    int ustarved;
+    struct msghdr urx_msg;
+    /* Lists: retry, sockets with work that found no SQE, or starved (FIFO);
+     * closing, closed with operations still in flight. */
+    ur_sock *retry, **retry_tail;
+    ur_sock *closing;
     unsigned batch;
     struct io_uring_cqe **cqes;
     int warned;
 } ur_loop;
 
+/* What the kernel offers, probed once per process (0: not yet). */
 static _Atomic unsigned g_features;
 
 static ur_loop *L(net_loop *loop)
 {
     return *net__loop_bk(loop);
 }
+
+/* ---- test hooks ----
+ * Switches read from the environment only by a library configured with
+ * NET_TEST_HOOKS (elsewhere net__test_env is NULL and they fold away): they
+ * reach the paths that older kernels, seccomp profiles and full rings take.
+ * The fault injection of testhooks.h (net__fault) stays at the places whose
+ * failure it plays: submit, accept, recv, send and the wait. */
 
 static int env_on(const char *name)
 {
@@ -272,7 +319,82 @@ static int list_has(const char *list, const char *name)
     return 0;
 }
 
-/* ---- probing ---- */
+/* NET_TEST_DISABLE_URING=1: probe fails as under a seccomp profile that
+ * answers EPERM. */
+static int test_uring_disabled(void)
+{
+    return env_on("NET_TEST_DISABLE_URING");
+}
+
+/* NET_TEST_URING_DEGRADE: "1" turns every optional feature off, a list of
+ * coop,defer,submit_all,cancel_fd,ms_accept,ms_recv,ms_recvmsg,inc,
+ * udp_direct turns off those. Returns the feature bits to leave out;
+ * udp_direct (UDP sends go through the ring only) is l->udp_sqe_only. */
+static unsigned test_degraded(ur_loop *l)
+{
+    static const struct {
+        const char *name;
+        unsigned bit;
+    } names[] = {
+        {"coop", F_COOP},           {"defer", F_DEFER},     {"submit_all", F_SUBMIT_ALL}, {"cancel_fd", F_CANCEL_FD},
+        {"ms_accept", F_MS_ACCEPT}, {"ms_recv", F_MS_RECV}, {"ms_recvmsg", F_MS_RECVMSG}, {"inc", F_BUF_INC},
+    };
+    const char *dg = net__test_env("NET_TEST_URING_DEGRADE");
+    if (!dg || !*dg || strcmp(dg, "0") == 0)
+        return 0;
+    int all = strcmp(dg, "1") == 0;
+    unsigned off = 0;
+    for (unsigned i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (all || list_has(dg, names[i].name))
+            off |= names[i].bit;
+    l->udp_sqe_only = all || list_has(dg, "udp_direct");
+    return off;
+}
+
+/* NET_TEST_URING_CQ=N (8 or more): rings of N entries, so that CQ overflow
+ * and a full SQ are exercised. */
+static void test_ring_size(unsigned *sq, unsigned *cq)
+{
+    const char *v = net__test_env("NET_TEST_URING_CQ");
+    if (v && atoi(v) >= 8)
+        *sq = *cq = (unsigned)atoi(v);
+}
+
+/* NET_URING_DEFER=0|1 forces DEFER_TASKRUN off or on (1 is for
+ * measurements: with io_threads = 0 it breaks if another thread polls).
+ * -1: not forced. */
+static int test_defer(void)
+{
+    const char *v = net__test_env("NET_URING_DEFER");
+    if (v && *v)
+        return strcmp(v, "0") != 0;
+    return -1;
+}
+
+/* NET_URING_DEBUG=1: why io_uring is unavailable (err: the failed call's
+ * -errno, or 0). */
+static void debug_unavailable(const char *why, int err)
+{
+    if (env_on("NET_URING_DEBUG"))
+        fprintf(stderr, "net io_uring: unavailable: %s%s%s\n", why, err ? ": " : "", err ? strerror(-err) : "");
+}
+
+/* NET_URING_DEBUG=1: what a new loop uses. */
+static void debug_loop_opened(net_loop *loop, const ur_loop *l)
+{
+    if (env_on("NET_URING_DEBUG"))
+        fprintf(
+            stderr, "net io_uring loop %u: %s%s%s%s%s%s%s%s%s%s cq=%u sq=%u bufs=%ux%u..%u\n", net__loop_index(loop),
+            (l->features & F_DEFER) ? "defer_taskrun " : "", (l->features & F_SINGLE_ISSUER) ? "single_issuer " : "",
+            (l->features & F_COOP) ? "coop_taskrun " : "", (l->features & F_SUBMIT_ALL) ? "submit_all " : "",
+            (l->features & F_CANCEL_FD) ? "cancel_fd " : "", (l->features & F_MS_ACCEPT) ? "multishot_accept " : "",
+            (l->features & F_MS_RECV) ? "multishot_recv " : "",
+            (l->features & F_MS_RECVMSG) ? "multishot_recvmsg " : "", (l->features & F_BUF_INC) ? "buf_ring_inc " : "",
+            (l->features & F_EXT_ARG) ? "ext_arg" : "", l->ring.cq.ring_entries, l->ring.sq.ring_entries,
+            l->chunk_bufs * BUF_CHUNKS_INIT, l->buf_size, l->chunk_bufs * BUF_CHUNKS_MAX);
+}
+
+/* ---- rings ---- */
 
 static int try_ring(struct io_uring *ring, unsigned entries, unsigned cq, unsigned flags, unsigned *features)
 {
@@ -288,6 +410,32 @@ static int try_ring(struct io_uring *ring, unsigned entries, unsigned cq, unsign
     return rc;
 }
 
+static void *map_pages(size_t len)
+{
+    void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+/* Registers mem as provided buffer ring bgid of the given entries; flags is
+ * IOU_PBUF_RING_INC (incremental consumption) or 0. */
+static int register_buf_ring(struct io_uring *ring, void *mem, unsigned entries, int bgid, unsigned flags)
+{
+    struct io_uring_buf_reg reg;
+    memset(&reg, 0, sizeof reg);
+    reg.ring_addr = (uint64_t)(uintptr_t)mem;
+    reg.ring_entries = entries;
+    reg.bgid = (uint16_t)bgid;
+    /* The flags field, named pad in older headers. */
+    reg.pad = (uint16_t)flags;
+    return io_uring_register_buf_ring(ring, &reg, 0);
+}
+
+/* ---- probing ----
+ * Once per process: a small ring tells what the kernel offers. What we
+ * cannot do without (the opcodes, provided buffer rings) decides whether
+ * io_uring is usable at all; the rest become feature bits. */
+
+/* Richest first: probe_ring keeps the first set the kernel takes. */
 static const unsigned flag_sets[] = {
     IORING_SETUP_SUBMIT_ALL | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
     IORING_SETUP_SUBMIT_ALL | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG,
@@ -310,10 +458,74 @@ static unsigned flags_to_features(unsigned flags)
     return f;
 }
 
-static void *map_pages(size_t len)
+/* A small ring with the richest setup flags the kernel takes: 0 and the
+ * features those flags stand for, or setup's -errno. */
+static int probe_ring(struct io_uring *ring, unsigned *f, unsigned *kfeat)
 {
-    void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    return p == MAP_FAILED ? NULL : p;
+    int rc = -EINVAL;
+    for (unsigned i = 0; i < sizeof flag_sets / sizeof flag_sets[0]; i++) {
+        rc = try_ring(ring, 8, 64, flag_sets[i], kfeat);
+        if (rc == 0) {
+            *f = flags_to_features(flag_sets[i]);
+            /* DEFER_TASKRUN (6.1) implies COOP_TASKRUN (5.19). */
+            if (*f & F_DEFER)
+                *f |= F_COOP;
+            return 0;
+        }
+        /* Only EINVAL says "not these flags"; EPERM (seccomp,
+         * kernel.io_uring_disabled), ENOSYS, ENOMEM... say no ring at all. */
+        if (rc != -EINVAL)
+            return rc;
+    }
+    return rc;
+}
+
+static int probe_opcodes(struct io_uring *ring)
+{
+    static const int ops[] = {IORING_OP_ACCEPT,  IORING_OP_RECV, IORING_OP_SENDMSG,     IORING_OP_RECVMSG,
+                              IORING_OP_CONNECT, IORING_OP_READ, IORING_OP_ASYNC_CANCEL};
+    struct io_uring_probe *pr = io_uring_get_probe_ring(ring);
+    if (!pr)
+        return 0;
+    int ok = 1;
+    for (unsigned i = 0; i < sizeof ops / sizeof ops[0]; i++)
+        if (!io_uring_opcode_supported(pr, ops[i]))
+            ok = 0;
+    io_uring_free_probe(pr);
+    return ok;
+}
+
+/* Provided buffer rings (5.19). */
+static int probe_buf_ring(struct io_uring *ring)
+{
+    size_t len = 4096;
+    void *mem = map_pages(len);
+    if (!mem)
+        return 0;
+    int ok = register_buf_ring(ring, mem, 8, BGID, 0) == 0;
+    if (ok)
+        io_uring_unregister_buf_ring(ring, BGID);
+    munmap(mem, len);
+    return ok;
+}
+
+/* Cancel by fd (5.19): a cancel that matches nothing says -ENOENT where it
+ * is known, -EINVAL where not. */
+static int probe_cancel_fd(struct io_uring *ring)
+{
+    int fds[2], ok = 0;
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0)
+        return 0;
+    struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
+    io_uring_prep_cancel_fd(sqe, fds[0], IORING_ASYNC_CANCEL_ALL);
+    struct io_uring_cqe *cqe;
+    if (io_uring_submit_and_wait(ring, 1) >= 0 && io_uring_peek_cqe(ring, &cqe) == 0) {
+        ok = cqe->res == -ENOENT || cqe->res >= 0;
+        io_uring_cqe_seen(ring, cqe);
+    }
+    close(fds[0]);
+    close(fds[1]);
+    return ok;
 }
 
 /* Returns the feature bits, 0 when io_uring cannot be used at all. */
@@ -321,72 +533,17 @@ static unsigned probe_features(void)
 {
     struct io_uring ring;
     unsigned kfeat = 0, f = 0;
-    int rc = -EINVAL;
-    for (unsigned i = 0; i < sizeof flag_sets / sizeof flag_sets[0]; i++) {
-        rc = try_ring(&ring, 8, 64, flag_sets[i], &kfeat);
-        if (rc == 0) {
-            f = flags_to_features(flag_sets[i]);
-            if (f & F_DEFER)
-                f |= F_COOP; /* DEFER_TASKRUN (6.1) implies COOP_TASKRUN (5.19) */
-            break;
-        }
-        if (rc != -EINVAL)
-            break; /* EPERM (seccomp, kernel.io_uring_disabled), ENOSYS, ENOMEM... */
-    }
+    int rc = probe_ring(&ring, &f, &kfeat);
     if (rc != 0) {
-        if (env_on("NET_URING_DEBUG"))
-            fprintf(stderr, "net io_uring: unavailable: io_uring_setup: %s\n", strerror(-rc));
+        debug_unavailable("io_uring_setup", rc);
         return 0;
     }
-    unsigned ok = 1;
-    struct io_uring_probe *pr = io_uring_get_probe_ring(&ring);
-    if (!pr) {
-        ok = 0;
-    } else {
-        static const int ops[] = {IORING_OP_ACCEPT,  IORING_OP_RECV, IORING_OP_SENDMSG,     IORING_OP_RECVMSG,
-                                  IORING_OP_CONNECT, IORING_OP_READ, IORING_OP_ASYNC_CANCEL};
-        for (unsigned i = 0; i < sizeof ops / sizeof ops[0]; i++)
-            if (!io_uring_opcode_supported(pr, ops[i]))
-                ok = 0;
-        io_uring_free_probe(pr);
-    }
-    /* Provided buffer rings (5.19): required. */
-    if (ok) {
-        size_t len = 4096;
-        void *mem = map_pages(len);
-        struct io_uring_buf_reg reg;
-        memset(&reg, 0, sizeof reg);
-        reg.ring_addr = (uint64_t)(uintptr_t)mem;
-        reg.ring_entries = 8;
-        reg.bgid = BGID;
-        if (!mem || io_uring_register_buf_ring(&ring, &reg, 0) != 0)
-            ok = 0;
-        else
-            io_uring_unregister_buf_ring(&ring, BGID);
-        if (mem)
-            munmap(mem, len);
-    }
-    /* Cancel by fd (5.19): a cancel that matches nothing says -ENOENT
-     * where it is known, -EINVAL where not. */
-    if (ok) {
-        int fds[2];
-        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) == 0) {
-            struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
-            io_uring_prep_cancel_fd(sqe, fds[0], IORING_ASYNC_CANCEL_ALL);
-            struct io_uring_cqe *cqe;
-            if (io_uring_submit_and_wait(&ring, 1) >= 0 && io_uring_peek_cqe(&ring, &cqe) == 0) {
-                if (cqe->res == -ENOENT || cqe->res >= 0)
-                    f |= F_CANCEL_FD;
-                io_uring_cqe_seen(&ring, cqe);
-            }
-            close(fds[0]);
-            close(fds[1]);
-        }
-    }
+    int ok = probe_opcodes(&ring) && probe_buf_ring(&ring);
+    if (ok && probe_cancel_fd(&ring))
+        f |= F_CANCEL_FD;
     ring_exit(&ring);
     if (!ok) {
-        if (env_on("NET_URING_DEBUG"))
-            fprintf(stderr, "net io_uring: unavailable: an opcode or provided buffer rings are missing\n");
+        debug_unavailable("an opcode or provided buffer rings are missing", 0);
         return 0;
     }
     if (kfeat & IORING_FEAT_EXT_ARG)
@@ -401,7 +558,7 @@ static unsigned probe_features(void)
 
 static int ur_probe(void)
 {
-    if (env_on("NET_TEST_DISABLE_URING")) /* test hook: as if a seccomp profile said EPERM */
+    if (test_uring_disabled())
         return NET_E_UNSUPPORTED;
     unsigned f = atomic_load(&g_features);
     if (!f) {
@@ -413,15 +570,7 @@ static int ur_probe(void)
     return 0;
 }
 
-/* ---- rings and buffers ---- */
-
-static int use_defer(net_loop *loop)
-{
-    const char *v = net__test_env("NET_URING_DEFER");
-    if (v && *v)
-        return strcmp(v, "0") != 0;
-    return net__loop_threaded(loop);
-}
+/* ---- buffers ---- */
 
 static uint8_t *buf_ptr(ur_loop *l, unsigned bid)
 {
@@ -506,12 +655,82 @@ static void loop_free(ur_loop *l)
     free(l);
 }
 
+/* ---- opening a loop ---- */
+
+/* DEFER_TASKRUN for a loop driven by its own I/O thread (see "Threads"
+ * above), unless a test forces it. */
+static int use_defer(net_loop *loop)
+{
+    int forced = test_defer();
+    return forced >= 0 ? forced : net__loop_threaded(loop);
+}
+
+/* The setup flags of a loop's ring: what the kernel offers (gf) less what
+ * is turned off. */
+static unsigned ring_flags(net_loop *loop, unsigned gf, unsigned off)
+{
+    unsigned flags = 0;
+    if (!(off & F_DEFER) && (gf & F_DEFER) && use_defer(loop))
+        flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_R_DISABLED;
+    else if (!(off & F_COOP) && (gf & F_COOP))
+        flags = IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG;
+    if (!(off & F_SUBMIT_ALL) && (gf & F_SUBMIT_ALL))
+        flags |= IORING_SETUP_SUBMIT_ALL;
+    return flags;
+}
+
+/* The loop's ring, and the features it uses: those of its setup flags, and
+ * those the kernel offers (gf) less what is turned off. */
+static int ring_open(ur_loop *l, unsigned flags, unsigned gf, unsigned off)
+{
+    unsigned sq = SQ_ENTRIES, cq = CQ_ENTRIES;
+    test_ring_size(&sq, &cq);
+    int rc;
+    /* Where ring memory is short (memlock-accounted kernels, cgroups),
+     * settle for a smaller CQ: overflow is then still lossless (NODROP). */
+    while ((rc = try_ring(&l->ring, sq, cq, flags, NULL)) == -ENOMEM && cq > 4096) {
+        cq /= 4;
+        sq = sq < cq ? sq : cq;
+    }
+    if (rc != 0)
+        return rc == -ENOMEM ? NET_E_NOMEM : NET_E_UNSUPPORTED;
+    l->features = flags_to_features(flags) | (gf & (F_EXT_ARG | F_NODROP));
+    l->features |= gf & (F_CANCEL_FD | F_MS_ACCEPT | F_MS_RECV | F_MS_RECVMSG) & ~off;
+    l->enabled = !(flags & IORING_SETUP_R_DISABLED);
+    return 0;
+}
+
+/* The receive buffer ring, with incremental consumption where the kernel
+ * has it (6.12) and fixed-size buffers where not, and its first buffers. */
+static int br_open(ur_loop *l, unsigned off)
+{
+    l->br = map_pages((size_t)BR_ENTRIES * sizeof(struct io_uring_buf));
+    if (!l->br)
+        return NET_E_OS;
+    if (!(off & F_BUF_INC) && register_buf_ring(&l->ring, l->br, BR_ENTRIES, BGID, IOU_PBUF_RING_INC) == 0) {
+        l->buf_off = net__calloc(BR_ENTRIES, sizeof *l->buf_off);
+        if (!l->buf_off)
+            return NET_E_NOMEM;
+        l->features |= F_BUF_INC;
+        l->buf_size = BUF_SIZE_INC;
+    } else if (register_buf_ring(&l->ring, l->br, BR_ENTRIES, BGID, 0) == 0) {
+        l->buf_size = BUF_SIZE_FIXED;
+    } else {
+        return NET_E_OS;
+    }
+    l->chunk_bufs = BUF_CHUNK_BYTES / l->buf_size;
+    io_uring_buf_ring_init(l->br);
+    for (unsigned i = 0; i < BUF_CHUNKS_INIT; i++)
+        if (buf_grow(l) != 0)
+            return NET_E_NOMEM;
+    return 0;
+}
+
 static int ur_loop_open(net_loop *loop)
 {
-    unsigned gf = atomic_load(&g_features);
-    if (!gf && ur_probe() != 0)
+    if (!atomic_load(&g_features) && ur_probe() != 0)
         return NET_E_UNSUPPORTED;
-    gf = atomic_load(&g_features);
+    unsigned gf = atomic_load(&g_features);
     ur_loop *l = net__calloc(1, sizeof *l);
     if (!l)
         return NET_E_NOMEM;
@@ -520,112 +739,32 @@ static int ur_loop_open(net_loop *loop)
     l->batch = net__loop_batch(loop);
     if (l->batch == 0)
         l->batch = 256;
+    int rc = NET_E_NOMEM;
     l->cqes = net__calloc(l->batch, sizeof *l->cqes);
-    if (!l->cqes) {
-        loop_free(l);
-        return NET_E_NOMEM;
-    }
-    /* Test hook: "1" turns every optional feature off, or a list of
-     * coop,defer,submit_all,cancel_fd,ms_accept,ms_recv,ms_recvmsg,inc,
-     * udp_direct turns off those. */
-    unsigned off = 0;
-    const char *dg = net__test_env("NET_TEST_URING_DEGRADE");
-    if (dg && *dg && strcmp(dg, "0") != 0) {
-        static const struct {
-            const char *name;
-            unsigned bit;
-        } names[] = {{"coop", F_COOP},
-                     {"defer", F_DEFER},
-                     {"submit_all", F_SUBMIT_ALL},
-                     {"cancel_fd", F_CANCEL_FD},
-                     {"ms_accept", F_MS_ACCEPT},
-                     {"ms_recv", F_MS_RECV},
-                     {"ms_recvmsg", F_MS_RECVMSG},
-                     {"inc", F_BUF_INC}};
-        for (unsigned i = 0; i < sizeof names / sizeof names[0]; i++)
-            if (strcmp(dg, "1") == 0 || list_has(dg, names[i].name))
-                off |= names[i].bit;
-    }
-    l->udp_sqe_only = dg && (strcmp(dg, "1") == 0 || list_has(dg, "udp_direct"));
-    int defer = !(off & F_DEFER) && (gf & F_DEFER) && use_defer(loop);
-    unsigned flags = 0;
-    if (defer)
-        flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_R_DISABLED;
-    else if (!(off & F_COOP) && (gf & F_COOP))
-        flags = IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG;
-    if (!(off & F_SUBMIT_ALL) && (gf & F_SUBMIT_ALL))
-        flags |= IORING_SETUP_SUBMIT_ALL;
-    unsigned kfeat = 0, sq = SQ_ENTRIES, cq = CQ_ENTRIES;
-    const char *tcq = net__test_env("NET_TEST_URING_CQ"); /* test hook: a tiny CQ, to exercise overflow */
-    if (tcq && atoi(tcq) >= 8)
-        sq = cq = (unsigned)atoi(tcq);
-    int rc;
-    /* Where ring memory is short (memlock-accounted kernels, cgroups),
-     * settle for a smaller CQ: overflow is then still lossless (NODROP). */
-    while ((rc = try_ring(&l->ring, sq, cq, flags, &kfeat)) == -ENOMEM && cq > 4096) {
-        cq /= 4;
-        sq = sq < cq ? sq : cq;
-    }
-    if (rc != 0) {
-        loop_free(l);
-        return rc == -ENOMEM ? NET_E_NOMEM : NET_E_UNSUPPORTED;
-    }
-    l->features = flags_to_features(flags) | (gf & (F_EXT_ARG | F_NODROP));
-    l->features |= gf & (F_CANCEL_FD | F_MS_ACCEPT | F_MS_RECV | F_MS_RECVMSG) & ~off;
-    l->enabled = !(flags & IORING_SETUP_R_DISABLED);
-
-    l->br = map_pages((size_t)BR_ENTRIES * sizeof(struct io_uring_buf));
-    struct io_uring_buf_reg reg;
-    memset(&reg, 0, sizeof reg);
-    reg.ring_addr = (uint64_t)(uintptr_t)l->br;
-    reg.ring_entries = BR_ENTRIES;
-    reg.bgid = BGID;
+    if (!l->cqes)
+        goto fail;
+    unsigned off = test_degraded(l);
+    rc = ring_open(l, ring_flags(loop, gf, off), gf, off);
+    if (rc != 0)
+        goto fail;
+    rc = NET_E_OS;
     l->evfd = eventfd(0, EFD_CLOEXEC);
-    rc = -EINVAL;
-    if (l->br && l->evfd >= 0 && !(off & F_BUF_INC)) {
-        reg.pad = IOU_PBUF_RING_INC; /* the flags field, named pad in older headers */
-        rc = io_uring_register_buf_ring(&l->ring, &reg, 0);
-        l->buf_off = rc == 0 ? net__calloc(BR_ENTRIES, sizeof *l->buf_off) : NULL;
-        if (rc == 0 && !l->buf_off) {
-            ring_exit(&l->ring);
-            loop_free(l);
-            return NET_E_NOMEM;
-        }
-    }
-    if (rc == 0) {
-        l->features |= F_BUF_INC;
-        l->buf_size = BUF_SIZE_INC;
-    } else if (l->br && l->evfd >= 0) {
-        reg.pad = 0;
-        rc = io_uring_register_buf_ring(&l->ring, &reg, 0);
-        l->buf_size = BUF_SIZE_FIXED;
-    }
-    if (rc != 0) {
-        ring_exit(&l->ring);
-        loop_free(l);
-        return NET_E_OS;
-    }
-    l->chunk_bufs = BUF_CHUNK_BYTES / l->buf_size;
-    io_uring_buf_ring_init(l->br);
-    for (unsigned i = 0; i < BUF_CHUNKS_INIT; i++)
-        if (buf_grow(l) != 0) {
-            ring_exit(&l->ring);
-            loop_free(l);
-            return NET_E_NOMEM;
-        }
-    l->wake_rearm = 1; /* the eventfd read is queued on first use */
-    if (env_on("NET_URING_DEBUG"))
-        fprintf(
-            stderr, "net io_uring loop %u: %s%s%s%s%s%s%s%s%s%s cq=%u sq=%u bufs=%ux%u..%u\n", net__loop_index(loop),
-            (l->features & F_DEFER) ? "defer_taskrun " : "", (l->features & F_SINGLE_ISSUER) ? "single_issuer " : "",
-            (l->features & F_COOP) ? "coop_taskrun " : "", (l->features & F_SUBMIT_ALL) ? "submit_all " : "",
-            (l->features & F_CANCEL_FD) ? "cancel_fd " : "", (l->features & F_MS_ACCEPT) ? "multishot_accept " : "",
-            (l->features & F_MS_RECV) ? "multishot_recv " : "",
-            (l->features & F_MS_RECVMSG) ? "multishot_recvmsg " : "", (l->features & F_BUF_INC) ? "buf_ring_inc " : "",
-            (l->features & F_EXT_ARG) ? "ext_arg" : "", l->ring.cq.ring_entries, l->ring.sq.ring_entries,
-            l->chunk_bufs * BUF_CHUNKS_INIT, l->buf_size, l->chunk_bufs * BUF_CHUNKS_MAX);
+    if (l->evfd < 0)
+        goto fail_ring;
+    rc = br_open(l, off);
+    if (rc != 0)
+        goto fail_ring;
+    /* The eventfd's read is queued by the first wait(): an SQE queued here
+     * would enable a SINGLE_ISSUER ring on this thread, not the loop's. */
+    l->wake_rearm = 1;
+    debug_loop_opened(loop, l);
     *net__loop_bk(loop) = l;
     return 0;
+fail_ring:
+    ring_exit(&l->ring);
+fail:
+    loop_free(l);
+    return rc;
 }
 
 /* ---- submission ---- */
@@ -679,6 +818,14 @@ static uint64_t ud_make(ur_sock *s, unsigned op, unsigned gen)
     return (uint64_t)(uintptr_t)s | ((uint64_t)gen << UD_GEN_SHIFT) | op;
 }
 
+/* An SQE of socket s: its CQE names s, op and tag, and s counts it until
+ * that CQE (the last, for a multishot) has been handled. */
+static void sqe_tag(ur_sock *s, struct io_uring_sqe *sqe, unsigned op, unsigned tag)
+{
+    io_uring_sqe_set_data64(sqe, ud_make(s, op, tag));
+    s->ops++;
+}
+
 static void retry_later(ur_loop *l, ur_sock *s)
 {
     if (!s->in_retry) {
@@ -709,7 +856,9 @@ static void closing_remove(ur_loop *l, ur_sock *s)
     s->cprev = s->cnext = NULL;
 }
 
-/* A closed socket with nothing in flight: the core frees it at the end of the turn. */
+/* A closed socket with nothing in flight: the core frees it at the end of
+ * the turn. One still on the retry list (which links it) is retired by the
+ * retry pass. */
 static void maybe_retire(ur_loop *l, ur_sock *s)
 {
     if (!s->closed || s->ops || s->released || s->in_retry)
@@ -725,8 +874,7 @@ static int cancel_ud(ur_loop *l, ur_sock *s, uint64_t target)
     if (!sqe)
         return -1;
     io_uring_prep_cancel64(sqe, target, 0);
-    io_uring_sqe_set_data64(sqe, ud_make(s, UD_CANCEL, 0));
-    s->ops++;
+    sqe_tag(s, sqe, UD_CANCEL, 0);
     return 0;
 }
 
@@ -737,111 +885,184 @@ static int cancel_fd(ur_loop *l, ur_sock *s)
     if (!sqe)
         return -1;
     io_uring_prep_cancel_fd(sqe, s->fd, IORING_ASYNC_CANCEL_ALL);
-    io_uring_sqe_set_data64(sqe, ud_make(s, UD_CANCEL, 0));
-    s->ops++;
+    sqe_tag(s, sqe, UD_CANCEL, 0);
     return 0;
 }
 
-static void sync_udp(ur_loop *l, ur_udp *u);
-
-/* Queues whatever the socket's state asks for and is not queued yet. */
-static void sync_sock(ur_loop *l, ur_sock *s)
+/* The receive (accept, for a listener) of generation s->gen is queued. */
+static void rx_queued(ur_sock *s, struct io_uring_sqe *sqe, unsigned op)
 {
-    struct io_uring_sqe *sqe;
-    if (s->in_retry)
-        return; /* the retry pass will come */
-    uint32_t kind = net__obj_kind(s->obj);
-    if (kind == OBJ_UDP) {
-        sync_udp(l, (ur_udp *)s);
-        return;
-    }
-    if (s->closed) {
-        if (s->close_cxl || (!s->rx_on && !s->send_on && !s->conn_on)) {
-            maybe_retire(l, s);
-            return;
-        }
-        if (l->features & F_CANCEL_FD) {
-            if (cancel_fd(l, s) != 0)
-                goto later;
-        } else {
-            /* one cancel per operation; each matches exactly one request */
-            if (s->rx_on && !s->rx_cxl) {
-                if (cancel_ud(l, s, ud_make(s, kind == OBJ_CONN ? UD_RECV : UD_ACCEPT, s->gen)) != 0)
-                    goto later;
-                s->rx_cxl = 1;
-            }
-            if (s->send_on && cancel_ud(l, s, ud_make(s, UD_SEND, 0)) != 0)
-                goto later;
-            if (s->conn_on && cancel_ud(l, s, ud_make(s, UD_CONNECT, 0)) != 0)
-                goto later;
-        }
-        s->close_cxl = 1;
-        return;
-    }
-    if (kind == OBJ_LISTENER) {
-        if (s->want_rx && !s->rx_on) {
-            if (!(sqe = get_sqe(l)))
-                goto later;
-            s->gen++;
-            if (l->features & F_MS_ACCEPT)
-                io_uring_prep_multishot_accept(sqe, s->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-            else
-                io_uring_prep_accept(sqe, s->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-            io_uring_sqe_set_data64(sqe, ud_make(s, UD_ACCEPT, s->gen));
-            s->rx_on = 1;
-            s->rx_cxl = 0;
-            s->ops++;
-        } else if (!s->want_rx && s->rx_on && !s->rx_cxl) {
-            if (cancel_ud(l, s, ud_make(s, UD_ACCEPT, s->gen)) != 0)
-                goto later;
-            s->rx_cxl = 1;
-        }
-        return;
-    }
-    if (s->conn_want && !s->conn_on) {
-        if (!(sqe = get_sqe(l)))
-            goto later;
-        io_uring_prep_connect(sqe, s->fd, (struct sockaddr *)&s->u.addr, s->addrlen);
-        io_uring_sqe_set_data64(sqe, ud_make(s, UD_CONNECT, 0));
-        s->conn_want = 0;
-        s->conn_on = 1;
-        s->ops++;
-    }
-    if (s->send_want && !s->send_on) {
-        if (!(sqe = get_sqe(l)))
-            goto later;
-        if (s->u.msg.msg_iovlen == 1) /* plain send: no msghdr for the kernel to copy */
-            io_uring_prep_send(sqe, s->fd, s->u.msg.msg_iov[0].iov_base, s->u.msg.msg_iov[0].iov_len,
-                               MSG_NOSIGNAL | MSG_WAITALL);
-        else
-            io_uring_prep_sendmsg(sqe, s->fd, &s->u.msg, MSG_NOSIGNAL | MSG_WAITALL);
-        io_uring_sqe_set_data64(sqe, ud_make(s, UD_SEND, 0));
-        s->send_want = 0;
-        s->send_on = 1;
-        s->ops++;
-    }
-    if (s->want_rx && !s->rx_on && !s->eof) {
-        if (!(sqe = get_sqe(l)))
-            goto later;
-        s->gen++;
-        if (l->features & F_MS_RECV)
-            io_uring_prep_recv_multishot(sqe, s->fd, NULL, 0, 0);
-        else
-            io_uring_prep_recv(sqe, s->fd, NULL, 0, 0);
-        sqe->flags |= IOSQE_BUFFER_SELECT;
-        sqe->buf_group = BGID;
-        io_uring_sqe_set_data64(sqe, ud_make(s, UD_RECV, s->gen));
-        s->rx_on = 1;
-        s->rx_cxl = 0;
-        s->ops++;
-    } else if (!s->want_rx && s->rx_on && !s->rx_cxl) {
-        if (cancel_ud(l, s, ud_make(s, UD_RECV, s->gen)) != 0)
-            goto later;
+    sqe_tag(s, sqe, op, s->gen);
+    s->rx_on = 1;
+    s->rx_cxl = 0;
+}
+
+/* Cancels the receive (accept, for a listener) in flight, once. */
+static int cancel_rx(ur_loop *l, ur_sock *s, unsigned op)
+{
+    if (s->rx_on && !s->rx_cxl) {
+        if (cancel_ud(l, s, ud_make(s, op, s->gen)) != 0)
+            return -1;
         s->rx_cxl = 1;
     }
-    return;
-later:
-    retry_later(l, s);
+    return 0;
+}
+
+/* The kernel picks a buffer of ring group for each completion. */
+static void select_buffer(struct io_uring_sqe *sqe, int group)
+{
+    sqe->flags |= IOSQE_BUFFER_SELECT;
+    sqe->buf_group = (uint16_t)group;
+}
+
+static int sync_udp(ur_loop *l, ur_udp *u);
+static int udp_cancel_rx(ur_loop *l, ur_udp *u);
+
+/* Whether a closed socket has an operation left to cancel. */
+static int in_flight(const ur_sock *s)
+{
+    if (net__obj_kind(s->obj) == OBJ_UDP) {
+        const ur_udp *u = (const ur_udp *)s;
+        return s->rx_on || u->rx_busy || u->tx_flight;
+    }
+    return s->rx_on || s->send_on || s->conn_on;
+}
+
+/* Without cancel by fd: one cancel per operation, each matching exactly one
+ * request. A UDP socket's sends are left to finish: a sendmsg waits at most
+ * for the socket's buffer to drain onto the wire. */
+static int cancel_each(ur_loop *l, ur_sock *s)
+{
+    uint32_t kind = net__obj_kind(s->obj);
+    if (kind == OBJ_UDP)
+        return udp_cancel_rx(l, (ur_udp *)s);
+    if (cancel_rx(l, s, kind == OBJ_CONN ? UD_RECV : UD_ACCEPT) != 0)
+        return -1;
+    if (s->send_on && cancel_ud(l, s, ud_make(s, UD_SEND, 0)) != 0)
+        return -1;
+    if (s->conn_on && cancel_ud(l, s, ud_make(s, UD_CONNECT, 0)) != 0)
+        return -1;
+    return 0;
+}
+
+/* A closed socket: what is in flight is cancelled once; with nothing left,
+ * the socket retires. */
+static int sync_closed(ur_loop *l, ur_sock *s)
+{
+    if (s->close_cxl || !in_flight(s)) {
+        maybe_retire(l, s);
+        return 0;
+    }
+    if (l->features & F_CANCEL_FD) {
+        if (cancel_fd(l, s) != 0)
+            return -1;
+    } else if (cancel_each(l, s) != 0) {
+        return -1;
+    }
+    s->close_cxl = 1;
+    return 0;
+}
+
+/* A listener: one accept armed (multishot where the kernel has it) while
+ * accepting is wanted, cancelled when not. */
+static int sync_accept(ur_loop *l, ur_sock *s)
+{
+    if (!s->want_rx)
+        return cancel_rx(l, s, UD_ACCEPT);
+    if (s->rx_on)
+        return 0;
+    struct io_uring_sqe *sqe = get_sqe(l);
+    if (!sqe)
+        return -1;
+    s->gen++;
+    if (l->features & F_MS_ACCEPT)
+        io_uring_prep_multishot_accept(sqe, s->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    else
+        io_uring_prep_accept(sqe, s->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    rx_queued(s, sqe, UD_ACCEPT);
+    return 0;
+}
+
+static int queue_connect(ur_loop *l, ur_sock *s)
+{
+    struct io_uring_sqe *sqe = get_sqe(l);
+    if (!sqe)
+        return -1;
+    io_uring_prep_connect(sqe, s->fd, (struct sockaddr *)&s->u.addr, s->addrlen);
+    sqe_tag(s, sqe, UD_CONNECT, 0);
+    s->conn_want = 0;
+    s->conn_on = 1;
+    return 0;
+}
+
+/* MSG_WAITALL: the kernel finishes a partial write itself. One piece goes as
+ * a plain send: no msghdr for the kernel to copy. */
+static int queue_send(ur_loop *l, ur_sock *s)
+{
+    struct io_uring_sqe *sqe = get_sqe(l);
+    if (!sqe)
+        return -1;
+    if (s->u.msg.msg_iovlen == 1)
+        io_uring_prep_send(sqe, s->fd, s->u.msg.msg_iov[0].iov_base, s->u.msg.msg_iov[0].iov_len,
+                           MSG_NOSIGNAL | MSG_WAITALL);
+    else
+        io_uring_prep_sendmsg(sqe, s->fd, &s->u.msg, MSG_NOSIGNAL | MSG_WAITALL);
+    sqe_tag(s, sqe, UD_SEND, 0);
+    s->send_want = 0;
+    s->send_on = 1;
+    return 0;
+}
+
+static int queue_recv(ur_loop *l, ur_sock *s)
+{
+    struct io_uring_sqe *sqe = get_sqe(l);
+    if (!sqe)
+        return -1;
+    s->gen++;
+    if (l->features & F_MS_RECV)
+        io_uring_prep_recv_multishot(sqe, s->fd, NULL, 0, 0);
+    else
+        io_uring_prep_recv(sqe, s->fd, NULL, 0, 0);
+    select_buffer(sqe, BGID);
+    rx_queued(s, sqe, UD_RECV);
+    return 0;
+}
+
+/* A connection: its connect, its send, and a receive while one is wanted
+ * (none after the end of the stream: nothing more will come). */
+static int sync_conn(ur_loop *l, ur_sock *s)
+{
+    if (s->conn_want && !s->conn_on && queue_connect(l, s) != 0)
+        return -1;
+    if (s->send_want && !s->send_on && queue_send(l, s) != 0)
+        return -1;
+    if (!s->want_rx)
+        return cancel_rx(l, s, UD_RECV);
+    if (s->rx_on || s->eof)
+        return 0;
+    return queue_recv(l, s);
+}
+
+/* Queues whatever the socket's state asks for and is not queued yet; what
+ * finds no SQE waits for the retry pass. A socket already waiting for it is
+ * left alone: one starved of buffers must not re-arm before the batch has
+ * given them back. */
+static void sync_sock(ur_loop *l, ur_sock *s)
+{
+    int rc;
+    if (s->in_retry)
+        return;
+    uint32_t kind = net__obj_kind(s->obj);
+    if (s->closed)
+        rc = sync_closed(l, s);
+    else if (kind == OBJ_UDP)
+        rc = sync_udp(l, (ur_udp *)s);
+    else if (kind == OBJ_LISTENER)
+        rc = sync_accept(l, s);
+    else
+        rc = sync_conn(l, s);
+    if (rc != 0)
+        retry_later(l, s);
 }
 
 static void run_retry(ur_loop *l)
@@ -875,6 +1096,8 @@ static void arm_wake(ur_loop *l)
 
 /* ---- loop life ---- */
 
+/* The descriptor is closed only now, after the last CQE: a reused number
+ * cannot be hit by an operation of this socket. */
 static void ur_sock_free(net_loop *loop, net_obj *o)
 {
     (void)loop;
@@ -915,7 +1138,8 @@ static void ur_loop_close(net_loop *loop)
         ur_sock *s = l->closing;
         s->ops = 0;
         maybe_retire(l, s);
-        if (l->closing == s) /* not retirable: should not happen */
+        /* Not retirable: should not happen, but the loop must end. */
+        if (l->closing == s)
             closing_remove(l, s);
     }
     loop_free(l);
@@ -931,41 +1155,52 @@ static void ur_wake(net_loop *loop)
 
 /* ---- listeners ---- */
 
-static ur_sock *sock_new(int fd, void *obj)
+/* A socket's state names its object (the net_obj: the typed completions
+ * and net__released take the same pointer) and adopts its descriptor. */
+static void sock_init(ur_sock *s, net_obj *o)
+{
+    s->fd = (int)net__obj_sock(o);
+    s->obj = o;
+}
+
+/* A listener's or connection's state, kept in its backend slot. */
+static int sock_open(net_obj *o)
 {
     ur_sock *s = net__calloc(1, sizeof *s);
-    if (s) {
-        s->fd = fd;
-        s->obj = obj;
-    }
-    return s;
+    if (!s)
+        return NET_E_NOMEM;
+    sock_init(s, o);
+    *net__obj_bk(o) = s;
+    return 0;
+}
+
+/* Receiving (accepting, for a listener) wanted or not: sync_sock queues or
+ * cancels it. */
+static void set_want_rx(net_loop *loop, ur_sock *s, int want)
+{
+    s->want_rx = (uint8_t)want;
+    sync_sock(L(loop), s);
 }
 
 static int ur_listener_open(net_loop *loop, net_listener *ls, int *os_error)
 {
     (void)loop;
     (void)os_error;
-    ur_sock *s = sock_new((int)net__obj_sock(net__obj(ls)), ls);
-    if (!s)
-        return NET_E_NOMEM;
-    *net__obj_bk(net__obj(ls)) = s;
-    return 0;
+    return sock_open(net__obj(ls));
 }
 
 static void ur_accept_start(net_loop *loop, net_listener *ls)
 {
-    ur_sock *s = *net__obj_bk(net__obj(ls));
-    s->want_rx = 1;
-    sync_sock(L(loop), s);
+    set_want_rx(loop, *net__obj_bk(net__obj(ls)), 1);
 }
 
 static void ur_accept_stop(net_loop *loop, net_listener *ls)
 {
-    ur_sock *s = *net__obj_bk(net__obj(ls));
-    s->want_rx = 0;
-    sync_sock(L(loop), s);
+    set_want_rx(loop, *net__obj_bk(net__obj(ls)), 0);
 }
 
+/* Every kind closes alike: nothing more is wanted, what is in flight is
+ * cancelled, and the socket waits on the closing list until its last CQE. */
 static void close_sock(ur_loop *l, ur_sock *s)
 {
     s->closed = 1;
@@ -979,7 +1214,8 @@ static void close_sock(ur_loop *l, ur_sock *s)
 static void ur_close(net_loop *loop, net_obj *o)
 {
     ur_sock *s = *net__obj_bk(o);
-    if (!s) { /* never registered */
+    /* Never registered: nothing can be in flight. */
+    if (!s) {
         net__released(o);
         return;
     }
@@ -992,16 +1228,13 @@ static int ur_conn_open(net_loop *loop, net_conn *c, int *os_error)
 {
     (void)loop;
     (void)os_error;
-    ur_sock *s = sock_new((int)net__obj_sock(net__obj(c)), c);
-    if (!s)
-        return NET_E_NOMEM;
-    *net__obj_bk(net__obj(c)) = s;
-    return 0;
+    return sock_open(net__obj(c));
 }
 
 static int ur_connect(net_loop *loop, net_conn *c, const net_addr *to, int *os_error)
 {
-    (void)os_error; /* the connect itself is a completion */
+    /* The connect itself is a completion: nothing fails at once. */
+    (void)os_error;
     ur_sock *s = *net__obj_bk(net__obj(c));
     struct sockaddr_storage ss;
     int len;
@@ -1016,21 +1249,18 @@ static int ur_connect(net_loop *loop, net_conn *c, const net_addr *to, int *os_e
 
 static void ur_recv_start(net_loop *loop, net_conn *c)
 {
-    ur_sock *s = *net__obj_bk(net__obj(c));
-    s->want_rx = 1;
-    sync_sock(L(loop), s);
+    set_want_rx(loop, *net__obj_bk(net__obj(c)), 1);
 }
 
 static void ur_recv_stop(net_loop *loop, net_conn *c)
 {
-    ur_sock *s = *net__obj_bk(net__obj(c));
-    s->want_rx = 0;
-    sync_sock(L(loop), s);
+    set_want_rx(loop, *net__obj_bk(net__obj(c)), 0);
 }
 
 static int ur_send(net_loop *loop, net_conn *c, const net_iov *iov, int count, int *os_error)
 {
-    (void)os_error; /* always a completion */
+    /* Always a completion: nothing fails at once. */
+    (void)os_error;
     ur_sock *s = *net__obj_bk(net__obj(c));
     memset(&s->u.msg, 0, sizeof s->u.msg);
     s->u.msg.msg_iov = (struct iovec *)(void *)iov;
@@ -1059,17 +1289,14 @@ static int ubuf_setup(ur_loop *l, int *os_error)
 {
     if (l->ubr)
         return 0;
-    ensure_enabled(l); /* the loop thread: SINGLE_ISSUER rings accept registrations only from it */
+    /* From the loop thread: a SINGLE_ISSUER ring takes registrations only
+     * from it. */
+    ensure_enabled(l);
     size_t len = (size_t)UBR_ENTRIES * sizeof(struct io_uring_buf);
     struct io_uring_buf_ring *br = map_pages(len);
     if (!br)
         return NET_E_NOMEM;
-    struct io_uring_buf_reg reg;
-    memset(&reg, 0, sizeof reg);
-    reg.ring_addr = (uint64_t)(uintptr_t)br;
-    reg.ring_entries = UBR_ENTRIES;
-    reg.bgid = UBGID;
-    int rc = io_uring_register_buf_ring(&l->ring, &reg, 0);
+    int rc = register_buf_ring(&l->ring, br, UBR_ENTRIES, UBGID, 0);
     if (rc != 0) {
         munmap(br, len);
         *os_error = -rc;
@@ -1094,11 +1321,8 @@ static int ubuf_setup(ur_loop *l, int *os_error)
 static int udp_cancel_rx(ur_loop *l, ur_udp *u)
 {
     ur_sock *s = &u->s;
-    if (s->rx_on && !s->rx_cxl) {
-        if (cancel_ud(l, s, ud_make(s, UD_RECV, s->gen)) != 0)
-            return -1;
-        s->rx_cxl = 1;
-    }
+    if (cancel_rx(l, s, UD_RECV) != 0)
+        return -1;
     for (unsigned i = 0; i < URX_SLOTS; i++) {
         uint32_t bit = 1u << i;
         if ((u->rx_busy & bit) && !(u->rx_cxl_mask & bit)) {
@@ -1110,94 +1334,94 @@ static int udp_cancel_rx(ur_loop *l, ur_udp *u)
     return 0;
 }
 
-static void sync_udp(ur_loop *l, ur_udp *u)
+/* The sends of a batch are linked so they leave in the order queued: a
+ * sendmsg that has to wait for buffer space would otherwise be overtaken
+ * by the next one. A refused datagram breaks the chain; the rest come
+ * back -ECANCELED and are queued again. */
+static int udp_queue_sends(ur_loop *l, ur_udp *u)
 {
     ur_sock *s = &u->s;
-    struct io_uring_sqe *sqe;
-    if (s->closed) {
-        if (s->close_cxl || (!s->rx_on && !u->rx_busy && !u->tx_flight)) {
-            maybe_retire(l, s);
-            return;
-        }
-        if (l->features & F_CANCEL_FD) {
-            if (cancel_fd(l, s) != 0)
-                goto later;
-        } else if (udp_cancel_rx(l, u) != 0) {
-            goto later;
-        }
-        /* Without cancel by fd, sends are left to finish: a sendmsg waits at
-         * most for the socket's buffer to drain onto the wire. */
-        s->close_cxl = 1;
-        return;
-    }
-    /* The sends of a batch are linked so they leave in the order queued: a
-     * sendmsg that has to wait for buffer space would otherwise be overtaken
-     * by the next one. A refused datagram breaks the chain; the rest come
-     * back -ECANCELED and are queued again. */
     struct io_uring_sqe *prev = NULL;
-    while (u->tx_next < u->tx_count) {
+    for (; u->tx_next < u->tx_count; u->tx_next++) {
         uint32_t i = u->tx_next;
-        if (u->tx_state[i] == TX_WAIT) {
-            if (!(sqe = get_sqe(l)))
-                goto later;
-            /* (a full SQ made get_sqe submit prev already: the chain starts over) */
-            if (prev && io_uring_sq_ready(&l->ring) > 1)
-                prev->flags |= IOSQE_IO_LINK;
-            io_uring_prep_sendmsg(sqe, s->fd, &u->tx[i].msg, MSG_NOSIGNAL);
-            io_uring_sqe_set_data64(sqe, ud_make(s, UD_SEND, i));
-            prev = sqe;
-            u->tx_state[i] = TX_FLIGHT;
-            u->tx_flight++;
-            s->ops++;
-        }
-        u->tx_next++;
+        if (u->tx_state[i] != TX_WAIT)
+            continue;
+        struct io_uring_sqe *sqe = get_sqe(l);
+        if (!sqe)
+            return -1;
+        /* A full SQ made get_sqe submit prev already: the chain starts over. */
+        if (prev && io_uring_sq_ready(&l->ring) > 1)
+            prev->flags |= IOSQE_IO_LINK;
+        io_uring_prep_sendmsg(sqe, s->fd, &u->tx[i].msg, MSG_NOSIGNAL);
+        sqe_tag(s, sqe, UD_SEND, i);
+        prev = sqe;
+        u->tx_state[i] = TX_FLIGHT;
+        u->tx_flight++;
     }
-    if (!s->want_rx) {
-        if (udp_cancel_rx(l, u) != 0)
-            goto later;
-    } else if (l->features & F_MS_RECVMSG) {
-        if (!s->rx_on) {
-            if (!(sqe = get_sqe(l)))
-                goto later;
-            s->gen = (uint16_t)((s->gen + 1) & (URX_SINGLE - 1));
-            /* MSG_TRUNC: payloadlen says the datagram's real length */
-            io_uring_prep_recvmsg_multishot(sqe, s->fd, &l->urx_msg, MSG_TRUNC);
-            sqe->flags |= IOSQE_BUFFER_SELECT;
-            sqe->buf_group = UBGID;
-            io_uring_sqe_set_data64(sqe, ud_make(s, UD_RECV, s->gen));
-            s->rx_on = 1;
-            s->rx_cxl = 0;
-            s->ops++;
-        }
-    } else if (!s->rx_on) { /* (a multishot whose -EINVAL told us) */
-        if (!u->rx && !(u->rx = net__malloc(URX_SLOTS * sizeof *u->rx)))
-            goto later; /* out of memory: try again next turn */
-        for (unsigned i = 0; i < URX_SLOTS; i++) {
-            uint32_t bit = 1u << i;
-            if (u->rx_busy & bit)
-                continue;
-            if (!(sqe = get_sqe(l)))
-                goto later;
-            ur_urx *x = &u->rx[i];
-            memset(&x->msg, 0, sizeof x->msg);
-            x->iov.iov_base = NULL; /* the kernel picks a buffer of the ring */
-            x->iov.iov_len = UBUF_SIZE;
-            x->msg.msg_name = &x->name;
-            x->msg.msg_namelen = sizeof x->name;
-            x->msg.msg_iov = &x->iov;
-            x->msg.msg_iovlen = 1;
-            io_uring_prep_recvmsg(sqe, s->fd, &x->msg, MSG_TRUNC); /* res: the datagram's real length */
-            sqe->flags |= IOSQE_BUFFER_SELECT;
-            sqe->buf_group = UBGID;
-            io_uring_sqe_set_data64(sqe, ud_make(s, UD_RECV, URX_SINGLE | i));
-            u->rx_busy |= bit;
-            u->rx_cxl_mask &= ~bit;
-            s->ops++;
-        }
+    return 0;
+}
+
+/* MSG_TRUNC: each datagram's header says its real length (payloadlen). */
+static int udp_queue_multishot(ur_loop *l, ur_udp *u)
+{
+    ur_sock *s = &u->s;
+    struct io_uring_sqe *sqe = get_sqe(l);
+    if (!sqe)
+        return -1;
+    /* The generation shares user_data's 16 bits with URX_SINGLE. */
+    s->gen = (uint16_t)((s->gen + 1) & (URX_SINGLE - 1));
+    io_uring_prep_recvmsg_multishot(sqe, s->fd, &l->urx_msg, MSG_TRUNC);
+    select_buffer(sqe, UBGID);
+    rx_queued(s, sqe, UD_RECV);
+    return 0;
+}
+
+/* Without multishot recvmsg (its first try said -EINVAL): every free slot
+ * gets a single-shot recvmsg. MSG_TRUNC: res says the datagram's real
+ * length. Out of memory for the slots, the retry pass tries again. */
+static int udp_queue_singles(ur_loop *l, ur_udp *u)
+{
+    ur_sock *s = &u->s;
+    if (!u->rx && !(u->rx = net__malloc(URX_SLOTS * sizeof *u->rx)))
+        return -1;
+    for (unsigned i = 0; i < URX_SLOTS; i++) {
+        uint32_t bit = 1u << i;
+        if (u->rx_busy & bit)
+            continue;
+        struct io_uring_sqe *sqe = get_sqe(l);
+        if (!sqe)
+            return -1;
+        ur_urx *x = &u->rx[i];
+        memset(&x->msg, 0, sizeof x->msg);
+        /* No buffer of ours: the kernel picks one of the ring's. */
+        x->iov.iov_base = NULL;
+        x->iov.iov_len = UBUF_SIZE;
+        x->msg.msg_name = &x->name;
+        x->msg.msg_namelen = sizeof x->name;
+        x->msg.msg_iov = &x->iov;
+        x->msg.msg_iovlen = 1;
+        io_uring_prep_recvmsg(sqe, s->fd, &x->msg, MSG_TRUNC);
+        select_buffer(sqe, UBGID);
+        sqe_tag(s, sqe, UD_RECV, URX_SINGLE | i);
+        u->rx_busy |= bit;
+        u->rx_cxl_mask &= ~bit;
     }
-    return;
-later:
-    retry_later(l, s);
+    return 0;
+}
+
+/* An open UDP socket: the sends of its batch, and its receives while they
+ * are wanted. */
+static int sync_udp(ur_loop *l, ur_udp *u)
+{
+    if (udp_queue_sends(l, u) != 0)
+        return -1;
+    if (!u->s.want_rx)
+        return udp_cancel_rx(l, u);
+    if (u->s.rx_on)
+        return 0;
+    if (l->features & F_MS_RECVMSG)
+        return udp_queue_multishot(l, u);
+    return udp_queue_singles(l, u);
 }
 
 static int ur_udp_open(net_loop *loop, net_udp *nu, int *os_error)
@@ -1209,8 +1433,7 @@ static int ur_udp_open(net_loop *loop, net_udp *nu, int *os_error)
     ur_udp *u = net__calloc(1, sizeof *u);
     if (!u)
         return NET_E_NOMEM;
-    u->s.fd = (int)net__obj_sock(net__obj(nu));
-    u->s.obj = nu;
+    sock_init(&u->s, net__obj(nu));
     *net__obj_bk(net__obj(nu)) = u;
     return 0;
 }
@@ -1218,19 +1441,36 @@ static int ur_udp_open(net_loop *loop, net_udp *nu, int *os_error)
 static void ur_udp_recv_start(net_loop *loop, net_udp *nu)
 {
     ur_udp *u = *net__obj_bk(net__obj(nu));
-    u->s.want_rx = 1;
-    sync_sock(L(loop), &u->s);
+    set_want_rx(loop, &u->s, 1);
 }
 
 static void ur_udp_recv_stop(net_loop *loop, net_udp *nu)
 {
     ur_udp *u = *net__obj_bk(net__obj(nu));
-    u->s.want_rx = 0;
-    sync_sock(L(loop), &u->s);
+    set_want_rx(loop, &u->s, 0);
+}
+
+/* Points m at datagram g: its one piece and, unless the socket is
+ * connected, its address, converted into *to. An address that does not
+ * convert leaves no name: sendmsg then refuses the datagram and it is
+ * reported. */
+static void dgram_msg(struct msghdr *m, struct iovec *iov, struct sockaddr_storage *to, const net_dgram *g)
+{
+    memset(m, 0, sizeof *m);
+    iov->iov_base = (void *)g->data;
+    iov->iov_len = g->len;
+    m->msg_iov = iov;
+    m->msg_iovlen = 1;
+    int len;
+    if (!g->connected && os_sockaddr_from_addr(&g->to, to, &len) == 0) {
+        m->msg_name = to;
+        m->msg_namelen = (socklen_t)len;
+    }
 }
 
 /* Sends d[0..count) with sendmmsg while the socket takes them, in order;
- * returns how many are finished (sent, or refused and reported). */
+ * returns how many are finished (sent, or refused and reported). What
+ * waits for buffer space goes through the ring. */
 static int udp_send_direct(ur_udp *u, const net_dgram *d, int count)
 {
     enum { CHUNK = 64 };
@@ -1240,20 +1480,8 @@ static int udp_send_direct(ur_udp *u, const net_dgram *d, int count)
     int done = 0;
     while (done < count) {
         int k = count - done < CHUNK ? count - done : CHUNK;
-        for (int i = 0; i < k; i++) {
-            const net_dgram *g = &d[done + i];
-            struct msghdr *m = &mm[i].msg_hdr;
-            memset(m, 0, sizeof *m);
-            iov[i].iov_base = (void *)g->data;
-            iov[i].iov_len = g->len;
-            m->msg_iov = &iov[i];
-            m->msg_iovlen = 1;
-            int len;
-            if (!g->connected && os_sockaddr_from_addr(&g->to, &to[i], &len) == 0) {
-                m->msg_name = &to[i];
-                m->msg_namelen = (socklen_t)len;
-            }
-        }
+        for (int i = 0; i < k; i++)
+            dgram_msg(&mm[i].msg_hdr, &iov[i], &to[i], &d[done + i]);
         int r = sendmmsg(u->s.fd, mm, (unsigned)k, MSG_DONTWAIT | MSG_NOSIGNAL);
         if (r > 0) {
             done += r;
@@ -1263,20 +1491,43 @@ static int udp_send_direct(ur_udp *u, const net_dgram *d, int count)
         if (e == EINTR)
             continue;
         if (e == EAGAIN || e == EWOULDBLOCK)
-            break; /* the rest waits for buffer space, through the ring */
+            break;
         net__udp_send_failed(u->s.obj, &d[done], os_error_to_net(e), e);
         done++;
     }
     return done;
 }
 
+/* Room for a batch of count datagrams. Called with no batch in flight:
+ * nothing points into the old arrays. */
+static int udp_tx_reserve(ur_udp *u, uint32_t count)
+{
+    if (count <= u->tx_cap)
+        return 0;
+    ur_utx *tx = net__malloc((size_t)count * sizeof *tx);
+    uint8_t *st = net__malloc((size_t)count);
+    if (!tx || !st) {
+        free(tx);
+        free(st);
+        return -1;
+    }
+    free(u->tx);
+    free(u->tx_state);
+    u->tx = tx;
+    u->tx_state = st;
+    u->tx_cap = count;
+    return 0;
+}
+
 static int ur_udp_send(net_loop *loop, net_udp *nu, const net_dgram *d, int count, int *os_error)
 {
-    (void)os_error; /* a refused datagram is reported on its own */
+    /* A refused datagram is reported on its own (net__udp_send_failed). */
+    (void)os_error;
     ur_udp *u = *net__obj_bk(net__obj(nu));
     if (count <= 0)
         return 0;
-    if (count > 65536) /* a datagram's index must fit the 16 bits of user_data */
+    /* A datagram's index must fit the 16 bits of user_data. */
+    if (count > 65536)
         return NET_E_INVAL;
     /* A datagram send does not wait on the peer: straight from this thread
      * it costs one syscall per batch and no completion per datagram. Only
@@ -1284,39 +1535,11 @@ static int ur_udp_send(net_loop *loop, net_udp *nu, const net_dgram *d, int coun
     int first = L(loop)->udp_sqe_only ? 0 : udp_send_direct(u, d, count);
     if (first == count)
         return count;
-    if ((uint32_t)count > u->tx_cap) { /* no batch in flight: nothing points into the old arrays */
-        ur_utx *tx = net__malloc((size_t)count * sizeof *tx);
-        uint8_t *st = net__malloc((size_t)count);
-        if (!tx || !st) {
-            free(tx);
-            free(st);
-            return NET_E_NOMEM;
-        }
-        free(u->tx);
-        free(u->tx_state);
-        u->tx = tx;
-        u->tx_state = st;
-        u->tx_cap = (uint32_t)count;
-    }
+    if (udp_tx_reserve(u, (uint32_t)count) != 0)
+        return NET_E_NOMEM;
     memset(u->tx_state, TX_DONE, (size_t)first);
     for (int i = first; i < count; i++) {
-        ur_utx *t = &u->tx[i];
-        memset(&t->msg, 0, sizeof t->msg);
-        t->iov.iov_base = (void *)d[i].data;
-        t->iov.iov_len = d[i].len;
-        t->msg.msg_iov = &t->iov;
-        t->msg.msg_iovlen = 1;
-        if (!d[i].connected) {
-            struct sockaddr_storage ss;
-            int len;
-            /* (an address that does not convert leaves no name: sendmsg
-             * then refuses the datagram and it is reported) */
-            if (os_sockaddr_from_addr(&d[i].to, &ss, &len) == 0 && len > 0 && (size_t)len <= sizeof t->to) {
-                memcpy(&t->to, &ss, (size_t)len);
-                t->msg.msg_name = &t->to;
-                t->msg.msg_namelen = (socklen_t)len;
-            }
-        }
+        dgram_msg(&u->tx[i].msg, &u->tx[i].iov, &u->tx[i].to, &d[i]);
         u->tx_state[i] = TX_WAIT;
     }
     u->tx_batch = d;
@@ -1329,16 +1552,22 @@ static int ur_udp_send(net_loop *loop, net_udp *nu, const net_dgram *d, int coun
 
 /* ---- completions ---- */
 
+/* The final CQE of a receive (accept, for a listener): none in flight now. */
+static void rx_ended(ur_sock *s)
+{
+    s->rx_on = 0;
+    s->rx_cxl = 0;
+    s->ops--;
+}
+
 static void on_accept(ur_loop *l, ur_sock *s, int res, unsigned flags)
 {
     int more = (flags & IORING_CQE_F_MORE) != 0;
-    if (!more) {
-        s->rx_on = 0;
-        s->rx_cxl = 0;
-        s->ops--;
-    }
+    if (!more)
+        rx_ended(s);
     int fault = res >= 0 ? net__fault(NET_FAULT_ACCEPT) : 0;
-    if (fault) { /* test builds: as if the accept had failed */
+    /* Test builds: as if the accept had failed. */
+    if (fault) {
         close(res);
         res = -fault;
     }
@@ -1354,69 +1583,82 @@ static void on_accept(ur_loop *l, ur_sock *s, int res, unsigned flags)
     } else if (!s->closed) {
         int e = -res;
         if (e == EINVAL && !more && (l->features & F_MS_ACCEPT)) {
-            l->features &= ~F_MS_ACCEPT; /* no multishot accept here */
+            /* No multishot accept here: single shots from now on. */
+            l->features &= ~F_MS_ACCEPT;
         } else if (e == ECANCELED || e == EINTR || e == EAGAIN || e == ECONNABORTED || e == EPROTO || e == EPERM) {
             /* re-arm below */
         } else {
             net__accepted(s->obj, NET_BAD_SOCK, NULL, os_error_to_net(e), e);
+            /* A broken listener: do not spin on it. */
             if (!os_error_is_resource(e) && (e == EBADF || e == ENOTSOCK || e == EINVAL || e == EOPNOTSUPP))
-                s->want_rx = 0; /* the listener is broken: do not spin on it */
+                s->want_rx = 0;
         }
     }
     if (!more)
         sync_sock(l, s);
 }
 
+/* Hands the bytes in buffer bid to the core, which copies them out; the
+ * buffer then goes back to the ring, unless the kernel still fills the rest
+ * of it (incremental consumption). */
+static void recv_buffer(ur_loop *l, ur_sock *s, int res, unsigned flags)
+{
+    unsigned bid = flags >> IORING_CQE_BUFFER_SHIFT;
+    uint8_t *p = buf_ptr(l, bid);
+    if (l->buf_off)
+        p += l->buf_off[bid];
+    if (res > 0 && !s->closed)
+        net__received(s->obj, p, (size_t)res);
+    if (l->buf_off && (flags & IORING_CQE_F_BUF_MORE)) {
+        l->buf_off[bid] += res > 0 ? (uint32_t)res : 0;
+    } else {
+        if (l->buf_off)
+            l->buf_off[bid] = 0;
+        buf_put(l, bid);
+    }
+}
+
+static void recv_error(ur_loop *l, ur_sock *s, int e, int more)
+{
+    if (e == ENOBUFS) {
+        l->starved = 1;
+        l->nobufs++;
+        /* Re-armed by the retry pass, once the ring has buffers again. */
+        if (s->want_rx)
+            retry_later(l, s);
+    } else if (e == EINVAL && !more && (l->features & F_MS_RECV)) {
+        /* No multishot recv here: single shots from now on. */
+        l->features &= ~F_MS_RECV;
+    } else if (e == ECANCELED || e == EINTR || e == EAGAIN) {
+        /* ours (recv_stop), or the submitting thread exited: re-arm if wanted */
+    } else {
+        s->want_rx = 0;
+        net__recv_failed(s->obj, os_error_to_net(e), e);
+    }
+}
+
 static void on_recv(ur_loop *l, ur_sock *s, int res, unsigned flags)
 {
     int more = (flags & IORING_CQE_F_MORE) != 0;
     int fault = res > 0 ? net__fault(NET_FAULT_RECV) : 0;
-    if (fault == ECONNRESET) /* test builds: the data is lost to a reset, as it would be */
+    /* Test builds: the data is lost to a reset, as it would be. */
+    if (fault == ECONNRESET)
         res = -fault;
-    if (!more) {
-        s->rx_on = 0;
-        s->rx_cxl = 0;
-        s->ops--;
-    }
-    if (flags & IORING_CQE_F_BUFFER) {
-        unsigned bid = flags >> IORING_CQE_BUFFER_SHIFT;
-        uint8_t *p = buf_ptr(l, bid);
-        if (l->buf_off)
-            p += l->buf_off[bid];
-        if (res > 0 && !s->closed)
-            net__received(s->obj, p, (size_t)res);
-        /* The core has copied it: the buffer goes back, unless the kernel
-         * still fills the rest of it (incremental consumption). */
-        if (l->buf_off && (flags & IORING_CQE_F_BUF_MORE)) {
-            l->buf_off[bid] += res > 0 ? (uint32_t)res : 0;
-        } else {
-            if (l->buf_off)
-                l->buf_off[bid] = 0;
-            buf_put(l, bid);
-        }
-    }
+    if (!more)
+        rx_ended(s);
+    if (flags & IORING_CQE_F_BUFFER)
+        recv_buffer(l, s, res, flags);
+    /* A single shot that left data behind: ur_wait reads on this turn. */
     if (!more && res > 0 && (flags & IORING_CQE_F_SOCK_NONEMPTY))
         l->again = 1;
     if (res == 0) {
+        /* The end of the stream, said once: nothing more will come. */
         if (!s->closed && !s->eof) {
-            s->eof = 1; /* nothing more will come */
+            s->eof = 1;
             net__received(s->obj, NULL, 0);
         }
     } else if (res < 0 && !s->closed) {
-        int e = -res;
-        if (e == ENOBUFS) {
-            l->starved = 1;
-            l->nobufs++;
-            if (s->want_rx)
-                retry_later(l, s); /* re-armed once the ring has buffers again */
-        } else if (e == EINVAL && !more && (l->features & F_MS_RECV)) {
-            l->features &= ~F_MS_RECV; /* no multishot recv here: single shots */
-        } else if (e == ECANCELED || e == EINTR || e == EAGAIN) {
-            /* ours (recv_stop), or the submitting thread exited: re-arm if wanted */
-        } else {
-            s->want_rx = 0;
-            net__recv_failed(s->obj, os_error_to_net(e), e);
-        }
+        recv_error(l, s, -res, more);
     }
     if (!more)
         sync_sock(l, s);
@@ -1427,7 +1669,8 @@ static void on_send(ur_loop *l, ur_sock *s, int res)
     s->send_on = 0;
     s->ops--;
     int fault = res >= 0 ? net__fault(NET_FAULT_SEND) : 0;
-    if (fault == ECONNRESET || fault == EPIPE) /* test builds: the connection failed under the send */
+    /* Test builds: the connection failed under the send. */
+    if (fault == ECONNRESET || fault == EPIPE)
         res = -fault;
     if (s->closed) {
         sync_sock(l, s);
@@ -1436,7 +1679,8 @@ static void on_send(ur_loop *l, ur_sock *s, int res)
     if (res >= 0) {
         net__sent(s->obj, (size_t)res, 0, 0);
     } else if (res == -EAGAIN || res == -EINTR || res == -ECANCELED) {
-        s->send_want = 1; /* nothing was sent: again */
+        /* Nothing was sent: again. */
+        s->send_want = 1;
     } else {
         net__sent(s->obj, 0, os_error_to_net(-res), -res);
     }
@@ -1462,7 +1706,8 @@ static void udp_deliver(ur_loop *l, ur_udp *u, const ur_urx *x, uint8_t *buf, in
     int trunc;
     if (x) {
         data = buf ? (const void *)buf : (const void *)"";
-        len = (size_t)res; /* MSG_TRUNC: the real length, even past the buffer */
+        /* MSG_TRUNC made res the real length, even past the buffer. */
+        len = (size_t)res;
         trunc = (x->msg.msg_flags & MSG_TRUNC) || len > UBUF_SIZE;
         if (len > UBUF_SIZE)
             len = UBUF_SIZE;
@@ -1470,8 +1715,9 @@ static void udp_deliver(ur_loop *l, ur_udp *u, const ur_urx *x, uint8_t *buf, in
         namelen = x->msg.msg_namelen;
     } else {
         struct io_uring_recvmsg_out *o = io_uring_recvmsg_validate(buf, res, &l->urx_msg);
+        /* Shorter than the header the kernel always writes. */
         if (!o)
-            return; /* shorter than the header the kernel always writes */
+            return;
         data = io_uring_recvmsg_payload(o, &l->urx_msg);
         len = io_uring_recvmsg_payload_length(o, res, &l->urx_msg);
         trunc = (o->flags & MSG_TRUNC) || o->payloadlen > len;
@@ -1486,55 +1732,62 @@ static void udp_deliver(ur_loop *l, ur_udp *u, const ur_urx *x, uint8_t *buf, in
     net__udp_received(u->s.obj, data, len, &from, trunc);
 }
 
+static void udp_recv_error(ur_loop *l, ur_udp *u, int e, int single, int more)
+{
+    ur_sock *s = &u->s;
+    if (e == ENOBUFS) {
+        l->ustarved = 1;
+        l->nobufs++;
+        /* Re-armed by the retry pass, once the ring has buffers again. */
+        if (s->want_rx)
+            retry_later(l, s);
+    } else if (e == EINVAL && !single && !more && (l->features & F_MS_RECVMSG)) {
+        /* No multishot recvmsg here: single shots from now on. */
+        l->features &= ~F_MS_RECVMSG;
+    } else if (e == ECANCELED || e == EINTR || e == EAGAIN) {
+        /* ours (recv_stop), or the submitting thread exited: re-arm if wanted */
+    } else {
+        /* ICMP news (ECONNREFUSED on a connected socket...) ends the
+         * multishot; the socket goes on receiving. A broken socket stops:
+         * do not spin on it. */
+        net__udp_recv_error(s->obj, os_error_to_net(e), e);
+        if (e == ENOMEM) {
+            if (s->want_rx)
+                retry_later(l, s);
+        } else if (e == EBADF || e == ENOTSOCK || e == EFAULT || e == EINVAL) {
+            s->want_rx = 0;
+        }
+    }
+}
+
 static void on_udp_recv(ur_loop *l, ur_udp *u, unsigned tag, int res, unsigned flags)
 {
     ur_sock *s = &u->s;
     int single = (tag & URX_SINGLE) != 0;
     unsigned slot = tag & (URX_SINGLE - 1);
     int more = !single && (flags & IORING_CQE_F_MORE);
-    if (!more) {
-        if (single) {
-            u->rx_busy &= ~(1u << slot);
-            u->rx_cxl_mask &= ~(1u << slot);
-        } else {
-            s->rx_on = 0;
-            s->rx_cxl = 0;
-        }
+    if (single) {
+        u->rx_busy &= ~(1u << slot);
+        u->rx_cxl_mask &= ~(1u << slot);
         s->ops--;
+    } else if (!more) {
+        rx_ended(s);
     }
     if (flags & IORING_CQE_F_BUFFER) {
         unsigned bid = flags >> IORING_CQE_BUFFER_SHIFT;
         if (res >= 0 && !s->closed)
             udp_deliver(l, u, single ? &u->rx[slot] : NULL, ubuf_ptr(l, bid), res);
-        ubuf_put(l, bid); /* the core has copied what it keeps */
+        ubuf_put(l, bid);
     } else if (single && res == 0 && !s->closed) {
-        udp_deliver(l, u, &u->rx[slot], NULL, 0); /* the kernel kept its buffer for an empty datagram */
+        /* The kernel takes no buffer for an empty datagram. */
+        udp_deliver(l, u, &u->rx[slot], NULL, 0);
     }
+    /* UDP does not say whether more datagrams wait: ur_wait re-posts the
+     * single shot and reads on this turn. */
     if (single && res >= 0)
-        l->again = 1; /* more may wait: the next round re-posts and reads on */
-    if (res < 0 && !s->closed) {
-        int e = -res;
-        if (e == ENOBUFS) {
-            l->ustarved = 1;
-            l->nobufs++;
-            if (s->want_rx)
-                retry_later(l, s); /* re-armed once the ring has buffers again */
-        } else if (e == EINVAL && !single && !more && (l->features & F_MS_RECVMSG)) {
-            l->features &= ~F_MS_RECVMSG; /* no multishot recvmsg here: single shots */
-        } else if (e == ECANCELED || e == EINTR || e == EAGAIN) {
-            /* ours (recv_stop), or the submitting thread exited: re-arm if wanted */
-        } else {
-            /* ICMP news (ECONNREFUSED on a connected socket...) ends the
-             * multishot; the socket goes on receiving. */
-            net__udp_recv_error(s->obj, os_error_to_net(e), e);
-            if (e == ENOMEM) {
-                if (s->want_rx)
-                    retry_later(l, s);
-            } else if (e == EBADF || e == ENOTSOCK || e == EFAULT || e == EINVAL) {
-                s->want_rx = 0; /* the socket is broken: do not spin on it */
-            }
-        }
-    }
+        l->again = 1;
+    if (res < 0 && !s->closed)
+        udp_recv_error(l, u, -res, single, more);
     if (!more)
         sync_sock(l, s);
 }
@@ -1549,7 +1802,8 @@ static void on_udp_send(ur_loop *l, ur_udp *u, unsigned idx, int res)
         return;
     }
     if (res == -EAGAIN || res == -EINTR || res == -ECANCELED) {
-        u->tx_state[idx] = TX_WAIT; /* nothing was sent: again */
+        /* Nothing was sent: again. */
+        u->tx_state[idx] = TX_WAIT;
         if (idx < u->tx_next)
             u->tx_next = idx;
         sync_sock(l, s);
@@ -1562,7 +1816,8 @@ static void on_udp_send(ur_loop *l, ur_udp *u, unsigned idx, int res)
         int n = (int)u->tx_count;
         u->tx_batch = NULL;
         u->tx_count = u->tx_next = 0;
-        net__udp_sent(s->obj, n); /* may hand us the next batch at once */
+        /* This may hand us the next batch at once. */
+        net__udp_sent(s->obj, n);
     }
     sync_sock(l, s);
 }
@@ -1570,8 +1825,9 @@ static void on_udp_send(ur_loop *l, ur_udp *u, unsigned idx, int res)
 static void on_cancel(ur_loop *l, ur_sock *s, int res)
 {
     s->ops--;
+    /* Cancel by fd is unknown here: one cancel per operation from now on. */
     if (res == -EINVAL && s->closed && (l->features & F_CANCEL_FD)) {
-        l->features &= ~F_CANCEL_FD; /* cancel by fd unknown here: per operation */
+        l->features &= ~F_CANCEL_FD;
         s->close_cxl = 0;
     }
     sync_sock(l, s);
@@ -1613,19 +1869,14 @@ static void handle(ur_loop *l, uint64_t ud, int res, unsigned flags)
     maybe_retire(l, s);
 }
 
-static int ur_wait(net_loop *loop, int timeout_ms)
+/* Submits what is queued and waits for a completion up to timeout_ms (-1:
+ * no limit), in one io_uring_enter. */
+static void enter(ur_loop *l, int timeout_ms)
 {
-    ur_loop *l = L(loop);
-    ensure_enabled(l);
-    if (l->wake_rearm)
-        arm_wake(l);
-    run_retry(l);
-    buf_flush(l);
-    if (net__loop_releasing(loop)) /* run_retry may have released some */
-        timeout_ms = 0;
     int rc;
     int fault = net__fault(NET_FAULT_SUBMIT);
-    if (fault) { /* test builds: this enter fails; the SQEs wait for the next turn */
+    if (fault) {
+        /* Test builds: this enter fails; the SQEs wait for the next turn. */
         rc = -fault;
         timeout_ms = timeout_ms < 0 || timeout_ms > 10 ? 10 : timeout_ms;
         os_sleep_ms((uint32_t)timeout_ms);
@@ -1642,6 +1893,26 @@ static int ur_wait(net_loop *loop, int timeout_ms)
     }
     if (rc < 0)
         submit_error(l, rc);
+}
+
+/* After a batch: a ring that ran dry grows (at the bound, the recycled
+ * buffers have to do), and the buffers given back are published. */
+static void refill(ur_loop *l)
+{
+    if (l->starved) {
+        l->starved = 0;
+        buf_grow(l);
+    }
+    if (l->ustarved) {
+        l->ustarved = 0;
+        ubuf_grow(l);
+    }
+    buf_flush(l);
+}
+
+/* Handles up to l->batch CQEs; returns how many. */
+static unsigned reap(ur_loop *l)
+{
     unsigned total = 0;
     for (int round = 0;; round++) {
         l->again = 0;
@@ -1652,15 +1923,7 @@ static int ur_wait(net_loop *loop, int timeout_ms)
         }
         io_uring_cq_advance(&l->ring, n);
         total += n;
-        if (l->starved) {
-            l->starved = 0;
-            buf_grow(l); /* at the bound, the recycled buffers have to do */
-        }
-        if (l->ustarved) {
-            l->ustarved = 0;
-            ubuf_grow(l);
-        }
-        buf_flush(l);
+        refill(l);
         run_retry(l);
         /* Single-shot receives (no multishot here) that left data behind,
          * or single-shot recvmsgs that got a datagram (UDP does not say
@@ -1668,12 +1931,29 @@ static int ur_wait(net_loop *loop, int timeout_ms)
          * times a turn. */
         if (!l->again || round >= 8 || total >= l->batch)
             break;
-        rc = io_uring_submit_and_get_events(&l->ring);
+        int rc = io_uring_submit_and_get_events(&l->ring);
         if (rc < 0) {
             submit_error(l, rc);
             break;
         }
     }
+    return total;
+}
+
+static int ur_wait(net_loop *loop, int timeout_ms)
+{
+    ur_loop *l = L(loop);
+    ensure_enabled(l);
+    if (l->wake_rearm)
+        arm_wake(l);
+    run_retry(l);
+    buf_flush(l);
+    /* run_retry may have released sockets: the core finishes them at the
+     * end of this turn and waits for them, so no sleeping. */
+    if (net__loop_releasing(loop))
+        timeout_ms = 0;
+    enter(l, timeout_ms);
+    unsigned total = reap(l);
     return (int)total;
 }
 
