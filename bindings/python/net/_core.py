@@ -336,7 +336,7 @@ def _addr_from_c(a: Any) -> Optional[Address]:
 
 
 # Converting addresses is the library's (net_addr_host, net_addr_parse), and
-# costs a few cffi calls: ~2.7 us from C, ~2 us to C, against 0.04 / 0.1 us
+# costs a few cffi calls: ~1.9 us from C, ~2.3 us to C, against 0.04 / 0.13 us
 # for a cache hit, when poll turns a whole DATAGRAM record into its Event in
 # ~0.25 us (bench/python/RESULTS-python.md). A UDP server sees the same
 # peers again and again: these two caches make it once per peer instead of
