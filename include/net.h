@@ -359,6 +359,63 @@ NET_API int net_addr_parse(const char *host, uint16_t port, net_addr *out);
  * a repeating one keeps its handle until net_close. */
 NET_API int net_timer_start(net_engine engine, uint32_t delay_ms, uint32_t repeat_ms, uint64_t user, net_handle *out);
 
+/* ---- packed events: a polled batch as plain records and one payload buffer ----
+ * For bindings that pay for every field and pointer they read through an FFI
+ * (Python's cffi): net_events_pack turns what net_poll returned into records
+ * without pointers and copies the payloads into a buffer the caller owns, so
+ * the binding decodes one record array and slices one buffer of its own,
+ * with a single call per batch.
+ *
+ * records[i] is events[i] with the payload pointer replaced by an offset:
+ * the payload of a DATA or DATAGRAM event is bytes [offset, offset + len) of
+ * the payload buffer. Payloads are copied one after another in event order,
+ * without gaps or alignment, the first at offset 0; an empty one takes no
+ * room (its offset is where the next one starts). Other events copy nothing
+ * and have offset 0; their len keeps its meaning (the queued bytes of
+ * SEND_HIGHWATER / SEND_DRAINED). Every other field is the event's, addr as
+ * the packed net_addr (net_addr_host gives its host as text).
+ *
+ * The records are an array of their own, not a header of the payload
+ * buffer, so that payloads can be copied straight into memory a binding
+ * hands out as it is (Python's payload views) with no record taking room
+ * there. */
+typedef struct net_packed_event {
+    uint32_t type;      /* NET_EV_* */
+    int32_t status;     /* 0 or NET_E_* */
+    net_handle handle;  /* as in net_event */
+    net_handle parent;  /* listener for ACCEPT, else 0 */
+    uint64_t user;      /* user data of handle, or the posted value */
+    uint32_t offset;    /* DATA, DATAGRAM: where the payload starts in the payload buffer; else 0 */
+    uint32_t len;       /* as in net_event: the payload's length for DATA and DATAGRAM */
+    int32_t os_error;   /* errno / WSA error behind status, else 0 */
+    uint32_t reserved_; /* 0 */
+    net_addr addr;      /* as in net_event */
+} net_packed_event;     /* 72 bytes on every platform */
+
+/* Packs events[0..count) - as net_poll returned them, before the next
+ * net_poll on their engine, while their payloads are valid - into
+ * records[0..count) and payload[0..size). Returns how many it packed, k:
+ * records[0..k) are written and the payloads of events[0..k) fill
+ * payload[0..*used). It stops before the first event it cannot pack, the
+ * first whose payload does not fit in what is left of the buffer (or, from a
+ * caller that made it up, a DATA/DATAGRAM with len > 0 and no data). Then
+ * k < count and events[k..count) are untouched: pack them with another call,
+ * into another buffer or into this one once it was read; nothing is lost.
+ * When that is events[0], the result says why: NET_E_MSGSIZE with *used set
+ * to the room its payload needs, or NET_E_INVAL. NET_E_INVAL also for NULL
+ * events, records or used, count < 0, and a NULL payload with size > 0.
+ * Touches nothing but its arguments: any thread. */
+NET_API int net_events_pack(const net_event *events, int count, net_packed_event *records, void *payload, uint32_t size,
+                            uint32_t *used);
+
+/* The host part of an address as text: "1.2.3.4", "2001:db8::1" (what
+ * net_addr_format writes without brackets, port or scope), except that an
+ * IPv6 address carrying an IPv4 one ends in it dotted, as inet_ntop writes
+ * it: IPv4-mapped "::ffff:1.2.3.4", IPv4-compatible "::1.2.3.4". Returns the
+ * length written (a NUL follows) or NET_E_INVAL (NULL addr or buf, a family
+ * other than NET_AF_INET/INET6, size too small for the text and its NUL). */
+NET_API int net_addr_host(const net_addr *addr, char *buf, size_t size);
+
 #ifdef __cplusplus
 }
 #endif

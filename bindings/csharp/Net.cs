@@ -277,6 +277,24 @@ namespace Net
         public UIntPtr Len;
     }
 
+    /// <summary>net_packed_event (net_events_pack): a NetEvent whose payload is
+    /// bytes [Offset, Offset + Len) of the payload buffer packed with it. The
+    /// wrapper polls NetEvents directly and does not use it.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct NetPackedEvent
+    {
+        public EventType Type;
+        public int Status;
+        public ulong Handle;
+        public ulong Parent;
+        public ulong User;
+        public uint Offset;     // DATA, DATAGRAM: where the payload starts; else 0
+        public uint Len;
+        public int OsError;
+        public uint Reserved;
+        public NetAddr Addr;
+    }
+
     // ---------------------------------------------------------------- the flat API
 
     /// <summary>Every function of net.h, as declared there.</summary>
@@ -348,6 +366,10 @@ namespace Net
 
         [DllImport(Lib, CallingConvention = CC)]
         public static extern int net_timer_start(ulong engine, uint delayMs, uint repeatMs, ulong user, out ulong handle);
+
+        [DllImport(Lib, CallingConvention = CC)]
+        public static extern int net_events_pack(NetEvent* events, int count, NetPackedEvent* records, byte* payload, uint size, out uint used);
+        [DllImport(Lib, CallingConvention = CC)] public static extern int net_addr_host(ref NetAddr addr, [Out] byte[] buf, UIntPtr size);
     }
 
     // ---------------------------------------------------------------- the wrapper

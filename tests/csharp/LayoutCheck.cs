@@ -15,7 +15,7 @@ static class LayoutCheck
 {
     static readonly Type[] Structs = {
         typeof(NetAddr), typeof(NetEvent), typeof(NetConfig), typeof(NetStats), typeof(NetTcpConfig),
-        typeof(NetUdpConfig), typeof(NetBuf)
+        typeof(NetUdpConfig), typeof(NetBuf), typeof(NetPackedEvent)
     };
 
     // C# enum -> the C prefix of its constants.

@@ -94,6 +94,18 @@ int main(void)
     OFF(net_buf, data);
     OFF(net_buf, len);
 
+    SIZE(net_packed_event);
+    OFF(net_packed_event, type);
+    OFF(net_packed_event, status);
+    OFF(net_packed_event, handle);
+    OFF(net_packed_event, parent);
+    OFF(net_packed_event, user);
+    OFF(net_packed_event, offset);
+    OFF(net_packed_event, len);
+    OFF(net_packed_event, os_error);
+    OFF(net_packed_event, reserved_);
+    OFF(net_packed_event, addr);
+
     CONST(NET_VERSION_MAJOR);
     CONST(NET_VERSION_MINOR);
     CONST(NET_VERSION_PATCH);

@@ -242,4 +242,22 @@ int net_sendto(net_handle udp, const net_addr *to, const void *data, uint32_t le
 int net_addr_parse(const char *host, uint16_t port, net_addr *out);
 
 int net_timer_start(net_engine engine, uint32_t delay_ms, uint32_t repeat_ms, uint64_t user, net_handle *out);
+
+typedef struct net_packed_event {
+    uint32_t type;
+    int32_t status;
+    net_handle handle;
+    net_handle parent;
+    uint64_t user;
+    uint32_t offset;
+    uint32_t len;
+    int32_t os_error;
+    uint32_t reserved_;
+    net_addr addr;
+} net_packed_event;
+
+int net_events_pack(const net_event *events, int count, net_packed_event *records, void *payload, uint32_t size,
+                            uint32_t *used);
+
+int net_addr_host(const net_addr *addr, char *buf, size_t size);
 '''
