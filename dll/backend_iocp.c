@@ -88,8 +88,6 @@
 #define UDP_RECVS 8
 
 enum { K_CONN = 1, K_LISTENER = 2, K_UDP = 3 };
-/* What an operation is, for dispatch(): the zero-byte WSARecv, WSASend,
- * ConnectEx, AcceptEx, WSARecvFrom, WSASendTo. */
 enum { T_RECV0 = 1, T_SEND, T_CONNECT, T_ACCEPT, T_URECV, T_USEND };
 
 typedef struct iocp_sock iocp_sock;
@@ -98,6 +96,8 @@ typedef struct iocp_op {
     /* The port hands back this OVERLAPPED's address: op_of() finds the op
      * around it. */
     OVERLAPPED ov;
+    /* Which call it is, for dispatch(): T_RECV0 is the zero-byte WSARecv,
+     * then WSASend, ConnectEx, AcceptEx, WSARecvFrom and WSASendTo. */
     int type;
     /* Submitted (or parked) and not yet handled: the op holds a reference
      * on its owner meanwhile. */
