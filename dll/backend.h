@@ -3,23 +3,40 @@
  *
  * Completion-shaped: the core submits work (accept, connect, receive, send,
  * close) and the backend reports each outcome by calling one of the net__*
- * functions below, always on the loop's own thread, from inside wait().
- * IOCP and io_uring map onto this directly; epoll performs the syscall when
- * the socket is ready and reports it the same way.
+ * functions below, always on the loop's own thread, from inside wait()
+ * (net__released also from close() and loop_close()). IOCP and io_uring map
+ * onto this directly; epoll performs the syscall when the socket is ready
+ * and reports it the same way.
+ *
+ * The core hands a backend three kinds of object: connections, listeners
+ * and UDP sockets. Each begins with a net_obj, the part they share: its
+ * kind, its socket and a slot for the backend's per-socket state. What
+ * differs by kind (accepting, receiving, sending) takes the typed object;
+ * what every kind has (closing, releasing) takes the net_obj.
  *
  * Rules every backend keeps:
  * - every submit call is made on the loop's thread; only wake() is called
  *   from other threads;
+ * - a submit call that fails at once returns a NET_E_* code, and when an OS
+ *   call failed behind it, stores that call's error (errno,
+ *   WSAGetLastError()) in *os_error, which the core set to 0. The core never
+ *   reads errno or the last WSA error after a submit call: whatever else the
+ *   backend called since may have changed them;
  * - send() returns the bytes written at once (>= 0), NET__PENDING when the
  *   result will come through net__sent() later, or a NET_E_* code; at most
  *   one send is outstanding per connection and its iov stays valid until it
  *   completes;
  * - receiving, once started, reports data through net__received() until
  *   recv_stop(); a length of 0 means the peer sent FIN;
- * - after conn_close()/listener_close() the backend cancels what is
- *   outstanding, closes the socket and calls net__conn_released() /
- *   net__listener_released() exactly once, after the last completion, and
- *   never inside the close call itself.
+ * - after close() the backend cancels what is outstanding, closes the socket
+ *   and, once the last completion for the object is in, calls
+ *   net__released() exactly once: inside close() itself when nothing is
+ *   outstanding. It reports nothing more for the object after close().
+ * - the core finishes a released object at the end of the loop's turn (after
+ *   wait() returns) and in loop teardown (after loop_close()): it calls
+ *   sock_free() for the backend's state, then gives the object its CLOSE.
+ *   Until then the backend's state stays valid, so a completion or an event
+ *   of the same batch may still name it (it must see that it is closed).
  */
 #ifndef NET_BACKEND_H
 #define NET_BACKEND_H
@@ -30,9 +47,20 @@
 #define NET__PENDING (-1000) /* not a byte count, not a NET_E_* code */
 
 typedef struct net_loop net_loop;
+typedef struct net_obj net_obj;
 typedef struct net_conn net_conn;
 typedef struct net_listener net_listener;
 typedef struct net_udp net_udp;
+
+/* What a net_obj is (net__obj_kind). */
+enum { OBJ_CONN = 1, OBJ_LISTENER = 2, OBJ_UDP = 3 };
+
+/* net_conn, net_listener and net_udp each begin with their net_obj (core.h
+ * asserts it), so one pointer names both: net__obj(p) converts a typed
+ * pointer, and a backend that keeps one void * per socket hands it to the
+ * typed completions and to net__released alike. */
+#define net__obj(p)                                                                                                    \
+    ((net_obj *)(void *)_Generic((p), net_conn * : (p), net_listener * : (p), net_udp * : (p), net_obj * : (p)))
 
 typedef struct net_iov {
     const void *base;
@@ -58,18 +86,23 @@ typedef struct net_backend {
     /* Makes wait() return soon. Any thread. */
     void (*wake)(net_loop *loop);
 
-    int (*listener_open)(net_loop *loop, net_listener *l);
+    /* The object's backend state is gone with the socket: frees it. Called
+     * once per released object whose bk slot is set, at the end of the turn
+     * or after loop_close(), so it may not use the loop's own state then. */
+    void (*sock_free)(net_loop *loop, net_obj *o);
+    /* Every kind: see the rules above. */
+    void (*close)(net_loop *loop, net_obj *o);
+
+    int (*listener_open)(net_loop *loop, net_listener *l, int *os_error);
     void (*accept_start)(net_loop *loop, net_listener *l);
     void (*accept_stop)(net_loop *loop, net_listener *l);
-    void (*listener_close)(net_loop *loop, net_listener *l);
 
     /* Adopts an accepted socket, or a new one before connect(). */
-    int (*conn_open)(net_loop *loop, net_conn *c);
-    int (*connect)(net_loop *loop, net_conn *c, const net_addr *to);
+    int (*conn_open)(net_loop *loop, net_conn *c, int *os_error);
+    int (*connect)(net_loop *loop, net_conn *c, const net_addr *to, int *os_error);
     void (*recv_start)(net_loop *loop, net_conn *c);
     void (*recv_stop)(net_loop *loop, net_conn *c);
-    int (*send)(net_loop *loop, net_conn *c, const net_iov *iov, int count);
-    void (*conn_close)(net_loop *loop, net_conn *c);
+    int (*send)(net_loop *loop, net_conn *c, const net_iov *iov, int count, int *os_error);
 
     /* ---- UDP ----
      * udp_open adopts a bound, non-blocking datagram socket. Receiving,
@@ -82,21 +115,17 @@ typedef struct net_backend {
      * payloads stay valid until then; one batch is outstanding per socket.
      * A datagram the OS refuses is reported through net__udp_send_failed
      * and counts as finished: the batch goes on with the next one. */
-    int (*udp_open)(net_loop *loop, net_udp *u);
+    int (*udp_open)(net_loop *loop, net_udp *u, int *os_error);
     void (*udp_recv_start)(net_loop *loop, net_udp *u);
     void (*udp_recv_stop)(net_loop *loop, net_udp *u);
-    int (*udp_send)(net_loop *loop, net_udp *u, const net_dgram *d, int count);
-    void (*udp_close)(net_loop *loop, net_udp *u);
+    int (*udp_send)(net_loop *loop, net_udp *u, const net_dgram *d, int count, int *os_error);
 } net_backend;
 
 /* ---- what the backend may read of core objects ---- */
-net_sock net__conn_sock(const net_conn *c);
-net_sock net__listener_sock(const net_listener *l);
+uint32_t net__obj_kind(const net_obj *o);
+net_sock net__obj_sock(const net_obj *o);
 /* Per-socket backend state slot, owned by the backend. */
-void **net__conn_bk(net_conn *c);
-void **net__listener_bk(net_listener *l);
-void **net__udp_bk(net_udp *u);
-net_sock net__udp_sock(const net_udp *u);
+void **net__obj_bk(net_obj *o);
 /* Receive buffers must hold this plus one byte, so a larger datagram shows
  * as truncated instead of passing for a whole one. */
 uint32_t net__udp_max_datagram(const net_udp *u);
@@ -106,6 +135,10 @@ uint32_t net__loop_index(const net_loop *loop);
 uint32_t net__loop_batch(const net_loop *loop);
 /* 1 when the loop runs on its own I/O thread (io_threads >= 1), 0 when net_poll drives it. */
 int net__loop_threaded(const net_loop *loop);
+/* 1 when released objects wait for the end of the turn: wait() must not
+ * block then. The core checks before it calls wait(); a backend that may
+ * release inside wait() before it blocks checks again. */
+int net__loop_releasing(const net_loop *loop);
 
 /* Where to receive: a window the core can hand to the script without a copy.
  * A backend that receives elsewhere (a kernel buffer ring) passes its own
@@ -118,8 +151,6 @@ void net__connected(net_conn *c, int err, int os_error);
 void net__received(net_conn *c, const void *data, size_t len);
 void net__recv_failed(net_conn *c, int err, int os_error);
 void net__sent(net_conn *c, size_t len, int err, int os_error);
-void net__conn_released(net_conn *c);
-void net__listener_released(net_listener *l);
 /* truncated: the datagram did not fit the buffer (MSG_TRUNC, WSAEMSGSIZE):
  * the core counts and drops it. data may be the backend's own memory: the
  * core copies what it keeps. */
@@ -128,7 +159,8 @@ void net__udp_received(net_udp *u, const void *data, size_t len, const net_addr 
 void net__udp_recv_error(net_udp *u, int err, int os_error);
 void net__udp_send_failed(net_udp *u, const net_dgram *d, int err, int os_error);
 void net__udp_sent(net_udp *u, int count);
-void net__udp_released(net_udp *u);
+/* Every kind: the last completion for o is in (see the rules above). */
+void net__released(net_obj *o);
 
 /* The backends compiled in, in order of preference. */
 extern const net_backend net__backend_epoll;

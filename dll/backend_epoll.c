@@ -28,11 +28,11 @@ _Static_assert(sizeof(net_iov) == sizeof(struct iovec), "net_iov must match stru
  * truncated, then dropped. */
 #define DGRAM_SLOT 65536
 
-enum { EP_CONN = 1, EP_LISTENER = 2, EP_UDP = 3 };
-
 typedef struct ep_sock {
-    int kind;
     int fd;
+    /* The core's net_conn, net_listener or net_udp: each begins with its
+     * net_obj, so this one pointer serves the typed calls and
+     * net__released alike. */
     void *obj;
     /* The last read did not drain the socket. Edge-triggered: no new edge
      * will say so, the flag remembers it. */
@@ -50,7 +50,6 @@ typedef struct ep_sock {
     int pend_done;
     int in_ready;
     struct ep_sock *ready_next;
-    struct ep_sock *zombie_next;
 } ep_sock;
 
 typedef struct ep_loop {
@@ -60,8 +59,6 @@ typedef struct ep_loop {
     struct epoll_event *events;
     /* Sockets with work the last wait did not report. */
     ep_sock *ready;
-    /* Closed, released at the end of the turn. */
-    ep_sock *zombies;
     /* UDP scratch, used within one call: receive slots are only touched as
      * far as datagrams reach, so the address space costs little memory. */
     uint8_t *dg_buf;
@@ -107,27 +104,11 @@ static int ep_loop_open(net_loop *loop)
     return 0;
 }
 
-static void release_zombies(ep_loop *l)
-{
-    while (l->zombies) {
-        ep_sock *s = l->zombies;
-        l->zombies = s->zombie_next;
-        if (s->kind == EP_CONN)
-            net__conn_released(s->obj);
-        else if (s->kind == EP_UDP)
-            net__udp_released(s->obj);
-        else
-            net__listener_released(s->obj);
-        free(s);
-    }
-}
-
 static void ep_loop_close(net_loop *loop)
 {
     ep_loop *l = L(loop);
     if (!l)
         return;
-    release_zombies(l);
     close(l->epfd);
     close(l->evfd);
     free(l->events);
@@ -154,11 +135,10 @@ static void make_ready(ep_loop *l, ep_sock *s)
     l->ready = s;
 }
 
-static ep_sock *sock_new(int kind, int fd, void *obj)
+static ep_sock *sock_new(int fd, void *obj)
 {
     ep_sock *s = net__calloc(1, sizeof *s);
     if (s) {
-        s->kind = kind;
         s->fd = fd;
         s->obj = obj;
     }
@@ -166,37 +146,54 @@ static ep_sock *sock_new(int kind, int fd, void *obj)
 }
 
 /* The last step of every open function: s (NULL when sock_new failed)
- * joins the epoll set, edge-triggered, for events, and goes into the core's
- * slot. On failure s is freed; the socket stays the core's to close. */
-static int sock_attach(ep_loop *l, ep_sock *s, uint32_t events, void **slot)
+ * joins the epoll set, edge-triggered, for events, and goes into its
+ * object's slot. On failure s is freed; the socket stays the core's to
+ * close. */
+static int sock_attach(ep_loop *l, ep_sock *s, uint32_t events, int *os_error)
 {
     if (!s)
         return NET_E_NOMEM;
     struct epoll_event ev = {.events = events | EPOLLET, .data.ptr = s};
     if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, s->fd, &ev) != 0) {
-        int rc = os_error_to_net(errno);
+        *os_error = errno;
         free(s);
-        return rc;
+        return os_error_to_net(*os_error);
     }
-    *slot = s;
+    *net__obj_bk(s->obj) = s;
     return 0;
 }
 
-static void retire(ep_loop *l, ep_sock *s)
+/* Nothing is outstanding on an epoll socket: it is released at once. An
+ * event for it may still wait in this turn's batch (closed says to skip
+ * it); the core frees it after the turn. */
+static void ep_close(net_loop *loop, net_obj *o)
 {
-    s->closed = 1;
-    close(s->fd); /* also leaves the epoll set */
-    s->fd = -1;
-    s->zombie_next = l->zombies;
-    l->zombies = s;
+    (void)loop;
+    ep_sock *s = *net__obj_bk(o);
+    /* Without s it was never registered. */
+    if (s) {
+        s->closed = 1;
+        s->pend_dg = NULL;
+        /* Closing the fd also takes it out of the epoll set. */
+        close(s->fd);
+        s->fd = -1;
+    }
+    net__released(o);
+}
+
+/* After the turn that closed it (backend.h): no event names s any more. */
+static void ep_sock_free(net_loop *loop, net_obj *o)
+{
+    (void)loop;
+    free(*net__obj_bk(o));
 }
 
 /* ---- listeners ---- */
 
-static int ep_listener_open(net_loop *loop, net_listener *ls)
+static int ep_listener_open(net_loop *loop, net_listener *ls, int *os_error)
 {
-    ep_sock *s = sock_new(EP_LISTENER, (int)net__listener_sock(ls), ls);
-    return sock_attach(L(loop), s, EPOLLIN, net__listener_bk(ls));
+    ep_sock *s = sock_new((int)net__obj_sock(net__obj(ls)), ls);
+    return sock_attach(L(loop), s, EPOLLIN, os_error);
 }
 
 /* accept4, or in test builds now and then the error NET_TEST_FAULT asks
@@ -243,7 +240,7 @@ static void do_accept(ep_loop *l, ep_sock *s)
 /* Connections may already wait in the backlog, with no new edge to come. */
 static void ep_accept_start(net_loop *loop, net_listener *ls)
 {
-    ep_sock *s = *net__listener_bk(ls);
+    ep_sock *s = *net__obj_bk(net__obj(ls));
     s->accepting = 1;
     make_ready(L(loop), s);
 }
@@ -251,31 +248,21 @@ static void ep_accept_start(net_loop *loop, net_listener *ls)
 static void ep_accept_stop(net_loop *loop, net_listener *ls)
 {
     (void)loop;
-    ep_sock *s = *net__listener_bk(ls);
+    ep_sock *s = *net__obj_bk(net__obj(ls));
     s->accepting = 0;
-}
-
-static void ep_listener_close(net_loop *loop, net_listener *ls)
-{
-    ep_sock *s = *net__listener_bk(ls);
-    if (!s) { /* never registered */
-        net__listener_released(ls);
-        return;
-    }
-    retire(L(loop), s);
 }
 
 /* ---- connections ---- */
 
-static int ep_conn_open(net_loop *loop, net_conn *c)
+static int ep_conn_open(net_loop *loop, net_conn *c, int *os_error)
 {
-    ep_sock *s = sock_new(EP_CONN, (int)net__conn_sock(c), c);
-    return sock_attach(L(loop), s, EPOLLIN | EPOLLOUT | EPOLLRDHUP, net__conn_bk(c));
+    ep_sock *s = sock_new((int)net__obj_sock(net__obj(c)), c);
+    return sock_attach(L(loop), s, EPOLLIN | EPOLLOUT | EPOLLRDHUP, os_error);
 }
 
-static int ep_connect(net_loop *loop, net_conn *c, const net_addr *to)
+static int ep_connect(net_loop *loop, net_conn *c, const net_addr *to, int *os_error)
 {
-    ep_sock *s = *net__conn_bk(c);
+    ep_sock *s = *net__obj_bk(net__obj(c));
     struct sockaddr_storage ss;
     int len;
     if (os_sockaddr_from_addr(to, &ss, &len) != 0)
@@ -289,6 +276,7 @@ static int ep_connect(net_loop *loop, net_conn *c, const net_addr *to)
     if (errno == EINPROGRESS || errno == EINTR)
         return 0;
     s->connecting = 0;
+    *os_error = errno;
     return os_error_to_net(errno);
 }
 
@@ -372,7 +360,7 @@ static void do_read(net_loop *loop, ep_loop *l, ep_sock *s)
 
 static void ep_recv_start(net_loop *loop, net_conn *c)
 {
-    ep_sock *s = *net__conn_bk(c);
+    ep_sock *s = *net__obj_bk(net__obj(c));
     s->reading = 1;
     if (s->readable || s->rdhup)
         make_ready(L(loop), s);
@@ -381,7 +369,7 @@ static void ep_recv_start(net_loop *loop, net_conn *c)
 static void ep_recv_stop(net_loop *loop, net_conn *c)
 {
     (void)loop;
-    ep_sock *s = *net__conn_bk(c);
+    ep_sock *s = *net__obj_bk(net__obj(c));
     s->reading = 0;
 }
 
@@ -414,10 +402,10 @@ static ssize_t send_iov(int fd, const net_iov *iov, int count)
     return r;
 }
 
-static int ep_send(net_loop *loop, net_conn *c, const net_iov *iov, int count)
+static int ep_send(net_loop *loop, net_conn *c, const net_iov *iov, int count, int *os_error)
 {
     (void)loop;
-    ep_sock *s = *net__conn_bk(c);
+    ep_sock *s = *net__obj_bk(net__obj(c));
     ssize_t r = send_iov(s->fd, iov, count);
     if (r >= 0)
         return r > 0x7FFFFFFF ? 0x7FFFFFFF : (int)r;
@@ -427,6 +415,7 @@ static int ep_send(net_loop *loop, net_conn *c, const net_iov *iov, int count)
         s->writable = 0;
         return NET__PENDING;
     }
+    *os_error = errno;
     return os_error_to_net(errno);
 }
 
@@ -442,15 +431,9 @@ static void finish_send(ep_sock *s)
     net__sent(s->obj, r > 0 ? (size_t)r : 0, r < 0 ? os_error_to_net(e) : 0, e);
 }
 
-static void ep_conn_close(net_loop *loop, net_conn *c)
-{
-    ep_sock *s = *net__conn_bk(c);
-    retire(L(loop), s);
-}
-
 /* ---- UDP ---- */
 
-static int ep_udp_open(net_loop *loop, net_udp *u)
+static int ep_udp_open(net_loop *loop, net_udp *u, int *os_error)
 {
     ep_loop *l = L(loop);
     /* The loop's datagram slots come with its first UDP socket. */
@@ -458,8 +441,8 @@ static int ep_udp_open(net_loop *loop, net_udp *u)
         l->dg_buf = net__malloc((size_t)DGRAM_BATCH * DGRAM_SLOT);
     if (!l->dg_buf)
         return NET_E_NOMEM;
-    ep_sock *s = sock_new(EP_UDP, (int)net__udp_sock(u), u);
-    return sock_attach(l, s, EPOLLIN | EPOLLOUT, net__udp_bk(u));
+    ep_sock *s = sock_new((int)net__obj_sock(net__obj(u)), u);
+    return sock_attach(l, s, EPOLLIN | EPOLLOUT, os_error);
 }
 
 /* Points each message of the loop's scratch at its slot and address for
@@ -531,7 +514,7 @@ static void do_udp_read(ep_loop *l, ep_sock *s)
  * come: look once. */
 static void ep_udp_recv_start(net_loop *loop, net_udp *u)
 {
-    ep_sock *s = *net__udp_bk(u);
+    ep_sock *s = *net__obj_bk(net__obj(u));
     s->reading = 1;
     s->readable = 1;
     make_ready(L(loop), s);
@@ -540,7 +523,7 @@ static void ep_udp_recv_start(net_loop *loop, net_udp *u)
 static void ep_udp_recv_stop(net_loop *loop, net_udp *u)
 {
     (void)loop;
-    ep_sock *s = *net__udp_bk(u);
+    ep_sock *s = *net__obj_bk(net__obj(u));
     s->reading = 0;
 }
 
@@ -596,9 +579,13 @@ static int udp_send_some(ep_loop *l, ep_sock *s, const net_dgram *d, int n)
     return 1;
 }
 
-static int ep_udp_send(net_loop *loop, net_udp *u, const net_dgram *d, int count)
+/* A datagram the OS refuses is reported on its own (net__udp_send_failed)
+ * and the batch goes on: the batch itself never fails, so no OS error is
+ * left for os_error. */
+static int ep_udp_send(net_loop *loop, net_udp *u, const net_dgram *d, int count, int *os_error)
 {
-    ep_sock *s = *net__udp_bk(u);
+    (void)os_error;
+    ep_sock *s = *net__obj_bk(net__obj(u));
     s->pend_done = 0;
     if (udp_send_some(L(loop), s, d, count))
         return count;
@@ -615,13 +602,6 @@ static void finish_udp_send(ep_loop *l, ep_sock *s)
     net__udp_sent(s->obj, s->pend_n);
 }
 
-static void ep_udp_close(net_loop *loop, net_udp *u)
-{
-    ep_sock *s = *net__udp_bk(u);
-    s->pend_dg = NULL;
-    retire(L(loop), s);
-}
-
 /* ---- the wait ---- */
 
 /* Does the work s is ready for. A callback may close s, so each step
@@ -630,12 +610,13 @@ static void service(net_loop *loop, ep_loop *l, ep_sock *s)
 {
     if (s->closed)
         return;
-    if (s->kind == EP_LISTENER) {
+    uint32_t kind = net__obj_kind(s->obj);
+    if (kind == OBJ_LISTENER) {
         if (s->accepting && s->readable)
             do_accept(l, s);
         return;
     }
-    if (s->kind == EP_UDP) {
+    if (kind == OBJ_UDP) {
         if (s->pend_dg && s->writable)
             finish_udp_send(l, s);
         if (s->reading && s->readable && !s->closed)
@@ -706,7 +687,6 @@ static int ep_wait(net_loop *loop, int timeout_ms)
         service(loop, l, s);
     }
     drain_ready(loop, l);
-    release_zombies(l);
     return n < 0 ? 0 : n;
 }
 
@@ -717,19 +697,18 @@ const net_backend net__backend_epoll = {
     .loop_close = ep_loop_close,
     .wait = ep_wait,
     .wake = ep_wake,
+    .sock_free = ep_sock_free,
+    .close = ep_close,
     .listener_open = ep_listener_open,
     .accept_start = ep_accept_start,
     .accept_stop = ep_accept_stop,
-    .listener_close = ep_listener_close,
     .conn_open = ep_conn_open,
     .connect = ep_connect,
     .recv_start = ep_recv_start,
     .recv_stop = ep_recv_stop,
     .send = ep_send,
-    .conn_close = ep_conn_close,
     .udp_open = ep_udp_open,
     .udp_recv_start = ep_udp_recv_start,
     .udp_recv_stop = ep_udp_recv_stop,
     .udp_send = ep_udp_send,
-    .udp_close = ep_udp_close,
 };

@@ -12,11 +12,10 @@
  *
  * Every operation is an iocp_op whose first member is the OVERLAPPED the
  * port hands back. A socket counts one reference while open plus one per
- * operation submitted and not yet handled; conn_close, listener_close and
- * udp_close cancel (CancelIoEx), close the socket and drop the open
- * reference, and the object is released in wait() once the count reaches
- * zero: no OVERLAPPED outlives its socket's state and CLOSE comes after the
- * last completion.
+ * operation submitted and not yet handled; close cancels (CancelIoEx),
+ * closes the socket and drops the open reference, and the object is
+ * released (net__released) once the count reaches zero: no OVERLAPPED
+ * outlives its socket's state and CLOSE comes after the last completion.
  *
  * FILE_SKIP_COMPLETION_PORT_ON_SUCCESS is set on TCP sockets where the
  * protocol allows it (IFS providers only, as libuv checks; never on UDP
@@ -87,7 +86,6 @@
  * not wait for a receive to be posted again. */
 #define UDP_RECVS 8
 
-enum { K_CONN = 1, K_LISTENER = 2, K_UDP = 3 };
 enum { T_RECV0 = 1, T_SEND, T_CONNECT, T_ACCEPT, T_URECV, T_USEND };
 
 typedef struct iocp_sock iocp_sock;
@@ -146,13 +144,14 @@ typedef struct usend_op {
 } usend_op;
 
 struct iocp_sock {
-    int kind;
     SOCKET s;
+    /* The core's net_conn, net_listener or net_udp: each begins with its
+     * net_obj, so this one pointer serves the typed completions and
+     * net__released alike. */
     void *obj;
     /* One while open, plus one per pending (or parked) op. */
     int refs;
-    /* A close function ran: what completes from now on is dropped, not
-     * reported. */
+    /* close() ran: what completes from now on is dropped, not reported. */
     int closed;
     /* FILE_SKIP_COMPLETION_PORT_ON_SUCCESS is on: inline successes queue
      * no packet. */
@@ -161,7 +160,6 @@ struct iocp_sock {
     int reading;
     int in_ready;
     iocp_sock *ready_next;
-    iocp_sock *zombie_next;
     /* connections */
     iocp_op rd, wr, cn;
     /* listeners and UDP */
@@ -193,8 +191,6 @@ typedef struct iocp_loop {
     iocp_op *done_head, *done_tail;
     /* Sockets with reading left to do. */
     iocp_sock *ready;
-    /* Closed, every op handled: released at the end of wait(). */
-    iocp_sock *zombies;
     /* wait() calls so far. */
     uint64_t turn;
 } iocp_loop;
@@ -299,13 +295,13 @@ static int skip_is_safe(SOCKET s)
  * inline with a datagram older or newer than others whose packets are still
  * in the port (both seen under Wine), and nothing tells which. Through the
  * port, a socket's datagrams come out in the order they were read. */
-static int associate(iocp_loop *l, iocp_sock *s)
+static int associate(iocp_loop *l, iocp_sock *s, int *os_error)
 {
     if (!CreateIoCompletionPort((HANDLE)s->s, l->port, 0, 0)) {
-        WSASetLastError((int)GetLastError());
+        *os_error = (int)GetLastError();
         return NET_E_OS;
     }
-    if (s->kind == K_UDP)
+    if (net__obj_kind(s->obj) == OBJ_UDP)
         return 0;
     if (skip_is_safe(s->s))
         s->skip = SetFileCompletionNotificationModes((HANDLE)s->s, FILE_SKIP_COMPLETION_PORT_ON_SUCCESS |
@@ -380,20 +376,18 @@ static void make_ready(iocp_loop *l, iocp_sock *s)
     l->ready = s;
 }
 
-static void unref(iocp_loop *l, iocp_sock *s)
+/* At zero the core frees s at the end of the turn (ic_sock_free). */
+static void unref(iocp_sock *s)
 {
-    if (--s->refs == 0) {
-        s->zombie_next = l->zombies;
-        l->zombies = s;
-    }
+    if (--s->refs == 0)
+        net__released(s->obj);
 }
 
-static iocp_sock *sock_new(int kind, SOCKET fd, void *obj)
+static iocp_sock *sock_new(SOCKET fd, void *obj)
 {
     iocp_sock *s = net__calloc(1, sizeof *s);
     if (!s)
         return NULL;
-    s->kind = kind;
     s->s = fd;
     s->obj = obj;
     s->refs = 1;
@@ -403,30 +397,49 @@ static iocp_sock *sock_new(int kind, SOCKET fd, void *obj)
     return s;
 }
 
-/* Frees s with whatever its kind allocated (a kind leaves the others'
- * pointers NULL). */
-static void sock_free(iocp_sock *s)
+/* Takes s off the ready list. */
+static void ready_unlink(iocp_loop *l, iocp_sock *s)
 {
+    for (iocp_sock **p = &l->ready; *p; p = &(*p)->ready_next)
+        if (*p == s) {
+            *p = s->ready_next;
+            break;
+        }
+    s->in_ready = 0;
+}
+
+/* The backend's sock_free, and what an open function that failed undoes:
+ * frees o's state with whatever its kind allocated (a kind leaves the
+ * others' pointers NULL) and empties its slot. A closed socket is never
+ * made ready, but a listed one is never freed either; after loop_close
+ * (L(loop) NULL) no ready list is left. */
+static void ic_sock_free(net_loop *loop, net_obj *o)
+{
+    iocp_loop *l = L(loop);
+    iocp_sock *s = *net__obj_bk(o);
+    if (s->in_ready && l)
+        ready_unlink(l, s);
     free(s->acc);
     free(s->urd);
     free(s->rbufs);
     free(s->usd);
     free(s);
+    *net__obj_bk(o) = NULL;
 }
 
 /* The last step of every open function: s, prepared (rc: 0 or why that
- * failed), is associated with the port and put in the core's slot. On
- * failure s is freed; the socket stays the core's to close. */
-static int sock_attach(iocp_loop *l, iocp_sock *s, int rc, void **slot)
+ * failed), is put in its object's slot and associated with the port. On
+ * failure s is freed and the slot left empty; the socket stays the core's
+ * to close. */
+static int sock_attach(net_loop *loop, iocp_sock *s, int rc, int *os_error)
 {
+    net_obj *o = s->obj;
+    *net__obj_bk(o) = s;
     if (rc == 0)
-        rc = associate(l, s);
-    if (rc) {
-        sock_free(s);
-        return rc;
-    }
-    *slot = s;
-    return 0;
+        rc = associate(L(loop), s, os_error);
+    if (rc)
+        ic_sock_free(loop, o);
+    return rc;
 }
 
 /* Closes the socket once: pending operations are cancelled and complete
@@ -475,38 +488,11 @@ static int ic_loop_open(net_loop *loop)
     return 0;
 }
 
-static void release_zombies(iocp_loop *l)
-{
-    while (l->zombies) {
-        iocp_sock *s = l->zombies;
-        l->zombies = s->zombie_next;
-        if (s->in_ready) { /* cannot happen (closed sockets are not made ready), but never free a listed one */
-            for (iocp_sock **p = &l->ready; *p; p = &(*p)->ready_next)
-                if (*p == s) {
-                    *p = s->ready_next;
-                    break;
-                }
-        }
-        if (s->kind == K_CONN)
-            net__conn_released(s->obj);
-        else if (s->kind == K_UDP)
-            net__udp_released(s->obj);
-        else
-            net__listener_released(s->obj);
-        free(s->acc);
-        free(s->urd);
-        free(s->rbufs);
-        free(s->usd);
-        free(s);
-    }
-}
-
 static void ic_loop_close(net_loop *loop)
 {
     iocp_loop *l = L(loop);
     if (!l)
         return;
-    release_zombies(l);
     /* Sockets still open here (teardown gave up on them) keep their memory:
      * the port dies with their operations, nothing is freed under them. */
     CloseHandle(l->port);
@@ -549,18 +535,18 @@ static int accept_ops_new(iocp_sock *s)
     return 0;
 }
 
-static int ic_listener_open(net_loop *loop, net_listener *ls)
+static int ic_listener_open(net_loop *loop, net_listener *ls, int *os_error)
 {
-    iocp_sock *s = sock_new(K_LISTENER, (SOCKET)net__listener_sock(ls), ls);
+    iocp_sock *s = sock_new((SOCKET)net__obj_sock(net__obj(ls)), ls);
     if (!s)
         return NET_E_NOMEM;
-    return sock_attach(L(loop), s, accept_ops_new(s), net__listener_bk(ls));
+    return sock_attach(loop, s, accept_ops_new(s), os_error);
 }
 
 static void ic_accept_start(net_loop *loop, net_listener *ls)
 {
     iocp_loop *l = L(loop);
-    iocp_sock *s = *net__listener_bk(ls);
+    iocp_sock *s = *net__obj_bk(net__obj(ls));
     if (s->closed)
         return;
     s->accepting = 1;
@@ -580,32 +566,9 @@ static void ic_accept_start(net_loop *loop, net_listener *ls)
 static void ic_accept_stop(net_loop *loop, net_listener *ls)
 {
     (void)loop;
-    iocp_sock *s = *net__listener_bk(ls);
+    iocp_sock *s = *net__obj_bk(net__obj(ls));
     /* Posted AcceptEx calls stay; what they accept waits, parked. */
     s->accepting = 0;
-}
-
-static void ic_listener_close(net_loop *loop, net_listener *ls)
-{
-    iocp_loop *l = L(loop);
-    iocp_sock *s = *net__listener_bk(ls);
-    if (!s) { /* never registered: no operation can be outstanding */
-        net__listener_released(ls);
-        return;
-    }
-    s->accepting = 0;
-    sock_shut(s);
-    for (int i = 0; i < ACCEPTS_PER_LISTENER; i++) {
-        accept_op *a = &s->acc[i];
-        if (a->parked) {
-            a->parked = 0;
-            a->op.pending = 0;
-            closesocket(a->as);
-            a->as = INVALID_SOCKET;
-            unref(l, s);
-        }
-    }
-    unref(l, s); /* the open reference: released in wait() after the last completion */
 }
 
 /* A connection reset or aborted before we took it: nothing to report. */
@@ -681,18 +644,18 @@ static void on_accept(iocp_loop *l, iocp_sock *s, accept_op *a, int err)
 
 /* ---- connections ---- */
 
-static int ic_conn_open(net_loop *loop, net_conn *c)
+static int ic_conn_open(net_loop *loop, net_conn *c, int *os_error)
 {
-    iocp_sock *s = sock_new(K_CONN, (SOCKET)net__conn_sock(c), c);
+    iocp_sock *s = sock_new((SOCKET)net__obj_sock(net__obj(c)), c);
     if (!s)
         return NET_E_NOMEM;
-    return sock_attach(L(loop), s, 0, net__conn_bk(c));
+    return sock_attach(loop, s, 0, os_error);
 }
 
-static int ic_connect(net_loop *loop, net_conn *c, const net_addr *to)
+static int ic_connect(net_loop *loop, net_conn *c, const net_addr *to, int *os_error)
 {
     iocp_loop *l = L(loop);
-    iocp_sock *s = *net__conn_bk(c);
+    iocp_sock *s = *net__obj_bk(net__obj(c));
     SOCKADDR_STORAGE ss, any;
     int len, alen;
     if (os_sockaddr_from_addr(to, &ss, &len) != 0)
@@ -702,8 +665,10 @@ static int ic_connect(net_loop *loop, net_conn *c, const net_addr *to)
     memset(&wild, 0, sizeof wild);
     wild.family = to->family;
     os_sockaddr_from_addr(&wild, &any, &alen);
-    if (bind(s->s, (struct sockaddr *)&any, alen) != 0)
-        return os_error_to_net(WSAGetLastError());
+    if (bind(s->s, (struct sockaddr *)&any, alen) != 0) {
+        *os_error = WSAGetLastError();
+        return os_error_to_net(*os_error);
+    }
     op_arm(&s->cn);
     DWORD n = 0;
     if (g_connectex(s->s, (struct sockaddr *)&ss, len, NULL, 0, &n, &s->cn.ov)) {
@@ -716,7 +681,7 @@ static int ic_connect(net_loop *loop, net_conn *c, const net_addr *to)
         return 0;
     s->cn.pending = 0;
     s->refs--;
-    WSASetLastError(e);
+    *os_error = e;
     return os_error_to_net(e);
 }
 
@@ -842,7 +807,7 @@ static void on_recv0(net_loop *loop, iocp_loop *l, iocp_sock *s, int err)
 
 static void ic_recv_start(net_loop *loop, net_conn *c)
 {
-    iocp_sock *s = *net__conn_bk(c);
+    iocp_sock *s = *net__obj_bk(net__obj(c));
     if (s->closed)
         return;
     s->reading = 1;
@@ -854,7 +819,7 @@ static void ic_recv_start(net_loop *loop, net_conn *c)
 static void ic_recv_stop(net_loop *loop, net_conn *c)
 {
     (void)loop;
-    iocp_sock *s = *net__conn_bk(c);
+    iocp_sock *s = *net__obj_bk(net__obj(c));
     /* A posted zero-byte read may stay: it holds no buffer. */
     s->reading = 0;
 }
@@ -881,10 +846,10 @@ static DWORD gather_wsabufs(WSABUF *bufs, const net_iov *iov, int count)
     return n;
 }
 
-static int ic_send(net_loop *loop, net_conn *c, const net_iov *iov, int count)
+static int ic_send(net_loop *loop, net_conn *c, const net_iov *iov, int count, int *os_error)
 {
     (void)loop;
-    iocp_sock *s = *net__conn_bk(c);
+    iocp_sock *s = *net__obj_bk(net__obj(c));
     if (s->closed)
         return NET_E_CLOSED;
     /* The provider captures the WSABUF array before WSASend returns (the
@@ -911,7 +876,7 @@ static int ic_send(net_loop *loop, net_conn *c, const net_iov *iov, int count)
         return NET__PENDING;
     s->wr.pending = 0;
     s->refs--;
-    WSASetLastError(e); /* the core reads it through os_last_error() */
+    *os_error = e;
     return os_error_to_net(e);
 }
 
@@ -920,14 +885,6 @@ static void on_send(iocp_sock *s, DWORD bytes, int err)
     if (s->closed)
         return;
     net__sent(s->obj, err ? 0 : bytes, err ? os_error_to_net(err) : 0, err);
-}
-
-static void ic_conn_close(net_loop *loop, net_conn *c)
-{
-    iocp_loop *l = L(loop);
-    iocp_sock *s = *net__conn_bk(c);
-    sock_shut(s);
-    unref(l, s); /* the open reference: released in wait() after the last completion */
 }
 
 /* ---- UDP ---- */
@@ -1085,7 +1042,7 @@ static void udp_ready(iocp_loop *l, iocp_sock *s)
         r->parked = 0;
         r->op.pending = 0;
         udp_deliver(l, s, r, r->op.done_bytes, r->op.done_err);
-        unref(l, s);
+        unref(s);
     }
     post_urecvs(l, s);
 }
@@ -1108,12 +1065,12 @@ static int urecv_ops_new(iocp_sock *s, uint32_t max_datagram)
     return 0;
 }
 
-static int ic_udp_open(net_loop *loop, net_udp *u)
+static int ic_udp_open(net_loop *loop, net_udp *u, int *os_error)
 {
-    iocp_sock *s = sock_new(K_UDP, (SOCKET)net__udp_sock(u), u);
+    iocp_sock *s = sock_new((SOCKET)net__obj_sock(net__obj(u)), u);
     if (!s)
         return NET_E_NOMEM;
-    return sock_attach(L(loop), s, urecv_ops_new(s, net__udp_max_datagram(u)), net__udp_bk(u));
+    return sock_attach(loop, s, urecv_ops_new(s, net__udp_max_datagram(u)), os_error);
 }
 
 /* Datagrams parked meanwhile are delivered first, from this turn's wait(),
@@ -1121,7 +1078,7 @@ static int ic_udp_open(net_loop *loop, net_udp *u)
 static void ic_udp_recv_start(net_loop *loop, net_udp *u)
 {
     iocp_loop *l = L(loop);
-    iocp_sock *s = *net__udp_bk(u);
+    iocp_sock *s = *net__obj_bk(net__obj(u));
     if (s->closed)
         return;
     s->reading = 1;
@@ -1136,7 +1093,7 @@ static void ic_udp_recv_start(net_loop *loop, net_udp *u)
 static void ic_udp_recv_stop(net_loop *loop, net_udp *u)
 {
     (void)loop;
-    iocp_sock *s = *net__udp_bk(u);
+    iocp_sock *s = *net__obj_bk(net__obj(u));
     /* Posted receives stay; what they get is parked. */
     s->reading = 0;
 }
@@ -1164,10 +1121,13 @@ static void post_usend(iocp_loop *l, iocp_sock *s, usend_op *o, const net_dgram 
     submitted(l, &o->op, rc == 0, n);
 }
 
-static int ic_udp_send(net_loop *loop, net_udp *u, const net_dgram *d, int count)
+/* A datagram refused at once is reported on its own (post_usend), so no
+ * OS error is left for os_error. */
+static int ic_udp_send(net_loop *loop, net_udp *u, const net_dgram *d, int count, int *os_error)
 {
+    (void)os_error;
     iocp_loop *l = L(loop);
-    iocp_sock *s = *net__udp_bk(u);
+    iocp_sock *s = *net__obj_bk(net__obj(u));
     if (s->closed)
         return NET_E_CLOSED;
     if (count > s->usd_cap) {
@@ -1198,20 +1158,54 @@ static void on_usend(iocp_sock *s, usend_op *o, int err)
         net__udp_sent(s->obj, s->batch_count);
 }
 
-static void ic_udp_close(net_loop *loop, net_udp *u)
+/* ---- closing, every kind ---- */
+
+/* A listener's AcceptEx calls that completed while accepting was stopped:
+ * each holds a reference no completion will drop, and a socket nobody
+ * takes. */
+static void close_parked_accepts(iocp_sock *s)
 {
-    iocp_loop *l = L(loop);
-    iocp_sock *s = *net__udp_bk(u);
-    sock_shut(s);
+    for (int i = 0; s->acc && i < ACCEPTS_PER_LISTENER; i++) {
+        accept_op *a = &s->acc[i];
+        if (a->parked) {
+            a->parked = 0;
+            a->op.pending = 0;
+            accept_discard(a);
+            unref(s);
+        }
+    }
+}
+
+/* A UDP socket's receives that completed while receiving was stopped: each
+ * holds a reference no completion will drop. */
+static void close_parked_recvs(iocp_sock *s)
+{
     while (s->park_head) {
         urecv_op *r = s->park_head;
         s->park_head = r->park_next;
         r->parked = 0;
         r->op.pending = 0;
-        unref(l, s);
+        unref(s);
     }
     s->park_tail = NULL;
-    unref(l, s); /* the open reference: released in wait() after the last completion */
+}
+
+/* Dropping the open reference releases o after its last completion, or at
+ * once when none is outstanding. */
+static void ic_close(net_loop *loop, net_obj *o)
+{
+    (void)loop;
+    iocp_sock *s = *net__obj_bk(o);
+    /* Never registered: no operation can be outstanding. */
+    if (!s) {
+        net__released(o);
+        return;
+    }
+    s->accepting = 0;
+    sock_shut(s);
+    close_parked_accepts(s);
+    close_parked_recvs(s);
+    unref(s);
 }
 
 /* ---- the wait ---- */
@@ -1273,7 +1267,7 @@ static void dispatch(net_loop *loop, iocp_loop *l, iocp_op *op, DWORD bytes, int
         break;
     }
     /* The op's reference goes after the handler: s outlives its callbacks. */
-    unref(l, s);
+    unref(s);
 }
 
 /* Waits up to timeout_ms on the port and handles what it returns; returns
@@ -1322,7 +1316,7 @@ static void drain_ready(net_loop *loop, iocp_loop *l)
         s->in_ready = 0;
         if (s->closed)
             continue;
-        if (s->kind == K_UDP)
+        if (net__obj_kind(s->obj) == OBJ_UDP)
             udp_ready(l, s);
         else if (s->reading && !s->rd.pending)
             do_read(loop, l, s);
@@ -1334,12 +1328,11 @@ static int ic_wait(net_loop *loop, int timeout_ms)
     iocp_loop *l = L(loop);
     l->turn++;
     /* Work already waiting: only look at the port, do not block on it. */
-    if (l->done_head || l->ready || l->zombies)
+    if (l->done_head || l->ready)
         timeout_ms = 0;
     ULONG n = wait_port(loop, l, timeout_ms);
     drain_done(loop, l);
     drain_ready(loop, l);
-    release_zombies(l);
     return (int)n;
 }
 
@@ -1350,19 +1343,18 @@ const net_backend net__backend_iocp = {
     .loop_close = ic_loop_close,
     .wait = ic_wait,
     .wake = ic_wake,
+    .sock_free = ic_sock_free,
+    .close = ic_close,
     .listener_open = ic_listener_open,
     .accept_start = ic_accept_start,
     .accept_stop = ic_accept_stop,
-    .listener_close = ic_listener_close,
     .conn_open = ic_conn_open,
     .connect = ic_connect,
     .recv_start = ic_recv_start,
     .recv_stop = ic_recv_stop,
     .send = ic_send,
-    .conn_close = ic_conn_close,
     .udp_open = ic_udp_open,
     .udp_recv_start = ic_udp_recv_start,
     .udp_recv_stop = ic_udp_recv_stop,
     .udp_send = ic_udp_send,
-    .udp_close = ic_udp_close,
 };

@@ -31,8 +31,9 @@
  * Every SQE we queue is counted on its socket (ops) until its final CQE has
  * been handled, cancels included. A closed socket is cancelled (cancel by fd,
  * or one cancel per operation), and only when its count reaches zero is the
- * descriptor closed and the core told (net__*_released), at the end of
- * wait(): no CQE can then name freed memory or a reused descriptor.
+ * core told (net__released); the descriptor is closed when the core frees
+ * the socket at the end of the turn: no CQE can then name freed memory or a
+ * reused descriptor.
  *
  * Threads: the ring of a loop driven by its own I/O thread is set up with
  * SINGLE_ISSUER|DEFER_TASKRUN (created disabled, enabled by the loop thread
@@ -164,20 +165,17 @@ enum {
     F_PROBED = 1u << 30
 };
 
-enum { K_CONN = 1, K_LISTENER = 2, K_UDP = 3 };
-
 typedef struct ur_sock {
     void *obj;
-    struct ur_sock *next;          /* retry list / zombie list */
+    struct ur_sock *next;          /* retry list */
     struct ur_sock *cprev, *cnext; /* closing list */
     int fd;
-    uint32_t ops; /* SQEs queued or in flight */
-    uint16_t gen; /* generation of the current recv / accept */
-    uint8_t kind;
+    uint32_t ops;                   /* SQEs queued or in flight */
+    uint16_t gen;                   /* generation of the current recv / accept */
     uint8_t want_rx, rx_on, rx_cxl; /* receive (or accept for listeners) */
     uint8_t send_want, send_on;
     uint8_t conn_want, conn_on;
-    uint8_t closed, close_cxl, zombie, in_retry, eof;
+    uint8_t closed, close_cxl, released, in_retry, eof;
     uint8_t addrlen;
     union {
         struct msghdr msg;        /* the send in flight */
@@ -242,7 +240,6 @@ typedef struct ur_loop {
     struct msghdr urx_msg; /* multishot recvmsg layout: the address, no control data */
     /* lists */
     ur_sock *retry, **retry_tail; /* sockets with work that found no SQE, or starved: FIFO */
-    ur_sock *zombies;             /* closed, nothing in flight: released at the end of wait */
     ur_sock *closing;             /* closed, operations still in flight */
     unsigned batch;
     struct io_uring_cqe **cqes;
@@ -712,15 +709,14 @@ static void closing_remove(ur_loop *l, ur_sock *s)
     s->cprev = s->cnext = NULL;
 }
 
-/* A closed socket with nothing in flight: released at the end of wait(). */
+/* A closed socket with nothing in flight: the core frees it at the end of the turn. */
 static void maybe_retire(ur_loop *l, ur_sock *s)
 {
-    if (!s->closed || s->ops || s->zombie || s->in_retry)
+    if (!s->closed || s->ops || s->released || s->in_retry)
         return;
-    s->zombie = 1;
+    s->released = 1;
     closing_remove(l, s);
-    s->next = l->zombies;
-    l->zombies = s;
+    net__released(s->obj);
 }
 
 static int cancel_ud(ur_loop *l, ur_sock *s, uint64_t target)
@@ -754,7 +750,8 @@ static void sync_sock(ur_loop *l, ur_sock *s)
     struct io_uring_sqe *sqe;
     if (s->in_retry)
         return; /* the retry pass will come */
-    if (s->kind == K_UDP) {
+    uint32_t kind = net__obj_kind(s->obj);
+    if (kind == OBJ_UDP) {
         sync_udp(l, (ur_udp *)s);
         return;
     }
@@ -769,7 +766,7 @@ static void sync_sock(ur_loop *l, ur_sock *s)
         } else {
             /* one cancel per operation; each matches exactly one request */
             if (s->rx_on && !s->rx_cxl) {
-                if (cancel_ud(l, s, ud_make(s, s->kind == K_CONN ? UD_RECV : UD_ACCEPT, s->gen)) != 0)
+                if (cancel_ud(l, s, ud_make(s, kind == OBJ_CONN ? UD_RECV : UD_ACCEPT, s->gen)) != 0)
                     goto later;
                 s->rx_cxl = 1;
             }
@@ -781,7 +778,7 @@ static void sync_sock(ur_loop *l, ur_sock *s)
         s->close_cxl = 1;
         return;
     }
-    if (s->kind == K_LISTENER) {
+    if (kind == OBJ_LISTENER) {
         if (s->want_rx && !s->rx_on) {
             if (!(sqe = get_sqe(l)))
                 goto later;
@@ -878,26 +875,19 @@ static void arm_wake(ur_loop *l)
 
 /* ---- loop life ---- */
 
-static void release_zombies(ur_loop *l)
+static void ur_sock_free(net_loop *loop, net_obj *o)
 {
-    while (l->zombies) {
-        ur_sock *s = l->zombies;
-        l->zombies = s->next;
-        if (s->fd >= 0)
-            close(s->fd);
-        if (s->kind == K_CONN) {
-            net__conn_released(s->obj);
-        } else if (s->kind == K_UDP) {
-            ur_udp *u = (ur_udp *)s;
-            free(u->tx);
-            free(u->tx_state);
-            free(u->rx);
-            net__udp_released(s->obj);
-        } else {
-            net__listener_released(s->obj);
-        }
-        free(s);
+    (void)loop;
+    ur_sock *s = *net__obj_bk(o);
+    if (s->fd >= 0)
+        close(s->fd);
+    if (net__obj_kind(o) == OBJ_UDP) {
+        ur_udp *u = (ur_udp *)s;
+        free(u->tx);
+        free(u->tx_state);
+        free(u->rx);
     }
+    free(s);
 }
 
 static void ur_loop_close(net_loop *loop)
@@ -916,7 +906,7 @@ static void ur_loop_close(net_loop *loop)
         ur_sock *s = l->retry;
         l->retry = s->next;
         s->in_retry = 0;
-        if (s->closed && !s->zombie) {
+        if (s->closed && !s->released) {
             s->ops = 0;
             maybe_retire(l, s);
         }
@@ -928,7 +918,6 @@ static void ur_loop_close(net_loop *loop)
         if (l->closing == s) /* not retirable: should not happen */
             closing_remove(l, s);
     }
-    release_zombies(l);
     loop_free(l);
     *net__loop_bk(loop) = NULL;
 }
@@ -942,37 +931,37 @@ static void ur_wake(net_loop *loop)
 
 /* ---- listeners ---- */
 
-static ur_sock *sock_new(int kind, int fd, void *obj)
+static ur_sock *sock_new(int fd, void *obj)
 {
     ur_sock *s = net__calloc(1, sizeof *s);
     if (s) {
-        s->kind = (uint8_t)kind;
         s->fd = fd;
         s->obj = obj;
     }
     return s;
 }
 
-static int ur_listener_open(net_loop *loop, net_listener *ls)
+static int ur_listener_open(net_loop *loop, net_listener *ls, int *os_error)
 {
     (void)loop;
-    ur_sock *s = sock_new(K_LISTENER, (int)net__listener_sock(ls), ls);
+    (void)os_error;
+    ur_sock *s = sock_new((int)net__obj_sock(net__obj(ls)), ls);
     if (!s)
         return NET_E_NOMEM;
-    *net__listener_bk(ls) = s;
+    *net__obj_bk(net__obj(ls)) = s;
     return 0;
 }
 
 static void ur_accept_start(net_loop *loop, net_listener *ls)
 {
-    ur_sock *s = *net__listener_bk(ls);
+    ur_sock *s = *net__obj_bk(net__obj(ls));
     s->want_rx = 1;
     sync_sock(L(loop), s);
 }
 
 static void ur_accept_stop(net_loop *loop, net_listener *ls)
 {
-    ur_sock *s = *net__listener_bk(ls);
+    ur_sock *s = *net__obj_bk(net__obj(ls));
     s->want_rx = 0;
     sync_sock(L(loop), s);
 }
@@ -987,11 +976,11 @@ static void close_sock(ur_loop *l, ur_sock *s)
     sync_sock(l, s);
 }
 
-static void ur_listener_close(net_loop *loop, net_listener *ls)
+static void ur_close(net_loop *loop, net_obj *o)
 {
-    ur_sock *s = *net__listener_bk(ls);
-    if (!s) {
-        net__listener_released(ls);
+    ur_sock *s = *net__obj_bk(o);
+    if (!s) { /* never registered */
+        net__released(o);
         return;
     }
     close_sock(L(loop), s);
@@ -999,19 +988,21 @@ static void ur_listener_close(net_loop *loop, net_listener *ls)
 
 /* ---- connections ---- */
 
-static int ur_conn_open(net_loop *loop, net_conn *c)
+static int ur_conn_open(net_loop *loop, net_conn *c, int *os_error)
 {
     (void)loop;
-    ur_sock *s = sock_new(K_CONN, (int)net__conn_sock(c), c);
+    (void)os_error;
+    ur_sock *s = sock_new((int)net__obj_sock(net__obj(c)), c);
     if (!s)
         return NET_E_NOMEM;
-    *net__conn_bk(c) = s;
+    *net__obj_bk(net__obj(c)) = s;
     return 0;
 }
 
-static int ur_connect(net_loop *loop, net_conn *c, const net_addr *to)
+static int ur_connect(net_loop *loop, net_conn *c, const net_addr *to, int *os_error)
 {
-    ur_sock *s = *net__conn_bk(c);
+    (void)os_error; /* the connect itself is a completion */
+    ur_sock *s = *net__obj_bk(net__obj(c));
     struct sockaddr_storage ss;
     int len;
     if (os_sockaddr_from_addr(to, &ss, &len) != 0 || len <= 0 || (size_t)len > sizeof s->u.addr)
@@ -1025,32 +1016,28 @@ static int ur_connect(net_loop *loop, net_conn *c, const net_addr *to)
 
 static void ur_recv_start(net_loop *loop, net_conn *c)
 {
-    ur_sock *s = *net__conn_bk(c);
+    ur_sock *s = *net__obj_bk(net__obj(c));
     s->want_rx = 1;
     sync_sock(L(loop), s);
 }
 
 static void ur_recv_stop(net_loop *loop, net_conn *c)
 {
-    ur_sock *s = *net__conn_bk(c);
+    ur_sock *s = *net__obj_bk(net__obj(c));
     s->want_rx = 0;
     sync_sock(L(loop), s);
 }
 
-static int ur_send(net_loop *loop, net_conn *c, const net_iov *iov, int count)
+static int ur_send(net_loop *loop, net_conn *c, const net_iov *iov, int count, int *os_error)
 {
-    ur_sock *s = *net__conn_bk(c);
+    (void)os_error; /* always a completion */
+    ur_sock *s = *net__obj_bk(net__obj(c));
     memset(&s->u.msg, 0, sizeof s->u.msg);
     s->u.msg.msg_iov = (struct iovec *)(void *)iov;
     s->u.msg.msg_iovlen = (size_t)count;
     s->send_want = 1;
     sync_sock(L(loop), s);
     return NET__PENDING;
-}
-
-static void ur_conn_close(net_loop *loop, net_conn *c)
-{
-    close_sock(L(loop), *net__conn_bk(c));
 }
 
 /* ---- UDP ----
@@ -1068,7 +1055,7 @@ static void ur_conn_close(net_loop *loop, net_conn *c)
  * is re-armed once the batch has given its buffers back (and the ring grown).
  */
 
-static int ubuf_setup(ur_loop *l)
+static int ubuf_setup(ur_loop *l, int *os_error)
 {
     if (l->ubr)
         return 0;
@@ -1085,6 +1072,7 @@ static int ubuf_setup(ur_loop *l)
     int rc = io_uring_register_buf_ring(&l->ring, &reg, 0);
     if (rc != 0) {
         munmap(br, len);
+        *os_error = -rc;
         return rc == -ENOMEM ? NET_E_NOMEM : NET_E_OS;
     }
     io_uring_buf_ring_init(br);
@@ -1212,32 +1200,31 @@ later:
     retry_later(l, s);
 }
 
-static int ur_udp_open(net_loop *loop, net_udp *nu)
+static int ur_udp_open(net_loop *loop, net_udp *nu, int *os_error)
 {
     ur_loop *l = L(loop);
-    int rc = ubuf_setup(l);
+    int rc = ubuf_setup(l, os_error);
     if (rc)
         return rc;
     ur_udp *u = net__calloc(1, sizeof *u);
     if (!u)
         return NET_E_NOMEM;
-    u->s.kind = K_UDP;
-    u->s.fd = (int)net__udp_sock(nu);
+    u->s.fd = (int)net__obj_sock(net__obj(nu));
     u->s.obj = nu;
-    *net__udp_bk(nu) = u;
+    *net__obj_bk(net__obj(nu)) = u;
     return 0;
 }
 
 static void ur_udp_recv_start(net_loop *loop, net_udp *nu)
 {
-    ur_udp *u = *net__udp_bk(nu);
+    ur_udp *u = *net__obj_bk(net__obj(nu));
     u->s.want_rx = 1;
     sync_sock(L(loop), &u->s);
 }
 
 static void ur_udp_recv_stop(net_loop *loop, net_udp *nu)
 {
-    ur_udp *u = *net__udp_bk(nu);
+    ur_udp *u = *net__obj_bk(net__obj(nu));
     u->s.want_rx = 0;
     sync_sock(L(loop), &u->s);
 }
@@ -1283,9 +1270,10 @@ static int udp_send_direct(ur_udp *u, const net_dgram *d, int count)
     return done;
 }
 
-static int ur_udp_send(net_loop *loop, net_udp *nu, const net_dgram *d, int count)
+static int ur_udp_send(net_loop *loop, net_udp *nu, const net_dgram *d, int count, int *os_error)
 {
-    ur_udp *u = *net__udp_bk(nu);
+    (void)os_error; /* a refused datagram is reported on its own */
+    ur_udp *u = *net__obj_bk(net__obj(nu));
     if (count <= 0)
         return 0;
     if (count > 65536) /* a datagram's index must fit the 16 bits of user_data */
@@ -1337,11 +1325,6 @@ static int ur_udp_send(net_loop *loop, net_udp *nu, const net_dgram *d, int coun
     u->tx_next = (uint32_t)first;
     sync_sock(L(loop), &u->s);
     return NET__PENDING;
-}
-
-static void ur_udp_close(net_loop *loop, net_udp *nu)
-{
-    close_sock(L(loop), *net__udp_bk(nu));
 }
 
 /* ---- completions ---- */
@@ -1607,13 +1590,13 @@ static void handle(ur_loop *l, uint64_t ud, int res, unsigned flags)
         on_accept(l, s, res, flags);
         break;
     case UD_RECV:
-        if (s->kind == K_UDP)
+        if (net__obj_kind(s->obj) == OBJ_UDP)
             on_udp_recv(l, (ur_udp *)s, (unsigned)(ud >> UD_GEN_SHIFT), res, flags);
         else
             on_recv(l, s, res, flags);
         break;
     case UD_SEND:
-        if (s->kind == K_UDP)
+        if (net__obj_kind(s->obj) == OBJ_UDP)
             on_udp_send(l, (ur_udp *)s, (unsigned)(ud >> UD_GEN_SHIFT), res);
         else
             on_send(l, s, res);
@@ -1638,7 +1621,7 @@ static int ur_wait(net_loop *loop, int timeout_ms)
         arm_wake(l);
     run_retry(l);
     buf_flush(l);
-    if (l->zombies)
+    if (net__loop_releasing(loop)) /* run_retry may have released some */
         timeout_ms = 0;
     int rc;
     int fault = net__fault(NET_FAULT_SUBMIT);
@@ -1691,7 +1674,6 @@ static int ur_wait(net_loop *loop, int timeout_ms)
             break;
         }
     }
-    release_zombies(l);
     return (int)total;
 }
 
@@ -1702,19 +1684,18 @@ const net_backend net__backend_uring = {
     .loop_close = ur_loop_close,
     .wait = ur_wait,
     .wake = ur_wake,
+    .sock_free = ur_sock_free,
+    .close = ur_close,
     .listener_open = ur_listener_open,
     .accept_start = ur_accept_start,
     .accept_stop = ur_accept_stop,
-    .listener_close = ur_listener_close,
     .conn_open = ur_conn_open,
     .connect = ur_connect,
     .recv_start = ur_recv_start,
     .recv_stop = ur_recv_stop,
     .send = ur_send,
-    .conn_close = ur_conn_close,
     .udp_open = ur_udp_open,
     .udp_recv_start = ur_udp_recv_start,
     .udp_recv_stop = ur_udp_recv_stop,
     .udp_send = ur_udp_send,
-    .udp_close = ur_udp_close,
 };

@@ -14,16 +14,6 @@ static void flush(net_loop *loop, net_conn *c);
 
 /* ---- small accessors the backends use ---- */
 
-net_sock net__conn_sock(const net_conn *c)
-{
-    return c->o.sock;
-}
-
-void **net__conn_bk(net_conn *c)
-{
-    return &c->o.bk;
-}
-
 void **net__loop_bk(net_loop *loop)
 {
     return &loop->bk;
@@ -574,12 +564,13 @@ static void flush(net_loop *loop, net_conn *c)
             return;
         }
         c->sending = 1;
-        int rc = loop->e->bk->send(loop, c, c->iov, n);
+        int os_error = 0;
+        int rc = loop->e->bk->send(loop, c, c->iov, n, &os_error);
         if (rc == NET__PENDING)
             return;
         c->sending = 0;
         if (rc < 0) {
-            close_now(loop, c, rc, os_last_error(), 1);
+            close_now(loop, c, rc, os_error, 1);
             return;
         }
         sent(loop, c, (size_t)rc);
@@ -659,7 +650,7 @@ static void close_now(net_loop *loop, net_conn *c, int reason, int os_error, int
     if (abortive)
         os_sock_set_linger0(c->o.sock);
     c->receiving = 0;
-    loop->e->bk->conn_close(loop, c);
+    loop->e->bk->close(loop, &c->o);
 }
 
 void net__conn_released(net_conn *c)
@@ -701,19 +692,20 @@ void net__conn_run_ops(net_loop *loop, net_conn *c, uint32_t ops)
     if (ops & (OP_START | OP_CONNECT)) {
         list_add(loop, c);
         c->last_active = loop->now;
-        int rc = loop->e->bk->conn_open(loop, c);
+        int os_error = 0;
+        int rc = loop->e->bk->conn_open(loop, c, &os_error);
         if (rc) {
             if (ops & OP_CONNECT)
-                push_conn_event(c, NET_EV_CONNECT, rc, os_last_error(), 0, &c->peer);
-            close_now(loop, c, rc, os_last_error(), 1);
+                push_conn_event(c, NET_EV_CONNECT, rc, os_error, 0, &c->peer);
+            close_now(loop, c, rc, os_error, 1);
             return;
         }
         c->attached = 1;
         if (ops & OP_CONNECT) {
             c->connecting = 1;
-            rc = loop->e->bk->connect(loop, c, &c->peer);
+            rc = loop->e->bk->connect(loop, c, &c->peer, &os_error);
             if (rc < 0) {
-                net__connected(c, rc, os_last_error());
+                net__connected(c, rc, os_error);
                 return;
             }
         } else {

@@ -49,13 +49,11 @@ enum {
     OP_LCLOSE = 1u << 8    /* close a listener */
 };
 
-enum { OBJ_CONN = 1, OBJ_LISTENER = 2, OBJ_UDP = 3 };
-
 typedef struct net_engine_s net_engine_s;
 struct net_pending_item;
 
-typedef struct net_obj {
-    uint32_t kind;
+struct net_obj {
+    uint32_t kind;                 /* OBJ_* */
     uint32_t pending_ops;          /* under loop->pending_lock */
     struct net_obj *pnext, *pprev; /* pending list, under loop->pending_lock */
     int in_pending;
@@ -65,7 +63,8 @@ typedef struct net_obj {
     atomic_uint_least64_t user;
     net_sock sock;
     void *bk;
-} net_obj;
+    struct net_obj *released_next; /* loop->released, loop thread only */
+};
 
 typedef struct net_seg {
     const uint8_t *p;
@@ -174,6 +173,11 @@ struct net_udp {
     atomic_int paused; /* 1 paused, 2 resume requested */
 };
 
+/* backend.h: a typed object and its net_obj share one pointer. */
+_Static_assert(offsetof(struct net_conn, o) == 0, "net_conn must begin with its net_obj");
+_Static_assert(offsetof(struct net_listener, o) == 0, "net_listener must begin with its net_obj");
+_Static_assert(offsetof(struct net_udp, o) == 0, "net_udp must begin with its net_obj");
+
 typedef struct net_loop_stats {
     atomic_uint_least64_t bytes_in, bytes_out, messages_in;
     atomic_uint_least64_t dgrams_in, dgrams_out, dgrams_dropped, dgram_send_errors;
@@ -196,6 +200,7 @@ struct net_loop {
     net_conn *linger;  /* connections waiting on the script or the peer to finish */
     net_listener *listeners;
     net_udp *udps;
+    net_obj *released; /* released by the backend, finished at the end of the turn (object.c) */
     uint32_t nconns;
     atomic_int lingering;          /* length of the linger list */
     struct net_pending_item *work; /* run_pending's scratch */
@@ -258,6 +263,11 @@ net_loop *net__pick_loop(net_engine_s *e);
 int net__on_loop_thread(net_loop *loop);
 void net__wake_poller(net_engine_s *e);
 
+/* object.c */
+/* Frees the backend state of what the backend released, then finishes each
+ * object by its kind: at the end of a turn, and after loop_close(). */
+void net__finish_released(net_loop *loop);
+
 /* conn.c */
 /* A copy of backend bytes the script may keep until its next poll, and the
  * block (one reference taken) that owns it; NULL when memory runs out. */
@@ -269,6 +279,9 @@ void net__conn_tick(net_loop *loop, net_conn *c);
 void net__conn_linger_check(net_loop *loop, net_conn *c);
 void net__conn_abort_all(net_loop *loop);
 void net__conn_delivered(net_engine_s *e, net_conn *c, const net_event *ev);
+/* Its socket is gone, released by the backend (object.c calls this at the
+ * end of the turn) or never handed to it: it leaves the loop, CLOSE is queued. */
+void net__conn_released(net_conn *c);
 void net__conn_free(net_engine_s *e, net_conn *c);
 /* Its SEND_HIGHWATER/DRAINED was polled: a crossing since can be reported. */
 void net__conn_water_polled(net_conn *c);
@@ -281,6 +294,7 @@ void net__udp_run_ops(net_loop *loop, net_udp *u, uint32_t ops);
 void net__udp_tick(net_loop *loop, net_udp *u);
 void net__udp_abort_all(net_loop *loop);
 void net__udp_delivered(net_engine_s *e, net_udp *u, const net_event *ev);
+void net__udp_released(net_udp *u);
 void net__udp_free(net_engine_s *e, net_udp *u);
 void net__udp_error_polled(net_udp *u);
 void net__udp_schedule_locked(net_udp *u, uint32_t ops);
@@ -291,6 +305,7 @@ int net__read_tcp_config(const net_tcp_config *in, net_tcp_config *out);
 int net__tcp_frame_cfg(const net_engine_s *e, const net_tcp_config *tc, net_frame_cfg *out);
 void net__listener_run_ops(net_loop *loop, net_listener *l, uint32_t ops);
 void net__listener_tick(net_loop *loop, net_listener *l);
+void net__listener_released(net_listener *l);
 void net__listener_free(net_engine_s *e, net_listener *l);
 
 #endif

@@ -233,7 +233,7 @@ static void loop_iterate(net_loop *loop, int timeout_ms)
     net_spin_lock(&loop->pending_lock);
     int more = loop->pending_head != NULL; /* scheduled while we ran the others */
     net_spin_unlock(&loop->pending_lock);
-    if (more)
+    if (more || loop->released) /* or closes to finish after the wait */
         timeout_ms = 0;
     if (loop->conns || loop->listeners || loop->udps) {
         int64_t until_tick = (int64_t)loop->next_tick - (int64_t)loop->now;
@@ -243,6 +243,7 @@ static void loop_iterate(net_loop *loop, int timeout_ms)
             timeout_ms = (int)until_tick;
     }
     loop->e->bk->wait(loop, timeout_ms);
+    net__finish_released(loop);
     loop->now = os_now_ms();
     if (loop->now >= loop->next_tick) {
         loop->next_tick = loop->now + NET_TICK_MS;
@@ -263,6 +264,7 @@ static void loop_teardown(net_loop *loop)
         net__conn_abort_all(loop);
         net__udp_abort_all(loop);
         loop->e->bk->wait(loop, 10);
+        net__finish_released(loop);
     }
 }
 
@@ -615,8 +617,10 @@ NET_API int net_engine_destroy(net_engine eh)
         atomic_store(&e->poll_thread, os_thread_self());
         loop_teardown(&e->loops[0]);
     }
-    for (uint32_t i = 0; i < e->nloops; i++)
+    for (uint32_t i = 0; i < e->nloops; i++) {
         e->bk->loop_close(&e->loops[i]);
+        net__finish_released(&e->loops[i]); /* what the backend let go of as it closed */
+    }
 
     /* Every connection and listener has its CLOSE queued now: free them. */
     net_event ev;

@@ -7,16 +7,6 @@
 
 #define ACCEPT_RETRY_MS 100
 
-net_sock net__listener_sock(const net_listener *l)
-{
-    return l->o.sock;
-}
-
-void **net__listener_bk(net_listener *l)
-{
-    return &l->o.bk;
-}
-
 static void push_listener_close(net_listener *l, int status, int os_error)
 {
     net_event ev;
@@ -71,9 +61,9 @@ void net__listener_run_ops(net_loop *loop, net_listener *l, uint32_t ops)
     if (l->closed)
         return;
     if (ops & OP_LISTEN) {
-        int rc = bk->listener_open(loop, l);
+        int os_error = 0;
+        int rc = bk->listener_open(loop, l, &os_error);
         if (rc) {
-            int os_error = os_last_error();
             mark_closing(l);
             l->closed = 1;
             os_sock_close(l->o.sock);
@@ -91,7 +81,7 @@ void net__listener_run_ops(net_loop *loop, net_listener *l, uint32_t ops)
             bk->accept_stop(loop, l);
         l->accepting = 0;
         l->closed = 1;
-        bk->listener_close(loop, l);
+        bk->close(loop, &l->o);
     }
 }
 

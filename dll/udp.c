@@ -15,16 +15,6 @@ static void flush(net_loop *loop, net_udp *u);
 
 /* ---- what backends read ---- */
 
-void **net__udp_bk(net_udp *u)
-{
-    return &u->o.bk;
-}
-
-net_sock net__udp_sock(const net_udp *u)
-{
-    return u->o.sock;
-}
-
 uint32_t net__udp_max_datagram(const net_udp *u)
 {
     return u->rx_max;
@@ -365,12 +355,13 @@ static void flush(net_loop *loop, net_udp *u)
         u->sq_inflight = n;
         net_slot_unlock(u->o.slot);
         u->batch_failed = 0;
-        int r = loop->e->bk->udp_send(loop, u, u->batch, (int)n);
+        int os_error = 0;
+        int r = loop->e->bk->udp_send(loop, u, u->batch, (int)n, &os_error);
         if (r == NET__PENDING)
             return;
         if (r < 0) /* the backend could not take the batch at all */
             for (uint32_t i = 0; i < n; i++)
-                net__udp_send_failed(u, &u->batch[i], r, 0);
+                net__udp_send_failed(u, &u->batch[i], r, os_error);
         count_sent(loop, u, n);
         if (!batch_done(loop, u, n))
             return;
@@ -551,7 +542,7 @@ static void close_now(net_loop *loop, net_udp *u, int reason)
         return;
     }
     u->receiving = 0;
-    loop->e->bk->udp_close(loop, u);
+    loop->e->bk->close(loop, &u->o);
 }
 
 void net__udp_released(net_udp *u)
@@ -593,8 +584,9 @@ void net__udp_run_ops(net_loop *loop, net_udp *u, uint32_t ops)
         /* Under the slot lock net_udp_connect holds around connect(2): the
          * socket's registration and a connect from another thread are then
          * ordered (the kernel does not mind either order; TSan does). */
+        int os_error = 0; /* a UDP socket's CLOSE carries no OS error */
         net_slot_lock(u->o.slot);
-        int rc = loop->e->bk->udp_open(loop, u);
+        int rc = loop->e->bk->udp_open(loop, u, &os_error);
         net_slot_unlock(u->o.slot);
         if (rc) {
             close_now(loop, u, rc);
