@@ -18,21 +18,35 @@
 
 _Static_assert(sizeof(net_iov) == sizeof(struct iovec), "net_iov must match struct iovec");
 
+/* Per socket and wait() turn: recv calls (recvmmsg batches on UDP), and
+ * accept4 calls, so that one busy socket cannot starve the others. */
 #define READS_PER_TURN 16
 #define ACCEPTS_PER_TURN 64
-#define DGRAM_BATCH 32   /* datagrams per recvmmsg/sendmmsg */
-#define DGRAM_SLOT 65536 /* larger than any UDP payload: what does not fit is truncated, then dropped */
+/* Datagrams per recvmmsg/sendmmsg. */
+#define DGRAM_BATCH 32
+/* A receive slot larger than any UDP payload: what does not fit is
+ * truncated, then dropped. */
+#define DGRAM_SLOT 65536
 
 typedef struct ep_sock {
     int fd;
+    /* The core's net_conn, net_listener or net_udp: each begins with its
+     * net_obj, so this one pointer serves the typed calls and
+     * net__released alike. */
     void *obj;
-    int readable; /* the last read did not drain the socket */
-    int rdhup;    /* the peer's FIN (or an error) is waiting behind the data */
+    /* The last read did not drain the socket. Edge-triggered: no new edge
+     * will say so, the flag remembers it. */
+    int readable;
+    /* The peer's FIN (or an error) is waiting behind the data. */
+    int rdhup;
     int writable;
     int reading, accepting, connecting, closed;
-    const net_iov *pend_iov; /* send waiting for EPOLLOUT */
+    /* A send waiting for EPOLLOUT. */
+    const net_iov *pend_iov;
     int pend_n;
-    const net_dgram *pend_dg; /* UDP batch waiting for EPOLLOUT: pend_done of pend_n are finished */
+    /* A UDP batch waiting for EPOLLOUT: pend_done of its pend_n datagrams
+     * are finished. */
+    const net_dgram *pend_dg;
     int pend_done;
     int in_ready;
     struct ep_sock *ready_next;
@@ -43,7 +57,8 @@ typedef struct ep_loop {
     int evfd;
     int nevents;
     struct epoll_event *events;
-    ep_sock *ready; /* sockets with work the last wait did not report */
+    /* Sockets with work the last wait did not report. */
+    ep_sock *ready;
     /* UDP scratch, used within one call: receive slots are only touched as
      * far as datagrams reach, so the address space costs little memory. */
     uint8_t *dg_buf;
@@ -102,11 +117,13 @@ static void ep_loop_close(net_loop *loop)
     *net__loop_bk(loop) = NULL;
 }
 
+/* EAGAIN (the counter is full) means a wake-up is already pending: the
+ * write needs no check. */
 static void ep_wake(net_loop *loop)
 {
     uint64_t one = 1;
     ssize_t r = write(L(loop)->evfd, &one, sizeof one);
-    (void)r; /* EAGAIN means a wake-up is already pending */
+    (void)r;
 }
 
 static void make_ready(ep_loop *l, ep_sock *s)
@@ -128,13 +145,22 @@ static ep_sock *sock_new(int fd, void *obj)
     return s;
 }
 
-static int add_fd(ep_loop *l, ep_sock *s, uint32_t events, int *os_error)
+/* The last step of every open function: s (NULL when sock_new failed)
+ * joins the epoll set, edge-triggered, for events, and goes into its
+ * object's slot. On failure s is freed; the socket stays the core's to
+ * close. */
+static int sock_attach(ep_loop *l, ep_sock *s, uint32_t events, int *os_error)
 {
+    if (!s)
+        return NET_E_NOMEM;
     struct epoll_event ev = {.events = events | EPOLLET, .data.ptr = s};
-    if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, s->fd, &ev) == 0)
-        return 0;
-    *os_error = errno;
-    return os_error_to_net(errno);
+    if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, s->fd, &ev) != 0) {
+        *os_error = errno;
+        free(s);
+        return os_error_to_net(*os_error);
+    }
+    *net__obj_bk(s->obj) = s;
+    return 0;
 }
 
 /* Nothing is outstanding on an epoll socket: it is released at once. An
@@ -144,15 +170,18 @@ static void ep_close(net_loop *loop, net_obj *o)
 {
     (void)loop;
     ep_sock *s = *net__obj_bk(o);
-    if (s) { /* else never registered */
+    /* Without s it was never registered. */
+    if (s) {
         s->closed = 1;
         s->pend_dg = NULL;
-        close(s->fd); /* also leaves the epoll set */
+        /* Closing the fd also takes it out of the epoll set. */
+        close(s->fd);
         s->fd = -1;
     }
     net__released(o);
 }
 
+/* After the turn that closed it (backend.h): no event names s any more. */
 static void ep_sock_free(net_loop *loop, net_obj *o)
 {
     (void)loop;
@@ -164,25 +193,30 @@ static void ep_sock_free(net_loop *loop, net_obj *o)
 static int ep_listener_open(net_loop *loop, net_listener *ls, int *os_error)
 {
     ep_sock *s = sock_new((int)net__obj_sock(net__obj(ls)), ls);
-    if (!s)
-        return NET_E_NOMEM;
-    int rc = add_fd(L(loop), s, EPOLLIN, os_error);
-    if (rc) {
-        free(s);
-        return rc;
-    }
-    *net__obj_bk(net__obj(ls)) = s;
-    return 0;
+    return sock_attach(L(loop), s, EPOLLIN, os_error);
 }
 
+/* accept4, or in test builds now and then the error NET_TEST_FAULT asks
+ * for. */
+static int accept_one(int fd, struct sockaddr_storage *ss, socklen_t *len)
+{
+    int fault = net__fault(NET_FAULT_ACCEPT);
+    if (fault) {
+        errno = fault;
+        return -1;
+    }
+    return accept4(fd, (struct sockaddr *)ss, len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+}
+
+/* Takes what the backlog holds. A connection aborted before we took it is
+ * skipped. After ACCEPTS_PER_TURN more may wait, and no new edge will say
+ * so: the listener comes back next turn. */
 static void do_accept(ep_loop *l, ep_sock *s)
 {
     for (int i = 0; i < ACCEPTS_PER_TURN && s->accepting && !s->closed; i++) {
         struct sockaddr_storage ss;
         socklen_t len = sizeof ss;
-        int fault = net__fault(NET_FAULT_ACCEPT);
-        int fd =
-            fault ? (errno = fault, -1) : accept4(s->fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        int fd = accept_one(s->fd, &ss, &len);
         if (fd >= 0) {
             net_addr peer;
             os_addr_from_sockaddr(&ss, &peer);
@@ -199,15 +233,16 @@ static void do_accept(ep_loop *l, ep_sock *s)
         net__accepted(s->obj, NET_BAD_SOCK, NULL, os_error_to_net(e), e);
         return;
     }
-    s->readable = 1; /* more may wait, and no new edge will say so: come back next turn */
+    s->readable = 1;
     make_ready(l, s);
 }
 
+/* Connections may already wait in the backlog, with no new edge to come. */
 static void ep_accept_start(net_loop *loop, net_listener *ls)
 {
     ep_sock *s = *net__obj_bk(net__obj(ls));
     s->accepting = 1;
-    make_ready(L(loop), s); /* connections may already wait in the backlog */
+    make_ready(L(loop), s);
 }
 
 static void ep_accept_stop(net_loop *loop, net_listener *ls)
@@ -222,15 +257,7 @@ static void ep_accept_stop(net_loop *loop, net_listener *ls)
 static int ep_conn_open(net_loop *loop, net_conn *c, int *os_error)
 {
     ep_sock *s = sock_new((int)net__obj_sock(net__obj(c)), c);
-    if (!s)
-        return NET_E_NOMEM;
-    int rc = add_fd(L(loop), s, EPOLLIN | EPOLLOUT | EPOLLRDHUP, os_error);
-    if (rc) {
-        free(s);
-        return rc;
-    }
-    *net__obj_bk(net__obj(c)) = s;
-    return 0;
+    return sock_attach(L(loop), s, EPOLLIN | EPOLLOUT | EPOLLRDHUP, os_error);
 }
 
 static int ep_connect(net_loop *loop, net_conn *c, const net_addr *to, int *os_error)
@@ -259,12 +286,38 @@ static void finish_connect(ep_sock *s)
     socklen_t len = sizeof err;
     if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
         err = errno;
+    /* Not yet: wait for the next edge. */
     if (err == EINPROGRESS || err == EALREADY)
-        return; /* not yet: wait for the next edge */
+        return;
     s->connecting = 0;
     net__connected(s->obj, err ? os_error_to_net(err) : 0, err);
 }
 
+/* recv, or in test builds now and then the error NET_TEST_FAULT asks for. */
+static ssize_t recv_some(int fd, void *buf, size_t cap)
+{
+    int fault = net__fault(NET_FAULT_RECV);
+    if (fault) {
+        errno = fault;
+        return -1;
+    }
+    return recv(fd, buf, cap, 0);
+}
+
+/* Reading ends: with the peer's FIN (e == 0) or with the error e. */
+static void read_ended(ep_sock *s, void *buf, int e)
+{
+    s->readable = 0;
+    s->reading = 0;
+    if (e)
+        net__recv_failed(s->obj, os_error_to_net(e), e);
+    else
+        net__received(s->obj, buf, 0);
+}
+
+/* Reads what the socket has into the core's window. After READS_PER_TURN
+ * reads the socket waits on the ready list, so the others get their turn
+ * first. */
 static void do_read(net_loop *loop, ep_loop *l, ep_sock *s)
 {
     for (int i = 0; i < READS_PER_TURN; i++) {
@@ -272,12 +325,12 @@ static void do_read(net_loop *loop, ep_loop *l, ep_sock *s)
             return;
         size_t cap;
         void *buf = net__recv_window(loop, &cap);
+        /* Out of memory now: try again next turn. */
         if (!buf) {
-            make_ready(l, s); /* out of memory now; try again next turn */
+            make_ready(l, s);
             return;
         }
-        int fault = net__fault(NET_FAULT_RECV);
-        ssize_t n = fault ? (errno = fault, -1) : recv(s->fd, buf, cap, 0);
+        ssize_t n = recv_some(s->fd, buf, cap);
         if (n > 0) {
             net__received(s->obj, buf, (size_t)n);
             /* Edge-triggered: a short read drained the socket, and new
@@ -290,9 +343,7 @@ static void do_read(net_loop *loop, ep_loop *l, ep_sock *s)
             continue;
         }
         if (n == 0) {
-            s->readable = 0;
-            s->reading = 0;
-            net__received(s->obj, buf, 0);
+            read_ended(s, buf, 0);
             return;
         }
         if (errno == EAGAIN || errno == EWOULDBLOCK) {
@@ -301,13 +352,10 @@ static void do_read(net_loop *loop, ep_loop *l, ep_sock *s)
         }
         if (errno == EINTR)
             continue;
-        int e = errno;
-        s->readable = 0;
-        s->reading = 0;
-        net__recv_failed(s->obj, os_error_to_net(e), e);
+        read_ended(s, buf, errno);
         return;
     }
-    make_ready(l, s); /* still more: let other sockets have a turn first */
+    make_ready(l, s);
 }
 
 static void ep_recv_start(net_loop *loop, net_conn *c)
@@ -325,14 +373,17 @@ static void ep_recv_stop(net_loop *loop, net_conn *c)
     s->reading = 0;
 }
 
+/* send or sendmsg, or in test builds now and then the error
+ * NET_TEST_FAULT asks for. One piece is the common case in a game, and a
+ * plain send is cheaper than sendmsg. */
 static ssize_t send_iov(int fd, const net_iov *iov, int count)
 {
     int fault = net__fault(NET_FAULT_SEND);
-    if (fault) { /* test builds: as if the send had failed */
+    if (fault) {
         errno = fault;
         return -1;
     }
-    if (count == 1) { /* the common case in a game: plain send is cheaper than sendmsg */
+    if (count == 1) {
         ssize_t r;
         do
             r = send(fd, iov[0].base, iov[0].len, MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -341,6 +392,7 @@ static ssize_t send_iov(int fd, const net_iov *iov, int count)
     }
     struct msghdr m;
     memset(&m, 0, sizeof m);
+    /* net_iov has struct iovec's layout (asserted at the top). */
     m.msg_iov = (struct iovec *)(void *)iov;
     m.msg_iovlen = (size_t)count;
     ssize_t r;
@@ -384,35 +436,55 @@ static void finish_send(ep_sock *s)
 static int ep_udp_open(net_loop *loop, net_udp *u, int *os_error)
 {
     ep_loop *l = L(loop);
-    if (!l->dg_buf && !(l->dg_buf = net__malloc((size_t)DGRAM_BATCH * DGRAM_SLOT)))
+    /* The loop's datagram slots come with its first UDP socket. */
+    if (!l->dg_buf)
+        l->dg_buf = net__malloc((size_t)DGRAM_BATCH * DGRAM_SLOT);
+    if (!l->dg_buf)
         return NET_E_NOMEM;
     ep_sock *s = sock_new((int)net__obj_sock(net__obj(u)), u);
-    if (!s)
-        return NET_E_NOMEM;
-    int rc = add_fd(l, s, EPOLLIN | EPOLLOUT, os_error);
-    if (rc) {
-        free(s);
-        return rc;
-    }
-    *net__obj_bk(net__obj(u)) = s;
-    return 0;
+    return sock_attach(l, s, EPOLLIN | EPOLLOUT, os_error);
 }
 
+/* Points each message of the loop's scratch at its slot and address for
+ * recvmmsg, which overwrites the lengths and flags: done before each call. */
+static void dgram_recv_prepare(ep_loop *l)
+{
+    for (int i = 0; i < DGRAM_BATCH; i++) {
+        l->dg_iov[i].iov_base = l->dg_buf + (size_t)i * DGRAM_SLOT;
+        l->dg_iov[i].iov_len = DGRAM_SLOT;
+        struct msghdr *m = &l->dg_msgs[i].msg_hdr;
+        memset(m, 0, sizeof *m);
+        m->msg_name = &l->dg_addr[i];
+        m->msg_namelen = sizeof l->dg_addr[i];
+        m->msg_iov = &l->dg_iov[i];
+        m->msg_iovlen = 1;
+    }
+}
+
+/* The n datagrams recvmmsg received, to the core (which may close the
+ * socket from a callback). */
+static void dgram_deliver(ep_loop *l, ep_sock *s, int n)
+{
+    for (int i = 0; i < n && !s->closed; i++) {
+        net_addr from;
+        os_addr_from_sockaddr(&l->dg_addr[i], &from);
+        net__udp_received(s->obj, l->dg_iov[i].iov_base, l->dg_msgs[i].msg_len, &from,
+                          (l->dg_msgs[i].msg_hdr.msg_flags & MSG_TRUNC) != 0);
+    }
+}
+
+/* Receives DGRAM_BATCH datagrams a call; a short batch drained the socket.
+ * An error (ICMP news such as ECONNREFUSED on a connected socket) is
+ * consumed by the call that returns it, and reported; the socket goes on
+ * receiving, next turn when short of memory rather than spin. After
+ * READS_PER_TURN batches the socket waits on the ready list, so the others
+ * get their turn first. */
 static void do_udp_read(ep_loop *l, ep_sock *s)
 {
-    for (int turn = 0; turn < READS_PER_TURN; turn++) {
+    for (int batch = 0; batch < READS_PER_TURN; batch++) {
         if (!s->reading || s->closed)
             return;
-        for (int i = 0; i < DGRAM_BATCH; i++) {
-            l->dg_iov[i].iov_base = l->dg_buf + (size_t)i * DGRAM_SLOT;
-            l->dg_iov[i].iov_len = DGRAM_SLOT;
-            struct msghdr *m = &l->dg_msgs[i].msg_hdr;
-            memset(m, 0, sizeof *m);
-            m->msg_name = &l->dg_addr[i];
-            m->msg_namelen = sizeof l->dg_addr[i];
-            m->msg_iov = &l->dg_iov[i];
-            m->msg_iovlen = 1;
-        }
+        dgram_recv_prepare(l);
         int n = recvmmsg(s->fd, l->dg_msgs, DGRAM_BATCH, MSG_DONTWAIT, NULL);
         if (n < 0) {
             int e = errno;
@@ -422,34 +494,29 @@ static void do_udp_read(ep_loop *l, ep_sock *s)
             }
             if (e == EINTR)
                 continue;
-            /* ICMP news (ECONNREFUSED on a connected socket...) is consumed
-             * by this call; the socket goes on receiving. */
             net__udp_recv_error(s->obj, os_error_to_net(e), e);
             if (e == ENOMEM || e == ENOBUFS) {
-                make_ready(l, s); /* try again next turn rather than spin */
+                make_ready(l, s);
                 return;
             }
             continue;
         }
-        for (int i = 0; i < n && !s->closed; i++) {
-            net_addr from;
-            os_addr_from_sockaddr(&l->dg_addr[i], &from);
-            net__udp_received(s->obj, l->dg_iov[i].iov_base, l->dg_msgs[i].msg_len, &from,
-                              (l->dg_msgs[i].msg_hdr.msg_flags & MSG_TRUNC) != 0);
-        }
+        dgram_deliver(l, s, n);
         if (n < DGRAM_BATCH) {
             s->readable = 0;
             return;
         }
     }
-    make_ready(l, s); /* still more: let other sockets have a turn first */
+    make_ready(l, s);
 }
 
+/* Datagrams may have queued while we were not reading, with no new edge to
+ * come: look once. */
 static void ep_udp_recv_start(net_loop *loop, net_udp *u)
 {
     ep_sock *s = *net__obj_bk(net__obj(u));
     s->reading = 1;
-    s->readable = 1; /* datagrams may have queued while we were not reading: look once */
+    s->readable = 1;
     make_ready(L(loop), s);
 }
 
@@ -460,30 +527,40 @@ static void ep_udp_recv_stop(net_loop *loop, net_udp *u)
     s->reading = 0;
 }
 
+/* Fills the loop's scratch with k datagrams for sendmmsg. One whose
+ * address does not convert goes without one: the kernel refuses it unless
+ * the socket is connected. */
+static void dgram_send_prepare(ep_loop *l, const net_dgram *d, int k)
+{
+    for (int i = 0; i < k; i++) {
+        const net_dgram *g = &d[i];
+        struct msghdr *m = &l->dg_msgs[i].msg_hdr;
+        memset(m, 0, sizeof *m);
+        l->dg_iov[i].iov_base = (void *)g->data;
+        l->dg_iov[i].iov_len = g->len;
+        m->msg_iov = &l->dg_iov[i];
+        m->msg_iovlen = 1;
+        if (!g->connected) {
+            int len;
+            if (os_sockaddr_from_addr(&g->to, &l->dg_addr[i], &len) == 0) {
+                m->msg_name = &l->dg_addr[i];
+                m->msg_namelen = (socklen_t)len;
+            }
+        }
+    }
+}
+
 /* Sends d[s->pend_done..n); returns 1 when all are finished, 0 when the
- * socket is full. Refused datagrams are reported and count as finished. */
+ * socket is full. When sendmmsg sends nothing, the first datagram of the
+ * call was refused (a return of 0 without an error counts as EIO): it is
+ * reported, counts as finished, and the rest go on. */
 static int udp_send_some(ep_loop *l, ep_sock *s, const net_dgram *d, int n)
 {
     while (s->pend_done < n) {
         int k = n - s->pend_done;
         if (k > DGRAM_BATCH)
             k = DGRAM_BATCH;
-        for (int i = 0; i < k; i++) {
-            const net_dgram *g = &d[s->pend_done + i];
-            struct msghdr *m = &l->dg_msgs[i].msg_hdr;
-            memset(m, 0, sizeof *m);
-            l->dg_iov[i].iov_base = (void *)g->data;
-            l->dg_iov[i].iov_len = g->len;
-            m->msg_iov = &l->dg_iov[i];
-            m->msg_iovlen = 1;
-            if (!g->connected) {
-                int len;
-                if (os_sockaddr_from_addr(&g->to, &l->dg_addr[i], &len) == 0) {
-                    m->msg_name = &l->dg_addr[i];
-                    m->msg_namelen = (socklen_t)len;
-                }
-            }
-        }
+        dgram_send_prepare(l, &d[s->pend_done], k);
         int r = sendmmsg(s->fd, l->dg_msgs, (unsigned)k, MSG_DONTWAIT | MSG_NOSIGNAL);
         if (r > 0) {
             s->pend_done += r;
@@ -496,16 +573,18 @@ static int udp_send_some(ep_loop *l, ep_sock *s, const net_dgram *d, int n)
             s->writable = 0;
             return 0;
         }
-        /* The first datagram of this call was refused: report it, go on. */
         net__udp_send_failed(s->obj, &d[s->pend_done], os_error_to_net(e), e);
         s->pend_done++;
     }
     return 1;
 }
 
+/* A datagram the OS refuses is reported on its own (net__udp_send_failed)
+ * and the batch goes on: the batch itself never fails, so no OS error is
+ * left for os_error. */
 static int ep_udp_send(net_loop *loop, net_udp *u, const net_dgram *d, int count, int *os_error)
 {
-    (void)os_error; /* a refused datagram is reported on its own: the batch never fails */
+    (void)os_error;
     ep_sock *s = *net__obj_bk(net__obj(u));
     s->pend_done = 0;
     if (udp_send_some(L(loop), s, d, count))
@@ -525,6 +604,8 @@ static void finish_udp_send(ep_loop *l, ep_sock *s)
 
 /* ---- the wait ---- */
 
+/* Does the work s is ready for. A callback may close s, so each step
+ * checks again. */
 static void service(net_loop *loop, ep_loop *l, ep_sock *s)
 {
     if (s->closed)
@@ -550,33 +631,32 @@ static void service(net_loop *loop, ep_loop *l, ep_sock *s)
         do_read(loop, l, s);
 }
 
-static int ep_wait(net_loop *loop, int timeout_ms)
+/* What an event says, kept until the work it allows is done: no new edge
+ * repeats it. An error or a hang-up lets every waiting call run and meet
+ * it. */
+static void note_events(ep_sock *s, uint32_t ev)
 {
-    ep_loop *l = L(loop);
-    if (l->ready)
-        timeout_ms = 0;
-    int n = epoll_wait(l->epfd, l->events, l->nevents, timeout_ms);
-    for (int i = 0; i < n; i++) {
-        ep_sock *s = l->events[i].data.ptr;
-        uint32_t ev = l->events[i].events;
-        if (!s) {
-            uint64_t v;
-            ssize_t r = read(l->evfd, &v, sizeof v);
-            (void)r;
-            continue;
-        }
-        if (s->closed)
-            continue;
-        if (ev & (EPOLLIN | EPOLLERR | EPOLLHUP))
-            s->readable = 1;
-        if (ev & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
-            s->rdhup = 1;
-        if (ev & (EPOLLOUT | EPOLLERR | EPOLLHUP))
-            s->writable = 1;
-        service(loop, l, s);
-    }
-    /* Work the kernel will not report again: started reads on sockets
-     * already readable, accepts resumed, turns cut short for fairness. */
+    if (ev & (EPOLLIN | EPOLLERR | EPOLLHUP))
+        s->readable = 1;
+    if (ev & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+        s->rdhup = 1;
+    if (ev & (EPOLLOUT | EPOLLERR | EPOLLHUP))
+        s->writable = 1;
+}
+
+/* Reads the wake-up eventfd back to zero: it is level-triggered, and would
+ * report again. */
+static void wake_reset(ep_loop *l)
+{
+    uint64_t v;
+    ssize_t r = read(l->evfd, &v, sizeof v);
+    (void)r;
+}
+
+/* Work the kernel will not report again: started reads on sockets already
+ * readable, accepts resumed, turns cut short for fairness. */
+static void drain_ready(net_loop *loop, ep_loop *l)
+{
     ep_sock *ready = l->ready;
     l->ready = NULL;
     while (ready) {
@@ -585,6 +665,28 @@ static int ep_wait(net_loop *loop, int timeout_ms)
         s->in_ready = 0;
         service(loop, l, s);
     }
+}
+
+static int ep_wait(net_loop *loop, int timeout_ms)
+{
+    ep_loop *l = L(loop);
+    /* Work already waiting: only look, do not block. */
+    if (l->ready)
+        timeout_ms = 0;
+    int n = epoll_wait(l->epfd, l->events, l->nevents, timeout_ms);
+    for (int i = 0; i < n; i++) {
+        ep_sock *s = l->events[i].data.ptr;
+        /* The wake-up eventfd is the one entry with no socket. */
+        if (!s) {
+            wake_reset(l);
+            continue;
+        }
+        if (s->closed)
+            continue;
+        note_events(s, l->events[i].events);
+        service(loop, l, s);
+    }
+    drain_ready(loop, l);
     return n < 0 ? 0 : n;
 }
 

@@ -37,15 +37,18 @@
 #ifndef WIN32_LEAN_AND_MEAN
 #    define WIN32_LEAN_AND_MEAN
 #endif
+/* Windows 7 at least: GetQueuedCompletionStatusEx, CancelIoEx and
+ * SetFileCompletionNotificationModes first appear there. */
 #if !defined(_WIN32_WINNT) || _WIN32_WINNT < 0x0601
 #    undef _WIN32_WINNT
-#    define _WIN32_WINNT 0x0601 /* GetQueuedCompletionStatusEx, CancelIoEx, SetFileCompletionNotificationModes */
+#    define _WIN32_WINNT 0x0601
 #endif
 
 #include <winsock2.h>
 #include <ws2tcpip.h>
 #include <mswsock.h>
 #include <windows.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -65,42 +68,69 @@
 #    define SO_UPDATE_CONNECT_CONTEXT 0x7010
 #endif
 
-#define ACCEPTS_PER_LISTENER 32 /* AcceptEx kept posted per listener, as libuv */
-#define READS_PER_TURN 16       /* non-blocking reads per connection per turn */
-#define IOCP_IOV_MAX 64         /* WSABUFs per WSASend (the core gathers at most 64) */
+/* AcceptEx calls kept posted per listener (libuv keeps as many): a burst of
+ * connections finds sockets waiting for it. */
+#define ACCEPTS_PER_LISTENER 32
+/* Non-blocking reads per connection in one wait() turn, so that one busy
+ * connection cannot starve the others. */
+#define READS_PER_TURN 16
+/* WSABUFs per WSASend: the core gathers at most 64 pieces. */
+#define IOCP_IOV_MAX 64
+/* The most one WSABUF carries here: a byte count must fit the int the core
+ * is given back. */
+#define WSABUF_LEN_MAX 0x7FFFFFFF
+/* AcceptEx writes each address into a slot 16 bytes larger than the
+ * address itself, as its documentation requires. */
 #define ADDR_SLOT ((DWORD)(sizeof(SOCKADDR_STORAGE) + 16))
-#define UDP_RECVS 8 /* WSARecvFrom kept posted per UDP socket */
+/* WSARecvFrom kept posted per UDP socket: datagrams arriving together need
+ * not wait for a receive to be posted again. */
+#define UDP_RECVS 8
 
 enum { T_RECV0 = 1, T_SEND, T_CONNECT, T_ACCEPT, T_URECV, T_USEND };
 
 typedef struct iocp_sock iocp_sock;
 
 typedef struct iocp_op {
-    OVERLAPPED ov; /* first member: the OVERLAPPED * from the port is the op */
+    /* The port hands back this OVERLAPPED's address: op_of() finds the op
+     * around it. */
+    OVERLAPPED ov;
+    /* Which call it is, for dispatch(): T_RECV0 is the zero-byte WSARecv,
+     * then WSASend, ConnectEx, AcceptEx, WSARecvFrom and WSASendTo. */
     int type;
-    int pending; /* submitted, its completion not handled yet: holds a reference */
+    /* Submitted (or parked) and not yet handled: the op holds a reference
+     * on its owner meanwhile. */
+    int pending;
     iocp_sock *owner;
-    struct iocp_op *done_next; /* on the loop's done list */
-    DWORD done_bytes;          /* result of a completion that did not go through the port */
+    /* A completion that does not come through the port waits on the loop's
+     * done list with its result. */
+    struct iocp_op *done_next;
+    DWORD done_bytes;
     int done_err;
 } iocp_op;
 
 typedef struct accept_op {
     iocp_op op;
-    SOCKET as;  /* the socket AcceptEx fills */
-    int parked; /* completed while accepting was stopped: delivered by accept_start */
-    char addrs[2 * (sizeof(SOCKADDR_STORAGE) + 16)];
+    /* The socket AcceptEx fills: the connection, once accepted. */
+    SOCKET as;
+    /* Accepted while accepting was stopped: accept_start delivers it. */
+    int parked;
+    /* AcceptEx's output: the local address slot, then the remote one. */
+    char addrs[2 * ADDR_SLOT];
 } accept_op;
 
 /* One posted WSARecvFrom: the provider writes buf, from and from_len when
  * it completes, so they live as long as the op. */
 typedef struct urecv_op {
     iocp_op op;
-    char *buf; /* max_datagram + 1 bytes, a slice of the socket's rbufs */
+    /* max_datagram + 1 bytes, a slice of the socket's rbufs. */
+    char *buf;
     INT from_len;
     DWORD flags;
-    int parked;  /* completed while receiving was stopped: delivered by udp_recv_start */
-    int stopped; /* failed with an unexpected error: idle until udp_recv_start */
+    /* Completed while receiving was stopped: udp_ready delivers it. */
+    int parked;
+    /* Failed with an unexpected error: idle until udp_recv_start, rather
+     * than failing again in a loop. */
+    int stopped;
     struct urecv_op *park_next;
     SOCKADDR_STORAGE from;
 } urecv_op;
@@ -109,16 +139,25 @@ typedef struct urecv_op {
 typedef struct usend_op {
     iocp_op op;
     const net_dgram *d;
-    SOCKADDR_STORAGE to; /* kept with the op: WSASendTo is not documented to copy it */
+    /* Kept with the op: WSASendTo is not documented to copy it. */
+    SOCKADDR_STORAGE to;
 } usend_op;
 
 struct iocp_sock {
     SOCKET s;
+    /* The core's net_conn, net_listener or net_udp: each begins with its
+     * net_obj, so this one pointer serves the typed completions and
+     * net__released alike. */
     void *obj;
-    int refs;    /* 1 while open + 1 per pending op */
-    int closed;  /* close ran */
-    int skip;    /* FILE_SKIP_COMPLETION_PORT_ON_SUCCESS is on */
-    int reading; /* the core wants data */
+    /* One while open, plus one per pending (or parked) op. */
+    int refs;
+    /* close() ran: what completes from now on is dropped, not reported. */
+    int closed;
+    /* FILE_SKIP_COMPLETION_PORT_ON_SUCCESS is on: inline successes queue
+     * no packet. */
+    int skip;
+    /* The core wants data. */
+    int reading;
     int in_ready;
     iocp_sock *ready_next;
     /* connections */
@@ -128,25 +167,32 @@ struct iocp_sock {
     /* listeners */
     int accepting;
     accept_op *acc;
-    /* UDP */
-    urecv_op *urd; /* UDP_RECVS of them */
+    /* UDP: UDP_RECVS receives, each with an rcap-byte slice of rbufs. */
+    urecv_op *urd;
     char *rbufs;
-    uint32_t rcap; /* bytes per receive buffer */
+    uint32_t rcap;
     urecv_op *park_head, *park_tail;
     usend_op *usd;
     int usd_cap;
-    int batch_count;    /* datagrams in the batch handed to udp_send */
-    int batch_left;     /* of those, not finished yet */
-    uint64_t icmp_turn; /* the wait() turn that last reported an ICMP error */
+    /* The batch handed to udp_send: how many datagrams, and how many of
+     * those are not finished yet. */
+    int batch_count;
+    int batch_left;
+    /* The wait() turn that last reported an ICMP error. */
+    uint64_t icmp_turn;
 };
 
 typedef struct iocp_loop {
     HANDLE port;
     ULONG nentries;
     OVERLAPPED_ENTRY *entries;
-    iocp_op *done_head, *done_tail; /* completions handled in wait(), in order */
-    iocp_sock *ready;               /* sockets with reading left to do */
-    uint64_t turn;                  /* wait() calls so far */
+    /* Completions that did not come through the port, handled in wait()
+     * in order. */
+    iocp_op *done_head, *done_tail;
+    /* Sockets with reading left to do. */
+    iocp_sock *ready;
+    /* wait() calls so far. */
+    uint64_t turn;
 } iocp_loop;
 
 /* ---- process-wide: extension functions, whether skip-on-success is safe ---- */
@@ -154,7 +200,8 @@ typedef struct iocp_loop {
 static LPFN_ACCEPTEX g_acceptex;
 static LPFN_CONNECTEX g_connectex;
 static LPFN_GETACCEPTEXSOCKADDRS g_getsockaddrs;
-static int g_skip_ok[2]; /* [0] IPv4, [1] IPv6: the base provider is IFS */
+/* Per family, [0] IPv4 and [1] IPv6: the base provider is IFS. */
+static int g_skip_ok[2];
 static int g_init_rc = NET_E_UNSUPPORTED;
 static INIT_ONCE g_once = INIT_ONCE_STATIC_INIT;
 
@@ -194,7 +241,8 @@ static BOOL CALLBACK init_once(PINIT_ONCE once, PVOID param, PVOID *ctx)
     closesocket(s);
     g_skip_ok[0] = family_is_ifs(AF_INET);
     g_skip_ok[1] = family_is_ifs(AF_INET6);
-    if (net__test_env("NET_IOCP_NO_SKIP")) /* testing aid: every completion through the port */
+    /* Testing aid: every completion through the port. */
+    if (net__test_env("NET_IOCP_NO_SKIP"))
         g_skip_ok[0] = g_skip_ok[1] = 0;
     g_init_rc = ok ? 0 : NET_E_UNSUPPORTED;
     return TRUE;
@@ -232,6 +280,16 @@ static int sock_family(SOCKET s)
     return ss.ss_family;
 }
 
+/* Whether skip-on-success is safe on s. When both families are IFS (the
+ * usual case) there is no need to ask which family s has. */
+static int skip_is_safe(SOCKET s)
+{
+    if (g_skip_ok[0] && g_skip_ok[1])
+        return 1;
+    int v6 = sock_family(s) == AF_INET6;
+    return g_skip_ok[v6];
+}
+
 /* Associates s with the loop's port and turns on skip-on-success where safe.
  * Not for UDP: with several receives posted, one posted again can complete
  * inline with a datagram older or newer than others whose packets are still
@@ -245,8 +303,7 @@ static int associate(iocp_loop *l, iocp_sock *s, int *os_error)
     }
     if (net__obj_kind(s->obj) == OBJ_UDP)
         return 0;
-    /* Both families IFS (the usual case): no need to ask this socket's. */
-    if (g_skip_ok[0] && g_skip_ok[1] ? 1 : g_skip_ok[sock_family(s->s) == AF_INET6])
+    if (skip_is_safe(s->s))
         s->skip = SetFileCompletionNotificationModes((HANDLE)s->s, FILE_SKIP_COMPLETION_PORT_ON_SUCCESS |
                                                                        FILE_SKIP_SET_EVENT_ON_HANDLE) != 0;
     return 0;
@@ -258,10 +315,24 @@ static void op_init(iocp_op *op, iocp_sock *s, int type)
     op->owner = s;
 }
 
+/* The op whose OVERLAPPED the port handed back. */
+static iocp_op *op_of(OVERLAPPED *ov)
+{
+    return CONTAINING_RECORD(ov, iocp_op, ov);
+}
+
 /* About to submit op: it holds a reference until handled. */
 static void op_arm(iocp_op *op)
 {
     memset(&op->ov, 0, sizeof op->ov);
+    op->pending = 1;
+    op->owner->refs++;
+}
+
+/* A handled op kept for later (parked) holds a reference again: dispatch()
+ * drops the one it came back with. */
+static void op_hold(iocp_op *op)
+{
     op->pending = 1;
     op->owner->refs++;
 }
@@ -279,18 +350,21 @@ static void post_done(iocp_loop *l, iocp_op *op, DWORD bytes, int err)
     l->done_tail = op;
 }
 
-/* After an overlapped call: 0 = inline success, WSA_IO_PENDING, or the error. */
-static void submitted(iocp_loop *l, iocp_op *op, int ok, DWORD bytes)
+/* After an overlapped call; ok: it returned success. A pending call, or an
+ * inline success on a socket that does not skip the port, completes
+ * through the port like any other. An inline success that skipped it, or a
+ * call that failed at once, queues no packet: wait() takes it from the
+ * done list instead. Inline: every receive and accept passes here. */
+static inline void submitted(iocp_loop *l, iocp_op *op, int ok, DWORD bytes)
 {
     if (ok) {
         if (op->owner->skip)
             post_done(l, op, bytes, 0);
-        /* else the port gets a packet as for any pending operation */
         return;
     }
     int e = WSAGetLastError();
     if (e != WSA_IO_PENDING)
-        post_done(l, op, 0, e); /* failed at once: no packet will come */
+        post_done(l, op, 0, e);
 }
 
 static void make_ready(iocp_loop *l, iocp_sock *s)
@@ -321,6 +395,51 @@ static iocp_sock *sock_new(SOCKET fd, void *obj)
     op_init(&s->wr, s, T_SEND);
     op_init(&s->cn, s, T_CONNECT);
     return s;
+}
+
+/* Takes s off the ready list. */
+static void ready_unlink(iocp_loop *l, iocp_sock *s)
+{
+    for (iocp_sock **p = &l->ready; *p; p = &(*p)->ready_next)
+        if (*p == s) {
+            *p = s->ready_next;
+            break;
+        }
+    s->in_ready = 0;
+}
+
+/* The backend's sock_free, and what an open function that failed undoes:
+ * frees o's state with whatever its kind allocated (a kind leaves the
+ * others' pointers NULL) and empties its slot. A closed socket is never
+ * made ready, but a listed one is never freed either; after loop_close
+ * (L(loop) NULL) no ready list is left. */
+static void ic_sock_free(net_loop *loop, net_obj *o)
+{
+    iocp_loop *l = L(loop);
+    iocp_sock *s = *net__obj_bk(o);
+    if (s->in_ready && l)
+        ready_unlink(l, s);
+    free(s->acc);
+    free(s->urd);
+    free(s->rbufs);
+    free(s->usd);
+    free(s);
+    *net__obj_bk(o) = NULL;
+}
+
+/* The last step of every open function: s, prepared (rc: 0 or why that
+ * failed), is put in its object's slot and associated with the port. On
+ * failure s is freed and the slot left empty; the socket stays the core's
+ * to close. */
+static int sock_attach(net_loop *loop, iocp_sock *s, int rc, int *os_error)
+{
+    net_obj *o = s->obj;
+    *net__obj_bk(o) = s;
+    if (rc == 0)
+        rc = associate(L(loop), s, os_error);
+    if (rc)
+        ic_sock_free(loop, o);
+    return rc;
 }
 
 /* Closes the socket once: pending operations are cancelled and complete
@@ -369,25 +488,6 @@ static int ic_loop_open(net_loop *loop)
     return 0;
 }
 
-/* After loop_close (l NULL) no ready list is left to unlink from. */
-static void ic_sock_free(net_loop *loop, net_obj *o)
-{
-    iocp_loop *l = L(loop);
-    iocp_sock *s = *net__obj_bk(o);
-    if (s->in_ready && l) { /* cannot happen (closed sockets are not made ready), but never free a listed one */
-        for (iocp_sock **p = &l->ready; *p; p = &(*p)->ready_next)
-            if (*p == s) {
-                *p = s->ready_next;
-                break;
-            }
-    }
-    free(s->acc);
-    free(s->urd);
-    free(s->rbufs);
-    free(s->usd);
-    free(s);
-}
-
 static void ic_loop_close(net_loop *loop)
 {
     iocp_loop *l = L(loop);
@@ -421,30 +521,26 @@ static void post_accept(iocp_loop *l, iocp_sock *s, accept_op *a)
     submitted(l, &a->op, ok, n);
 }
 
-static int ic_listener_open(net_loop *loop, net_listener *ls, int *os_error)
+/* A listener's AcceptEx ops, idle until accept_start posts them. */
+static int accept_ops_new(iocp_sock *s)
 {
-    iocp_loop *l = L(loop);
-    iocp_sock *s = sock_new((SOCKET)net__obj_sock(net__obj(ls)), ls);
-    if (!s)
-        return NET_E_NOMEM;
     s->acc = net__calloc(ACCEPTS_PER_LISTENER, sizeof *s->acc);
-    if (!s->acc) {
-        free(s);
+    if (!s->acc)
         return NET_E_NOMEM;
-    }
-    int rc = associate(l, s, os_error);
-    if (rc) {
-        free(s->acc);
-        free(s);
-        return rc;
-    }
     s->family = sock_family(s->s);
     for (int i = 0; i < ACCEPTS_PER_LISTENER; i++) {
         op_init(&s->acc[i].op, s, T_ACCEPT);
         s->acc[i].as = INVALID_SOCKET;
     }
-    *net__obj_bk(net__obj(ls)) = s;
     return 0;
+}
+
+static int ic_listener_open(net_loop *loop, net_listener *ls, int *os_error)
+{
+    iocp_sock *s = sock_new((SOCKET)net__obj_sock(net__obj(ls)), ls);
+    if (!s)
+        return NET_E_NOMEM;
+    return sock_attach(loop, s, accept_ops_new(s), os_error);
 }
 
 static void ic_accept_start(net_loop *loop, net_listener *ls)
@@ -456,7 +552,9 @@ static void ic_accept_start(net_loop *loop, net_listener *ls)
     s->accepting = 1;
     for (int i = 0; i < ACCEPTS_PER_LISTENER; i++) {
         accept_op *a = &s->acc[i];
-        if (a->parked) { /* accepted meanwhile: hand it over now */
+        /* Accepted while accepting was stopped: handed over in this turn's
+         * wait(), its reference still held. */
+        if (a->parked) {
             a->parked = 0;
             post_done(l, &a->op, 0, 0);
         } else if (!a->op.pending) {
@@ -469,7 +567,8 @@ static void ic_accept_stop(net_loop *loop, net_listener *ls)
 {
     (void)loop;
     iocp_sock *s = *net__obj_bk(net__obj(ls));
-    s->accepting = 0; /* posted AcceptEx stay; what they accept waits (parked) */
+    /* Posted AcceptEx calls stay; what they accept waits, parked. */
+    s->accepting = 0;
 }
 
 /* A connection reset or aborted before we took it: nothing to report. */
@@ -479,35 +578,34 @@ static int accept_transient(int e)
            e == ERROR_CONNECTION_ABORTED || e == WSAETIMEDOUT || e == ERROR_SEM_TIMEOUT;
 }
 
-static void on_accept(iocp_loop *l, iocp_sock *s, accept_op *a, int err)
+/* Closes the socket an AcceptEx op was given, if it still has one. */
+static void accept_discard(accept_op *a)
 {
-    if (s->closed) {
-        if (a->as != INVALID_SOCKET)
-            closesocket(a->as);
-        a->as = INVALID_SOCKET;
+    if (a->as != INVALID_SOCKET)
+        closesocket(a->as);
+    a->as = INVALID_SOCKET;
+}
+
+/* A connection reset before we took it is retried at once. Out of sockets
+ * or buffers: the core stops accepting and retries (accept_start reposts
+ * this op). Anything else: reported, and this op stays idle until
+ * accepting starts again. */
+static void accept_failed(iocp_loop *l, iocp_sock *s, accept_op *a, int err)
+{
+    accept_discard(a);
+    if (accept_transient(err)) {
+        if (s->accepting)
+            post_accept(l, s, a);
         return;
     }
-    if (err) {
-        if (a->as != INVALID_SOCKET)
-            closesocket(a->as);
-        a->as = INVALID_SOCKET;
-        if (accept_transient(err)) {
-            if (s->accepting)
-                post_accept(l, s, a);
-            return;
-        }
-        /* Out of sockets or buffers: the core stops accepting and retries
-         * (accept_start reposts this op). Anything else: reported, and this
-         * op stays idle until accepting starts again. */
-        net__accepted(s->obj, NET_BAD_SOCK, NULL, os_error_to_net(err), err);
-        return;
-    }
-    if (!s->accepting) { /* keep it (and its reference) until accept_start */
-        a->parked = 1;
-        a->op.pending = 1;
-        s->refs++;
-        return;
-    }
+    net__accepted(s->obj, NET_BAD_SOCK, NULL, os_error_to_net(err), err);
+}
+
+/* Hands the accepted socket to the core. SO_UPDATE_ACCEPT_CONTEXT gives it
+ * the listener's properties, which getpeername, getsockname and the socket
+ * options need on it. */
+static void accept_deliver(iocp_sock *s, accept_op *a)
+{
     SOCKET as = a->as;
     a->as = INVALID_SOCKET;
     SOCKET ls = s->s;
@@ -520,6 +618,26 @@ static void on_accept(iocp_loop *l, iocp_sock *s, accept_op *a, int err)
     if (remote)
         os_addr_from_sockaddr(remote, &peer);
     net__accepted(s->obj, (net_sock)as, &peer, 0, 0);
+}
+
+static void on_accept(iocp_loop *l, iocp_sock *s, accept_op *a, int err)
+{
+    if (s->closed) {
+        accept_discard(a);
+        return;
+    }
+    if (err) {
+        accept_failed(l, s, a, err);
+        return;
+    }
+    /* Accepting is stopped: the op keeps its socket (and a reference)
+     * until accept_start. */
+    if (!s->accepting) {
+        a->parked = 1;
+        op_hold(&a->op);
+        return;
+    }
+    accept_deliver(s, a);
     if (s->accepting && !s->closed)
         post_accept(l, s, a);
 }
@@ -531,13 +649,7 @@ static int ic_conn_open(net_loop *loop, net_conn *c, int *os_error)
     iocp_sock *s = sock_new((SOCKET)net__obj_sock(net__obj(c)), c);
     if (!s)
         return NET_E_NOMEM;
-    int rc = associate(L(loop), s, os_error);
-    if (rc) {
-        free(s);
-        return rc;
-    }
-    *net__obj_bk(net__obj(c)) = s;
-    return 0;
+    return sock_attach(loop, s, 0, os_error);
 }
 
 static int ic_connect(net_loop *loop, net_conn *c, const net_addr *to, int *os_error)
@@ -581,12 +693,17 @@ static void on_connect(iocp_sock *s, int err)
         net__connected(s->obj, os_error_to_net(err), err);
         return;
     }
+    /* ConnectEx leaves the socket's context as it was: getpeername,
+     * getsockname and the socket options need it updated. */
     setsockopt(s->s, SOL_SOCKET, SO_UPDATE_CONNECT_CONTEXT, NULL, 0);
     net__connected(s->obj, 0, 0);
 }
 
+/* Where a zero-length WSABUF points, so that it is never NULL: nothing is
+ * read or written there. */
 static char g_zero_byte[1];
 
+/* Waits for data without holding a buffer (see the top of the file). */
 static void post_recv0(iocp_loop *l, iocp_sock *s)
 {
     if (s->rd.pending || s->closed || !s->reading)
@@ -618,7 +735,21 @@ static int reset_behind_eof(iocp_sock *s)
     return (e == WSAECONNRESET || e == WSAECONNABORTED || e == WSAENETRESET) ? e : 0;
 }
 
-/* Reads what the socket has into the core's window; called in wait() only. */
+/* A read returned 0: the peer's FIN, or a reset that Wine reports as one. */
+static void read_eof(iocp_sock *s, void *buf)
+{
+    s->reading = 0;
+    int e = reset_behind_eof(s);
+    if (e)
+        net__recv_failed(s->obj, NET_E_RESET, e);
+    else
+        net__received(s->obj, buf, 0);
+}
+
+/* Reads what the socket has into the core's window; called in wait() only.
+ * A short read most likely drained the socket: a zero-byte read then
+ * waits for more without holding a buffer. After READS_PER_TURN reads the
+ * socket waits on the ready list, so the others get their turn first. */
 static void do_read(net_loop *loop, iocp_loop *l, iocp_sock *s)
 {
     for (int i = 0; i < READS_PER_TURN; i++) {
@@ -626,26 +757,22 @@ static void do_read(net_loop *loop, iocp_loop *l, iocp_sock *s)
             return;
         size_t cap;
         void *buf = net__recv_window(loop, &cap);
+        /* Out of memory now: try again next turn. */
         if (!buf) {
-            make_ready(l, s); /* out of memory now; try again next turn */
+            make_ready(l, s);
             return;
         }
         WSABUF b;
-        b.len = cap > 0x7FFFFFFF ? 0x7FFFFFFF : (ULONG)cap;
+        b.len = cap > WSABUF_LEN_MAX ? WSABUF_LEN_MAX : (ULONG)cap;
         b.buf = buf;
         DWORD n = 0, flags = 0;
         if (WSARecv(s->s, &b, 1, &n, &flags, NULL, NULL) == 0) {
-            if (n == 0) { /* FIN, or a reset that Wine reports as one */
-                s->reading = 0;
-                int e = reset_behind_eof(s);
-                if (e)
-                    net__recv_failed(s->obj, NET_E_RESET, e);
-                else
-                    net__received(s->obj, buf, 0);
+            if (n == 0) {
+                read_eof(s, buf);
                 return;
             }
             net__received(s->obj, buf, n);
-            if (n < b.len) { /* most likely drained: wait for more without a buffer */
+            if (n < b.len) {
                 post_recv0(l, s);
                 return;
             }
@@ -662,13 +789,14 @@ static void do_read(net_loop *loop, iocp_loop *l, iocp_sock *s)
         net__recv_failed(s->obj, os_error_to_net(e), e);
         return;
     }
-    make_ready(l, s); /* still more: let the other sockets have a turn first */
+    make_ready(l, s);
 }
 
 static void on_recv0(net_loop *loop, iocp_loop *l, iocp_sock *s, int err)
 {
+    /* A paused reader finds the data (or the error) when it resumes. */
     if (s->closed || !s->reading)
-        return; /* a paused reader finds the data (or the error) when it resumes */
+        return;
     if (err) {
         s->reading = 0;
         net__recv_failed(s->obj, os_error_to_net(err), err);
@@ -683,7 +811,8 @@ static void ic_recv_start(net_loop *loop, net_conn *c)
     if (s->closed)
         return;
     s->reading = 1;
-    if (!s->rd.pending) /* try a read in this turn's wait() */
+    /* No zero-byte read posted: try a read in this turn's wait(). */
+    if (!s->rd.pending)
         make_ready(L(loop), s);
 }
 
@@ -691,7 +820,30 @@ static void ic_recv_stop(net_loop *loop, net_conn *c)
 {
     (void)loop;
     iocp_sock *s = *net__obj_bk(net__obj(c));
-    s->reading = 0; /* a posted zero-byte read may stay: it holds no buffer */
+    /* A posted zero-byte read may stay: it holds no buffer. */
+    s->reading = 0;
+}
+
+/* The first pieces of iov as WSABUFs, at most IOCP_IOV_MAX; returns how
+ * many. A piece longer than a WSABUF carries ends the gather (a later piece
+ * must not go out ahead of it); as the first piece it goes out in part. */
+static DWORD gather_wsabufs(WSABUF *bufs, const net_iov *iov, int count)
+{
+    DWORD n = 0;
+    for (int i = 0; i < count && i < IOCP_IOV_MAX; i++) {
+        if (iov[i].len > WSABUF_LEN_MAX) {
+            if (n == 0) {
+                bufs[0].buf = (char *)iov[i].base;
+                bufs[0].len = WSABUF_LEN_MAX;
+                n = 1;
+            }
+            break;
+        }
+        bufs[n].buf = (char *)iov[i].base;
+        bufs[n].len = (ULONG)iov[i].len;
+        n++;
+    }
+    return n;
 }
 
 static int ic_send(net_loop *loop, net_conn *c, const net_iov *iov, int count, int *os_error)
@@ -704,29 +856,17 @@ static int ic_send(net_loop *loop, net_conn *c, const net_iov *iov, int count, i
      * buffers it points to stay the core's until completion): it can live
      * on the stack, and an idle connection carries none. */
     WSABUF bufs[IOCP_IOV_MAX];
-    DWORD n = 0;
-    for (int i = 0; i < count && i < IOCP_IOV_MAX; i++) {
-        /* WSABUF lengths are 32-bit: stop before a piece that does not fit
-         * (a later piece must not go out ahead of it). */
-        if (iov[i].len > 0x7FFFFFFF) {
-            if (n == 0) {
-                bufs[0].buf = (char *)iov[i].base;
-                bufs[0].len = 0x7FFFFFFF;
-                n = 1;
-            }
-            break;
-        }
-        bufs[n].buf = (char *)iov[i].base;
-        bufs[n].len = (ULONG)iov[i].len;
-        n++;
-    }
+    DWORD n = gather_wsabufs(bufs, iov, count);
     DWORD sent = 0;
     op_arm(&s->wr);
     int rc = WSASend(s->s, bufs, n, &sent, 0, &s->wr.ov, NULL);
     if (rc == 0) {
+        /* Without skip-on-success, the packet comes through the port even
+         * so. With it, the result is the caller's now and no completion
+         * follows: the op gives its reference back. */
         if (!s->skip)
-            return NET__PENDING; /* the packet comes through the port */
-        int r = sent > 0x7FFFFFFF ? 0x7FFFFFFF : (int)sent;
+            return NET__PENDING;
+        int r = sent > INT_MAX ? INT_MAX : (int)sent;
         s->wr.pending = 0;
         s->refs--;
         return r;
@@ -745,39 +885,6 @@ static void on_send(iocp_sock *s, DWORD bytes, int err)
     if (s->closed)
         return;
     net__sent(s->obj, err ? 0 : bytes, err ? os_error_to_net(err) : 0, err);
-}
-
-/* Every kind: what a listener's AcceptEx or a UDP socket's WSARecvFrom
- * completed while parked holds a reference no completion will drop. */
-static void ic_close(net_loop *loop, net_obj *o)
-{
-    (void)loop;
-    iocp_sock *s = *net__obj_bk(o);
-    if (!s) { /* never registered: no operation can be outstanding */
-        net__released(o);
-        return;
-    }
-    s->accepting = 0;
-    sock_shut(s);
-    for (int i = 0; s->acc && i < ACCEPTS_PER_LISTENER; i++) {
-        accept_op *a = &s->acc[i];
-        if (a->parked) {
-            a->parked = 0;
-            a->op.pending = 0;
-            closesocket(a->as);
-            a->as = INVALID_SOCKET;
-            unref(s);
-        }
-    }
-    while (s->park_head) {
-        urecv_op *r = s->park_head;
-        s->park_head = r->park_next;
-        r->parked = 0;
-        r->op.pending = 0;
-        unref(s);
-    }
-    s->park_tail = NULL;
-    unref(s); /* the open reference: released after the last completion */
 }
 
 /* ---- UDP ---- */
@@ -799,10 +906,11 @@ static int udp_icmp_error(int e)
            e == ERROR_NETWORK_UNREACHABLE || e == ERROR_HOST_UNREACHABLE;
 }
 
+/* On a datagram socket WSAECONNRESET means the peer's port is closed. */
 static int udp_error_to_net(int e)
 {
     switch (e) {
-    case WSAECONNRESET: /* on a datagram socket: the peer's port is closed */
+    case WSAECONNRESET:
     case WSAECONNREFUSED:
     case ERROR_PORT_UNREACHABLE:
     case ERROR_CONNECTION_REFUSED:
@@ -852,8 +960,7 @@ static void post_urecv(iocp_loop *l, iocp_sock *s, urecv_op *r)
 static void park_urecv(iocp_sock *s, urecv_op *r, DWORD bytes, int err)
 {
     r->parked = 1;
-    r->op.pending = 1;
-    s->refs++;
+    op_hold(&r->op);
     r->op.done_bytes = bytes;
     r->op.done_err = err;
     r->park_next = NULL;
@@ -864,6 +971,28 @@ static void park_urecv(iocp_sock *s, urecv_op *r, DWORD bytes, int err)
     s->park_tail = r;
 }
 
+/* Posts every receive that is idle (and not stopped). */
+static void post_urecvs(iocp_loop *l, iocp_sock *s)
+{
+    for (int i = 0; i < UDP_RECVS; i++)
+        post_urecv(l, s, &s->urd[i]);
+}
+
+/* Windows fails one receive per ICMP message; Wine (8.x) fails every posted
+ * one with the same error. Errors handled in one turn are one report, as
+ * Linux keeps one pending socket error however many messages came. */
+static void udp_icmp_report(iocp_loop *l, iocp_sock *s, int err)
+{
+    if (s->icmp_turn != l->turn && udp_connected(s)) {
+        s->icmp_turn = l->turn;
+        net__udp_recv_error(s->obj, udp_error_to_net(err), err);
+    }
+}
+
+/* A receive's result to the core, then the receive posted again. Short of
+ * resources, it is posted again next turn instead. An unexpected error is
+ * reported once, and the receive stays idle until receiving restarts,
+ * rather than failing again in a loop. */
 static void udp_deliver(iocp_loop *l, iocp_sock *s, urecv_op *r, DWORD bytes, int err)
 {
     net_udp *u = s->obj;
@@ -874,20 +1003,11 @@ static void udp_deliver(iocp_loop *l, iocp_sock *s, urecv_op *r, DWORD bytes, in
             os_addr_from_sockaddr(&r->from, &from);
         net__udp_received(u, r->buf, bytes, &from, err != 0);
     } else if (udp_icmp_error(err)) {
-        /* Windows fails one receive per ICMP message; Wine (8.x) fails every
-         * posted one with the same error. Errors handled in one turn are one
-         * report, as Linux keeps one pending socket error however many
-         * messages came. */
-        if (s->icmp_turn != l->turn && udp_connected(s)) {
-            s->icmp_turn = l->turn;
-            net__udp_recv_error(u, udp_error_to_net(err), err);
-        }
+        udp_icmp_report(l, s, err);
     } else if (os_error_is_resource(err)) {
-        make_ready(l, s); /* posted again next turn */
+        make_ready(l, s);
         return;
     } else {
-        /* Unexpected: reported once, and this receive stays idle until
-         * receiving restarts, rather than failing again in a loop. */
         r->stopped = 1;
         net__udp_recv_error(u, os_error_to_net(err), err);
         return;
@@ -895,11 +1015,13 @@ static void udp_deliver(iocp_loop *l, iocp_sock *s, urecv_op *r, DWORD bytes, in
     post_urecv(l, s, r);
 }
 
+/* A receive completing while others are parked waits behind them, never
+ * overtaking them. */
 static void on_urecv(iocp_loop *l, iocp_sock *s, urecv_op *r, DWORD bytes, int err)
 {
     if (s->closed)
         return;
-    if (!s->reading || s->park_head) { /* after the parked ones, never ahead of them */
+    if (!s->reading || s->park_head) {
         park_urecv(s, r, bytes, err);
         if (s->reading)
             make_ready(l, s);
@@ -908,8 +1030,8 @@ static void on_urecv(iocp_loop *l, iocp_sock *s, urecv_op *r, DWORD bytes, int e
     udp_deliver(l, s, r, bytes, err);
 }
 
-/* From wait()'s ready list: what was parked, in arrival order, then the
- * receives that are not posted. */
+/* From wait()'s ready list: what was parked, in arrival order, each giving
+ * back its parked reference, then the receives that are not posted. */
 static void udp_ready(iocp_loop *l, iocp_sock *s)
 {
     while (s->park_head && s->reading && !s->closed) {
@@ -920,10 +1042,27 @@ static void udp_ready(iocp_loop *l, iocp_sock *s)
         r->parked = 0;
         r->op.pending = 0;
         udp_deliver(l, s, r, r->op.done_bytes, r->op.done_err);
-        unref(s); /* the parked reference */
+        unref(s);
     }
-    for (int i = 0; i < UDP_RECVS; i++)
-        post_urecv(l, s, &s->urd[i]);
+    post_urecvs(l, s);
+}
+
+/* A UDP socket's receives, each with its own buffer of max_datagram + 1
+ * bytes (so that a larger datagram shows as WSAEMSGSIZE), sized once for
+ * the socket's life. */
+static int urecv_ops_new(iocp_sock *s, uint32_t max_datagram)
+{
+    s->rcap = max_datagram + 1;
+    s->urd = net__calloc(UDP_RECVS, sizeof *s->urd);
+    s->rbufs = net__malloc((size_t)UDP_RECVS * s->rcap);
+    if (!s->urd || !s->rbufs)
+        return NET_E_NOMEM;
+    s->family = sock_family(s->s);
+    for (int i = 0; i < UDP_RECVS; i++) {
+        op_init(&s->urd[i].op, s, T_URECV);
+        s->urd[i].buf = s->rbufs + (size_t)i * s->rcap;
+    }
+    return 0;
 }
 
 static int ic_udp_open(net_loop *loop, net_udp *u, int *os_error)
@@ -931,25 +1070,11 @@ static int ic_udp_open(net_loop *loop, net_udp *u, int *os_error)
     iocp_sock *s = sock_new((SOCKET)net__obj_sock(net__obj(u)), u);
     if (!s)
         return NET_E_NOMEM;
-    s->rcap = net__udp_max_datagram(u) + 1; /* fixed for the socket's life */
-    s->urd = net__calloc(UDP_RECVS, sizeof *s->urd);
-    s->rbufs = net__malloc((size_t)UDP_RECVS * s->rcap);
-    int rc = s->urd && s->rbufs ? associate(L(loop), s, os_error) : NET_E_NOMEM;
-    if (rc) {
-        free(s->urd);
-        free(s->rbufs);
-        free(s);
-        return rc;
-    }
-    s->family = sock_family(s->s);
-    for (int i = 0; i < UDP_RECVS; i++) {
-        op_init(&s->urd[i].op, s, T_URECV);
-        s->urd[i].buf = s->rbufs + (size_t)i * s->rcap;
-    }
-    *net__obj_bk(net__obj(u)) = s;
-    return 0;
+    return sock_attach(loop, s, urecv_ops_new(s, net__udp_max_datagram(u)), os_error);
 }
 
+/* Datagrams parked meanwhile are delivered first, from this turn's wait(),
+ * ahead of anything newer; udp_ready then posts the receives. */
 static void ic_udp_recv_start(net_loop *loop, net_udp *u)
 {
     iocp_loop *l = L(loop);
@@ -959,24 +1084,48 @@ static void ic_udp_recv_start(net_loop *loop, net_udp *u)
     s->reading = 1;
     for (int i = 0; i < UDP_RECVS; i++)
         s->urd[i].stopped = 0;
-    if (s->park_head) {
-        make_ready(l, s); /* delivered in wait(), ahead of anything newer */
-        return;
-    }
-    for (int i = 0; i < UDP_RECVS; i++)
-        post_urecv(l, s, &s->urd[i]);
+    if (s->park_head)
+        make_ready(l, s);
+    else
+        post_urecvs(l, s);
 }
 
 static void ic_udp_recv_stop(net_loop *loop, net_udp *u)
 {
     (void)loop;
     iocp_sock *s = *net__obj_bk(net__obj(u));
-    s->reading = 0; /* posted receives stay; what they get is parked */
+    /* Posted receives stay; what they get is parked. */
+    s->reading = 0;
 }
 
+/* One datagram of a batch. UDP sockets never skip the port, so even a send
+ * that succeeds at once completes through it; one that fails at once is
+ * reported from wait(), like any completion. */
+static void post_usend(iocp_loop *l, iocp_sock *s, usend_op *o, const net_dgram *d)
+{
+    o->d = d;
+    WSABUF b;
+    b.len = d->len;
+    b.buf = d->data ? (char *)d->data : g_zero_byte;
+    DWORD n = 0;
+    int rc, tolen = 0;
+    op_arm(&o->op);
+    if (d->connected) {
+        rc = WSASend(s->s, &b, 1, &n, 0, &o->op.ov, NULL);
+    } else if (udp_sockaddr(s, &d->to, &o->to, &tolen) == 0) {
+        rc = WSASendTo(s->s, &b, 1, &n, 0, (struct sockaddr *)&o->to, tolen, &o->op.ov, NULL);
+    } else {
+        rc = SOCKET_ERROR;
+        WSASetLastError(WSAEAFNOSUPPORT);
+    }
+    submitted(l, &o->op, rc == 0, n);
+}
+
+/* A datagram refused at once is reported on its own (post_usend), so no
+ * OS error is left for os_error. */
 static int ic_udp_send(net_loop *loop, net_udp *u, const net_dgram *d, int count, int *os_error)
 {
-    (void)os_error; /* a refused datagram is reported on its own */
+    (void)os_error;
     iocp_loop *l = L(loop);
     iocp_sock *s = *net__obj_bk(net__obj(u));
     if (s->closed)
@@ -992,29 +1141,8 @@ static int ic_udp_send(net_loop *loop, net_udp *u, const net_dgram *d, int count
         s->usd = n;
         s->usd_cap = count;
     }
-    for (int i = 0; i < count; i++) {
-        usend_op *o = &s->usd[i];
-        o->d = &d[i];
-        WSABUF b;
-        b.len = d[i].len;
-        b.buf = d[i].data ? (char *)d[i].data : g_zero_byte;
-        DWORD n = 0;
-        int rc, tolen = 0;
-        op_arm(&o->op);
-        if (d[i].connected) {
-            rc = WSASend(s->s, &b, 1, &n, 0, &o->op.ov, NULL);
-        } else if (udp_sockaddr(s, &d[i].to, &o->to, &tolen) == 0) {
-            rc = WSASendTo(s->s, &b, 1, &n, 0, (struct sockaddr *)&o->to, tolen, &o->op.ov, NULL);
-        } else {
-            rc = SOCKET_ERROR;
-            WSASetLastError(WSAEAFNOSUPPORT);
-        }
-        if (rc == 0)
-            continue; /* no skip-on-success here: its packet comes through the port */
-        int e = WSAGetLastError();
-        if (e != WSA_IO_PENDING)
-            post_done(l, &o->op, 0, e); /* reported from wait(), like any completion */
-    }
+    for (int i = 0; i < count; i++)
+        post_usend(l, s, &s->usd[i], &d[i]);
     s->batch_count = count;
     s->batch_left = count;
     return NET__PENDING;
@@ -1030,9 +1158,62 @@ static void on_usend(iocp_sock *s, usend_op *o, int err)
         net__udp_sent(s->obj, s->batch_count);
 }
 
+/* ---- closing, every kind ---- */
+
+/* A listener's AcceptEx calls that completed while accepting was stopped:
+ * each holds a reference no completion will drop, and a socket nobody
+ * takes. */
+static void close_parked_accepts(iocp_sock *s)
+{
+    for (int i = 0; s->acc && i < ACCEPTS_PER_LISTENER; i++) {
+        accept_op *a = &s->acc[i];
+        if (a->parked) {
+            a->parked = 0;
+            a->op.pending = 0;
+            accept_discard(a);
+            unref(s);
+        }
+    }
+}
+
+/* A UDP socket's receives that completed while receiving was stopped: each
+ * holds a reference no completion will drop. */
+static void close_parked_recvs(iocp_sock *s)
+{
+    while (s->park_head) {
+        urecv_op *r = s->park_head;
+        s->park_head = r->park_next;
+        r->parked = 0;
+        r->op.pending = 0;
+        unref(s);
+    }
+    s->park_tail = NULL;
+}
+
+/* Dropping the open reference releases o after its last completion, or at
+ * once when none is outstanding. */
+static void ic_close(net_loop *loop, net_obj *o)
+{
+    (void)loop;
+    iocp_sock *s = *net__obj_bk(o);
+    /* Never registered: no operation can be outstanding. */
+    if (!s) {
+        net__released(o);
+        return;
+    }
+    s->accepting = 0;
+    sock_shut(s);
+    close_parked_accepts(s);
+    close_parked_recvs(s);
+    unref(s);
+}
+
 /* ---- the wait ---- */
 
-/* The WSA error of a completion that came through the port. */
+/* The WSA error of a completion that came through the port. ov.Internal
+ * holds its NTSTATUS, negative for a warning or an error; then
+ * WSAGetOverlappedResult says which WSA error it is, if the socket is
+ * still open (a closed one's operations were cancelled). */
 static int port_error(iocp_op *op)
 {
     LONG status = (LONG)op->ov.Internal;
@@ -1058,6 +1239,7 @@ static int fault_for(int type)
                              : 0;
 }
 
+/* Every completion ends here, from the port or from the done list. */
 static void dispatch(net_loop *loop, iocp_loop *l, iocp_op *op, DWORD bytes, int err)
 {
     iocp_sock *s = op->owner;
@@ -1075,24 +1257,24 @@ static void dispatch(net_loop *loop, iocp_loop *l, iocp_op *op, DWORD bytes, int
         on_connect(s, err);
         break;
     case T_ACCEPT:
-        on_accept(l, s, (accept_op *)op, err);
+        on_accept(l, s, CONTAINING_RECORD(op, accept_op, op), err);
         break;
     case T_URECV:
-        on_urecv(l, s, (urecv_op *)op, bytes, err);
+        on_urecv(l, s, CONTAINING_RECORD(op, urecv_op, op), bytes, err);
         break;
     case T_USEND:
-        on_usend(s, (usend_op *)op, err);
+        on_usend(s, CONTAINING_RECORD(op, usend_op, op), err);
         break;
     }
-    unref(s); /* the op's reference, after the handler: s outlives its callbacks */
+    /* The op's reference goes after the handler: s outlives its callbacks. */
+    unref(s);
 }
 
-static int ic_wait(net_loop *loop, int timeout_ms)
+/* Waits up to timeout_ms on the port and handles what it returns; returns
+ * how many entries came. A wake-up (ic_wake) is an entry with no
+ * OVERLAPPED. */
+static ULONG wait_port(net_loop *loop, iocp_loop *l, int timeout_ms)
 {
-    iocp_loop *l = L(loop);
-    l->turn++;
-    if (l->done_head || l->ready)
-        timeout_ms = 0;
     ULONG n = 0;
     if (!GetQueuedCompletionStatusEx(l->port, l->entries, l->nentries, &n,
                                      timeout_ms < 0 ? INFINITE : (DWORD)timeout_ms, FALSE))
@@ -1100,12 +1282,18 @@ static int ic_wait(net_loop *loop, int timeout_ms)
     for (ULONG i = 0; i < n; i++) {
         OVERLAPPED_ENTRY *e = &l->entries[i];
         if (!e->lpOverlapped)
-            continue; /* a wake-up */
-        iocp_op *op = (iocp_op *)e->lpOverlapped;
+            continue;
+        iocp_op *op = op_of(e->lpOverlapped);
         dispatch(loop, l, op, e->dwNumberOfBytesTransferred, port_error(op));
     }
-    /* Inline completions, including those the handlers above just caused;
-     * ones these cause in turn wait for the next turn (which will not block). */
+    return n;
+}
+
+/* Completions that did not come through the port, including those the
+ * port's handlers just caused; ones these cause in turn wait for the next
+ * turn (which will not block). */
+static void drain_done(net_loop *loop, iocp_loop *l)
+{
     iocp_op *d = l->done_head;
     l->done_head = l->done_tail = NULL;
     while (d) {
@@ -1113,6 +1301,13 @@ static int ic_wait(net_loop *loop, int timeout_ms)
         dispatch(loop, l, d, d->done_bytes, d->done_err);
         d = next;
     }
+}
+
+/* Sockets with reading left to do: a connection reads on, unless its
+ * zero-byte read is posted again (that one reports when data comes); a UDP
+ * socket delivers what was parked and posts its idle receives. */
+static void drain_ready(net_loop *loop, iocp_loop *l)
+{
     iocp_sock *r = l->ready;
     l->ready = NULL;
     while (r) {
@@ -1126,6 +1321,18 @@ static int ic_wait(net_loop *loop, int timeout_ms)
         else if (s->reading && !s->rd.pending)
             do_read(loop, l, s);
     }
+}
+
+static int ic_wait(net_loop *loop, int timeout_ms)
+{
+    iocp_loop *l = L(loop);
+    l->turn++;
+    /* Work already waiting: only look at the port, do not block on it. */
+    if (l->done_head || l->ready)
+        timeout_ms = 0;
+    ULONG n = wait_port(loop, l, timeout_ms);
+    drain_done(loop, l);
+    drain_ready(loop, l);
     return (int)n;
 }
 
