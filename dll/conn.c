@@ -24,57 +24,6 @@ void **net__conn_bk(net_conn *c)
     return &c->o.bk;
 }
 
-void **net__loop_bk(net_loop *loop)
-{
-    return &loop->bk;
-}
-
-uint32_t net__loop_index(const net_loop *loop)
-{
-    return loop->index;
-}
-
-uint32_t net__loop_batch(const net_loop *loop)
-{
-    return loop->e->cfg.event_batch;
-}
-
-int net__loop_threaded(const net_loop *loop)
-{
-    return loop->e->threaded;
-}
-
-void *net__recv_window(net_loop *loop, size_t *cap)
-{
-    net_block *b = loop->rx_blk;
-    if (!b || b->cap - b->used < NET_RX_MIN_WINDOW) {
-        net_block_unref(b, 1);
-        b = loop->rx_blk = net_block_new(NET_RX_BLOCK_SIZE);
-        if (!b) {
-            *cap = 0;
-            return NULL;
-        }
-    }
-    *cap = b->cap - b->used;
-    return b->data + b->used;
-}
-
-const uint8_t *net__rx_keep(net_loop *loop, const void *data, size_t len, net_block **owner)
-{
-    size_t cap;
-    uint8_t *w = len <= NET_RX_MIN_WINDOW ? net__recv_window(loop, &cap) : NULL;
-    if (w && cap >= len) { /* small: packed into the loop's receive block */
-        if (len)
-            memcpy(w, data, len);
-        *owner = loop->rx_blk;
-        (*owner)->used += (uint32_t)len;
-        net_block_ref(*owner, 1);
-        return w;
-    }
-    *owner = net_block_from(data, len);
-    return *owner ? (*owner)->data : NULL;
-}
-
 /* ---- creation ---- */
 
 int net__conn_create(net_engine_s *e, net_sock s, const net_frame_cfg *f, uint32_t flags, uint64_t user, net_conn **out)
@@ -329,60 +278,24 @@ static void sq_clear(net_conn *c)
     c->sq_chunk = NULL;
 }
 
-/* ---- lists ---- */
+/* ---- lingering ---- */
 
 static void linger_add(net_loop *loop, net_conn *c, uint64_t deadline)
 {
     if (!c->linger_deadline || deadline < c->linger_deadline)
         c->linger_deadline = deadline;
-    if (c->in_linger)
+    if (net_linked(&c->linger_node))
         return;
-    c->in_linger = 1;
-    c->gprev = NULL;
-    c->gnext = loop->linger;
-    if (loop->linger)
-        loop->linger->gprev = c;
-    loop->linger = c;
+    net_list_push(&loop->linger, &c->linger_node);
     atomic_fetch_add(&loop->lingering, 1);
 }
 
 static void linger_remove(net_loop *loop, net_conn *c)
 {
-    if (!c->in_linger)
+    if (!net_linked(&c->linger_node))
         return;
-    if (c->gprev)
-        c->gprev->gnext = c->gnext;
-    else
-        loop->linger = c->gnext;
-    if (c->gnext)
-        c->gnext->gprev = c->gprev;
-    c->in_linger = 0;
+    net_list_remove(&c->linger_node);
     atomic_fetch_sub(&loop->lingering, 1);
-}
-
-static void list_add(net_loop *loop, net_conn *c)
-{
-    c->in_list = 1;
-    c->lprev = NULL;
-    c->lnext = loop->conns;
-    if (loop->conns)
-        loop->conns->lprev = c;
-    loop->conns = c;
-    loop->nconns++;
-}
-
-static void list_remove(net_loop *loop, net_conn *c)
-{
-    if (!c->in_list)
-        return;
-    if (c->lprev)
-        c->lprev->lnext = c->lnext;
-    else
-        loop->conns = c->lnext;
-    if (c->lnext)
-        c->lnext->lprev = c->lprev;
-    c->in_list = 0;
-    loop->nconns--;
 }
 
 /* ---- receiving ---- */
@@ -665,7 +578,7 @@ static void close_now(net_loop *loop, net_conn *c, int reason, int os_error, int
 void net__conn_released(net_conn *c)
 {
     net_loop *loop = c->o.loop;
-    list_remove(loop, c);
+    net_list_remove(&c->o.node);
     net_frame_decoder_free(&c->dec);
     net_slot_lock(c->o.slot);
     sq_clear(c);
@@ -686,12 +599,10 @@ void net__conn_free(net_engine_s *e, net_conn *c)
 
 void net__conn_abort_all(net_loop *loop)
 {
-    for (net_conn *c = loop->conns, *next; c; c = next) {
-        next = c->lnext;
-        close_now(loop, c, NET_E_ABORTED, 0, 1);
+    for (net_link *k = loop->conns, *next; k; k = next) {
+        next = k->next;
+        close_now(loop, (net_conn *)net__obj_of(k), NET_E_ABORTED, 0, 1);
     }
-    for (net_listener *l = loop->listeners; l; l = l->lnext)
-        net__listener_run_ops(loop, l, OP_LCLOSE);
 }
 
 void net__conn_run_ops(net_loop *loop, net_conn *c, uint32_t ops)
@@ -699,7 +610,7 @@ void net__conn_run_ops(net_loop *loop, net_conn *c, uint32_t ops)
     if (c->releasing)
         return;
     if (ops & (OP_START | OP_CONNECT)) {
-        list_add(loop, c);
+        net_list_push(&loop->conns, &c->o.node);
         c->last_active = loop->now;
         int rc = loop->e->bk->conn_open(loop, c);
         if (rc) {

@@ -19,6 +19,7 @@
 #include "block.h"
 #include "frame.h"
 #include "handle.h"
+#include "list.h"
 #include "queue.h"
 #include "timer.h"
 
@@ -56,9 +57,9 @@ struct net_pending_item;
 
 typedef struct net_obj {
     uint32_t kind;
-    uint32_t pending_ops;          /* under loop->pending_lock */
-    struct net_obj *pnext, *pprev; /* pending list, under loop->pending_lock */
-    int in_pending;
+    uint32_t pending_ops; /* under loop->pending_lock */
+    net_link pending;     /* on loop->pending while it has ops, under loop->pending_lock */
+    net_link node;        /* on the loop's list of its kind (loop thread only) */
     net_loop *loop;
     net_slot *slot;
     net_handle handle;
@@ -110,10 +111,8 @@ struct net_conn {
     int releasing;  /* backend close requested; CLOSE follows */
     int close_reason, close_os_error;
     uint64_t last_active;
-    uint64_t linger_deadline;       /* 0 = not lingering */
-    struct net_conn *lnext, *lprev; /* loop's connection list */
-    struct net_conn *gnext, *gprev; /* loop's lingering list */
-    int in_list, in_linger;
+    uint64_t linger_deadline; /* 0 = not lingering */
+    net_link linger_node;     /* on loop->linger */
 
     /* ---- shared through atomics ---- */
     atomic_int_least64_t rx_unpolled; /* payload bytes queued, not yet polled */
@@ -129,7 +128,6 @@ struct net_listener {
     int closed;        /* loop thread: handed to the backend's close, or never opened */
     int accepting;     /* loop thread */
     uint64_t retry_at; /* loop thread: accept paused for lack of fds until then */
-    struct net_listener *lnext, *lprev;
 };
 
 /* A datagram waiting to go out; its payload lives in blk. */
@@ -162,10 +160,9 @@ struct net_udp {
     uint32_t batch_failed; /* datagrams of the batch the OS refused */
     uint64_t batch_bytes;  /* payload of the batch, less what was refused */
     uint32_t rx_max;       /* max_datagram at open: what the backend's receive buffers hold */
-    int attached, receiving, releasing, in_list;
+    int attached, receiving, releasing;
     int close_reason;
     uint64_t close_deadline; /* graceful close gives up on the queue then */
-    struct net_udp *lnext, *lprev;
 
     /* ---- shared through atomics ---- */
     atomic_uint_least64_t dropped;
@@ -189,14 +186,13 @@ struct net_loop {
     atomic_int wake_pending;
 
     atomic_uint pending_lock;
-    net_obj *pending_head;
+    net_link *pending; /* objects with pending_ops, under pending_lock */
 
-    net_block *rx_blk; /* current receive window's block */
-    net_conn *conns;   /* all connections of this loop */
-    net_conn *linger;  /* connections waiting on the script or the peer to finish */
-    net_listener *listeners;
-    net_udp *udps;
-    uint32_t nconns;
+    net_block *rx_blk;             /* current receive window's block */
+    net_link *conns;               /* all connections of this loop (net_obj.node) */
+    net_link *linger;              /* connections waiting on the script or the peer to finish */
+    net_link *listeners;           /* (net_obj.node) */
+    net_link *udps;                /* (net_obj.node) */
     atomic_int lingering;          /* length of the linger list */
     struct net_pending_item *work; /* run_pending's scratch */
     uint32_t work_cap;
@@ -211,6 +207,7 @@ struct net_engine_s {
     atomic_uint gen;
     atomic_int alive;
     atomic_int calls;
+    int claimed; /* under g_engines_lock: a live engine, or one being made or destroyed, holds the slot */
 
     net_config cfg;
     const net_backend *bk;
@@ -252,16 +249,38 @@ int net__push_event(net_engine_s *e, const net_event *ev, net_block *blk, void *
 int net__reserve_events(net_engine_s *e, uint32_t n);
 void net__unreserve_events(net_engine_s *e, uint32_t n);
 void net__push_reserved(net_engine_s *e, const net_event *ev, void *obj);
-void net__loop_schedule(net_loop *loop, net_obj *o, uint32_t ops);
-void net__loop_unschedule(net_loop *loop, net_obj *o);
-net_loop *net__pick_loop(net_engine_s *e);
-int net__on_loop_thread(net_loop *loop);
 void net__wake_poller(net_engine_s *e);
 
-/* conn.c */
+static inline int net__on_poll_thread(net_engine_s *e)
+{
+    return atomic_load(&e->poll_thread) == os_thread_self();
+}
+
+/* loop.c */
+net_loop *net__pick_loop(net_engine_s *e);
+int net__on_loop_thread(net_loop *loop);
+/* Makes the loop's backend wait return, unless a wake is on its way already. */
+void net__loop_wake(net_loop *loop);
+void net__loop_schedule(net_loop *loop, net_obj *o, uint32_t ops);
+void net__loop_unschedule(net_loop *loop, net_obj *o);
+void net__loop_iterate(net_loop *loop, int timeout_ms);
+void net__loops_wake_lingering(net_engine_s *e);
+int net__loops_open(net_engine_s *e);
+int net__loops_start(net_engine_s *e);
+void net__loops_stop(net_engine_s *e);
+void net__loops_close(net_engine_s *e);
+void net__loops_free(net_engine_s *e);
 /* A copy of backend bytes the script may keep until its next poll, and the
  * block (one reference taken) that owns it; NULL when memory runs out. */
 const uint8_t *net__rx_keep(net_loop *loop, const void *data, size_t len, net_block **owner);
+
+/* The object whose node (a loop's list of conns, listeners or udps) k is. */
+static inline net_obj *net__obj_of(net_link *k)
+{
+    return NET_CONTAINER_OF(k, net_obj, node);
+}
+
+/* conn.c */
 int net__conn_create(net_engine_s *e, net_sock s, const net_frame_cfg *f, uint32_t flags, uint64_t user,
                      net_conn **out);
 void net__conn_run_ops(net_loop *loop, net_conn *c, uint32_t ops);
@@ -291,6 +310,7 @@ int net__read_tcp_config(const net_tcp_config *in, net_tcp_config *out);
 int net__tcp_frame_cfg(const net_engine_s *e, const net_tcp_config *tc, net_frame_cfg *out);
 void net__listener_run_ops(net_loop *loop, net_listener *l, uint32_t ops);
 void net__listener_tick(net_loop *loop, net_listener *l);
+void net__listener_close_all(net_loop *loop);
 void net__listener_free(net_engine_s *e, net_listener *l);
 
 #endif

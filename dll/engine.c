@@ -9,11 +9,6 @@ typedef struct net_held {
     int refs;
 } net_held;
 
-typedef struct net_pending_item {
-    net_obj *obj;
-    uint32_t ops;
-} net_pending_item;
-
 /* Engines are never freed: a stale engine handle always points at valid
  * memory, whose generation then says "not yours". */
 static _Atomic(net_engine_s *) g_engines[NET_MAX_ENGINES];
@@ -62,11 +57,6 @@ void net__engine_leave(net_engine_s *e)
 
 /* ---- the event queue ---- */
 
-static int on_poll_thread(net_engine_s *e)
-{
-    return atomic_load(&e->poll_thread) == os_thread_self();
-}
-
 /* Called with qlock held, after an event went in: wakes whoever waits. */
 static void signal_poller_unlock(net_engine_s *e)
 {
@@ -76,7 +66,7 @@ static void signal_poller_unlock(net_engine_s *e)
     os_mutex_unlock(&e->qlock);
     if (signal)
         os_cond_signal(&e->qcond);
-    else if (!e->threaded && !on_poll_thread(e))
+    else if (!e->threaded && !net__on_poll_thread(e))
         net__wake_poller(e);
 }
 
@@ -117,182 +107,9 @@ void net__wake_poller(net_engine_s *e)
         e->poller_waiting = 0;
         os_mutex_unlock(&e->qlock);
         os_cond_signal(&e->qcond);
-    } else if (!atomic_exchange(&e->loops[0].wake_pending, 1)) {
-        e->bk->wake(&e->loops[0]);
+    } else {
+        net__loop_wake(&e->loops[0]);
     }
-}
-
-/* ---- loops ---- */
-
-int net__on_loop_thread(net_loop *loop)
-{
-    if (!loop->e->threaded)
-        return on_poll_thread(loop->e);
-    return atomic_load(&loop->thread_id) == os_thread_self();
-}
-
-net_loop *net__pick_loop(net_engine_s *e)
-{
-    return &e->loops[atomic_fetch_add(&e->next_loop, 1) % e->nloops];
-}
-
-void net__loop_schedule(net_loop *loop, net_obj *o, uint32_t ops)
-{
-    net_spin_lock(&loop->pending_lock);
-    o->pending_ops |= ops;
-    if (!o->in_pending) {
-        o->in_pending = 1;
-        o->pprev = NULL;
-        o->pnext = loop->pending_head;
-        if (loop->pending_head)
-            loop->pending_head->pprev = o;
-        loop->pending_head = o;
-    }
-    net_spin_unlock(&loop->pending_lock);
-    if (!net__on_loop_thread(loop) && !atomic_exchange(&loop->wake_pending, 1))
-        loop->e->bk->wake(loop);
-}
-
-void net__loop_unschedule(net_loop *loop, net_obj *o)
-{
-    net_spin_lock(&loop->pending_lock);
-    if (o->in_pending) {
-        if (o->pprev)
-            o->pprev->pnext = o->pnext;
-        else
-            loop->pending_head = o->pnext;
-        if (o->pnext)
-            o->pnext->pprev = o->pprev;
-        o->in_pending = 0;
-        o->pending_ops = 0;
-    }
-    net_spin_unlock(&loop->pending_lock);
-}
-
-static void run_pending(net_loop *loop)
-{
-    uint32_t n = 0;
-    net_spin_lock(&loop->pending_lock);
-    for (net_obj *o = loop->pending_head; o; o = o->pnext) {
-        if (n == loop->work_cap) {
-            uint32_t cap = loop->work_cap ? loop->work_cap * 2 : 256;
-            net_pending_item *w = net__realloc(loop->work, cap * sizeof *w);
-            if (!w)
-                break; /* the rest stays scheduled for the next turn */
-            loop->work = w;
-            loop->work_cap = cap;
-        }
-        loop->work[n].obj = o;
-        loop->work[n].ops = o->pending_ops;
-        n++;
-    }
-    for (uint32_t i = 0; i < n; i++) {
-        net_obj *o = loop->work[i].obj;
-        o->in_pending = 0;
-        o->pending_ops = 0;
-        loop->pending_head = o->pnext;
-        if (o->pnext)
-            o->pnext->pprev = NULL;
-    }
-    net_spin_unlock(&loop->pending_lock);
-    for (uint32_t i = 0; i < n; i++) {
-        net_obj *o = loop->work[i].obj;
-        if (o->kind == OBJ_CONN)
-            net__conn_run_ops(loop, (net_conn *)o, loop->work[i].ops);
-        else if (o->kind == OBJ_UDP)
-            net__udp_run_ops(loop, (net_udp *)o, loop->work[i].ops);
-        else
-            net__listener_run_ops(loop, (net_listener *)o, loop->work[i].ops);
-    }
-}
-
-static void loop_tick(net_loop *loop)
-{
-    for (net_conn *c = loop->conns, *next; c; c = next) {
-        next = c->lnext;
-        net__conn_tick(loop, c);
-    }
-    for (net_listener *l = loop->listeners; l; l = l->lnext)
-        net__listener_tick(loop, l);
-    for (net_udp *u = loop->udps, *next; u; u = next) {
-        next = u->lnext;
-        net__udp_tick(loop, u);
-    }
-}
-
-/* One turn: what other threads asked for, then the backend's completions. */
-static void loop_iterate(net_loop *loop, int timeout_ms)
-{
-    loop->now = os_now_ms();
-    atomic_store(&loop->wake_pending, 0);
-    run_pending(loop);
-    for (net_conn *c = loop->linger, *next; c; c = next) {
-        next = c->gnext;
-        net__conn_linger_check(loop, c);
-    }
-    net_spin_lock(&loop->pending_lock);
-    int more = loop->pending_head != NULL; /* scheduled while we ran the others */
-    net_spin_unlock(&loop->pending_lock);
-    if (more)
-        timeout_ms = 0;
-    if (loop->conns || loop->listeners || loop->udps) {
-        int64_t until_tick = (int64_t)loop->next_tick - (int64_t)loop->now;
-        if (until_tick < 0)
-            until_tick = 0;
-        if (timeout_ms < 0 || timeout_ms > until_tick)
-            timeout_ms = (int)until_tick;
-    }
-    loop->e->bk->wait(loop, timeout_ms);
-    loop->now = os_now_ms();
-    if (loop->now >= loop->next_tick) {
-        loop->next_tick = loop->now + NET_TICK_MS;
-        loop_tick(loop);
-    }
-}
-
-/* Closes everything the loop owns and waits until the backend released it. */
-static void loop_teardown(net_loop *loop)
-{
-    loop->now = os_now_ms();
-    run_pending(loop);
-    net__conn_abort_all(loop);
-    net__udp_abort_all(loop);
-    uint64_t give_up = os_now_ms() + 5000;
-    while ((loop->conns || loop->listeners || loop->linger || loop->udps) && os_now_ms() < give_up) {
-        run_pending(loop);
-        net__conn_abort_all(loop);
-        net__udp_abort_all(loop);
-        loop->e->bk->wait(loop, 10);
-    }
-}
-
-/* After the loop threads are gone: a listener on one loop hands accepted
- * sockets to the others, and what it handed to a loop that had already
- * finished tearing down still waits in that loop's pending list, never
- * adopted by the backend. Closing those needs no backend, only the socket. */
-static void loop_drop_unstarted(net_loop *loop)
-{
-    for (;;) {
-        net_spin_lock(&loop->pending_lock);
-        net_obj *o = loop->pending_head;
-        net_spin_unlock(&loop->pending_lock);
-        if (!o)
-            return;
-        net__loop_unschedule(loop, o);
-        if (o->kind == OBJ_CONN && !((net_conn *)o)->attached)
-            net__conn_run_ops(loop, (net_conn *)o, OP_ABORT);
-        else if (o->kind == OBJ_UDP && !((net_udp *)o)->attached)
-            net__udp_run_ops(loop, (net_udp *)o, OP_ABORT);
-    }
-}
-
-static void loop_thread(void *arg)
-{
-    net_loop *loop = arg;
-    atomic_store(&loop->thread_id, os_thread_self());
-    while (!atomic_load(&loop->stop))
-        loop_iterate(loop, -1);
-    loop_teardown(loop);
 }
 
 /* ---- backends ---- */
@@ -309,25 +126,30 @@ static const net_backend *const g_backends[] = {
 #endif
     NULL};
 
+/* Indexed by NET_BACKEND_*. */
 static const char *const g_backend_names[] = {"auto", "epoll", "io_uring", "iocp"};
 
-/* The first usable backend at or after *from that matches want; *from is
- * left on it so a caller can go on past it. */
+/* The backend an engine is to run on: the config's, or with auto the one
+ * NET_BACKEND names. One named either way gets no stand-in when it fails;
+ * auto tries them all in order of preference. */
+static int wanted_backend(uint32_t configured, uint32_t *want)
+{
+    *want = configured;
+    const char *env = configured == NET_BACKEND_AUTO ? os_getenv("NET_BACKEND") : NULL;
+    if (!env || !*env || strcmp(env, "auto") == 0)
+        return configured <= NET_BACKEND_IOCP ? 0 : NET_E_INVAL;
+    for (uint32_t i = NET_BACKEND_EPOLL; i <= NET_BACKEND_IOCP; i++)
+        if (strcmp(env, g_backend_names[i]) == 0) {
+            *want = i;
+            return 0;
+        }
+    return NET_E_INVAL;
+}
+
+/* The first backend at or after *from that is wanted and probes fine here;
+ * *from is left on it so a caller can go on past it. */
 static int pick_backend(uint32_t want, int *from, const net_backend **out)
 {
-    if (want == NET_BACKEND_AUTO) {
-        const char *env = os_getenv("NET_BACKEND");
-        if (env && *env && strcmp(env, "auto") != 0) {
-            want = 99;
-            for (uint32_t i = 1; i < 4; i++)
-                if (strcmp(env, g_backend_names[i]) == 0)
-                    want = i;
-            if (want == 99)
-                return NET_E_INVAL;
-        }
-    }
-    if (want > NET_BACKEND_IOCP)
-        return NET_E_INVAL;
     int last = NET_E_UNSUPPORTED;
     for (int i = *from; g_backends[i]; i++) {
         if (want != NET_BACKEND_AUTO && strcmp(g_backends[i]->name, g_backend_names[want]) != 0)
@@ -342,6 +164,21 @@ static int pick_backend(uint32_t want, int *from, const net_backend **out)
             return last;
     }
     return want == NET_BACKEND_AUTO ? last : NET_E_UNSUPPORTED;
+}
+
+/* Opens the engine's loops on the backend picked at *from. A backend can
+ * probe fine and still fail here (memory limits on its rings): with auto
+ * the next one gets its turn. */
+static int open_loops(net_engine_s *e, uint32_t want, int from)
+{
+    for (;;) {
+        int rc = net__loops_open(e);
+        if (rc == 0)
+            return 0;
+        from++;
+        if (want != NET_BACKEND_AUTO || pick_backend(want, &from, &e->bk) != 0)
+            return rc;
+    }
 }
 
 /* ---- create / destroy ---- */
@@ -414,40 +251,19 @@ static void free_closed(net_engine_s *e, net_obj *o)
         net__listener_free(e, (net_listener *)o);
 }
 
-NET_API int net_engine_create(const net_config *cfg, net_engine *out)
+/* A free engine slot, claimed (e->claimed) under g_engines_lock with a new
+ * generation; indices are handed out round robin so a freed one is reused
+ * late. NET_E_LIMIT when all are taken. */
+static int claim_engine(net_engine_s **out)
 {
-    if (!out)
-        return NET_E_INVAL;
-    *out = 0;
-    net__faults_load();
-    net_config c;
-    int rc = read_config(cfg, &c);
-    if (rc)
-        return rc;
-    if ((rc = os_init()) != 0)
-        return rc;
-    const net_backend *bk;
-    int bk_index = 0;
-    uint32_t want = c.backend;
-    if ((rc = pick_backend(want, &bk_index, &bk)) != 0)
-        return rc;
-    if (want == NET_BACKEND_AUTO) {
-        const char *env = os_getenv("NET_BACKEND");
-        if (env && *env && strcmp(env, "auto") != 0)
-            want = 99; /* named through the environment: no falling back */
-    }
-
-    /* Indices are handed out round robin so a freed one is reused late. */
+    int rc = NET_E_LIMIT;
+    *out = NULL;
     net_spin_lock(&g_engines_lock);
-    net_engine_s *e = NULL;
-    uint32_t index = 0;
-    rc = NET_E_LIMIT; /* all taken, unless memory runs out first */
-    for (uint32_t i = 0; i < NET_MAX_ENGINES; i++) {
-        index = (g_next_engine + i) % NET_MAX_ENGINES;
+    for (uint32_t i = 0; i < NET_MAX_ENGINES && !*out; i++) {
+        uint32_t index = (g_next_engine + i) % NET_MAX_ENGINES;
         net_engine_s *cand = atomic_load(&g_engines[index]);
         if (!cand) {
-            cand = net__calloc(1, sizeof *cand);
-            if (!cand) {
+            if (!(cand = net__calloc(1, sizeof *cand))) {
                 rc = NET_E_NOMEM;
                 break;
             }
@@ -455,29 +271,32 @@ NET_API int net_engine_create(const net_config *cfg, net_engine *out)
             atomic_init(&cand->gen, 0);
             atomic_store(&g_engines[index], cand);
         }
-        if (!atomic_load(&cand->alive) && atomic_load(&cand->calls) == 0 && !cand->loops) {
-            e = cand;
-            break;
-        }
+        if (!atomic_load(&cand->alive) && atomic_load(&cand->calls) == 0 && !cand->claimed)
+            *out = cand;
     }
-    if (!e) {
-        net_spin_unlock(&g_engines_lock);
-        return rc;
+    if (*out) {
+        net_engine_s *e = *out;
+        g_next_engine = e->index + 1;
+        uint32_t gen = atomic_load(&e->gen) + 1;
+        atomic_store(&e->gen, gen ? gen : 1);
+        e->claimed = 1;
+        rc = 0;
     }
-    g_next_engine = index + 1;
-    uint32_t gen = atomic_load(&e->gen) + 1;
-    if (gen == 0)
-        gen = 1;
-    atomic_store(&e->gen, gen);
-    e->loops = (net_loop *)1; /* reserved while we set it up */
     net_spin_unlock(&g_engines_lock);
+    return rc;
+}
 
-    e->cfg = c;
+/* Everything a claimed slot's previous engine left behind is reset. Its
+ * identity (index, gen, alive, calls) stays: stale calls may be reading it. */
+static int engine_init(net_engine_s *e, const net_config *c, const net_backend *bk)
+{
+    e->cfg = *c;
     e->bk = bk;
-    e->threaded = c.io_threads > 0;
-    e->nloops = c.io_threads ? c.io_threads : 1;
+    e->threaded = c->io_threads > 0;
+    e->nloops = c->io_threads ? c->io_threads : 1;
+    e->loops = NULL;
     atomic_store(&e->next_loop, 0);
-    net_handles_init(&e->handles, index, gen);
+    net_handles_init(&e->handles, e->index, atomic_load(&e->gen));
     os_mutex_init(&e->qlock);
     os_cond_init(&e->qcond);
     net_queue_init(&e->queue);
@@ -487,7 +306,6 @@ NET_API int net_engine_create(const net_config *cfg, net_engine *out)
     atomic_store(&e->poll_seq, 0);
     e->held = NULL;
     e->nheld = e->held_cap = 0;
-    e->side = NULL;
     net_timers_init(&e->timers);
     atomic_store(&e->open_conns, 0);
     atomic_store(&e->conns_total, 0);
@@ -496,56 +314,44 @@ NET_API int net_engine_create(const net_config *cfg, net_engine *out)
     atomic_store(&e->send_queued, 0);
     atomic_store(&e->recv_paused, 0);
     atomic_store(&e->open_udps, 0);
-
     e->side = net__malloc(NET_POLL_CHUNK * sizeof *e->side);
-    net_loop *loops = e->side ? net__calloc(e->nloops, sizeof *loops) : NULL;
-    if (!loops) {
-        rc = NET_E_NOMEM;
-        goto fail_early;
-    }
-    e->loops = loops;
-    uint32_t opened = 0;
-    for (; opened < e->nloops; opened++) {
-        net_loop *l = &loops[opened];
-        l->e = e;
-        l->index = opened;
-        l->next_tick = os_now_ms() + NET_TICK_MS;
-        if ((rc = bk->loop_open(l)) != 0) {
-            /* A backend can probe fine and still fail here (memory limits
-             * on its rings): auto moves on to the next one. */
-            for (uint32_t i = 0; i < opened; i++)
-                bk->loop_close(&loops[i]);
-            bk_index++;
-            if (want != NET_BACKEND_AUTO || pick_backend(want, &bk_index, &bk) != 0)
-                goto fail_early;
-            e->bk = bk;
-            memset(loops, 0, e->nloops * sizeof *loops);
-            opened = (uint32_t)-1; /* the loop's ++ starts over at 0 */
-        }
+    e->loops = e->side ? net__calloc(e->nloops, sizeof *e->loops) : NULL;
+    return e->loops ? 0 : NET_E_NOMEM;
+}
+
+NET_API int net_engine_create(const net_config *cfg, net_engine *out)
+{
+    if (!out)
+        return NET_E_INVAL;
+    *out = 0;
+    net__faults_load();
+    net_config c;
+    const net_backend *bk;
+    uint32_t want;
+    int from = 0;
+    int rc = read_config(cfg, &c);
+    if (rc == 0)
+        rc = os_init();
+    if (rc == 0)
+        rc = wanted_backend(c.backend, &want);
+    if (rc == 0)
+        rc = pick_backend(want, &from, &bk);
+    net_engine_s *e;
+    if (rc || (rc = claim_engine(&e)) != 0)
+        return rc;
+    if ((rc = engine_init(e, &c, bk)) != 0 || (rc = open_loops(e, want, from)) != 0) {
+        engine_release_resources(e);
+        return rc;
     }
     atomic_store(&e->alive, 1);
-    if (e->threaded) {
-        for (uint32_t i = 0; i < e->nloops; i++) {
-            if ((rc = os_thread_start(&loops[i].thread, loop_thread, &loops[i])) != 0) {
-                for (uint32_t j = 0; j < i; j++) {
-                    atomic_store(&loops[j].stop, 1);
-                    bk->wake(&loops[j]);
-                    os_thread_join(loops[j].thread);
-                }
-                atomic_store(&e->alive, 0);
-                goto fail_loops;
-            }
-        }
+    if (e->threaded && (rc = net__loops_start(e)) != 0) {
+        atomic_store(&e->alive, 0);
+        net__loops_close(e);
+        engine_release_resources(e);
+        return rc;
     }
-    *out = ((uint64_t)gen << 32) | (index + 1);
+    *out = ((uint64_t)atomic_load(&e->gen) << 32) | (e->index + 1);
     return 0;
-
-fail_loops:
-    for (uint32_t i = 0; i < opened; i++)
-        bk->loop_close(&loops[i]);
-fail_early:
-    engine_release_resources(e);
-    return rc;
 }
 
 static void release_held(net_engine_s *e)
@@ -564,13 +370,7 @@ static void free_leftover(void *obj, uint32_t type, void *ctx)
 
 static void engine_release_resources(net_engine_s *e)
 {
-    if (e->loops && e->loops != (net_loop *)1) {
-        for (uint32_t i = 0; i < e->nloops; i++) {
-            net_block_unref(e->loops[i].rx_blk, 1);
-            free(e->loops[i].work);
-        }
-        free(e->loops);
-    }
+    net__loops_free(e);
     release_held(e);
     free(e->held);
     free(e->side);
@@ -581,9 +381,9 @@ static void engine_release_resources(net_engine_s *e)
     os_cond_destroy(&e->qcond);
     os_mutex_destroy(&e->qlock);
     net_spin_lock(&g_engines_lock);
-    e->loops = NULL;
     e->held = NULL;
     e->side = NULL;
+    e->claimed = 0;
     net_spin_unlock(&g_engines_lock);
 }
 
@@ -602,21 +402,8 @@ NET_API int net_engine_destroy(net_engine eh)
     while (atomic_load(&e->calls) != 0)
         os_yield();
 
-    if (e->threaded) {
-        for (uint32_t i = 0; i < e->nloops; i++) {
-            atomic_store(&e->loops[i].stop, 1);
-            e->bk->wake(&e->loops[i]);
-        }
-        for (uint32_t i = 0; i < e->nloops; i++)
-            os_thread_join(e->loops[i].thread);
-        for (uint32_t i = 0; i < e->nloops; i++)
-            loop_drop_unstarted(&e->loops[i]);
-    } else {
-        atomic_store(&e->poll_thread, os_thread_self());
-        loop_teardown(&e->loops[0]);
-    }
-    for (uint32_t i = 0; i < e->nloops; i++)
-        e->bk->loop_close(&e->loops[i]);
+    net__loops_stop(e);
+    net__loops_close(e);
 
     /* Every connection and listener has its CLOSE queued now: free them. */
     net_event ev;
@@ -831,13 +618,7 @@ NET_API int net_poll(net_engine eh, net_event *events, int max, int timeout_ms)
     atomic_store(&e->poll_thread, os_thread_self());
     atomic_fetch_add(&e->poll_seq, 1);
     release_held(e);
-    if (e->threaded) {
-        /* Connections waiting for the script's reply to a peer's FIN can
-         * finish now that the script has had its turn. */
-        for (uint32_t i = 0; i < e->nloops; i++)
-            if (atomic_load(&e->loops[i].lingering) && !atomic_exchange(&e->loops[i].wake_pending, 1))
-                e->bk->wake(&e->loops[i]);
-    }
+    net__loops_wake_lingering(e);
 
     uint64_t start = os_now_ms();
     uint64_t deadline = timeout_ms < 0 ? UINT64_MAX : start + (uint64_t)timeout_ms;
@@ -853,7 +634,7 @@ NET_API int net_poll(net_engine eh, net_event *events, int max, int timeout_ms)
             if (e->queue.count || e->wakeup)
                 wait_ms = 0;
             os_mutex_unlock(&e->qlock);
-            loop_iterate(&e->loops[0], wait_ms);
+            net__loop_iterate(&e->loops[0], wait_ms);
         }
         n = deliver(e, events, max);
         if (n != 0)

@@ -29,15 +29,6 @@ static void push_listener_close(net_listener *l, int status, int os_error)
     net__push_reserved(l->o.loop->e, &ev, l);
 }
 
-static void list_remove(net_loop *loop, net_listener *l)
-{
-    for (net_listener **p = &loop->listeners; *p; p = &(*p)->lnext)
-        if (*p == l) {
-            *p = l->lnext;
-            return;
-        }
-}
-
 /* From here on no other thread schedules work for the listener and every
  * socket call on its handle returns NET_E_CLOSED: the descriptor is about
  * to be closed, and its number may soon name somebody else's socket. */
@@ -52,7 +43,7 @@ static void mark_closing(net_listener *l)
  * free it, so it must be on no list of the loop's any more. */
 static void finish(net_loop *loop, net_listener *l, int status, int os_error)
 {
-    list_remove(loop, l);
+    net_list_remove(&l->o.node);
     net__loop_unschedule(loop, &l->o);
     net_slot_lock(l->o.slot);
     l->o.sock = NET_BAD_SOCK;
@@ -80,8 +71,7 @@ void net__listener_run_ops(net_loop *loop, net_listener *l, uint32_t ops)
             finish(loop, l, rc, os_error);
             return;
         }
-        l->lnext = loop->listeners;
-        loop->listeners = l;
+        net_list_push(&loop->listeners, &l->o.node);
         l->accepting = 1;
         bk->accept_start(loop, l);
     }
@@ -92,6 +82,14 @@ void net__listener_run_ops(net_loop *loop, net_listener *l, uint32_t ops)
         l->accepting = 0;
         l->closed = 1;
         bk->listener_close(loop, l);
+    }
+}
+
+void net__listener_close_all(net_loop *loop)
+{
+    for (net_link *k = loop->listeners, *next; k; k = next) {
+        next = k->next;
+        net__listener_run_ops(loop, (net_listener *)net__obj_of(k), OP_LCLOSE);
     }
 }
 

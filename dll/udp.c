@@ -509,29 +509,6 @@ void net__udp_delivered(net_engine_s *e, net_udp *u, const net_event *ev)
 
 /* ---- ending ---- */
 
-static void list_add(net_loop *loop, net_udp *u)
-{
-    u->lprev = NULL;
-    u->lnext = loop->udps;
-    if (loop->udps)
-        loop->udps->lprev = u;
-    loop->udps = u;
-    u->in_list = 1;
-}
-
-static void list_remove(net_loop *loop, net_udp *u)
-{
-    if (!u->in_list)
-        return;
-    if (u->lprev)
-        u->lprev->lnext = u->lnext;
-    else
-        loop->udps = u->lnext;
-    if (u->lnext)
-        u->lnext->lprev = u->lprev;
-    u->in_list = 0;
-}
-
 static void close_now(net_loop *loop, net_udp *u, int reason)
 {
     if (u->releasing)
@@ -557,7 +534,7 @@ static void close_now(net_loop *loop, net_udp *u, int reason)
 void net__udp_released(net_udp *u)
 {
     net_loop *loop = u->o.loop;
-    list_remove(loop, u);
+    net_list_remove(&u->o.node);
     net_slot_lock(u->o.slot);
     sq_clear(u);
     u->sq_inflight = 0;
@@ -578,9 +555,9 @@ void net__udp_free(net_engine_s *e, net_udp *u)
 
 void net__udp_abort_all(net_loop *loop)
 {
-    for (net_udp *u = loop->udps, *next; u; u = next) {
-        next = u->lnext;
-        close_now(loop, u, NET_E_ABORTED);
+    for (net_link *k = loop->udps, *next; k; k = next) {
+        next = k->next;
+        close_now(loop, (net_udp *)net__obj_of(k), NET_E_ABORTED);
     }
 }
 
@@ -589,7 +566,7 @@ void net__udp_run_ops(net_loop *loop, net_udp *u, uint32_t ops)
     if (u->releasing)
         return;
     if (ops & OP_START) {
-        list_add(loop, u);
+        net_list_push(&loop->udps, &u->o.node);
         /* Under the slot lock net_udp_connect holds around connect(2): the
          * socket's registration and a connect from another thread are then
          * ordered (the kernel does not mind either order; TSan does). */
