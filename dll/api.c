@@ -1,6 +1,5 @@
 /* api.c - the handle-taking calls: each finds its engine and slot, checks
  * the type, and works under the slot lock. Safe from any thread. */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "testhooks.h"
@@ -470,54 +469,6 @@ NET_API int net_send_queued(net_handle h, uint64_t *bytes)
         *bytes = ((net_conn *)l.slot->obj)->sq_bytes;
     unlock_handle(&l);
     return 0;
-}
-
-NET_API int net_addr_format(const net_addr *a, char *buf, size_t size)
-{
-    if (!a || !buf || size == 0)
-        return NET_E_INVAL;
-    char tmp[64];
-    int n;
-    if (a->family == NET_AF_INET) {
-        n = snprintf(tmp, sizeof tmp, "%u.%u.%u.%u:%u", a->ip[0], a->ip[1], a->ip[2], a->ip[3], a->port);
-    } else if (a->family == NET_AF_INET6) {
-        /* RFC 5952: lower-case hex, the longest run of zero groups as "::". */
-        uint16_t g[8];
-        for (int i = 0; i < 8; i++)
-            g[i] = (uint16_t)(a->ip[2 * i] << 8 | a->ip[2 * i + 1]);
-        int best = -1, best_len = 0;
-        for (int i = 0; i < 8;) {
-            int j = i;
-            while (j < 8 && g[j] == 0)
-                j++;
-            if (j - i > best_len && j - i >= 2) {
-                best = i;
-                best_len = j - i;
-            }
-            i = j > i ? j : i + 1;
-        }
-        char *p = tmp;
-        *p++ = '[';
-        for (int i = 0; i < 8; i++) {
-            if (i == best) {
-                *p++ = ':';
-                if (i == 0)
-                    *p++ = ':';
-                i += best_len - 1;
-                continue;
-            }
-            p += sprintf(p, "%x", g[i]);
-            if (i < 7)
-                *p++ = ':';
-        }
-        n = (int)(p - tmp) + snprintf(p, sizeof tmp - (size_t)(p - tmp), "]:%u", a->port);
-    } else {
-        return NET_E_INVAL;
-    }
-    if (n < 0 || (size_t)n >= size)
-        return NET_E_INVAL;
-    memcpy(buf, tmp, (size_t)n + 1);
-    return n;
 }
 
 /* ---- timers ---- */

@@ -173,17 +173,6 @@ void net__udp_schedule_locked(net_udp *u, uint32_t ops)
     net__loop_schedule(u->o.loop, &u->o, ops);
 }
 
-NET_API int net_addr_parse(const char *host, uint16_t port, net_addr *out)
-{
-    if (!out)
-        return NET_E_INVAL;
-    memset(out, 0, sizeof *out);
-    if (!host || !*host)
-        return NET_E_ADDR;
-    int rc = os_init();
-    return rc ? rc : os_resolve(host, port, out, NULL);
-}
-
 /* ---- send queue (slot lock held) ---- */
 
 static uint8_t *chunk_reserve(net_udp *u, uint32_t need)
