@@ -34,54 +34,6 @@ static void unlock_handle(locked *l)
 #define TIMER NET__TBIT(NET__T_TIMER)
 #define UDP NET__TBIT(NET__T_UDP)
 
-/* ---- connect ---- */
-
-NET_API int net_connect(net_engine eh, const char *host, uint16_t port, const net_tcp_config *cfg, net_handle *out)
-{
-    if (!out || !host || !*host || port == 0) {
-        if (out)
-            *out = 0;
-        return NET_E_INVAL;
-    }
-    *out = 0;
-    net_tcp_config tc;
-    int rc = net__read_tcp_config(cfg, &tc);
-    if (rc)
-        return rc;
-    net_engine_s *e = net__engine_enter(eh);
-    if (!e)
-        return NET_E_BADHANDLE;
-    net_addr to;
-    net_frame_cfg f;
-    net_sock s = NET_BAD_SOCK;
-    net_conn *c;
-    if ((rc = os_resolve(host, port, &to, NULL)) != 0)
-        goto fail;
-    if ((rc = net__tcp_frame_cfg(e, &tc, &f)) != 0)
-        goto fail;
-    if (atomic_load(&e->open_conns) >= e->cfg.max_connections) {
-        rc = NET_E_LIMIT;
-        goto fail;
-    }
-    if ((rc = os_tcp_socket(&to, &s, NULL)) != 0)
-        goto fail;
-    if ((rc = net__conn_create(e, s, &f, tc.flags, tc.user, &c)) != 0)
-        goto fail;
-    c->state = CS_CONNECTING;
-    c->peer = to;
-    net_slot_lock(c->o.slot);
-    net__conn_schedule_locked(c, OP_CONNECT);
-    net_slot_unlock(c->o.slot);
-    *out = c->o.handle;
-    net__engine_leave(e);
-    return 0;
-fail:
-    if (s != NET_BAD_SOCK)
-        os_sock_close(s);
-    net__engine_leave(e);
-    return rc;
-}
-
 /* ---- sending ---- */
 
 NET_API int net_sendv(net_handle h, const net_buf *bufs, uint32_t count)

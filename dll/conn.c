@@ -31,10 +31,7 @@ int net__conn_create(net_engine_s *e, net_sock s, const net_frame_cfg *f, uint32
     net_conn *c = net__calloc(1, sizeof *c);
     if (!c)
         return NET_E_NOMEM;
-    c->o.kind = OBJ_CONN;
-    c->o.sock = s;
-    c->o.loop = net__pick_loop(e);
-    atomic_init(&c->o.user, user);
+    net__obj_init(&c->o, OBJ_CONN, s, net__pick_loop(e), user);
     c->state = CS_OPEN;
     c->fcfg = *f;
     c->flags = flags;
@@ -47,14 +44,8 @@ int net__conn_create(net_engine_s *e, net_sock s, const net_frame_cfg *f, uint32
     atomic_init(&c->last_delivery_seq, 0);
     net_frame_decoder_init(&c->dec, f);
     c->reserved_events = NET_CONN_EVENTS + (flags & NET_TCP_HALF_OPEN ? NET_HALF_OPEN_EVENTS : 0);
-    int rc = net__reserve_events(e, c->reserved_events);
+    int rc = net__obj_register(e, &c->o, c->reserved_events);
     if (rc) {
-        free(c);
-        return rc;
-    }
-    rc = net_handle_alloc(&e->handles, NET__T_CONN, c, &c->o.handle, &c->o.slot);
-    if (rc) {
-        net__unreserve_events(e, c->reserved_events);
         free(c);
         return rc;
     }
@@ -62,6 +53,46 @@ int net__conn_create(net_engine_s *e, net_sock s, const net_frame_cfg *f, uint32
     atomic_fetch_add(&e->conns_total, 1);
     *out = c;
     return 0;
+}
+
+/* A socket for req's address, and its connection; connecting starts on
+ * the connection's loop and CONNECT tells how it went. */
+static int start_connect(const net_tcp_request *req, net_handle *out)
+{
+    net_engine_s *e = req->e;
+    if (atomic_load(&e->open_conns) >= e->cfg.max_connections)
+        return NET_E_LIMIT;
+    net_sock s;
+    net_conn *c;
+    int rc = os_tcp_socket(&req->at, &s, NULL);
+    if (rc)
+        return rc;
+    if ((rc = net__conn_create(e, s, &req->f, req->tc.flags, req->tc.user, &c)) != 0) {
+        os_sock_close(s);
+        return rc;
+    }
+    c->state = CS_CONNECTING;
+    c->peer = req->at;
+    net_slot_lock(c->o.slot);
+    net__conn_schedule_locked(c, OP_CONNECT);
+    net_slot_unlock(c->o.slot);
+    *out = c->o.handle;
+    return 0;
+}
+
+NET_API int net_connect(net_engine eh, const char *host, uint16_t port, const net_tcp_config *cfg, net_handle *out)
+{
+    if (out)
+        *out = 0;
+    if (!out || !host || !*host || port == 0)
+        return NET_E_INVAL;
+    net_tcp_request req;
+    int rc = net__tcp_request(eh, host, port, cfg, &req);
+    if (rc)
+        return rc;
+    rc = start_connect(&req, out);
+    net__engine_leave(req.e);
+    return rc;
 }
 
 void net__conn_schedule_locked(net_conn *c, uint32_t ops)
@@ -80,13 +111,7 @@ void net__conn_schedule_locked(net_conn *c, uint32_t ops)
 
 static void push_conn_event(net_conn *c, uint32_t type, int status, int os_error, uint32_t len, const net_addr *addr)
 {
-    net_event ev;
-    memset(&ev, 0, sizeof ev);
-    ev.type = type;
-    ev.status = status;
-    ev.os_error = os_error;
-    ev.handle = c->o.handle;
-    ev.user = atomic_load_explicit(&c->o.user, memory_order_relaxed);
+    net_event ev = net__obj_event(&c->o, type, status, os_error);
     ev.len = len;
     if (addr)
         ev.addr = *addr;
@@ -327,11 +352,7 @@ static int emit_data(void *ctx, const uint8_t *msg, uint32_t len, net_block *own
     } else {
         net_block_ref(owner, 1);
     }
-    net_event ev;
-    memset(&ev, 0, sizeof ev);
-    ev.type = NET_EV_DATA;
-    ev.handle = c->o.handle;
-    ev.user = atomic_load_explicit(&c->o.user, memory_order_relaxed);
+    net_event ev = net__obj_event(&c->o, NET_EV_DATA, 0, 0);
     ev.data = msg;
     ev.len = len;
     atomic_fetch_add(&c->rx_unpolled, len);
@@ -589,11 +610,8 @@ void net__conn_released(net_conn *c)
 
 void net__conn_free(net_engine_s *e, net_conn *c)
 {
-    net__unreserve_events(e, c->reserved_events);
+    net__obj_retire(e, &c->o, c->reserved_events);
     free(c->iov);
-    net_slot *s = net_handle_lock(&e->handles, c->o.handle, NET__TBIT(NET__T_CONN));
-    if (s)
-        net_slot_retire(&e->handles, s);
     free(c);
 }
 

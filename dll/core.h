@@ -15,6 +15,7 @@
 #define NET_CORE_H
 
 #include <stdatomic.h>
+#include <string.h>
 #include "backend.h"
 #include "block.h"
 #include "frame.h"
@@ -50,7 +51,8 @@ enum {
     OP_LCLOSE = 1u << 8    /* close a listener */
 };
 
-enum { OBJ_CONN = 1, OBJ_LISTENER = 2, OBJ_UDP = 3 };
+/* An object's kind is its handle type. */
+enum { OBJ_CONN = NET__T_CONN, OBJ_LISTENER = NET__T_LISTENER, OBJ_UDP = NET__T_UDP };
 
 typedef struct net_engine_s net_engine_s;
 struct net_pending_item;
@@ -280,6 +282,39 @@ static inline net_obj *net__obj_of(net_link *k)
     return NET_CONTAINER_OF(k, net_obj, node);
 }
 
+/* obj.c */
+void net__obj_init(net_obj *o, uint32_t kind, net_sock s, net_loop *loop, uint64_t user);
+/* A handle for o, with room for the events it must never lose (see
+ * net__reserve_events); net__obj_retire gives both back. */
+int net__obj_register(net_engine_s *e, net_obj *o, uint32_t events);
+void net__obj_retire(net_engine_s *e, net_obj *o, uint32_t events);
+
+/* An event about o, its other fields zero. */
+static inline net_event net__obj_event(const net_obj *o, uint32_t type, int status, int os_error)
+{
+    net_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.type = type;
+    ev.status = status;
+    ev.os_error = os_error;
+    ev.handle = o->handle;
+    ev.user = atomic_load_explicit(&o->user, memory_order_relaxed);
+    return ev;
+}
+
+/* config.c */
+int net__read_config(const net_config *in, net_config *out);
+/* What a net_connect or net_listen call asks for, read and checked. */
+typedef struct net_tcp_request {
+    net_engine_s *e; /* entered: the caller leaves it */
+    net_tcp_config tc;
+    net_frame_cfg f; /* what tc makes of framing on e */
+    net_addr at;     /* host:port, resolved */
+} net_tcp_request;
+/* On success the engine is entered; on failure nothing is held. */
+int net__tcp_request(net_engine eh, const char *host, uint16_t port, const net_tcp_config *cfg, net_tcp_request *out);
+int net__read_udp_config(const net_udp_config *in, net_udp_config *out);
+
 /* conn.c */
 int net__conn_create(net_engine_s *e, net_sock s, const net_frame_cfg *f, uint32_t flags, uint64_t user,
                      net_conn **out);
@@ -305,9 +340,6 @@ void net__udp_error_polled(net_udp *u);
 void net__udp_schedule_locked(net_udp *u, uint32_t ops);
 
 /* listener.c */
-int net__read_tcp_config(const net_tcp_config *in, net_tcp_config *out);
-/* The frame config a TCP socket of e gets from tc; NET_E_INVAL past the limits. */
-int net__tcp_frame_cfg(const net_engine_s *e, const net_tcp_config *tc, net_frame_cfg *out);
 void net__listener_run_ops(net_loop *loop, net_listener *l, uint32_t ops);
 void net__listener_tick(net_loop *loop, net_listener *l);
 void net__listener_close_all(net_loop *loop);

@@ -183,61 +183,6 @@ static int open_loops(net_engine_s *e, uint32_t want, int from)
 
 /* ---- create / destroy ---- */
 
-NET_API void net_config_init(net_config *cfg)
-{
-    if (!cfg)
-        return;
-    memset(cfg, 0, sizeof *cfg);
-    cfg->size = sizeof *cfg;
-    cfg->backend = NET_BACKEND_AUTO;
-    cfg->io_threads = 0;
-    cfg->max_connections = 100000;
-    cfg->max_message = 1u << 20;
-    cfg->send_cap = 16u << 20;
-    cfg->send_highwater = 1u << 20;
-    cfg->send_lowwater = 64u << 10;
-    cfg->recv_limit = 4u << 20;
-    cfg->idle_timeout_ms = 0;
-    cfg->close_timeout_ms = 5000;
-    cfg->event_batch = 256;
-}
-
-static int read_config(const net_config *in, net_config *out)
-{
-    net_config_init(out);
-    if (!in)
-        return 0;
-    if (in->size < offsetof(net_config, io_threads) + sizeof in->io_threads || in->size > 4096)
-        return NET_E_INVAL;
-    /* A caller built against an older header fills only its prefix. */
-    size_t n = in->size < sizeof *out ? in->size : sizeof *out;
-    memcpy(out, in, n);
-    out->size = sizeof *out;
-    net_config d;
-    net_config_init(&d);
-    if (out->max_message == 0)
-        out->max_message = d.max_message;
-    if (out->send_cap == 0)
-        out->send_cap = d.send_cap;
-    if (out->send_highwater == 0)
-        out->send_highwater = d.send_highwater;
-    if (out->recv_limit == 0)
-        out->recv_limit = d.recv_limit;
-    if (out->close_timeout_ms == 0)
-        out->close_timeout_ms = d.close_timeout_ms;
-    if (out->event_batch == 0 || out->event_batch > 4096)
-        out->event_batch = d.event_batch;
-    if (out->max_connections == 0)
-        out->max_connections = d.max_connections;
-    if (out->io_threads > 64 || out->send_lowwater > out->send_highwater || out->max_message > NET_MAX_MESSAGE)
-        return NET_E_INVAL;
-    /* The send queue must be able to hold the largest message with its
-     * header, or sending it would fail for ever. */
-    if ((uint64_t)out->max_message + NET_MAX_HEADER > out->send_cap)
-        return NET_E_INVAL;
-    return 0;
-}
-
 static void engine_release_resources(net_engine_s *e);
 
 /* An object whose CLOSE event is handed out: nothing refers to it any more. */
@@ -329,7 +274,7 @@ NET_API int net_engine_create(const net_config *cfg, net_engine *out)
     const net_backend *bk;
     uint32_t want;
     int from = 0;
-    int rc = read_config(cfg, &c);
+    int rc = net__read_config(cfg, &c);
     if (rc == 0)
         rc = os_init();
     if (rc == 0)

@@ -19,13 +19,7 @@ void **net__listener_bk(net_listener *l)
 
 static void push_listener_close(net_listener *l, int status, int os_error)
 {
-    net_event ev;
-    memset(&ev, 0, sizeof ev);
-    ev.type = NET_EV_CLOSE;
-    ev.status = status;
-    ev.os_error = os_error;
-    ev.handle = l->o.handle;
-    ev.user = atomic_load(&l->o.user);
+    net_event ev = net__obj_event(&l->o, NET_EV_CLOSE, status, os_error);
     net__push_reserved(l->o.loop->e, &ev, l);
 }
 
@@ -136,12 +130,8 @@ void net__accepted(net_listener *l, net_sock s, const net_addr *peer, int err, i
     }
     if (peer)
         c->peer = *peer; /* before the handle is out: no lock needed yet */
-    net_event ev;
-    memset(&ev, 0, sizeof ev);
-    ev.type = NET_EV_ACCEPT;
-    ev.handle = c->o.handle;
+    net_event ev = net__obj_event(&c->o, NET_EV_ACCEPT, 0, 0);
     ev.parent = l->o.handle;
-    ev.user = atomic_load(&c->o.user);
     if (peer)
         ev.addr = *peer;
     /* ACCEPT is queued (into the connection's reserved room) before the
@@ -162,45 +152,38 @@ void net__accepted(net_listener *l, net_sock s, const net_addr *peer, int err, i
 
 void net__listener_free(net_engine_s *e, net_listener *l)
 {
-    net__unreserve_events(e, NET_LISTENER_EVENTS);
-    net_slot *s = net_handle_lock(&e->handles, l->o.handle, NET__TBIT(NET__T_LISTENER));
-    if (s)
-        net_slot_retire(&e->handles, s);
+    net__obj_retire(e, &l->o, NET_LISTENER_EVENTS);
     free(l);
 }
 
-NET_API void net_tcp_config_init(net_tcp_config *cfg)
+/* A listening socket on req's address, and its listener; OP_LISTEN on the
+ * first loop registers it with the backend and starts accepting. */
+static int start_listener(const net_tcp_request *req, net_handle *out)
 {
-    if (!cfg)
-        return;
-    memset(cfg, 0, sizeof *cfg);
-    cfg->size = sizeof *cfg;
-    cfg->framing = NET_FRAMING_RAW;
-    cfg->flags = NET_TCP_NODELAY | NET_TCP_REUSEADDR;
-}
-
-int net__read_tcp_config(const net_tcp_config *in, net_tcp_config *out)
-{
-    net_tcp_config_init(out);
-    if (!in)
-        return 0;
-    if (in->size < offsetof(net_tcp_config, flags) + sizeof in->flags || in->size > 4096)
-        return NET_E_INVAL;
-    memcpy(out, in, in->size < sizeof *out ? in->size : sizeof *out);
-    out->size = sizeof *out;
-    if (out->framing > NET_FRAMING_U32BE || out->backlog < 0)
-        return NET_E_INVAL;
+    net_engine_s *e = req->e;
+    net_sock s;
+    int rc = os_tcp_listen(&req->at, req->tc.backlog, req->tc.flags, &s, NULL);
+    if (rc)
+        return rc;
+    net_listener *l = net__calloc(1, sizeof *l);
+    if (!l) {
+        rc = NET_E_NOMEM;
+        goto fail;
+    }
+    net__obj_init(&l->o, OBJ_LISTENER, s, &e->loops[0], req->tc.user);
+    l->cfg = req->tc;
+    l->fcfg = req->f;
+    if ((rc = net__obj_register(e, &l->o, NET_LISTENER_EVENTS)) != 0)
+        goto fail;
+    net_slot_lock(l->o.slot);
+    net__loop_schedule(l->o.loop, &l->o, OP_LISTEN);
+    net_slot_unlock(l->o.slot);
+    *out = l->o.handle;
     return 0;
-}
-
-int net__tcp_frame_cfg(const net_engine_s *e, const net_tcp_config *tc, net_frame_cfg *out)
-{
-    uint32_t max = tc->max_message ? tc->max_message : e->cfg.max_message;
-    /* Same bounds as the engine's own max_message: a message this size must
-     * fit the send queue, header included. */
-    if (max > NET_MAX_MESSAGE || (uint64_t)max + NET_MAX_HEADER > e->cfg.send_cap)
-        return NET_E_INVAL;
-    return net_frame_cfg_make(tc->framing, tc->flags, max, out);
+fail:
+    free(l);
+    os_sock_close(s);
+    return rc;
 }
 
 NET_API int net_listen(net_engine eh, const char *host, uint16_t port, const net_tcp_config *cfg, net_handle *out)
@@ -208,48 +191,11 @@ NET_API int net_listen(net_engine eh, const char *host, uint16_t port, const net
     if (!out)
         return NET_E_INVAL;
     *out = 0;
-    net_tcp_config tc;
-    int rc = net__read_tcp_config(cfg, &tc);
+    net_tcp_request req;
+    int rc = net__tcp_request(eh, host, port, cfg, &req);
     if (rc)
         return rc;
-    net_engine_s *e = net__engine_enter(eh);
-    if (!e)
-        return NET_E_BADHANDLE;
-    net_addr addr;
-    net_listener *l = NULL;
-    net_sock s = NET_BAD_SOCK;
-    if ((rc = os_resolve(host, port, &addr, NULL)) != 0)
-        goto done;
-    if ((rc = os_tcp_listen(&addr, tc.backlog, tc.flags, &s, NULL)) != 0)
-        goto done;
-    l = net__calloc(1, sizeof *l);
-    if (!l) {
-        rc = NET_E_NOMEM;
-        goto done;
-    }
-    l->o.kind = OBJ_LISTENER;
-    l->o.sock = s;
-    l->o.loop = &e->loops[0];
-    atomic_init(&l->o.user, tc.user);
-    l->cfg = tc;
-    if ((rc = net__tcp_frame_cfg(e, &tc, &l->fcfg)) != 0)
-        goto done;
-    if ((rc = net__reserve_events(e, NET_LISTENER_EVENTS)) != 0)
-        goto done;
-    if ((rc = net_handle_alloc(&e->handles, NET__T_LISTENER, l, &l->o.handle, &l->o.slot)) != 0) {
-        net__unreserve_events(e, NET_LISTENER_EVENTS);
-        goto done;
-    }
-    net_slot_lock(l->o.slot);
-    net__loop_schedule(l->o.loop, &l->o, OP_LISTEN);
-    net_slot_unlock(l->o.slot);
-    *out = l->o.handle;
-    net__engine_leave(e);
-    return 0;
-done:
-    if (s != NET_BAD_SOCK)
-        os_sock_close(s);
-    free(l);
-    net__engine_leave(e);
+    rc = start_listener(&req, out);
+    net__engine_leave(req.e);
     return rc;
 }

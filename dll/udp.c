@@ -8,7 +8,6 @@
 #define UDP_OVERHEAD 64   /* counted per datagram against caps, so empty datagrams are not free */
 #define UDP_CHUNK_MIN 512 /* copy chunks start here and double while kept full */
 #define UDP_CHUNK (64 * 1024)
-#define UDP_DEFAULT_SEND_CAP (1u << 20)
 
 static void close_now(net_loop *loop, net_udp *u, int reason);
 static void flush(net_loop *loop, net_udp *u);
@@ -34,13 +33,7 @@ uint32_t net__udp_max_datagram(const net_udp *u)
 
 static void push_udp_event(net_udp *u, uint32_t type, int status, int os_error, const net_addr *addr)
 {
-    net_event ev;
-    memset(&ev, 0, sizeof ev);
-    ev.type = type;
-    ev.status = status;
-    ev.os_error = os_error;
-    ev.handle = u->o.handle;
-    ev.user = atomic_load_explicit(&u->o.user, memory_order_relaxed);
+    net_event ev = net__obj_event(&u->o, type, status, os_error);
     if (addr)
         ev.addr = *addr;
     net__push_reserved(u->o.loop->e, &ev, u); /* room reserved at open (NET_UDP_EVENTS) */
@@ -71,34 +64,49 @@ void net__udp_error_polled(net_udp *u)
 
 /* ---- opening ---- */
 
-NET_API void net_udp_config_init(net_udp_config *cfg)
+/* A UDP socket object for s, bound and non-blocking; OP_START on its loop
+ * registers it with the backend and starts receiving. */
+static int start_udp(net_engine_s *e, net_sock s, const net_udp_config *uc, net_handle *out)
 {
-    if (!cfg)
-        return;
-    memset(cfg, 0, sizeof *cfg);
-    cfg->size = sizeof *cfg;
-    cfg->max_datagram = NET_UDP_MAX_PAYLOAD;
-    cfg->send_cap = UDP_DEFAULT_SEND_CAP;
+    net_udp *u = net__calloc(1, sizeof *u);
+    if (!u)
+        return NET_E_NOMEM;
+    net__obj_init(&u->o, OBJ_UDP, s, net__pick_loop(e), uc->user);
+    u->state = US_OPEN;
+    u->send_cap = uc->send_cap;
+    u->rx_max = uc->max_datagram;
+    atomic_init(&u->max_datagram, uc->max_datagram);
+    atomic_init(&u->dropped, 0);
+    atomic_init(&u->errors_dropped, 0);
+    atomic_init(&u->rx_unpolled, 0);
+    atomic_init(&u->paused, 0);
+    int rc = net__obj_register(e, &u->o, NET_UDP_EVENTS);
+    if (rc) {
+        free(u);
+        return rc;
+    }
+    atomic_fetch_add(&e->open_udps, 1);
+    net_slot_lock(u->o.slot);
+    net__udp_schedule_locked(u, OP_START);
+    net_slot_unlock(u->o.slot);
+    *out = u->o.handle;
+    return 0;
 }
 
-static int read_udp_config(const net_udp_config *in, net_udp_config *out)
+static int open_udp(net_engine_s *e, const char *host, uint16_t port, const net_udp_config *uc, net_handle *out)
 {
-    net_udp_config_init(out);
-    if (!in)
-        return 0;
-    if (in->size < offsetof(net_udp_config, flags) + sizeof in->flags || in->size > 4096)
-        return NET_E_INVAL;
-    size_t n = in->size < sizeof *out ? in->size : sizeof *out;
-    memcpy(out, in, n);
-    out->size = sizeof *out;
-    if (out->max_datagram == 0)
-        out->max_datagram = NET_UDP_MAX_PAYLOAD;
-    if (out->send_cap == 0)
-        out->send_cap = UDP_DEFAULT_SEND_CAP;
-    const uint32_t known = NET_UDP_REUSEADDR | NET_UDP_IPV6ONLY | NET_UDP_BROADCAST;
-    if (out->max_datagram > NET_UDP_MAX_PAYLOAD || (out->flags & ~known) || out->rcvbuf < 0 || out->sndbuf < 0)
-        return NET_E_INVAL;
-    return 0;
+    if (!e->bk->udp_open)
+        return NET_E_UNSUPPORTED;
+    net_addr at;
+    net_sock s;
+    int rc = os_resolve(host, port, &at, NULL);
+    if (rc == 0)
+        rc = os_udp_open(&at, uc->flags, uc->rcvbuf, uc->sndbuf, &s, NULL);
+    if (rc)
+        return rc;
+    if ((rc = start_udp(e, s, uc, out)) != 0)
+        os_sock_close(s);
+    return rc;
 }
 
 NET_API int net_udp_open(net_engine eh, const char *host, uint16_t port, const net_udp_config *cfg, net_handle *out)
@@ -107,56 +115,13 @@ NET_API int net_udp_open(net_engine eh, const char *host, uint16_t port, const n
         return NET_E_INVAL;
     *out = 0;
     net_udp_config uc;
-    int rc = read_udp_config(cfg, &uc);
+    int rc = net__read_udp_config(cfg, &uc);
     if (rc)
         return rc;
     net_engine_s *e = net__engine_enter(eh);
     if (!e)
         return NET_E_BADHANDLE;
-    net_addr at;
-    net_sock s = NET_BAD_SOCK;
-    net_udp *u = NULL;
-    if (!e->bk->udp_open) {
-        rc = NET_E_UNSUPPORTED;
-        goto fail;
-    }
-    if ((rc = os_resolve(host, port, &at, NULL)) != 0)
-        goto fail;
-    if ((rc = os_udp_open(&at, uc.flags, uc.rcvbuf, uc.sndbuf, &s, NULL)) != 0)
-        goto fail;
-    if (!(u = net__calloc(1, sizeof *u))) {
-        rc = NET_E_NOMEM;
-        goto fail;
-    }
-    u->o.kind = OBJ_UDP;
-    u->o.sock = s;
-    u->o.loop = net__pick_loop(e);
-    atomic_init(&u->o.user, uc.user);
-    u->state = US_OPEN;
-    u->send_cap = uc.send_cap;
-    u->rx_max = uc.max_datagram;
-    atomic_init(&u->max_datagram, uc.max_datagram);
-    atomic_init(&u->dropped, 0);
-    atomic_init(&u->errors_dropped, 0);
-    atomic_init(&u->rx_unpolled, 0);
-    atomic_init(&u->paused, 0);
-    if ((rc = net__reserve_events(e, NET_UDP_EVENTS)) != 0)
-        goto fail;
-    if ((rc = net_handle_alloc(&e->handles, NET__T_UDP, u, &u->o.handle, &u->o.slot)) != 0) {
-        net__unreserve_events(e, NET_UDP_EVENTS);
-        goto fail;
-    }
-    atomic_fetch_add(&e->open_udps, 1);
-    net_slot_lock(u->o.slot);
-    net__udp_schedule_locked(u, OP_START);
-    net_slot_unlock(u->o.slot);
-    *out = u->o.handle;
-    net__engine_leave(e);
-    return 0;
-fail:
-    free(u);
-    if (s != NET_BAD_SOCK)
-        os_sock_close(s);
+    rc = open_udp(e, host, port, &uc, out);
     net__engine_leave(e);
     return rc;
 }
@@ -449,11 +414,7 @@ void net__udp_received(net_udp *u, const void *data, size_t len, const net_addr 
         count_dropped(loop, u);
         return;
     }
-    net_event ev;
-    memset(&ev, 0, sizeof ev);
-    ev.type = NET_EV_DATAGRAM;
-    ev.handle = u->o.handle;
-    ev.user = atomic_load_explicit(&u->o.user, memory_order_relaxed);
+    net_event ev = net__obj_event(&u->o, NET_EV_DATAGRAM, 0, 0);
     ev.data = msg;
     ev.len = (uint32_t)len;
     if (from)
@@ -534,11 +495,8 @@ void net__udp_released(net_udp *u)
 
 void net__udp_free(net_engine_s *e, net_udp *u)
 {
-    net__unreserve_events(e, NET_UDP_EVENTS);
+    net__obj_retire(e, &u->o, NET_UDP_EVENTS);
     free(u->batch);
-    net_slot *s = net_handle_lock(&e->handles, u->o.handle, NET__TBIT(NET__T_UDP));
-    if (s)
-        net_slot_retire(&e->handles, s);
     free(u);
 }
 
