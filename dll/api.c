@@ -233,7 +233,7 @@ static int udp_set_option(locked *l, int option, int64_t value)
     case NET_OPT_SEND_CAP:
         if (value < 0 || value > UINT32_MAX)
             return NET_E_INVAL;
-        u->send_cap = (uint32_t)value;
+        u->sq.send_cap = (uint32_t)value;
         return 0;
     case NET_OPT_MAX_DATAGRAM: /* up to what the receive buffers were sized for at open */
         if (value < 1 || value > u->rx_max)
@@ -255,7 +255,7 @@ static int udp_get_option(locked *l, int option, int64_t *value)
     net_udp *u = l->slot->obj;
     switch (option) {
     case NET_OPT_SEND_CAP:
-        *value = u->send_cap;
+        *value = u->sq.send_cap;
         return 0;
     case NET_OPT_MAX_DATAGRAM:
         *value = atomic_load(&u->max_datagram);
@@ -299,7 +299,7 @@ NET_API int net_set_option(net_handle h, int option, int64_t value)
             break;
         }
         if (option == NET_OPT_SEND_CAP)
-            c->send_cap = (uint32_t)value;
+            c->sq.send_cap = (uint32_t)value;
         else if (option == NET_OPT_HIGHWATER && (uint32_t)value >= c->lowwater)
             c->highwater = (uint32_t)value;
         else if (option == NET_OPT_LOWWATER && (uint32_t)value <= c->highwater)
@@ -344,7 +344,7 @@ NET_API int net_get_option(net_handle h, int option, int64_t *value)
         if (!c)
             rc = NET_E_INVAL;
         else
-            *value = option == NET_OPT_SEND_CAP    ? c->send_cap
+            *value = option == NET_OPT_SEND_CAP    ? c->sq.send_cap
                      : option == NET_OPT_HIGHWATER ? c->highwater
                      : option == NET_OPT_LOWWATER  ? c->lowwater
                                                    : atomic_load(&c->idle_ms);
@@ -416,9 +416,9 @@ NET_API int net_send_queued(net_handle h, uint64_t *bytes)
     if (rc)
         return rc;
     if (net_handle_type(h) == NET__T_UDP)
-        *bytes = ((net_udp *)l.slot->obj)->sq_bytes;
+        *bytes = ((net_udp *)l.slot->obj)->sq.bytes;
     else
-        *bytes = ((net_conn *)l.slot->obj)->sq_bytes;
+        *bytes = ((net_conn *)l.slot->obj)->sq.bytes;
     unlock_handle(&l);
     return 0;
 }

@@ -18,6 +18,7 @@
 #include <string.h>
 #include "backend.h"
 #include "block.h"
+#include "flow.h"
 #include "frame.h"
 #include "handle.h"
 #include "list.h"
@@ -28,6 +29,7 @@
 #define NET_SEND_IOV_MAX 64
 #define NET_RX_BLOCK_SIZE (64 * 1024)
 #define NET_RX_MIN_WINDOW (16 * 1024)
+#define NET_SEND_CHUNK_MIN 512 /* a send queue's first copy chunk */
 #define NET_TICK_MS 100
 #define NET_POLL_CHUNK 256          /* events moved out of the queue under one lock */
 #define NET_MAX_MESSAGE 0x7FFFFFFFu /* largest max_message a config may ask for */
@@ -84,13 +86,8 @@ struct net_conn {
     int state;
     int shutdown_requested; /* net_shutdown: FIN once the queue drains */
     int abort_requested;    /* net_abort: nothing more goes out, not even a FIN */
-    net_seg *sq;            /* send queue ring */
-    uint32_t sq_cap, sq_head, sq_count;
-    uint32_t sq_inflight; /* segments handed to the backend */
-    uint64_t sq_bytes;
-    net_block *sq_chunk; /* copy chunk being filled */
-    uint32_t send_cap, highwater, lowwater;
-    int flush_scheduled;
+    net_sendq sq;           /* of net_seg */
+    uint32_t highwater, lowwater;
     atomic_uint idle_ms;
     int above_highwater;
     int water_queued; /* a SEND_HIGHWATER/DRAINED waits to be polled */
@@ -117,8 +114,7 @@ struct net_conn {
     net_link linger_node;     /* on loop->linger */
 
     /* ---- shared through atomics ---- */
-    atomic_int_least64_t rx_unpolled; /* payload bytes queued, not yet polled */
-    atomic_int paused;                /* 1 paused, 2 resume requested */
+    net_rx_gate rx; /* payload bytes */
     atomic_uint_least64_t last_delivery_seq;
 };
 
@@ -146,14 +142,8 @@ struct net_udp {
     int state;
     int connected;
     net_addr peer;
-    net_udp_out *sq; /* send queue ring */
-    uint32_t sq_cap, sq_head, sq_count;
-    uint32_t sq_inflight; /* datagrams handed to the backend, at the head */
-    uint64_t sq_bytes;    /* payload + per-datagram overhead, against send_cap */
-    net_block *sq_chunk;  /* copy chunk being filled */
-    uint32_t send_cap;
+    net_sendq sq; /* of net_udp_out; bytes are payload + a per-datagram overhead */
     atomic_uint max_datagram;
-    int flush_scheduled;
     int abort_requested;
     int error_queued; /* an ERROR waits to be polled */
 
@@ -169,8 +159,7 @@ struct net_udp {
     /* ---- shared through atomics ---- */
     atomic_uint_least64_t dropped;
     atomic_uint_least64_t errors_dropped;
-    atomic_int_least64_t rx_unpolled;
-    atomic_int paused; /* 1 paused, 2 resume requested */
+    net_rx_gate rx; /* payload + a per-datagram overhead */
 };
 
 typedef struct net_loop_stats {

@@ -4,13 +4,14 @@
 #include "testhooks.h"
 #include "core.h"
 
-#define UDP_BATCH 64      /* datagrams handed to the backend at once */
-#define UDP_OVERHEAD 64   /* counted per datagram against caps, so empty datagrams are not free */
-#define UDP_CHUNK_MIN 512 /* copy chunks start here and double while kept full */
-#define UDP_CHUNK (64 * 1024)
+#define UDP_BATCH 64          /* datagrams handed to the backend at once */
+#define UDP_OVERHEAD 64       /* counted per datagram against caps, so empty datagrams are not free */
+#define UDP_CHUNK (64 * 1024) /* the largest copy chunk (flow.h) */
+#define UDP_RING_MIN 16       /* datagrams a send queue's ring starts with */
 
 static void close_now(net_loop *loop, net_udp *u, int reason);
 static void flush(net_loop *loop, net_udp *u);
+static void recv_start(net_loop *loop, net_obj *o);
 
 /* ---- what backends read ---- */
 
@@ -73,13 +74,12 @@ static int start_udp(net_engine_s *e, net_sock s, const net_udp_config *uc, net_
         return NET_E_NOMEM;
     net__obj_init(&u->o, OBJ_UDP, s, net__pick_loop(e), uc->user);
     u->state = US_OPEN;
-    u->send_cap = uc->send_cap;
+    u->sq.send_cap = uc->send_cap;
     u->rx_max = uc->max_datagram;
     atomic_init(&u->max_datagram, uc->max_datagram);
     atomic_init(&u->dropped, 0);
     atomic_init(&u->errors_dropped, 0);
-    atomic_init(&u->rx_unpolled, 0);
-    atomic_init(&u->paused, 0);
+    net_rx_gate_init(&u->rx);
     int rc = net__obj_register(e, &u->o, NET_UDP_EVENTS);
     if (rc) {
         free(u);
@@ -128,30 +128,15 @@ NET_API int net_udp_open(net_engine eh, const char *host, uint16_t port, const n
 
 void net__udp_schedule_locked(net_udp *u, uint32_t ops)
 {
-    if (u->state == US_CLOSED)
-        return;
-    if (ops == OP_FLUSH) {
-        if (u->flush_scheduled)
-            return;
-        u->flush_scheduled = 1;
-    }
-    net__loop_schedule(u->o.loop, &u->o, ops);
+    if (u->state != US_CLOSED)
+        net__sendq_schedule(&u->sq, &u->o, ops);
 }
 
 /* ---- send queue (slot lock held) ---- */
 
-static uint8_t *chunk_reserve(net_udp *u, uint32_t need)
+static net_udp_out *out_at(net_udp *u, uint32_t i)
 {
-    net_block *b = u->sq_chunk;
-    if (!b || b->cap - b->used < need) {
-        uint32_t size = b ? (b->cap >= UDP_CHUNK / 2 ? UDP_CHUNK : b->cap * 2) : UDP_CHUNK_MIN;
-        net_block *nb = net_block_new(need > size ? need : size);
-        if (!nb)
-            return NULL;
-        net_block_unref(b, 1);
-        u->sq_chunk = b = nb;
-    }
-    return b->data + b->used;
+    return (net_udp_out *)u->sq.ring + net_sendq_pos(&u->sq, i);
 }
 
 static int same_addr(const net_addr *a, const net_addr *b)
@@ -161,67 +146,47 @@ static int same_addr(const net_addr *a, const net_addr *b)
     return memcmp(a->ip, b->ip, a->family == NET_AF_INET ? 4 : 16) == 0;
 }
 
+/* Whether a datagram may go to `to` (NULL: the connected peer). */
+static int check_destination(const net_udp *u, const net_addr *to)
+{
+    if (!to)
+        return u->connected ? 0 : NET_E_NOTCONN;
+    if (to->family != NET_AF_INET && to->family != NET_AF_INET6)
+        return NET_E_ADDR;
+    return u->connected && !same_addr(to, &u->peer) ? NET_E_INVAL : 0;
+}
+
 int net__udp_queue(net_udp *u, const net_addr *to, const net_buf *bufs, uint32_t count)
 {
     if (u->state != US_OPEN)
         return NET_E_CLOSED;
-    if (to) {
-        if (to->family != NET_AF_INET && to->family != NET_AF_INET6)
-            return NET_E_ADDR;
-        if (u->connected && !same_addr(to, &u->peer))
-            return NET_E_INVAL;
-    } else if (!u->connected) {
-        return NET_E_NOTCONN;
-    }
-    uint64_t total = 0;
-    for (uint32_t i = 0; i < count; i++) {
-        if (!bufs[i].data && bufs[i].len)
-            return NET_E_INVAL;
-        total += bufs[i].len;
-    }
+    uint64_t total;
+    int rc = check_destination(u, to);
+    if (rc || (rc = net_bufs_total(bufs, count, &total)) != 0)
+        return rc;
     if (total > atomic_load_explicit(&u->max_datagram, memory_order_relaxed))
         return NET_E_MSGSIZE;
     uint64_t charge = total + UDP_OVERHEAD;
-    if (charge > u->send_cap) /* could never fit: waiting would not help */
-        return NET_E_MSGSIZE;
-    if (u->sq_bytes + charge > u->send_cap)
-        return NET_E_WOULDBLOCK;
-    if (u->sq_count == u->sq_cap) {
-        uint32_t cap = u->sq_cap ? u->sq_cap * 2 : 16;
-        net_udp_out *sq = net__malloc(cap * sizeof *sq);
-        if (!sq)
-            return NET_E_NOMEM;
-        for (uint32_t i = 0; i < u->sq_count; i++)
-            sq[i] = u->sq[(u->sq_head + i) & (u->sq_cap - 1)];
-        free(u->sq);
-        u->sq = sq;
-        u->sq_cap = cap;
-        u->sq_head = 0;
-    }
-    uint8_t *w = chunk_reserve(u, (uint32_t)total);
+    if ((rc = net_sendq_admit(&u->sq, charge)) != 0)
+        return rc;
+    if (net_sendq_room(&u->sq, 1, sizeof(net_udp_out), UDP_RING_MIN) != 0)
+        return NET_E_NOMEM;
+    uint8_t *w = net_sendq_reserve(&u->sq, (uint32_t)total, UDP_CHUNK);
     if (!w)
         return NET_E_NOMEM;
-    uint8_t *p = w;
-    for (uint32_t i = 0; i < count; i++) {
-        if (bufs[i].len)
-            memcpy(p, bufs[i].data, bufs[i].len);
-        p += bufs[i].len;
-    }
-    u->sq_chunk->used += (uint32_t)total;
-    net_block_ref(u->sq_chunk, 1);
-    net_udp_out *o = &u->sq[(u->sq_head + u->sq_count) & (u->sq_cap - 1)];
+    net_bufs_copy(w, bufs, count);
+    u->sq.chunk->used += (uint32_t)total;
+    net_block_ref(u->sq.chunk, 1);
+    net_udp_out *o = out_at(u, u->sq.count);
     memset(o, 0, sizeof *o);
     o->d.data = w;
     o->d.len = (uint32_t)total;
     o->d.connected = to == NULL;
     if (to)
         o->d.to = *to;
-    o->blk = u->sq_chunk;
-    u->sq_count++;
-    u->sq_bytes += charge;
-    net_engine_s *e = u->o.loop->e;
-    atomic_fetch_add_explicit(&e->send_queued, charge, memory_order_relaxed);
-    atomic_fetch_add_explicit(&e->messages_out, 1, memory_order_relaxed);
+    o->blk = u->sq.chunk;
+    u->sq.count++;
+    net__sendq_charge(&u->sq, u->o.loop->e, charge);
     net__udp_schedule_locked(u, OP_FLUSH);
     return 0;
 }
@@ -230,33 +195,24 @@ int net__udp_queue(net_udp *u, const net_addr *to, const net_buf *bufs, uint32_t
 static void sq_pop(net_udp *u, uint32_t n)
 {
     uint64_t freed = 0;
-    for (uint32_t i = 0; i < n && u->sq_count; i++) {
-        net_udp_out *o = &u->sq[u->sq_head];
+    for (uint32_t i = 0; i < n && u->sq.count; i++) {
+        net_udp_out *o = out_at(u, 0);
         freed += o->d.len + UDP_OVERHEAD;
         net_block_unref(o->blk, 1);
-        u->sq_head = (u->sq_head + 1) & (u->sq_cap - 1);
-        u->sq_count--;
+        net_sendq_pop(&u->sq);
     }
-    u->sq_bytes -= freed;
-    atomic_fetch_sub_explicit(&u->o.loop->e->send_queued, freed, memory_order_relaxed);
-    if (u->sq_count == 0 && u->sq_chunk) {
-        if (atomic_load(&u->sq_chunk->refs) == 1)
-            u->sq_chunk->used = 0; /* nothing points into it any more: refill it from the start */
-        else {
-            net_block_unref(u->sq_chunk, 1);
-            u->sq_chunk = NULL;
-        }
+    net__sendq_discharge(&u->sq, u->o.loop->e, freed);
+    /* Empty, with a chunk somebody else still holds: let it go. */
+    if (!net_sendq_rewind(&u->sq) && u->sq.count == 0 && u->sq.chunk) {
+        net_block_unref(u->sq.chunk, 1);
+        u->sq.chunk = NULL;
     }
 }
 
 static void sq_clear(net_udp *u)
 {
-    sq_pop(u, u->sq_count);
-    net_block_unref(u->sq_chunk, 1);
-    u->sq_chunk = NULL;
-    free(u->sq);
-    u->sq = NULL;
-    u->sq_cap = u->sq_head = u->sq_count = 0;
+    sq_pop(u, u->sq.count);
+    net_sendq_free(&u->sq);
 }
 
 /* ---- sending (loop thread) ---- */
@@ -273,8 +229,8 @@ static int batch_done(net_loop *loop, net_udp *u, uint32_t n)
 {
     net_slot_lock(u->o.slot);
     sq_pop(u, n);
-    u->sq_inflight = 0;
-    int empty = u->sq_count == 0;
+    u->sq.inflight = 0;
+    int empty = u->sq.count == 0;
     int closing = u->state == US_CLOSING;
     int aborting = u->abort_requested;
     net_slot_unlock(u->o.slot);
@@ -289,14 +245,14 @@ static void flush(net_loop *loop, net_udp *u)
 {
     while (!u->releasing && u->attached) {
         net_slot_lock(u->o.slot);
-        u->flush_scheduled = 0;
+        u->sq.flush_scheduled = 0;
         if (u->abort_requested) {
             net_slot_unlock(u->o.slot);
             close_now(loop, u, NET_E_ABORTED);
             return;
         }
-        if (u->sq_inflight || u->sq_count == 0) {
-            int close_ready = u->sq_count == 0 && u->state == US_CLOSING;
+        if (u->sq.inflight || u->sq.count == 0) {
+            int close_ready = u->sq.count == 0 && u->state == US_CLOSING;
             net_slot_unlock(u->o.slot);
             if (close_ready)
                 close_now(loop, u, 0);
@@ -310,13 +266,13 @@ static void flush(net_loop *loop, net_udp *u)
                 return;
             }
         }
-        uint32_t n = u->sq_count < UDP_BATCH ? u->sq_count : UDP_BATCH;
+        uint32_t n = u->sq.count < UDP_BATCH ? u->sq.count : UDP_BATCH;
         u->batch_bytes = 0;
         for (uint32_t i = 0; i < n; i++) {
-            u->batch[i] = u->sq[(u->sq_head + i) & (u->sq_cap - 1)].d;
+            u->batch[i] = out_at(u, i)->d;
             u->batch_bytes += u->batch[i].len;
         }
-        u->sq_inflight = n;
+        u->sq.inflight = n;
         net_slot_unlock(u->o.slot);
         u->batch_failed = 0;
         int r = loop->e->bk->udp_send(loop, u, u->batch, (int)n);
@@ -358,38 +314,22 @@ void net__udp_send_failed(net_udp *u, const net_dgram *d, int err, int os_error)
 
 /* ---- receiving (loop thread) ---- */
 
-static void recv_start(net_loop *loop, net_udp *u)
+/* The receive gate's switches (net_rx_switch), hence the net_obj. */
+static void recv_start(net_loop *loop, net_obj *o)
 {
-    if (!u->receiving && u->attached && !u->releasing && atomic_load(&u->paused) == 0) {
+    net_udp *u = (net_udp *)o;
+    if (!u->receiving && u->attached && !u->releasing && net_rx_gate_flowing(&u->rx)) {
         u->receiving = 1;
         loop->e->bk->udp_recv_start(loop, u);
     }
 }
 
-static void recv_stop(net_loop *loop, net_udp *u)
+static void recv_stop(net_loop *loop, net_obj *o)
 {
+    net_udp *u = (net_udp *)o;
     if (u->receiving) {
         u->receiving = 0;
         loop->e->bk->udp_recv_stop(loop, u);
-    }
-}
-
-/* The script is behind: stop reading and let the kernel's buffer (and then
- * the kernel, by dropping) absorb the excess until it catches up. */
-static void maybe_pause(net_loop *loop, net_udp *u)
-{
-    uint32_t limit = loop->e->cfg.recv_limit;
-    if (!u->receiving || atomic_load(&u->rx_unpolled) <= (int64_t)limit)
-        return;
-    atomic_store(&u->paused, 1);
-    recv_stop(loop, u);
-    atomic_fetch_add(&loop->e->recv_paused, 1);
-    if (atomic_load(&u->rx_unpolled) <= (int64_t)(limit / 2)) {
-        int expected = 1;
-        if (atomic_compare_exchange_strong(&u->paused, &expected, 0)) {
-            atomic_fetch_sub(&loop->e->recv_paused, 1);
-            recv_start(loop, u);
-        }
     }
 }
 
@@ -420,16 +360,19 @@ void net__udp_received(net_udp *u, const void *data, size_t len, const net_addr 
     if (from)
         ev.addr = *from;
     int64_t charge = (int64_t)len + UDP_OVERHEAD;
-    atomic_fetch_add(&u->rx_unpolled, charge);
+    net_rx_gate_charge(&u->rx, charge);
     atomic_fetch_add_explicit(&loop->stats.bytes_in, len, memory_order_relaxed);
     atomic_fetch_add_explicit(&loop->stats.dgrams_in, 1, memory_order_relaxed);
     if (net__push_event(loop->e, &ev, owner, u) != 0) {
-        atomic_fetch_sub(&u->rx_unpolled, charge);
+        net_rx_gate_refund(&u->rx, charge);
         net_block_unref(owner, 1);
         count_dropped(loop, u);
         return;
     }
-    maybe_pause(loop, u);
+    /* The script is behind: the kernel's buffer (and then the kernel, by
+     * dropping) absorbs the excess until it catches up. */
+    if (u->receiving)
+        net__rx_gate_check(&u->rx, loop, &u->o, recv_stop, recv_start);
 }
 
 void net__udp_recv_error(net_udp *u, int err, int os_error)
@@ -445,12 +388,7 @@ void net__udp_recv_error(net_udp *u, int err, int os_error)
 
 void net__udp_delivered(net_engine_s *e, net_udp *u, const net_event *ev)
 {
-    int64_t charge = (int64_t)ev->len + UDP_OVERHEAD;
-    int64_t left = atomic_fetch_sub(&u->rx_unpolled, charge) - charge;
-    if (left > (int64_t)(e->cfg.recv_limit / 2) || atomic_load(&u->paused) != 1)
-        return;
-    int expected = 1;
-    if (atomic_compare_exchange_strong(&u->paused, &expected, 2)) {
+    if (net__rx_gate_polled(&u->rx, e, (int64_t)ev->len + UDP_OVERHEAD)) {
         net_slot_lock(u->o.slot);
         net__udp_schedule_locked(u, OP_RESUME);
         net_slot_unlock(u->o.slot);
@@ -469,8 +407,7 @@ static void close_now(net_loop *loop, net_udp *u, int reason)
     u->state = US_CLOSED; /* from here on no thread schedules work for it */
     net_slot_unlock(u->o.slot);
     net__loop_unschedule(loop, &u->o);
-    if (atomic_exchange(&u->paused, 0))
-        atomic_fetch_sub(&loop->e->recv_paused, 1);
+    net__rx_gate_open(&u->rx, loop->e);
     if (!u->attached) {
         os_sock_close(u->o.sock);
         u->o.sock = NET_BAD_SOCK;
@@ -487,7 +424,6 @@ void net__udp_released(net_udp *u)
     net_list_remove(&u->o.node);
     net_slot_lock(u->o.slot);
     sq_clear(u);
-    u->sq_inflight = 0;
     net_slot_unlock(u->o.slot);
     atomic_fetch_sub(&loop->e->open_udps, 1);
     push_udp_event(u, NET_EV_CLOSE, u->close_reason, 0, NULL);
@@ -525,19 +461,14 @@ void net__udp_run_ops(net_loop *loop, net_udp *u, uint32_t ops)
             return;
         }
         u->attached = 1;
-        recv_start(loop, u);
+        recv_start(loop, &u->o);
     }
     if (ops & OP_ABORT) {
         close_now(loop, u, NET_E_ABORTED);
         return;
     }
-    if (ops & OP_RESUME) {
-        int expected = 2;
-        if (atomic_compare_exchange_strong(&u->paused, &expected, 0)) {
-            atomic_fetch_sub(&loop->e->recv_paused, 1);
-            recv_start(loop, u);
-        }
-    }
+    if ((ops & OP_RESUME) && net__rx_gate_resume(&u->rx, loop->e))
+        recv_start(loop, &u->o);
     if ((ops & OP_CLOSE) && !u->close_deadline) /* bounded from the moment it is asked for */
         u->close_deadline = loop->now + loop->e->cfg.close_timeout_ms;
     if (ops & (OP_FLUSH | OP_CLOSE))
