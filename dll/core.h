@@ -232,6 +232,8 @@ struct net_engine_s {
 net_engine_s *net__engine_enter(net_engine eh);
 net_engine_s *net__engine_enter_for(net_handle h);
 void net__engine_leave(net_engine_s *e);
+
+/* poll.c */
 /* An ordinary event: NET_E_NOMEM when the queue cannot grow. */
 int net__push_event(net_engine_s *e, const net_event *ev, net_block *blk, void *obj);
 /* Events an object must never lose (ACCEPT, CONNECT, CLOSE, and the one
@@ -241,6 +243,12 @@ int net__reserve_events(net_engine_s *e, uint32_t n);
 void net__unreserve_events(net_engine_s *e, uint32_t n);
 void net__push_reserved(net_engine_s *e, const net_event *ev, void *obj);
 void net__wake_poller(net_engine_s *e);
+/* An object whose CLOSE event is handed out: nothing refers to it any more. */
+void net__free_closed(net_engine_s *e, net_obj *o);
+/* Drops the references the last poll's payloads held. */
+void net__release_held(net_engine_s *e);
+/* Engine teardown: every event left goes, each CLOSE freeing its object. */
+void net__discard_events(net_engine_s *e);
 
 static inline int net__on_poll_thread(net_engine_s *e)
 {

@@ -1,13 +1,9 @@
-/* engine.c - engines, their loops and threads, the event queue and net_poll. */
+/* engine.c - engines: the table every call finds its engine in, choosing
+ * a backend, creating and destroying an engine, and its statistics. */
 #include <stdlib.h>
 #include <string.h>
 #include "testhooks.h"
 #include "core.h"
-
-typedef struct net_held {
-    net_block *blk;
-    int refs;
-} net_held;
 
 /* Engines are never freed: a stale engine handle always points at valid
  * memory, whose generation then says "not yours". */
@@ -53,63 +49,6 @@ net_engine_s *net__engine_enter_for(net_handle h)
 void net__engine_leave(net_engine_s *e)
 {
     atomic_fetch_sub(&e->calls, 1);
-}
-
-/* ---- the event queue ---- */
-
-/* Called with qlock held, after an event went in: wakes whoever waits. */
-static void signal_poller_unlock(net_engine_s *e)
-{
-    int signal = e->poller_waiting;
-    if (signal)
-        e->poller_waiting = 0;
-    os_mutex_unlock(&e->qlock);
-    if (signal)
-        os_cond_signal(&e->qcond);
-    else if (!e->threaded && !net__on_poll_thread(e))
-        net__wake_poller(e);
-}
-
-int net__push_event(net_engine_s *e, const net_event *ev, net_block *blk, void *obj)
-{
-    os_mutex_lock(&e->qlock);
-    int rc = net_queue_push(&e->queue, ev, blk, obj);
-    signal_poller_unlock(e);
-    return rc;
-}
-
-void net__push_reserved(net_engine_s *e, const net_event *ev, void *obj)
-{
-    os_mutex_lock(&e->qlock);
-    net_queue_push_reserved(&e->queue, ev, NULL, obj);
-    signal_poller_unlock(e);
-}
-
-int net__reserve_events(net_engine_s *e, uint32_t n)
-{
-    os_mutex_lock(&e->qlock);
-    int rc = net_queue_reserve(&e->queue, n);
-    os_mutex_unlock(&e->qlock);
-    return rc;
-}
-
-void net__unreserve_events(net_engine_s *e, uint32_t n)
-{
-    os_mutex_lock(&e->qlock);
-    net_queue_unreserve(&e->queue, n);
-    os_mutex_unlock(&e->qlock);
-}
-
-void net__wake_poller(net_engine_s *e)
-{
-    if (e->threaded) {
-        os_mutex_lock(&e->qlock);
-        e->poller_waiting = 0;
-        os_mutex_unlock(&e->qlock);
-        os_cond_signal(&e->qcond);
-    } else {
-        net__loop_wake(&e->loops[0]);
-    }
 }
 
 /* ---- backends ---- */
@@ -183,17 +122,31 @@ static int open_loops(net_engine_s *e, uint32_t want, int from)
 
 /* ---- create / destroy ---- */
 
-static void engine_release_resources(net_engine_s *e);
-
-/* An object whose CLOSE event is handed out: nothing refers to it any more. */
-static void free_closed(net_engine_s *e, net_obj *o)
+static void free_leftover(void *obj, uint32_t type, void *ctx)
 {
-    if (o->kind == OBJ_CONN)
-        net__conn_free(e, (net_conn *)o);
-    else if (o->kind == OBJ_UDP)
-        net__udp_free(e, (net_udp *)o);
-    else
-        net__listener_free(e, (net_listener *)o);
+    (void)ctx;
+    if (type == NET__T_TIMER)
+        free(obj);
+}
+
+/* Gives back what engine_init and the loops took, and the slot. */
+static void engine_release_resources(net_engine_s *e)
+{
+    net__loops_free(e);
+    net__release_held(e);
+    free(e->held);
+    free(e->side);
+    net_queue_free(&e->queue);
+    net_handles_each(&e->handles, free_leftover, NULL);
+    net_handles_free(&e->handles);
+    net_timers_free(&e->timers);
+    os_cond_destroy(&e->qcond);
+    os_mutex_destroy(&e->qlock);
+    net_spin_lock(&g_engines_lock);
+    e->held = NULL;
+    e->side = NULL;
+    e->claimed = 0;
+    net_spin_unlock(&g_engines_lock);
 }
 
 /* A free engine slot, claimed (e->claimed) under g_engines_lock with a new
@@ -299,39 +252,6 @@ NET_API int net_engine_create(const net_config *cfg, net_engine *out)
     return 0;
 }
 
-static void release_held(net_engine_s *e)
-{
-    for (uint32_t i = 0; i < e->nheld; i++)
-        net_block_unref(e->held[i].blk, e->held[i].refs);
-    e->nheld = 0;
-}
-
-static void free_leftover(void *obj, uint32_t type, void *ctx)
-{
-    (void)ctx;
-    if (type == NET__T_TIMER)
-        free(obj);
-}
-
-static void engine_release_resources(net_engine_s *e)
-{
-    net__loops_free(e);
-    release_held(e);
-    free(e->held);
-    free(e->side);
-    net_queue_free(&e->queue);
-    net_handles_each(&e->handles, free_leftover, NULL);
-    net_handles_free(&e->handles);
-    net_timers_free(&e->timers);
-    os_cond_destroy(&e->qcond);
-    os_mutex_destroy(&e->qlock);
-    net_spin_lock(&g_engines_lock);
-    e->held = NULL;
-    e->side = NULL;
-    e->claimed = 0;
-    net_spin_unlock(&g_engines_lock);
-}
-
 NET_API int net_engine_destroy(net_engine eh)
 {
     net_engine_s *e = net__engine_enter(eh);
@@ -350,14 +270,9 @@ NET_API int net_engine_destroy(net_engine eh)
     net__loops_stop(e);
     net__loops_close(e);
 
-    /* Every connection and listener has its CLOSE queued now: free them. */
-    net_event ev;
-    net_qside side;
-    while (net_queue_take(&e->queue, &ev, &side, 1) == 1) {
-        net_block_unref(side.blk, 1);
-        if (ev.type == NET_EV_CLOSE && side.obj)
-            free_closed(e, side.obj);
-    }
+    /* Every connection, listener and UDP socket has its CLOSE queued now;
+     * taking each CLOSE out frees its object. */
+    net__discard_events(e);
     engine_release_resources(e);
     return 0;
 }
@@ -407,234 +322,4 @@ NET_API int net_engine_stats(net_engine eh, net_stats *st)
     st->size = caller_size;
     net__engine_leave(e);
     return 0;
-}
-
-/* ---- polling ---- */
-
-/* Room to hold n more payload blocks; deliver() makes it before it takes
- * events out, so holding one can never fail half way. */
-static int held_room(net_engine_s *e, uint32_t n)
-{
-    if (e->held_cap - e->nheld >= n)
-        return 0;
-    uint32_t cap = e->held_cap ? e->held_cap : 256;
-    while (cap - e->nheld < n)
-        cap *= 2;
-    net_held *h = net__realloc(e->held, cap * sizeof *h);
-    if (!h)
-        return NET_E_NOMEM;
-    e->held = h;
-    e->held_cap = cap;
-    return 0;
-}
-
-static void hold_block(net_engine_s *e, net_block *b)
-{
-    if (e->nheld && e->held[e->nheld - 1].blk == b) {
-        e->held[e->nheld - 1].refs++;
-        return;
-    }
-    e->held[e->nheld].blk = b;
-    e->held[e->nheld].refs = 1;
-    e->nheld++;
-}
-
-static uint64_t next_timer_due(net_engine_s *e)
-{
-    net_spin_lock(&e->timers.lock);
-    uint64_t due = net_timers_next(&e->timers);
-    net_spin_unlock(&e->timers.lock);
-    return due;
-}
-
-static void fire_timers(net_engine_s *e, uint64_t now)
-{
-    for (;;) {
-        int rearmed = 0;
-        net_event ev;
-        net_spin_lock(&e->timers.lock);
-        net_timer *tm = net_timers_pop_due(&e->timers, now, &rearmed);
-        /* A repeating timer whose last TIMER is not polled yet gets no
-         * second one: one event in its reserved room, not a backlog. */
-        int push = tm && !tm->queued;
-        if (push) {
-            tm->queued = 1;
-            memset(&ev, 0, sizeof ev);
-            ev.type = NET_EV_TIMER;
-            ev.handle = tm->handle;
-            ev.user = atomic_load(&tm->user);
-        }
-        net_spin_unlock(&e->timers.lock);
-        if (!tm)
-            return;
-        if (push)
-            net__push_reserved(e, &ev, NULL);
-    }
-}
-
-/* Hands out up to max events; CLOSE frees its object, a TIMER of a timer
- * closed meanwhile is dropped. Events come out of the queue NET_POLL_CHUNK
- * at a time, so what a poll needs beside the caller's array is fixed
- * whatever max the caller passes. */
-static int deliver(net_engine_s *e, net_event *out, int max)
-{
-    uint64_t seq = atomic_load(&e->poll_seq);
-    int kept = 0;
-    while (kept < max) {
-        uint32_t want = (uint32_t)(max - kept) < NET_POLL_CHUNK ? (uint32_t)(max - kept) : NET_POLL_CHUNK;
-        if (held_room(e, want) != 0) { /* out of memory: what was taken so far, or the error */
-            want = e->held_cap - e->nheld;
-            if (want == 0)
-                return kept ? kept : NET_E_NOMEM;
-        }
-        os_mutex_lock(&e->qlock);
-        uint32_t n = net_queue_take(&e->queue, out + kept, e->side, want);
-        os_mutex_unlock(&e->qlock);
-        int first = kept;
-        for (uint32_t i = 0; i < n; i++) {
-            net_qside *s = &e->side[i];
-            net_event *ev = &out[first + (int)i];
-            if (s->blk)
-                hold_block(e, s->blk);
-            if (ev->type == NET_EV_DATA && s->obj) {
-                net_conn *c = s->obj;
-                atomic_store(&c->last_delivery_seq, seq);
-                net__conn_delivered(e, c, ev);
-            } else if (ev->type == NET_EV_DATAGRAM && s->obj) {
-                net__udp_delivered(e, s->obj, ev);
-            } else if (ev->type == NET_EV_CLOSE && s->obj) {
-                free_closed(e, s->obj);
-            } else if ((ev->type == NET_EV_SEND_HIGHWATER || ev->type == NET_EV_SEND_DRAINED) && s->obj) {
-                net__conn_water_polled(s->obj);
-            } else if (ev->type == NET_EV_ERROR && s->obj) {
-                net__udp_error_polled(s->obj);
-            } else if (ev->type == NET_EV_TIMER) {
-                net_slot *slot = net_handle_lock(&e->handles, ev->handle, NET__TBIT(NET__T_TIMER));
-                if (!slot) { /* closed after it fired: its reserved room was left for us to give up */
-                    net__unreserve_events(e, NET_TIMER_EVENTS);
-                    continue;
-                }
-                net_timer *tm = slot->obj;
-                if (tm->repeat_ms == 0) { /* a one-shot timer's handle ends with its event */
-                    net_slot_retire(&e->handles, slot);
-                    net__unreserve_events(e, NET_TIMER_EVENTS);
-                    free(tm);
-                } else {
-                    net_spin_lock(&e->timers.lock);
-                    tm->queued = 0;
-                    net_spin_unlock(&e->timers.lock);
-                    net_slot_unlock(slot);
-                }
-            }
-            if (kept != first + (int)i)
-                out[kept] = *ev;
-            kept++;
-        }
-        if (n < want)
-            break;
-    }
-    return kept;
-}
-
-/* Milliseconds from now until a deadline, as a wait timeout (-1 = never). */
-static int ms_until(uint64_t until, uint64_t now)
-{
-    if (until == UINT64_MAX)
-        return -1;
-    if (until <= now)
-        return 0;
-    return until - now > 0x7FFFFFFF ? 0x7FFFFFFF : (int)(until - now);
-}
-
-NET_API int net_poll(net_engine eh, net_event *events, int max, int timeout_ms)
-{
-    net_engine_s *e = net__engine_enter(eh);
-    if (!e)
-        return NET_E_BADHANDLE;
-    if (!events || max <= 0) {
-        net__engine_leave(e);
-        return NET_E_INVAL;
-    }
-    int expected = 0;
-    if (!atomic_compare_exchange_strong(&e->polling, &expected, 1)) {
-        net__engine_leave(e);
-        return NET_E_BUSY;
-    }
-    atomic_store(&e->poll_thread, os_thread_self());
-    atomic_fetch_add(&e->poll_seq, 1);
-    release_held(e);
-    net__loops_wake_lingering(e);
-
-    uint64_t start = os_now_ms();
-    uint64_t deadline = timeout_ms < 0 ? UINT64_MAX : start + (uint64_t)timeout_ms;
-    int n = 0;
-    for (;;) {
-        uint64_t now = os_now_ms();
-        fire_timers(e, now);
-        uint64_t next_timer = next_timer_due(e);
-        uint64_t until = deadline < next_timer ? deadline : next_timer;
-        int wait_ms = ms_until(until, now);
-        if (!e->threaded) {
-            os_mutex_lock(&e->qlock);
-            if (e->queue.count || e->wakeup)
-                wait_ms = 0;
-            os_mutex_unlock(&e->qlock);
-            net__loop_iterate(&e->loops[0], wait_ms);
-        }
-        n = deliver(e, events, max);
-        if (n != 0)
-            break;
-        os_mutex_lock(&e->qlock);
-        if (e->wakeup) {
-            e->wakeup = 0;
-            os_mutex_unlock(&e->qlock);
-            break;
-        }
-        now = os_now_ms();
-        if (now >= deadline) {
-            os_mutex_unlock(&e->qlock);
-            break;
-        }
-        if (e->threaded && e->queue.count == 0) {
-            next_timer = next_timer_due(e);
-            until = deadline < next_timer ? deadline : next_timer;
-            wait_ms = ms_until(until, now);
-            if (wait_ms != 0) {
-                e->poller_waiting = 1;
-                os_cond_wait(&e->qcond, &e->qlock, wait_ms);
-                e->poller_waiting = 0;
-            }
-        }
-        os_mutex_unlock(&e->qlock);
-    }
-    atomic_store(&e->polling, 0);
-    net__engine_leave(e);
-    return n;
-}
-
-NET_API int net_wakeup(net_engine eh)
-{
-    net_engine_s *e = net__engine_enter(eh);
-    if (!e)
-        return NET_E_BADHANDLE;
-    os_mutex_lock(&e->qlock);
-    e->wakeup = 1;
-    os_mutex_unlock(&e->qlock);
-    net__wake_poller(e);
-    net__engine_leave(e);
-    return 0;
-}
-
-NET_API int net_post(net_engine eh, uint64_t value)
-{
-    net_engine_s *e = net__engine_enter(eh);
-    if (!e)
-        return NET_E_BADHANDLE;
-    net_event ev;
-    memset(&ev, 0, sizeof ev);
-    ev.type = NET_EV_USER;
-    ev.user = value;
-    int rc = net__push_event(e, &ev, NULL, NULL);
-    net__engine_leave(e);
-    return rc;
 }
