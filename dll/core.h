@@ -232,6 +232,13 @@ struct net_engine_s {
 net_engine_s *net__engine_enter(net_engine eh);
 net_engine_s *net__engine_enter_for(net_handle h);
 void net__engine_leave(net_engine_s *e);
+/* A handle's engine entered and its slot locked, if h is live and its type in type_mask. */
+typedef struct net_locked {
+    net_engine_s *e;
+    net_slot *slot;
+} net_locked;
+int net__lock_handle(net_handle h, uint32_t type_mask, net_locked *out);
+void net__unlock_handle(net_locked *l);
 
 /* poll.c */
 /* An ordinary event: NET_E_NOMEM when the queue cannot grow. */
@@ -285,6 +292,10 @@ void net__obj_init(net_obj *o, uint32_t kind, net_sock s, net_loop *loop, uint64
  * net__reserve_events); net__obj_retire gives both back. */
 int net__obj_register(net_engine_s *e, net_obj *o, uint32_t events);
 void net__obj_retire(net_engine_s *e, net_obj *o, uint32_t events);
+/* Socket calls reach the descriptor only while nobody has asked to close
+ * the object: once closing, the loop may close the descriptor at any time
+ * and its number may then name an unrelated socket. */
+int net__obj_socket_usable(const net_obj *o);
 
 /* An event about o, its other fields zero. */
 static inline net_event net__obj_event(const net_obj *o, uint32_t type, int status, int os_error)

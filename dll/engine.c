@@ -51,6 +51,25 @@ void net__engine_leave(net_engine_s *e)
     atomic_fetch_sub(&e->calls, 1);
 }
 
+int net__lock_handle(net_handle h, uint32_t type_mask, net_locked *out)
+{
+    out->e = net__engine_enter_for(h);
+    if (!out->e)
+        return NET_E_BADHANDLE;
+    out->slot = net_handle_lock(&out->e->handles, h, type_mask);
+    if (!out->slot) {
+        net__engine_leave(out->e);
+        return NET_E_BADHANDLE;
+    }
+    return 0;
+}
+
+void net__unlock_handle(net_locked *l)
+{
+    net_slot_unlock(l->slot);
+    net__engine_leave(l->e);
+}
+
 /* ---- backends ---- */
 
 static const net_backend *const g_backends[] = {

@@ -29,3 +29,14 @@ void net__obj_retire(net_engine_s *e, net_obj *o, uint32_t events)
     if (s)
         net_slot_retire(&e->handles, s);
 }
+
+int net__obj_socket_usable(const net_obj *o)
+{
+    if (o->kind == OBJ_CONN) {
+        int state = ((const net_conn *)o)->state;
+        return state == CS_OPEN || state == CS_CONNECTING;
+    }
+    if (o->kind == OBJ_UDP)
+        return ((const net_udp *)o)->state == US_OPEN;
+    return !((const net_listener *)o)->closing && o->sock != NET_BAD_SOCK;
+}

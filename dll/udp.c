@@ -513,17 +513,12 @@ NET_API int net_sendto(net_handle h, const net_addr *to, const void *data, uint3
 {
     if (!data && len)
         return NET_E_INVAL;
-    net_engine_s *e = net__engine_enter_for(h);
-    if (!e)
-        return NET_E_BADHANDLE;
-    net_slot *slot = net_handle_lock(&e->handles, h, NET__TBIT(NET__T_UDP));
-    int rc = NET_E_BADHANDLE;
-    if (slot) {
-        net_buf b = {data, len};
-        net_udp *u = slot->obj;
-        rc = net__udp_queue(u, to, &b, 1); /* no address on an unconnected socket: NET_E_NOTCONN, as net_send */
-        net_slot_unlock(slot);
-    }
-    net__engine_leave(e);
+    net_locked l;
+    int rc = net__lock_handle(h, NET__TBIT(NET__T_UDP), &l);
+    if (rc)
+        return rc;
+    net_buf b = {data, len};
+    rc = net__udp_queue(l.slot->obj, to, &b, 1); /* no address on an unconnected socket: NET_E_NOTCONN, as net_send */
+    net__unlock_handle(&l);
     return rc;
 }
