@@ -96,44 +96,56 @@ void net__listener_tick(net_loop *loop, net_listener *l)
     }
 }
 
+/* Out of descriptors: stop and retry shortly rather than spin on a
+ * backlog we cannot take. Other accept errors cost only that attempt. */
+static void accept_failed(net_loop *loop, net_listener *l, int os_error)
+{
+    if (os_error_is_resource(os_error) && l->accepting) {
+        l->accepting = 0;
+        l->retry_at = loop->now + ACCEPT_RETRY_MS;
+        loop->e->bk->accept_stop(loop, l);
+    }
+}
+
+/* The connection for an accepted socket; NULL when the engine is at
+ * max_connections or out of memory, the socket then reset and counted. */
+static net_conn *adopt(net_engine_s *e, net_listener *l, net_sock s)
+{
+    net_conn *c = NULL;
+    if (atomic_load(&e->open_conns) < e->cfg.max_connections) {
+        os_tcp_prepare(s, l->cfg.flags);
+        if (net__conn_create(e, s, &l->fcfg, l->cfg.flags, atomic_load(&l->o.user), &c) != 0)
+            c = NULL;
+    }
+    if (!c) {
+        os_sock_set_linger0(s);
+        os_sock_close(s);
+        atomic_fetch_add(&e->rejected, 1);
+    }
+    return c;
+}
+
 void net__accepted(net_listener *l, net_sock s, const net_addr *peer, int err, int os_error)
 {
     net_loop *loop = l->o.loop;
     net_engine_s *e = loop->e;
     if (err) {
-        /* Out of descriptors: stop and retry shortly rather than spin on
-         * a backlog we cannot take, or stop accepting for good. */
-        if (os_error_is_resource(os_error) && l->accepting) {
-            l->accepting = 0;
-            l->retry_at = loop->now + ACCEPT_RETRY_MS;
-            loop->e->bk->accept_stop(loop, l);
-        }
+        accept_failed(loop, l, os_error);
         return;
     }
     if (l->closed) { /* closing: the backend's last accepts */
         os_sock_close(s);
         return;
     }
-    if (atomic_load(&e->open_conns) >= e->cfg.max_connections) {
-        os_sock_set_linger0(s);
-        os_sock_close(s);
-        atomic_fetch_add(&e->rejected, 1);
+    net_conn *c = adopt(e, l, s);
+    if (!c)
         return;
-    }
-    os_tcp_prepare(s, l->cfg.flags);
-    net_conn *c;
-    if (net__conn_create(e, s, &l->fcfg, l->cfg.flags, atomic_load(&l->o.user), &c) != 0) {
-        os_sock_set_linger0(s);
-        os_sock_close(s);
-        atomic_fetch_add(&e->rejected, 1);
-        return;
-    }
-    if (peer)
-        c->peer = *peer; /* before the handle is out: no lock needed yet */
     net_event ev = net__obj_event(&c->o, NET_EV_ACCEPT, 0, 0);
     ev.parent = l->o.handle;
-    if (peer)
+    if (peer) {
+        c->peer = *peer; /* before the handle is out: no lock needed yet */
         ev.addr = *peer;
+    }
     /* ACCEPT is queued (into the connection's reserved room) before the
      * connection can produce anything. Once it is out the script may abort
      * the connection, and on another loop that can end in a CLOSE the poller
