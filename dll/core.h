@@ -1,6 +1,7 @@
 /*
- * core.h - the platform-neutral core's objects: engine, loops, connections,
- * listeners. Private to dll/; backends see only backend.h.
+ * core.h - the platform-neutral core's objects (engine, loops, connections,
+ * listeners, UDP sockets) and what each of the core's files offers the
+ * others. Private to dll/; backends see only backend.h.
  *
  * Threads and locks:
  * - a loop (one per I/O thread, or the poller's own with io_threads = 0)
@@ -29,7 +30,6 @@
 #define NET_SEND_IOV_MAX 64
 #define NET_RX_BLOCK_SIZE (64 * 1024)
 #define NET_RX_MIN_WINDOW (16 * 1024)
-#define NET_SEND_CHUNK_MIN 512 /* a send queue's first copy chunk */
 #define NET_TICK_MS 100
 #define NET_POLL_CHUNK 256          /* events moved out of the queue under one lock */
 #define NET_MAX_MESSAGE 0x7FFFFFFFu /* largest max_message a config may ask for */

@@ -10,6 +10,8 @@
 #include "backend.h"
 #include "block.h"
 
+#define NET_SEND_CHUNK_MIN 512 /* a send queue's first copy chunk */
+
 struct net_engine_s;
 struct net_obj;
 
