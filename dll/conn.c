@@ -536,10 +536,17 @@ static void close_now(net_loop *loop, net_conn *c, int reason, int os_error, int
     loop->e->bk->conn_close(loop, c);
 }
 
+/* Off loop's list of connections. */
+static void list_remove(net_loop *loop, net_conn *c)
+{
+    (void)loop;
+    net_list_remove(&c->o.node);
+}
+
 void net__conn_released(net_conn *c)
 {
     net_loop *loop = c->o.loop;
-    net_list_remove(&c->o.node);
+    list_remove(loop, c);
     net_frame_decoder_free(&c->dec);
     net_slot_lock(c->o.slot);
     sq_clear(c);

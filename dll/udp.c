@@ -418,10 +418,17 @@ static void close_now(net_loop *loop, net_udp *u, int reason)
     loop->e->bk->udp_close(loop, u);
 }
 
+/* Off loop's list of UDP sockets. */
+static void list_remove(net_loop *loop, net_udp *u)
+{
+    (void)loop;
+    net_list_remove(&u->o.node);
+}
+
 void net__udp_released(net_udp *u)
 {
     net_loop *loop = u->o.loop;
-    net_list_remove(&u->o.node);
+    list_remove(loop, u);
     net_slot_lock(u->o.slot);
     sq_clear(u);
     net_slot_unlock(u->o.slot);
