@@ -1,94 +1,21 @@
 /* api.c - the handle-taking calls: each finds its engine and slot, checks
  * the type, and works under the slot lock. Safe from any thread. */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "testhooks.h"
 #include "core.h"
-
-typedef struct locked {
-    net_engine_s *e;
-    net_slot *slot;
-} locked;
-
-static int lock_handle(net_handle h, uint32_t type_mask, locked *out)
-{
-    out->e = net__engine_enter_for(h);
-    if (!out->e)
-        return NET_E_BADHANDLE;
-    out->slot = net_handle_lock(&out->e->handles, h, type_mask);
-    if (!out->slot) {
-        net__engine_leave(out->e);
-        return NET_E_BADHANDLE;
-    }
-    return 0;
-}
-
-static void unlock_handle(locked *l)
-{
-    net_slot_unlock(l->slot);
-    net__engine_leave(l->e);
-}
 
 #define CONN NET__TBIT(NET__T_CONN)
 #define LISTENER NET__TBIT(NET__T_LISTENER)
 #define TIMER NET__TBIT(NET__T_TIMER)
 #define UDP NET__TBIT(NET__T_UDP)
 
-/* ---- connect ---- */
-
-NET_API int net_connect(net_engine eh, const char *host, uint16_t port, const net_tcp_config *cfg, net_handle *out)
-{
-    if (!out || !host || !*host || port == 0) {
-        if (out)
-            *out = 0;
-        return NET_E_INVAL;
-    }
-    *out = 0;
-    net_tcp_config tc;
-    int rc = net__read_tcp_config(cfg, &tc);
-    if (rc)
-        return rc;
-    net_engine_s *e = net__engine_enter(eh);
-    if (!e)
-        return NET_E_BADHANDLE;
-    net_addr to;
-    net_frame_cfg f;
-    net_sock s = NET_BAD_SOCK;
-    net_conn *c;
-    if ((rc = os_resolve(host, port, &to, NULL)) != 0)
-        goto fail;
-    if ((rc = net__tcp_frame_cfg(e, &tc, &f)) != 0)
-        goto fail;
-    if (atomic_load(&e->open_conns) >= e->cfg.max_connections) {
-        rc = NET_E_LIMIT;
-        goto fail;
-    }
-    if ((rc = os_tcp_socket(&to, &s, NULL)) != 0)
-        goto fail;
-    if ((rc = net__conn_create(e, s, &f, tc.flags, tc.user, &c)) != 0)
-        goto fail;
-    c->state = CS_CONNECTING;
-    c->peer = to;
-    net_slot_lock(c->o.slot);
-    net__conn_schedule_locked(c, OP_CONNECT);
-    net_slot_unlock(c->o.slot);
-    *out = c->o.handle;
-    net__engine_leave(e);
-    return 0;
-fail:
-    if (s != NET_BAD_SOCK)
-        os_sock_close(s);
-    net__engine_leave(e);
-    return rc;
-}
-
 /* ---- sending ---- */
 
 NET_API int net_sendv(net_handle h, const net_buf *bufs, uint32_t count)
 {
-    locked l;
-    int rc = lock_handle(h, CONN | UDP, &l);
+    net_locked l;
+    int rc = net__lock_handle(h, CONN | UDP, &l);
     if (rc)
         return rc;
     if (!bufs && count)
@@ -97,7 +24,7 @@ NET_API int net_sendv(net_handle h, const net_buf *bufs, uint32_t count)
         rc = net__udp_queue(l.slot->obj, NULL, bufs, count);
     else
         rc = net__conn_queue(l.slot->obj, bufs, count, NULL, 0);
-    unlock_handle(&l);
+    net__unlock_handle(&l);
     return rc;
 }
 
@@ -118,11 +45,11 @@ NET_API int net_broadcast(const net_handle *conns, uint32_t count, const void *d
         return NET_E_NOMEM;
     int queued = 0;
     for (uint32_t i = 0; i < count; i++) {
-        locked l;
-        int rc = lock_handle(conns[i], CONN, &l);
+        net_locked l;
+        int rc = net__lock_handle(conns[i], CONN, &l);
         if (rc == 0) {
             rc = net__conn_queue(l.slot->obj, NULL, 0, shared, len);
-            unlock_handle(&l);
+            net__unlock_handle(&l);
         }
         if (rc == 0)
             queued++;
@@ -135,7 +62,7 @@ NET_API int net_broadcast(const net_handle *conns, uint32_t count, const void *d
 
 /* ---- closing ---- */
 
-static int close_timer(locked *l)
+static int close_timer(net_locked *l)
 {
     net_timer *tm = l->slot->obj;
     net_spin_lock(&l->e->timers.lock);
@@ -152,8 +79,8 @@ static int close_timer(locked *l)
 
 NET_API int net_close(net_handle h)
 {
-    locked l;
-    int rc = lock_handle(h, CONN | LISTENER | TIMER | UDP, &l);
+    net_locked l;
+    int rc = net__lock_handle(h, CONN | LISTENER | TIMER | UDP, &l);
     if (rc)
         return rc;
     uint32_t type = net_handle_type(h);
@@ -178,14 +105,14 @@ NET_API int net_close(net_handle h)
             net__conn_schedule_locked(c, OP_CLOSE);
         }
     }
-    unlock_handle(&l);
+    net__unlock_handle(&l);
     return 0;
 }
 
 NET_API int net_abort(net_handle h)
 {
-    locked l;
-    int rc = lock_handle(h, CONN | UDP, &l);
+    net_locked l;
+    int rc = net__lock_handle(h, CONN | UDP, &l);
     if (rc)
         return rc;
     if (net_handle_type(h) == NET__T_UDP) {
@@ -195,7 +122,7 @@ NET_API int net_abort(net_handle h)
             u->abort_requested = 1;
             net__udp_schedule_locked(u, OP_ABORT);
         }
-        unlock_handle(&l);
+        net__unlock_handle(&l);
         return 0;
     }
     net_conn *c = l.slot->obj;
@@ -204,14 +131,14 @@ NET_API int net_abort(net_handle h)
         c->abort_requested = 1;
         net__conn_schedule_locked(c, OP_ABORT);
     }
-    unlock_handle(&l);
+    net__unlock_handle(&l);
     return 0;
 }
 
 NET_API int net_shutdown(net_handle h)
 {
-    locked l;
-    int rc = lock_handle(h, CONN, &l);
+    net_locked l;
+    int rc = net__lock_handle(h, CONN, &l);
     if (rc)
         return rc;
     net_conn *c = l.slot->obj;
@@ -221,7 +148,7 @@ NET_API int net_shutdown(net_handle h)
         c->shutdown_requested = 1;
         net__conn_schedule_locked(c, OP_SHUTDOWN);
     }
-    unlock_handle(&l);
+    net__unlock_handle(&l);
     return rc;
 }
 
@@ -229,15 +156,15 @@ NET_API int net_shutdown(net_handle h)
 
 NET_API int net_set_user(net_handle h, uint64_t user)
 {
-    locked l;
-    int rc = lock_handle(h, CONN | LISTENER | TIMER | UDP, &l);
+    net_locked l;
+    int rc = net__lock_handle(h, CONN | LISTENER | TIMER | UDP, &l);
     if (rc)
         return rc;
     if (net_handle_type(h) == NET__T_TIMER)
         atomic_store(&((net_timer *)l.slot->obj)->user, user);
     else
         atomic_store(&((net_obj *)l.slot->obj)->user, user);
-    unlock_handle(&l);
+    net__unlock_handle(&l);
     return 0;
 }
 
@@ -245,170 +172,16 @@ NET_API int net_get_user(net_handle h, uint64_t *user)
 {
     if (!user)
         return NET_E_INVAL;
-    locked l;
-    int rc = lock_handle(h, CONN | LISTENER | TIMER | UDP, &l);
+    net_locked l;
+    int rc = net__lock_handle(h, CONN | LISTENER | TIMER | UDP, &l);
     if (rc)
         return rc;
     if (net_handle_type(h) == NET__T_TIMER)
         *user = atomic_load(&((net_timer *)l.slot->obj)->user);
     else
         *user = atomic_load(&((net_obj *)l.slot->obj)->user);
-    unlock_handle(&l);
+    net__unlock_handle(&l);
     return 0;
-}
-
-/* ---- options ---- */
-
-/* Socket calls reach the descriptor only while nobody has asked to close
- * the object: once closing, the loop may close the descriptor at any time
- * and its number may then name an unrelated socket. */
-static int socket_usable(locked *l)
-{
-    net_obj *o = l->slot->obj;
-    if (o->kind == OBJ_CONN) {
-        int state = ((net_conn *)o)->state;
-        return state == CS_OPEN || state == CS_CONNECTING;
-    }
-    if (o->kind == OBJ_UDP)
-        return ((net_udp *)o)->state == US_OPEN;
-    return !((net_listener *)o)->closing && o->sock != NET_BAD_SOCK;
-}
-
-/* The options a UDP socket has; the core keeps some, the OS the rest. */
-static int udp_set_option(locked *l, int option, int64_t value)
-{
-    net_udp *u = l->slot->obj;
-    switch (option) {
-    case NET_OPT_SEND_CAP:
-        if (value < 0 || value > UINT32_MAX)
-            return NET_E_INVAL;
-        u->send_cap = (uint32_t)value;
-        return 0;
-    case NET_OPT_MAX_DATAGRAM: /* up to what the receive buffers were sized for at open */
-        if (value < 1 || value > u->rx_max)
-            return NET_E_INVAL;
-        atomic_store(&u->max_datagram, (uint32_t)value);
-        return 0;
-    case NET_OPT_SNDBUF:
-    case NET_OPT_RCVBUF:
-    case NET_OPT_REUSEADDR:
-    case NET_OPT_BROADCAST:
-        return socket_usable(l) ? os_sock_set_option(u->o.sock, option, value, NULL) : NET_E_CLOSED;
-    default:
-        return NET_E_INVAL;
-    }
-}
-
-static int udp_get_option(locked *l, int option, int64_t *value)
-{
-    net_udp *u = l->slot->obj;
-    switch (option) {
-    case NET_OPT_SEND_CAP:
-        *value = u->send_cap;
-        return 0;
-    case NET_OPT_MAX_DATAGRAM:
-        *value = atomic_load(&u->max_datagram);
-        return 0;
-    case NET_OPT_DROPPED:
-        *value = (int64_t)atomic_load(&u->dropped);
-        return 0;
-    case NET_OPT_ERRORS_DROPPED:
-        *value = (int64_t)atomic_load(&u->errors_dropped);
-        return 0;
-    case NET_OPT_SNDBUF:
-    case NET_OPT_RCVBUF:
-    case NET_OPT_REUSEADDR:
-    case NET_OPT_BROADCAST:
-        return socket_usable(l) ? os_sock_get_option(u->o.sock, option, value, NULL) : NET_E_CLOSED;
-    default:
-        return NET_E_INVAL;
-    }
-}
-
-NET_API int net_set_option(net_handle h, int option, int64_t value)
-{
-    locked l;
-    int rc = lock_handle(h, CONN | LISTENER | UDP, &l);
-    if (rc)
-        return rc;
-    if (net_handle_type(h) == NET__T_UDP) {
-        rc = udp_set_option(&l, option, value);
-        unlock_handle(&l);
-        return rc;
-    }
-    int is_conn = net_handle_type(h) == NET__T_CONN;
-    net_conn *c = is_conn ? l.slot->obj : NULL;
-    switch (option) {
-    case NET_OPT_SEND_CAP:
-    case NET_OPT_HIGHWATER:
-    case NET_OPT_LOWWATER:
-    case NET_OPT_IDLE_TIMEOUT:
-        if (!c || value < 0 || value > UINT32_MAX) {
-            rc = NET_E_INVAL;
-            break;
-        }
-        if (option == NET_OPT_SEND_CAP)
-            c->send_cap = (uint32_t)value;
-        else if (option == NET_OPT_HIGHWATER && (uint32_t)value >= c->lowwater)
-            c->highwater = (uint32_t)value;
-        else if (option == NET_OPT_LOWWATER && (uint32_t)value <= c->highwater)
-            c->lowwater = (uint32_t)value;
-        else if (option == NET_OPT_IDLE_TIMEOUT)
-            atomic_store(&c->idle_ms, (uint32_t)value);
-        else
-            rc = NET_E_INVAL; /* the low-water mark may not pass the high one (as in net_engine_create) */
-        break;
-    case NET_OPT_BROADCAST:
-    case NET_OPT_MAX_DATAGRAM:
-    case NET_OPT_DROPPED:
-    case NET_OPT_ERRORS_DROPPED:
-        rc = NET_E_INVAL; /* UDP only */
-        break;
-    default:
-        rc = socket_usable(&l) ? os_sock_set_option(((net_obj *)l.slot->obj)->sock, option, value, NULL) : NET_E_CLOSED;
-    }
-    unlock_handle(&l);
-    return rc;
-}
-
-NET_API int net_get_option(net_handle h, int option, int64_t *value)
-{
-    if (!value)
-        return NET_E_INVAL;
-    locked l;
-    int rc = lock_handle(h, CONN | LISTENER | UDP, &l);
-    if (rc)
-        return rc;
-    if (net_handle_type(h) == NET__T_UDP) {
-        rc = udp_get_option(&l, option, value);
-        unlock_handle(&l);
-        return rc;
-    }
-    net_conn *c = net_handle_type(h) == NET__T_CONN ? l.slot->obj : NULL;
-    switch (option) {
-    case NET_OPT_SEND_CAP:
-    case NET_OPT_HIGHWATER:
-    case NET_OPT_LOWWATER:
-    case NET_OPT_IDLE_TIMEOUT:
-        if (!c)
-            rc = NET_E_INVAL;
-        else
-            *value = option == NET_OPT_SEND_CAP    ? c->send_cap
-                     : option == NET_OPT_HIGHWATER ? c->highwater
-                     : option == NET_OPT_LOWWATER  ? c->lowwater
-                                                   : atomic_load(&c->idle_ms);
-        break;
-    case NET_OPT_BROADCAST:
-    case NET_OPT_MAX_DATAGRAM:
-    case NET_OPT_DROPPED:
-    case NET_OPT_ERRORS_DROPPED:
-        rc = NET_E_INVAL; /* UDP only */
-        break;
-    default:
-        rc = socket_usable(&l) ? os_sock_get_option(((net_obj *)l.slot->obj)->sock, option, value, NULL) : NET_E_CLOSED;
-    }
-    unlock_handle(&l);
-    return rc;
 }
 
 /* ---- addresses and queue ---- */
@@ -417,12 +190,13 @@ NET_API int net_local_addr(net_handle h, net_addr *addr)
 {
     if (!addr)
         return NET_E_INVAL;
-    locked l;
-    int rc = lock_handle(h, CONN | LISTENER | UDP, &l);
+    net_locked l;
+    int rc = net__lock_handle(h, CONN | LISTENER | UDP, &l);
     if (rc)
         return rc;
-    rc = socket_usable(&l) ? os_sock_local_addr(((net_obj *)l.slot->obj)->sock, addr) : NET_E_CLOSED;
-    unlock_handle(&l);
+    net_obj *o = l.slot->obj;
+    rc = net__obj_socket_usable(o) ? os_sock_local_addr(o->sock, addr) : NET_E_CLOSED;
+    net__unlock_handle(&l);
     return rc;
 }
 
@@ -430,8 +204,8 @@ NET_API int net_peer_addr(net_handle h, net_addr *addr)
 {
     if (!addr)
         return NET_E_INVAL;
-    locked l;
-    int rc = lock_handle(h, CONN | UDP, &l);
+    net_locked l;
+    int rc = net__lock_handle(h, CONN | UDP, &l);
     if (rc)
         return rc;
     if (net_handle_type(h) == NET__T_UDP) {
@@ -442,7 +216,7 @@ NET_API int net_peer_addr(net_handle h, net_addr *addr)
             rc = NET_E_NOTCONN;
         else
             *addr = u->peer;
-        unlock_handle(&l);
+        net__unlock_handle(&l);
         return rc;
     }
     net_conn *c = l.slot->obj;
@@ -452,7 +226,7 @@ NET_API int net_peer_addr(net_handle h, net_addr *addr)
         rc = NET_E_CLOSED;
     else
         *addr = c->peer; /* known since ACCEPT or CONNECT, even after the peer is gone */
-    unlock_handle(&l);
+    net__unlock_handle(&l);
     return rc;
 }
 
@@ -460,67 +234,43 @@ NET_API int net_send_queued(net_handle h, uint64_t *bytes)
 {
     if (!bytes)
         return NET_E_INVAL;
-    locked l;
-    int rc = lock_handle(h, CONN | UDP, &l);
+    net_locked l;
+    int rc = net__lock_handle(h, CONN | UDP, &l);
     if (rc)
         return rc;
     if (net_handle_type(h) == NET__T_UDP)
-        *bytes = ((net_udp *)l.slot->obj)->sq_bytes;
+        *bytes = ((net_udp *)l.slot->obj)->sq.bytes;
     else
-        *bytes = ((net_conn *)l.slot->obj)->sq_bytes;
-    unlock_handle(&l);
+        *bytes = ((net_conn *)l.slot->obj)->sq.bytes;
+    net__unlock_handle(&l);
     return 0;
 }
 
-NET_API int net_addr_format(const net_addr *a, char *buf, size_t size)
-{
-    if (!a || !buf || size == 0)
-        return NET_E_INVAL;
-    char tmp[64];
-    int n;
-    if (a->family == NET_AF_INET) {
-        n = snprintf(tmp, sizeof tmp, "%u.%u.%u.%u:%u", a->ip[0], a->ip[1], a->ip[2], a->ip[3], a->port);
-    } else if (a->family == NET_AF_INET6) {
-        /* RFC 5952: lower-case hex, the longest run of zero groups as "::". */
-        uint16_t g[8];
-        for (int i = 0; i < 8; i++)
-            g[i] = (uint16_t)(a->ip[2 * i] << 8 | a->ip[2 * i + 1]);
-        int best = -1, best_len = 0;
-        for (int i = 0; i < 8;) {
-            int j = i;
-            while (j < 8 && g[j] == 0)
-                j++;
-            if (j - i > best_len && j - i >= 2) {
-                best = i;
-                best_len = j - i;
-            }
-            i = j > i ? j : i + 1;
-        }
-        char *p = tmp;
-        *p++ = '[';
-        for (int i = 0; i < 8; i++) {
-            if (i == best) {
-                *p++ = ':';
-                if (i == 0)
-                    *p++ = ':';
-                i += best_len - 1;
-                continue;
-            }
-            p += sprintf(p, "%x", g[i]);
-            if (i < 7)
-                *p++ = ':';
-        }
-        n = (int)(p - tmp) + snprintf(p, sizeof tmp - (size_t)(p - tmp), "]:%u", a->port);
-    } else {
-        return NET_E_INVAL;
-    }
-    if (n < 0 || (size_t)n >= size)
-        return NET_E_INVAL;
-    memcpy(buf, tmp, (size_t)n + 1);
-    return n;
-}
-
 /* ---- timers ---- */
+
+/* Arms tm under its slot lock, so a close from another thread waits. */
+static int arm_timer(net_engine_s *e, net_timer *tm)
+{
+    net_slot *slot;
+    int rc = net__reserve_events(e, NET_TIMER_EVENTS);
+    if (rc)
+        return rc;
+    if ((rc = net_handle_alloc(&e->handles, NET__T_TIMER, tm, &tm->handle, &slot)) != 0) {
+        net__unreserve_events(e, NET_TIMER_EVENTS);
+        return rc;
+    }
+    net_slot_lock(slot);
+    net_spin_lock(&e->timers.lock);
+    rc = net_timers_add(&e->timers, tm);
+    net_spin_unlock(&e->timers.lock);
+    if (rc) {
+        net_slot_retire(&e->handles, slot);
+        net__unreserve_events(e, NET_TIMER_EVENTS);
+    } else {
+        net_slot_unlock(slot);
+    }
+    return rc;
+}
 
 NET_API int net_timer_start(net_engine eh, uint32_t delay_ms, uint32_t repeat_ms, uint64_t user, net_handle *out)
 {
@@ -536,29 +286,14 @@ NET_API int net_timer_start(net_engine eh, uint32_t delay_ms, uint32_t repeat_ms
         tm->due = os_now_ms() + delay_ms;
         tm->repeat_ms = repeat_ms;
         atomic_init(&tm->user, user);
-        net_slot *slot;
-        rc = net__reserve_events(e, NET_TIMER_EVENTS);
-        if (rc == 0 && (rc = net_handle_alloc(&e->handles, NET__T_TIMER, tm, &tm->handle, &slot)) != 0)
-            net__unreserve_events(e, NET_TIMER_EVENTS);
-        if (rc == 0) {
-            /* Arm under the slot lock so a close from another thread waits. */
-            net_slot_lock(slot);
-            net_spin_lock(&e->timers.lock);
-            rc = net_timers_add(&e->timers, tm);
-            net_spin_unlock(&e->timers.lock);
-            if (rc) {
-                net_slot_retire(&e->handles, slot);
-                net__unreserve_events(e, NET_TIMER_EVENTS);
-            } else
-                net_slot_unlock(slot);
-        }
-        if (rc)
-            free(tm);
-        else {
-            *out = tm->handle;
-            if (atomic_load(&e->poll_thread) != os_thread_self())
-                net__wake_poller(e);
-        }
+        rc = arm_timer(e, tm);
+    }
+    if (rc == 0) {
+        *out = tm->handle;
+        if (!net__on_poll_thread(e))
+            net__wake_poller(e);
+    } else {
+        free(tm);
     }
     net__engine_leave(e);
     return rc;

@@ -4,66 +4,12 @@
 #include "testhooks.h"
 #include "core.h"
 
-/* Copy chunks start small and double up to SEND_CHUNK while a connection
- * keeps them full: a connection that sends a little holds a little. */
-#define SEND_CHUNK_MIN 512
-#define SEND_CHUNK (16 * 1024)
+#define SEND_CHUNK (16 * 1024) /* the largest copy chunk (flow.h) */
+#define SEND_RING_MIN 8        /* segments a send queue's ring starts with */
 
 static void close_now(net_loop *loop, net_conn *c, int reason, int os_error, int abortive);
 static void flush(net_loop *loop, net_conn *c);
-
-/* ---- small accessors the backends use ---- */
-
-void **net__loop_bk(net_loop *loop)
-{
-    return &loop->bk;
-}
-
-uint32_t net__loop_index(const net_loop *loop)
-{
-    return loop->index;
-}
-
-uint32_t net__loop_batch(const net_loop *loop)
-{
-    return loop->e->cfg.event_batch;
-}
-
-int net__loop_threaded(const net_loop *loop)
-{
-    return loop->e->threaded;
-}
-
-void *net__recv_window(net_loop *loop, size_t *cap)
-{
-    net_block *b = loop->rx_blk;
-    if (!b || b->cap - b->used < NET_RX_MIN_WINDOW) {
-        net_block_unref(b, 1);
-        b = loop->rx_blk = net_block_new(NET_RX_BLOCK_SIZE);
-        if (!b) {
-            *cap = 0;
-            return NULL;
-        }
-    }
-    *cap = b->cap - b->used;
-    return b->data + b->used;
-}
-
-const uint8_t *net__rx_keep(net_loop *loop, const void *data, size_t len, net_block **owner)
-{
-    size_t cap;
-    uint8_t *w = len <= NET_RX_MIN_WINDOW ? net__recv_window(loop, &cap) : NULL;
-    if (w && cap >= len) { /* small: packed into the loop's receive block */
-        if (len)
-            memcpy(w, data, len);
-        *owner = loop->rx_blk;
-        (*owner)->used += (uint32_t)len;
-        net_block_ref(*owner, 1);
-        return w;
-    }
-    *owner = net_block_from(data, len);
-    return *owner ? (*owner)->data : NULL;
-}
+static void recv_start(net_loop *loop, net_obj *o);
 
 /* ---- creation ---- */
 
@@ -72,30 +18,20 @@ int net__conn_create(net_engine_s *e, net_sock s, const net_frame_cfg *f, uint32
     net_conn *c = net__calloc(1, sizeof *c);
     if (!c)
         return NET_E_NOMEM;
-    c->o.kind = OBJ_CONN;
-    c->o.sock = s;
-    c->o.loop = net__pick_loop(e);
-    atomic_init(&c->o.user, user);
+    net__obj_init(&c->o, OBJ_CONN, s, net__pick_loop(e), user);
     c->state = CS_OPEN;
     c->fcfg = *f;
     c->flags = flags;
-    c->send_cap = e->cfg.send_cap;
+    c->sq.send_cap = e->cfg.send_cap;
     c->highwater = e->cfg.send_highwater;
     c->lowwater = e->cfg.send_lowwater;
     atomic_init(&c->idle_ms, e->cfg.idle_timeout_ms);
-    atomic_init(&c->rx_unpolled, 0);
-    atomic_init(&c->paused, 0);
+    net_rx_gate_init(&c->rx);
     atomic_init(&c->last_delivery_seq, 0);
     net_frame_decoder_init(&c->dec, f);
     c->reserved_events = NET_CONN_EVENTS + (flags & NET_TCP_HALF_OPEN ? NET_HALF_OPEN_EVENTS : 0);
-    int rc = net__reserve_events(e, c->reserved_events);
+    int rc = net__obj_register(e, &c->o, c->reserved_events);
     if (rc) {
-        free(c);
-        return rc;
-    }
-    rc = net_handle_alloc(&e->handles, NET__T_CONN, c, &c->o.handle, &c->o.slot);
-    if (rc) {
-        net__unreserve_events(e, c->reserved_events);
         free(c);
         return rc;
     }
@@ -105,29 +41,57 @@ int net__conn_create(net_engine_s *e, net_sock s, const net_frame_cfg *f, uint32
     return 0;
 }
 
+/* A socket for req's address, and its connection; connecting starts on
+ * the connection's loop and CONNECT tells how it went. */
+static int start_connect(const net_tcp_request *req, net_handle *out)
+{
+    net_engine_s *e = req->e;
+    if (atomic_load(&e->open_conns) >= e->cfg.max_connections)
+        return NET_E_LIMIT;
+    net_sock s;
+    net_conn *c;
+    int rc = os_tcp_socket(&req->at, &s, NULL);
+    if (rc)
+        return rc;
+    if ((rc = net__conn_create(e, s, &req->f, req->tc.flags, req->tc.user, &c)) != 0) {
+        os_sock_close(s);
+        return rc;
+    }
+    c->state = CS_CONNECTING;
+    c->peer = req->at;
+    net_slot_lock(c->o.slot);
+    net__conn_schedule_locked(c, OP_CONNECT);
+    net_slot_unlock(c->o.slot);
+    *out = c->o.handle;
+    return 0;
+}
+
+NET_API int net_connect(net_engine eh, const char *host, uint16_t port, const net_tcp_config *cfg, net_handle *out)
+{
+    if (out)
+        *out = 0;
+    if (!out || !host || !*host || port == 0)
+        return NET_E_INVAL;
+    net_tcp_request req;
+    int rc = net__tcp_request(eh, host, port, cfg, &req);
+    if (rc)
+        return rc;
+    rc = start_connect(&req, out);
+    net__engine_leave(req.e);
+    return rc;
+}
+
 void net__conn_schedule_locked(net_conn *c, uint32_t ops)
 {
-    if (c->state == CS_CLOSED)
-        return;
-    if (ops == OP_FLUSH) {
-        if (c->flush_scheduled)
-            return;
-        c->flush_scheduled = 1;
-    }
-    net__loop_schedule(c->o.loop, &c->o, ops);
+    if (c->state != CS_CLOSED)
+        net__sendq_schedule(&c->sq, &c->o, ops);
 }
 
 /* ---- events ---- */
 
 static void push_conn_event(net_conn *c, uint32_t type, int status, int os_error, uint32_t len, const net_addr *addr)
 {
-    net_event ev;
-    memset(&ev, 0, sizeof ev);
-    ev.type = type;
-    ev.status = status;
-    ev.os_error = os_error;
-    ev.handle = c->o.handle;
-    ev.user = atomic_load_explicit(&c->o.user, memory_order_relaxed);
+    net_event ev = net__obj_event(&c->o, type, status, os_error);
     ev.len = len;
     if (addr)
         ev.addr = *addr;
@@ -144,15 +108,15 @@ static void water_check(net_conn *c)
     uint32_t type;
     if (c->water_queued || c->state == CS_CLOSED)
         return;
-    if (!c->above_highwater && c->sq_bytes > c->highwater)
+    if (!c->above_highwater && c->sq.bytes > c->highwater)
         type = NET_EV_SEND_HIGHWATER;
-    else if (c->above_highwater && c->sq_bytes <= c->lowwater)
+    else if (c->above_highwater && c->sq.bytes <= c->lowwater)
         type = NET_EV_SEND_DRAINED;
     else
         return;
     c->above_highwater = type == NET_EV_SEND_HIGHWATER;
     c->water_queued = 1;
-    push_conn_event(c, type, 0, 0, (uint32_t)(c->sq_bytes > UINT32_MAX ? UINT32_MAX : c->sq_bytes), NULL);
+    push_conn_event(c, type, 0, 0, (uint32_t)(c->sq.bytes > UINT32_MAX ? UINT32_MAX : c->sq.bytes), NULL);
 }
 
 void net__conn_water_polled(net_conn *c)
@@ -165,112 +129,99 @@ void net__conn_water_polled(net_conn *c)
 
 /* ---- send queue (slot lock held) ---- */
 
+static net_seg *seg_at(net_conn *c, uint32_t i)
+{
+    return (net_seg *)c->sq.ring + net_sendq_pos(&c->sq, i);
+}
+
+/* Appends len bytes at p, in blk, to the queue: onto the last segment when
+ * they continue it, else as a segment of their own. */
 static int sq_push(net_conn *c, const uint8_t *p, uint32_t len, net_block *blk)
 {
-    if (c->sq_count > c->sq_inflight) {
-        net_seg *last = &c->sq[(c->sq_head + c->sq_count - 1) & (c->sq_cap - 1)];
+    if (c->sq.count > c->sq.inflight) {
+        net_seg *last = seg_at(c, c->sq.count - 1);
         if (last->blk == blk && last->p + last->len == p) {
             last->len += len;
             return 0;
         }
     }
-    if (c->sq_count == c->sq_cap) {
-        uint32_t cap = c->sq_cap ? c->sq_cap * 2 : 8;
-        net_seg *sq = net__malloc(cap * sizeof *sq);
-        if (!sq)
-            return NET_E_NOMEM;
-        for (uint32_t i = 0; i < c->sq_count; i++)
-            sq[i] = c->sq[(c->sq_head + i) & (c->sq_cap - 1)];
-        free(c->sq);
-        c->sq = sq;
-        c->sq_cap = cap;
-        c->sq_head = 0;
-    }
+    if (net_sendq_room(&c->sq, 1, sizeof(net_seg), SEND_RING_MIN) != 0)
+        return NET_E_NOMEM;
     net_block_ref(blk, 1);
-    c->sq[(c->sq_head + c->sq_count) & (c->sq_cap - 1)] = (net_seg){p, len, blk};
-    c->sq_count++;
+    *seg_at(c, c->sq.count) = (net_seg){p, len, blk};
+    c->sq.count++;
     return 0;
 }
 
-/* Room for need bytes in the copy chunk; NULL when memory runs out. */
-static uint8_t *chunk_reserve(net_conn *c, uint32_t need)
+/* Why a message of total payload bytes can never be sent (NET_E_MSGSIZE), or 0. */
+static int message_fits(const net_conn *c, uint64_t total)
 {
-    net_block *b = c->sq_chunk;
-    if (!b || b->cap - b->used < need) {
-        uint32_t size = b ? (b->cap >= SEND_CHUNK / 2 ? SEND_CHUNK : b->cap * 2) : SEND_CHUNK_MIN;
-        net_block *nb = net_block_new(need > size ? need : size);
-        if (!nb)
-            return NULL;
-        net_block_unref(b, 1);
-        c->sq_chunk = b = nb;
+    if (!c->fcfg.raw && (total > c->fcfg.max_message || total > net_frame_header_limit(&c->fcfg)))
+        return NET_E_MSGSIZE;
+    return total > 0x7FFFFFFFu ? NET_E_MSGSIZE : 0;
+}
+
+/* A message copied whole, its header (hdr bytes) first, into the chunk. */
+static int queue_copy(net_conn *c, uint32_t hdr, uint32_t total, const net_buf *bufs, uint32_t count)
+{
+    uint32_t need = hdr + total;
+    uint8_t *w = net_sendq_reserve(&c->sq, need, SEND_CHUNK);
+    if (!w)
+        return NET_E_NOMEM;
+    uint8_t *p = w;
+    if (hdr) {
+        net_frame_put_header(&c->fcfg, total, p);
+        p += hdr;
     }
-    return b->data + b->used;
+    net_bufs_copy(p, bufs, count);
+    if (sq_push(c, w, need, c->sq.chunk) != 0)
+        return NET_E_NOMEM;
+    c->sq.chunk->used += need;
+    return 0;
+}
+
+/* A shared payload (net_broadcast) is referenced, never copied; only its
+ * header goes into the chunk. Room for both segments is made first, so the
+ * stream never carries a header without its message. */
+static int queue_shared(net_conn *c, uint32_t hdr, net_block *shared, uint32_t len)
+{
+    if (net_sendq_room(&c->sq, 2, sizeof(net_seg), SEND_RING_MIN) != 0)
+        return NET_E_NOMEM;
+    if (hdr) {
+        uint8_t *w = net_sendq_reserve(&c->sq, hdr, SEND_CHUNK);
+        if (!w)
+            return NET_E_NOMEM;
+        net_frame_put_header(&c->fcfg, len, w);
+        sq_push(c, w, hdr, c->sq.chunk);
+        c->sq.chunk->used += hdr;
+    }
+    if (len)
+        sq_push(c, shared->data, len, shared);
+    return 0;
 }
 
 int net__conn_queue(net_conn *c, const net_buf *bufs, uint32_t count, net_block *shared, uint32_t shared_len)
 {
     if ((c->state != CS_OPEN && c->state != CS_CONNECTING) || c->shutdown_requested)
         return NET_E_CLOSED;
-    uint64_t total = shared ? shared_len : 0;
-    for (uint32_t i = 0; i < count; i++) {
-        if (!bufs[i].data && bufs[i].len)
-            return NET_E_INVAL;
-        total += bufs[i].len;
-    }
+    uint64_t total;
+    int rc = net_bufs_total(bufs, count, &total);
+    if (rc)
+        return rc;
+    total += shared ? shared_len : 0;
+    if ((rc = message_fits(c, total)) != 0 || (total == 0 && c->fcfg.raw))
+        return rc;
     uint32_t hdr = c->fcfg.raw ? 0 : c->fcfg.header;
-    if (!c->fcfg.raw && (total > c->fcfg.max_message || total > net_frame_header_limit(&c->fcfg)))
-        return NET_E_MSGSIZE;
-    if (total > 0x7FFFFFFFu)
-        return NET_E_MSGSIZE;
-    if (total == 0 && c->fcfg.raw)
-        return 0;
     uint64_t need = hdr + total;
-    if (need > c->send_cap) /* could never fit: waiting would not help */
-        return NET_E_MSGSIZE;
-    if (c->sq_bytes + need > c->send_cap)
-        return NET_E_WOULDBLOCK;
-
-    /* Copies (and a shared payload's header) go into the chunk; a shared
-     * payload itself is referenced, never copied. */
-    uint32_t copy_len = (uint32_t)(shared ? hdr : need);
-    uint32_t old_count = c->sq_count;
-    if (copy_len) {
-        uint8_t *w = chunk_reserve(c, copy_len);
-        if (!w)
-            return NET_E_NOMEM;
-        uint8_t *p = w;
-        if (hdr) {
-            net_frame_put_header(&c->fcfg, (uint32_t)total, p);
-            p += hdr;
-        }
-        if (!shared)
-            for (uint32_t i = 0; i < count; i++) {
-                if (bufs[i].len)
-                    memcpy(p, bufs[i].data, bufs[i].len);
-                p += bufs[i].len;
-            }
-        if (sq_push(c, w, copy_len, c->sq_chunk) != 0)
-            return NET_E_NOMEM;
-        c->sq_chunk->used += copy_len;
-    }
-    if (shared && shared_len && sq_push(c, shared->data, shared_len, shared) != 0) {
-        /* Undo the header so the stream never carries half a message. */
-        if (c->sq_count > old_count) {
-            net_seg *last = &c->sq[(c->sq_head + c->sq_count - 1) & (c->sq_cap - 1)];
-            if (last->len == copy_len) {
-                net_block_unref(last->blk, 1);
-                c->sq_count--;
-            } else {
-                last->len -= copy_len;
-            }
-            c->sq_chunk->used -= copy_len;
-        }
-        return NET_E_NOMEM;
-    }
-    c->sq_bytes += need;
-    net_engine_s *e = c->o.loop->e;
-    atomic_fetch_add_explicit(&e->send_queued, need, memory_order_relaxed);
-    atomic_fetch_add_explicit(&e->messages_out, 1, memory_order_relaxed);
+    if ((rc = net_sendq_admit(&c->sq, need)) != 0)
+        return rc;
+    if (shared)
+        rc = queue_shared(c, hdr, shared, shared_len);
+    else
+        rc = queue_copy(c, hdr, (uint32_t)total, bufs, count);
+    if (rc)
+        return rc;
+    net__sendq_charge(&c->sq, c->o.loop->e, need);
     water_check(c);
     net__conn_schedule_locked(c, OP_FLUSH);
     return 0;
@@ -280,113 +231,69 @@ int net__conn_queue(net_conn *c, const net_buf *bufs, uint32_t count, net_block 
 static void sq_consume(net_conn *c, size_t n)
 {
     size_t total = n;
-    while (n > 0 && c->sq_count > 0) {
-        net_seg *s = &c->sq[c->sq_head];
+    while (n > 0 && c->sq.count > 0) {
+        net_seg *s = seg_at(c, 0);
         if (s->len <= n) {
             n -= s->len;
             net_block_unref(s->blk, 1);
-            c->sq_head = (c->sq_head + 1) & (c->sq_cap - 1);
-            c->sq_count--;
+            net_sendq_pop(&c->sq);
         } else {
             s->p += n;
             s->len -= (uint32_t)n;
             n = 0;
         }
     }
-    c->sq_inflight = 0;
-    c->sq_bytes -= total;
-    /* Nothing queued and nobody else holds the chunk: write it from the
-     * start again instead of moving on to fresh memory. */
-    if (c->sq_count == 0 && c->sq_chunk && atomic_load(&c->sq_chunk->refs) == 1)
-        c->sq_chunk->used = 0;
-    atomic_fetch_sub_explicit(&c->o.loop->e->send_queued, total, memory_order_relaxed);
+    c->sq.inflight = 0;
+    net__sendq_discharge(&c->sq, c->o.loop->e, total);
+    net_sendq_rewind(&c->sq);
     water_check(c);
 }
 
 static void sq_clear(net_conn *c)
 {
-    while (c->sq_count > 0) {
-        net_block_unref(c->sq[c->sq_head].blk, 1);
-        c->sq_head = (c->sq_head + 1) & (c->sq_cap - 1);
-        c->sq_count--;
+    while (c->sq.count > 0) {
+        net_block_unref(seg_at(c, 0)->blk, 1);
+        net_sendq_pop(&c->sq);
     }
-    atomic_fetch_sub_explicit(&c->o.loop->e->send_queued, c->sq_bytes, memory_order_relaxed);
-    c->sq_bytes = 0;
-    free(c->sq);
-    c->sq = NULL;
-    c->sq_cap = c->sq_head = c->sq_inflight = 0;
-    net_block_unref(c->sq_chunk, 1);
-    c->sq_chunk = NULL;
+    net__sendq_discharge(&c->sq, c->o.loop->e, c->sq.bytes);
+    net_sendq_free(&c->sq);
 }
 
-/* ---- lists ---- */
+/* ---- lingering ---- */
 
 static void linger_add(net_loop *loop, net_conn *c, uint64_t deadline)
 {
     if (!c->linger_deadline || deadline < c->linger_deadline)
         c->linger_deadline = deadline;
-    if (c->in_linger)
+    if (net_linked(&c->linger_node))
         return;
-    c->in_linger = 1;
-    c->gprev = NULL;
-    c->gnext = loop->linger;
-    if (loop->linger)
-        loop->linger->gprev = c;
-    loop->linger = c;
+    net_list_push(&loop->linger, &c->linger_node);
     atomic_fetch_add(&loop->lingering, 1);
 }
 
 static void linger_remove(net_loop *loop, net_conn *c)
 {
-    if (!c->in_linger)
+    if (!net_linked(&c->linger_node))
         return;
-    if (c->gprev)
-        c->gprev->gnext = c->gnext;
-    else
-        loop->linger = c->gnext;
-    if (c->gnext)
-        c->gnext->gprev = c->gprev;
-    c->in_linger = 0;
+    net_list_remove(&c->linger_node);
     atomic_fetch_sub(&loop->lingering, 1);
-}
-
-static void list_add(net_loop *loop, net_conn *c)
-{
-    c->in_list = 1;
-    c->lprev = NULL;
-    c->lnext = loop->conns;
-    if (loop->conns)
-        loop->conns->lprev = c;
-    loop->conns = c;
-    loop->nconns++;
-}
-
-static void list_remove(net_loop *loop, net_conn *c)
-{
-    if (!c->in_list)
-        return;
-    if (c->lprev)
-        c->lprev->lnext = c->lnext;
-    else
-        loop->conns = c->lnext;
-    if (c->lnext)
-        c->lnext->lprev = c->lprev;
-    c->in_list = 0;
-    loop->nconns--;
 }
 
 /* ---- receiving ---- */
 
-static void recv_start(net_loop *loop, net_conn *c)
+/* The receive gate's switches (net_rx_switch), hence the net_obj. */
+static void recv_start(net_loop *loop, net_obj *o)
 {
-    if (!c->receiving && !c->peer_eof && c->attached && !c->releasing && atomic_load(&c->paused) == 0) {
+    net_conn *c = (net_conn *)o;
+    if (!c->receiving && !c->peer_eof && c->attached && !c->releasing && net_rx_gate_flowing(&c->rx)) {
         c->receiving = 1;
         loop->e->bk->recv_start(loop, c);
     }
 }
 
-static void recv_stop(net_loop *loop, net_conn *c)
+static void recv_stop(net_loop *loop, net_obj *o)
 {
+    net_conn *c = (net_conn *)o;
     if (c->receiving) {
         c->receiving = 0;
         loop->e->bk->recv_stop(loop, c);
@@ -404,40 +311,17 @@ static int emit_data(void *ctx, const uint8_t *msg, uint32_t len, net_block *own
     } else {
         net_block_ref(owner, 1);
     }
-    net_event ev;
-    memset(&ev, 0, sizeof ev);
-    ev.type = NET_EV_DATA;
-    ev.handle = c->o.handle;
-    ev.user = atomic_load_explicit(&c->o.user, memory_order_relaxed);
+    net_event ev = net__obj_event(&c->o, NET_EV_DATA, 0, 0);
     ev.data = msg;
     ev.len = len;
-    atomic_fetch_add(&c->rx_unpolled, len);
+    net_rx_gate_charge(&c->rx, len);
     atomic_fetch_add_explicit(&loop->stats.messages_in, 1, memory_order_relaxed);
     if (net__push_event(loop->e, &ev, owner, c) != 0) {
-        atomic_fetch_sub(&c->rx_unpolled, len);
+        net_rx_gate_refund(&c->rx, len);
         net_block_unref(owner, 1);
         return NET_E_NOMEM;
     }
     return 0;
-}
-
-static void maybe_pause(net_loop *loop, net_conn *c)
-{
-    uint32_t limit = loop->e->cfg.recv_limit;
-    if (!c->receiving || atomic_load(&c->rx_unpolled) <= (int64_t)limit)
-        return;
-    atomic_store(&c->paused, 1);
-    recv_stop(loop, c);
-    atomic_fetch_add(&loop->e->recv_paused, 1);
-    /* The poller may have drained everything between the check and the
-     * store; it then saw paused == 0 and will not ask to resume. */
-    if (atomic_load(&c->rx_unpolled) <= (int64_t)(limit / 2)) {
-        int expected = 1;
-        if (atomic_compare_exchange_strong(&c->paused, &expected, 0)) {
-            atomic_fetch_sub(&loop->e->recv_paused, 1);
-            recv_start(loop, c);
-        }
-    }
 }
 
 void net__received(net_conn *c, const void *data, size_t len)
@@ -447,7 +331,7 @@ void net__received(net_conn *c, const void *data, size_t len)
         return;
     if (len == 0) { /* FIN from the peer */
         c->peer_eof = 1;
-        recv_stop(loop, c);
+        recv_stop(loop, &c->o);
         if (c->wr_shut)
             close_now(loop, c, 0, 0, 0);
         else if (c->flags & NET_TCP_HALF_OPEN) /* the script decides when to close */
@@ -470,7 +354,8 @@ void net__received(net_conn *c, const void *data, size_t len)
         close_now(loop, c, rc, 0, 1);
         return;
     }
-    maybe_pause(loop, c);
+    if (c->receiving)
+        net__rx_gate_check(&c->rx, loop, &c->o, recv_stop, recv_start);
 }
 
 void net__recv_failed(net_conn *c, int err, int os_error)
@@ -481,11 +366,7 @@ void net__recv_failed(net_conn *c, int err, int os_error)
 
 void net__conn_delivered(net_engine_s *e, net_conn *c, const net_event *ev)
 {
-    int64_t left = atomic_fetch_sub(&c->rx_unpolled, ev->len) - ev->len;
-    if (left > (int64_t)(e->cfg.recv_limit / 2) || atomic_load(&c->paused) != 1)
-        return;
-    int expected = 1;
-    if (atomic_compare_exchange_strong(&c->paused, &expected, 2)) {
+    if (net__rx_gate_polled(&c->rx, e, ev->len)) {
         net_slot_lock(c->o.slot);
         net__conn_schedule_locked(c, OP_RESUME);
         net_slot_unlock(c->o.slot);
@@ -510,15 +391,8 @@ static void after_drain(net_loop *loop, net_conn *c, int closing, int shutdown_r
          * unread input would send RST and could destroy what we sent. */
         c->discard = 1;
         linger_add(loop, c, loop->now + loop->e->cfg.close_timeout_ms);
-        int expected = 1;
-        if (atomic_compare_exchange_strong(&c->paused, &expected, 0))
-            atomic_fetch_sub(&loop->e->recv_paused, 1);
-        else {
-            expected = 2;
-            if (atomic_compare_exchange_strong(&c->paused, &expected, 0))
-                atomic_fetch_sub(&loop->e->recv_paused, 1);
-        }
-        recv_start(loop, c);
+        net__rx_gate_open(&c->rx, loop->e);
+        recv_start(loop, &c->o);
     }
 }
 
@@ -545,18 +419,18 @@ static void flush(net_loop *loop, net_conn *c)
         if (c->connecting)
             return;
         net_slot_lock(c->o.slot);
-        c->flush_scheduled = 0;
+        c->sq.flush_scheduled = 0;
         if (c->abort_requested) {
             net_slot_unlock(c->o.slot);
             return;
         }
         int n = 0;
-        for (uint32_t i = 0; i < c->sq_count && n < NET_SEND_IOV_MAX; i++, n++) {
-            const net_seg *s = &c->sq[(c->sq_head + i) & (c->sq_cap - 1)];
+        for (uint32_t i = 0; i < c->sq.count && n < NET_SEND_IOV_MAX; i++, n++) {
+            const net_seg *s = seg_at(c, i);
             c->iov[n].base = s->p;
             c->iov[n].len = s->len;
         }
-        c->sq_inflight = (uint32_t)n;
+        c->sq.inflight = (uint32_t)n;
         int closing = c->state == CS_CLOSING, shut = c->shutdown_requested;
         net_slot_unlock(c->o.slot);
         if (n == 0) {
@@ -618,7 +492,7 @@ void net__connected(net_conn *c, int err, int os_error)
     net_slot_unlock(c->o.slot);
     c->last_active = loop->now;
     push_conn_event(c, NET_EV_CONNECT, 0, 0, 0, &peer);
-    recv_start(loop, c);
+    recv_start(loop, &c->o);
     flush(loop, c);
 }
 
@@ -636,9 +510,7 @@ static void close_now(net_loop *loop, net_conn *c, int reason, int os_error, int
     net_slot_unlock(c->o.slot);
     net__loop_unschedule(loop, &c->o);
     linger_remove(loop, c);
-    int paused = atomic_exchange(&c->paused, 0);
-    if (paused)
-        atomic_fetch_sub(&loop->e->recv_paused, 1);
+    net__rx_gate_open(&c->rx, loop->e);
     if (!c->attached) {
         if (abortive) /* never adopted (aborted before its loop started it): still an RST, not a FIN */
             os_sock_set_linger0(c->o.sock);
@@ -651,6 +523,13 @@ static void close_now(net_loop *loop, net_conn *c, int reason, int os_error, int
         os_sock_set_linger0(c->o.sock);
     c->receiving = 0;
     loop->e->bk->close(loop, &c->o);
+}
+
+/* Off loop's list of connections. */
+static void list_remove(net_loop *loop, net_conn *c)
+{
+    (void)loop;
+    net_list_remove(&c->o.node);
 }
 
 void net__conn_released(net_conn *c)
@@ -667,22 +546,17 @@ void net__conn_released(net_conn *c)
 
 void net__conn_free(net_engine_s *e, net_conn *c)
 {
-    net__unreserve_events(e, c->reserved_events);
+    net__obj_retire(e, &c->o, c->reserved_events);
     free(c->iov);
-    net_slot *s = net_handle_lock(&e->handles, c->o.handle, NET__TBIT(NET__T_CONN));
-    if (s)
-        net_slot_retire(&e->handles, s);
     free(c);
 }
 
 void net__conn_abort_all(net_loop *loop)
 {
-    for (net_conn *c = loop->conns, *next; c; c = next) {
-        next = c->lnext;
-        close_now(loop, c, NET_E_ABORTED, 0, 1);
+    for (net_link *k = loop->conns, *next; k; k = next) {
+        next = k->next;
+        close_now(loop, (net_conn *)net__obj_of(k), NET_E_ABORTED, 0, 1);
     }
-    for (net_listener *l = loop->listeners; l; l = l->lnext)
-        net__listener_run_ops(loop, l, OP_LCLOSE);
 }
 
 void net__conn_run_ops(net_loop *loop, net_conn *c, uint32_t ops)
@@ -690,7 +564,7 @@ void net__conn_run_ops(net_loop *loop, net_conn *c, uint32_t ops)
     if (c->releasing)
         return;
     if (ops & (OP_START | OP_CONNECT)) {
-        list_add(loop, c);
+        net_list_push(&loop->conns, &c->o.node);
         c->last_active = loop->now;
         int os_error = 0;
         int rc = loop->e->bk->conn_open(loop, c, &os_error);
@@ -709,7 +583,7 @@ void net__conn_run_ops(net_loop *loop, net_conn *c, uint32_t ops)
                 return;
             }
         } else {
-            recv_start(loop, c);
+            recv_start(loop, &c->o);
             /* An accepted connection's ACCEPT is out before its start is
              * scheduled, so the script may have queued data, a close or a
              * shutdown that ran here while it was not attached yet. */
@@ -720,13 +594,8 @@ void net__conn_run_ops(net_loop *loop, net_conn *c, uint32_t ops)
         close_now(loop, c, NET_E_ABORTED, 0, 1);
         return;
     }
-    if (ops & OP_RESUME) {
-        int expected = 2;
-        if (atomic_compare_exchange_strong(&c->paused, &expected, 0)) {
-            atomic_fetch_sub(&loop->e->recv_paused, 1);
-            recv_start(loop, c);
-        }
-    }
+    if ((ops & OP_RESUME) && net__rx_gate_resume(&c->rx, loop->e))
+        recv_start(loop, &c->o);
     if ((ops & OP_CLOSE) && !c->linger_deadline) /* the close is bounded from the moment it is asked for */
         c->linger_deadline = loop->now + loop->e->cfg.close_timeout_ms;
     if (ops & (OP_FLUSH | OP_CLOSE | OP_SHUTDOWN))
@@ -739,12 +608,12 @@ void net__conn_linger_check(net_loop *loop, net_conn *c)
 {
     if (c->releasing || !c->peer_eof || c->wr_shut || c->sending)
         return;
-    if (atomic_load(&c->rx_unpolled) != 0)
+    if (net_rx_gate_unpolled(&c->rx) != 0)
         return;
     if (atomic_load(&loop->e->poll_seq) <= atomic_load(&c->last_delivery_seq))
         return;
     net_slot_lock(c->o.slot);
-    int empty = c->sq_count == 0;
+    int empty = c->sq.count == 0;
     net_slot_unlock(c->o.slot);
     if (empty)
         close_now(loop, c, 0, 0, 0);
@@ -756,7 +625,7 @@ void net__conn_tick(net_loop *loop, net_conn *c)
         return;
     if (c->linger_deadline && loop->now >= c->linger_deadline) {
         net_slot_lock(c->o.slot);
-        int empty = c->sq_count == 0;
+        int empty = c->sq.count == 0;
         net_slot_unlock(c->o.slot);
         /* Only a peer that finished sending and has nothing of ours left to
          * take ends in order. Otherwise the close timed out: an RST, and the

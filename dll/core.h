@@ -1,6 +1,7 @@
 /*
- * core.h - the platform-neutral core's objects: engine, loops, connections,
- * listeners. Private to dll/; backends see only backend.h.
+ * core.h - the platform-neutral core's objects (engine, loops, connections,
+ * listeners, UDP sockets) and what each of the core's files offers the
+ * others. Private to dll/; backends see only backend.h.
  *
  * Threads and locks:
  * - a loop (one per I/O thread, or the poller's own with io_threads = 0)
@@ -15,10 +16,13 @@
 #define NET_CORE_H
 
 #include <stdatomic.h>
+#include <string.h>
 #include "backend.h"
 #include "block.h"
+#include "flow.h"
 #include "frame.h"
 #include "handle.h"
+#include "list.h"
 #include "queue.h"
 #include "timer.h"
 
@@ -49,14 +53,19 @@ enum {
     OP_LCLOSE = 1u << 8    /* close a listener */
 };
 
+/* An object's kind (backend.h) is its handle type. */
+_Static_assert((int)OBJ_CONN == (int)NET__T_CONN && (int)OBJ_LISTENER == (int)NET__T_LISTENER &&
+                   (int)OBJ_UDP == (int)NET__T_UDP,
+               "OBJ_* are the handle types");
+
 typedef struct net_engine_s net_engine_s;
 struct net_pending_item;
 
 struct net_obj {
-    uint32_t kind;                 /* OBJ_* */
-    uint32_t pending_ops;          /* under loop->pending_lock */
-    struct net_obj *pnext, *pprev; /* pending list, under loop->pending_lock */
-    int in_pending;
+    uint32_t kind;
+    uint32_t pending_ops; /* under loop->pending_lock */
+    net_link pending;     /* on loop->pending while it has ops, under loop->pending_lock */
+    net_link node;        /* on the loop's list of its kind (loop thread only) */
     net_loop *loop;
     net_slot *slot;
     net_handle handle;
@@ -80,13 +89,8 @@ struct net_conn {
     int state;
     int shutdown_requested; /* net_shutdown: FIN once the queue drains */
     int abort_requested;    /* net_abort: nothing more goes out, not even a FIN */
-    net_seg *sq;            /* send queue ring */
-    uint32_t sq_cap, sq_head, sq_count;
-    uint32_t sq_inflight; /* segments handed to the backend */
-    uint64_t sq_bytes;
-    net_block *sq_chunk; /* copy chunk being filled */
-    uint32_t send_cap, highwater, lowwater;
-    int flush_scheduled;
+    net_sendq sq;           /* of net_seg */
+    uint32_t highwater, lowwater;
     atomic_uint idle_ms;
     int above_highwater;
     int water_queued; /* a SEND_HIGHWATER/DRAINED waits to be polled */
@@ -109,14 +113,11 @@ struct net_conn {
     int releasing;  /* backend close requested; CLOSE follows */
     int close_reason, close_os_error;
     uint64_t last_active;
-    uint64_t linger_deadline;       /* 0 = not lingering */
-    struct net_conn *lnext, *lprev; /* loop's connection list */
-    struct net_conn *gnext, *gprev; /* loop's lingering list */
-    int in_list, in_linger;
+    uint64_t linger_deadline; /* 0 = not lingering */
+    net_link linger_node;     /* on loop->linger */
 
     /* ---- shared through atomics ---- */
-    atomic_int_least64_t rx_unpolled; /* payload bytes queued, not yet polled */
-    atomic_int paused;                /* 1 paused, 2 resume requested */
+    net_rx_gate rx; /* payload bytes */
     atomic_uint_least64_t last_delivery_seq;
 };
 
@@ -128,7 +129,6 @@ struct net_listener {
     int closed;        /* loop thread: handed to the backend's close, or never opened */
     int accepting;     /* loop thread */
     uint64_t retry_at; /* loop thread: accept paused for lack of fds until then */
-    struct net_listener *lnext, *lprev;
 };
 
 /* A datagram waiting to go out; its payload lives in blk. */
@@ -145,14 +145,8 @@ struct net_udp {
     int state;
     int connected;
     net_addr peer;
-    net_udp_out *sq; /* send queue ring */
-    uint32_t sq_cap, sq_head, sq_count;
-    uint32_t sq_inflight; /* datagrams handed to the backend, at the head */
-    uint64_t sq_bytes;    /* payload + per-datagram overhead, against send_cap */
-    net_block *sq_chunk;  /* copy chunk being filled */
-    uint32_t send_cap;
+    net_sendq sq; /* of net_udp_out; bytes are payload + a per-datagram overhead */
     atomic_uint max_datagram;
-    int flush_scheduled;
     int abort_requested;
     int error_queued; /* an ERROR waits to be polled */
 
@@ -161,16 +155,14 @@ struct net_udp {
     uint32_t batch_failed; /* datagrams of the batch the OS refused */
     uint64_t batch_bytes;  /* payload of the batch, less what was refused */
     uint32_t rx_max;       /* max_datagram at open: what the backend's receive buffers hold */
-    int attached, receiving, releasing, in_list;
+    int attached, receiving, releasing;
     int close_reason;
     uint64_t close_deadline; /* graceful close gives up on the queue then */
-    struct net_udp *lnext, *lprev;
 
     /* ---- shared through atomics ---- */
     atomic_uint_least64_t dropped;
     atomic_uint_least64_t errors_dropped;
-    atomic_int_least64_t rx_unpolled;
-    atomic_int paused; /* 1 paused, 2 resume requested */
+    net_rx_gate rx; /* payload + a per-datagram overhead */
 };
 
 /* backend.h: a typed object and its net_obj share one pointer. */
@@ -193,15 +185,14 @@ struct net_loop {
     atomic_int wake_pending;
 
     atomic_uint pending_lock;
-    net_obj *pending_head;
+    net_link *pending; /* objects with pending_ops, under pending_lock */
 
-    net_block *rx_blk; /* current receive window's block */
-    net_conn *conns;   /* all connections of this loop */
-    net_conn *linger;  /* connections waiting on the script or the peer to finish */
-    net_listener *listeners;
-    net_udp *udps;
-    net_obj *released; /* released by the backend, finished at the end of the turn (object.c) */
-    uint32_t nconns;
+    net_block *rx_blk;             /* current receive window's block */
+    net_link *conns;               /* all connections of this loop (net_obj.node) */
+    net_link *linger;              /* connections waiting on the script or the peer to finish */
+    net_link *listeners;           /* (net_obj.node) */
+    net_link *udps;                /* (net_obj.node) */
+    net_obj *released;             /* released by the backend, finished at the end of the turn (object.c) */
     atomic_int lingering;          /* length of the linger list */
     struct net_pending_item *work; /* run_pending's scratch */
     uint32_t work_cap;
@@ -216,6 +207,7 @@ struct net_engine_s {
     atomic_uint gen;
     atomic_int alive;
     atomic_int calls;
+    int claimed; /* under g_engines_lock: a live engine, or one being made or destroyed, holds the slot */
 
     net_config cfg;
     const net_backend *bk;
@@ -249,6 +241,15 @@ struct net_engine_s {
 net_engine_s *net__engine_enter(net_engine eh);
 net_engine_s *net__engine_enter_for(net_handle h);
 void net__engine_leave(net_engine_s *e);
+/* A handle's engine entered and its slot locked, if h is live and its type in type_mask. */
+typedef struct net_locked {
+    net_engine_s *e;
+    net_slot *slot;
+} net_locked;
+int net__lock_handle(net_handle h, uint32_t type_mask, net_locked *out);
+void net__unlock_handle(net_locked *l);
+
+/* poll.c */
 /* An ordinary event: NET_E_NOMEM when the queue cannot grow. */
 int net__push_event(net_engine_s *e, const net_event *ev, net_block *blk, void *obj);
 /* Events an object must never lose (ACCEPT, CONNECT, CLOSE, and the one
@@ -257,21 +258,81 @@ int net__push_event(net_engine_s *e, const net_event *ev, net_block *blk, void *
 int net__reserve_events(net_engine_s *e, uint32_t n);
 void net__unreserve_events(net_engine_s *e, uint32_t n);
 void net__push_reserved(net_engine_s *e, const net_event *ev, void *obj);
-void net__loop_schedule(net_loop *loop, net_obj *o, uint32_t ops);
-void net__loop_unschedule(net_loop *loop, net_obj *o);
+void net__wake_poller(net_engine_s *e);
+/* An object whose CLOSE event is handed out: nothing refers to it any more. */
+void net__free_closed(net_engine_s *e, net_obj *o);
+/* Drops the references the last poll's payloads held. */
+void net__release_held(net_engine_s *e);
+/* Engine teardown: every event left goes, each CLOSE freeing its object. */
+void net__discard_events(net_engine_s *e);
+
+static inline int net__on_poll_thread(net_engine_s *e)
+{
+    return atomic_load(&e->poll_thread) == os_thread_self();
+}
+
+/* loop.c */
 net_loop *net__pick_loop(net_engine_s *e);
 int net__on_loop_thread(net_loop *loop);
-void net__wake_poller(net_engine_s *e);
-
-/* object.c */
-/* Frees the backend state of what the backend released, then finishes each
- * object by its kind: at the end of a turn, and after loop_close(). */
-void net__finish_released(net_loop *loop);
-
-/* conn.c */
+/* Makes the loop's backend wait return, unless a wake is on its way already. */
+void net__loop_wake(net_loop *loop);
+void net__loop_schedule(net_loop *loop, net_obj *o, uint32_t ops);
+void net__loop_unschedule(net_loop *loop, net_obj *o);
+void net__loop_iterate(net_loop *loop, int timeout_ms);
+void net__loops_wake_lingering(net_engine_s *e);
+int net__loops_open(net_engine_s *e);
+int net__loops_start(net_engine_s *e);
+void net__loops_stop(net_engine_s *e);
+void net__loops_close(net_engine_s *e);
+void net__loops_free(net_engine_s *e);
 /* A copy of backend bytes the script may keep until its next poll, and the
  * block (one reference taken) that owns it; NULL when memory runs out. */
 const uint8_t *net__rx_keep(net_loop *loop, const void *data, size_t len, net_block **owner);
+
+/* The object whose node (a loop's list of conns, listeners or udps) k is. */
+static inline net_obj *net__obj_of(net_link *k)
+{
+    return NET_CONTAINER_OF(k, net_obj, node);
+}
+
+/* obj.c */
+void net__obj_init(net_obj *o, uint32_t kind, net_sock s, net_loop *loop, uint64_t user);
+/* A handle for o, with room for the events it must never lose (see
+ * net__reserve_events); net__obj_retire gives both back. */
+int net__obj_register(net_engine_s *e, net_obj *o, uint32_t events);
+void net__obj_retire(net_engine_s *e, net_obj *o, uint32_t events);
+/* Socket calls reach the descriptor only while nobody has asked to close
+ * the object: once closing, the loop may close the descriptor at any time
+ * and its number may then name an unrelated socket. */
+int net__obj_socket_usable(const net_obj *o);
+
+/* An event about o, its other fields zero. */
+static inline net_event net__obj_event(const net_obj *o, uint32_t type, int status, int os_error)
+{
+    net_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.type = type;
+    ev.status = status;
+    ev.os_error = os_error;
+    ev.handle = o->handle;
+    ev.user = atomic_load_explicit(&o->user, memory_order_relaxed);
+    return ev;
+}
+
+/* config.c */
+int net__read_config(const net_config *in, net_config *out);
+/* What a net_connect or net_listen call asks for, read and checked. */
+typedef struct net_tcp_request {
+    net_engine_s *e; /* entered: the caller leaves it */
+    net_tcp_config tc;
+    net_frame_cfg f; /* what tc makes of framing on e */
+    net_addr at;     /* host:port, resolved */
+} net_tcp_request;
+/* On success the engine is entered; on failure nothing is held. */
+int net__tcp_request(net_engine eh, const char *host, uint16_t port, const net_tcp_config *cfg, net_tcp_request *out);
+int net__read_udp_config(const net_udp_config *in, net_udp_config *out);
+
+/* conn.c */
 int net__conn_create(net_engine_s *e, net_sock s, const net_frame_cfg *f, uint32_t flags, uint64_t user,
                      net_conn **out);
 void net__conn_run_ops(net_loop *loop, net_conn *c, uint32_t ops);
@@ -300,12 +361,15 @@ void net__udp_error_polled(net_udp *u);
 void net__udp_schedule_locked(net_udp *u, uint32_t ops);
 
 /* listener.c */
-int net__read_tcp_config(const net_tcp_config *in, net_tcp_config *out);
-/* The frame config a TCP socket of e gets from tc; NET_E_INVAL past the limits. */
-int net__tcp_frame_cfg(const net_engine_s *e, const net_tcp_config *tc, net_frame_cfg *out);
 void net__listener_run_ops(net_loop *loop, net_listener *l, uint32_t ops);
 void net__listener_tick(net_loop *loop, net_listener *l);
 void net__listener_released(net_listener *l);
+void net__listener_close_all(net_loop *loop);
 void net__listener_free(net_engine_s *e, net_listener *l);
+
+/* object.c */
+/* Frees the backend state of what the backend released, then finishes each
+ * object by its kind: at the end of a turn, and after loop_close(). */
+void net__finish_released(net_loop *loop);
 
 #endif

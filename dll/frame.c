@@ -99,84 +99,102 @@ static int finish_partial(net_frame_decoder *d, net_frame_sink sink, void *ctx)
     return rc;
 }
 
+/* Grows the message being assembled to hold need bytes, as they arrive: a
+ * header alone never buys a max_message-sized buffer. */
+static int grow_partial(net_frame_decoder *d, size_t need)
+{
+    size_t cap = (size_t)d->partial->cap * 2;
+    if (cap < need)
+        cap = need;
+    if (cap > d->partial_len)
+        cap = d->partial_len;
+    net_block *nb = net_block_grow(d->partial, cap);
+    if (!nb)
+        return NET_E_NOMEM;
+    d->partial = nb;
+    return 0;
+}
+
+/* Continues a message split across reads with what *p holds; *p and *n
+ * move past what it took. */
+static int feed_partial(net_frame_decoder *d, const uint8_t **p, size_t *n, net_frame_sink sink, void *ctx)
+{
+    size_t take = d->partial_len - d->partial_have;
+    if (take > *n)
+        take = *n;
+    if (d->partial_have + take > d->partial->cap) {
+        int rc = grow_partial(d, d->partial_have + take);
+        if (rc)
+            return rc;
+    }
+    memcpy(d->partial->data + d->partial_have, *p, take);
+    d->partial_have += (uint32_t)take;
+    *p += take;
+    *n -= take;
+    return d->partial_have == d->partial_len ? finish_partial(d, sink, ctx) : 0;
+}
+
+/* Gathers a header split across reads: 1 when it is whole (*len is its
+ * message's length), 0 when more must come, else a NET_E_* code. */
+static int gather_header(net_frame_decoder *d, const uint8_t **p, size_t *n, uint32_t *len)
+{
+    size_t take = d->cfg.header - d->header_have;
+    if (take > *n)
+        take = *n;
+    memcpy(d->header + d->header_have, *p, take);
+    d->header_have += (uint32_t)take;
+    *p += take;
+    *n -= take;
+    if (d->header_have < d->cfg.header)
+        return 0;
+    int rc = net_frame_get_length(&d->cfg, d->header, len);
+    return rc ? rc : 1;
+}
+
+/* A message of len bytes begins. Its block starts small and grows with the
+ * payload (grow_partial): what a peer can make us hold is what it sent. */
+static int start_partial(net_frame_decoder *d, uint32_t len, net_frame_sink sink, void *ctx)
+{
+    d->partial = net_block_new(len < FRAME_FIRST_ALLOC ? len : FRAME_FIRST_ALLOC);
+    if (!d->partial)
+        return NET_E_NOMEM;
+    d->partial_len = len;
+    d->partial_have = 0;
+    d->header_have = d->cfg.header;
+    return len == 0 ? finish_partial(d, sink, ctx) : 0;
+}
+
 int net_frame_feed(net_frame_decoder *d, const uint8_t *p, size_t n, net_block *in, net_frame_sink sink, void *ctx)
 {
     if (d->cfg.raw)
         return n ? sink(ctx, p, (uint32_t)n, in) : 0;
-
     const uint32_t hs = d->cfg.header;
     while (n > 0) {
-        if (d->partial) { /* continue a message split across reads */
-            size_t take = d->partial_len - d->partial_have;
-            if (take > n)
-                take = n;
-            if (d->partial_have + take > d->partial->cap) {
-                /* Grow as the bytes arrive: a header alone never buys a
-                 * max_message-sized buffer. */
-                size_t cap = (size_t)d->partial->cap * 2;
-                if (cap < d->partial_have + take)
-                    cap = d->partial_have + take;
-                if (cap > d->partial_len)
-                    cap = d->partial_len;
-                net_block *nb = net_block_grow(d->partial, cap);
-                if (!nb)
-                    return NET_E_NOMEM;
-                d->partial = nb;
-            }
-            memcpy(d->partial->data + d->partial_have, p, take);
-            d->partial_have += (uint32_t)take;
-            p += take;
-            n -= take;
-            if (d->partial_have == d->partial_len) {
-                int rc = finish_partial(d, sink, ctx);
-                if (rc)
-                    return rc;
-            }
-            continue;
-        }
+        int rc;
         uint32_t len;
-        if (d->header_have == 0 && n >= hs) {
-            /* Fast path: the whole header is in this read. */
-            int rc = net_frame_get_length(&d->cfg, p, &len);
-            if (rc)
+        if (d->partial) {
+            rc = feed_partial(d, &p, &n, sink, ctx);
+        } else if (d->header_have == 0 && n >= hs) {
+            /* Fast path: the whole header is in this read, and often the
+             * whole message: it goes out of the read's own block. */
+            if ((rc = net_frame_get_length(&d->cfg, p, &len)) != 0)
                 return rc;
             if (n - hs >= len) {
                 rc = sink(ctx, p + hs, len, in);
-                if (rc)
-                    return rc;
                 p += hs + len;
                 n -= hs + len;
-                continue;
+            } else {
+                p += hs;
+                n -= hs;
+                rc = start_partial(d, len, sink, ctx);
             }
-            p += hs;
-            n -= hs;
         } else {
-            size_t take = hs - d->header_have;
-            if (take > n)
-                take = n;
-            memcpy(d->header + d->header_have, p, take);
-            d->header_have += (uint32_t)take;
-            p += take;
-            n -= take;
-            if (d->header_have < hs)
-                return 0;
-            int rc = net_frame_get_length(&d->cfg, d->header, &len);
-            if (rc)
-                return rc;
+            rc = gather_header(d, &p, &n, &len);
+            if (rc == 1)
+                rc = start_partial(d, len, sink, ctx);
         }
-        /* Start small and grow with the payload (see above): what a peer
-         * can make us hold is what it actually sent. */
-        d->partial = net_block_new(len < FRAME_FIRST_ALLOC ? len : FRAME_FIRST_ALLOC);
-        if (!d->partial)
-            return NET_E_NOMEM;
-        d->partial_len = len;
-        d->partial_have = 0;
-        d->header_have = hs;
-        if (len == 0) {
-            int rc = finish_partial(d, sink, ctx);
-            if (rc)
-                return rc;
-        }
+        if (rc)
+            return rc;
     }
     return 0;
 }

@@ -9,23 +9,8 @@
 
 static void push_listener_close(net_listener *l, int status, int os_error)
 {
-    net_event ev;
-    memset(&ev, 0, sizeof ev);
-    ev.type = NET_EV_CLOSE;
-    ev.status = status;
-    ev.os_error = os_error;
-    ev.handle = l->o.handle;
-    ev.user = atomic_load(&l->o.user);
+    net_event ev = net__obj_event(&l->o, NET_EV_CLOSE, status, os_error);
     net__push_reserved(l->o.loop->e, &ev, l);
-}
-
-static void list_remove(net_loop *loop, net_listener *l)
-{
-    for (net_listener **p = &loop->listeners; *p; p = &(*p)->lnext)
-        if (*p == l) {
-            *p = l->lnext;
-            return;
-        }
 }
 
 /* From here on no other thread schedules work for the listener and every
@@ -42,7 +27,7 @@ static void mark_closing(net_listener *l)
  * free it, so it must be on no list of the loop's any more. */
 static void finish(net_loop *loop, net_listener *l, int status, int os_error)
 {
-    list_remove(loop, l);
+    net_list_remove(&l->o.node);
     net__loop_unschedule(loop, &l->o);
     net_slot_lock(l->o.slot);
     l->o.sock = NET_BAD_SOCK;
@@ -70,8 +55,7 @@ void net__listener_run_ops(net_loop *loop, net_listener *l, uint32_t ops)
             finish(loop, l, rc, os_error);
             return;
         }
-        l->lnext = loop->listeners;
-        loop->listeners = l;
+        net_list_push(&loop->listeners, &l->o.node);
         l->accepting = 1;
         bk->accept_start(loop, l);
     }
@@ -85,6 +69,14 @@ void net__listener_run_ops(net_loop *loop, net_listener *l, uint32_t ops)
     }
 }
 
+void net__listener_close_all(net_loop *loop)
+{
+    for (net_link *k = loop->listeners, *next; k; k = next) {
+        next = k->next;
+        net__listener_run_ops(loop, (net_listener *)net__obj_of(k), OP_LCLOSE);
+    }
+}
+
 void net__listener_tick(net_loop *loop, net_listener *l)
 {
     if (!l->accepting && !l->closed && l->retry_at && loop->now >= l->retry_at) {
@@ -94,48 +86,56 @@ void net__listener_tick(net_loop *loop, net_listener *l)
     }
 }
 
+/* Out of descriptors: stop and retry shortly rather than spin on a
+ * backlog we cannot take. Other accept errors cost only that attempt. */
+static void accept_failed(net_loop *loop, net_listener *l, int os_error)
+{
+    if (os_error_is_resource(os_error) && l->accepting) {
+        l->accepting = 0;
+        l->retry_at = loop->now + ACCEPT_RETRY_MS;
+        loop->e->bk->accept_stop(loop, l);
+    }
+}
+
+/* The connection for an accepted socket; NULL when the engine is at
+ * max_connections or out of memory, the socket then reset and counted. */
+static net_conn *adopt(net_engine_s *e, net_listener *l, net_sock s)
+{
+    net_conn *c = NULL;
+    if (atomic_load(&e->open_conns) < e->cfg.max_connections) {
+        os_tcp_prepare(s, l->cfg.flags);
+        if (net__conn_create(e, s, &l->fcfg, l->cfg.flags, atomic_load(&l->o.user), &c) != 0)
+            c = NULL;
+    }
+    if (!c) {
+        os_sock_set_linger0(s);
+        os_sock_close(s);
+        atomic_fetch_add(&e->rejected, 1);
+    }
+    return c;
+}
+
 void net__accepted(net_listener *l, net_sock s, const net_addr *peer, int err, int os_error)
 {
     net_loop *loop = l->o.loop;
     net_engine_s *e = loop->e;
     if (err) {
-        /* Out of descriptors: stop and retry shortly rather than spin on
-         * a backlog we cannot take, or stop accepting for good. */
-        if (os_error_is_resource(os_error) && l->accepting) {
-            l->accepting = 0;
-            l->retry_at = loop->now + ACCEPT_RETRY_MS;
-            loop->e->bk->accept_stop(loop, l);
-        }
+        accept_failed(loop, l, os_error);
         return;
     }
     if (l->closed) { /* closing: the backend's last accepts */
         os_sock_close(s);
         return;
     }
-    if (atomic_load(&e->open_conns) >= e->cfg.max_connections) {
-        os_sock_set_linger0(s);
-        os_sock_close(s);
-        atomic_fetch_add(&e->rejected, 1);
+    net_conn *c = adopt(e, l, s);
+    if (!c)
         return;
-    }
-    os_tcp_prepare(s, l->cfg.flags);
-    net_conn *c;
-    if (net__conn_create(e, s, &l->fcfg, l->cfg.flags, atomic_load(&l->o.user), &c) != 0) {
-        os_sock_set_linger0(s);
-        os_sock_close(s);
-        atomic_fetch_add(&e->rejected, 1);
-        return;
-    }
-    if (peer)
-        c->peer = *peer; /* before the handle is out: no lock needed yet */
-    net_event ev;
-    memset(&ev, 0, sizeof ev);
-    ev.type = NET_EV_ACCEPT;
-    ev.handle = c->o.handle;
+    net_event ev = net__obj_event(&c->o, NET_EV_ACCEPT, 0, 0);
     ev.parent = l->o.handle;
-    ev.user = atomic_load(&c->o.user);
-    if (peer)
+    if (peer) {
+        c->peer = *peer; /* before the handle is out: no lock needed yet */
         ev.addr = *peer;
+    }
     /* ACCEPT is queued (into the connection's reserved room) before the
      * connection can produce anything. Once it is out the script may abort
      * the connection, and on another loop that can end in a CLOSE the poller
@@ -154,45 +154,38 @@ void net__accepted(net_listener *l, net_sock s, const net_addr *peer, int err, i
 
 void net__listener_free(net_engine_s *e, net_listener *l)
 {
-    net__unreserve_events(e, NET_LISTENER_EVENTS);
-    net_slot *s = net_handle_lock(&e->handles, l->o.handle, NET__TBIT(NET__T_LISTENER));
-    if (s)
-        net_slot_retire(&e->handles, s);
+    net__obj_retire(e, &l->o, NET_LISTENER_EVENTS);
     free(l);
 }
 
-NET_API void net_tcp_config_init(net_tcp_config *cfg)
+/* A listening socket on req's address, and its listener; OP_LISTEN on the
+ * first loop registers it with the backend and starts accepting. */
+static int start_listener(const net_tcp_request *req, net_handle *out)
 {
-    if (!cfg)
-        return;
-    memset(cfg, 0, sizeof *cfg);
-    cfg->size = sizeof *cfg;
-    cfg->framing = NET_FRAMING_RAW;
-    cfg->flags = NET_TCP_NODELAY | NET_TCP_REUSEADDR;
-}
-
-int net__read_tcp_config(const net_tcp_config *in, net_tcp_config *out)
-{
-    net_tcp_config_init(out);
-    if (!in)
-        return 0;
-    if (in->size < offsetof(net_tcp_config, flags) + sizeof in->flags || in->size > 4096)
-        return NET_E_INVAL;
-    memcpy(out, in, in->size < sizeof *out ? in->size : sizeof *out);
-    out->size = sizeof *out;
-    if (out->framing > NET_FRAMING_U32BE || out->backlog < 0)
-        return NET_E_INVAL;
+    net_engine_s *e = req->e;
+    net_sock s;
+    int rc = os_tcp_listen(&req->at, req->tc.backlog, req->tc.flags, &s, NULL);
+    if (rc)
+        return rc;
+    net_listener *l = net__calloc(1, sizeof *l);
+    if (!l) {
+        rc = NET_E_NOMEM;
+        goto fail;
+    }
+    net__obj_init(&l->o, OBJ_LISTENER, s, &e->loops[0], req->tc.user);
+    l->cfg = req->tc;
+    l->fcfg = req->f;
+    if ((rc = net__obj_register(e, &l->o, NET_LISTENER_EVENTS)) != 0)
+        goto fail;
+    net_slot_lock(l->o.slot);
+    net__loop_schedule(l->o.loop, &l->o, OP_LISTEN);
+    net_slot_unlock(l->o.slot);
+    *out = l->o.handle;
     return 0;
-}
-
-int net__tcp_frame_cfg(const net_engine_s *e, const net_tcp_config *tc, net_frame_cfg *out)
-{
-    uint32_t max = tc->max_message ? tc->max_message : e->cfg.max_message;
-    /* Same bounds as the engine's own max_message: a message this size must
-     * fit the send queue, header included. */
-    if (max > NET_MAX_MESSAGE || (uint64_t)max + NET_MAX_HEADER > e->cfg.send_cap)
-        return NET_E_INVAL;
-    return net_frame_cfg_make(tc->framing, tc->flags, max, out);
+fail:
+    free(l);
+    os_sock_close(s);
+    return rc;
 }
 
 NET_API int net_listen(net_engine eh, const char *host, uint16_t port, const net_tcp_config *cfg, net_handle *out)
@@ -200,48 +193,11 @@ NET_API int net_listen(net_engine eh, const char *host, uint16_t port, const net
     if (!out)
         return NET_E_INVAL;
     *out = 0;
-    net_tcp_config tc;
-    int rc = net__read_tcp_config(cfg, &tc);
+    net_tcp_request req;
+    int rc = net__tcp_request(eh, host, port, cfg, &req);
     if (rc)
         return rc;
-    net_engine_s *e = net__engine_enter(eh);
-    if (!e)
-        return NET_E_BADHANDLE;
-    net_addr addr;
-    net_listener *l = NULL;
-    net_sock s = NET_BAD_SOCK;
-    if ((rc = os_resolve(host, port, &addr, NULL)) != 0)
-        goto done;
-    if ((rc = os_tcp_listen(&addr, tc.backlog, tc.flags, &s, NULL)) != 0)
-        goto done;
-    l = net__calloc(1, sizeof *l);
-    if (!l) {
-        rc = NET_E_NOMEM;
-        goto done;
-    }
-    l->o.kind = OBJ_LISTENER;
-    l->o.sock = s;
-    l->o.loop = &e->loops[0];
-    atomic_init(&l->o.user, tc.user);
-    l->cfg = tc;
-    if ((rc = net__tcp_frame_cfg(e, &tc, &l->fcfg)) != 0)
-        goto done;
-    if ((rc = net__reserve_events(e, NET_LISTENER_EVENTS)) != 0)
-        goto done;
-    if ((rc = net_handle_alloc(&e->handles, NET__T_LISTENER, l, &l->o.handle, &l->o.slot)) != 0) {
-        net__unreserve_events(e, NET_LISTENER_EVENTS);
-        goto done;
-    }
-    net_slot_lock(l->o.slot);
-    net__loop_schedule(l->o.loop, &l->o, OP_LISTEN);
-    net_slot_unlock(l->o.slot);
-    *out = l->o.handle;
-    net__engine_leave(e);
-    return 0;
-done:
-    if (s != NET_BAD_SOCK)
-        os_sock_close(s);
-    free(l);
-    net__engine_leave(e);
+    rc = start_listener(&req, out);
+    net__engine_leave(req.e);
     return rc;
 }

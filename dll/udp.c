@@ -4,14 +4,14 @@
 #include "testhooks.h"
 #include "core.h"
 
-#define UDP_BATCH 64      /* datagrams handed to the backend at once */
-#define UDP_OVERHEAD 64   /* counted per datagram against caps, so empty datagrams are not free */
-#define UDP_CHUNK_MIN 512 /* copy chunks start here and double while kept full */
-#define UDP_CHUNK (64 * 1024)
-#define UDP_DEFAULT_SEND_CAP (1u << 20)
+#define UDP_BATCH 64          /* datagrams handed to the backend at once */
+#define UDP_OVERHEAD 64       /* counted per datagram against caps, so empty datagrams are not free */
+#define UDP_CHUNK (64 * 1024) /* the largest copy chunk (flow.h) */
+#define UDP_RING_MIN 16       /* datagrams a send queue's ring starts with */
 
 static void close_now(net_loop *loop, net_udp *u, int reason);
 static void flush(net_loop *loop, net_udp *u);
+static void recv_start(net_loop *loop, net_obj *o);
 
 /* ---- what backends read ---- */
 
@@ -24,13 +24,7 @@ uint32_t net__udp_max_datagram(const net_udp *u)
 
 static void push_udp_event(net_udp *u, uint32_t type, int status, int os_error, const net_addr *addr)
 {
-    net_event ev;
-    memset(&ev, 0, sizeof ev);
-    ev.type = type;
-    ev.status = status;
-    ev.os_error = os_error;
-    ev.handle = u->o.handle;
-    ev.user = atomic_load_explicit(&u->o.user, memory_order_relaxed);
+    net_event ev = net__obj_event(&u->o, type, status, os_error);
     if (addr)
         ev.addr = *addr;
     net__push_reserved(u->o.loop->e, &ev, u); /* room reserved at open (NET_UDP_EVENTS) */
@@ -61,34 +55,48 @@ void net__udp_error_polled(net_udp *u)
 
 /* ---- opening ---- */
 
-NET_API void net_udp_config_init(net_udp_config *cfg)
+/* A UDP socket object for s, bound and non-blocking; OP_START on its loop
+ * registers it with the backend and starts receiving. */
+static int start_udp(net_engine_s *e, net_sock s, const net_udp_config *uc, net_handle *out)
 {
-    if (!cfg)
-        return;
-    memset(cfg, 0, sizeof *cfg);
-    cfg->size = sizeof *cfg;
-    cfg->max_datagram = NET_UDP_MAX_PAYLOAD;
-    cfg->send_cap = UDP_DEFAULT_SEND_CAP;
+    net_udp *u = net__calloc(1, sizeof *u);
+    if (!u)
+        return NET_E_NOMEM;
+    net__obj_init(&u->o, OBJ_UDP, s, net__pick_loop(e), uc->user);
+    u->state = US_OPEN;
+    u->sq.send_cap = uc->send_cap;
+    u->rx_max = uc->max_datagram;
+    atomic_init(&u->max_datagram, uc->max_datagram);
+    atomic_init(&u->dropped, 0);
+    atomic_init(&u->errors_dropped, 0);
+    net_rx_gate_init(&u->rx);
+    int rc = net__obj_register(e, &u->o, NET_UDP_EVENTS);
+    if (rc) {
+        free(u);
+        return rc;
+    }
+    atomic_fetch_add(&e->open_udps, 1);
+    net_slot_lock(u->o.slot);
+    net__udp_schedule_locked(u, OP_START);
+    net_slot_unlock(u->o.slot);
+    *out = u->o.handle;
+    return 0;
 }
 
-static int read_udp_config(const net_udp_config *in, net_udp_config *out)
+static int open_udp(net_engine_s *e, const char *host, uint16_t port, const net_udp_config *uc, net_handle *out)
 {
-    net_udp_config_init(out);
-    if (!in)
-        return 0;
-    if (in->size < offsetof(net_udp_config, flags) + sizeof in->flags || in->size > 4096)
-        return NET_E_INVAL;
-    size_t n = in->size < sizeof *out ? in->size : sizeof *out;
-    memcpy(out, in, n);
-    out->size = sizeof *out;
-    if (out->max_datagram == 0)
-        out->max_datagram = NET_UDP_MAX_PAYLOAD;
-    if (out->send_cap == 0)
-        out->send_cap = UDP_DEFAULT_SEND_CAP;
-    const uint32_t known = NET_UDP_REUSEADDR | NET_UDP_IPV6ONLY | NET_UDP_BROADCAST;
-    if (out->max_datagram > NET_UDP_MAX_PAYLOAD || (out->flags & ~known) || out->rcvbuf < 0 || out->sndbuf < 0)
-        return NET_E_INVAL;
-    return 0;
+    if (!e->bk->udp_open)
+        return NET_E_UNSUPPORTED;
+    net_addr at;
+    net_sock s;
+    int rc = os_resolve(host, port, &at, NULL);
+    if (rc == 0)
+        rc = os_udp_open(&at, uc->flags, uc->rcvbuf, uc->sndbuf, &s, NULL);
+    if (rc)
+        return rc;
+    if ((rc = start_udp(e, s, uc, out)) != 0)
+        os_sock_close(s);
+    return rc;
 }
 
 NET_API int net_udp_open(net_engine eh, const char *host, uint16_t port, const net_udp_config *cfg, net_handle *out)
@@ -97,97 +105,28 @@ NET_API int net_udp_open(net_engine eh, const char *host, uint16_t port, const n
         return NET_E_INVAL;
     *out = 0;
     net_udp_config uc;
-    int rc = read_udp_config(cfg, &uc);
+    int rc = net__read_udp_config(cfg, &uc);
     if (rc)
         return rc;
     net_engine_s *e = net__engine_enter(eh);
     if (!e)
         return NET_E_BADHANDLE;
-    net_addr at;
-    net_sock s = NET_BAD_SOCK;
-    net_udp *u = NULL;
-    if (!e->bk->udp_open) {
-        rc = NET_E_UNSUPPORTED;
-        goto fail;
-    }
-    if ((rc = os_resolve(host, port, &at, NULL)) != 0)
-        goto fail;
-    if ((rc = os_udp_open(&at, uc.flags, uc.rcvbuf, uc.sndbuf, &s, NULL)) != 0)
-        goto fail;
-    if (!(u = net__calloc(1, sizeof *u))) {
-        rc = NET_E_NOMEM;
-        goto fail;
-    }
-    u->o.kind = OBJ_UDP;
-    u->o.sock = s;
-    u->o.loop = net__pick_loop(e);
-    atomic_init(&u->o.user, uc.user);
-    u->state = US_OPEN;
-    u->send_cap = uc.send_cap;
-    u->rx_max = uc.max_datagram;
-    atomic_init(&u->max_datagram, uc.max_datagram);
-    atomic_init(&u->dropped, 0);
-    atomic_init(&u->errors_dropped, 0);
-    atomic_init(&u->rx_unpolled, 0);
-    atomic_init(&u->paused, 0);
-    if ((rc = net__reserve_events(e, NET_UDP_EVENTS)) != 0)
-        goto fail;
-    if ((rc = net_handle_alloc(&e->handles, NET__T_UDP, u, &u->o.handle, &u->o.slot)) != 0) {
-        net__unreserve_events(e, NET_UDP_EVENTS);
-        goto fail;
-    }
-    atomic_fetch_add(&e->open_udps, 1);
-    net_slot_lock(u->o.slot);
-    net__udp_schedule_locked(u, OP_START);
-    net_slot_unlock(u->o.slot);
-    *out = u->o.handle;
-    net__engine_leave(e);
-    return 0;
-fail:
-    free(u);
-    if (s != NET_BAD_SOCK)
-        os_sock_close(s);
+    rc = open_udp(e, host, port, &uc, out);
     net__engine_leave(e);
     return rc;
 }
 
 void net__udp_schedule_locked(net_udp *u, uint32_t ops)
 {
-    if (u->state == US_CLOSED)
-        return;
-    if (ops == OP_FLUSH) {
-        if (u->flush_scheduled)
-            return;
-        u->flush_scheduled = 1;
-    }
-    net__loop_schedule(u->o.loop, &u->o, ops);
-}
-
-NET_API int net_addr_parse(const char *host, uint16_t port, net_addr *out)
-{
-    if (!out)
-        return NET_E_INVAL;
-    memset(out, 0, sizeof *out);
-    if (!host || !*host)
-        return NET_E_ADDR;
-    int rc = os_init();
-    return rc ? rc : os_resolve(host, port, out, NULL);
+    if (u->state != US_CLOSED)
+        net__sendq_schedule(&u->sq, &u->o, ops);
 }
 
 /* ---- send queue (slot lock held) ---- */
 
-static uint8_t *chunk_reserve(net_udp *u, uint32_t need)
+static net_udp_out *out_at(net_udp *u, uint32_t i)
 {
-    net_block *b = u->sq_chunk;
-    if (!b || b->cap - b->used < need) {
-        uint32_t size = b ? (b->cap >= UDP_CHUNK / 2 ? UDP_CHUNK : b->cap * 2) : UDP_CHUNK_MIN;
-        net_block *nb = net_block_new(need > size ? need : size);
-        if (!nb)
-            return NULL;
-        net_block_unref(b, 1);
-        u->sq_chunk = b = nb;
-    }
-    return b->data + b->used;
+    return (net_udp_out *)u->sq.ring + net_sendq_pos(&u->sq, i);
 }
 
 static int same_addr(const net_addr *a, const net_addr *b)
@@ -197,67 +136,47 @@ static int same_addr(const net_addr *a, const net_addr *b)
     return memcmp(a->ip, b->ip, a->family == NET_AF_INET ? 4 : 16) == 0;
 }
 
+/* Whether a datagram may go to `to` (NULL: the connected peer). */
+static int check_destination(const net_udp *u, const net_addr *to)
+{
+    if (!to)
+        return u->connected ? 0 : NET_E_NOTCONN;
+    if (to->family != NET_AF_INET && to->family != NET_AF_INET6)
+        return NET_E_ADDR;
+    return u->connected && !same_addr(to, &u->peer) ? NET_E_INVAL : 0;
+}
+
 int net__udp_queue(net_udp *u, const net_addr *to, const net_buf *bufs, uint32_t count)
 {
     if (u->state != US_OPEN)
         return NET_E_CLOSED;
-    if (to) {
-        if (to->family != NET_AF_INET && to->family != NET_AF_INET6)
-            return NET_E_ADDR;
-        if (u->connected && !same_addr(to, &u->peer))
-            return NET_E_INVAL;
-    } else if (!u->connected) {
-        return NET_E_NOTCONN;
-    }
-    uint64_t total = 0;
-    for (uint32_t i = 0; i < count; i++) {
-        if (!bufs[i].data && bufs[i].len)
-            return NET_E_INVAL;
-        total += bufs[i].len;
-    }
+    uint64_t total;
+    int rc = check_destination(u, to);
+    if (rc || (rc = net_bufs_total(bufs, count, &total)) != 0)
+        return rc;
     if (total > atomic_load_explicit(&u->max_datagram, memory_order_relaxed))
         return NET_E_MSGSIZE;
     uint64_t charge = total + UDP_OVERHEAD;
-    if (charge > u->send_cap) /* could never fit: waiting would not help */
-        return NET_E_MSGSIZE;
-    if (u->sq_bytes + charge > u->send_cap)
-        return NET_E_WOULDBLOCK;
-    if (u->sq_count == u->sq_cap) {
-        uint32_t cap = u->sq_cap ? u->sq_cap * 2 : 16;
-        net_udp_out *sq = net__malloc(cap * sizeof *sq);
-        if (!sq)
-            return NET_E_NOMEM;
-        for (uint32_t i = 0; i < u->sq_count; i++)
-            sq[i] = u->sq[(u->sq_head + i) & (u->sq_cap - 1)];
-        free(u->sq);
-        u->sq = sq;
-        u->sq_cap = cap;
-        u->sq_head = 0;
-    }
-    uint8_t *w = chunk_reserve(u, (uint32_t)total);
+    if ((rc = net_sendq_admit(&u->sq, charge)) != 0)
+        return rc;
+    if (net_sendq_room(&u->sq, 1, sizeof(net_udp_out), UDP_RING_MIN) != 0)
+        return NET_E_NOMEM;
+    uint8_t *w = net_sendq_reserve(&u->sq, (uint32_t)total, UDP_CHUNK);
     if (!w)
         return NET_E_NOMEM;
-    uint8_t *p = w;
-    for (uint32_t i = 0; i < count; i++) {
-        if (bufs[i].len)
-            memcpy(p, bufs[i].data, bufs[i].len);
-        p += bufs[i].len;
-    }
-    u->sq_chunk->used += (uint32_t)total;
-    net_block_ref(u->sq_chunk, 1);
-    net_udp_out *o = &u->sq[(u->sq_head + u->sq_count) & (u->sq_cap - 1)];
+    net_bufs_copy(w, bufs, count);
+    u->sq.chunk->used += (uint32_t)total;
+    net_block_ref(u->sq.chunk, 1);
+    net_udp_out *o = out_at(u, u->sq.count);
     memset(o, 0, sizeof *o);
     o->d.data = w;
     o->d.len = (uint32_t)total;
     o->d.connected = to == NULL;
     if (to)
         o->d.to = *to;
-    o->blk = u->sq_chunk;
-    u->sq_count++;
-    u->sq_bytes += charge;
-    net_engine_s *e = u->o.loop->e;
-    atomic_fetch_add_explicit(&e->send_queued, charge, memory_order_relaxed);
-    atomic_fetch_add_explicit(&e->messages_out, 1, memory_order_relaxed);
+    o->blk = u->sq.chunk;
+    u->sq.count++;
+    net__sendq_charge(&u->sq, u->o.loop->e, charge);
     net__udp_schedule_locked(u, OP_FLUSH);
     return 0;
 }
@@ -266,33 +185,24 @@ int net__udp_queue(net_udp *u, const net_addr *to, const net_buf *bufs, uint32_t
 static void sq_pop(net_udp *u, uint32_t n)
 {
     uint64_t freed = 0;
-    for (uint32_t i = 0; i < n && u->sq_count; i++) {
-        net_udp_out *o = &u->sq[u->sq_head];
+    for (uint32_t i = 0; i < n && u->sq.count; i++) {
+        net_udp_out *o = out_at(u, 0);
         freed += o->d.len + UDP_OVERHEAD;
         net_block_unref(o->blk, 1);
-        u->sq_head = (u->sq_head + 1) & (u->sq_cap - 1);
-        u->sq_count--;
+        net_sendq_pop(&u->sq);
     }
-    u->sq_bytes -= freed;
-    atomic_fetch_sub_explicit(&u->o.loop->e->send_queued, freed, memory_order_relaxed);
-    if (u->sq_count == 0 && u->sq_chunk) {
-        if (atomic_load(&u->sq_chunk->refs) == 1)
-            u->sq_chunk->used = 0; /* nothing points into it any more: refill it from the start */
-        else {
-            net_block_unref(u->sq_chunk, 1);
-            u->sq_chunk = NULL;
-        }
+    net__sendq_discharge(&u->sq, u->o.loop->e, freed);
+    /* Empty, with a chunk somebody else still holds: let it go. */
+    if (!net_sendq_rewind(&u->sq) && u->sq.count == 0 && u->sq.chunk) {
+        net_block_unref(u->sq.chunk, 1);
+        u->sq.chunk = NULL;
     }
 }
 
 static void sq_clear(net_udp *u)
 {
-    sq_pop(u, u->sq_count);
-    net_block_unref(u->sq_chunk, 1);
-    u->sq_chunk = NULL;
-    free(u->sq);
-    u->sq = NULL;
-    u->sq_cap = u->sq_head = u->sq_count = 0;
+    sq_pop(u, u->sq.count);
+    net_sendq_free(&u->sq);
 }
 
 /* ---- sending (loop thread) ---- */
@@ -309,8 +219,8 @@ static int batch_done(net_loop *loop, net_udp *u, uint32_t n)
 {
     net_slot_lock(u->o.slot);
     sq_pop(u, n);
-    u->sq_inflight = 0;
-    int empty = u->sq_count == 0;
+    u->sq.inflight = 0;
+    int empty = u->sq.count == 0;
     int closing = u->state == US_CLOSING;
     int aborting = u->abort_requested;
     net_slot_unlock(u->o.slot);
@@ -325,14 +235,14 @@ static void flush(net_loop *loop, net_udp *u)
 {
     while (!u->releasing && u->attached) {
         net_slot_lock(u->o.slot);
-        u->flush_scheduled = 0;
+        u->sq.flush_scheduled = 0;
         if (u->abort_requested) {
             net_slot_unlock(u->o.slot);
             close_now(loop, u, NET_E_ABORTED);
             return;
         }
-        if (u->sq_inflight || u->sq_count == 0) {
-            int close_ready = u->sq_count == 0 && u->state == US_CLOSING;
+        if (u->sq.inflight || u->sq.count == 0) {
+            int close_ready = u->sq.count == 0 && u->state == US_CLOSING;
             net_slot_unlock(u->o.slot);
             if (close_ready)
                 close_now(loop, u, 0);
@@ -346,13 +256,13 @@ static void flush(net_loop *loop, net_udp *u)
                 return;
             }
         }
-        uint32_t n = u->sq_count < UDP_BATCH ? u->sq_count : UDP_BATCH;
+        uint32_t n = u->sq.count < UDP_BATCH ? u->sq.count : UDP_BATCH;
         u->batch_bytes = 0;
         for (uint32_t i = 0; i < n; i++) {
-            u->batch[i] = u->sq[(u->sq_head + i) & (u->sq_cap - 1)].d;
+            u->batch[i] = out_at(u, i)->d;
             u->batch_bytes += u->batch[i].len;
         }
-        u->sq_inflight = n;
+        u->sq.inflight = n;
         net_slot_unlock(u->o.slot);
         u->batch_failed = 0;
         int os_error = 0;
@@ -395,38 +305,22 @@ void net__udp_send_failed(net_udp *u, const net_dgram *d, int err, int os_error)
 
 /* ---- receiving (loop thread) ---- */
 
-static void recv_start(net_loop *loop, net_udp *u)
+/* The receive gate's switches (net_rx_switch), hence the net_obj. */
+static void recv_start(net_loop *loop, net_obj *o)
 {
-    if (!u->receiving && u->attached && !u->releasing && atomic_load(&u->paused) == 0) {
+    net_udp *u = (net_udp *)o;
+    if (!u->receiving && u->attached && !u->releasing && net_rx_gate_flowing(&u->rx)) {
         u->receiving = 1;
         loop->e->bk->udp_recv_start(loop, u);
     }
 }
 
-static void recv_stop(net_loop *loop, net_udp *u)
+static void recv_stop(net_loop *loop, net_obj *o)
 {
+    net_udp *u = (net_udp *)o;
     if (u->receiving) {
         u->receiving = 0;
         loop->e->bk->udp_recv_stop(loop, u);
-    }
-}
-
-/* The script is behind: stop reading and let the kernel's buffer (and then
- * the kernel, by dropping) absorb the excess until it catches up. */
-static void maybe_pause(net_loop *loop, net_udp *u)
-{
-    uint32_t limit = loop->e->cfg.recv_limit;
-    if (!u->receiving || atomic_load(&u->rx_unpolled) <= (int64_t)limit)
-        return;
-    atomic_store(&u->paused, 1);
-    recv_stop(loop, u);
-    atomic_fetch_add(&loop->e->recv_paused, 1);
-    if (atomic_load(&u->rx_unpolled) <= (int64_t)(limit / 2)) {
-        int expected = 1;
-        if (atomic_compare_exchange_strong(&u->paused, &expected, 0)) {
-            atomic_fetch_sub(&loop->e->recv_paused, 1);
-            recv_start(loop, u);
-        }
     }
 }
 
@@ -451,26 +345,25 @@ void net__udp_received(net_udp *u, const void *data, size_t len, const net_addr 
         count_dropped(loop, u);
         return;
     }
-    net_event ev;
-    memset(&ev, 0, sizeof ev);
-    ev.type = NET_EV_DATAGRAM;
-    ev.handle = u->o.handle;
-    ev.user = atomic_load_explicit(&u->o.user, memory_order_relaxed);
+    net_event ev = net__obj_event(&u->o, NET_EV_DATAGRAM, 0, 0);
     ev.data = msg;
     ev.len = (uint32_t)len;
     if (from)
         ev.addr = *from;
     int64_t charge = (int64_t)len + UDP_OVERHEAD;
-    atomic_fetch_add(&u->rx_unpolled, charge);
+    net_rx_gate_charge(&u->rx, charge);
     atomic_fetch_add_explicit(&loop->stats.bytes_in, len, memory_order_relaxed);
     atomic_fetch_add_explicit(&loop->stats.dgrams_in, 1, memory_order_relaxed);
     if (net__push_event(loop->e, &ev, owner, u) != 0) {
-        atomic_fetch_sub(&u->rx_unpolled, charge);
+        net_rx_gate_refund(&u->rx, charge);
         net_block_unref(owner, 1);
         count_dropped(loop, u);
         return;
     }
-    maybe_pause(loop, u);
+    /* The script is behind: the kernel's buffer (and then the kernel, by
+     * dropping) absorbs the excess until it catches up. */
+    if (u->receiving)
+        net__rx_gate_check(&u->rx, loop, &u->o, recv_stop, recv_start);
 }
 
 void net__udp_recv_error(net_udp *u, int err, int os_error)
@@ -486,12 +379,7 @@ void net__udp_recv_error(net_udp *u, int err, int os_error)
 
 void net__udp_delivered(net_engine_s *e, net_udp *u, const net_event *ev)
 {
-    int64_t charge = (int64_t)ev->len + UDP_OVERHEAD;
-    int64_t left = atomic_fetch_sub(&u->rx_unpolled, charge) - charge;
-    if (left > (int64_t)(e->cfg.recv_limit / 2) || atomic_load(&u->paused) != 1)
-        return;
-    int expected = 1;
-    if (atomic_compare_exchange_strong(&u->paused, &expected, 2)) {
+    if (net__rx_gate_polled(&u->rx, e, (int64_t)ev->len + UDP_OVERHEAD)) {
         net_slot_lock(u->o.slot);
         net__udp_schedule_locked(u, OP_RESUME);
         net_slot_unlock(u->o.slot);
@@ -499,29 +387,6 @@ void net__udp_delivered(net_engine_s *e, net_udp *u, const net_event *ev)
 }
 
 /* ---- ending ---- */
-
-static void list_add(net_loop *loop, net_udp *u)
-{
-    u->lprev = NULL;
-    u->lnext = loop->udps;
-    if (loop->udps)
-        loop->udps->lprev = u;
-    loop->udps = u;
-    u->in_list = 1;
-}
-
-static void list_remove(net_loop *loop, net_udp *u)
-{
-    if (!u->in_list)
-        return;
-    if (u->lprev)
-        u->lprev->lnext = u->lnext;
-    else
-        loop->udps = u->lnext;
-    if (u->lnext)
-        u->lnext->lprev = u->lprev;
-    u->in_list = 0;
-}
 
 static void close_now(net_loop *loop, net_udp *u, int reason)
 {
@@ -533,8 +398,7 @@ static void close_now(net_loop *loop, net_udp *u, int reason)
     u->state = US_CLOSED; /* from here on no thread schedules work for it */
     net_slot_unlock(u->o.slot);
     net__loop_unschedule(loop, &u->o);
-    if (atomic_exchange(&u->paused, 0))
-        atomic_fetch_sub(&loop->e->recv_paused, 1);
+    net__rx_gate_open(&u->rx, loop->e);
     if (!u->attached) {
         os_sock_close(u->o.sock);
         u->o.sock = NET_BAD_SOCK;
@@ -545,13 +409,19 @@ static void close_now(net_loop *loop, net_udp *u, int reason)
     loop->e->bk->close(loop, &u->o);
 }
 
+/* Off loop's list of UDP sockets. */
+static void list_remove(net_loop *loop, net_udp *u)
+{
+    (void)loop;
+    net_list_remove(&u->o.node);
+}
+
 void net__udp_released(net_udp *u)
 {
     net_loop *loop = u->o.loop;
     list_remove(loop, u);
     net_slot_lock(u->o.slot);
     sq_clear(u);
-    u->sq_inflight = 0;
     net_slot_unlock(u->o.slot);
     atomic_fetch_sub(&loop->e->open_udps, 1);
     push_udp_event(u, NET_EV_CLOSE, u->close_reason, 0, NULL);
@@ -559,19 +429,16 @@ void net__udp_released(net_udp *u)
 
 void net__udp_free(net_engine_s *e, net_udp *u)
 {
-    net__unreserve_events(e, NET_UDP_EVENTS);
+    net__obj_retire(e, &u->o, NET_UDP_EVENTS);
     free(u->batch);
-    net_slot *s = net_handle_lock(&e->handles, u->o.handle, NET__TBIT(NET__T_UDP));
-    if (s)
-        net_slot_retire(&e->handles, s);
     free(u);
 }
 
 void net__udp_abort_all(net_loop *loop)
 {
-    for (net_udp *u = loop->udps, *next; u; u = next) {
-        next = u->lnext;
-        close_now(loop, u, NET_E_ABORTED);
+    for (net_link *k = loop->udps, *next; k; k = next) {
+        next = k->next;
+        close_now(loop, (net_udp *)net__obj_of(k), NET_E_ABORTED);
     }
 }
 
@@ -580,7 +447,7 @@ void net__udp_run_ops(net_loop *loop, net_udp *u, uint32_t ops)
     if (u->releasing)
         return;
     if (ops & OP_START) {
-        list_add(loop, u);
+        net_list_push(&loop->udps, &u->o.node);
         /* Under the slot lock net_udp_connect holds around connect(2): the
          * socket's registration and a connect from another thread are then
          * ordered (the kernel does not mind either order; TSan does). */
@@ -593,19 +460,14 @@ void net__udp_run_ops(net_loop *loop, net_udp *u, uint32_t ops)
             return;
         }
         u->attached = 1;
-        recv_start(loop, u);
+        recv_start(loop, &u->o);
     }
     if (ops & OP_ABORT) {
         close_now(loop, u, NET_E_ABORTED);
         return;
     }
-    if (ops & OP_RESUME) {
-        int expected = 2;
-        if (atomic_compare_exchange_strong(&u->paused, &expected, 0)) {
-            atomic_fetch_sub(&loop->e->recv_paused, 1);
-            recv_start(loop, u);
-        }
-    }
+    if ((ops & OP_RESUME) && net__rx_gate_resume(&u->rx, loop->e))
+        recv_start(loop, &u->o);
     if ((ops & OP_CLOSE) && !u->close_deadline) /* bounded from the moment it is asked for */
         u->close_deadline = loop->now + loop->e->cfg.close_timeout_ms;
     if (ops & (OP_FLUSH | OP_CLOSE))
@@ -650,17 +512,12 @@ NET_API int net_sendto(net_handle h, const net_addr *to, const void *data, uint3
 {
     if (!data && len)
         return NET_E_INVAL;
-    net_engine_s *e = net__engine_enter_for(h);
-    if (!e)
-        return NET_E_BADHANDLE;
-    net_slot *slot = net_handle_lock(&e->handles, h, NET__TBIT(NET__T_UDP));
-    int rc = NET_E_BADHANDLE;
-    if (slot) {
-        net_buf b = {data, len};
-        net_udp *u = slot->obj;
-        rc = net__udp_queue(u, to, &b, 1); /* no address on an unconnected socket: NET_E_NOTCONN, as net_send */
-        net_slot_unlock(slot);
-    }
-    net__engine_leave(e);
+    net_locked l;
+    int rc = net__lock_handle(h, NET__TBIT(NET__T_UDP), &l);
+    if (rc)
+        return rc;
+    net_buf b = {data, len};
+    rc = net__udp_queue(l.slot->obj, to, &b, 1); /* no address on an unconnected socket: NET_E_NOTCONN, as net_send */
+    net__unlock_handle(&l);
     return rc;
 }

@@ -50,7 +50,8 @@
  *
  * Traffic stays on this host: hosts are loopback or unresolvable, ports are
  * 0, 1 or ours. getaddrinfo is replaced below by a stub that knows only
- * "localhost" and "ip6-localhost", so random host names never reach DNS.
+ * "localhost", "ip6-localhost" and numeric IPv6 with a numeric scope, so
+ * random host names never reach DNS.
  *
  * Replaying: `FUZZ_API_TRACE=1 ./fuzz_api crash-file` prints every call and
  * event of the input in plain words as it runs.
@@ -1752,9 +1753,11 @@ static void op_addr_format(reader *r)
         net_addr back;
         int prc = net_addr_parse(host, (uint16_t)strtoul(colon + 1, NULL, 10), &back);
         if (prc != 0 || back.family != a.family || back.port != a.port ||
-            memcmp(back.ip, a.ip, a.family == NET_AF_INET ? 4 : 16) != 0)
-            fail("net_addr_parse(%s) of net_addr_format's %s gave %s, family %u, port %u: not the same address",
-                 q(host), q(buf), rcname(prc), back.family, back.port);
+            memcmp(back.ip, a.ip, a.family == NET_AF_INET ? 4 : 16) != 0 ||
+            back.scope_id != (a.family == NET_AF_INET6 ? a.scope_id : 0))
+            fail("net_addr_parse(%s) of net_addr_format's %s gave %s, family %u, port %u, scope %u: not the same "
+                 "address",
+                 q(host), q(buf), rcname(prc), back.family, back.port, back.scope_id);
     }
     free(buf);
 }
@@ -2017,16 +2020,54 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 /* ------------------------------------------------------------------------ */
 /* resolver stub                                                            */
 
+/* "fe80::1%2": a numeric IPv6 address with a numeric scope, as libc's
+ * getaddrinfo reads it (net_addr_format writes scopes so). */
+static int numeric_scoped(const char *node, const struct addrinfo *hints, struct addrinfo **res)
+{
+    const char *pct = strchr(node, '%');
+    char ip[64];
+    if (!pct || (size_t)(pct - node) >= sizeof ip || pct[1] < '0' || pct[1] > '9')
+        return EAI_NONAME;
+    memcpy(ip, node, (size_t)(pct - node));
+    ip[pct - node] = 0;
+    char *end;
+    unsigned long long scope = strtoull(pct + 1, &end, 10);
+    struct in6_addr a6;
+    if (*end || scope > UINT32_MAX || inet_pton(AF_INET6, ip, &a6) != 1)
+        return EAI_NONAME;
+    if (hints && hints->ai_family != AF_UNSPEC && hints->ai_family != AF_INET6)
+        return EAI_FAMILY;
+    struct {
+        struct addrinfo ai;
+        struct sockaddr_in6 s6;
+    } *p = calloc(1, sizeof *p);
+    if (!p)
+        return EAI_MEMORY;
+    p->s6.sin6_family = AF_INET6;
+    p->s6.sin6_addr = a6;
+    p->s6.sin6_scope_id = (uint32_t)scope;
+    p->ai.ai_family = AF_INET6;
+    p->ai.ai_socktype = hints ? hints->ai_socktype : 0;
+    p->ai.ai_addrlen = sizeof p->s6;
+    p->ai.ai_addr = (struct sockaddr *)&p->s6;
+    *res = &p->ai;
+    return 0;
+}
+
 /* The library resolves names with getaddrinfo; random strings must not turn
  * into DNS queries (slow, and traffic off this host). This definition in the
- * executable takes the place of libc's: it knows two names and answers
- * everything else "no such name", as a resolver does. */
+ * executable takes the place of libc's: it knows two names and scoped
+ * numeric IPv6, and answers everything else "no such name", as a resolver
+ * does. */
 int getaddrinfo(const char *node, const char *service, const struct addrinfo *hints, struct addrinfo **res)
 {
     (void)service;
     int v6;
     if (!node || !res)
         return EAI_NONAME;
+    int scoped = numeric_scoped(node, hints, res);
+    if (scoped != EAI_NONAME)
+        return scoped;
     if (strcmp(node, "localhost") == 0)
         v6 = hints && hints->ai_family == AF_INET6;
     else if (strcmp(node, "ip6-localhost") == 0)

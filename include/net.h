@@ -103,7 +103,8 @@ enum {
     NET_EV_ACCEPT = 1,         /* handle = new connection, parent = listener, addr = peer */
     NET_EV_CONNECT = 2,        /* status 0 = connected (addr = peer), else failed; a CLOSE follows a failure */
     NET_EV_DATA = 3,           /* data/len = one whole message (framed) or a chunk (raw) */
-    NET_EV_CLOSE = 4,          /* exactly one per connection/listener; status = reason; handle stale after */
+    NET_EV_CLOSE = 4,          /* exactly one per connection, listener and UDP socket; status = reason; handle
+                                  stale after */
     NET_EV_SEND_HIGHWATER = 5, /* send queue passed the high-water mark; len = bytes queued */
     NET_EV_SEND_DRAINED = 6,   /* send queue fell back under the low-water mark; len = bytes queued */
     NET_EV_TIMER = 7,          /* handle = timer, user = its user data */
@@ -129,7 +130,7 @@ typedef struct net_addr {
 typedef struct net_event {
     uint32_t type;     /* NET_EV_* */
     int32_t status;    /* 0 or NET_E_* */
-    net_handle handle; /* connection, listener or timer */
+    net_handle handle; /* connection, listener, UDP socket or timer; 0 for USER */
     net_handle parent; /* listener for ACCEPT, else 0 */
     uint64_t user;     /* user data of handle, or the posted value */
     union {
@@ -138,7 +139,8 @@ typedef struct net_event {
     };
     uint32_t len;
     int32_t os_error; /* errno / WSA error behind status, else 0 */
-    net_addr addr;    /* peer for ACCEPT and CONNECT */
+    net_addr addr;    /* the peer for ACCEPT and CONNECT (on failure the one tried), the sender for DATAGRAM,
+                         the peer an ERROR concerns where known; else zeroed */
 } net_event;
 
 /* ---- engine ---- */
@@ -303,7 +305,10 @@ NET_API int net_get_option(net_handle h, int option, int64_t *value);
 NET_API int net_local_addr(net_handle h, net_addr *addr);
 /* A connection's peer, or a connected UDP socket's (NET_E_NOTCONN if none). */
 NET_API int net_peer_addr(net_handle conn, net_addr *addr);
-/* "1.2.3.4:80" or "[::1]:80"; returns the length written or NET_E_INVAL. */
+/* "1.2.3.4:80" or "[::1]:80"; an IPv6 address with a scope (scope_id != 0)
+ * carries it as a number, "[fe80::1%2]:80", which net_addr_parse reads back
+ * ("fe80::1%2"). Returns the length written (without the NUL), or
+ * NET_E_INVAL for an unknown family or a buffer too small. */
 NET_API int net_addr_format(const net_addr *addr, char *buf, size_t size);
 /* Bytes accepted by net_send* and not yet written to the socket. */
 NET_API int net_send_queued(net_handle conn, uint64_t *bytes);

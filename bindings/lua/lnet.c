@@ -269,16 +269,6 @@ void lnet_push_addr(lua_State *L, const net_addr *a)
         lua_pushnil(L);
         return;
     }
-    const char *close = a->family == NET_AF_INET6 && a->scope_id != 0 ? strrchr(text, ']') : NULL;
-    if (close) {
-        /* net_addr_format leaves the scope out: without it a link-local
-         * sender's address, handed back to net.sendto, would name no
-         * interface. "[fe80::1%2]:80" reads back through the resolver. */
-        lua_pushlstring(L, text, (size_t)(close - text));
-        lua_pushfstring(L, "%%%I%s", (lua_Integer)a->scope_id, close);
-        lua_concat(L, 2);
-        return;
-    }
     lua_pushlstring(L, text, (size_t)n);
 }
 

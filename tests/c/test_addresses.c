@@ -1,5 +1,6 @@
 /* addresses: local and peer addresses agree on both ends and with the
- * ACCEPT/CONNECT events; net_addr_format's output; binding a taken port. */
+ * ACCEPT/CONNECT events; net_addr_format's output (IPv6 scopes included);
+ * binding a taken port. */
 #include "testlib.h"
 
 static void check_v4(const net_addr *a, const char *what)
@@ -97,6 +98,28 @@ int main(void)
     CHECK_RC(net_addr_format(&a, small, sizeof small), NET_E_INVAL);
     a.family = 5;
     CHECK_RC(net_addr_format(&a, small, sizeof small), NET_E_INVAL);
+    /* an IPv6 scope is part of the text, as a number; IPv4 has none */
+    memset(&a, 0, sizeof a);
+    a.family = NET_AF_INET6;
+    a.port = 80;
+    a.ip[0] = 0xfe;
+    a.ip[1] = 0x80;
+    a.ip[15] = 1;
+    a.scope_id = 2;
+    fmt_is(&a, "[fe80::1%2]:80");
+    memset(a.ip, 0xff, 16);
+    a.scope_id = 4294967295u;
+    a.port = 65535;
+    fmt_is(&a, "[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff%4294967295]:65535");
+    a.family = NET_AF_INET;
+    fmt_is(&a, "255.255.255.255:65535");
+    net_addr back;
+    if (net_addr_parse("fe80::1%1", 80, &back) == 0) {
+        CHECKF(back.scope_id == 1, "fe80::1%%1 parsed with scope %u", (unsigned)back.scope_id);
+        fmt_is(&back, "[fe80::1%1]:80");
+    } else {
+        printf("note: the resolver here takes no numeric IPv6 scope\n");
+    }
 
     /* NULL out-pointers */
     CHECK_RC(net_local_addr(c, NULL), NET_E_INVAL);

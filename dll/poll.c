@@ -1,0 +1,368 @@
+/* poll.c - the event queue: any thread pushes into it, net_poll takes out.
+ * What polling an event means for its object (a freed CLOSE, a resumed
+ * reader, a re-armed water mark, error or timer), the payload blocks held
+ * until the next poll, and the timers the polling thread fires. */
+#include <stdlib.h>
+#include <string.h>
+#include "testhooks.h"
+#include "core.h"
+
+typedef struct net_held {
+    net_block *blk;
+    int refs;
+} net_held;
+
+/* ---- pushing ---- */
+
+/* Called with qlock held, after an event went in: wakes whoever waits. */
+static void signal_poller_unlock(net_engine_s *e)
+{
+    int signal = e->poller_waiting;
+    if (signal)
+        e->poller_waiting = 0;
+    os_mutex_unlock(&e->qlock);
+    if (signal)
+        os_cond_signal(&e->qcond);
+    else if (!e->threaded && !net__on_poll_thread(e))
+        net__wake_poller(e);
+}
+
+int net__push_event(net_engine_s *e, const net_event *ev, net_block *blk, void *obj)
+{
+    os_mutex_lock(&e->qlock);
+    int rc = net_queue_push(&e->queue, ev, blk, obj);
+    signal_poller_unlock(e);
+    return rc;
+}
+
+void net__push_reserved(net_engine_s *e, const net_event *ev, void *obj)
+{
+    os_mutex_lock(&e->qlock);
+    net_queue_push_reserved(&e->queue, ev, NULL, obj);
+    signal_poller_unlock(e);
+}
+
+int net__reserve_events(net_engine_s *e, uint32_t n)
+{
+    os_mutex_lock(&e->qlock);
+    int rc = net_queue_reserve(&e->queue, n);
+    os_mutex_unlock(&e->qlock);
+    return rc;
+}
+
+void net__unreserve_events(net_engine_s *e, uint32_t n)
+{
+    os_mutex_lock(&e->qlock);
+    net_queue_unreserve(&e->queue, n);
+    os_mutex_unlock(&e->qlock);
+}
+
+void net__wake_poller(net_engine_s *e)
+{
+    if (e->threaded) {
+        os_mutex_lock(&e->qlock);
+        e->poller_waiting = 0;
+        os_mutex_unlock(&e->qlock);
+        os_cond_signal(&e->qcond);
+    } else {
+        net__loop_wake(&e->loops[0]);
+    }
+}
+
+/* ---- timers ---- */
+
+static uint64_t next_timer_due(net_engine_s *e)
+{
+    net_spin_lock(&e->timers.lock);
+    uint64_t due = net_timers_next(&e->timers);
+    net_spin_unlock(&e->timers.lock);
+    return due;
+}
+
+static void fire_timers(net_engine_s *e, uint64_t now)
+{
+    for (;;) {
+        int rearmed = 0;
+        net_event ev;
+        net_spin_lock(&e->timers.lock);
+        net_timer *tm = net_timers_pop_due(&e->timers, now, &rearmed);
+        /* A repeating timer whose last TIMER is not polled yet gets no
+         * second one: one event in its reserved room, not a backlog. */
+        int push = tm && !tm->queued;
+        if (push) {
+            tm->queued = 1;
+            memset(&ev, 0, sizeof ev);
+            ev.type = NET_EV_TIMER;
+            ev.handle = tm->handle;
+            ev.user = atomic_load(&tm->user);
+        }
+        net_spin_unlock(&e->timers.lock);
+        if (!tm)
+            return;
+        if (push)
+            net__push_reserved(e, &ev, NULL);
+    }
+}
+
+/* A TIMER is polled: 1 when it is to be dropped, its timer closed since it
+ * fired (its reserved room was left for us to give up). */
+static int timer_polled(net_engine_s *e, const net_event *ev)
+{
+    net_slot *slot = net_handle_lock(&e->handles, ev->handle, NET__TBIT(NET__T_TIMER));
+    if (!slot) {
+        net__unreserve_events(e, NET_TIMER_EVENTS);
+        return 1;
+    }
+    net_timer *tm = slot->obj;
+    if (tm->repeat_ms == 0) { /* a one-shot timer's handle ends with its event */
+        net_slot_retire(&e->handles, slot);
+        net__unreserve_events(e, NET_TIMER_EVENTS);
+        free(tm);
+    } else {
+        net_spin_lock(&e->timers.lock);
+        tm->queued = 0;
+        net_spin_unlock(&e->timers.lock);
+        net_slot_unlock(slot);
+    }
+    return 0;
+}
+
+/* ---- taking out ---- */
+
+void net__free_closed(net_engine_s *e, net_obj *o)
+{
+    if (o->kind == OBJ_CONN)
+        net__conn_free(e, (net_conn *)o);
+    else if (o->kind == OBJ_UDP)
+        net__udp_free(e, (net_udp *)o);
+    else
+        net__listener_free(e, (net_listener *)o);
+}
+
+/* What handing ev out means for obj, the object the queue kept beside it
+ * (NULL for events that need nothing). 1 when ev is to be dropped. */
+static int polled(net_engine_s *e, uint64_t seq, const net_event *ev, void *obj)
+{
+    if (ev->type == NET_EV_TIMER)
+        return timer_polled(e, ev);
+    if (!obj)
+        return 0;
+    switch (ev->type) {
+    case NET_EV_DATA:
+        atomic_store(&((net_conn *)obj)->last_delivery_seq, seq);
+        net__conn_delivered(e, obj, ev);
+        break;
+    case NET_EV_DATAGRAM:
+        net__udp_delivered(e, obj, ev);
+        break;
+    case NET_EV_CLOSE:
+        net__free_closed(e, obj);
+        break;
+    case NET_EV_SEND_HIGHWATER:
+    case NET_EV_SEND_DRAINED:
+        net__conn_water_polled(obj);
+        break;
+    case NET_EV_ERROR:
+        net__udp_error_polled(obj);
+        break;
+    }
+    return 0;
+}
+
+void net__release_held(net_engine_s *e)
+{
+    for (uint32_t i = 0; i < e->nheld; i++)
+        net_block_unref(e->held[i].blk, e->held[i].refs);
+    e->nheld = 0;
+}
+
+/* Room to hold n more payload blocks; deliver() makes it before it takes
+ * events out, so holding one can never fail half way. */
+static int held_room(net_engine_s *e, uint32_t n)
+{
+    if (e->held_cap - e->nheld >= n)
+        return 0;
+    uint32_t cap = e->held_cap ? e->held_cap : 256;
+    while (cap - e->nheld < n)
+        cap *= 2;
+    net_held *h = net__realloc(e->held, cap * sizeof *h);
+    if (!h)
+        return NET_E_NOMEM;
+    e->held = h;
+    e->held_cap = cap;
+    return 0;
+}
+
+static void hold_block(net_engine_s *e, net_block *b)
+{
+    if (e->nheld && e->held[e->nheld - 1].blk == b) {
+        e->held[e->nheld - 1].refs++;
+        return;
+    }
+    e->held[e->nheld].blk = b;
+    e->held[e->nheld].refs = 1;
+    e->nheld++;
+}
+
+/* Hands out up to max events. Events come out of the queue NET_POLL_CHUNK
+ * at a time, so what a poll needs beside the caller's array is fixed
+ * whatever max the caller passes. */
+static int deliver(net_engine_s *e, net_event *out, int max)
+{
+    uint64_t seq = atomic_load(&e->poll_seq);
+    int kept = 0;
+    while (kept < max) {
+        uint32_t want = (uint32_t)(max - kept) < NET_POLL_CHUNK ? (uint32_t)(max - kept) : NET_POLL_CHUNK;
+        if (held_room(e, want) != 0) { /* out of memory: what was taken so far, or the error */
+            want = e->held_cap - e->nheld;
+            if (want == 0)
+                return kept ? kept : NET_E_NOMEM;
+        }
+        os_mutex_lock(&e->qlock);
+        uint32_t n = net_queue_take(&e->queue, out + kept, e->side, want);
+        os_mutex_unlock(&e->qlock);
+        int first = kept;
+        for (uint32_t i = 0; i < n; i++) {
+            const net_event *ev = &out[first + (int)i];
+            if (e->side[i].blk)
+                hold_block(e, e->side[i].blk);
+            if (polled(e, seq, ev, e->side[i].obj))
+                continue;
+            if (kept != first + (int)i)
+                out[kept] = *ev;
+            kept++;
+        }
+        if (n < want)
+            break;
+    }
+    return kept;
+}
+
+void net__discard_events(net_engine_s *e)
+{
+    net_event ev;
+    net_qside side;
+    while (net_queue_take(&e->queue, &ev, &side, 1) == 1) {
+        net_block_unref(side.blk, 1);
+        if (ev.type == NET_EV_CLOSE && side.obj)
+            net__free_closed(e, side.obj);
+    }
+}
+
+/* ---- net_poll ---- */
+
+/* Milliseconds from now until a deadline, as a wait timeout (-1 = never). */
+static int ms_until(uint64_t until, uint64_t now)
+{
+    if (until == UINT64_MAX)
+        return -1;
+    if (until <= now)
+        return 0;
+    return until - now > 0x7FFFFFFF ? 0x7FFFFFFF : (int)(until - now);
+}
+
+/* How long net_poll may wait now: until its deadline or the next timer. */
+static int wait_budget(net_engine_s *e, uint64_t deadline, uint64_t now)
+{
+    uint64_t next_timer = next_timer_due(e);
+    return ms_until(deadline < next_timer ? deadline : next_timer, now);
+}
+
+/* io_threads = 0: the poll runs the loop's turn itself, not waiting when
+ * events are queued already or a wakeup is asked for. */
+static void run_loop(net_engine_s *e, int wait_ms)
+{
+    os_mutex_lock(&e->qlock);
+    if (e->queue.count || e->wakeup)
+        wait_ms = 0;
+    os_mutex_unlock(&e->qlock);
+    net__loop_iterate(&e->loops[0], wait_ms);
+}
+
+/* Nothing came: 0 when net_poll returns empty-handed (woken up, or its
+ * deadline passed), else 1 after waiting (io_threads) for events to come. */
+static int wait_more(net_engine_s *e, uint64_t deadline)
+{
+    int more = 1;
+    os_mutex_lock(&e->qlock);
+    uint64_t now = os_now_ms();
+    if (e->wakeup) {
+        e->wakeup = 0;
+        more = 0;
+    } else if (now >= deadline) {
+        more = 0;
+    } else if (e->threaded && e->queue.count == 0) {
+        int wait_ms = wait_budget(e, deadline, now);
+        if (wait_ms != 0) {
+            e->poller_waiting = 1;
+            os_cond_wait(&e->qcond, &e->qlock, wait_ms);
+            e->poller_waiting = 0;
+        }
+    }
+    os_mutex_unlock(&e->qlock);
+    return more;
+}
+
+static int poll_events(net_engine_s *e, net_event *events, int max, int timeout_ms)
+{
+    atomic_store(&e->poll_thread, os_thread_self());
+    atomic_fetch_add(&e->poll_seq, 1);
+    net__release_held(e);
+    net__loops_wake_lingering(e);
+    uint64_t deadline = timeout_ms < 0 ? UINT64_MAX : os_now_ms() + (uint64_t)timeout_ms;
+    for (;;) {
+        uint64_t now = os_now_ms();
+        fire_timers(e, now);
+        if (!e->threaded)
+            run_loop(e, wait_budget(e, deadline, now));
+        int n = deliver(e, events, max);
+        if (n != 0 || !wait_more(e, deadline))
+            return n;
+    }
+}
+
+NET_API int net_poll(net_engine eh, net_event *events, int max, int timeout_ms)
+{
+    net_engine_s *e = net__engine_enter(eh);
+    if (!e)
+        return NET_E_BADHANDLE;
+    int rc = NET_E_INVAL;
+    int expected = 0;
+    if (events && max > 0) {
+        if (atomic_compare_exchange_strong(&e->polling, &expected, 1)) {
+            rc = poll_events(e, events, max, timeout_ms);
+            atomic_store(&e->polling, 0);
+        } else {
+            rc = NET_E_BUSY;
+        }
+    }
+    net__engine_leave(e);
+    return rc;
+}
+
+NET_API int net_wakeup(net_engine eh)
+{
+    net_engine_s *e = net__engine_enter(eh);
+    if (!e)
+        return NET_E_BADHANDLE;
+    os_mutex_lock(&e->qlock);
+    e->wakeup = 1;
+    os_mutex_unlock(&e->qlock);
+    net__wake_poller(e);
+    net__engine_leave(e);
+    return 0;
+}
+
+NET_API int net_post(net_engine eh, uint64_t value)
+{
+    net_engine_s *e = net__engine_enter(eh);
+    if (!e)
+        return NET_E_BADHANDLE;
+    net_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.type = NET_EV_USER;
+    ev.user = value;
+    int rc = net__push_event(e, &ev, NULL, NULL);
+    net__engine_leave(e);
+    return rc;
+}
