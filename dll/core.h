@@ -295,7 +295,10 @@ static inline net_obj *net__obj_of(net_link *k)
     return NET_CONTAINER_OF(k, net_obj, node);
 }
 
-/* obj.c */
+/* object.c */
+/* Frees the backend state of what the backend released, then finishes each
+ * object by its kind: at the end of a turn, and after loop_close(). */
+void net__finish_released(net_loop *loop);
 void net__obj_init(net_obj *o, uint32_t kind, net_sock s, net_loop *loop, uint64_t user);
 /* A handle for o, with room for the events it must never lose (see
  * net__reserve_events); net__obj_retire gives both back. */
@@ -366,10 +369,5 @@ void net__listener_tick(net_loop *loop, net_listener *l);
 void net__listener_released(net_listener *l);
 void net__listener_close_all(net_loop *loop);
 void net__listener_free(net_engine_s *e, net_listener *l);
-
-/* object.c */
-/* Frees the backend state of what the backend released, then finishes each
- * object by its kind: at the end of a turn, and after loop_close(). */
-void net__finish_released(net_loop *loop);
 
 #endif
