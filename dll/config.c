@@ -123,6 +123,8 @@ int net__tcp_request(net_engine eh, const char *host, uint16_t port, const net_t
         return rc;
     if (!(out->e = net__engine_enter(eh)))
         return NET_E_BADHANDLE;
+    /* A name that does not resolve is NET_E_ADDR alone: the resolver's codes
+     * are not OS errors. */
     if ((rc = os_resolve(host, port, &out->at, NULL)) == 0 && (rc = tcp_frame_cfg(out->e, &out->tc, &out->f)) == 0)
         return 0;
     net__engine_leave(out->e);

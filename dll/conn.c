@@ -50,7 +50,9 @@ static int start_connect(const net_tcp_request *req, net_handle *out)
         return NET_E_LIMIT;
     net_sock s;
     net_conn *c;
-    int rc = os_tcp_socket(&req->at, &s, NULL);
+    int os_error = 0;
+    int rc = os_tcp_socket(&req->at, &s, &os_error);
+    net__set_last_os_error(os_error);
     if (rc)
         return rc;
     if ((rc = net__conn_create(e, s, &req->f, req->tc.flags, req->tc.user, &c)) != 0) {
@@ -68,6 +70,7 @@ static int start_connect(const net_tcp_request *req, net_handle *out)
 
 NET_API int net_connect(net_engine eh, const char *host, uint16_t port, const net_tcp_config *cfg, net_handle *out)
 {
+    net__set_last_os_error(0);
     if (out)
         *out = 0;
     if (!out || !host || !*host || port == 0)

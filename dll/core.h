@@ -295,6 +295,11 @@ static inline net_obj *net__obj_of(net_link *k)
     return NET_CONTAINER_OF(k, net_obj, node);
 }
 
+/* error.c */
+/* What net_last_os_error returns on this thread: the synchronous calls that
+ * reach the OS (listen, connect, UDP open and connect) set it, 0 first. */
+void net__set_last_os_error(int os_error);
+
 /* object.c */
 /* Frees the backend state of what the backend released, then finishes each
  * object by its kind: at the end of a turn, and after loop_close(). */

@@ -1,8 +1,21 @@
 /* error.c - versions and error texts. */
-#include "net.h"
+#include "core.h"
 
 #define STR2(x) #x
 #define STR(x) STR2(x)
+
+/* Thread-local so that a call on one thread never reports another's error. */
+static _Thread_local int last_os_error;
+
+void net__set_last_os_error(int os_error)
+{
+    last_os_error = os_error;
+}
+
+NET_API int net_last_os_error(void)
+{
+    return last_os_error;
+}
 
 NET_API uint32_t net_version(void)
 {

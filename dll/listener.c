@@ -164,7 +164,9 @@ static int start_listener(const net_tcp_request *req, net_handle *out)
 {
     net_engine_s *e = req->e;
     net_sock s;
-    int rc = os_tcp_listen(&req->at, req->tc.backlog, req->tc.flags, &s, NULL);
+    int os_error = 0;
+    int rc = os_tcp_listen(&req->at, req->tc.backlog, req->tc.flags, &s, &os_error);
+    net__set_last_os_error(os_error);
     if (rc)
         return rc;
     net_listener *l = net__calloc(1, sizeof *l);
@@ -190,6 +192,7 @@ fail:
 
 NET_API int net_listen(net_engine eh, const char *host, uint16_t port, const net_tcp_config *cfg, net_handle *out)
 {
+    net__set_last_os_error(0);
     if (!out)
         return NET_E_INVAL;
     *out = 0;

@@ -89,9 +89,11 @@ static int open_udp(net_engine_s *e, const char *host, uint16_t port, const net_
         return NET_E_UNSUPPORTED;
     net_addr at;
     net_sock s;
+    int os_error = 0;
     int rc = os_resolve(host, port, &at, NULL);
     if (rc == 0)
-        rc = os_udp_open(&at, uc->flags, uc->rcvbuf, uc->sndbuf, &s, NULL);
+        rc = os_udp_open(&at, uc->flags, uc->rcvbuf, uc->sndbuf, &s, &os_error);
+    net__set_last_os_error(os_error);
     if (rc)
         return rc;
     if ((rc = start_udp(e, s, uc, out)) != 0)
@@ -101,6 +103,7 @@ static int open_udp(net_engine_s *e, const char *host, uint16_t port, const net_
 
 NET_API int net_udp_open(net_engine eh, const char *host, uint16_t port, const net_udp_config *cfg, net_handle *out)
 {
+    net__set_last_os_error(0);
     if (!out)
         return NET_E_INVAL;
     *out = 0;
@@ -484,13 +487,16 @@ void net__udp_tick(net_loop *loop, net_udp *u)
 
 NET_API int net_udp_connect(net_handle h, const char *host, uint16_t port)
 {
+    net__set_last_os_error(0);
     if (!host || !*host || port == 0)
         return NET_E_INVAL;
     net_engine_s *e = net__engine_enter_for(h);
     if (!e)
         return NET_E_BADHANDLE;
     net_addr to;
-    int rc = os_resolve(host, port, &to, NULL); /* may block on a name: before taking the lock */
+    /* Resolving may block on a name: before taking the lock. */
+    int os_error = 0;
+    int rc = os_resolve(host, port, &to, NULL);
     net_slot *slot = rc ? NULL : net_handle_lock(&e->handles, h, NET__TBIT(NET__T_UDP));
     if (!rc && !slot)
         rc = NET_E_BADHANDLE;
@@ -498,12 +504,13 @@ NET_API int net_udp_connect(net_handle h, const char *host, uint16_t port)
         net_udp *u = slot->obj;
         if (u->state != US_OPEN)
             rc = NET_E_CLOSED;
-        else if ((rc = os_udp_connect(u->o.sock, &to, NULL)) == 0) {
+        else if ((rc = os_udp_connect(u->o.sock, &to, &os_error)) == 0) {
             u->connected = 1;
             u->peer = to;
         }
         net_slot_unlock(slot);
     }
+    net__set_last_os_error(os_error);
     net__engine_leave(e);
     return rc;
 }

@@ -187,6 +187,14 @@ typedef struct net_stats {
 NET_API uint32_t net_version(void);
 NET_API const char *net_version_string(void);
 NET_API const char *net_strerror(int code);
+/* The OS error (errno / WSA error) behind the failure of the last
+ * net_listen, net_connect, net_udp_open or net_udp_connect this thread made,
+ * e.g. EADDRINUSE beside NET_E_ADDRINUSE; 0 when that call succeeded or
+ * failed for a reason of the library's own (NET_E_INVAL, NET_E_BADHANDLE, a
+ * name that does not resolve...).
+ * Thread-local: each thread sees its own calls. Failures that happen later,
+ * on an I/O thread, carry their OS error in the event (os_error). */
+NET_API int net_last_os_error(void);
 
 NET_API void net_config_init(net_config *cfg);
 NET_API int net_engine_create(const net_config *cfg, net_engine *out);

@@ -312,6 +312,7 @@ namespace Net
         [DllImport(Lib, CallingConvention = CC)] public static extern uint net_version();
         [DllImport(Lib, CallingConvention = CC)] public static extern IntPtr net_version_string();
         [DllImport(Lib, CallingConvention = CC)] public static extern IntPtr net_strerror(int code);
+        [DllImport(Lib, CallingConvention = CC)] public static extern int net_last_os_error();
 
         [DllImport(Lib, CallingConvention = CC)] public static extern void net_config_init(out NetConfig cfg);
         [DllImport(Lib, CallingConvention = CC)] public static extern int net_engine_create(ref NetConfig cfg, out ulong engine);

@@ -1,6 +1,6 @@
 /* addresses: local and peer addresses agree on both ends and with the
  * ACCEPT/CONNECT events; net_addr_format's output (IPv6 scopes included);
- * binding a taken port. */
+ * binding a taken port, and the OS error net_last_os_error keeps beside it. */
 #include "testlib.h"
 
 static void check_v4(const net_addr *a, const char *what)
@@ -9,6 +9,11 @@ static void check_v4(const net_addr *a, const char *what)
     CHECKF(a->scope_id == 0, "%s: scope_id %u", what, (unsigned)a->scope_id);
     for (int i = 4; i < 16; i++)
         CHECKF(a->ip[i] == 0, "%s: IPv4 address with non-zero ip[%d] = %u", what, i, (unsigned)a->ip[i]);
+}
+
+static void read_last_os_error(void *out)
+{
+    *(int *)out = net_last_os_error();
 }
 
 static int same_addr(const net_addr *x, const net_addr *y)
@@ -137,6 +142,25 @@ int main(void)
     tcp.flags &= ~(uint32_t)NET_TCP_REUSEADDR;
     rc = net_listen(e, "127.0.0.1", port, &tcp, &l2);
     CHECKF(rc == NET_E_ADDRINUSE, "second listener without REUSEADDR: %d (%s)", rc, tl_errname(rc));
+    /* the OS error stands beside the code, on this thread only, until the next such call */
+    int taken_os_error = net_last_os_error();
+    CHECKF(taken_os_error != 0, "net_last_os_error after NET_E_ADDRINUSE: %d", taken_os_error);
+    int other_thread_saw = -1;
+    tl_thread_join(tl_thread_start(read_last_os_error, &other_thread_saw));
+    CHECKF(other_thread_saw == 0, "another thread's net_last_os_error: %d", other_thread_saw);
+    net_handle u1 = 0, u2 = 0;
+    CHECK_OK(net_udp_open(e, "127.0.0.1", 0, NULL, &u1));
+    CHECK_EQ(net_last_os_error(), 0);
+    net_addr ua;
+    CHECK_OK(net_local_addr(u1, &ua));
+    rc = net_udp_open(e, "127.0.0.1", ua.port, NULL, &u2);
+    CHECKF(rc == NET_E_ADDRINUSE && net_last_os_error() == taken_os_error, "second UDP socket on a port: %d (%s), os %d",
+           rc, tl_errname(rc), net_last_os_error());
+    CHECK_EQ(net_listen(e, "127.0.0.1", port, &tcp, NULL), NET_E_INVAL);
+    CHECK_EQ(net_last_os_error(), 0);
+    CHECK_OK(net_close(u1));
+    net_event uev;
+    TL_EXPECT(e, NET_EV_CLOSE, u1, &uev);
 
     /* NULL and "" listen on any IPv4 address; loopback reaches them */
     const char *anys[2] = {NULL, ""};

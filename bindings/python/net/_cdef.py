@@ -118,6 +118,8 @@ uint32_t net_version(void);
 const char *net_version_string(void);
 const char *net_strerror(int code);
 
+int net_last_os_error(void);
+
 void net_config_init(net_config *cfg);
 int net_engine_create(const net_config *cfg, net_engine *out);
 
