@@ -178,6 +178,8 @@ void cli_defaults(cli_opts *o)
     o->seconds = 0;
 }
 
+/* Longer than a screen: one branch per option of the shared CLI
+ * (docs/CONVENTIONS.md), which reads best as one list. */
 void cli_parse(int argc, char **argv, const cli_spec *spec, cli_opts *o)
 {
     for (int i = 1; i < argc; i++) {

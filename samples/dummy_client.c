@@ -98,6 +98,7 @@ static int client_option(void *ctx, const char *name, const char *val)
     return CLI_OK;
 }
 
+/* Longer than a screen: one branch per option, read as one list. */
 static void parse_args(int argc, char **argv, options *o)
 {
     cli_opts c;
@@ -312,6 +313,7 @@ static void on_data(client *cl, conn *c, const uint8_t *data, uint32_t len)
 }
 
 /* A dummy_event_fn: ctx is the client (the time is not needed here). */
+/* Longer than a screen: one case per event type the client checks. */
 static void handle_event(void *ctx, const net_event *ev, uint64_t now)
 {
     client *cl = (client *)ctx;
@@ -514,6 +516,8 @@ static void print_summary(const client *cl, double seconds)
         fprintf(stderr, "error: no message was echoed\n");
 }
 
+/* Longer than a screen: the run's phases in order (set up, connect, run,
+ * drain, close, summary), each already a function of its own. */
 int main(int argc, char **argv)
 {
     client cl;

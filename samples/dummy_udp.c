@@ -308,6 +308,8 @@ static void pump(uclient *cl, uint64_t now)
 
 /* -------------------------------------------------------------- receiving */
 
+/* Longer than a screen: the checks an echo must pass, in order, each
+ * counting its own kind of corruption. */
 static void on_datagram(uclient *cl, usock *s, const net_event *ev, uint64_t now)
 {
     const uint8_t *m = (const uint8_t *)ev->data;
@@ -608,6 +610,8 @@ static void print_start(const uclient *cl)
             opt->io_threads);
 }
 
+/* Longer than a screen: the run's phases in order (set up, open, run,
+ * drain, close, summary), each already a function of its own. */
 int dummy_udp_run(const options *opt)
 {
     uclient cl;

@@ -482,6 +482,8 @@ static lengine *iter_engine(lua_State *L)
 }
 
 /* e:next() -> type, handle, arg, user, extra | nil when the batch is read */
+/* Longer than a screen: one case per event type, so the Lua shape of every
+ * event reads in one place. */
 static int l_next(lua_State *L)
 {
     lengine *e = iter_engine(L);
