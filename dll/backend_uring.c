@@ -1572,14 +1572,16 @@ static void on_accept(ur_loop *l, ur_sock *s, int res, unsigned flags)
         res = -fault;
     }
     if (res >= 0) {
-        if (s->closed) {
+        net_addr peer;
+        memset(&peer, 0, sizeof peer);
+        /* Multishot accept cannot return addresses, so the peer's comes from
+         * getpeername. That fails once the peer has reset the connection
+         * while it waited in the queue: such a connection is dropped, as
+         * accept4's ECONNABORTED is, rather than handed out nameless. */
+        if (s->closed || os_sock_peer_addr(res, &peer) != NET_OK)
             close(res);
-        } else {
-            net_addr peer;
-            memset(&peer, 0, sizeof peer);
-            os_sock_peer_addr(res, &peer);
+        else
             net__accepted(s->obj, res, &peer, 0, 0);
-        }
     } else if (!s->closed) {
         int e = -res;
         if (e == EINVAL && !more && (l->features & F_MS_ACCEPT)) {

@@ -1,0 +1,72 @@
+/* accept_reset: clients that connect and reset before the server has polled
+ * once. Whatever the backend saw of them, every ACCEPT the server gets names
+ * the address the client connected from (never an empty one), each accepted
+ * connection ends in exactly one CLOSE, and a client connecting afterwards is
+ * served normally. */
+#include "testlib.h"
+
+#define RESETS 16
+
+static int known_peer(const net_addr *a, const net_addr *locals, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (tl_addr_eq(a, &locals[i]))
+            return 1;
+    return 0;
+}
+
+int main(void)
+{
+    tl_init("accept_reset");
+    net_engine ce = tl_engine(), se = tl_engine();
+    net_tcp_config tcp;
+    tl_tcp(&tcp, NET_FRAMING_U16LE, 0);
+    uint16_t port;
+    net_handle l = tl_listen(se, &tcp, &port);
+    tl_pump(10); /* the listener's accept is armed */
+
+    /* The server is not polled while the clients come and go. */
+    tl_engine_hold(se, 1);
+    net_addr locals[RESETS + 1];
+    for (int i = 0; i < RESETS; i++) {
+        net_handle c = tl_connect(ce, port, &tcp);
+        net_event ev;
+        TL_EXPECT(ce, NET_EV_CONNECT, c, &ev);
+        CHECKF(ev.status == 0, "CONNECT status %d (%s)", (int)ev.status, tl_errname(ev.status));
+        CHECK_OK(net_local_addr(c, &locals[i]));
+        CHECK_OK(net_abort(c));
+        TL_EXPECT(ce, NET_EV_CLOSE, c, &ev);
+        CHECK_EQ(ev.status, NET_E_ABORTED);
+    }
+    tl_engine_hold(se, 0);
+
+    net_handle good_c, good_s;
+    tl_pair(ce, se, l, port, &tcp, &good_c, &good_s);
+    CHECK_OK(net_local_addr(good_c, &locals[RESETS]));
+
+    /* Accepts come in queue order: the reset ones are all in the mailbox. */
+    net_event ev;
+    int accepted = 0;
+    net_handle reset_conns[RESETS];
+    while (tl_wait(se, NET_EV_ACCEPT, 0, &ev, 0)) {
+        CHECKF(known_peer(&ev.addr, locals, RESETS + 1), "ACCEPT names %s, which no client connected from",
+               tl_addr_str(&ev.addr));
+        if (ev.handle != good_s) {
+            CHECK(accepted < RESETS);
+            reset_conns[accepted++] = ev.handle;
+        }
+    }
+    for (int i = 0; i < accepted; i++)
+        TL_EXPECT(se, NET_EV_CLOSE, reset_conns[i], &ev);
+    printf("%d of %d reset clients were accepted first\n", accepted, RESETS);
+
+    CHECK_OK(net_send(good_c, "still", 5));
+    TL_EXPECT(se, NET_EV_DATA, good_s, &ev);
+    CHECK(ev.len == 5 && memcmp(ev.data, "still", 5) == 0);
+    tl_pump(20);
+    CHECK_EQ(tl_pending(se, NET_EV_CLOSE, good_s), 0);
+    tl_engine_destroy(ce);
+    tl_engine_destroy(se);
+    printf("ok\n");
+    return 0;
+}
