@@ -18,7 +18,8 @@
 #      installed, the programs of 2 and 3 load this net (ldd, version);
 #   7. Windows: a MinGW-w64 cross build installs bin/net.dll, its import
 #      library, net.h and the CMake package; a consumer .exe built against
-#      that package runs under Wine.
+#      that package, and the api-c example linked to the import library,
+#      run under Wine.
 #   8. NATIVE_BUILD_DIR (default: build), when it holds a built library: its
 #      install (a test build, other options) has the same file list.
 #
@@ -233,6 +234,13 @@ if command -v wine >/dev/null; then
     if ! grep -qx "net $version" <<<"$out" || ! grep -q "echo ok$" <<<"$out"; then
         fail "consumer.exe under Wine: $out"
     fi
+    # The page's example too, linked by hand against the import library.
+    x86_64-w64-mingw32-gcc -std=c11 -Wall -Wextra -Werror -static-libgcc "$tmp/api-c-echo.c" \
+        -I"$winprefix/include" -L"$winprefix/lib" -lnet -o "$tmp/win-consumer/api-c-echo.exe"
+    out=$(cd "$tmp/win-consumer" && timeout 120 wine api-c-echo.exe </dev/null 2>&1 | tr -d '\r') ||
+        fail "api-c-echo.exe under Wine: $out"
+    indent <<<"$out"
+    grep -qx "echo ok" <<<"$out" || fail "api-c-echo.exe under Wine: $out"
 else
     fail "wine not found (scripts/install-deps.sh)"
 fi
