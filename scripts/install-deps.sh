@@ -12,6 +12,7 @@ PACKAGES=(
   gcc-mingw-w64-x86-64 wine wine64
   clang libclang-rt-14-dev valgrind
   procps iproute2
+  libnet1-dev # an unrelated libnet.so: checks that everything still loads this net beside it
 )
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }

@@ -4,6 +4,11 @@
 
 #include <limits.h>
 
+/* The top CMakeLists.txt's project version, as tests/c/CMakeLists.txt passes it. */
+#ifndef NET_TEST_PROJECT_VERSION
+#    error "NET_TEST_PROJECT_VERSION (the CMake project version) must be defined by the build"
+#endif
+
 static int backend_id(const char *name)
 {
     if (strcmp(name, "epoll") == 0)
@@ -19,13 +24,21 @@ int main(void)
 {
     tl_init("version");
 
-    /* version */
+    /* One version: project(net VERSION) in the top CMakeLists.txt (passed in
+     * as NET_TEST_PROJECT_VERSION), net.h's macros, net_version() and
+     * net_version_string() all say the same. */
+    int major = -1, minor = -1, patch = -1;
+    CHECKF(sscanf(NET_TEST_PROJECT_VERSION, "%d.%d.%d", &major, &minor, &patch) == 3,
+           "project version \"%s\" is not MAJOR.MINOR.PATCH", NET_TEST_PROJECT_VERSION);
+    CHECKF(major == NET_VERSION_MAJOR && minor == NET_VERSION_MINOR && patch == NET_VERSION_PATCH,
+           "net.h says %d.%d.%d, project(net VERSION) says %s", NET_VERSION_MAJOR, NET_VERSION_MINOR, NET_VERSION_PATCH,
+           NET_TEST_PROJECT_VERSION);
     CHECK_EQ(net_version(), NET_VERSION);
-    char want[32];
-    snprintf(want, sizeof want, "%d.%d.%d", NET_VERSION_MAJOR, NET_VERSION_MINOR, NET_VERSION_PATCH);
+    CHECK_EQ(net_version(), ((uint32_t)major << 16) | ((uint32_t)minor << 8) | (uint32_t)patch);
     const char *vs = net_version_string();
     CHECK(vs != NULL);
-    CHECKF(strncmp(vs, want, strlen(want)) == 0, "net_version_string() = \"%s\", want \"%s...\"", vs, want);
+    CHECKF(strcmp(vs, NET_TEST_PROJECT_VERSION) == 0, "net_version_string() = \"%s\", project version \"%s\"", vs,
+           NET_TEST_PROJECT_VERSION);
 
     /* every code has its own non-empty text; unknown codes get some text */
     for (int c = 0; c >= NET_E_UNREACHABLE; c--) {
