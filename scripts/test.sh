@@ -33,6 +33,9 @@ NET_LIBRARY=build/dll/libnet.so /usr/bin/python3 -m pytest -q -p no:cacheprovide
 step "Windows: MinGW-w64 cross build, the C suite on IOCP under Wine, exports, Wine server vs Linux client"
 bash scripts/test-windows.sh build
 
+step "install: cmake --install; find_package, pkg-config, add_subdirectory and FetchContent consumers; the MinGW install under Wine"
+bash scripts/check-install.sh build
+
 step "sanitizer build (ASan + UBSan): unit, C (fault injection and the model test included) and Lua suites"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DNET_SANITIZE=ON -DNET_TEST_HOOKS=ON -DNET_BUILD_BENCH=OFF >/dev/null
 cmake --build build-asan -j"$JOBS"
