@@ -29,9 +29,9 @@ info=$(mktemp --suffix=.cs)
 trap 'rm -f "$info"' EXIT
 sed "s/@NET_VERSION@/$version/g" "$here/AssemblyInfo.cs.in" >"$info"
 
-"$mcs" -nologo -unsafe -warnaserror+ -target:library -out:"$out/Net.dll" \
-  "$here"/Address.cs "$here"/Args.cs "$here"/Engine.cs "$here"/Net.cs "$here"/NetApi.cs \
-  "$here"/NativeResolver.cs "$info"
+# Every .cs here, as Net.csproj compiles them (NativeResolver.cs is empty
+# for Mono: it is #if NET5_0_OR_GREATER).
+"$mcs" -nologo -unsafe -warnaserror+ -target:library -out:"$out/Net.dll" "$here"/*.cs "$info"
 cp "$here/Net.dll.config" "$out/Net.dll.config"
 
 if [ -n "$lib" ]; then
