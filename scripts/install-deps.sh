@@ -8,7 +8,8 @@ PACKAGES=(
   liburing-dev libuv1-dev
   lua5.4 liblua5.4-dev lua-luv
   python3 python3-cffi python3-pytest python3-uvloop python3-hypothesis
-  mono-mcs mono-runtime
+  mono-mcs mono-runtime libmono-posix4.0-cil
+  libnet1-dev  # Debian's unrelated libnet.so: the bindings must load ours all the same
   gcc-mingw-w64-x86-64 wine wine64
   clang libclang-rt-14-dev valgrind
   procps iproute2
