@@ -26,6 +26,9 @@ fi
 step "ctest: unit, C suite per backend and thread mode, samples, bindings"
 (cd build && ctest --output-on-failure -j"$JOBS" --timeout 180)
 
+step "C# package: Net.dll in its package layout, samples, doc example and library lookup under Mono, LD_LIBRARY_PATH unset"
+bash scripts/check-csharp.sh build
+
 step "Python binding: the pytest integration suite over every backend and thread mode"
 # pytest's exit 5 (nothing collected) is a failure here too (conftest.py).
 NET_LIBRARY=build/dll/libnet.so /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/python
