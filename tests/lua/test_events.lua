@@ -131,8 +131,8 @@ test("closed_engine_iteration", function()
     e:close() -- ends the loop: no payload outlives its engine
   end
   T.eq(n, 1, "the loop ends when the engine closes")
-  T.raises("engine is closed", e.events, e, 0)
-  T.eq(e.next(e), nil, "next on a closed engine gives nothing")
+  T.raises("engine is closed: 'events' called after close%(%)", e.events, e, 0)
+  T.raises("engine is closed: 'next' called after close%(%)", e.next, e)
 end)
 
 return tests
