@@ -6,7 +6,8 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake pkg-config git
   liburing-dev libuv1-dev
-  lua5.4 liblua5.4-dev lua-luv
+  lua5.4 liblua5.4-dev lua-luv luarocks
+  libnet1-dev   # unrelated, also a libnet.so: the checks prove the bindings load ours beside it
   python3 python3-cffi python3-pytest python3-uvloop python3-hypothesis
   mono-mcs mono-runtime
   gcc-mingw-w64-x86-64 wine wine64

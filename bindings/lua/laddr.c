@@ -70,6 +70,18 @@ static void split_addr_text(lua_State *L, int arg, lnet_endpoint *ep)
     ep->port = (uint16_t)port;
 }
 
+/* Whether s looks like "host:port" rather than a host: "[...]:..." or one
+ * colon only (a bare IPv6 address has several). */
+static int is_addr_text(const char *s, size_t len)
+{
+    const char *colon = memchr(s, ':', len);
+    if (len > 0 && s[0] == '[') {
+        const char *close = memchr(s, ']', len);
+        return close && close + 1 < s + len && close[1] == ':';
+    }
+    return colon && !memchr(colon + 1, ':', len - (size_t)(colon + 1 - s));
+}
+
 int lnet_check_endpoint(lua_State *L, int arg, int two_args, int host_optional, lnet_endpoint *ep)
 {
     ep->host = NULL;
@@ -78,11 +90,23 @@ int lnet_check_endpoint(lua_State *L, int arg, int two_args, int host_optional, 
         split_addr_text(L, arg, ep);
         return arg + 1;
     }
-    if (!(host_optional && lua_isnoneornil(L, arg))) {
-        size_t len;
-        const char *host = lnet_checklstring(L, arg, &len);
-        set_host(L, arg, host, len, ep);
+    if (host_optional && lua_isnoneornil(L, arg)) {
+        ep->port = lnet_check_port(L, arg + 1);
+        return arg + 2;
     }
-    ep->port = lnet_check_port(L, arg + 1);
+    size_t len;
+    const char *host = lnet_checklstring(L, arg, &len);
+    uint16_t port = lnet_check_port(L, arg + 1);
+    /* net.local_addr and net.addr_parse return the text and its port, so
+     * e:connect(net.local_addr(l)) passes both: take the text as the
+     * address when its port is the one that follows. */
+    if (is_addr_text(host, len)) {
+        split_addr_text(L, arg, ep);
+        if (ep->port != port)
+            lnet_argerror(L, arg + 1, "port differs from the address's");
+        return arg + 2;
+    }
+    set_host(L, arg, host, len, ep);
+    ep->port = port;
     return arg + 2;
 }
