@@ -6,7 +6,8 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake pkg-config git
   liburing-dev libuv1-dev
-  lua5.4 liblua5.4-dev lua-luv
+  lua5.4 liblua5.4-dev lua-luv luarocks
+  libnet1-dev   # unrelated, also a libnet.so: the checks prove the bindings load ours beside it
   python3 python3-cffi python3-pytest python3-uvloop python3-hypothesis
   mono-mcs mono-runtime libmono-posix4.0-cil
   libnet1-dev  # Debian's unrelated libnet.so: the bindings must load ours all the same

@@ -40,6 +40,7 @@ function consume.iter(e, want)
     for t, h, a, u in e:events(-1, B) do
       got = got + 1
       if t == 8 then sink = sink + a else sink = sink + #a end
+      if got == want then break end -- events(-1) iterates without end
     end
   end
 end
@@ -76,6 +77,7 @@ function consume.table(e, want)
       local ev = {type = t, handle = h, arg = a, user = u}
       got = got + 1
       if ev.type == 8 then sink = sink + ev.arg else sink = sink + #ev.arg end
+      if got == want then break end
     end
   end
 end
@@ -121,6 +123,7 @@ local connected, accepted = false, false
 while not (connected and accepted) do
   for t in e:events(1000) do
     if t == net.CONNECT then connected = true elseif t == net.ACCEPT then accepted = true end
+    if connected and accepted then break end
   end
 end
 

@@ -36,19 +36,42 @@
 #define DEFAULT_BATCH 256
 #define MAX_BATCH 65536
 
+/* A blocking wait is cut into net_poll calls this long at most: between
+ * two, the wait ends early when the interpreter installed a hook (lua5.4
+ * does so on SIGINT to raise "interrupted!", which a C call blocked in
+ * net_poll would never let run) or net.sys.catch noted a signal. */
+#define POLL_SLICE_MS 100
+
 typedef struct lengine {
     net_engine id; /* 0 once destroyed */
     net_event *ev;
     int cap;  /* entries in ev */
     int n;    /* events in the current batch */
     int next; /* next one to hand out */
+    /* The running e:events() loop: when it ends (-1: never) and its batch. */
+    int64_t loop_deadline_ms;
+    int loop_max;
 } lengine;
 
+/* The engine at argument arg, of any state (close, __gc, __tostring). */
+static lengine *check_engine_object(lua_State *L, int arg)
+{
+    lengine *e = luaL_testudata(L, arg, LNET_ENGINE_MT);
+    if (!e)
+        lnet_typeerror(L, arg, LNET_ENGINE_MT);
+    return e;
+}
+
+/* The open engine at argument arg: every method but close raises once the
+ * engine is closed, naming itself. */
 static lengine *check_engine(lua_State *L, int arg)
 {
-    lengine *e = luaL_checkudata(L, arg, LNET_ENGINE_MT);
-    if (!e->id)
-        luaL_argerror(L, arg, "engine is closed");
+    lengine *e = check_engine_object(L, arg);
+    if (!e->id) {
+        int is_method;
+        const char *name = lnet_function_name(L, &is_method);
+        luaL_error(L, "engine is closed: '%s' called after close()", name);
+    }
     return e;
 }
 
@@ -86,14 +109,14 @@ static int lookup(const char *s, const char *const *names)
 static const char *field_name(lua_State *L, int arg)
 {
     if (lua_type(L, -2) != LUA_TSTRING)
-        luaL_argerror(L, arg, "field names must be strings");
+        lnet_argerror(L, arg, "field names must be strings");
     return lua_tostring(L, -2);
 }
 
 static const char *field_string(lua_State *L, int arg, const char *name)
 {
     if (lua_type(L, -1) != LUA_TSTRING)
-        luaL_argerror(L, arg, lua_pushfstring(L, "field '%s' must be a string", name));
+        lnet_argerror(L, arg, lua_pushfstring(L, "field '%s' must be a string", name));
     return lua_tostring(L, -1);
 }
 
@@ -105,12 +128,12 @@ typedef int (*field_reader)(lua_State *L, int arg, const char *name, void *out);
  * misspelt option should not pass silently. */
 static void read_fields(lua_State *L, int arg, field_reader read, void *out)
 {
-    luaL_checktype(L, arg, LUA_TTABLE);
+    lnet_checktype(L, arg, LUA_TTABLE);
     lua_pushnil(L);
     while (lua_next(L, arg)) {
         const char *name = field_name(L, arg);
         if (!read(L, arg, name, out))
-            luaL_argerror(L, arg, lua_pushfstring(L, "unknown field '%s'", name));
+            lnet_argerror(L, arg, lua_pushfstring(L, "unknown field '%s'", name));
         lua_pop(L, 1);
     }
 }
@@ -134,7 +157,7 @@ static int config_field(lua_State *L, int arg, const char *name, void *out)
     } else if (strcmp(name, "backend") == 0) {
         int k = lookup(field_string(L, arg, name), backend_names);
         if (k < 0)
-            luaL_argerror(L, arg, "field 'backend' must be auto, epoll, io_uring or iocp");
+            lnet_argerror(L, arg, "field 'backend' must be auto, epoll, io_uring or iocp");
         cfg->backend = (uint32_t)k;
     } else {
         return 0;
@@ -157,7 +180,7 @@ static int flag_field_read(lua_State *L, int arg, const flag_field *flags, const
     if (!f->name)
         return 0;
     if (!lua_isboolean(L, -1))
-        luaL_argerror(L, arg, lua_pushfstring(L, "field '%s' must be a boolean", name));
+        lnet_argerror(L, arg, lua_pushfstring(L, "field '%s' must be a boolean", name));
     if (lua_toboolean(L, -1))
         *bits |= f->bit;
     else
@@ -178,7 +201,7 @@ static uint64_t user_field(lua_State *L, int arg)
     int isnum;
     uint64_t user = (uint64_t)lua_tointegerx(L, -1, &isnum);
     if (!isnum)
-        luaL_argerror(L, arg, "field 'user' must be an integer");
+        lnet_argerror(L, arg, "field 'user' must be an integer");
     return user;
 }
 
@@ -198,7 +221,7 @@ static int tcp_field(lua_State *L, int arg, const char *name, void *out)
     if (strcmp(name, "framing") == 0) {
         int k = lookup(field_string(L, arg, name), framing_names);
         if (k < 0)
-            luaL_argerror(L, arg, "field 'framing' must be raw, u16le, u16be, u32le or u32be");
+            lnet_argerror(L, arg, "field 'framing' must be raw, u16le, u16be, u32le or u32be");
         tc->framing = (uint32_t)k;
     } else if (strcmp(name, "max_message") == 0) {
         lnet_opt_uint_field(L, arg, -1, name, UINT32_MAX, &tc->max_message);
@@ -241,7 +264,7 @@ static int udp_field(lua_State *L, int arg, const char *name, void *out)
 static uint32_t check_u32(lua_State *L, int arg, lua_Integer v)
 {
     if (v < 0 || v > (lua_Integer)UINT32_MAX)
-        luaL_argerror(L, arg, "out of range");
+        lnet_argerror(L, arg, "out of range");
     return (uint32_t)v;
 }
 
@@ -278,16 +301,17 @@ static int destroy(lengine *e)
     return rc;
 }
 
-/* e:close() -> true: destroys the engine now; later calls on it raise. */
+/* e:close() -> true: destroys the engine now; later calls on it raise,
+ * but closing again does nothing (as __close after an explicit close). */
 static int l_engine_close(lua_State *L)
 {
-    lengine *e = luaL_checkudata(L, 1, LNET_ENGINE_MT);
+    lengine *e = check_engine_object(L, 1);
     return lnet_push_ok(L, destroy(e));
 }
 
 static int l_engine_gc(lua_State *L)
 {
-    lengine *e = luaL_checkudata(L, 1, LNET_ENGINE_MT);
+    lengine *e = check_engine_object(L, 1);
     destroy(e);
     free(e->ev);
     e->ev = NULL;
@@ -297,7 +321,7 @@ static int l_engine_gc(lua_State *L)
 
 static int l_engine_tostring(lua_State *L)
 {
-    lengine *e = luaL_checkudata(L, 1, LNET_ENGINE_MT);
+    lengine *e = check_engine_object(L, 1);
     if (e->id)
         lua_pushfstring(L, "net.engine (%s): %p", net_backend_name(e->id), (void *)e);
     else
@@ -315,26 +339,29 @@ static int l_backend(lua_State *L)
 
 enum { OPEN_LISTEN, OPEN_CONNECT, OPEN_UDP };
 
-/* e:listen, e:connect and e:udp_open: (host, port [, opts]) -> handle |
- * nil, message, code. Only a connection needs a host; a listener or UDP
- * socket without one binds to any address. */
+/* e:listen, e:connect and e:udp_open: (host, port [, opts]) or
+ * ("host:port" [, opts]) -> handle | nil, message, code. The address is
+ * one argument when a table or nothing follows it. Only a connection needs
+ * a host; a listener or UDP socket with a nil host binds to any address. */
 static int open_socket(lua_State *L, int kind)
 {
     lengine *e = check_engine(L, 1);
-    const char *host = kind == OPEN_CONNECT ? luaL_checkstring(L, 2) : luaL_optstring(L, 2, NULL);
-    uint16_t port = lnet_check_port(L, 3);
+    int two_args = !(lua_isnoneornil(L, 3) || lua_istable(L, 3)) || (kind != OPEN_CONNECT && lua_isnoneornil(L, 2));
+    lnet_endpoint ep;
+    int opts = lnet_check_endpoint(L, 2, two_args, kind != OPEN_CONNECT, &ep);
     net_handle h = 0;
     int rc;
     if (kind == OPEN_UDP) {
         net_udp_config uc;
         net_udp_config_init(&uc);
-        read_opt_fields(L, 4, udp_field, &uc);
-        rc = net_udp_open(e->id, host, port, &uc, &h);
+        read_opt_fields(L, opts, udp_field, &uc);
+        rc = net_udp_open(e->id, ep.host, ep.port, &uc, &h);
     } else {
         net_tcp_config tc;
         net_tcp_config_init(&tc);
-        read_opt_fields(L, 4, tcp_field, &tc);
-        rc = kind == OPEN_LISTEN ? net_listen(e->id, host, port, &tc, &h) : net_connect(e->id, host, port, &tc, &h);
+        read_opt_fields(L, opts, tcp_field, &tc);
+        rc = kind == OPEN_LISTEN ? net_listen(e->id, ep.host, ep.port, &tc, &h)
+                                 : net_connect(e->id, ep.host, ep.port, &tc, &h);
     }
     return lnet_push_integer(L, rc, h);
 }
@@ -363,9 +390,9 @@ static int l_udp_open(lua_State *L)
 static int l_timer(lua_State *L)
 {
     lengine *e = check_engine(L, 1);
-    uint32_t delay = check_u32(L, 2, luaL_checkinteger(L, 2));
-    uint32_t repeat = check_u32(L, 3, luaL_optinteger(L, 3, 0));
-    uint64_t user = (uint64_t)luaL_optinteger(L, 4, 0);
+    uint32_t delay = check_u32(L, 2, lnet_checkinteger(L, 2));
+    uint32_t repeat = check_u32(L, 3, lnet_optinteger(L, 3, 0));
+    uint64_t user = (uint64_t)lnet_optinteger(L, 4, 0);
     net_handle h = 0;
     int rc = net_timer_start(e->id, delay, repeat, user, &h);
     return lnet_push_integer(L, rc, h);
@@ -374,7 +401,7 @@ static int l_timer(lua_State *L)
 static int l_post(lua_State *L)
 {
     lengine *e = check_engine(L, 1);
-    return lnet_push_ok(L, net_post(e->id, (uint64_t)luaL_checkinteger(L, 2)));
+    return lnet_push_ok(L, net_post(e->id, (uint64_t)lnet_checkinteger(L, 2)));
 }
 
 static int l_wakeup(lua_State *L)
@@ -402,7 +429,7 @@ static int l_stats(lua_State *L)
     if (lua_isnoneornil(L, 2))
         lua_createtable(L, 0, (int)(sizeof stats_names / sizeof stats_names[0]));
     else {
-        luaL_checktype(L, 2, LUA_TTABLE);
+        lnet_checktype(L, 2, LUA_TTABLE);
         lua_settop(L, 2);
     }
     const uint64_t v[] = {s.connections,   s.connections_total, s.accepts_rejected,    s.bytes_in,
@@ -418,9 +445,39 @@ static int l_stats(lua_State *L)
 
 /* ---- events ---- */
 
+/* net_poll for up to timeout_ms (-1: no limit) in slices of POLL_SLICE_MS.
+ * Returns the events polled; 0 when the time ran out, when net_poll came
+ * back empty before its slice ended (net_wakeup, or a signal interrupting
+ * the wait), or when the wait ended early because a hook was installed
+ * meanwhile or net.sys.catch noted a signal (once one is noted, every wait
+ * lasts one slice at most); or a NET_E_* code. */
+static int poll_sliced(lua_State *L, lengine *e, int max, int timeout_ms)
+{
+    lua_Hook hook = lua_gethook(L);
+    int mask = lua_gethookmask(L);
+    int64_t deadline = timeout_ms < 0 ? -1 : lnet_now_ms() + timeout_ms;
+    for (;;) {
+        int slice = POLL_SLICE_MS;
+        int64_t start = lnet_now_ms();
+        if (deadline >= 0 && deadline - start < slice)
+            slice = deadline > start ? (int)(deadline - start) : 0;
+        int n = net_poll(e->id, e->ev, max, slice);
+        if (n != 0)
+            return n;
+        int64_t end = lnet_now_ms();
+        if (deadline >= 0 && end >= deadline)
+            return 0;
+        /* 2 ms of slack for the millisecond clock's truncation. */
+        if (end - start < slice - 2)
+            return 0;
+        if (lua_gethook(L) != hook || lua_gethookmask(L) != mask || lnet_signal_noted())
+            return 0;
+    }
+}
+
 /* Polls unless part of the last batch is still unread. Returns the number
  * of events ready to hand out, or a NET_E_* code. */
-static int fill(lengine *e, int timeout_ms, int max)
+static int fill(lua_State *L, lengine *e, int timeout_ms, int max)
 {
     if (e->next < e->n)
         return e->n - e->next;
@@ -432,34 +489,37 @@ static int fill(lengine *e, int timeout_ms, int max)
         e->ev = ev;
         e->cap = max;
     }
-    int n = net_poll(e->id, e->ev, max, timeout_ms);
+    int n = poll_sliced(L, e, max, timeout_ms);
     if (n < 0)
         return n;
     e->n = n;
     return n;
 }
 
-/* The optional timeout_ms and max at arguments arg and arg + 1. */
+/* The optional timeout_ms and max at arguments arg and arg + 1: -1 waits
+ * without limit; other negative or fractional timeouts mean nothing and
+ * raise. */
 static void check_poll_args(lua_State *L, int arg, int *timeout_ms, int *max)
 {
-    lua_Integer t = luaL_optinteger(L, arg, -1);
-    lua_Integer m = luaL_optinteger(L, arg + 1, DEFAULT_BATCH);
+    lua_Integer t = lnet_optinteger(L, arg, -1);
+    lua_Integer m = lnet_optinteger(L, arg + 1, DEFAULT_BATCH);
     if (t < -1 || t > INT32_MAX)
-        luaL_argerror(L, arg, "timeout out of range (-1 waits forever)");
+        lnet_argerror(L, arg, "timeout out of range (-1 waits forever)");
     if (m < 1 || m > MAX_BATCH)
-        luaL_argerror(L, arg + 1, "max out of range");
+        lnet_argerror(L, arg + 1, "max out of range");
     *timeout_ms = (int)t;
     *max = (int)m;
 }
 
 /* e:poll([timeout_ms [, max]]) -> count | nil, message, code
- * timeout_ms: -1 (the default) waits until something happens, 0 not at all. */
+ * timeout_ms: -1 (the default) waits until something happens, 0 not at all;
+ * 0 events also when a signal cut the wait short (see poll_sliced). */
 static int l_poll(lua_State *L)
 {
     lengine *e = check_engine(L, 1);
     int timeout_ms, max;
     check_poll_args(L, 2, &timeout_ms, &max);
-    int n = fill(e, timeout_ms, max);
+    int n = fill(L, e, timeout_ms, max);
     if (n < 0)
         return lnet_fail(L, n);
     lua_pushinteger(L, n);
@@ -477,18 +537,15 @@ static lengine *iter_engine(lua_State *L)
         if (same)
             return e;
     }
-    luaL_typeerror(L, 1, LNET_ENGINE_MT);
+    lnet_typeerror(L, 1, LNET_ENGINE_MT);
     return NULL;
 }
 
-/* e:next() -> type, handle, arg, user, extra | nil when the batch is read */
+/* Hands out the next event of the batch as type, handle, arg, user, extra. */
 /* Longer than a screen: one case per event type, so the Lua shape of every
  * event reads in one place. */
-static int l_next(lua_State *L)
+static int push_event(lua_State *L, lengine *e)
 {
-    lengine *e = iter_engine(L);
-    if (e->next >= e->n)
-        return 0;
     const net_event *ev = &e->ev[e->next++];
     lua_pushinteger(L, ev->type);
     lua_pushinteger(L, (lua_Integer)ev->handle);
@@ -542,18 +599,59 @@ static int l_next(lua_State *L)
     }
 }
 
+/* e:next() -> type, handle, arg, user, extra | nothing when the batch is read */
+static int l_next(lua_State *L)
+{
+    lengine *e = iter_engine(L);
+    if (!e->id)
+        check_engine(L, 1); /* raises: closed */
+    if (e->next >= e->n)
+        return 0;
+    return push_event(L, e);
+}
+
+/* The iterator e:events() returns: the rest of the batch, then further
+ * batches while the loop's time lasts. The loop ends when that time passed
+ * (a batch already polled is still handed out), when a wait ended early
+ * (a signal, see poll_sliced), or when the engine was closed inside it. */
+static int l_events_step(lua_State *L)
+{
+    lengine *e = iter_engine(L);
+    while (e->next >= e->n) {
+        if (!e->id)
+            return 0;
+        int wait = -1;
+        if (e->loop_deadline_ms >= 0) {
+            int64_t left = e->loop_deadline_ms - lnet_now_ms();
+            if (left <= 0)
+                return 0;
+            wait = (int)left;
+        }
+        int n = fill(L, e, wait, e->loop_max);
+        if (n < 0)
+            return luaL_error(L, "net poll failed: %s (%d)", net_strerror(n), n);
+        if (n == 0)
+            return 0;
+    }
+    return push_event(L, e);
+}
+
 /* for type, handle, arg, user, extra in e:events([timeout_ms [, max]]) do
- * Polls once (see e:poll) and walks that batch. Raises if polling fails,
- * since a for loop has no place for nil, message. */
+ * Every event that comes within timeout_ms (-1, the default: no end; 0:
+ * what is ready now), batch after batch of at most max. Polls once here
+ * (see e:poll), so a loop with timeout 0 hands out one batch; raises if
+ * polling fails, since a for loop has no place for nil, message. */
 static int l_events(lua_State *L)
 {
     lengine *e = check_engine(L, 1);
     int timeout_ms, max;
     check_poll_args(L, 2, &timeout_ms, &max);
-    int n = fill(e, timeout_ms, max);
+    e->loop_deadline_ms = timeout_ms < 0 ? -1 : lnet_now_ms() + timeout_ms;
+    e->loop_max = max;
+    int n = fill(L, e, timeout_ms, max);
     if (n < 0)
         return luaL_error(L, "net poll failed: %s (%d)", net_strerror(n), n);
-    lua_pushvalue(L, lua_upvalueindex(2)); /* the next function */
+    lua_pushvalue(L, lua_upvalueindex(2)); /* the step function */
     lua_pushvalue(L, 1);
     return 2;
 }
@@ -567,10 +665,10 @@ static int l_poll_into(lua_State *L)
 {
     lengine *e = check_engine(L, 1);
     for (int i = 2; i <= 5; i++)
-        luaL_checktype(L, i, LUA_TTABLE);
+        lnet_checktype(L, i, LUA_TTABLE);
     int timeout_ms, max;
     check_poll_args(L, 6, &timeout_ms, &max);
-    int n = fill(e, timeout_ms, max);
+    int n = fill(L, e, timeout_ms, max);
     if (n < 0)
         return lnet_fail(L, n);
     for (int i = 1; i <= n; i++) {
@@ -621,14 +719,17 @@ void lnet_engine_open(lua_State *L)
 
     lua_pushvalue(L, -2); /* upvalue 1 of next: the metatable */
     lua_pushcclosure(L, l_next, 1);
-    lua_pushvalue(L, -1);
-    lua_setfield(L, -3, "next");
+    lua_setfield(L, -2, "next");
 
-    lua_pushvalue(L, -3); /* events: upvalue 1 the metatable, 2 next */
+    lua_pushvalue(L, -2); /* the loop's step: upvalue 1 the metatable */
+    lua_pushcclosure(L, l_events_step, 1);
+    lnet_name_function(L, -1, "events");
+    lua_pushvalue(L, -3); /* events: upvalue 1 the metatable, 2 the step */
     lua_insert(L, -2);
     lua_pushcclosure(L, l_events, 2);
     lua_setfield(L, -2, "events");
 
+    lnet_name_functions(L, -1, "");
     lua_setfield(L, -2, "__index");
     lua_pop(L, 1);
 }

@@ -7,7 +7,7 @@
  * engine are methods of the object net.engine{...} returns (lengine.c).
  *
  * Errors follow the Lua module habit: a wrong argument raises an error
- * naming it (luaL_check*, luaL_argerror); what the library reports at run
+ * naming it and the function (largs.c); what the library reports at run
  * time (stale handle, closed connection, full send queue) comes back as
  * nil, message, code, the code being one of net.E_*.
  *
@@ -19,7 +19,7 @@
 
 #include "lnet.h"
 
-#define check_handle(L, arg) ((net_handle)luaL_checkinteger(L, arg))
+#define check_handle(L, arg) ((net_handle)lnet_checkinteger(L, arg))
 
 /* net_sendv pieces kept on the C stack; more go to the scratch buffer. */
 #define SENDV_STACK 8
@@ -46,26 +46,6 @@ int lnet_push_integer(lua_State *L, int rc, uint64_t v)
         return lnet_fail(L, rc);
     lua_pushinteger(L, (lua_Integer)v);
     return 1;
-}
-
-uint16_t lnet_check_port(lua_State *L, int arg)
-{
-    lua_Integer port = luaL_checkinteger(L, arg);
-    if (port < 0 || port > 65535)
-        luaL_argerror(L, arg, "port out of range");
-    return (uint16_t)port;
-}
-
-int lnet_opt_uint_field(lua_State *L, int arg, int idx, const char *name, lua_Integer max, uint32_t *out)
-{
-    int isnum;
-    lua_Integer v = lua_tointegerx(L, idx, &isnum);
-    if (!isnum)
-        return luaL_argerror(L, arg, lua_pushfstring(L, "field '%s' must be an integer", name));
-    if (v < 0 || v > max)
-        return luaL_argerror(L, arg, lua_pushfstring(L, "field '%s' out of range", name));
-    *out = (uint32_t)v;
-    return 0;
 }
 
 /* ---- scratch memory for handle lists and long gathers ----
@@ -112,9 +92,36 @@ static int l_version(lua_State *L)
     return 2;
 }
 
+/* Event type names, indexed by NET_EV_* value. */
+static const char *const event_names[] = {[NET_EV_ACCEPT] = "ACCEPT",
+                                          [NET_EV_CONNECT] = "CONNECT",
+                                          [NET_EV_DATA] = "DATA",
+                                          [NET_EV_CLOSE] = "CLOSE",
+                                          [NET_EV_SEND_HIGHWATER] = "SEND_HIGHWATER",
+                                          [NET_EV_SEND_DRAINED] = "SEND_DRAINED",
+                                          [NET_EV_TIMER] = "TIMER",
+                                          [NET_EV_USER] = "USER",
+                                          [NET_EV_DATAGRAM] = "DATAGRAM",
+                                          [NET_EV_ERROR] = "ERROR",
+                                          [NET_EV_EOF] = "EOF"};
+
+/* net.event_name(type) -> "DATA": events carry their type as the integer
+ * net.DATA is (cheap to compare); this names it for printing. nil for a
+ * type this binding does not know. */
+static int l_event_name(lua_State *L)
+{
+    lua_Integer t = lnet_checkinteger(L, 1);
+    size_t count = sizeof event_names / sizeof event_names[0];
+    if (t >= 0 && (size_t)t < count && event_names[t])
+        lua_pushstring(L, event_names[t]);
+    else
+        lua_pushnil(L);
+    return 1;
+}
+
 static int l_strerror(lua_State *L)
 {
-    lua_pushstring(L, net_strerror((int)luaL_checkinteger(L, 1)));
+    lua_pushstring(L, net_strerror((int)lnet_checkinteger(L, 1)));
     return 1;
 }
 
@@ -128,9 +135,9 @@ static int l_send(lua_State *L)
     int rc;
     if (top <= 2) {
         size_t len;
-        const char *s = luaL_checklstring(L, 2, &len);
+        const char *s = lnet_checklstring(L, 2, &len);
         if (len > UINT32_MAX)
-            return luaL_argerror(L, 2, "message too long");
+            return lnet_argerror(L, 2, "message too long");
         rc = net_send(h, s, (uint32_t)len);
     } else {
         net_buf local[SENDV_STACK];
@@ -142,7 +149,7 @@ static int l_send(lua_State *L)
                 return lnet_fail(L, NET_E_NOMEM);
         }
         for (uint32_t i = 0; i < count; i++)
-            bufs[i].data = luaL_checklstring(L, (int)i + 2, &bufs[i].len);
+            bufs[i].data = lnet_checklstring(L, (int)i + 2, &bufs[i].len);
         rc = net_sendv(h, bufs, count);
     }
     return lnet_push_ok(L, rc);
@@ -153,17 +160,17 @@ static int l_send(lua_State *L)
  * #handles); results[i], when given, receives each connection's outcome. */
 static int l_broadcast(lua_State *L)
 {
-    luaL_checktype(L, 1, LUA_TTABLE);
+    lnet_checktype(L, 1, LUA_TTABLE);
     size_t len;
-    const char *data = luaL_checklstring(L, 2, &len);
-    lua_Integer n = luaL_opt(L, luaL_checkinteger, 3, (lua_Integer)lua_rawlen(L, 1));
+    const char *data = lnet_checklstring(L, 2, &len);
+    lua_Integer n = lnet_optinteger(L, 3, (lua_Integer)lua_rawlen(L, 1));
     int want_results = !lua_isnoneornil(L, 4);
     if (want_results)
-        luaL_checktype(L, 4, LUA_TTABLE);
+        lnet_checktype(L, 4, LUA_TTABLE);
     if (n < 0 || n > 0x7FFFFFFF)
-        return luaL_argerror(L, 3, "count out of range");
+        return lnet_argerror(L, 3, "count out of range");
     if (len > UINT32_MAX)
-        return luaL_argerror(L, 2, "message too long");
+        return lnet_argerror(L, 2, "message too long");
 
     size_t hbytes = (size_t)n * sizeof(net_handle);
     net_handle *hs = scratch_get(L, hbytes + (want_results ? (size_t)n * sizeof(int) : 0) + 1);
@@ -176,7 +183,7 @@ static int l_broadcast(lua_State *L)
         hs[i] = (net_handle)lua_tointegerx(L, -1, &isnum);
         lua_pop(L, 1);
         if (!isnum)
-            return luaL_argerror(L, 1, lua_pushfstring(L, "handles[%I] is not an integer", i + 1));
+            return lnet_argerror(L, 1, lua_pushfstring(L, "handles[%I] is not an integer", i + 1));
     }
     int rc = net_broadcast(hs, (uint32_t)n, data, (uint32_t)len, results);
     if (rc < 0)
@@ -211,7 +218,7 @@ static int l_shutdown(lua_State *L)
 static int l_set_user(lua_State *L)
 {
     net_handle h = check_handle(L, 1);
-    return lnet_push_ok(L, net_set_user(h, (uint64_t)luaL_checkinteger(L, 2)));
+    return lnet_push_ok(L, net_set_user(h, (uint64_t)lnet_checkinteger(L, 2)));
 }
 
 static int l_get_user(lua_State *L)
@@ -235,19 +242,19 @@ static int option_is_flag(int opt)
 static int l_set_option(lua_State *L)
 {
     net_handle h = check_handle(L, 1);
-    int opt = luaL_checkoption(L, 2, NULL, option_names) + 1;
+    int opt = lnet_checkoption(L, 2, option_names) + 1;
     int64_t v;
     if (lua_isboolean(L, 3))
         v = lua_toboolean(L, 3);
     else
-        v = (int64_t)luaL_checkinteger(L, 3);
+        v = (int64_t)lnet_checkinteger(L, 3);
     return lnet_push_ok(L, net_set_option(h, opt, v));
 }
 
 static int l_get_option(lua_State *L)
 {
     net_handle h = check_handle(L, 1);
-    int opt = luaL_checkoption(L, 2, NULL, option_names) + 1;
+    int opt = lnet_checkoption(L, 2, option_names) + 1;
     int64_t v;
     int rc = net_get_option(h, opt, &v);
     if (rc < 0)
@@ -260,17 +267,6 @@ static int l_get_option(lua_State *L)
 }
 
 /* ---- addresses and queues ---- */
-
-void lnet_push_addr(lua_State *L, const net_addr *a)
-{
-    char text[80];
-    int n = net_addr_format(a, text, sizeof text);
-    if (n < 0) {
-        lua_pushnil(L);
-        return;
-    }
-    lua_pushlstring(L, text, (size_t)n);
-}
 
 static int push_addr(lua_State *L, int rc, const net_addr *a)
 {
@@ -307,101 +303,51 @@ static int l_send_queued(lua_State *L)
 
 /* ---- UDP ---- */
 
-/* Longest host part of "host:port": a DNS name is at most 253 bytes; a
- * bracketed IPv6 address with an interface name as its scope is shorter. */
-#define HOST_MAX 256
-
-/* Argument arg, "host:port", "[v6]:port" or "[v6%scope]:port", into *out.
- * Malformed text raises (a wrong argument); a host that does not resolve
- * returns NET_E_ADDR for the nil, message, code shape. */
-static int check_addr_text(lua_State *L, int arg, net_addr *out)
-{
-    size_t len;
-    const char *s = luaL_checklstring(L, arg, &len);
-    size_t colon = len;
-    while (colon > 0 && s[colon - 1] != ':')
-        colon--;
-    if (colon < 2 || colon == len || len - colon > 5)
-        return luaL_argerror(L, arg, "address must be 'host:port' or '[ipv6]:port'");
-    lua_Integer port = 0;
-    for (size_t i = colon; i < len; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return luaL_argerror(L, arg, "address must be 'host:port' or '[ipv6]:port'");
-        port = port * 10 + (s[i] - '0');
-    }
-    if (port > 65535)
-        return luaL_argerror(L, arg, "port out of range");
-    const char *host = s;
-    size_t hlen = colon - 1;
-    if (host[0] == '[') {
-        if (hlen < 3 || host[hlen - 1] != ']')
-            return luaL_argerror(L, arg, "address must be 'host:port' or '[ipv6]:port'");
-        host++;
-        hlen -= 2;
-    } else if (memchr(host, ':', hlen)) {
-        return luaL_argerror(L, arg, "an IPv6 address needs brackets: '[::1]:80'");
-    }
-    if (hlen >= HOST_MAX)
-        return luaL_argerror(L, arg, "host name too long");
-    if (memchr(host, '\0', hlen))
-        return luaL_argerror(L, arg, "address contains a zero byte");
-    char buf[HOST_MAX];
-    memcpy(buf, host, hlen);
-    buf[hlen] = '\0';
-    return net_addr_parse(buf, (uint16_t)port, out);
-}
-
-/* net.udp_connect(udp, host, port) -> true: fixes the peer at once. */
+/* net.udp_connect(udp, addr) or net.udp_connect(udp, host, port) -> true:
+ * fixes the peer at once. */
 static int l_udp_connect(lua_State *L)
 {
     net_handle h = check_handle(L, 1);
-    const char *host = luaL_checkstring(L, 2);
-    uint16_t port = lnet_check_port(L, 3);
-    return lnet_push_ok(L, net_udp_connect(h, host, port));
+    lnet_endpoint ep;
+    lnet_check_endpoint(L, 2, !lua_isnoneornil(L, 3), 0, &ep);
+    return lnet_push_ok(L, net_udp_connect(h, ep.host, ep.port));
 }
 
 /* net.sendto(udp, addr, data) or net.sendto(udp, host, port, data) -> true
  * addr is the text events carry ("1.2.3.4:80", "[::1]:80"); nil on a
- * connected socket means its peer. One datagram per call. */
+ * connected socket means its peer. One datagram per call. The form is the
+ * host, port one when a number follows the host or four arguments are
+ * given, so sendto(u, "127.0.0.1", 9, nil) blames the data (#4). */
 static int l_sendto(lua_State *L)
 {
     net_handle h = check_handle(L, 1);
-    net_addr to;
-    const net_addr *pto = &to;
-    const char *data;
+    int two_args = lua_gettop(L) >= 4 || lua_type(L, 3) == LUA_TNUMBER;
+    lnet_endpoint ep;
+    int data_arg = two_args ? 4 : 3;
+    /* Types first, so a bad payload raises even when the address would
+     * not resolve. */
     size_t len;
-    int rc;
-    if (lua_isnoneornil(L, 4)) {
-        /* Types first, so a bad payload raises even when the address would
-         * not resolve. */
-        data = luaL_checklstring(L, 3, &len);
-        if (lua_isnil(L, 2)) {
-            pto = NULL;
-            rc = 0;
-        } else {
-            rc = check_addr_text(L, 2, &to);
-        }
-    } else {
-        const char *host = luaL_checkstring(L, 2);
-        uint16_t port = lnet_check_port(L, 3);
-        data = luaL_checklstring(L, 4, &len);
-        rc = net_addr_parse(host, port, &to);
-    }
+    const char *data = lnet_checklstring(L, data_arg, &len);
     if (len > UINT32_MAX)
-        return luaL_argerror(L, lua_isnoneornil(L, 4) ? 3 : 4, "datagram too long");
+        return lnet_argerror(L, data_arg, "datagram too long");
+    if (!two_args && lua_isnil(L, 2))
+        return lnet_push_ok(L, net_sendto(h, NULL, data, (uint32_t)len));
+    lnet_check_endpoint(L, 2, two_args, 0, &ep);
+    net_addr to;
+    int rc = net_addr_parse(ep.host, ep.port, &to);
     if (rc < 0)
         return lnet_fail(L, rc);
-    return lnet_push_ok(L, net_sendto(h, pto, data, (uint32_t)len));
+    return lnet_push_ok(L, net_sendto(h, &to, data, (uint32_t)len));
 }
 
 /* net.addr_parse(host, port) -> "1.2.3.4:80", 80: resolves a name once, to
  * the text net.sendto takes without resolving again. */
 static int l_addr_parse(lua_State *L)
 {
-    const char *host = luaL_checkstring(L, 1);
-    uint16_t port = lnet_check_port(L, 2);
+    lnet_endpoint ep;
+    lnet_check_endpoint(L, 1, !lua_isnoneornil(L, 2), 0, &ep);
     net_addr a;
-    int rc = net_addr_parse(host, port, &a);
+    int rc = net_addr_parse(ep.host, ep.port, &a);
     return push_addr(L, rc, &a);
 }
 
@@ -409,6 +355,7 @@ static int l_addr_parse(lua_State *L)
 
 static const luaL_Reg plain_funcs[] = {{"version", l_version},
                                        {"strerror", l_strerror},
+                                       {"event_name", l_event_name},
                                        {"engine", lnet_engine_new},
                                        {"close", l_close},
                                        {"abort", l_abort},
@@ -474,6 +421,12 @@ static const constant constants[] = {
 LNET_EXPORT int luaopen_net(lua_State *L)
 {
     luaL_checkversion(L);
+    /* net.so calls what its net.h declares: a libnet of another major or
+     * minor version (an old install found first) may lack some of it. */
+    uint32_t lib = net_version();
+    if ((lib >> 8) != ((uint32_t)NET_VERSION >> 8))
+        return luaL_error(L, "net.so was built for libnet %d.%d but loaded libnet %s", NET_VERSION_MAJOR,
+                          NET_VERSION_MINOR, net_version_string());
     lnet_engine_open(L);
 
     luaL_newlib(L, plain_funcs);
@@ -486,6 +439,7 @@ LNET_EXPORT int luaopen_net(lua_State *L)
     lua_setfield(L, -2, "__gc");
     lua_setmetatable(L, -2);
     luaL_setfuncs(L, scratch_funcs, 1);
+    lnet_name_functions(L, -1, "net.");
 
     for (const constant *c = constants; c->name; c++) {
         lua_pushinteger(L, c->value);

@@ -26,6 +26,24 @@ int lnet_fail(lua_State *L, int code);
 int lnet_push_ok(lua_State *L, int rc);
 int lnet_push_integer(lua_State *L, int rc, uint64_t v);
 
+/* largs.c: argument checks that raise "bad argument #N to 'name' (...)"
+ * with the name the function was registered under (never '?'), counting
+ * arguments as luaL_argerror does (a method call does not count self).
+ * They replace luaL_check* throughout the binding. */
+void lnet_name_functions(lua_State *L, int idx, const char *prefix);
+void lnet_name_function(lua_State *L, int idx, const char *name);
+int lnet_argerror(lua_State *L, int arg, const char *msg);
+/* The running function's registered name (left on the stack), and whether
+ * it was called as a method. */
+const char *lnet_function_name(lua_State *L, int *is_method);
+int lnet_typeerror(lua_State *L, int arg, const char *tname);
+lua_Integer lnet_checkinteger(lua_State *L, int arg);
+lua_Integer lnet_optinteger(lua_State *L, int arg, lua_Integer def);
+const char *lnet_checklstring(lua_State *L, int arg, size_t *len);
+const char *lnet_optstring(lua_State *L, int arg);
+void lnet_checktype(lua_State *L, int arg, int t);
+int lnet_checkoption(lua_State *L, int arg, const char *const names[]);
+
 /* Reads the value at idx, field `name` of the table at argument arg, as an
  * integer in [0, max] into *out; raises an error naming both otherwise. */
 int lnet_opt_uint_field(lua_State *L, int arg, int idx, const char *name, lua_Integer max, uint32_t *out);
@@ -33,10 +51,31 @@ int lnet_opt_uint_field(lua_State *L, int arg, int idx, const char *name, lua_In
 /* Checks that argument arg is an integer port, 0..65535; raises otherwise. */
 uint16_t lnet_check_port(lua_State *L, int arg);
 
-/* Pushes a's text, "1.2.3.4:80" or "[::1]:80" ("[fe80::1%2]:80" with an
- * IPv6 scope), or nil for an unspecified address: the one shape addresses
- * have in the binding, in events and results alike. */
+/* laddr.c: addresses as text. Pushes a's text, "1.2.3.4:80" or "[::1]:80"
+ * ("[fe80::1%2]:80" with an IPv6 scope), or nil for an unspecified
+ * address: the one shape addresses have in the binding. */
 void lnet_push_addr(lua_State *L, const net_addr *a);
+
+/* Longest host: a DNS name is at most 253 bytes; a bracketed IPv6 address
+ * with an interface name as its scope is shorter. */
+#define LNET_HOST_MAX 256
+
+typedef struct lnet_endpoint {
+    const char *host; /* NULL: any address (listen, udp_open without a host) */
+    uint16_t port;
+    char buf[LNET_HOST_MAX];
+} lnet_endpoint;
+
+/* Reads the endpoint starting at argument arg: "host:port" as one argument
+ * (two_args 0) or host, port as two, the host bare or in brackets; with
+ * host_optional a nil host means any address. Raises for malformed text.
+ * Returns the index of the argument after the endpoint. */
+int lnet_check_endpoint(lua_State *L, int arg, int two_args, int host_optional, lnet_endpoint *ep);
+
+/* lsys.c: a monotonic clock in milliseconds, and whether net.sys.catch
+ * noted a signal: a blocking poll waits in slices and looks at both. */
+int64_t lnet_now_ms(void);
+int lnet_signal_noted(void);
 
 /* lengine.c: net.engine{...} and the engine methods. */
 int lnet_engine_new(lua_State *L);

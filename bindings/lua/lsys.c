@@ -10,21 +10,22 @@
  *   sys.caught()         name of the first noted signal, or nil
  *
  * The handler only sets a flag (nothing else is async-signal-safe); a
- * script polls with a bounded timeout and checks sys.caught() between
- * polls, as samples/echo_server.c does with its own flag.
+ * script checks sys.caught() between polls, as samples/echo_server.c does
+ * with its own flag. A blocking poll looks at the flag too (it waits in
+ * slices) and returns early once it is set, so even e:poll(-1) ends.
  */
 #if !defined(_WIN32) && !defined(_POSIX_C_SOURCE)
-#  define _POSIX_C_SOURCE 200809L
+#    define _POSIX_C_SOURCE 200809L
 #endif
 
 #include <signal.h>
 #include <string.h>
 
 #ifdef _WIN32
-#  define WIN32_LEAN_AND_MEAN
-#  include <windows.h>
+#    define WIN32_LEAN_AND_MEAN
+#    include <windows.h>
 #else
-#  include <time.h>
+#    include <time.h>
 #endif
 
 #include "lnet.h"
@@ -50,6 +51,22 @@ static void on_signal(int sig)
 {
     if (!g_caught)
         g_caught = sig;
+}
+
+int64_t lnet_now_ms(void)
+{
+#ifdef _WIN32
+    return (int64_t)GetTickCount64();
+#else
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+#endif
+}
+
+int lnet_signal_noted(void)
+{
+    return g_caught != 0;
 }
 
 static int l_now(lua_State *L)
@@ -94,12 +111,12 @@ static int l_catch(lua_State *L)
 {
     int top = lua_gettop(L);
     for (int i = 1; i <= top; i++) {
-        const char *name = luaL_checkstring(L, i);
+        const char *name = lnet_checklstring(L, i, NULL);
         const sig_name *s = signals;
         while (s->name && strcmp(s->name, name) != 0)
             s++;
         if (!s->name)
-            return luaL_argerror(L, i, lua_pushfstring(L, "unknown signal '%s'", name));
+            return lnet_argerror(L, i, lua_pushfstring(L, "unknown signal '%s'", name));
         signal(s->sig, on_signal);
     }
     lua_pushboolean(L, 1);
@@ -126,5 +143,6 @@ LNET_EXPORT int luaopen_net_sys(lua_State *L)
 {
     luaL_checkversion(L);
     luaL_newlib(L, sys_funcs);
+    lnet_name_functions(L, -1, "net.sys.");
     return 1;
 }

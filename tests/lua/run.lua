@@ -65,6 +65,14 @@ if #files == 0 then
 end
 
 local T = require "lt"
+
+-- xpcall's handler: a traceback for failures; a skip's message as it is
+-- (debug.traceback reads its message as a C string, and T.SKIP starts
+-- with a zero byte, so every skip would read as an empty failure).
+local function with_traceback(err)
+  if type(err) == "string" and err:sub(1, #T.SKIP) == T.SKIP then return err end
+  return debug.traceback(err, 2)
+end
 local net = require "net"
 local sys = require "net.sys"
 
@@ -119,7 +127,7 @@ for _, file in ipairs(files) do
       if not filter or name:find(filter) then
         selected = selected + 1
         local t0 = sys.now()
-        local ok, terr = xpcall(t[2], debug.traceback)
+        local ok, terr = xpcall(t[2], with_traceback)
         T.cleanup()
         collectgarbage()
         if ok then

@@ -96,6 +96,35 @@ test("leftovers_are_not_lost", function()
   T.eq(e:next(), nil, "next at the end of a batch")
 end)
 
+-- e:events(t) is a loop over everything within t, batch after batch (the
+-- loop a server writes), not one batch: the stumble was a UDP echo loop
+-- that returned after its first poll.
+test("events_loop_spans_batches", function()
+  local e = T.engine()
+  local tm = assert(e:timer(10, 10))
+  local t0, ticks = sys.now(), 0
+  for t, h in e:events(300, 1) do
+    if t == net.TIMER and h == tm then ticks = ticks + 1 end
+  end
+  local dt = sys.now() - t0
+  T.ok(ticks >= 5, "many batches of one TIMER each in one loop", ticks)
+  T.ok(dt >= 0.29 and dt < 2, "the loop lasts its timeout", dt)
+  net.close(tm)
+  -- events(0): what is ready now, then the loop ends.
+  for i = 1, 3 do e:post(i) end
+  local seen = {}
+  for _, _, v in e:events(0) do seen[#seen + 1] = v end
+  T.eq(table.concat(seen, ","), "1,2,3", "events(0) hands out what is ready")
+  -- events() has no end of its own: break, a wakeup or close ends it.
+  e:post(1)
+  local n = 0
+  for t in e:events() do
+    n = n + 1
+    if t == net.USER then e:wakeup() end
+  end
+  T.eq(n, 1, "a wakeup ends an endless loop")
+end)
+
 test("poll_into_arrays", function()
   local e = T.engine()
   local _, c = T.pair(e, {framing = "u16le"})
@@ -131,8 +160,8 @@ test("closed_engine_iteration", function()
     e:close() -- ends the loop: no payload outlives its engine
   end
   T.eq(n, 1, "the loop ends when the engine closes")
-  T.raises("engine is closed", e.events, e, 0)
-  T.eq(e.next(e), nil, "next on a closed engine gives nothing")
+  T.raises("engine is closed: 'events' called after close%(%)", e.events, e, 0)
+  T.raises("engine is closed: 'next' called after close%(%)", e.next, e)
 end)
 
 return tests
