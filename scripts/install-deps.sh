@@ -7,14 +7,13 @@ PACKAGES=(
   build-essential cmake pkg-config git
   liburing-dev libuv1-dev
   lua5.4 liblua5.4-dev lua-luv luarocks
-  libnet1-dev   # unrelated, also a libnet.so: the checks prove the bindings load ours beside it
   python3 python3-cffi python3-pytest python3-uvloop python3-hypothesis
   mono-mcs mono-runtime libmono-posix4.0-cil
-  libnet1-dev  # Debian's unrelated libnet.so: the bindings must load ours all the same
   gcc-mingw-w64-x86-64 wine wine64
   clang libclang-rt-14-dev valgrind
   procps iproute2
-  libnet1-dev # an unrelated libnet.so: checks that everything still loads this net beside it
+  python3-pip python3-setuptools python3-wheel
+  libnet1-dev  # Debian's unrelated libnet.so: every check proves the bindings and consumers load ours beside it
 )
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }

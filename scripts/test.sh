@@ -39,6 +39,9 @@ bash scripts/test-windows.sh build
 step "install: cmake --install; find_package, pkg-config, add_subdirectory and FetchContent consumers; the MinGW install under Wine"
 bash scripts/check-install.sh build
 
+step "Lua packaging: luarocks lint/make/pack, cmake --install, beside Debian's libnet1-dev"
+bash scripts/check-lua.sh build
+
 step "sanitizer build (ASan + UBSan): unit, C (fault injection and the model test included) and Lua suites"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DNET_SANITIZE=ON -DNET_TEST_HOOKS=ON -DNET_BUILD_BENCH=OFF >/dev/null
 cmake --build build-asan -j"$JOBS"
