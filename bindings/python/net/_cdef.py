@@ -6,10 +6,10 @@ tests/python/test_cdef.py fails when the two differ.
 
 CDEF = r'''
 #define NET_VERSION_MAJOR 0
-#define NET_VERSION_MINOR 2
+#define NET_VERSION_MINOR 3
 #define NET_VERSION_PATCH 0
 
-#define NET_VERSION 512
+#define NET_VERSION 768
 
 typedef uint64_t net_handle;
 typedef uint64_t net_engine;
