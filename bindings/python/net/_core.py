@@ -1065,6 +1065,7 @@ _MAX_EVENTS = 65536
 # signals (Ctrl+C) in between; a slice that ends this much earlier without
 # events was a wakeup.
 _POLL_SLICE_MS = 100
+_monotonic = time.monotonic
 _INT_MAX = 0x7FFFFFFF
 _SLICE_EARLY_MS = 5
 
@@ -1367,8 +1368,11 @@ class Engine:
                 self._release_views()
             if 0 <= timeout_ms <= _POLL_SLICE_MS:
                 n = _poll(self._handle, self._events, self._max, timeout_ms)
-            else:
-                n = self._poll_in_slices(timeout_ms)
+            else:  # the first slice here: events already there cost one clock read more
+                wakeups, start = self._wakeups, _monotonic()
+                n = _poll(self._handle, self._events, self._max, _POLL_SLICE_MS)
+                if n == 0:
+                    n = self._poll_more_slices(timeout_ms, start, wakeups)
             if n <= 0:
                 if n < 0:
                     _fail(n, "poll")
@@ -1382,29 +1386,35 @@ class Engine:
         finally:
             self._poll_lock.release()
 
-    def _poll_in_slices(self, timeout_ms: int) -> int:
-        """net_poll for up to timeout_ms (-1: forever) in slices of at most
-        _POLL_SLICE_MS: Python runs signal handlers between them (a C call
-        that blocks is never interrupted by Ctrl+C). Returns net_poll's
-        result; 0 at the timeout, after a :meth:`wakeup` (counted here, so
-        that one landing at a slice's end is not lost), when the engine
-        closes, or when a slice ended early without events (a wakeup through
-        the flat API)."""
-        deadline = None if timeout_ms < 0 else time.monotonic() + timeout_ms / 1000.0
+    def _poll_more_slices(self, timeout_ms: int, now: float, wakeups: int) -> int:
+        """After poll's first slice of _POLL_SLICE_MS, begun at ``now``,
+        returned no events: net_poll on in slices until timeout_ms (-1:
+        forever) from ``now``. Python runs signal handlers between slices (a
+        C call that blocks is never interrupted by Ctrl+C). Returns net_poll's
+        result; 0 at the timeout, after a :meth:`wakeup` (counted, so that
+        one landing at a slice's end is not lost: ``wakeups`` is the count
+        before the first slice), when the engine closes, or when a slice
+        ended early without events (a wakeup through the flat API)."""
         handle, events, most = self._handle, self._events, self._max
-        wakeups = self._wakeups
+        deadline = None if timeout_ms < 0 else now + timeout_ms / 1000.0
+        wait = _POLL_SLICE_MS
+        n = 0
         while True:
-            wait = _POLL_SLICE_MS
-            if deadline is not None:
-                wait = min(wait, max(0, int((deadline - time.monotonic()) * 1000.0 + 0.999)))
-            start = time.monotonic()
-            n = _poll(handle, events, most, wait)
-            if n != 0 or self._closing or wait == 0 or self._wakeups != wakeups:
+            if self._closing or self._wakeups != wakeups:
                 return n
+            start, now = now, _monotonic()
             # A slice that ended well before its time without events was a
             # wakeup: the caller sees it, as with one long wait.
-            if (time.monotonic() - start) * 1000.0 < wait - _SLICE_EARLY_MS:
+            if (now - start) * 1000.0 < wait - _SLICE_EARLY_MS:
                 return 0
+            if deadline is not None:
+                left = int((deadline - now) * 1000.0 + 0.999)
+                if left <= 0:
+                    return 0
+                wait = min(_POLL_SLICE_MS, left)
+            n = _poll(handle, events, most, wait)
+            if n != 0:
+                return n
 
     # The event loops below compare a record's type, an int, with ints (an
     # EventType member compares ~30 ns slower); events carry the member.
@@ -1495,11 +1505,12 @@ class Engine:
         """Queue a USER event carrying ``value`` (a 64-bit unsigned int). Any thread."""
         if not self._handle:
             raise self._closed("post")
-        check_arguments(Engine.post, {"value": value})
         try:
             rc = lib.net_post(self._handle, value)
         except OverflowError:
             raise _InvalidRange(Error.INVAL, "post: %d outside 0..2**64-1" % value) from None
+        except TypeError as e:
+            raise retyped(e, Engine.post, {"value": value}) from None
         if rc:
             _fail(rc, "post")
 
