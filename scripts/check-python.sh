@@ -30,7 +30,7 @@ rm -rf "$tmp/src/build" "$tmp/src"/*.egg-info "$tmp/src/net"/libnet.so* "$tmp/sr
 
 echo "check-python: pip wheel (CMake build of the library from source)"
 env -u NET_PREBUILT_LIBRARY -u NET_LIBRARY NET_SOURCE_DIR="$root" \
-  "$python" -m pip wheel --no-build-isolation --no-index --no-deps --quiet --root-user-action=ignore \
+  "$python" -m pip wheel --no-build-isolation --no-index --no-deps --quiet \
   -w "$tmp/dist" "$tmp/src" > "$tmp/pip-wheel.log" 2>&1 \
   || { cat "$tmp/pip-wheel.log" >&2; fail "pip wheel"; }
 
