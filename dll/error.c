@@ -78,7 +78,9 @@ NET_API const char *net_strerror(int code)
     case NET_E_REFUSED:
         return "connection refused";
     case NET_E_LIMIT:
-        return "limit reached";
+        /* Every count limit there is, the engine limit with its value. */
+        return "limit reached (max_connections, handles per engine, or the " STR(
+            NET_MAX_ENGINES) " engines a process may have open at once)";
     case NET_E_PROTO:
         return "malformed frame from peer";
     case NET_E_ABORTED:

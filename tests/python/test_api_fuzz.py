@@ -296,7 +296,7 @@ class Fuzz:
 
     def poll(self, timeout):
         ok, evs = self.call("poll", self.eng.poll, timeout,
-                            kinds=("ok" if -2**31 <= timeout < 2**31 else "range",))
+                            kinds=("ok" if -1 <= timeout < 2**31 else "range",))
         if not ok:
             return
         assert isinstance(evs, list) and len(evs) <= self.max_events
@@ -438,19 +438,24 @@ class Fuzz:
 
     def op_sendto(self):
         u, k = self.handle_of("udp")
-        choice = self.draw(st.sampled_from(["peer", "peer", "tuple", "none", "bad_port",
-                                            "bad_host", "type"]), "to")
+        choice = self.draw(st.sampled_from(["peer", "peer", "tuple", "text", "none", "bad_port",
+                                            "bad_host", "bad_text", "type"]), "to")
         ak = "ok"
         peer = self.pick(self.udp_addrs, "peer")
         port = self.draw(st.integers(1, 65535), "port")
         bad_port = self.draw(st.sampled_from([-1, 65536, 2**40]), "bad port")
-        wrong = self.draw(st.sampled_from([5, "127.0.0.1:5", (None, 5), ("x",)]), "wrong to")
+        wrong = self.draw(st.sampled_from([5, b"127.0.0.1:5", (None, 5), ("x",)]), "wrong to")
         if choice == "peer" and peer is not None:
             to = peer
         elif choice == "tuple":
             to = ("127.0.0.1", port)
+        elif choice == "text":  # what str(Address) prints
+            to = str(peer) if peer is not None else "[::1]:%d" % port
         elif choice == "none":
             to = None
+        elif choice == "bad_text":
+            to, ak = self.draw(st.sampled_from(["127.0.0.1", "::1:9", "127.0.0.1:99999", "[::1:9"]),
+                               "bad text"), "range"
         elif choice == "bad_port":
             to, ak = ("127.0.0.1", bad_port), "range"
         elif choice == "bad_host":
@@ -580,13 +585,13 @@ class Fuzz:
             self.posted.append(value)
 
     def op_poll(self):
-        t = self.draw(st.sampled_from([0, 0, 0, 1, 2, 2**31, -2**31 - 1, "blocking"]), "timeout")
-        negative = self.draw(st.sampled_from([-1, -2, -2**31]), "negative timeout")
-        if t == "blocking":  # a negative timeout is forever: make sure something is there
+        t = self.draw(st.sampled_from([0, 0, 0, 1, 2, 2**31, -2**31 - 1, -2, "blocking"]),
+                      "timeout")
+        if t == "blocking":  # -1 is forever: make sure something is there
             ok, _ = self.call("post", self.eng.post, 7)
             assert ok
             self.posted.append(7)
-            t = negative
+            t = -1
         self.poll(t)
 
     def op_misc(self):

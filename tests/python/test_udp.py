@@ -300,15 +300,17 @@ def test_bad_arguments(h):
     # addresses of the wrong shape or type
     net.sendto(u, paddr, b"cached")  # a plain 4-tuple equal to it is still no address
     assert _datagram(h, peer).data == b"cached"
-    for bad in ("127.0.0.1", ("127.0.0.1",), ("127.0.0.1", 1, 2), tuple(paddr),
+    for bad in (b"127.0.0.1:80", ("127.0.0.1",), ("127.0.0.1", 1, 2), tuple(paddr),
                 ["127.0.0.1", paddr.port],
                 (None, paddr.port), (b"127.0.0.1", paddr.port), ("127.0.0.1", "80"),
                 ("127.0.0.1", 80.0), ("127.0.0.1", None), ("127.0.0.1", True), 12345, paddr.port,
                 ([], 1), object()):
         with pytest.raises(TypeError):
             net.sendto(u, bad, b"x")
+    # (text without a port: the text form is "host:port", "[ipv6]:port")
     for bad in (("127.0.0.1", 65536), ("127.0.0.1", -1), ("127.0.0.1", 2**70),
-                net.Address("127.0.0.1", 80, 5, 0), ("127.0.0.1\0evil", 80)):
+                net.Address("127.0.0.1", 80, 5, 0), ("127.0.0.1\0evil", 80), "127.0.0.1",
+                "::1:80", "127.0.0.1:65536"):
         with pytest.raises(net.InvalidArgumentError):
             net.sendto(u, bad, b"x")
     with pytest.raises(net.AddressError):
@@ -333,9 +335,11 @@ def test_bad_arguments(h):
         net.sendto(2**64, paddr, b"x")
     # udp_connect
     for host, port in ((None, 80), (b"127.0.0.1", 80), (80, 80), ("127.0.0.1", "80"),
-                       ("127.0.0.1", None)):
+                       (None, None)):
         with pytest.raises(TypeError):
             net.udp_connect(u, host, port)
+    with pytest.raises(net.InvalidArgumentError):  # one address, as text, without its port
+        net.udp_connect(u, "127.0.0.1", None)
     for port in (-1, 65536, 2**40):
         with pytest.raises(net.InvalidArgumentError):
             net.udp_connect(u, "127.0.0.1", port)

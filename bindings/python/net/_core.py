@@ -11,11 +11,13 @@ from __future__ import annotations
 import struct
 import sys
 import threading
+import time
 import weakref
 from enum import IntEnum, IntFlag
 from typing import (Any, Dict, List, NamedTuple, Optional, Sequence, Tuple, Type,
                     Union)
 
+from ._arguments import check_arguments, retyped
 from ._ffi import ffi, lib
 
 BytesLike = Union[bytes, bytearray, memoryview]
@@ -404,7 +406,7 @@ class Event(NamedTuple):
     handle: int
     parent: int
     user: int
-    data: Optional[memoryview]
+    data: Union[bytes, memoryview, None]
     len: int
     os_error: int
     addr: Optional[Address]
@@ -484,6 +486,7 @@ def version_string() -> str:
 def strerror(code: int) -> str:
     """``net_strerror(code)`` (any int: codes the library does not know get
     its message for an unknown code)."""
+    check_arguments(strerror, {"code": code})
     code = int(code)
     if not -0x80000000 <= code <= 0x7FFFFFFF:
         code = -0x80000000  # not a NET_E* code either way
@@ -549,12 +552,15 @@ def send(conn: int, data: BytesLike) -> None:
             rc = _send(conn, buf, len(buf))
     except OverflowError:
         raise _out_of_range("send", conn, _MessageSizeRange, "message over 4 GiB") from None
+    except TypeError as e:
+        raise retyped(e, send, {"conn": conn, "data": data}) from None
     if rc:
         _fail(rc, "send")
 
 
 def sendv(conn: int, parts: Sequence[BytesLike]) -> None:
     """Gather several buffers into one message (``net_sendv``)."""
+    check_arguments(sendv, {"conn": conn, "parts": parts})
     n = len(parts)
     bufs = ffi.new("net_buf[]", n or 1)
     keep = []
@@ -579,6 +585,7 @@ def broadcast(conns: Sequence[int], data: BytesLike) -> Tuple[int, List[int]]:
     that is no 64-bit value gets ``Error.BADHANDLE`` like any other
     non-handle).
     """
+    check_arguments(broadcast, {"conns": conns, "data": data})
     n = len(conns)
     if n:
         try:
@@ -606,6 +613,8 @@ def close(handle: int) -> None:
         rc = lib.net_close(handle)
     except OverflowError:
         raise _out_of_range("close", handle) from None
+    except TypeError as e:
+        raise retyped(e, close, {"handle": handle}) from None
     if rc:
         _fail(rc, "close")
 
@@ -616,6 +625,8 @@ def abort(conn: int) -> None:
         rc = lib.net_abort(conn)
     except OverflowError:
         raise _out_of_range("abort", conn) from None
+    except TypeError as e:
+        raise retyped(e, abort, {"conn": conn}) from None
     if rc:
         _fail(rc, "abort")
 
@@ -626,6 +637,8 @@ def shutdown(conn: int) -> None:
         rc = lib.net_shutdown(conn)
     except OverflowError:
         raise _out_of_range("shutdown", conn) from None
+    except TypeError as e:
+        raise retyped(e, shutdown, {"conn": conn}) from None
     if rc:
         _fail(rc, "shutdown")
 
@@ -633,6 +646,7 @@ def shutdown(conn: int) -> None:
 def set_user(handle: int, user: int) -> None:
     """Attach a 64-bit user value to a handle (seen in its events' ``user``);
     :class:`InvalidArgumentError` for a value outside 0 .. 2**64-1."""
+    check_arguments(set_user, {"handle": handle, "user": user})
     try:
         rc = lib.net_set_user(handle, user)
     except OverflowError:
@@ -649,6 +663,8 @@ def get_user(handle: int) -> int:
         rc = lib.net_get_user(handle, out)
     except OverflowError:
         raise _out_of_range("get_user", handle) from None
+    except TypeError as e:
+        raise retyped(e, get_user, {"handle": handle}) from None
     if rc:
         _fail(rc, "get_user")
     return out[0]
@@ -659,6 +675,7 @@ def set_option(handle: int, option: Union[int, str], value: int) -> None:
     (``"nodelay"``, ``"send_cap"``, ...). Booleans are 0/1. An option
     number or a value the C types cannot hold (int32, int64) is
     :class:`InvalidArgumentError`, like an unknown option."""
+    check_arguments(set_option, {"handle": handle, "option": option, "value": value})
     try:
         rc = lib.net_set_option(handle, _enum_value(Option, option, "option"), int(value))
     except OverflowError:
@@ -670,6 +687,7 @@ def set_option(handle: int, option: Union[int, str], value: int) -> None:
 
 def get_option(handle: int, option: Union[int, str]) -> int:
     """``net_get_option``."""
+    check_arguments(get_option, {"handle": handle, "option": option})
     out = ffi.new("int64_t *")
     try:
         rc = lib.net_get_option(handle, _enum_value(Option, option, "option"), out)
@@ -688,6 +706,8 @@ def local_addr(handle: int) -> Address:
         rc = lib.net_local_addr(handle, a)
     except OverflowError:
         raise _out_of_range("local_addr", handle) from None
+    except TypeError as e:
+        raise retyped(e, local_addr, {"handle": handle}) from None
     if rc:
         _fail(rc, "local_addr")
     return _addr_from_c(a)  # type: ignore[return-value]
@@ -702,6 +722,8 @@ def peer_addr(conn: int) -> Address:
         rc = lib.net_peer_addr(conn, a)
     except OverflowError:
         raise _out_of_range("peer_addr", conn) from None
+    except TypeError as e:
+        raise retyped(e, peer_addr, {"conn": conn}) from None
     if rc:
         _fail(rc, "peer_addr")
     return _addr_from_c(a)  # type: ignore[return-value]
@@ -714,6 +736,8 @@ def send_queued(conn: int) -> int:
         rc = lib.net_send_queued(conn, out)
     except OverflowError:
         raise _out_of_range("send_queued", conn) from None
+    except TypeError as e:
+        raise retyped(e, send_queued, {"conn": conn}) from None
     if rc:
         _fail(rc, "send_queued")
     return out[0]
@@ -725,6 +749,7 @@ def format_addr(addr: Address) -> str:
     (``net_addr_parse`` reads it: numeric, or a name it resolves),
     :class:`InvalidArgumentError` for a port or scope out of range."""
     what = "format_addr"
+    check_arguments(format_addr, {"addr": addr})
     if not 0 <= addr.scope_id <= 0xFFFFFFFF:
         raise _InvalidRange(Error.INVAL, "%s: scope_id %d out of range" % (what, addr.scope_id))
     a = _parse(addr.host, addr.port, what)
@@ -740,7 +765,10 @@ def format_addr(addr: Address) -> str:
 
 # ---------------------------------------------------------------- UDP
 
-AddressLike = Union[Address, Tuple[str, int]]
+#: What connect, udp_connect and sendto take as an address: a net.Address, a
+#: (host, port) tuple, or the text net prints ("127.0.0.1:9", "[::1]:7000").
+AddressLike = Union[Address, Tuple[str, int], str]
+_ADDR_TEXT_FORM = "address text must be 'host:port' or '[ipv6]:port'"
 
 _sendto = lib.net_sendto
 
@@ -766,6 +794,38 @@ def _host(host: Any, what: str, allow_none: bool) -> bytes:
     return host.encode()
 
 
+def _split_addr_text(text: str, what: str) -> Tuple[str, int]:
+    """(host, port) of the text str(Address) gives: "1.2.3.4:80",
+    "[::1]:80", "name:80" (the rules of Lua's sendto)."""
+    host, sep, port_text = text.rpartition(":")
+    if not sep or not host or not port_text.isdigit() or len(port_text) > 5:
+        raise InvalidArgumentError(Error.INVAL, "%s: %s, not %r" % (what, _ADDR_TEXT_FORM, text))
+    if host.startswith("["):
+        if len(host) < 3 or not host.endswith("]"):
+            raise InvalidArgumentError(Error.INVAL, "%s: %s, not %r"
+                                       % (what, _ADDR_TEXT_FORM, text))
+        host = host[1:-1]
+    elif ":" in host:
+        raise InvalidArgumentError(Error.INVAL, "%s: an IPv6 address needs brackets "
+                                   "('[::1]:80'), not %r" % (what, text))
+    return host, _port(int(port_text), what)
+
+
+def _host_port(host: Any, port: Any, what: str) -> Tuple[bytes, int]:
+    """The (host, port) of a call that takes ``host, port`` or, with port
+    left None, an address in ``host``: a net.Address, a (host, port) tuple
+    or the text net prints ("127.0.0.1:9", "[::1]:7000")."""
+    if port is None:
+        if isinstance(host, str):
+            host, port = _split_addr_text(host, what)
+        elif isinstance(host, tuple) and len(host) in (2, 4):  # (host, port) or an Address
+            host, port = host[0], host[1]
+        else:
+            raise TypeError("%s: port must be an int (or the address one net.Address, "
+                            "(host, port) tuple or 'host:port' text), not NoneType" % what)
+    return _host(host, what, False), _port(port, what)
+
+
 def _parse(host: str, port: int, what: str) -> Any:
     """net_addr_parse into a new cdata (resolves names)."""
     a = ffi.new("net_addr *")
@@ -781,8 +841,8 @@ def _addr_to_c(addr: Any, what: str) -> Any:
     if addr is None:
         return ffi.NULL
     t = type(addr)
-    if (t is Address or (t is tuple and len(addr) == 2)) and type(addr[0]) is str \
-            and type(addr[1]) is int:
+    if t is str or ((t is Address or (t is tuple and len(addr) == 2)) and type(addr[0]) is str
+                    and type(addr[1]) is int):
         try:
             a = _c_addresses.get(addr)
         except TypeError:  # unhashable parts: the checks below name them
@@ -799,9 +859,12 @@ def _addr_to_c(addr: Any, what: str) -> Any:
     elif isinstance(addr, tuple) and len(addr) == 2:
         host, port = addr
         scope = 0
+    elif isinstance(addr, str):
+        host, port = _split_addr_text(addr, what)
+        scope = 0
     else:
-        raise TypeError("%s: the address must be a net.Address or a (host, port) tuple, not %r"
-                        % (what, addr if isinstance(addr, tuple) else type(addr).__name__))
+        raise TypeError("%s: addr must be a net.Address, a (host, port) tuple or 'host:port' "
+                        "text, not %r" % (what, addr if isinstance(addr, tuple) else type(addr).__name__))
     if not isinstance(host, str):
         raise TypeError("%s: host must be a str, not %s" % (what, type(host).__name__))
     port = _port(port, what)
@@ -823,13 +886,15 @@ def addr_parse(host: str, port: int) -> Address:
     an :class:`Address` (``net_addr_parse``): resolve a name once, then
     hand the result to :func:`sendto` as often as needed. Raises
     :class:`AddressError` when it does not resolve."""
+    check_arguments(addr_parse, {"host": host, "port": port})
     return _addr_from_c(_parse(host, port, "addr_parse"))  # type: ignore[return-value]
 
 
 def sendto(udp: int, addr: Optional[AddressLike], data: BytesLike) -> None:
     """Queue one datagram of ``data`` on UDP socket ``udp`` for ``addr``
     (``net_sendto``), an :class:`Address` (such as a DATAGRAM event's
-    ``addr``) or a ``(host, port)`` tuple; ``None`` on a connected socket
+    ``addr``), a ``(host, port)`` tuple or the text ``str(Address)`` gives
+    (``"127.0.0.1:9"``, ``"[::1]:7000"``); ``None`` on a connected socket
     means its peer. The bytes are copied; the I/O loop sends them.
 
     Raises :class:`MessageSizeError` past the socket's max_datagram,
@@ -840,29 +905,37 @@ def sendto(udp: int, addr: Optional[AddressLike], data: BytesLike) -> None:
     :class:`BadHandleError` for a stale handle, ``TypeError`` for arguments
     of the wrong type.
     """
-    to = _addr_to_c(addr, "sendto")
-    if type(data) is bytes:
-        n = len(data)
-        buf = data
-    else:
-        buf = _from_buffer(data)
-        n = len(buf)
+    try:
+        to = _addr_to_c(addr, "sendto")
+        if type(data) is bytes:
+            n = len(data)
+            buf = data
+        else:
+            buf = _from_buffer(data)
+            n = len(buf)
+    except TypeError as e:
+        raise retyped(e, sendto, {"udp": udp, "addr": addr, "data": data}) from None
     if n > 0xFFFFFFFF:
         raise _MessageSizeRange(Error.MSGSIZE, "sendto: %d bytes" % n)
     try:
         rc = _sendto(udp, to, buf, n)
     except OverflowError:
         raise _out_of_range("sendto", udp) from None
+    except TypeError as e:
+        raise retyped(e, sendto, {"udp": udp, "addr": addr, "data": data}) from None
     if rc:
         _fail(rc, "sendto")
 
 
-def udp_connect(udp: int, host: str, port: int) -> None:
+def udp_connect(udp: int, host: AddressLike, port: Optional[int] = None) -> None:
     """Fix the peer of UDP socket ``udp`` (``net_udp_connect``): then
     :func:`send` sends it one datagram per call, only its datagrams arrive,
-    and ICMP errors about it come as ERROR events. At once, no event."""
+    and ICMP errors about it come as ERROR events. At once, no event.
+    ``host, port``, or one address (a net.Address, a (host, port) tuple,
+    "host:port" text) with ``port`` left out."""
     what = "udp_connect"
-    h, p = _host(host, what, False), _port(port, what)
+    check_arguments(udp_connect, {"udp": udp, "host": host, "port": port})
+    h, p = _host_port(host, port, what)
     try:
         rc = lib.net_udp_connect(udp, h, p)
     except OverflowError:
@@ -988,6 +1061,34 @@ _FREE_REFS = _refs_when_unreferenced([bytearray(1)]) if _getrefcount else -1
 _MAX_EVENTS = 65536
 
 
+# Engine.poll waits at most this long in one C call, so that Python sees
+# signals (Ctrl+C) in between; a slice that ends this much earlier without
+# events was a wakeup.
+_POLL_SLICE_MS = 100
+_monotonic = time.monotonic
+_INT_MAX = 0x7FFFFFFF
+_SLICE_EARLY_MS = 5
+
+
+def _poll_timeout(timeout_ms: Any) -> int:
+    """A timeout that is not a plain int >= -1: an int subclass is taken as
+    its value, anything else refused, naming the argument."""
+    if isinstance(timeout_ms, bool) or not isinstance(timeout_ms, int):
+        raise TypeError("Engine.poll: timeout_ms must be an int (milliseconds, -1 = forever), "
+                        "not %s" % type(timeout_ms).__name__)
+    timeout_ms = int(timeout_ms)
+    if timeout_ms < -_INT_MAX - 1:  # net_poll's int: the error an OverflowError earns
+        raise _InvalidRange(Error.INVAL, "Engine.poll: timeout_ms %d out of range (must be -1"
+                            " or 0..%d)" % (timeout_ms, _INT_MAX))
+    if timeout_ms < -1:
+        raise InvalidArgumentError(Error.INVAL, "Engine.poll: timeout_ms must be -1 (forever) or"
+                                   " >= 0, not %d" % timeout_ms)
+    if timeout_ms > _INT_MAX:  # net_poll's int: the error an OverflowError earns
+        raise _InvalidRange(Error.INVAL, "Engine.poll: timeout_ms %d out of range (at most %d)"
+                            % (timeout_ms, _INT_MAX))
+    return timeout_ms
+
+
 def _destroy(handle: int) -> None:
     lib.net_engine_destroy(handle)
 
@@ -995,7 +1096,8 @@ def _destroy(handle: int) -> None:
 class Engine:
     """An engine (``net_engine``): backend, I/O threads, handles, event queue.
 
-    Use it as a context manager, or call :meth:`destroy`::
+    Use it as a context manager, or call :meth:`close` (``destroy`` is the
+    same call)::
 
         with net.Engine(backend="auto", io_threads=0) as eng:
             lst = eng.listen("127.0.0.1", 0, framing="u16le")
@@ -1028,15 +1130,21 @@ class Engine:
 
     :meth:`poll` must be called from one thread at a time; sends, closes,
     options, :meth:`post` and :meth:`wakeup` are safe from any thread. The
-    handle-taking functions of the module (``send``, ``close``...) are also
-    methods here, for convenience; ``Engine.close(h)`` closes the handle
-    ``h``, :meth:`destroy` ends the engine.
+    handle-taking functions of the module (``send``, ``abort``...) are also
+    methods here, for convenience, except ``close``: :meth:`close` ends the
+    engine (as ``e:close()`` in Lua and ``Close()`` in C#), :func:`net.close`
+    closes a handle.
     """
 
     def __init__(self, backend: Union[int, str] = "auto", io_threads: int = 0, *,
                  max_events: int = 512, views: bool = False, **config: int) -> None:
         self._handle = 0
         self._closing = False
+        check_arguments(Engine.__init__, {"backend": backend, "io_threads": io_threads,
+                                          "max_events": max_events}, "Engine")
+        for k, v in config.items():
+            if v is not None and not isinstance(v, int):
+                raise TypeError("Engine: %s must be an int, not %s" % (k, type(v).__name__))
         cfg = ffi.new("net_config *")
         lib.net_config_init(cfg)
         for k in config:
@@ -1055,6 +1163,10 @@ class Engine:
         max_events = min(max_events, _MAX_EVENTS)
         out = ffi.new("net_engine *")
         rc = lib.net_engine_create(cfg, out)
+        if rc == Error.LIMIT:
+            # The only count limit engine creation has: engines open at once
+            # in this process (net_strerror's text says how many).
+            _fail(rc, "engine_create: too many engines open at once (close some)")
         if rc:
             _fail(rc, "engine_create")
         self._handle = int(out[0])
@@ -1080,6 +1192,7 @@ class Engine:
         self._retired: List[bytearray] = []
         self._pool: List[bytearray] = []
         self._poll_lock = threading.Lock()
+        self._wakeups = 0
         self._finalizer = weakref.finalize(self, _destroy, self._handle)
         self.io_threads = io_threads
         #: backend name: "epoll", "io_uring" or "iocp"
@@ -1092,10 +1205,28 @@ class Engine:
         """The C ``net_engine`` value (0 once destroyed)."""
         return self._handle
 
+    def _closed(self, what: str) -> BadHandleError:
+        return BadHandleError(Error.BADHANDLE, "Engine.%s: the engine is closed" % what)
+
+    def close(self, *handle: int) -> None:
+        """End the engine (``net_engine_destroy``): closes every socket at
+        once (no graceful flush), stops the I/O threads, frees everything.
+        Idempotent. If another thread is inside :meth:`poll`, that poll is
+        woken and finishes first. Afterwards every method (and ``with``)
+        raises :class:`BadHandleError` ("the engine is closed").
+
+        To close one handle (connection, listener, UDP socket, timer), call
+        :func:`net.close(handle) <close>`."""
+        if handle:
+            raise TypeError("Engine.close() ends the engine and takes no argument: "
+                            "close a handle with net.close(handle)")
+        self._end()
+
     def destroy(self) -> None:
-        """``net_engine_destroy``: closes every socket at once (no graceful
-        flush), stops the I/O threads, frees everything. Idempotent. If another
-        thread is inside :meth:`poll`, that poll is woken and finishes first."""
+        """The same as :meth:`close`, under its earlier name."""
+        self._end()
+
+    def _end(self) -> None:
         h = self._handle
         if not h:
             return
@@ -1119,10 +1250,12 @@ class Engine:
             _fail(rc, "engine_destroy")
 
     def __enter__(self) -> "Engine":
+        if not self._handle:
+            raise self._closed("__enter__ (with)")
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        self.destroy()
+        self._end()
 
     def __repr__(self) -> str:
         return "<net.Engine %#x backend=%s io_threads=%d>" % (
@@ -1206,32 +1339,40 @@ class Engine:
 
     def poll(self, timeout_ms: int = -1) -> List[Event]:
         """Wait up to ``timeout_ms`` (-1 = forever, 0 = not at all) and return
-        the ready events (possibly none), at most ``max_events``.
+        the ready events (possibly none), at most ``max_events``. Another
+        negative value raises :class:`InvalidArgumentError` (a ``ValueError``),
+        a value that is no int ``TypeError``.
 
         DATA payloads are ``bytes`` copies, or with ``views=True`` read-only
         memoryviews released at the next poll (what was derived from them
         stays valid; see :class:`Engine`). With
         ``io_threads=0`` the I/O itself runs inside this call. The GIL is
-        released while waiting, but a blocked poll only returns on an event,
-        :meth:`wakeup`, or the timeout: poll in slices if signals (Ctrl+C)
-        must be seen promptly. Raises :class:`BusyError` if another thread is
-        polling this engine.
+        released while waiting. A wait longer than 100 ms waits in slices of
+        100 ms, so that Python handles signals in between: Ctrl+C raises
+        ``KeyboardInterrupt`` out of ``poll(-1)`` within ~100 ms (events not
+        yet taken stay queued for the next poll). :meth:`wakeup` makes it
+        return (possibly with no events). Raises :class:`BusyError` if another
+        thread is polling this engine.
         """
+        if type(timeout_ms) is not int or not -1 <= timeout_ms <= _INT_MAX:
+            timeout_ms = _poll_timeout(timeout_ms)
         if not self._poll_lock.acquire(False):
             if self._closing:
-                raise BadHandleError(Error.BADHANDLE, "poll (engine being destroyed)")
+                raise self._closed("poll")
             raise BusyError(Error.BUSY, "poll")
         try:
             if self._closing:
-                raise BadHandleError(Error.BADHANDLE, "poll (engine destroyed)")
+                raise self._closed("poll")
             views = self._views
             if views is not None and views:
                 self._release_views()
-            try:
+            if 0 <= timeout_ms <= _POLL_SLICE_MS:
                 n = _poll(self._handle, self._events, self._max, timeout_ms)
-            except OverflowError:
-                raise _InvalidRange(Error.INVAL, "poll: timeout %d ms out of range"
-                                           % timeout_ms) from None
+            else:  # the first slice here: events already there cost one clock read more
+                wakeups, start = self._wakeups, _monotonic()
+                n = _poll(self._handle, self._events, self._max, _POLL_SLICE_MS)
+                if n == 0:
+                    n = self._poll_more_slices(timeout_ms, start, wakeups)
             if n <= 0:
                 if n < 0:
                     _fail(n, "poll")
@@ -1244,6 +1385,36 @@ class Engine:
             return out
         finally:
             self._poll_lock.release()
+
+    def _poll_more_slices(self, timeout_ms: int, now: float, wakeups: int) -> int:
+        """After poll's first slice of _POLL_SLICE_MS, begun at ``now``,
+        returned no events: net_poll on in slices until timeout_ms (-1:
+        forever) from ``now``. Python runs signal handlers between slices (a
+        C call that blocks is never interrupted by Ctrl+C). Returns net_poll's
+        result; 0 at the timeout, after a :meth:`wakeup` (counted, so that
+        one landing at a slice's end is not lost: ``wakeups`` is the count
+        before the first slice), when the engine closes, or when a slice
+        ended early without events (a wakeup through the flat API)."""
+        handle, events, most = self._handle, self._events, self._max
+        deadline = None if timeout_ms < 0 else now + timeout_ms / 1000.0
+        wait = _POLL_SLICE_MS
+        n = 0
+        while True:
+            if self._closing or self._wakeups != wakeups:
+                return n
+            start, now = now, _monotonic()
+            # A slice that ended well before its time without events was a
+            # wakeup: the caller sees it, as with one long wait.
+            if (now - start) * 1000.0 < wait - _SLICE_EARLY_MS:
+                return 0
+            if deadline is not None:
+                left = int((deadline - now) * 1000.0 + 0.999)
+                if left <= 0:
+                    return 0
+                wait = min(_POLL_SLICE_MS, left)
+            n = _poll(handle, events, most, wait)
+            if n != 0:
+                return n
 
     # The event loops below compare a record's type, an int, with ints (an
     # EventType member compares ~30 ns slower); events carry the member.
@@ -1320,21 +1491,33 @@ class Engine:
 
     def wakeup(self) -> None:
         """Make a blocking :meth:`poll` return (possibly with no events). Any thread."""
+        if not self._handle:
+            raise self._closed("wakeup")
+        # Counted before the wakeup itself: a sliced poll (see poll) that
+        # sees the count change returns even if the slice the wakeup ended
+        # was about to end anyway.
+        self._wakeups += 1
         rc = lib.net_wakeup(self._handle)
         if rc:
             _fail(rc, "wakeup")
 
     def post(self, value: int) -> None:
         """Queue a USER event carrying ``value`` (a 64-bit unsigned int). Any thread."""
+        if not self._handle:
+            raise self._closed("post")
         try:
             rc = lib.net_post(self._handle, value)
         except OverflowError:
             raise _InvalidRange(Error.INVAL, "post: %d outside 0..2**64-1" % value) from None
+        except TypeError as e:
+            raise retyped(e, Engine.post, {"value": value}) from None
         if rc:
             _fail(rc, "post")
 
     def stats(self) -> Stats:
         """``net_engine_stats``."""
+        if not self._handle:
+            raise self._closed("stats")
         s = ffi.new("net_stats *")
         s.size = ffi.sizeof("net_stats")
         rc = lib.net_engine_stats(self._handle, s)
@@ -1378,6 +1561,11 @@ class Engine:
         ``half_open``: the peer's FIN comes as an EOF event and the connection
         stays open for sending until closed or shut down.
         """
+        if not self._handle:
+            raise self._closed("listen")
+        check_arguments(Engine.listen, {"host": host, "port": port, "framing": framing,
+                                        "flags": flags, "max_message": max_message,
+                                        "backlog": backlog, "user": user})
         tc = self._tcp_config(framing, flags, max_message, backlog, user, {
             "length_includes_header": length_includes_header, "nodelay": nodelay,
             "reuseaddr": reuseaddr, "keepalive": keepalive, "ipv6only": ipv6only,
@@ -1389,23 +1577,31 @@ class Engine:
             _fail(rc, "listen %s:%d" % (host or "", port))
         return int(out[0])
 
-    def connect(self, host: str, port: int, *, framing: Union[int, str] = "raw",
+    def connect(self, host: AddressLike, port: Optional[int] = None, *, framing: Union[int, str] = "raw",
                 length_includes_header: Optional[bool] = None, nodelay: Optional[bool] = None,
                 keepalive: Optional[bool] = None, half_open: Optional[bool] = None,
                 flags: Optional[int] = None, max_message: int = 0, user: int = 0) -> int:
         """Start connecting (``net_connect``) and return the connection handle.
 
-        A CONNECT event reports the outcome (status 0 = connected); a failed
-        connect is followed by a CLOSE event.
+        ``host, port``, or one address with ``port`` left out: a
+        :class:`Address`, a ``(host, port)`` tuple or the text ``str(Address)``
+        gives (``"127.0.0.1:7000"``, ``"[::1]:7000"``). A CONNECT event
+        reports the outcome (status 0 = connected); a failed connect is
+        followed by a CLOSE event.
         """
+        if not self._handle:
+            raise self._closed("connect")
+        check_arguments(Engine.connect, {"host": host, "port": port, "framing": framing,
+                                         "flags": flags, "max_message": max_message,
+                                         "user": user})
+        host_c, port_c = _host_port(host, port, "Engine.connect")
         tc = self._tcp_config(framing, flags, max_message, 0, user, {
             "length_includes_header": length_includes_header, "nodelay": nodelay,
             "keepalive": keepalive, "half_open": half_open})
         out = ffi.new("net_handle *")
-        rc = lib.net_connect(self._handle, _host(host, "connect", False), _port(port, "connect"),
-                             tc, out)
+        rc = lib.net_connect(self._handle, host_c, port_c, tc, out)
         if rc:
-            _fail(rc, "connect %s:%d" % (host, port))
+            _fail(rc, "connect %s:%d" % (host_c.decode(errors="replace"), port_c))
         return int(out[0])
 
     # -- UDP
@@ -1430,6 +1626,11 @@ class Engine:
         OS default. Zeros keep the library's defaults.
         """
         what = "udp_open"
+        if not self._handle:
+            raise self._closed(what)
+        check_arguments(Engine.udp_open, {
+            "host": host, "port": port, "flags": flags, "max_datagram": max_datagram,
+            "send_cap": send_cap, "rcvbuf": rcvbuf, "sndbuf": sndbuf, "user": user})
         uc = ffi.new("net_udp_config *")
         lib.net_udp_config_init(uc)
         f = uc.flags if flags is None else int(flags)
@@ -1459,6 +1660,9 @@ class Engine:
     def timer(self, delay_ms: int, repeat_ms: int = 0, user: int = 0) -> int:
         """Start a timer (``net_timer_start``): a TIMER event after ``delay_ms``,
         then every ``repeat_ms`` (0 = once). Stop it with :func:`close`."""
+        if not self._handle:
+            raise self._closed("timer")
+        check_arguments(Engine.timer, {"delay_ms": delay_ms, "repeat_ms": repeat_ms, "user": user})
         out = ffi.new("net_handle *")
         try:
             rc = lib.net_timer_start(self._handle, delay_ms, repeat_ms, user, out)
@@ -1474,7 +1678,6 @@ class Engine:
     send = staticmethod(send)
     sendv = staticmethod(sendv)
     broadcast = staticmethod(broadcast)
-    close = staticmethod(close)
     abort = staticmethod(abort)
     shutdown = staticmethod(shutdown)
     set_user = staticmethod(set_user)
@@ -1491,6 +1694,7 @@ class Engine:
 def backend_available(backend: Union[int, str]) -> bool:
     """Whether an engine with this backend can be created here (built into
     the library and allowed by the kernel)."""
+    check_arguments(backend_available, {"backend": backend})
     try:
         Engine(backend).destroy()
     except UnsupportedError:

@@ -1,19 +1,19 @@
 """Loading the shared library: cffi in ABI mode, no compiler involved.
 
-The library is looked for, in this order:
+The library is looked for, in this order, always by full path:
 
 1. ``NET_LIBRARY``: a path to the library file (or to a directory holding
    it). When set, it is the only place tried: an explicit choice that does
    not load is an error, never a silent fall-back to another copy.
-2. Next to this package: ``libnet.so`` / ``libnet.so.0`` (Linux),
-   ``libnet.dylib`` (macOS), ``net.dll`` (Windows) in the ``net`` package
-   directory, where a wheel or a copy step may have put it.
-3. The system loader: ``libnet.so.0`` then ``libnet.so`` (``LD_LIBRARY_PATH``,
-   the ldconfig cache, ...), ``net.dll`` on Windows (``PATH``).
+2. Inside this package: ``libnet.so`` (Linux), ``libnet.dylib`` (macOS),
+   ``net.dll`` (Windows) in the ``net`` package directory, where the wheel
+   (``pip install ./bindings/python``) puts the library it built.
 
-Whatever is loaded must export the net engine's symbols (Debian's unrelated
-packet-injection ``libnet.so.1`` does not), and its version must be this
-binding's major version and at least its minor version. On failure
+Never the system loader's search path: Debian's libnet1-dev ships an
+unrelated packet-injection ``libnet.so``, and a bare name could load it (or
+another copy of this library than the one the package was built with).
+Whatever is loaded must export the net engine's symbols, and its version must
+be this binding's major version and at least its minor version. On failure
 :class:`LibraryNotFoundError` lists every place tried and why it failed.
 """
 
@@ -43,18 +43,11 @@ def _file_names():
     return ["libnet.so", "libnet.so.0"]
 
 
-def _system_names():
-    if sys.platform == "win32":
-        return ["net.dll", "net"]
-    if sys.platform == "darwin":
-        return ["libnet.0.dylib", "libnet.dylib"]
-    return ["libnet.so.0", "libnet.so"]
-
-
 def _candidates():
     """Yield (where, what_to_dlopen) in lookup order."""
     env = os.environ.get("NET_LIBRARY")
     if env:
+        env = os.path.abspath(env)
         if os.path.isdir(env):
             for name in _file_names():
                 yield "NET_LIBRARY", os.path.join(env, name)
@@ -63,9 +56,7 @@ def _candidates():
         return
     here = os.path.dirname(os.path.abspath(__file__))
     for name in _file_names():
-        yield "next to the package", os.path.join(here, name)
-    for name in _system_names():
-        yield "system loader", name
+        yield "inside the package", os.path.join(here, name)
 
 
 def _check(candidate_lib):
@@ -89,10 +80,9 @@ def load_library():
     """Load and return (cffi lib, path or name it was loaded from)."""
     tried = []
     for where, what in _candidates():
-        if os.sep in what or (os.altsep and os.altsep in what):
-            if not os.path.exists(what):
-                tried.append("  %s: %s (no such file)" % (where, what))
-                continue
+        if not os.path.exists(what):
+            tried.append("  %s: %s (no such file)" % (where, what))
+            continue
         try:
             candidate = ffi.dlopen(what)
         except OSError as e:
@@ -110,8 +100,8 @@ def load_library():
         return candidate, what
     raise LibraryNotFoundError(
         "cannot load the net library; looked in:\n" + "\n".join(tried)
-        + "\nSet NET_LIBRARY to the path of libnet.so / net.dll, copy the library next to the"
-        " net package, or install it where the system loader finds it.")
+        + "\nInstall the package with pip (pip install ./bindings/python builds the library"
+        " into it), or set NET_LIBRARY to the path of libnet.so / net.dll.")
 
 
 lib, library_path = load_library()
