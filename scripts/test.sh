@@ -33,6 +33,9 @@ step "Python binding: the pytest integration suite over every backend and thread
 # pytest's exit 5 (nothing collected) is a failure here too (conftest.py).
 NET_LIBRARY=build/dll/libnet.so /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/python
 
+step "Python package: a platform wheel built from source (CMake) carrying libnet, installed into a fresh target, python3 -m net"
+bash scripts/check-python.sh build
+
 step "Windows: MinGW-w64 cross build, the C suite on IOCP under Wine, exports, Wine server vs Linux client"
 bash scripts/test-windows.sh build
 

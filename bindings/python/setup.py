@@ -88,10 +88,12 @@ class BuildPyWithLibrary(build_py):
             shutil.copyfile(os.path.realpath(prebuilt), dest)
         else:
             build_library_with_cmake(dest)
+        # MIT wants its notice with every copy, the library's included.
+        shutil.copyfile(os.path.join(source_dir(), "LICENSE"), os.path.join(self.build_lib, "net", "LICENSE"))
 
     def get_outputs(self, include_bytecode=1):
         return super().get_outputs(include_bytecode) + [
-            os.path.join(self.build_lib, "net", PACKAGED_NAME)]
+            os.path.join(self.build_lib, "net", name) for name in (PACKAGED_NAME, "LICENSE")]
 
 
 class DistributionWithLibrary(Distribution):

@@ -92,6 +92,16 @@ def test_wheel_contains_the_library(wheel):
     assert "Name: net-io-engine\n" in metadata
     assert "Version: %s\n" % _project_version() in metadata
     assert "Root-Is-Purelib: false" in wheel_info
+    assert "License: MIT\n" in metadata
+    assert "net/LICENSE" in names
+
+
+def test_wheel_carries_the_license_text(wheel):
+    with zipfile.ZipFile(wheel) as z:
+        shipped = z.read("net/LICENSE").decode()
+    with open(os.path.join(ROOT, "LICENSE"), encoding="utf-8") as f:
+        assert shipped == f.read()
+    assert shipped.startswith("MIT License")
 
 
 ECHO = """
