@@ -605,6 +605,21 @@ void net__conn_run_ops(net_loop *loop, net_conn *c, uint32_t ops)
         flush(loop, c);
 }
 
+/* For an orderly end on the loop's own initiative (the peer finished and
+ * everything of ours is out): 1 when the send queue is empty, and from then
+ * on it stays so, since a send from another thread gets NET_E_CLOSED. The
+ * check and the seal share one lock hold: a net_send that raced in between
+ * would be accepted, then dropped by the close under a CLOSE status 0. */
+static int seal_if_drained(net_conn *c)
+{
+    net_slot_lock(c->o.slot);
+    int empty = c->sq.count == 0;
+    if (empty)
+        c->state = CS_CLOSING;
+    net_slot_unlock(c->o.slot);
+    return empty;
+}
+
 /* Connections whose peer sent FIN wait here until the script has seen all
  * their data and had one turn to answer; then they close. */
 void net__conn_linger_check(net_loop *loop, net_conn *c)
@@ -615,10 +630,7 @@ void net__conn_linger_check(net_loop *loop, net_conn *c)
         return;
     if (atomic_load(&loop->e->poll_seq) <= atomic_load(&c->last_delivery_seq))
         return;
-    net_slot_lock(c->o.slot);
-    int empty = c->sq.count == 0;
-    net_slot_unlock(c->o.slot);
-    if (empty)
+    if (seal_if_drained(c))
         close_now(loop, c, 0, 0, 0);
 }
 
@@ -627,13 +639,10 @@ void net__conn_tick(net_loop *loop, net_conn *c)
     if (c->releasing)
         return;
     if (c->linger_deadline && loop->now >= c->linger_deadline) {
-        net_slot_lock(c->o.slot);
-        int empty = c->sq.count == 0;
-        net_slot_unlock(c->o.slot);
         /* Only a peer that finished sending and has nothing of ours left to
          * take ends in order. Otherwise the close timed out: an RST, and the
          * CLOSE says so, since bytes still in the kernel's buffer are lost. */
-        if (empty && c->peer_eof)
+        if (c->peer_eof && seal_if_drained(c))
             close_now(loop, c, 0, 0, 0);
         else
             close_now(loop, c, NET_E_TIMEDOUT, 0, 1);

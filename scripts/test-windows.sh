@@ -39,7 +39,9 @@ step "wine prefix (first start takes a few seconds) and one persistent wineserve
 # kept up for the whole run (ours: stopped on exit) closes that window.
 export WINEPREFIX=$PWD/build-win/wineprefix WINEDEBUG=-all WINEDLLOVERRIDES=mscoree,mshtml=
 wine cmd /c exit >/dev/null 2>&1 || true
-wineserver -w >/dev/null 2>&1 || true
+# A persistent server left on this prefix (a run by hand, a killed run)
+# would never quit: stop it rather than wait for it.
+timeout 60 wineserver -w >/dev/null 2>&1 || wineserver -k >/dev/null 2>&1 || true
 if wineserver -p </dev/null >/dev/null 2>&1; then
     trap 'wineserver -k >/dev/null 2>&1 || true' EXIT
     # Wine's own service processes live as long as that server: start them
