@@ -56,9 +56,20 @@ int main(void)
             reset_conns[accepted++] = ev.handle;
         }
     }
-    for (int i = 0; i < accepted; i++)
+    /* Under Wine a socket reset before its AcceptEx completed sometimes
+     * never reports the reset to the next read (Windows fails that accept
+     * or that read): there the script's net_abort must still end it, once. */
+    int wine_silent = 0;
+    for (int i = 0; i < accepted; i++) {
+        if (tl_wait(se, NET_EV_CLOSE, reset_conns[i], &ev, tl_under_wine() ? 2000 : TL_TIMEOUT_MS))
+            continue;
+        CHECKF(tl_under_wine(), "no CLOSE for the accepted connection of a reset client in %d ms", TL_TIMEOUT_MS);
+        wine_silent++;
+        CHECK_OK(net_abort(reset_conns[i]));
         TL_EXPECT(se, NET_EV_CLOSE, reset_conns[i], &ev);
-    printf("%d of %d reset clients were accepted first\n", accepted, RESETS);
+    }
+    printf("%d of %d reset clients were accepted first (%d not told of the reset: Wine)\n", accepted, RESETS,
+           wine_silent);
 
     CHECK_OK(net_send(good_c, "still", 5));
     TL_EXPECT(se, NET_EV_DATA, good_s, &ev);
