@@ -295,6 +295,13 @@ def _fail(code: int, context: str) -> None:
     raise error_for(code, context)
 
 
+def _fail_with_os_error(code: int, context: str) -> None:
+    """For the calls that set ``net_last_os_error()`` (listen, connect,
+    udp_open, udp_connect): the OS error beside the code, read at once on the
+    calling thread, where the library keeps it."""
+    raise error_for(code, context, lib.net_last_os_error())
+
+
 # ---------------------------------------------------------------- small records
 
 
@@ -941,7 +948,7 @@ def udp_connect(udp: int, host: AddressLike, port: Optional[int] = None) -> None
     except OverflowError:
         raise _out_of_range(what, udp) from None
     if rc:
-        _fail(rc, "%s %s:%s" % (what, host, port))
+        _fail_with_os_error(rc, "%s %s:%s" % (what, host, port))
 
 
 # ---------------------------------------------------------------- engine
@@ -1574,7 +1581,7 @@ class Engine:
         rc = lib.net_listen(self._handle, _host(host, "listen", True), _port(port, "listen"),
                             tc, out)
         if rc:
-            _fail(rc, "listen %s:%d" % (host or "", port))
+            _fail_with_os_error(rc, "listen %s:%d" % (host or "", port))
         return int(out[0])
 
     def connect(self, host: AddressLike, port: Optional[int] = None, *, framing: Union[int, str] = "raw",
@@ -1601,7 +1608,7 @@ class Engine:
         out = ffi.new("net_handle *")
         rc = lib.net_connect(self._handle, host_c, port_c, tc, out)
         if rc:
-            _fail(rc, "connect %s:%d" % (host_c.decode(errors="replace"), port_c))
+            _fail_with_os_error(rc, "connect %s:%d" % (host_c.decode(errors="replace"), port_c))
         return int(out[0])
 
     # -- UDP
@@ -1652,7 +1659,7 @@ class Engine:
         out = ffi.new("net_handle *")
         rc = lib.net_udp_open(self._handle, _host(host, what, True), _port(port, what), uc, out)
         if rc:
-            _fail(rc, "%s %s:%s" % (what, host or "", port))
+            _fail_with_os_error(rc, "%s %s:%s" % (what, host or "", port))
         return int(out[0])
 
     # -- timers
