@@ -129,7 +129,7 @@ namespace Net
             if (cfg.Size == 0)
                 throw new ArgumentException("start from Native.net_tcp_config_init", "cfg");
             ulong h;
-            NetApi.Check(Native.net_listen(Open(), host, port, ref cfg, out h), "listen " + host + ":" + port);
+            NetApi.CheckWithOsError(Native.net_listen(Open(), host, port, ref cfg, out h), "listen " + host + ":" + port);
             return h;
         }
 
@@ -160,7 +160,7 @@ namespace Net
             Args.NotNull(host, "host");
             NetTcpConfig t = TcpConfig(framing, addFlags, maxMessage, user);
             ulong h;
-            NetApi.Check(Native.net_connect(Open(), host, port, ref t, out h), "connect " + host + ":" + port);
+            NetApi.CheckWithOsError(Native.net_connect(Open(), host, port, ref t, out h), "connect " + host + ":" + port);
             return h;
         }
 
@@ -211,7 +211,7 @@ namespace Net
             if (cfg.Size == 0)
                 throw new ArgumentException("start from Engine.DefaultUdpConfig()", "cfg");
             ulong h;
-            NetApi.Check(Native.net_udp_open(Open(), host, port, ref cfg, out h), "udp_open " + host + ":" + port);
+            NetApi.CheckWithOsError(Native.net_udp_open(Open(), host, port, ref cfg, out h), "udp_open " + host + ":" + port);
             return h;
         }
 

@@ -45,6 +45,17 @@ namespace Net
             return rc;
         }
 
+        /// <summary>Check for the calls that set net_last_os_error (listen,
+        /// connect, udp_open, udp_connect): the exception carries it in
+        /// OsError, read at once on the calling thread, where the library
+        /// keeps it.</summary>
+        public static int CheckWithOsError(int rc, string context)
+        {
+            if (rc < 0)
+                throw new NetException(rc, context, Native.net_last_os_error());
+            return rc;
+        }
+
         public static void Send(ulong conn, byte[] data)
         {
             Args.NotNull(data, "data");
@@ -157,7 +168,7 @@ namespace Net
         public static void UdpConnect(ulong udp, string host, ushort port)
         {
             Args.NotNull(host, "host");
-            Check(Native.net_udp_connect(udp, host, port), "udp_connect " + host + ":" + port);
+            CheckWithOsError(Native.net_udp_connect(udp, host, port), "udp_connect " + host + ":" + port);
         }
 
         /// <summary>UdpConnect to "host:port" ("[::1]:7000" for IPv6).</summary>

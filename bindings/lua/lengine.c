@@ -363,16 +363,16 @@ static int open_socket(lua_State *L, int kind)
         rc = kind == OPEN_LISTEN ? net_listen(e->id, ep.host, ep.port, &tc, &h)
                                  : net_connect(e->id, ep.host, ep.port, &tc, &h);
     }
-    return lnet_push_integer(L, rc, h);
+    return rc < 0 ? lnet_fail_os(L, rc) : lnet_push_integer(L, rc, h);
 }
 
-/* e:listen(host|nil, port [, opts]) -> listener | nil, message, code */
+/* e:listen(host|nil, port [, opts]) -> listener | nil, message, code, os_error */
 static int l_listen(lua_State *L)
 {
     return open_socket(L, OPEN_LISTEN);
 }
 
-/* e:connect(host, port [, opts]) -> conn | nil, message, code; a CONNECT
+/* e:connect(host, port [, opts]) -> conn | nil, message, code, os_error; a CONNECT
  * event tells the outcome. */
 static int l_connect(lua_State *L)
 {

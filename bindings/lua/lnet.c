@@ -32,6 +32,13 @@ int lnet_fail(lua_State *L, int code)
     return 3;
 }
 
+int lnet_fail_os(lua_State *L, int code)
+{
+    lnet_fail(L, code);
+    lua_pushinteger(L, net_last_os_error());
+    return 4;
+}
+
 int lnet_push_ok(lua_State *L, int rc)
 {
     if (rc < 0)
@@ -310,7 +317,8 @@ static int l_udp_connect(lua_State *L)
     net_handle h = check_handle(L, 1);
     lnet_endpoint ep;
     lnet_check_endpoint(L, 2, !lua_isnoneornil(L, 3), 0, &ep);
-    return lnet_push_ok(L, net_udp_connect(h, ep.host, ep.port));
+    int rc = net_udp_connect(h, ep.host, ep.port);
+    return rc < 0 ? lnet_fail_os(L, rc) : lnet_push_ok(L, rc);
 }
 
 /* net.sendto(udp, addr, data) or net.sendto(udp, host, port, data) -> true

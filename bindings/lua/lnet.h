@@ -19,6 +19,10 @@
 
 /* Pushes nil, net_strerror(code), code: the binding's runtime-failure shape. */
 int lnet_fail(lua_State *L, int code);
+/* lnet_fail's three values and a fourth, net_last_os_error(): for the calls
+ * that set it (listen, connect, udp_open, udp_connect), read at once on the
+ * thread that made the call. */
+int lnet_fail_os(lua_State *L, int code);
 
 /* The two success shapes of a call returning rc: true, or the integer v (a
  * handle, a count) when rc >= 0; else lnet_fail's. v is passed whatever rc

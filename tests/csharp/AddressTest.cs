@@ -65,6 +65,30 @@ static class AddressTest
         Console.WriteLine("udp {0} <-> {1}: SendTo, UdpConnect with printed addresses", aText, bText);
     }
 
+    // A taken port: Listen and UdpOpen throw NetException with Code
+    // AddrInUse and OsError 98 (EADDRINUSE, Linux) from net_last_os_error.
+    static void TakenPort(Engine eng)
+    {
+        ulong lst = eng.Listen("127.0.0.1:0");
+        ulong udp = eng.UdpOpen("127.0.0.1:0");
+        foreach (bool tcp in new[] { true, false }) {
+            string taken = NetApi.LocalAddr(tcp ? lst : udp).ToString();
+            try {
+                if (tcp)
+                    eng.Listen(taken);
+                else
+                    eng.UdpOpen(taken);
+                Check(false, (tcp ? "Listen" : "UdpOpen") + " on the taken " + taken + " succeeded");
+            } catch (NetException e) {
+                Check(e.Code == NetError.AddrInUse, "code " + e.Code);
+                Check(e.OsError == 98, "OsError " + e.OsError + ": " + e.Message);
+                Check(e.Message.Contains("[os error 98]"), "message " + e.Message);
+            }
+        }
+        NetApi.Close(lst);
+        NetApi.Close(udp);
+    }
+
     static int Main()
     {
         foreach (string text in new[] { "127.0.0.1:9", "[::1]:7000", "0.0.0.0:0", "[::]:65535" })
@@ -74,6 +98,7 @@ static class AddressTest
             Tcp(eng, "[::1]:0");
             Udp(eng, "127.0.0.1:0");
             Udp(eng, "[::1]:0");
+            TakenPort(eng);
         }
         Console.WriteLine("addresses round-trip over IPv4 and IPv6");
         return 0;

@@ -119,4 +119,21 @@ test("addr_parse_both_forms", function()
   T.raises("bad argument #1 to 'net.addr_parse' %(address must be", net.addr_parse, "127.0.0.1")
 end)
 
+-- A port already taken: listen and udp_open fail with E_ADDRINUSE and, as
+-- a fourth value, the OS error behind it (98, EADDRINUSE, on Linux).
+test("taken_port_gives_the_os_error", function()
+  local e = T.engine()
+  local l = assert(e:listen("127.0.0.1:0"))
+  local taken = net.local_addr(l)
+  local h, msg, code, os_error = e:listen(taken)
+  T.eq(h, nil, "second listen on " .. taken)
+  T.eq(code, net.E_ADDRINUSE, "code")
+  T.eq(msg, net.strerror(net.E_ADDRINUSE), "message")
+  T.eq(os_error, 98, "os error")
+  local u = assert(e:udp_open("127.0.0.1:0"))
+  local _, _, ucode, uos = e:udp_open(net.local_addr(u))
+  T.eq(ucode, net.E_ADDRINUSE, "udp_open code")
+  T.eq(uos, 98, "udp_open os error")
+end)
+
 return tests
