@@ -17,33 +17,23 @@ NET_API int net_last_os_error(void)
     return last_os_error;
 }
 
-/* The shared library reports project(net VERSION ...), passed in by
- * dll/CMakeLists.txt, so the number lives in one place. A static copy of the
- * sources (fuzz/ builds its own) has no such definitions and reports net.h's,
- * which the configure step keeps equal to the project version. */
+/* net.h's NET_VERSION_* are the version the library reports. The configure
+ * step fails when they differ from project(net VERSION ...); a build through
+ * CMake checks it here once more. */
 #if defined(NET_PROJECT_VERSION_MAJOR)
 _Static_assert(NET_PROJECT_VERSION_MAJOR == NET_VERSION_MAJOR && NET_PROJECT_VERSION_MINOR == NET_VERSION_MINOR &&
                    NET_PROJECT_VERSION_PATCH == NET_VERSION_PATCH,
                "project(net VERSION) and net.h's NET_VERSION_* disagree");
-#    define LIB_VERSION_NUMBER                                                                                         \
-        (((uint32_t)NET_PROJECT_VERSION_MAJOR << 16) | ((uint32_t)NET_PROJECT_VERSION_MINOR << 8) |                    \
-         (uint32_t)NET_PROJECT_VERSION_PATCH)
-#    define LIB_VERSION_STRING NET_PROJECT_VERSION
-#elif defined(NET_BUILDING_DLL)
-#    error "the shared library is built through CMake, which passes NET_PROJECT_VERSION_*"
-#else
-#    define LIB_VERSION_NUMBER ((uint32_t)NET_VERSION)
-#    define LIB_VERSION_STRING STR(NET_VERSION_MAJOR) "." STR(NET_VERSION_MINOR) "." STR(NET_VERSION_PATCH)
 #endif
 
 NET_API uint32_t net_version(void)
 {
-    return LIB_VERSION_NUMBER;
+    return NET_VERSION;
 }
 
 NET_API const char *net_version_string(void)
 {
-    return LIB_VERSION_STRING;
+    return STR(NET_VERSION_MAJOR) "." STR(NET_VERSION_MINOR) "." STR(NET_VERSION_PATCH);
 }
 
 NET_API const char *net_strerror(int code)
