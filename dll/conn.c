@@ -224,7 +224,7 @@ int net__conn_queue(net_conn *c, const net_buf *bufs, uint32_t count, net_block 
         rc = queue_copy(c, hdr, (uint32_t)total, bufs, count);
     if (rc)
         return rc;
-    net__sendq_charge(&c->sq, c->o.loop->e, need);
+    net__sendq_charge(&c->sq, need);
     water_check(c);
     net__conn_schedule_locked(c, OP_FLUSH);
     return 0;
@@ -303,28 +303,80 @@ static void recv_stop(net_loop *loop, net_obj *o)
     }
 }
 
+/* The DATA events one read produces, pushed to the script together: one
+ * lock of the event queue, one reference per block and one charge of the
+ * receive gate for all of them, instead of one of each per message. */
+#define RX_BATCH 64
+
+typedef struct rx_batch {
+    net_conn *c;
+    net_block *in; /* the read's block: the loop holds it for the whole read */
+    uint32_t n;
+    uint64_t bytes;
+    net_event ev[RX_BATCH];
+    net_block *blk[RX_BATCH];
+    uint32_t in_refs; /* events of the batch in the read's block: their references are taken at the flush */
+} rx_batch;
+
+static int batch_flush(rx_batch *b)
+{
+    if (b->n == 0)
+        return 0;
+    net_conn *c = b->c;
+    net_loop *loop = c->o.loop;
+    if (b->in_refs)
+        net_block_ref(b->in, (int)b->in_refs);
+    /* Counted before the events can be polled: the gate never goes below
+     * zero, and a script that saw its messages sees them in the stats. */
+    net_rx_gate_charge(&c->rx, (int64_t)b->bytes);
+    net__count(&loop->stats.messages_in, b->n);
+    int rc = net__push_events(loop->e, b->ev, b->blk, c, b->n);
+    if (rc != 0) {
+        net_rx_gate_refund(&c->rx, (int64_t)b->bytes);
+        net__count(&loop->stats.messages_in, -(uint64_t)b->n);
+        for (uint32_t i = 0; i < b->n; i++)
+            net_block_unref(b->blk[i], 1);
+    }
+    b->n = 0;
+    b->in_refs = 0;
+    b->bytes = 0;
+    return rc;
+}
+
 static int emit_data(void *ctx, const uint8_t *msg, uint32_t len, net_block *owner)
 {
-    net_conn *c = ctx;
-    net_loop *loop = c->o.loop;
-    if (!owner) { /* the bytes are the backend's */
-        msg = net__rx_keep(loop, msg, len, &owner);
+    rx_batch *b = ctx;
+    net_conn *c = b->c;
+    if (owner && owner == b->in) {
+        b->in_refs++;
+    } else if (!owner) { /* the bytes are the backend's: copied, with a reference of their own */
+        msg = net__rx_keep(c->o.loop, msg, len, &owner);
         if (!msg)
             return NET_E_NOMEM;
-    } else {
+    } else { /* an assembled message: the decoder lets go of it on return */
         net_block_ref(owner, 1);
     }
-    net_event ev = net__obj_event(&c->o, NET_EV_DATA, 0, 0);
-    ev.data = msg;
-    ev.len = len;
-    net_rx_gate_charge(&c->rx, len);
-    atomic_fetch_add_explicit(&loop->stats.messages_in, 1, memory_order_relaxed);
-    if (net__push_event(loop->e, &ev, owner, c) != 0) {
-        net_rx_gate_refund(&c->rx, len);
-        net_block_unref(owner, 1);
-        return NET_E_NOMEM;
-    }
+    net_event *ev = &b->ev[b->n];
+    *ev = net__obj_event(&c->o, NET_EV_DATA, 0, 0);
+    ev->data = msg;
+    ev->len = len;
+    b->blk[b->n] = owner;
+    b->n++;
+    b->bytes += len;
+    if (b->n == RX_BATCH)
+        return batch_flush(b);
     return 0;
+}
+
+/* Whether a read that is not in the loop's receive block is best copied
+ * there whole: it fits a receive window, and it is not mostly the rest of a
+ * long message, which the decoder copies into that message's own block. */
+static int adopt_read(const net_conn *c, size_t len)
+{
+    if (len > NET_RX_MIN_WINDOW)
+        return 0;
+    const net_frame_decoder *d = &c->dec;
+    return !d->partial || d->partial_len - d->partial_have < len / 2;
 }
 
 void net__received(net_conn *c, const void *data, size_t len)
@@ -344,15 +396,37 @@ void net__received(net_conn *c, const void *data, size_t len)
         return;
     }
     c->last_active = loop->now;
-    atomic_fetch_add_explicit(&loop->stats.bytes_in, len, memory_order_relaxed);
+    net__count(&loop->stats.bytes_in, len);
+    if (c->discard)
+        return;
     net_block *in = NULL;
     if (loop->rx_blk && data == loop->rx_blk->data + loop->rx_blk->used) {
         in = loop->rx_blk;
         in->used += (uint32_t)len;
+    } else if (adopt_read(c, len)) {
+        /* The backend's own buffer (io_uring's provided buffers): one copy
+         * of the whole read into the loop's receive block, and its messages
+         * are handed out from there, rather than one copy per message. */
+        size_t cap;
+        uint8_t *w = net__recv_window(loop, &cap);
+        if (w && cap >= len) {
+            memcpy(w, data, len);
+            data = w;
+            in = loop->rx_blk;
+            in->used += (uint32_t)len;
+        }
     }
-    if (c->discard)
-        return;
-    int rc = net_frame_feed(&c->dec, data, len, in, emit_data, c);
+    rx_batch batch;
+    batch.c = c;
+    batch.in = in;
+    batch.in_refs = 0;
+    batch.n = 0;
+    batch.bytes = 0;
+    int rc = net_frame_feed(&c->dec, data, len, in, emit_data, &batch);
+    /* What came before a malformed header is delivered before the CLOSE. */
+    int flushed = batch_flush(&batch);
+    if (!rc)
+        rc = flushed;
     if (rc) {
         close_now(loop, c, rc, 0, 1);
         return;
@@ -367,9 +441,9 @@ void net__recv_failed(net_conn *c, int err, int os_error)
         close_now(c->o.loop, c, err ? err : NET_E_OS, os_error, 1);
 }
 
-void net__conn_delivered(net_engine_s *e, net_conn *c, const net_event *ev)
+void net__conn_delivered(net_engine_s *e, net_conn *c, uint64_t bytes)
 {
-    if (net__rx_gate_polled(&c->rx, e, ev->len)) {
+    if (net__rx_gate_polled(&c->rx, e, (int64_t)bytes)) {
         net_slot_lock(c->o.slot);
         net__conn_schedule_locked(c, OP_RESUME);
         net_slot_unlock(c->o.slot);
@@ -402,7 +476,7 @@ static void after_drain(net_loop *loop, net_conn *c, int closing, int shutdown_r
 static void sent(net_loop *loop, net_conn *c, size_t n)
 {
     c->last_active = loop->now;
-    atomic_fetch_add_explicit(&loop->stats.bytes_out, n, memory_order_relaxed);
+    net__count(&loop->stats.bytes_out, n);
     net_slot_lock(c->o.slot);
     sq_consume(c, n);
     net_slot_unlock(c->o.slot);
@@ -423,6 +497,7 @@ static void flush(net_loop *loop, net_conn *c)
             return;
         net_slot_lock(c->o.slot);
         c->sq.flush_scheduled = 0;
+        net__sendq_fold(&c->sq, loop->e);
         if (c->abort_requested) {
             net_slot_unlock(c->o.slot);
             return;

@@ -175,6 +175,14 @@ typedef struct net_loop_stats {
     atomic_uint_least64_t dgrams_in, dgrams_out, dgrams_dropped, dgram_send_errors;
 } net_loop_stats;
 
+/* A loop's statistics have one writer, the loop's thread: a relaxed load
+ * and store add without the locked instruction a fetch_add costs, and
+ * readers on other threads still see whole values. */
+static inline void net__count(atomic_uint_least64_t *counter, uint64_t n)
+{
+    atomic_store_explicit(counter, atomic_load_explicit(counter, memory_order_relaxed) + n, memory_order_relaxed);
+}
+
 struct net_loop {
     net_engine_s *e;
     uint32_t index;
@@ -252,6 +260,9 @@ void net__unlock_handle(net_locked *l);
 /* poll.c */
 /* An ordinary event: NET_E_NOMEM when the queue cannot grow. */
 int net__push_event(net_engine_s *e, const net_event *ev, net_block *blk, void *obj);
+/* n ordinary events of one object under one lock: all of them or, with
+ * NET_E_NOMEM, none. */
+int net__push_events(net_engine_s *e, const net_event *ev, net_block *const *blk, void *obj, uint32_t n);
 /* Events an object must never lose (ACCEPT, CONNECT, CLOSE, and the one
  * SEND_HIGHWATER/DRAINED, UDP ERROR or TIMER it may have waiting) go into
  * room it reserved when it was made, and that it gives back when freed. */
@@ -347,7 +358,8 @@ void net__conn_run_ops(net_loop *loop, net_conn *c, uint32_t ops);
 void net__conn_tick(net_loop *loop, net_conn *c);
 void net__conn_linger_check(net_loop *loop, net_conn *c);
 void net__conn_abort_all(net_loop *loop);
-void net__conn_delivered(net_engine_s *e, net_conn *c, const net_event *ev);
+/* The script polled DATA events of c carrying bytes of payload. */
+void net__conn_delivered(net_engine_s *e, net_conn *c, uint64_t bytes);
 /* Its socket is gone, released by the backend (object.c calls this at the
  * end of the turn) or never handed to it: it leaves the loop, CLOSE is queued. */
 void net__conn_released(net_conn *c);
@@ -362,7 +374,7 @@ int net__udp_queue(net_udp *u, const net_addr *to, const net_buf *bufs, uint32_t
 void net__udp_run_ops(net_loop *loop, net_udp *u, uint32_t ops);
 void net__udp_tick(net_loop *loop, net_udp *u);
 void net__udp_abort_all(net_loop *loop);
-void net__udp_delivered(net_engine_s *e, net_udp *u, const net_event *ev);
+void net__udp_delivered(net_engine_s *e, net_udp *u, uint32_t datagrams, uint64_t bytes);
 void net__udp_released(net_udp *u);
 void net__udp_free(net_engine_s *e, net_udp *u);
 void net__udp_error_polled(net_udp *u);

@@ -37,15 +37,26 @@ uint8_t *net_sendq_new_chunk(net_sendq *q, uint32_t need, uint32_t chunk_max)
     return nb->data;
 }
 
-void net__sendq_charge(net_sendq *q, net_engine_s *e, uint64_t charge)
+void net__sendq_charge(net_sendq *q, uint64_t charge)
 {
     q->bytes += charge;
-    atomic_fetch_add_explicit(&e->send_queued, charge, memory_order_relaxed);
-    atomic_fetch_add_explicit(&e->messages_out, 1, memory_order_relaxed);
+    q->unfolded_bytes += charge;
+    q->unfolded_msgs++;
+}
+
+void net__sendq_fold(net_sendq *q, net_engine_s *e)
+{
+    if (!q->unfolded_msgs)
+        return;
+    atomic_fetch_add_explicit(&e->send_queued, q->unfolded_bytes, memory_order_relaxed);
+    atomic_fetch_add_explicit(&e->messages_out, q->unfolded_msgs, memory_order_relaxed);
+    q->unfolded_bytes = 0;
+    q->unfolded_msgs = 0;
 }
 
 void net__sendq_discharge(net_sendq *q, net_engine_s *e, uint64_t charge)
 {
+    net__sendq_fold(q, e); /* what leaves the queue was counted in first */
     q->bytes -= charge;
     atomic_fetch_sub_explicit(&e->send_queued, charge, memory_order_relaxed);
 }

@@ -23,8 +23,10 @@ struct net_obj;
 typedef struct net_sendq {
     void *ring; /* ring_cap entries, a power of two */
     uint32_t ring_cap, head, count;
-    uint32_t inflight; /* entries at the head handed to the backend */
-    uint64_t bytes;    /* charged against send_cap */
+    uint32_t inflight;       /* entries at the head handed to the backend */
+    uint64_t bytes;          /* charged against send_cap */
+    uint64_t unfolded_bytes; /* queued since the engine's totals were last told (net__sendq_fold) */
+    uint32_t unfolded_msgs;
     uint32_t send_cap;
     int flush_scheduled; /* an OP_FLUSH waits on the loop */
     net_block *chunk;    /* the copy chunk being filled */
@@ -99,9 +101,13 @@ static inline uint8_t *net_bufs_copy(uint8_t *p, const net_buf *bufs, uint32_t c
     return p;
 }
 
-/* A message (a datagram) of charge bytes was queued / charge bytes left:
- * the queue's count and the engine's statistics follow. */
-void net__sendq_charge(net_sendq *q, struct net_engine_s *e, uint64_t charge);
+/* A message (a datagram) of charge bytes was queued: the queue's count
+ * follows at once, the engine's statistics (messages_out, send_queued)
+ * when the loop takes the queue to send it (net__sendq_fold), so that a
+ * send costs no locked instruction on counters every thread shares. */
+void net__sendq_charge(net_sendq *q, uint64_t charge);
+void net__sendq_fold(net_sendq *q, struct net_engine_s *e);
+/* charge bytes left the queue (sent or dropped): folds first, then counts them out. */
 void net__sendq_discharge(net_sendq *q, struct net_engine_s *e, uint64_t charge);
 
 /* Once empty, with nobody else holding the chunk: write it from the start

@@ -35,6 +35,14 @@ int net__push_event(net_engine_s *e, const net_event *ev, net_block *blk, void *
     return rc;
 }
 
+int net__push_events(net_engine_s *e, const net_event *ev, net_block *const *blk, void *obj, uint32_t n)
+{
+    os_mutex_lock(&e->qlock);
+    int rc = net_queue_push_many(&e->queue, ev, blk, obj, n);
+    signal_poller_unlock(e);
+    return rc;
+}
+
 void net__push_reserved(net_engine_s *e, const net_event *ev, void *obj)
 {
     os_mutex_lock(&e->qlock);
@@ -139,22 +147,52 @@ void net__free_closed(net_engine_s *e, net_obj *o)
         net__listener_free(e, (net_listener *)o);
 }
 
+/* Consecutive DATA (or DATAGRAM) events of one object, polled: what they
+ * mean for it (the receive gate, the script's turn) is settled once for
+ * the run rather than once per message. */
+typedef struct polled_run {
+    void *obj;
+    uint32_t type;
+    uint32_t events;
+    uint64_t bytes;
+} polled_run;
+
+static void run_end(net_engine_s *e, uint64_t seq, polled_run *r)
+{
+    if (!r->obj)
+        return;
+    if (r->type == NET_EV_DATA) {
+        atomic_store(&((net_conn *)r->obj)->last_delivery_seq, seq);
+        net__conn_delivered(e, r->obj, r->bytes);
+    } else {
+        net__udp_delivered(e, r->obj, r->events, r->bytes);
+    }
+    r->obj = NULL;
+}
+
+/* A DATA or DATAGRAM event joins the run, which first ends if it was another object's. */
+static void run_add(net_engine_s *e, uint64_t seq, polled_run *r, const net_event *ev, void *obj)
+{
+    if (r->obj != obj || r->type != ev->type) {
+        run_end(e, seq, r);
+        r->obj = obj;
+        r->type = ev->type;
+        r->events = 0;
+        r->bytes = 0;
+    }
+    r->events++;
+    r->bytes += ev->len;
+}
+
 /* What handing ev out means for obj, the object the queue kept beside it
  * (NULL for events that need nothing). 1 when ev is to be dropped. */
-static int polled(net_engine_s *e, uint64_t seq, const net_event *ev, void *obj)
+static int polled(net_engine_s *e, const net_event *ev, void *obj)
 {
     if (ev->type == NET_EV_TIMER)
         return timer_polled(e, ev);
     if (!obj)
         return 0;
     switch (ev->type) {
-    case NET_EV_DATA:
-        atomic_store(&((net_conn *)obj)->last_delivery_seq, seq);
-        net__conn_delivered(e, obj, ev);
-        break;
-    case NET_EV_DATAGRAM:
-        net__udp_delivered(e, obj, ev);
-        break;
     case NET_EV_CLOSE:
         net__free_closed(e, obj);
         break;
@@ -222,16 +260,25 @@ static int deliver(net_engine_s *e, net_event *out, int max)
         uint32_t n = net_queue_take(&e->queue, out + kept, e->side, want);
         os_mutex_unlock(&e->qlock);
         int first = kept;
+        polled_run run = {NULL, 0, 0, 0};
         for (uint32_t i = 0; i < n; i++) {
             const net_event *ev = &out[first + (int)i];
+            void *obj = e->side[i].obj;
             if (e->side[i].blk)
                 hold_block(e, e->side[i].blk);
-            if (polled(e, seq, ev, e->side[i].obj))
-                continue;
+            if ((ev->type == NET_EV_DATA || ev->type == NET_EV_DATAGRAM) && obj) {
+                run_add(e, seq, &run, ev, obj);
+            } else {
+                /* A CLOSE frees its object: the run ends before it. */
+                run_end(e, seq, &run);
+                if (polled(e, ev, obj))
+                    continue;
+            }
             if (kept != first + (int)i)
                 out[kept] = *ev;
             kept++;
         }
+        run_end(e, seq, &run);
         if (n < want)
             break;
     }

@@ -66,6 +66,16 @@ int net_queue_push(net_queue *q, const net_event *ev, net_block *blk, void *obj)
     return 0;
 }
 
+int net_queue_push_many(net_queue *q, const net_event *ev, net_block *const *blk, void *obj, uint32_t n)
+{
+    uint64_t need = (uint64_t)q->count + q->reserved + n;
+    if (need > q->cap && grow(q, need) != 0)
+        return NET_E_NOMEM;
+    for (uint32_t i = 0; i < n; i++)
+        put(q, &ev[i], blk[i], obj, 0);
+    return 0;
+}
+
 int net_queue_reserve(net_queue *q, uint32_t n)
 {
     uint64_t need = (uint64_t)q->count + q->reserved + n;

@@ -35,6 +35,8 @@ void net_queue_free(net_queue *q); /* drops the payload references it holds */
 /* Ordinary push: NET_E_NOMEM when the ring cannot grow; never takes the
  * room of a reservation. */
 int net_queue_push(net_queue *q, const net_event *ev, net_block *blk, void *obj);
+/* n ordinary pushes of one object's events, all or (NET_E_NOMEM) none. */
+int net_queue_push_many(net_queue *q, const net_event *ev, net_block *const *blk, void *obj, uint32_t n);
 /* Room for n more reserved events; NET_E_NOMEM (nothing reserved) when the
  * ring cannot grow to hold them. */
 int net_queue_reserve(net_queue *q, uint32_t n);

@@ -179,7 +179,7 @@ int net__udp_queue(net_udp *u, const net_addr *to, const net_buf *bufs, uint32_t
         o->d.to = *to;
     o->blk = u->sq.chunk;
     u->sq.count++;
-    net__sendq_charge(&u->sq, u->o.loop->e, charge);
+    net__sendq_charge(&u->sq, charge);
     net__udp_schedule_locked(u, OP_FLUSH);
     return 0;
 }
@@ -213,8 +213,8 @@ static void sq_clear(net_udp *u)
 static void count_sent(net_loop *loop, net_udp *u, uint32_t n)
 {
     uint32_t ok = n > u->batch_failed ? n - u->batch_failed : 0;
-    atomic_fetch_add_explicit(&loop->stats.dgrams_out, ok, memory_order_relaxed);
-    atomic_fetch_add_explicit(&loop->stats.bytes_out, u->batch_bytes, memory_order_relaxed);
+    net__count(&loop->stats.dgrams_out, ok);
+    net__count(&loop->stats.bytes_out, u->batch_bytes);
 }
 
 /* The batch at the head is done: drop it and send what came in meanwhile. */
@@ -239,6 +239,7 @@ static void flush(net_loop *loop, net_udp *u)
     while (!u->releasing && u->attached) {
         net_slot_lock(u->o.slot);
         u->sq.flush_scheduled = 0;
+        net__sendq_fold(&u->sq, loop->e);
         if (u->abort_requested) {
             net_slot_unlock(u->o.slot);
             close_now(loop, u, NET_E_ABORTED);
@@ -294,7 +295,7 @@ void net__udp_send_failed(net_udp *u, const net_dgram *d, int err, int os_error)
     net_loop *loop = u->o.loop;
     u->batch_failed++;
     u->batch_bytes -= d->len <= u->batch_bytes ? d->len : u->batch_bytes;
-    atomic_fetch_add_explicit(&loop->stats.dgram_send_errors, 1, memory_order_relaxed);
+    net__count(&loop->stats.dgram_send_errors, 1);
     if (u->releasing)
         return;
     net_addr to = d->to;
@@ -330,7 +331,7 @@ static void recv_stop(net_loop *loop, net_obj *o)
 static void count_dropped(net_loop *loop, net_udp *u)
 {
     atomic_fetch_add_explicit(&u->dropped, 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&loop->stats.dgrams_dropped, 1, memory_order_relaxed);
+    net__count(&loop->stats.dgrams_dropped, 1);
 }
 
 void net__udp_received(net_udp *u, const void *data, size_t len, const net_addr *from, int truncated)
@@ -355,8 +356,8 @@ void net__udp_received(net_udp *u, const void *data, size_t len, const net_addr 
         ev.addr = *from;
     int64_t charge = (int64_t)len + UDP_OVERHEAD;
     net_rx_gate_charge(&u->rx, charge);
-    atomic_fetch_add_explicit(&loop->stats.bytes_in, len, memory_order_relaxed);
-    atomic_fetch_add_explicit(&loop->stats.dgrams_in, 1, memory_order_relaxed);
+    net__count(&loop->stats.bytes_in, len);
+    net__count(&loop->stats.dgrams_in, 1);
     if (net__push_event(loop->e, &ev, owner, u) != 0) {
         net_rx_gate_refund(&u->rx, charge);
         net_block_unref(owner, 1);
@@ -380,9 +381,9 @@ void net__udp_recv_error(net_udp *u, int err, int os_error)
     report_error(u, err, os_error, connected ? &peer : NULL);
 }
 
-void net__udp_delivered(net_engine_s *e, net_udp *u, const net_event *ev)
+void net__udp_delivered(net_engine_s *e, net_udp *u, uint32_t datagrams, uint64_t bytes)
 {
-    if (net__rx_gate_polled(&u->rx, e, (int64_t)ev->len + UDP_OVERHEAD)) {
+    if (net__rx_gate_polled(&u->rx, e, (int64_t)bytes + (int64_t)datagrams * UDP_OVERHEAD)) {
         net_slot_lock(u->o.slot);
         net__udp_schedule_locked(u, OP_RESUME);
         net_slot_unlock(u->o.slot);

@@ -172,7 +172,9 @@ typedef struct net_stats {
     uint64_t bytes_in;
     uint64_t bytes_out;
     uint64_t messages_in;  /* DATA events produced */
-    uint64_t messages_out; /* messages accepted by net_send*, per receiver */
+    uint64_t messages_out; /* messages accepted by net_send*, per receiver; counted (like send_queued) when the
+                              I/O loop takes them from the queue, a loop turn after the call (net_send_queued
+                              is exact at once) */
     uint64_t queue_depth;  /* events waiting for net_poll */
     uint64_t send_queued;  /* bytes waiting in send queues, all connections */
     uint64_t recv_paused;  /* connections whose reading is paused by backpressure */

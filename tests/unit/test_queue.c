@@ -6,7 +6,9 @@
  *    LeakSanitizer checks nothing is left);
  *  - reservations: the ring always keeps room for every reservation beside
  *    what it holds, so a reserved push never needs memory; a reserved event
- *    hands its reservation back when taken. */
+ *    hands its reservation back when taken;
+ *  - push_many: a batch goes in whole, in order, each event with its own
+ *    block and the batch's object, and never into the reserved room. */
 #include "queue.h"
 #include "unit.h"
 
@@ -80,9 +82,9 @@ static void fifo_random(void)
         if ((q.cap & (q.cap - 1)) != 0)
             CHECK(!"capacity not a power of two");
     }
-    CHECK(max_cap >= 1024);  /* it grew several times */
-    CHECK(wrapped_growth);   /* and grew at least once while wrapped */
-    net_queue_free(&q);      /* the rest: LeakSanitizer would see a lost block */
+    CHECK(max_cap >= 1024); /* it grew several times */
+    CHECK(wrapped_growth);  /* and grew at least once while wrapped */
+    net_queue_free(&q);     /* the rest: LeakSanitizer would see a lost block */
     CHECK_EQ(q.count, 0);
     printf("fifo_random: %" PRIu64 " events, largest capacity %u\n", pushed, max_cap);
 }
@@ -212,9 +214,50 @@ static void reservations(void)
     net_queue_free(&q);
 }
 
+static void push_many(void)
+{
+    net_queue q;
+    net_queue_init(&q);
+    REQUIRE(net_queue_reserve(&q, 5) == 0);
+    uint64_t pushed = 0, taken = 0;
+    net_event ev[40], out[64];
+    net_block *blk[40];
+    net_qside side[64];
+    for (int round = 0; round < 2000; round++) {
+        uint32_t n = unit_below(41);
+        for (uint32_t i = 0; i < n; i++) {
+            ev[i] = ev_n(pushed + i);
+            blk[i] = (i % 2) ? net_block_new(8) : NULL;
+        }
+        REQUIRE(net_queue_push_many(&q, ev, blk, (void *)(uintptr_t)(round + 1), n) == 0);
+        pushed += n;
+        CHECK(q.count + q.reserved <= q.cap); /* the reservations kept their room */
+        CHECK_EQ(q.reserved, 5);
+        uint32_t got = net_queue_take(&q, out, side, unit_below(65));
+        for (uint32_t i = 0; i < got; i++, taken++) {
+            CHECK_EQ(out[i].user, taken);
+            CHECK(side[i].obj != NULL);
+            CHECK_EQ(side[i].reserved, 0);
+            if (side[i].blk)
+                net_block_unref(side[i].blk, 1);
+        }
+    }
+    while (q.count) {
+        uint32_t got = net_queue_take(&q, out, side, 64);
+        for (uint32_t i = 0; i < got; i++, taken++) {
+            CHECK_EQ(out[i].user, taken);
+            if (side[i].blk)
+                net_block_unref(side[i].blk, 1);
+        }
+    }
+    CHECK_EQ(taken, pushed);
+    net_queue_free(&q);
+}
+
 int main(void)
 {
     unit_seed();
+    push_many();
     reservations();
     fifo_random();
     grow_while_wrapped();
