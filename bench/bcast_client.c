@@ -108,9 +108,14 @@ static void parse_args(int argc, char **argv, client *c)
             c->count = parse_long(a, v, 1, MAX_CONNS);
         else if (strcmp(a, "--size") == 0)
             c->size = (uint32_t)parse_long(a, v, 8, 65000);
-        else if (strcmp(a, "--seconds") == 0)
-            c->seconds = (double)parse_long(a, v, 1, 3600);
-        else if (strcmp(a, "--framing") == 0) {
+        else if (strcmp(a, "--seconds") == 0) {
+            char *end;
+            c->seconds = strtod(v, &end);
+            if (*end || !(c->seconds > 0 && c->seconds <= 3600)) {
+                fprintf(stderr, "bcast_client: bad --seconds: '%s' (want 0 < S <= 3600)\n", v);
+                usage();
+            }
+        } else if (strcmp(a, "--framing") == 0) {
             if (strcmp(v, "u16le")) {
                 fprintf(stderr, "bcast_client: bad --framing: '%s' (only u16le)\n", v);
                 usage();

@@ -25,6 +25,8 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,6 +66,22 @@ typedef struct worker {
     pthread_t thread;
 } worker;
 
+/* The first few errors are printed; a refused port would otherwise print one per slot. */
+#define ERRORS_PRINTED 5
+static atomic_int g_printed;
+
+static void report(const char *fmt, ...)
+{
+    va_list ap;
+    if (atomic_fetch_add(&g_printed, 1) >= ERRORS_PRINTED)
+        return;
+    va_start(ap, fmt);
+    fputs("connrate: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
 static double now_sec(void)
 {
     struct timespec ts;
@@ -84,7 +102,7 @@ static long parse_long(const char *name, const char *s, long lo, long hi)
     char *end;
     long v = strtol(s, &end, 10);
     if (!*s || *end || v < lo || v > hi) {
-        fprintf(stderr, "connrate: bad %s: '%s' (want %ld..%ld)\n", name, s, lo, hi);
+        report("bad %s: '%s' (want %ld..%ld)", name, s, lo, hi);
         usage();
     }
     return v;
@@ -103,7 +121,7 @@ static void parse_args(int argc, char **argv, options *o)
             continue;
         }
         if (i + 1 >= argc) {
-            fprintf(stderr, "connrate: %s needs a value\n", a);
+            report("%s needs a value", a);
             usage();
         }
         const char *v = argv[++i];
@@ -121,22 +139,22 @@ static void parse_args(int argc, char **argv, options *o)
             char *end;
             o->seconds = strtod(v, &end);
             if (*end || !(o->seconds > 0)) {
-                fprintf(stderr, "connrate: bad --seconds: '%s'\n", v);
+                report("bad --seconds: '%s'", v);
                 usage();
             }
         } else if (strcmp(a, "--framing") == 0) {
             if (strcmp(v, "raw") && strcmp(v, "u16le")) {
-                fprintf(stderr, "connrate: bad --framing: '%s' (raw or u16le)\n", v);
+                report("bad --framing: '%s' (raw or u16le)", v);
                 usage();
             }
             o->framed = strcmp(v, "u16le") == 0;
         } else {
-            fprintf(stderr, "connrate: unknown option %s\n", a);
+            report("unknown option %s", a);
             usage();
         }
     }
     if (port < 0) {
-        fprintf(stderr, "connrate: --port is required\n");
+        report("--port is required");
         usage();
     }
     if (o->threads > o->parallel)
@@ -144,7 +162,7 @@ static void parse_args(int argc, char **argv, options *o)
     o->server.sin_family = AF_INET;
     o->server.sin_port = htons((uint16_t)port);
     if (inet_pton(AF_INET, host, &o->server.sin_addr) != 1) {
-        fprintf(stderr, "connrate: bad --host: '%s' (numeric IPv4)\n", host);
+        report("bad --host: '%s' (numeric IPv4)", host);
         usage();
     }
 }
@@ -182,7 +200,7 @@ static int watch(worker *w, slot *s, int op, uint32_t events)
     struct epoll_event ev = {.events = events, .data.u64 = ((uint64_t)s->gen << 32) | (uint64_t)(s - w->slots)};
     if (epoll_ctl(w->ep, op, s->fd, &ev) == 0)
         return 0;
-    perror("connrate: epoll_ctl");
+    report("epoll_ctl: %s", strerror(errno));
     return -1;
 }
 
@@ -197,7 +215,7 @@ static int try_send(worker *w, slot *s)
     }
     if (r < 0 && (errno == EAGAIN || errno == ENOTCONN))
         return 0;
-    fprintf(stderr, "connrate: send: %s\n", r < 0 ? strerror(errno) : "short");
+    report("send: %s", r < 0 ? strerror(errno) : "short");
     return -1;
 }
 
@@ -212,15 +230,15 @@ static int cycle_start(worker *w, slot *s)
     build_message(w->o, w->id, s->seq, s->msg);
     s->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
     if (s->fd < 0) {
-        perror("connrate: socket");
+        report("socket: %s", strerror(errno));
         return -1;
     }
     if (setsockopt(s->fd, SOL_SOCKET, SO_LINGER, &rst, sizeof rst) < 0) {
-        perror("connrate: SO_LINGER");
+        report("SO_LINGER: %s", strerror(errno));
         return -1;
     }
     if (connect(s->fd, (const struct sockaddr *)&w->o->server, sizeof w->o->server) < 0 && errno != EINPROGRESS) {
-        perror("connrate: connect");
+        report("connect: %s", strerror(errno));
         return -1;
     }
     int sent = try_send(w, s);
@@ -237,13 +255,13 @@ static int read_echo(worker *w, slot *s)
     size_t want = msg_len(w->o);
     ssize_t r = recv(s->fd, buf, sizeof buf, 0);
     if (r < 0)
-        return errno == EAGAIN ? 0 : (fprintf(stderr, "connrate: recv: %s\n", strerror(errno)), -1);
+        return errno == EAGAIN ? 0 : (report("recv: %s", strerror(errno)), -1);
     if (r == 0) {
-        fprintf(stderr, "connrate: server closed before the echo was complete\n");
+        report("server closed before the echo was complete");
         return -1;
     }
     if (s->got + (size_t)r > want || memcmp(buf, s->msg + s->got, (size_t)r) != 0) {
-        fprintf(stderr, "connrate: echo differs from what was sent\n");
+        report("echo differs from what was sent");
         return -1;
     }
     s->got += (size_t)r;
@@ -259,7 +277,7 @@ static int on_ready(worker *w, slot *s, uint32_t events)
             int err = 0;
             socklen_t len = sizeof err;
             getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &len);
-            fprintf(stderr, "connrate: connect: %s\n", strerror(err ? err : ECONNRESET));
+            report("connect: %s", strerror(err ? err : ECONNRESET));
             return -1;
         }
         int sent = try_send(w, s);
@@ -276,7 +294,7 @@ static void reap_timeouts(worker *w, double t)
     for (int i = 0; i < w->nslots; i++) {
         slot *s = &w->slots[i];
         if (s->fd >= 0 && t - s->started > CYCLE_TIMEOUT_S) {
-            fprintf(stderr, "connrate: cycle timed out after %.0f s\n", CYCLE_TIMEOUT_S);
+            report("cycle timed out after %.0f s", CYCLE_TIMEOUT_S);
             w->errors++;
             slot_close(s);
             if (cycle_start(w, s) < 0)
@@ -299,7 +317,7 @@ static void *worker_main(void *arg)
             break;
         int n = epoll_wait(w->ep, evs, 256, (int)((w->stop_at - t) * 1000) + 1);
         if (n < 0 && errno != EINTR) {
-            perror("connrate: epoll_wait");
+            report("epoll_wait: %s", strerror(errno));
             w->errors++;
             break;
         }
@@ -346,7 +364,7 @@ int main(int argc, char **argv)
     raise_nofile((rlim_t)o.parallel + 64);
     worker *ws = calloc((size_t)o.threads, sizeof *ws);
     if (!ws)
-        return perror("connrate: calloc"), 1;
+        return report("calloc: %s", strerror(errno)), 1;
     double start = now_sec();
     for (int t = 0; t < o.threads; t++) {
         worker *w = &ws[t];
@@ -355,11 +373,11 @@ int main(int argc, char **argv)
         w->slots = calloc((size_t)w->nslots, sizeof *w->slots);
         w->ep = epoll_create1(EPOLL_CLOEXEC);
         if (!w->slots || w->ep < 0)
-            return perror("connrate: setup"), 1;
+            return report("setup: %s", strerror(errno)), 1;
         for (int i = 0; i < w->nslots; i++)
             w->slots[i].fd = -1;
         if (pthread_create(&w->thread, NULL, worker_main, w) != 0)
-            return fprintf(stderr, "connrate: pthread_create failed\n"), 1;
+            return report("pthread_create failed"), 1;
     }
     for (int t = 0; t < o.threads; t++) {
         pthread_join(ws[t].thread, NULL);
@@ -373,5 +391,7 @@ int main(int argc, char **argv)
     printf("CONNRATE cycles=%llu seconds=%.3f cycles_per_s=%.1f errors=%llu\n", (unsigned long long)cycles, secs,
            (double)cycles / secs, (unsigned long long)errors);
     free(ws);
+    if (!cycles && !errors)
+        report("no cycle completed in %.1f s: does the server use the same framing?", o.seconds);
     return errors || !cycles ? 1 : 0;
 }
