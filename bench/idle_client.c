@@ -4,10 +4,10 @@
  *
  *   idle_client --port P --connections N [--host H] [--window W]
  *               [--framing raw|u16le] [--length-includes-header]
- *               [--timeout S]
+ *               [--timeout S] [--per-source M]
  *
  * Each connection comes from a source address 127.0.0.2, 127.0.0.3, ...
- * (PER_SOURCE connections each), because one source address has only the
+ * (M connections each, default 20,000), because one source address has only the
  * ~28k ports of ip_local_port_range towards one server address: 100,000
  * connections from 127.0.0.1 alone cannot exist. IP_BIND_ADDRESS_NO_PORT
  * lets the port be chosen at connect time, from the whole 4-tuple. At most
@@ -43,7 +43,9 @@
 #include <unistd.h>
 
 /* Under the 28,232 ports of the default range 32768-60999, with room to spare. */
-#define PER_SOURCE 20000
+#define PER_SOURCE_DEFAULT 20000
+/* 127.0.0.2 .. 127.0.0.254 */
+#define MAX_SOURCES 253
 #define PROBE_SIZE 16
 
 enum { ST_CONNECTING, ST_ECHO, ST_IDLE, ST_DONE };
@@ -56,7 +58,7 @@ typedef struct conn {
 
 typedef struct options {
     struct sockaddr_in server;
-    long count, window;
+    long count, window, per_source;
     int framed, lih;
     double timeout;
 } options;
@@ -78,7 +80,8 @@ static double now_sec(void)
 static void usage(void)
 {
     fprintf(stderr, "usage: idle_client --port P --connections N [--host H] [--window W]\n"
-                    "                   [--framing raw|u16le] [--length-includes-header] [--timeout S]\n");
+                    "                   [--framing raw|u16le] [--length-includes-header] [--timeout S]\n"
+                    "                   [--per-source M]\n");
     exit(2);
 }
 
@@ -98,7 +101,7 @@ static void parse_args(int argc, char **argv, options *o)
     const char *host = "127.0.0.1";
     long port = -1;
     memset(o, 0, sizeof *o);
-    o->count = -1, o->window = 256, o->framed = 1, o->timeout = 120;
+    o->count = -1, o->window = 256, o->framed = 1, o->timeout = 120, o->per_source = PER_SOURCE_DEFAULT;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--length-includes-header") == 0) {
@@ -115,7 +118,9 @@ static void parse_args(int argc, char **argv, options *o)
         else if (strcmp(a, "--port") == 0)
             port = parse_long(a, v, 1, 65535);
         else if (strcmp(a, "--connections") == 0)
-            o->count = parse_long(a, v, 1, 250L * PER_SOURCE);
+            o->count = parse_long(a, v, 1, 10000000);
+        else if (strcmp(a, "--per-source") == 0)
+            o->per_source = parse_long(a, v, 1, 65535);
         else if (strcmp(a, "--window") == 0)
             o->window = parse_long(a, v, 1, 65536);
         else if (strcmp(a, "--timeout") == 0)
@@ -133,6 +138,11 @@ static void parse_args(int argc, char **argv, options *o)
     }
     if (port < 0 || o->count < 0) {
         fprintf(stderr, "idle_client: --port and --connections are required\n");
+        usage();
+    }
+    if ((o->count + o->per_source - 1) / o->per_source > MAX_SOURCES) {
+        fprintf(stderr, "idle_client: --connections %ld needs more than %d source addresses at --per-source %ld\n",
+                o->count, MAX_SOURCES, o->per_source);
         usage();
     }
     o->server.sin_family = AF_INET;
@@ -181,7 +191,7 @@ static int open_one(const options *o, int ep, long i, conn *c)
     static const struct linger rst = {1, 0};
     static const int one = 1;
     struct sockaddr_in src = {.sin_family = AF_INET};
-    src.sin_addr.s_addr = htonl(0x7f000002u + (uint32_t)(i / PER_SOURCE));
+    src.sin_addr.s_addr = htonl(0x7f000002u + (uint32_t)(i / o->per_source));
     c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
     if (c->fd < 0)
         return perror("idle_client: socket"), -1;

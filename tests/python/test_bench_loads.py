@@ -37,7 +37,8 @@ def test_connrate_completes_cycles_without_errors():
 
 
 def test_idle_holds_every_connection_and_reports_memory():
-    res = loads.measure_idle(echo_server(), 200, build=BUILD)
+    # Exactly max_connections must be allowed (as 100,000 is by default).
+    res = loads.measure_idle(echo_server() + ["--max-connections", "200"], 200, build=BUILD)
     assert res["connections"] == 200
     # Every connection costs the server something, and far less than a MiB.
     assert 0 < res["rss_after_kib"] - res["rss_before_kib"]
@@ -46,6 +47,11 @@ def test_idle_holds_every_connection_and_reports_memory():
     assert res["private_dirty_bytes_per_conn"] < 1 << 20
     # 200 accepts may take less than one clock tick (10 ms) of CPU: present, maybe 0.
     assert res["server_cpu_us_per_conn_setup"] >= 0
+
+
+def test_idle_fails_past_max_connections():
+    with pytest.raises(loads.RunError, match="idle_client"):
+        loads.measure_idle(echo_server() + ["--max-connections", "200"], 201, build=BUILD)
 
 
 def test_broadcast_delivers_every_tick_to_every_connection():
