@@ -222,25 +222,29 @@ def tool(build, name):
     return path
 
 
-def measure_connrate(server_argv, seconds, parallel=64, build="build", size=32):
+def measure_connrate(server_argv, seconds, parallel=64, build="build", size=32, threads=1):
     """Connection cycles per second and server CPU per cycle."""
     log = tempfile.TemporaryFile()
     p, port = start(server_argv, log)
     client = None
     try:
-        cpu0 = run.proc_cpu_seconds(p.pid)
+        cpu0, ccpu0 = run.proc_cpu_seconds(p.pid), run.children_cpu()
         client = Child([tool(build, "connrate"), "--port", str(port), "--parallel", str(parallel),
-                        "--seconds", str(seconds), "--size", str(size), "--length-includes-header"])
+                        "--seconds", str(seconds), "--size", str(size), "--threads", str(threads),
+                        "--length-includes-header"])
         res = client.expect("CONNRATE", seconds + 30)
         rc = client.finish(10)
         cpu = run.proc_cpu_seconds(p.pid) - cpu0
+        client_cpu = run.children_cpu() - ccpu0  # the client only: the server is not reaped yet
         if rc != 0 or res.get("errors") != 0:
             raise RunError("connrate failed (exit %s): %s" % (rc, client.stderr_tail()))
     finally:
         if client:
             client.close()
         stop(p, log)
-    res.update(parallel=parallel, server_cpu_s=cpu,
+    # Client CPU beside the server's shows which side limited the rate: on
+    # loopback the client's connect carries much of both ends' kernel work.
+    res.update(parallel=parallel, client_threads=threads, server_cpu_s=cpu, client_cpu_s=client_cpu,
                server_cpu_us_per_cycle=cpu * 1e6 / res["cycles"] if res["cycles"] else None)
     return res
 
@@ -378,6 +382,7 @@ def main(argv):
     ap.add_argument("--server-cmd", help="a server command line instead of --server (common options are added)")
     ap.add_argument("--seconds", type=float, default=2.0, help="connrate and broadcast (default 2)")
     ap.add_argument("--parallel", type=int, default=64, help="connrate: connections in flight (default 64)")
+    ap.add_argument("--client-threads", type=int, default=1, help="connrate: client threads (default 1)")
     ap.add_argument("--count", type=int, default=10000, help="idle: connections (default 10000)")
     ap.add_argument("--connections", type=int, default=1000, help="broadcast: connections (default 1000)")
     ap.add_argument("--tick-ms", type=int, default=10, help="broadcast: ms between ticks (default 10)")
@@ -386,7 +391,8 @@ def main(argv):
     a = ap.parse_args(argv)
     if not os.path.isdir(a.build):
         ap.error("build directory %r does not exist" % a.build)
-    for name, v, lo in (("--seconds", a.seconds, 0.1), ("--parallel", a.parallel, 1), ("--count", a.count, 1),
+    for name, v, lo in (("--seconds", a.seconds, 0.1), ("--parallel", a.parallel, 1),
+                        ("--client-threads", a.client_threads, 1), ("--count", a.count, 1),
                         ("--connections", a.connections, 1), ("--tick-ms", a.tick_ms, 1), ("--size", a.size, 8)):
         if v < lo:
             ap.error("%s must be at least %s (got %s)" % (name, lo, v))
@@ -400,7 +406,7 @@ def main(argv):
             else:
                 argv_ = shlex.split(name) if a.server_cmd else echo_argv(name, a.build, a.count)
                 if a.load == "connrate":
-                    res = measure_connrate(argv_, a.seconds, a.parallel, a.build)
+                    res = measure_connrate(argv_, a.seconds, a.parallel, a.build, threads=a.client_threads)
                 else:
                     res = measure_idle(argv_, a.count, a.build)
         except RunError as e:
