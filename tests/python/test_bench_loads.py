@@ -6,8 +6,12 @@ The build directory is the one NET_LIBRARY's libnet.so lives in
 (BUILD/dll/libnet.so); the bench tools must have been built in it."""
 
 import os
+import socket
+import struct
 import subprocess
 import sys
+import threading
+import time
 
 import pytest
 
@@ -78,3 +82,100 @@ def test_cli_names_the_bad_argument(args, bad):
                        capture_output=True, text=True, timeout=30)
     assert p.returncode != 0
     assert bad in p.stderr
+
+
+class FakeServer:
+    """A listening socket on 127.0.0.1 whose connections a thread serves with serve(conn, index)."""
+
+    def __init__(self, serve):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.serve = serve
+        self.stop = threading.Event()
+        self.conns = []
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def run(self):
+        while not self.stop.is_set():
+            try:
+                c, _ = self.sock.accept()
+            except socket.timeout:
+                continue
+            self.conns.append(c)
+            threading.Thread(target=self.serve_one, args=(c, len(self.conns) - 1), daemon=True).start()
+
+    def serve_one(self, c, index):
+        try:
+            self.serve(self, c, index)
+        except OSError:
+            pass
+
+    def close(self):
+        self.stop.set()
+        self.thread.join(5)
+        self.sock.close()
+        for c in self.conns:
+            c.close()
+
+
+def tick_frame(tick, size=64):
+    payload = struct.pack("<Q", tick) + bytes((tick + i) & 0xff for i in range(8, size))
+    return struct.pack("<H", size + 2) + payload
+
+
+def run_tool(argv, timeout=30):
+    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.mark.parametrize("fault", ["skip", "corrupt"])
+def test_bcast_client_catches_a_missed_or_corrupted_tick(fault):
+    # Connection 0 misses (or gets a damaged copy of) every 10th tick.
+    def serve(srv, c, index):
+        while len(srv.conns) < 2 and not srv.stop.is_set():
+            time.sleep(0.01)
+        for tick in range(1, 400):
+            if srv.stop.is_set():
+                return
+            f = tick_frame(tick)
+            if index == 0 and tick % 10 == 0:
+                if fault == "skip":
+                    time.sleep(0.01)
+                    continue
+                f = f[:-1] + bytes([f[-1] ^ 0xff])
+            c.sendall(f)
+            time.sleep(0.01)
+
+    srv = FakeServer(serve)
+    try:
+        p = run_tool([os.path.join(BUILD, "bench", "bcast_client"), "--port", str(srv.port), "--connections", "2",
+                      "--seconds", "0.5", "--length-includes-header"])
+    finally:
+        srv.close()
+    assert p.returncode == 1, p.stdout + p.stderr
+    res = loads.parse_fields(p.stdout.splitlines()[-1])
+    if fault == "skip":
+        assert res["missed"] > 0 and res["errors"] == 0
+    else:
+        assert res["errors"] > 0 and "malformed" in p.stderr
+
+
+def test_connrate_catches_a_wrong_echo():
+    # Echoes each message with its last byte changed.
+    def serve(srv, c, index):
+        data = c.recv(4096)
+        if data:
+            c.sendall(data[:-1] + bytes([data[-1] ^ 1]))
+
+    srv = FakeServer(serve)
+    try:
+        p = run_tool([os.path.join(BUILD, "bench", "connrate"), "--port", str(srv.port), "--parallel", "2",
+                      "--seconds", "0.5", "--length-includes-header"])
+    finally:
+        srv.close()
+    assert p.returncode == 1
+    assert loads.parse_fields(p.stdout.strip())["errors"] > 0
+    assert "echo differs" in p.stderr
