@@ -27,7 +27,8 @@ const char *cli_framing_name(uint32_t framing)
     return framing < sizeof framing_names / sizeof framing_names[0] ? framing_names[framing] : "?";
 }
 
-int cli_engine_create(uint32_t backend, uint32_t io_threads, uint32_t max_message, net_engine *engine)
+static int engine_create(uint32_t backend, uint32_t io_threads, uint32_t max_message, uint32_t max_connections,
+                         net_engine *engine)
 {
     net_config cfg;
     int rc;
@@ -36,10 +37,22 @@ int cli_engine_create(uint32_t backend, uint32_t io_threads, uint32_t max_messag
     cfg.io_threads = io_threads;
     if (max_message)
         cfg.max_message = max_message;
+    if (max_connections)
+        cfg.max_connections = max_connections;
     rc = net_engine_create(&cfg, engine);
     if (rc != NET_OK)
         fprintf(stderr, "net_engine_create: %s (%d)\n", net_strerror(rc), rc);
     return rc;
+}
+
+int cli_engine_create(uint32_t backend, uint32_t io_threads, uint32_t max_message, net_engine *engine)
+{
+    return engine_create(backend, io_threads, max_message, 0, engine);
+}
+
+int cli_engine_create_opts(const cli_opts *o, uint32_t max_message, net_engine *engine)
+{
+    return engine_create(o->backend, o->io_threads, max_message, o->max_conns, engine);
 }
 
 int cli_engine_destroy(net_engine engine)
@@ -176,6 +189,7 @@ void cli_defaults(cli_opts *o)
     o->io_threads = 0;
     o->max_message = 1048576;
     o->seconds = 0;
+    o->max_conns = 0;
 }
 
 /* Longer than a screen: one branch per option of the shared CLI
@@ -235,6 +249,10 @@ void cli_parse(int argc, char **argv, const cli_spec *spec, cli_opts *o)
             if (cli_parse_uint(val, 0xffffffffUL, &u) || u == 0)
                 cli_usage(argv[0], spec);
             o->max_message = (uint32_t)u;
+        } else if (strcmp(name, "--max-connections") == 0) {
+            if (cli_parse_uint(val, 0xffffffffUL, &u) || u == 0)
+                cli_usage(argv[0], spec);
+            o->max_conns = (uint32_t)u;
         } else if (strcmp(name, "--seconds") == 0) {
             char *end;
             o->seconds = strtod(val, &end);

@@ -24,6 +24,7 @@ typedef struct cli_opts {
     uint32_t io_threads;     /* --io-threads (default 0) */
     uint32_t max_message;    /* --max-message (default 1048576) */
     double seconds;          /* --seconds (default 0; the program may change it before parsing) */
+    uint32_t max_conns;      /* --max-connections (default 0: the engine's, 100000) */
 } cli_opts;
 
 /* What a program's own option handler returns. */
@@ -65,6 +66,8 @@ const char *cli_framing_name(uint32_t framing);
  * messages (and one past the send cap would make net_engine_create refuse).
  * Prints "net_engine_create: ..." to stderr on failure; returns the code. */
 int cli_engine_create(uint32_t backend, uint32_t io_threads, uint32_t max_message, net_engine *engine);
+/* The same with the command line's --max-connections too (0: the engine's default). */
+int cli_engine_create_opts(const cli_opts *o, uint32_t max_message, net_engine *engine);
 /* net_engine_destroy, printing "net_engine_destroy: ..." on failure: 0, or
  * 1 (an exit code) when it failed. */
 int cli_engine_destroy(net_engine engine);

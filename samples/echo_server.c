@@ -4,7 +4,7 @@
  *
  *   echo_server [--port P] [--host H] [--framing raw|u16le|u16be|u32le|u32be]
  *               [--length-includes-header] [--backend auto|epoll|io_uring|iocp]
- *               [--io-threads N] [--max-message BYTES] [--seconds S]
+ *               [--io-threads N] [--max-message BYTES] [--max-connections N] [--seconds S]
  *
  * Every DATA event goes straight back to its sender: one message per message
  * when framed (net_send adds the same header the peer used), the chunk as it
@@ -20,7 +20,7 @@
 static const cli_spec server_cli = {
     .usage = "[--port P] [--host H] [--framing raw|u16le|u16be|u32le|u32be]\n"
              "          [--length-includes-header] [--backend auto|epoll|io_uring|iocp]\n"
-             "          [--io-threads N] [--max-message BYTES] [--seconds S]\n",
+             "          [--io-threads N] [--max-message BYTES] [--max-connections N] [--seconds S]\n",
     /* --port 0: any free port; --seconds 0 (the default): until signalled. */
     .port_may_be_zero = 1,
 };
@@ -82,7 +82,7 @@ int main(int argc, char **argv)
 
     cli_defaults(&opt);
     cli_parse(argc, argv, &server_cli, &opt);
-    if (cli_engine_create(opt.backend, opt.io_threads, opt.max_message, &engine) != NET_OK)
+    if (cli_engine_create_opts(&opt, opt.max_message, &engine) != NET_OK)
         return 1;
 
     net_tcp_config_init(&tcp);
