@@ -361,6 +361,17 @@ def fmt(v, nd=2):
     return "-" if v is None else ("%.*f" % (nd, v))
 
 
+def runs_for(results, scen, name, keep_disturbed=False):
+    """(the runs a median is taken over, how many were made) for one server and scenario.
+
+    The undisturbed runs when there are two or more, else all of them.
+    """
+    rs = [r for r in results if r["scenario"] == scen and r["server"] == name]
+    clean = [r for r in rs if not r.get("disturbed")]
+    use = rs if keep_disturbed or len(clean) < 2 else clean
+    return use, len(rs)
+
+
 def report(results, opts, command, failures):
     lines = []
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
@@ -382,11 +393,7 @@ def report(results, opts, command, failures):
                  % (unit, unit, opts.baseline, " lost % |" if opts.udp else ""))
     lines.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|%s" % ("---|" if opts.udp else ""))
     def runs_of(scen, name):
-        """The runs a median is taken over: the undisturbed ones when there are two or more."""
-        rs = [r for r in results if r["scenario"] == scen and r["server"] == name]
-        clean = [r for r in rs if not r.get("disturbed")]
-        use = rs if opts.keep_disturbed or len(clean) < 2 else clean
-        return use, len(rs)
+        return runs_for(results, scen, name, opts.keep_disturbed)
 
     for scen in opts.scenarios:
         base, _ = runs_of(scen, opts.baseline)
