@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The benchmark suite of issue 15: every comparison in one command, one run.
 
-    python3 bench/suite.py BUILD                    # the full run (about 22 min)
+    python3 bench/suite.py BUILD                    # the full run (about 21 min)
     python3 bench/suite.py BUILD --quick            # smoke run: 1 round, 1 s, outputs under BUILD/suite-quick
     python3 bench/suite.py BUILD --only tcp,latency --rounds 5 --seconds 5
 
@@ -124,7 +124,7 @@ def parse_args(argv):
     ap.add_argument("build", help="a Release or RelWithDebInfo build directory (the suite builds nothing)")
     ap.add_argument("--only", default=",".join(PARTS), help="parts to run (default all: %s)" % ",".join(PARTS))
     ap.add_argument("--rounds", type=int, default=3, help="rounds per part, medians over them (default 3)")
-    ap.add_argument("--seconds", type=float, default=4.0, help="load per run, in seconds (default 4)")
+    ap.add_argument("--seconds", type=float, default=5.0, help="load per run, in seconds (default 5)")
     ap.add_argument("--quick", action="store_true",
                     help="smoke run: 1 round of 1 s, outputs under BUILD/suite-quick unless --results/--charts")
     ap.add_argument("--tcp-servers", default=TCP_SERVERS, help="(default %s)" % TCP_SERVERS)
@@ -144,6 +144,9 @@ def parse_args(argv):
     ap.add_argument("--charts", default=None, help="directory for the PNG charts and suite-samples.json "
                     "(default bench/charts; with --quick BUILD/suite-quick/charts)")
     ap.add_argument("--any-build", action="store_true", help="accept a build type other than Release/RelWithDebInfo")
+    ap.add_argument("--from-json", metavar="FILE", help="run nothing: report (tables, charts) the runs of an "
+                    "earlier run's suite-samples.json")
+    ap.add_argument("--loads-module", default="loads", help=argparse.SUPPRESS)  # the smoke test's double
     opts = ap.parse_args(argv)
 
     try:
@@ -216,14 +219,16 @@ def run_options(opts, udp, servers, workloads, baseline):
 
 # ------------------------------------------------------------------ the echo parts
 
+# Echo part -> (UDP?, the baseline of run.py's own table).
+ECHO_PARTS = {"tcp": (False, "libuv-coalesce"), "latency": (False, "epoll-raw"), "udp": (True, "libuv-mmsg")}
+
+
 def echo_part_options(opts):
     """{part: bench/run.py options} for the selected echo parts, all checked before anything runs."""
-    echo_parts = {
-        "tcp": (False, opts.tcp_servers, opts.workloads, "libuv-coalesce"),
-        "latency": (False, opts.latency_servers, [LATENCY_WORKLOAD], "epoll-raw"),
-        "udp": (True, opts.udp_servers, opts.udp_workloads, "libuv-mmsg"),
-    }
-    return {name: run_options(opts, *spec) for name, spec in echo_parts.items() if name in opts.only}
+    chosen = {"tcp": (opts.tcp_servers, opts.workloads), "latency": (opts.latency_servers, [LATENCY_WORKLOAD]),
+              "udp": (opts.udp_servers, opts.udp_workloads)}
+    return {name: run_options(opts, ECHO_PARTS[name][0], servers, workloads, ECHO_PARTS[name][1])
+            for name, (servers, workloads) in chosen.items() if name in opts.only}
 
 
 def run_echo_part(ropts, parts, name):
@@ -320,11 +325,11 @@ def run_loads(loads, opts, records, failures):
                   file=sys.stderr, flush=True)
 
 
-def import_loads():
+def import_loads(name):
     try:
-        return importlib.import_module("loads")
+        return importlib.import_module(name)
     except ImportError as e:
-        if getattr(e, "name", None) == "loads":
+        if getattr(e, "name", None) == name:
             return None
         raise
 
@@ -332,7 +337,8 @@ def import_loads():
 def load_medians(records):
     """{(load, server): (median value, runs, unit, medians of every numeric raw field)}."""
     out = {}
-    for key in sorted(set((r["load"], r["server"]) for r in records)):
+    # In the order they first ran: round 1 runs the measures in their listed order.
+    for key in dict.fromkeys((r["load"], r["server"]) for r in records):
         rs = [r for r in records if (r["load"], r["server"]) == key]
         vals = [r["value"] for r in rs if r["value"] is not None]
         fields = {}
@@ -461,7 +467,7 @@ def loads_section(records, charts_rel):
     lines = ["### Extra loads (bench/loads.py)", "", "| load | server | runs | median | unit | other fields (medians) |",
              "|---|---|---|---|---|---|"]
     for (load, server), (value, runs, unit, fields) in med.items():
-        other = ", ".join("%s=%s" % (k, run.fmt(v)) for k, v in fields.items())
+        other = ", ".join("%s=%.4g" % (k, v) for k, v in fields.items())
         lines.append("| %s | %s | %d | %s | %s | %s |" % (load, server, runs, run.fmt(value), unit, other))
     lines += ["", "![extra loads](%s/loads.png)" % charts_rel, ""]
     targets = []
@@ -474,7 +480,7 @@ def loads_section(records, charts_rel):
 
 
 def build_report(opts, parts, failures, notes, charts_rel):
-    lines = ["## Suite run", ""] + machine_lines(opts) + [""]
+    lines = ["## Suite run", ""] + opts.meta + [""]
     if opts.quick:
         lines += ["**A smoke run (--quick: 1 round of 1 s): it shows the suite works, its figures are not "
                   "measurements to quote.**", ""]
@@ -589,7 +595,7 @@ def latency_chart(plt, path, servers, table, w):
 
 def loads_chart(plt, path, records):
     med = load_medians(records)
-    loads = sorted(set(k[0] for k in med))
+    loads = list(dict.fromkeys(k[0] for k in med))
     fig, axes = plt.subplots(1, len(loads), figsize=(max(7.0, 4.0 * len(loads) + 1), 4.4), squeeze=False)
     for ax, load in zip(axes[0], loads):
         items = [(s, v) for (ld, s), (v, _, _, _) in med.items() if ld == load and v is not None]
@@ -639,23 +645,61 @@ def write_charts(charts_dir, parts):
 
 # ------------------------------------------------------------------ main
 
-def samples_json(opts, parts, failures):
-    out = {"machine": machine_lines(opts), "rounds": opts.rounds, "seconds": opts.seconds, "failures": failures}
+def save_samples(opts, parts, failures, notes):
+    """Every run's record and what the report needs besides, to CHARTS/suite-samples.json (see --from-json)."""
+    out = {"meta": opts.meta, "quick": opts.quick, "rounds": opts.rounds, "seconds": opts.seconds,
+           "max_other": opts.max_other, "retries": opts.retries, "failures": failures, "notes": notes, "parts": {}}
     for name, part in parts.items():
-        out[name] = part if name == "loads" else part[1]
-    return out
+        if name == "loads":
+            out["parts"][name] = {"records": part}
+        else:
+            out["parts"][name] = {"servers": part[0].servers, "scenarios": part[0].scenarios,
+                                  "records": part[1], "failures": part[2]}
+    os.makedirs(opts.charts, exist_ok=True)
+    with open(os.path.join(opts.charts, "suite-samples.json"), "w") as f:
+        json.dump(out, f, indent=1, default=str)
+
+
+def load_samples(opts, path):
+    """parts, failures, notes from an earlier suite-samples.json; opts takes its meta and rounds."""
+    with open(path) as f:
+        data = json.load(f)
+    for key in ("meta", "quick", "rounds", "seconds", "max_other", "retries"):
+        setattr(opts, key, data[key])
+    parts = {}
+    for name, part in data["parts"].items():
+        if name == "loads":
+            parts[name] = part["records"]
+        else:
+            ropts = run_options(opts, ECHO_PARTS[name][0], part["servers"], part["scenarios"], ECHO_PARTS[name][1])
+            parts[name] = (ropts, part["records"], part["failures"])
+    return parts, data["failures"], data["notes"]
+
+
+# Per run beyond the load itself: the quiet-machine check (1 s at least),
+# the settle pause, starting and stopping the server.
+RUN_OVERHEAD_S = 1.5
+
+
+def estimate_seconds(echo_opts, seconds):
+    """How long the echo parts take on a quiet machine (no redos): runs x (load + overhead)."""
+    runs = sum(len(o.servers) * len(o.scenarios) * o.rounds for o in echo_opts.values())
+    return runs, runs * (seconds + RUN_OVERHEAD_S)
 
 
 def run_parts(opts, parts, failures, notes):
     """Runs the selected parts (tcp, latency, udp, loads), filling parts[name]."""
     echo_opts = echo_part_options(opts)
+    runs, est = estimate_seconds(echo_opts, opts.seconds)
+    print("suite: %d echo runs, about %.0f min on a quiet machine%s" % (
+        runs, est / 60, " plus bench/loads.py's loads" if "loads" in opts.only else ""), file=sys.stderr)
     for name in ("tcp", "latency", "udp", "loads"):
         if name not in opts.only:
             continue
         t0 = time.monotonic()
         print("=== %s" % name, file=sys.stderr, flush=True)
         if name == "loads":
-            loads = import_loads()
+            loads = import_loads(opts.loads_module)
             if loads is None:
                 notes.append("Extra loads (connection rate, idle memory, broadcast) skipped: bench/loads.py "
                              "is not in this tree.")
@@ -668,24 +712,30 @@ def run_parts(opts, parts, failures, notes):
             run_echo_part(echo_opts[name], parts, name)
             part_failures = parts[name][2]
         failures += ["%s: %s" % (name, f) for f in part_failures]
+        save_samples(opts, parts, failures, notes)  # after each part: a crash later keeps the runs
         print("=== %s done in %.0f s" % (name, time.monotonic() - t0), file=sys.stderr, flush=True)
 
 
 def main(argv):
     opts = parse_args(argv)
     parts, failures, notes = {}, [], []
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
-        run_parts(opts, parts, failures, notes)
-    except KeyboardInterrupt:
-        failures.append("interrupted: the parts are incomplete")
-        print("interrupted: reporting what was measured", file=sys.stderr)
+        if opts.from_json:
+            parts, failures, notes = load_samples(opts, opts.from_json)
+        else:
+            opts.meta = machine_lines(opts)
+            run.raise_nofile()  # bench/loads.py may open 100,000 connections from this process
+            signal.signal(signal.SIGTERM, signal.default_int_handler)
+            try:
+                run_parts(opts, parts, failures, notes)
+            except KeyboardInterrupt:
+                failures.append("interrupted: the parts are incomplete")
+                print("interrupted: reporting what was measured", file=sys.stderr)
+            save_samples(opts, parts, failures, notes)
     except SuiteError as e:
         print("suite: %s" % e, file=sys.stderr)
         return 2
     os.makedirs(opts.charts, exist_ok=True)
-    with open(os.path.join(opts.charts, "suite-samples.json"), "w") as f:
-        json.dump(samples_json(opts, parts, failures), f, indent=1, default=str)
     try:
         charts = write_charts(opts.charts, parts)
         print("charts: %s" % ", ".join(charts), file=sys.stderr)

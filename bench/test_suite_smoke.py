@@ -7,9 +7,12 @@ Runs the suite with --quick on a small slice (one TCP workload with two
 servers, the latency scenario with the same two) into a temporary directory
 and checks what a user of the suite looks at: RESULTS.md holds the suite's
 block with a table row per server and numbers in it, the charts are valid
-PNG files, suite-samples.json parses and holds one record per run. It checks
-that the tool works, not any figure. Exits 77 (skipped) where matplotlib is
-missing (Debian: python3-matplotlib). Bounded: the suite gets 60 s.
+PNG files, suite-samples.json parses and holds one record per run, and
+--from-json rebuilds the same tables from it. The loads part runs against a
+double of bench/loads.py (fixed dicts, no sockets): it checks the suite's
+adapter and its table, not the loads. It checks that the tool works, not
+any figure. Exits 77 (skipped) where matplotlib is missing (Debian:
+python3-matplotlib). Bounded: each suite run gets 60 s.
 """
 
 import json
@@ -21,9 +24,21 @@ import sys
 import tempfile
 
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
+RESULTS_BEGIN = "<!-- bench/suite.py results: begin -->"
 SKIP = 77
 SERVERS = ("epoll-raw-coalesce", "net-t0")
 WORKLOAD = "10x2x64"
+
+# bench/loads.py's interface as bench/suite.py's adapter calls it.
+LOADS_DOUBLE = """
+def measure_connrate(server_argv, seconds):
+    assert server_argv[0].endswith("echo_server") or "/bench/" in server_argv[0], server_argv
+    return {"conns_per_s": 12345.0, "seconds": seconds}
+def measure_idle(server_argv, count):
+    return {"bytes_per_conn": 900.0 if count == 100000 else 1500.0, "connections": count}
+def measure_broadcast(server_name, build, connections, seconds):
+    return {"cpu_us_per_tick": 250.0, "connections": connections}
+"""
 
 
 def fail(msg):
@@ -40,23 +55,37 @@ def png_size(path):
     return struct.unpack(">II", head[16:24])
 
 
+def suite(build, out, results, extra):
+    with open(os.path.join(out, "loads_double.py"), "w") as f:
+        f.write(LOADS_DOUBLE)
+    env = dict(os.environ, PYTHONPATH=out)
+    cmd = [sys.executable, os.path.join(BENCH_DIR, "suite.py"), build, "--quick", "--any-build",
+           "--only", "tcp,latency,loads", "--tcp-servers", ",".join(SERVERS), "--workloads", WORKLOAD,
+           "--latency-servers", ",".join(SERVERS), "--idle-counts", "10000,100000", "--loads-module",
+           "loads_double", "--quiet-wait", "0", "--max-other", "1000", "--results", results,
+           "--charts", os.path.join(out, "charts")] + extra
+    try:
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=60, env=env)
+    except subprocess.TimeoutExpired:
+        fail("the suite did not finish within 60 s: %s" % " ".join(cmd))
+    if p.returncode != 0:
+        fail("suite exited %d\nstdout:\n%s\nstderr:\n%s" % (p.returncode, p.stdout[-3000:], p.stderr[-3000:]))
+
+
 def run_suite(build, out):
     results = os.path.join(out, "RESULTS.md")
-    charts = os.path.join(out, "charts")
     # The lead's RESULTS.md text outside the suite's block must survive a run.
     with open(results, "w") as f:
         f.write("# Benchmark results\n\nText before the block.\n")
-    cmd = [sys.executable, os.path.join(BENCH_DIR, "suite.py"), build, "--quick", "--any-build",
-           "--only", "tcp,latency", "--tcp-servers", ",".join(SERVERS), "--workloads", WORKLOAD,
-           "--latency-servers", ",".join(SERVERS), "--quiet-wait", "0", "--max-other", "1000",
-           "--results", results, "--charts", charts]
-    try:
-        p = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
-    except subprocess.TimeoutExpired:
-        fail("the suite did not finish within 60 s")
-    if p.returncode != 0:
-        fail("suite exited %d\nstdout:\n%s\nstderr:\n%s" % (p.returncode, p.stdout[-3000:], p.stderr[-3000:]))
-    return results, charts
+    suite(build, out, results, [])
+    return results, os.path.join(out, "charts")
+
+
+def tables(results):
+    """The table rows of the suite's block (what --from-json must rebuild alike)."""
+    with open(results) as f:
+        text = f.read()
+    return [ln for ln in text.split(RESULTS_BEGIN, 1)[-1].splitlines() if ln.startswith("| ")]
 
 
 def check_results(results):
@@ -76,20 +105,25 @@ def check_results(results):
             fail("no TCP row with a CPU figure for %s:\n%s" % (s, block))
         if not re.search(r"^\| %s \| \d+\.\d \| \d+\.\d \| [\d,]+ \|" % re.escape(s), block, re.M):
             fail("no latency row with p50/p99 for %s:\n%s" % (s, block))
-    for img in ("charts/tcp_cpu_per_msg.png", "charts/latency.png"):
+    for row in ("| connrate | net-uring-t0 | 1 | 12345.00 | conn/s |", "| idle 100000 | libuv | 1 | 900.00 |",
+                "| broadcast 1000 | net | 1 | 250.00 | µs/tick |",
+                "| idle memory <= 1 KiB per connection (net-uring-t0) | 100,000 conns | **met** (0.88 KiB) |"):
+        if row not in block:
+            fail("no loads row %r:\n%s" % (row, block))
+    for img in ("charts/tcp_cpu_per_msg.png", "charts/latency.png", "charts/loads.png"):
         if "](%s)" % img not in block:
             fail("RESULTS.md does not link %s" % img)
 
 
 def check_charts(charts):
-    for name in ("tcp_cpu_per_msg.png", "latency.png"):
+    for name in ("tcp_cpu_per_msg.png", "latency.png", "loads.png"):
         w, h = png_size(os.path.join(charts, name))
         if w < 300 or h < 200:
             fail("%s is %dx%d: too small to be a chart" % (name, w, h))
     with open(os.path.join(charts, "suite-samples.json")) as f:
         samples = json.load(f)
     for part, scen in (("tcp", WORKLOAD), ("latency", "1x1x64")):
-        runs = samples.get(part, [])
+        runs = samples["parts"].get(part, {}).get("records", [])
         got = sorted(r["server"] for r in runs if r["scenario"] == scen and r["cpu_us_per_msg"] > 0)
         if got != sorted(SERVERS):
             fail("suite-samples.json %s: runs for %s, want one for each of %s" % (part, got, SERVERS))
@@ -109,7 +143,12 @@ def main():
         results, charts = run_suite(build, out)
         check_results(results)
         check_charts(charts)
-    print("ok: suite --quick wrote its block, %d charts and the raw samples" % 2)
+        again = os.path.join(out, "RESULTS-again.md")
+        suite(build, out, again, ["--from-json", os.path.join(charts, "suite-samples.json")])
+        if tables(again) != tables(results):
+            fail("--from-json rebuilt other tables:\n%s\n---\n%s" % ("\n".join(tables(results)),
+                                                                     "\n".join(tables(again))))
+    print("ok: suite --quick wrote its block, 3 charts and the raw samples; --from-json rebuilt the same tables")
     return 0
 
 
