@@ -270,48 +270,82 @@ def median_table(records, servers, workloads):
 
 # ------------------------------------------------------------------ bench/loads.py adapter
 
-def server_argv(name, build):
-    """A server's command line from run.py's table: port 0, u16le framing with the length counting the header."""
-    args = "--host 127.0.0.1 --port 0 --framing u16le --length-includes-header"
-    return shlex.split(run.SERVERS[name].format(build=build, bench=BENCH_DIR, args=args))
+# Servers of the loads, by bench/loads.py's names (its SERVERS and
+# BROADCAST_SERVERS). The raw io_uring loop is left out of idle memory: its
+# 64 KiB receive buffer per connection is a choice for throughput that no
+# one makes for 100,000 idle connections.
+LOADS_ECHO_SERVERS = ("net-uring", "net-epoll", "libuv", "epoll-raw", "uring-raw")
+LOADS_IDLE_SERVERS = ("net-uring", "net-epoll", "libuv", "epoll-raw")
+LOADS_BROADCAST_SERVERS = ("net-uring", "net-epoll", "libuv", "epoll-raw")
+# Where bench/loads.py has no echo_argv: its names in run.py's table.
+RUN_PY_NAMES = {"net-uring": "net-uring-t0", "net-epoll": "net-epoll-t0"}
 
 
 def pick(d, *keys):
     for k in keys:
-        if isinstance(d.get(k), (int, float)):
+        if isinstance(d.get(k), (int, float)) and not isinstance(d.get(k), bool):
             return float(d[k])
     return None
+
+
+def loads_echo_argv(loads, name, build, count=0):
+    """A named echo server's command without the common options (bench/loads.py adds them)."""
+    if hasattr(loads, "echo_argv"):
+        return loads.echo_argv(name, build, count)
+    template = run.SERVERS[RUN_PY_NAMES.get(name, name)]
+    return shlex.split(template.format(build=build, bench=BENCH_DIR, args=""))
+
+
+def with_build(fn, build):
+    """fn, given build= when it takes one (bench/loads.py's tools live in the build directory)."""
+    try:
+        import inspect
+        if "build" in inspect.signature(fn).parameters:
+            return lambda *a: fn(*a, build=build)
+    except (TypeError, ValueError):
+        pass
+    return fn
+
+
+def loads_plan(loads, opts):
+    """[(load, server, call, headline keys, unit)]: every measure of one round, in order."""
+    known = getattr(loads, "SERVERS", None)
+    echo = [n for n in LOADS_ECHO_SERVERS if known is None or n in known]
+    idle = [n for n in LOADS_IDLE_SERVERS if known is None or n in known]
+    bknown = getattr(loads, "BROADCAST_SERVERS", None)
+    bcast = [n for n in LOADS_BROADCAST_SERVERS if bknown is None or n in bknown]
+    connrate, idle_fn = with_build(loads.measure_connrate, opts.build), with_build(loads.measure_idle, opts.build)
+    plan = []
+    for n in echo:
+        plan.append(("connrate", n, lambda n=n: connrate(loads_echo_argv(loads, n, opts.build), opts.seconds),
+                     ("cycles_per_s", "conns_per_s"), "conn/s"))
+    for count in opts.idle_counts:
+        for n in idle:
+            plan.append(("idle %d" % count, n, lambda n=n, c=count: idle_fn(loads_echo_argv(loads, n, opts.build, c), c),
+                         ("rss_bytes_per_conn", "bytes_per_conn"), "bytes/conn"))
+    for n in bcast:
+        plan.append(("broadcast %d" % BROADCAST_CONNECTIONS, n, lambda n=n: loads.measure_broadcast(
+            n, opts.build, BROADCAST_CONNECTIONS, opts.seconds),
+            ("server_cpu_us_per_tick", "cpu_us_per_tick"), "µs/tick"))
+    return plan
 
 
 def run_loads(loads, opts, records, failures):
     """The one place that knows bench/loads.py's interface.
 
-    measure_connrate(server_argv, seconds), measure_idle(server_argv, count)
-    and measure_broadcast(server_name, build, connections, seconds) each
-    return a dict; each becomes a record {load, server, round, value, unit,
-    raw} with `value` the headline figure picked from the dict.
+    measure_connrate(server_argv, seconds[, build=]), measure_idle(server_argv,
+    count[, build=]) and measure_broadcast(server_name, build, connections,
+    seconds) each return a dict; each becomes a record {load, server, round,
+    value, unit, raw} with `value` the headline figure picked from the dict
+    (connections per second; resident bytes per idle connection; server CPU
+    per broadcast tick). server_argv: echo_argv(name, build, count) of
+    bench/loads.py, without the common options, which it adds.
     """
-    connrate_servers = getattr(loads, "CONNRATE_SERVERS", ("net-uring-t0", "net-epoll-t0", "libuv", "epoll-raw",
-                                                            "uring-raw"))
-    idle_servers = getattr(loads, "IDLE_SERVERS", ("net-uring-t0", "net-epoll-t0", "libuv", "epoll-raw"))
-    broadcast_servers = getattr(loads, "BROADCAST_SERVERS", ("net", "libuv"))
-    measures = []
-    for name in connrate_servers:
-        measures.append(("connrate", name, lambda n=name: loads.measure_connrate(server_argv(n, opts.build),
-                                                                                 opts.seconds),
-                         ("conns_per_s", "connections_per_s", "rate"), "conn/s"))
-    for count in opts.idle_counts:
-        for name in idle_servers:
-            measures.append(("idle %d" % count, name, lambda n=name, c=count: loads.measure_idle(
-                server_argv(n, opts.build), c), ("bytes_per_conn", "bytes_per_connection"), "bytes/conn"))
-    for name in broadcast_servers:
-        measures.append(("broadcast %d" % BROADCAST_CONNECTIONS, name, lambda n=name: loads.measure_broadcast(
-            n, opts.build, BROADCAST_CONNECTIONS, opts.seconds),
-            ("cpu_us_per_tick", "server_cpu_us_per_tick", "cpu_us_per_msg"), "µs/tick"))
+    plan = loads_plan(loads, opts)
     for rnd in range(opts.rounds):
         # Rotate the order each round, as run.py does, so no server is always first.
-        k = rnd % len(measures)
-        for load, name, fn, keys, unit in measures[k:] + measures[:k]:
+        k = rnd % len(plan)
+        for load, name, fn, keys, unit in plan[k:] + plan[:k]:
             try:
                 raw = fn()
             except Exception as e:  # a load's own failure must not cost the other loads
@@ -321,7 +355,7 @@ def run_loads(loads, opts, records, failures):
             rec = {"load": load, "server": name, "round": rnd + 1, "value": pick(raw, *keys), "unit": unit,
                    "raw": raw}
             records.append(rec)
-            print("round %d %-12s %-14s %s %s" % (rnd + 1, load, name, run.fmt(rec["value"]), unit),
+            print("round %d %-14s %-14s %s %s" % (rnd + 1, load, name, run.fmt(rec["value"]), unit),
                   file=sys.stderr, flush=True)
 
 
@@ -334,6 +368,10 @@ def import_loads(name):
         raise
 
 
+def num(v):
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
 def load_medians(records):
     """{(load, server): (median value, runs, unit, medians of every numeric raw field)}."""
     out = {}
@@ -342,8 +380,8 @@ def load_medians(records):
         rs = [r for r in records if (r["load"], r["server"]) == key]
         vals = [r["value"] for r in rs if r["value"] is not None]
         fields = {}
-        for f in sorted(set(k for r in rs for k, v in r["raw"].items() if isinstance(v, (int, float)))):
-            fv = [r["raw"][f] for r in rs if isinstance(r["raw"].get(f), (int, float))]
+        for f in dict.fromkeys(k for r in rs for k, v in r["raw"].items() if num(v)):
+            fv = [r["raw"][f] for r in rs if num(r["raw"].get(f))]
             fields[f] = statistics.median(fv)
         out[key] = (statistics.median(vals) if vals else None, len(rs), rs[0]["unit"], fields)
     return out

@@ -31,13 +31,21 @@ WORKLOAD = "10x2x64"
 
 # bench/loads.py's interface as bench/suite.py's adapter calls it.
 LOADS_DOUBLE = """
-def measure_connrate(server_argv, seconds):
-    assert server_argv[0].endswith("echo_server") or "/bench/" in server_argv[0], server_argv
-    return {"conns_per_s": 12345.0, "seconds": seconds}
-def measure_idle(server_argv, count):
-    return {"bytes_per_conn": 900.0 if count == 100000 else 1500.0, "connections": count}
+import os
+SERVERS = {"net-uring": None, "net-epoll": None, "libuv": None, "epoll-raw": None, "uring-raw": None}
+BROADCAST_SERVERS = {"net-uring": None, "libuv": None}
+def echo_argv(name, build, count=0):
+    return [os.path.join(build, "samples", "echo_server"), "--for", name]
+def measure_connrate(server_argv, seconds, parallel=64, build="build"):
+    assert os.path.isdir(build) and "--port" not in server_argv, (build, server_argv)
+    return {"cycles_per_s": 12345.0, "server_cpu_us_per_cycle": 40.5}
+def measure_idle(server_argv, count, build="build"):
+    assert os.path.isdir(build), build
+    return {"connections": count, "rss_bytes_per_conn": 900.0 if count == 100000 else 1500.0,
+            "private_dirty_bytes_per_conn": 800.0}
 def measure_broadcast(server_name, build, connections, seconds):
-    return {"cpu_us_per_tick": 250.0, "connections": connections}
+    assert server_name in BROADCAST_SERVERS, server_name
+    return {"server_cpu_us_per_tick": 250.0, "rate_held": True, "connections": connections}
 """
 
 
@@ -105,9 +113,9 @@ def check_results(results):
             fail("no TCP row with a CPU figure for %s:\n%s" % (s, block))
         if not re.search(r"^\| %s \| \d+\.\d \| \d+\.\d \| [\d,]+ \|" % re.escape(s), block, re.M):
             fail("no latency row with p50/p99 for %s:\n%s" % (s, block))
-    for row in ("| connrate | net-uring-t0 | 1 | 12345.00 | conn/s |", "| idle 100000 | libuv | 1 | 900.00 |",
-                "| broadcast 1000 | net | 1 | 250.00 | µs/tick |",
-                "| idle memory <= 1 KiB per connection (net-uring-t0) | 100,000 conns | **met** (0.88 KiB) |"):
+    for row in ("| connrate | net-uring | 1 | 12345.00 | conn/s |", "| idle 100000 | libuv | 1 | 900.00 |",
+                "| broadcast 1000 | net-uring | 1 | 250.00 | µs/tick |",
+                "| idle memory <= 1 KiB per connection (net-uring) | 100,000 conns | **met** (0.88 KiB) |"):
         if row not in block:
             fail("no loads row %r:\n%s" % (row, block))
     for img in ("charts/tcp_cpu_per_msg.png", "charts/latency.png", "charts/loads.png"):
