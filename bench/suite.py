@@ -124,7 +124,7 @@ def parse_args(argv):
     ap.add_argument("build", help="a Release or RelWithDebInfo build directory (the suite builds nothing)")
     ap.add_argument("--only", default=",".join(PARTS), help="parts to run (default all: %s)" % ",".join(PARTS))
     ap.add_argument("--rounds", type=int, default=3, help="rounds per part, medians over them (default 3)")
-    ap.add_argument("--seconds", type=float, default=5.0, help="load per run, in seconds (default 5)")
+    ap.add_argument("--seconds", type=float, default=4.0, help="load per run, in seconds (default 4)")
     ap.add_argument("--quick", action="store_true",
                     help="smoke run: 1 round of 1 s, outputs under BUILD/suite-quick unless --results/--charts")
     ap.add_argument("--tcp-servers", default=TCP_SERVERS, help="(default %s)" % TCP_SERVERS)
@@ -346,6 +346,8 @@ def run_loads(loads, opts, records, failures):
         # Rotate the order each round, as run.py does, so no server is always first.
         k = rnd % len(plan)
         for load, name, fn, keys, unit in plan[k:] + plan[:k]:
+            if opts.quiet_wait > 0 and not run.wait_quiet(opts.max_other, opts.quiet_wait):
+                print("busy    machine not quiet after %g s, running anyway" % opts.quiet_wait, file=sys.stderr)
             try:
                 raw = fn()
             except Exception as e:  # a load's own failure must not cost the other loads
@@ -366,6 +368,18 @@ def import_loads(name):
         if getattr(e, "name", None) == name:
             return None
         raise
+
+
+# The columns of each load's table: (field of bench/loads.py's dict, header, format).
+LOAD_COLUMNS = {
+    "connrate": (("cycles_per_s", "connections/s", "{:,.0f}"), ("server_cpu_us_per_cycle", "server CPU µs/conn", "%.1f")),
+    "idle": (("rss_bytes_per_conn", "Rss bytes/conn", "%.0f"),
+             ("private_dirty_bytes_per_conn", "Private_Dirty bytes/conn", "%.0f"),
+             ("connect_seconds", "connect s", "%.2f"), ("server_cpu_us_per_conn_setup", "server CPU µs/setup", "%.1f")),
+    "broadcast": (("server_cpu_us_per_tick", "server CPU µs/tick", "%.0f"),
+                  ("server_cpu_us_per_message", "µs/delivered msg", "%.2f"), ("ticks_per_s", "ticks/s", "%.1f"),
+                  ("missed", "missed", "%.0f")),
+}
 
 
 def num(v):
@@ -500,14 +514,26 @@ def latency_section(part, charts_rel):
     return lines, targets
 
 
+def loads_table(load, rows):
+    """One load's table: its LOAD_COLUMNS where the dicts have them, else every numeric field."""
+    cols = [c for c in LOAD_COLUMNS.get(load.split()[0], ()) if any(c[0] in f for _, _, f in rows)]
+    if not cols:
+        cols = [(k, k, "%.4g") for k in dict.fromkeys(k for _, _, f in rows for k in f)]
+    lines = ["| %s: server | runs | %s |" % (load, " | ".join(h for _, h, _ in cols)),
+             "|---|---|" + "---|" * len(cols)]
+    for server, runs, f in rows:
+        lines.append("| %s | %d | %s |" % (server, runs, " | ".join(
+            (fmt.format(f[k]) if "{" in fmt else fmt % f[k]) if k in f else "-" for k, _, fmt in cols)))
+    return lines + [""]
+
+
 def loads_section(records, charts_rel):
     med = load_medians(records)
-    lines = ["### Extra loads (bench/loads.py)", "", "| load | server | runs | median | unit | other fields (medians) |",
-             "|---|---|---|---|---|---|"]
-    for (load, server), (value, runs, unit, fields) in med.items():
-        other = ", ".join("%s=%.4g" % (k, v) for k, v in fields.items())
-        lines.append("| %s | %s | %d | %s | %s | %s |" % (load, server, runs, run.fmt(value), unit, other))
-    lines += ["", "![extra loads](%s/loads.png)" % charts_rel, ""]
+    lines = ["### Extra loads (bench/loads.py)", ""]
+    for load in dict.fromkeys(k[0] for k in med):
+        rows = [(server, runs, fields) for (ld, server), (_, runs, _, fields) in med.items() if ld == load]
+        lines += loads_table(load, rows)
+    lines += ["![extra loads](%s/loads.png)" % charts_rel, ""]
     targets = []
     for (load, server), (value, _, _, _) in med.items():
         if load == "idle 100000" and server.startswith("net"):
