@@ -49,7 +49,6 @@ import platform
 import shlex
 import signal
 import statistics
-import subprocess
 import sys
 import time
 
@@ -321,13 +320,19 @@ def loads_plan(loads, opts):
                      ("cycles_per_s", "conns_per_s"), "conn/s"))
     for count in opts.idle_counts:
         for n in idle:
-            plan.append(("idle %d" % count, n, lambda n=n, c=count: idle_fn(loads_echo_argv(loads, n, opts.build, c), c),
+            plan.append(("idle %d" % count, n,
+                         lambda n=n, c=count: idle_fn(loads_echo_argv(loads, n, opts.build, c), c),
                          ("rss_bytes_per_conn", "bytes_per_conn"), "bytes/conn"))
     for n in bcast:
         plan.append(("broadcast %d" % BROADCAST_CONNECTIONS, n, lambda n=n: loads.measure_broadcast(
             n, opts.build, BROADCAST_CONNECTIONS, opts.seconds),
             ("server_cpu_us_per_tick", "cpu_us_per_tick"), "µs/tick"))
     return plan
+
+
+# Per load measure beyond --seconds: the quiet check, server start, connecting
+# (100,000 idle connections take several seconds), settling, closing.
+LOAD_OVERHEAD_S = 3.0
 
 
 def run_loads(loads, opts, records, failures):
@@ -342,6 +347,8 @@ def run_loads(loads, opts, records, failures):
     bench/loads.py, without the common options, which it adds.
     """
     plan = loads_plan(loads, opts)
+    print("loads: %d measures x %d rounds, about %.0f min" % (
+        len(plan), opts.rounds, len(plan) * opts.rounds * (opts.seconds + LOAD_OVERHEAD_S) / 60), file=sys.stderr)
     for rnd in range(opts.rounds):
         # Rotate the order each round, as run.py does, so no server is always first.
         k = rnd % len(plan)
@@ -372,10 +379,12 @@ def import_loads(name):
 
 # The columns of each load's table: (field of bench/loads.py's dict, header, format).
 LOAD_COLUMNS = {
-    "connrate": (("cycles_per_s", "connections/s", "{:,.0f}"), ("server_cpu_us_per_cycle", "server CPU µs/conn", "%.1f")),
+    "connrate": (("cycles_per_s", "connections/s", "{:,.0f}"),
+                 ("server_cpu_us_per_cycle", "server CPU µs/conn", "%.1f")),
     "idle": (("rss_bytes_per_conn", "Rss bytes/conn", "%.0f"),
              ("private_dirty_bytes_per_conn", "Private_Dirty bytes/conn", "%.0f"),
-             ("connect_seconds", "connect s", "%.2f"), ("server_cpu_us_per_conn_setup", "server CPU µs/setup", "%.1f")),
+             ("connect_seconds", "connect s", "%.2f"),
+             ("server_cpu_us_per_conn_setup", "server CPU µs/setup", "%.1f")),
     "broadcast": (("server_cpu_us_per_tick", "server CPU µs/tick", "%.0f"),
                   ("server_cpu_us_per_message", "µs/delivered msg", "%.2f"), ("ticks_per_s", "ticks/s", "%.1f"),
                   ("missed", "missed", "%.0f")),
@@ -424,10 +433,10 @@ def machine_lines(opts):
     ]
 
 
-def verdict(value, limit):
+def verdict(value, limit, unit="x"):
     if value is None:
         return "not measured"
-    return "**met** (%.2fx)" % value if value <= limit else "**not met** (%.2fx)" % value
+    return "**%s** (%.2f%s)" % ("met" if value <= limit else "not met", value, unit)
 
 
 def tcp_section(part, charts_rel):
@@ -453,17 +462,44 @@ def tcp_section(part, charts_rel):
         if num in servers and den in servers:
             lines.append("| %s | %s |" % (label, " | ".join(run.fmt(ratio(table, w, num, den)) for w in workloads)))
     lines += ["", "![server CPU per message](%s/tcp_cpu_per_msg.png)" % charts_rel, ""]
-    return lines, table
+    return lines
 
 
-def tcp_targets(table, servers, workloads):
+# A target's result: (text, where, value, limit, unit); value None = not measured.
+
+def tcp_targets(part):
+    ropts, records, _ = part
+    servers, workloads = ropts.servers, ropts.scenarios
+    table = median_table(records, servers, workloads)
     out = []
     for text, num, den, limit, where in TCP_TARGETS:
-        if num not in servers or den not in servers:
-            continue
-        for w in where:
-            if w in workloads:
-                out.append("| %s | %s | %s |" % (text, w, verdict(ratio(table, w, num, den), limit)))
+        if num in servers and den in servers:
+            out += [(text, w, ratio(table, w, num, den), limit, "x") for w in where if w in workloads]
+    return out
+
+
+def latency_targets(part):
+    ropts, records, _ = part
+    servers, w = ropts.servers, ropts.scenarios[0]
+    table = median_table(records, servers, [w])
+    return [(text, w, ratio(table, w, num, den, "p50_us"), limit, "x")
+            for text, num, den, limit in LATENCY_TARGETS if num in servers and den in servers]
+
+
+def loads_targets(records):
+    out = []
+    for (load, server), (value, _, _, _) in load_medians(records).items():
+        if load == "idle 100000" and server.startswith("net"):
+            out.append(("idle memory <= 1 KiB per connection (%s)" % server, "100,000 conns",
+                        None if value is None else value / IDLE_TARGET_BYTES, 1.0, " KiB"))
+    return out
+
+
+def all_targets(parts):
+    out = []
+    for name, fn in (("tcp", tcp_targets), ("latency", latency_targets), ("loads", loads_targets)):
+        if name in parts:
+            out += fn(parts[name])
     return out
 
 
@@ -493,7 +529,8 @@ def latency_section(part, charts_rel):
     servers, w = ropts.servers, ropts.scenarios[0]
     table = median_table(records, servers, [w])
     lines = ["### Ping-pong latency (%s: 1 connection, 1 in flight, 64 bytes)" % w, "",
-             "| server | p50 µs | p99 µs | round trips/s | server CPU µs/msg | p50 × epoll-raw | p50 × uring-raw |",
+             "| server | p50 µs | p99 µs | round trips/s | server CPU µs/msg | p50 × epoll-raw "
+             "| p50 × uring-raw |",
              "|---|---|---|---|---|---|---|"]
     for s in servers:
         m = table[(w, s)]
@@ -507,11 +544,7 @@ def latency_section(part, charts_rel):
     lines += ["", "Latency is dummy_client's round trip (send to verified echo), median over rounds of each run's "
               "percentile; its histogram resolves 1.6 %.", "",
               "![ping-pong latency](%s/latency.png)" % charts_rel, ""]
-    targets = []
-    for text, num, den, limit in LATENCY_TARGETS:
-        if num in servers and den in servers:
-            targets.append("| %s | %s | %s |" % (text, w, verdict(ratio(table, w, num, den, "p50_us"), limit)))
-    return lines, targets
+    return lines
 
 
 def loads_table(load, rows):
@@ -534,13 +567,7 @@ def loads_section(records, charts_rel):
         rows = [(server, runs, fields) for (ld, server), (_, runs, _, fields) in med.items() if ld == load]
         lines += loads_table(load, rows)
     lines += ["![extra loads](%s/loads.png)" % charts_rel, ""]
-    targets = []
-    for (load, server), (value, _, _, _) in med.items():
-        if load == "idle 100000" and server.startswith("net"):
-            v = None if value is None else value / IDLE_TARGET_BYTES
-            targets.append("| idle memory <= 1 KiB per connection (%s) | 100,000 conns | %s |"
-                           % (server, verdict(v, 1.0).replace("x)", " KiB)")))
-    return lines, targets
+    return lines
 
 
 def build_report(opts, parts, failures, notes, charts_rel):
@@ -554,24 +581,17 @@ def build_report(opts, parts, failures, notes, charts_rel):
               "one write (a careful user; the issue's baselines); `libuv` writes once per message (a typical "
               "user)." % ("charges softirq time to the task it interrupted" if run.IRQ_IN_TASKS
                           else "charges softirq time to no task"), ""]
-    targets = []
-    if "tcp" in parts:
-        sec, table = tcp_section(parts["tcp"], charts_rel)
-        lines += sec
-        targets += tcp_targets(table, parts["tcp"][0].servers, parts["tcp"][0].scenarios)
-    if "latency" in parts:
-        sec, t = latency_section(parts["latency"], charts_rel)
-        lines += sec
-        targets += t
-    if "udp" in parts:
-        lines += udp_section(parts["udp"], charts_rel)
-    if "loads" in parts:
-        sec, t = loads_section(parts["loads"], charts_rel)
-        lines += sec
-        targets += t
+    for name, section in (("tcp", tcp_section), ("latency", latency_section), ("udp", udp_section),
+                          ("loads", loads_section)):
+        if name in parts:
+            lines += section(parts[name], charts_rel)
+    targets = all_targets(parts)
     if targets:
         lines += ["### The issue's targets (ratios of medians in this run)", "", "| target | where | result |",
-                  "|---|---|---|"] + targets + [""]
+                  "|---|---|---|"]
+        lines += ["| %s | %s | %s |" % (text, where, verdict(value, limit, unit))
+                  for text, where, value, limit, unit in targets]
+        lines += ["", "![targets](%s/targets.png)" % charts_rel, ""]
     for name in ("tcp", "latency", "udp"):
         if name in parts:
             ropts, records, part_failures = parts[name]
@@ -674,6 +694,24 @@ def loads_chart(plt, path, records):
     plt.close(fig)
 
 
+def targets_chart(plt, path, targets):
+    """Each target's value as a share of its limit: a bar at or left of the line at 1 is met."""
+    fig, ax = plt.subplots(figsize=(9, 0.32 * len(targets) + 1.4))
+    shares = [value / limit for _, _, value, limit, _ in targets]
+    ys = range(len(targets))
+    ax.barh(ys, shares, color=["#27ae60" if x <= 1 else "#c0392b" for x in shares])
+    ax.axvline(1.0, color="black", linewidth=1)
+    ax.set_yticks(list(ys))
+    ax.set_yticklabels(["%s, %s" % (text, where) for text, where, _, _, _ in targets], fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xlabel("value / target limit (<= 1: met)")
+    ax.set_title("The issue's targets in this run", fontsize=11)
+    ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def write_charts(charts_dir, parts):
     """The PNG charts; returns the files written, or raises ImportError without matplotlib."""
     import matplotlib
@@ -704,6 +742,11 @@ def write_charts(charts_dir, parts):
         path = os.path.join(charts_dir, "loads.png")
         loads_chart(plt, path, parts["loads"])
         written.append(path)
+    targets = [t for t in all_targets(parts) if t[2] is not None]
+    if targets:
+        path = os.path.join(charts_dir, "targets.png")
+        targets_chart(plt, path, targets)
+        written.append(path)
     return written
 
 
@@ -726,18 +769,24 @@ def save_samples(opts, parts, failures, notes):
 
 def load_samples(opts, path):
     """parts, failures, notes from an earlier suite-samples.json; opts takes its meta and rounds."""
-    with open(path) as f:
-        data = json.load(f)
-    for key in ("meta", "quick", "rounds", "seconds", "max_other", "retries"):
-        setattr(opts, key, data[key])
-    parts = {}
-    for name, part in data["parts"].items():
-        if name == "loads":
-            parts[name] = part["records"]
-        else:
-            ropts = run_options(opts, ECHO_PARTS[name][0], part["servers"], part["scenarios"], ECHO_PARTS[name][1])
-            parts[name] = (ropts, part["records"], part["failures"])
-    return parts, data["failures"], data["notes"]
+    try:
+        with open(path) as f:
+            data = json.load(f)
+        for key in ("meta", "quick", "rounds", "seconds", "max_other", "retries"):
+            setattr(opts, key, data[key])
+        parts = {}
+        for name, part in data["parts"].items():
+            if name == "loads":
+                parts[name] = part["records"]
+            else:
+                ropts = run_options(opts, ECHO_PARTS[name][0], part["servers"], part["scenarios"],
+                                    ECHO_PARTS[name][1])
+                parts[name] = (ropts, part["records"], part["failures"])
+        return parts, data["failures"], data["notes"]
+    except (OSError, ValueError) as e:
+        raise SuiteError("--from-json %s: %s" % (path, e))
+    except (KeyError, TypeError) as e:
+        raise SuiteError("--from-json %s: not a suite-samples.json written by this suite (no %s)" % (path, e))
 
 
 # Per run beyond the load itself: the quiet-machine check (1 s at least),
@@ -756,7 +805,7 @@ def run_parts(opts, parts, failures, notes):
     echo_opts = echo_part_options(opts)
     runs, est = estimate_seconds(echo_opts, opts.seconds)
     print("suite: %d echo runs, about %.0f min on a quiet machine%s" % (
-        runs, est / 60, " plus bench/loads.py's loads" if "loads" in opts.only else ""), file=sys.stderr)
+        runs, est / 60, ", then bench/loads.py's loads" if "loads" in opts.only else ""), file=sys.stderr)
     for name in ("tcp", "latency", "udp", "loads"):
         if name not in opts.only:
             continue

@@ -120,13 +120,13 @@ def check_results(results):
                 "| idle memory <= 1 KiB per connection (net-uring) | 100,000 conns | **met** (0.88 KiB) |"):
         if row not in block:
             fail("no loads row %r:\n%s" % (row, block))
-    for img in ("charts/tcp_cpu_per_msg.png", "charts/latency.png", "charts/loads.png"):
+    for img in ("charts/tcp_cpu_per_msg.png", "charts/latency.png", "charts/loads.png", "charts/targets.png"):
         if "](%s)" % img not in block:
             fail("RESULTS.md does not link %s" % img)
 
 
 def check_charts(charts):
-    for name in ("tcp_cpu_per_msg.png", "latency.png", "loads.png"):
+    for name in ("tcp_cpu_per_msg.png", "latency.png", "loads.png", "targets.png"):
         w, h = png_size(os.path.join(charts, name))
         if w < 300 or h < 200:
             fail("%s is %dx%d: too small to be a chart" % (name, w, h))
@@ -158,7 +158,7 @@ def main():
         if tables(again) != tables(results):
             fail("--from-json rebuilt other tables:\n%s\n---\n%s" % ("\n".join(tables(results)),
                                                                      "\n".join(tables(again))))
-    print("ok: suite --quick wrote its block, 3 charts and the raw samples; --from-json rebuilt the same tables")
+    print("ok: suite --quick wrote its block, 4 charts and the raw samples; --from-json rebuilt the same tables")
     return 0
 
 
