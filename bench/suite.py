@@ -13,6 +13,9 @@ anything else is refused unless --any-build), with the benchmark peers
     cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release && cmake --build build-bench -j2
     bash scripts/install-deps.sh     # libuv, liburing, luv, uvloop, matplotlib
 
+Run it with Debian's Python (/usr/bin/python3, where matplotlib and uvloop
+are) when another python3 comes first in PATH.
+
 Parts (--only takes a comma-separated subset, in any order):
   tcp      the three TCP echo workloads (conns x in flight x bytes) 100x4x64,
            1000x1x64, 10x32x512 for net (io_uring and epoll, io_threads 0;
