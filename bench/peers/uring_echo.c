@@ -69,12 +69,25 @@ static struct io_uring_sqe *get_sqe(void)
     return sqe;
 }
 
-/* user_data 0 marks the listener's accept; anything else is a conn. */
+/* user_data: ACCEPT_TAG the listener's accept, RETRY_TAG the pause before
+ * re-arming it after an error, anything else a conn (malloc'd, so never 0 or 1). */
+enum { ACCEPT_TAG = 0, RETRY_TAG = 1 };
+
 static void arm_accept(void)
 {
     struct io_uring_sqe *sqe = get_sqe();
     io_uring_prep_multishot_accept(sqe, listen_fd, NULL, NULL, SOCK_CLOEXEC);
-    io_uring_sqe_set_data64(sqe, 0);
+    io_uring_sqe_set_data64(sqe, ACCEPT_TAG);
+}
+
+/* After a failed accept (EMFILE & co) a new one at once would fail again at
+ * once: it is re-armed 10 ms later, so the loop does not spin meanwhile. */
+static void arm_accept_retry(void)
+{
+    static struct __kernel_timespec pause = {.tv_sec = 0, .tv_nsec = 10000000};
+    struct io_uring_sqe *sqe = get_sqe();
+    io_uring_prep_timeout(sqe, &pause, 0, 0);
+    io_uring_sqe_set_data64(sqe, RETRY_TAG);
 }
 
 static void arm_recv(conn *c)
@@ -104,8 +117,12 @@ static void conn_close(conn *c)
 static void on_accept(const struct io_uring_cqe *cqe)
 {
     /* Without F_MORE the multishot accept has ended (an error, or the kernel dropped it). */
-    if (!(cqe->flags & IORING_CQE_F_MORE))
-        arm_accept();
+    if (!(cqe->flags & IORING_CQE_F_MORE)) {
+        if (cqe->res < 0)
+            arm_accept_retry();
+        else
+            arm_accept();
+    }
     if (cqe->res < 0)
         return; /* EMFILE & co: the connection stays in the backlog for a later try */
     int fd = cqe->res;
@@ -151,9 +168,12 @@ static void on_send(conn *c, int res)
 
 static void on_cqe(const struct io_uring_cqe *cqe)
 {
+    uint64_t tag = io_uring_cqe_get_data64(cqe);
     conn *c = io_uring_cqe_get_data(cqe);
-    if (!c)
+    if (tag == ACCEPT_TAG)
         on_accept(cqe);
+    else if (tag == RETRY_TAG)
+        arm_accept(); /* the pause ended (-ETIME) */
     else if (c->sending)
         on_send(c, cqe->res);
     else
