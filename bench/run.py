@@ -72,10 +72,15 @@ SERVERS = {
     # brought, to show how much of a gap is write coalescing alone.
     "libuv-coalesce": "{build}/bench/uv_echo {args} --coalesce",
     "epoll-raw-coalesce": "{build}/bench/epoll_echo {args} --coalesce",
+    # The raw io_uring loop (liburing): one send per completed read, by nature.
+    "uring-raw": "{build}/bench/uring_echo {args}",
     # Script-language peers (their own benchmarks live in bench/lua, bench/python).
     "net-lua-t0": "env LUA_CPATH={build}/bindings/lua/?.so lua5.4 {bench}/../samples/lua/echo_server.lua {args} --io-threads 0",
     "net-python-t0": "env NET_LIBRARY={build}/dll/libnet.so /usr/bin/python3 {bench}/../samples/python/echo_server.py {args} --io-threads 0",
     "luv": "lua5.4 {bench}/lua/luv_echo.lua {args}",
+    # luv with one gathered write per read: the careful luv user.
+    "luv-gather": "lua5.4 {bench}/lua/luv_echo.lua {args} --gather",
+    # One transport.write per read already (asyncio_echo.py): the careful user.
     "uvloop": "/usr/bin/python3 {bench}/python/asyncio_echo.py --loop uvloop {args}",
     "asyncio": "/usr/bin/python3 {bench}/python/asyncio_echo.py --loop asyncio {args}",
 }
@@ -356,6 +361,17 @@ def fmt(v, nd=2):
     return "-" if v is None else ("%.*f" % (nd, v))
 
 
+def runs_for(results, scen, name, keep_disturbed=False):
+    """(the runs a median is taken over, how many were made) for one server and scenario.
+
+    The undisturbed runs when there are two or more, else all of them.
+    """
+    rs = [r for r in results if r["scenario"] == scen and r["server"] == name]
+    clean = [r for r in rs if not r.get("disturbed")]
+    use = rs if keep_disturbed or len(clean) < 2 else clean
+    return use, len(rs)
+
+
 def report(results, opts, command, failures):
     lines = []
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
@@ -377,11 +393,7 @@ def report(results, opts, command, failures):
                  % (unit, unit, opts.baseline, " lost % |" if opts.udp else ""))
     lines.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|%s" % ("---|" if opts.udp else ""))
     def runs_of(scen, name):
-        """The runs a median is taken over: the undisturbed ones when there are two or more."""
-        rs = [r for r in results if r["scenario"] == scen and r["server"] == name]
-        clean = [r for r in rs if not r.get("disturbed")]
-        use = rs if opts.keep_disturbed or len(clean) < 2 else clean
-        return use, len(rs)
+        return runs_for(results, scen, name, opts.keep_disturbed)
 
     for scen in opts.scenarios:
         base, _ = runs_of(scen, opts.baseline)
@@ -457,7 +469,12 @@ def write_results(path, block, udp=False):
         f.write(text)
 
 
-def main(argv):
+def parse_options(argv):
+    """Parses and checks run.py's command line; returns (opts, parser).
+
+    bench/suite.py builds its parts' options through here too, so both
+    take the same defaults and the same checks.
+    """
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("build", nargs="?", default="build", help="build directory (default ./build)")
@@ -531,6 +548,11 @@ def main(argv):
             except ValueError:
                 ap.error("bad scenario %r: want CONNSxDEPTHxSIZE" % s)
             SCENARIOS[s] = (c, d, z)
+    return opts, ap
+
+
+def main(argv):
+    opts, ap = parse_options(argv)
     if opts.from_json:
         with open(opts.from_json) as f:
             results = json.load(f)

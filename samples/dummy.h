@@ -46,9 +46,11 @@ uint32_t fnv1a(const uint8_t *p, uint32_t len);
 /* Continues an FNV-1a hash over more bytes. */
 uint32_t fnv1a_more(uint32_t h, const uint8_t *p, uint32_t len);
 
-/* Round-trip latency histogram (microseconds), one per process. */
-void hist_add(uint64_t us);
-uint64_t hist_percentile(double p);
+/* Round-trip latency histogram, one per process: samples in nanoseconds
+ * (resolution under 1.6 %), percentiles in microseconds (print them with
+ * one decimal: p50_us=23.4). */
+void hist_add_ns(uint64_t ns);
+double hist_percentile_us(double p);
 
 /* Error accounting, the same in both modes: the errors counted (local
  * failures: calls that should have worked, unexpected CLOSE events; in TCP

@@ -269,7 +269,7 @@ static int on_message(client *cl, conn *c, const uint8_t *m, uint32_t len)
     }
     sent = get_u64(m + 16);
     t = cli_now_ns();
-    hist_add(t > sent ? (t - sent) / 1000 : 0);
+    hist_add_ns(t > sent ? t - sent : 0);
 
     c->next_recv++;
     cl->inflight--;
@@ -428,11 +428,11 @@ static void run(client *cl, uint64_t t0)
         if (t >= next_progress) {
             double dt = (double)(t - t_last) / 1e9;
             fprintf(stderr,
-                    "progress: t=%.1fs open=%u connecting=%u messages=%llu msgs/s=%.0f p50_us=%llu "
-                    "p99_us=%llu errors=%llu\n",
+                    "progress: t=%.1fs open=%u connecting=%u messages=%llu msgs/s=%.0f p50_us=%.1f "
+                    "p99_us=%.1f errors=%llu\n",
                     (double)(t - t0) / 1e9, cl->open, cl->connecting, (unsigned long long)cl->messages,
-                    (double)(cl->messages - last_msgs) / dt, (unsigned long long)hist_percentile(50),
-                    (unsigned long long)hist_percentile(99), (unsigned long long)cl->err.count);
+                    (double)(cl->messages - last_msgs) / dt, hist_percentile_us(50), hist_percentile_us(99),
+                    (unsigned long long)cl->err.count);
             fflush(stderr);
             last_msgs = cl->messages;
             t_last = t;
@@ -506,11 +506,11 @@ static void close_all(client *cl)
 
 static void print_summary(const client *cl, double seconds)
 {
-    printf("SUMMARY messages=%llu seconds=%.3f msgs_per_s=%.1f mb_per_s=%.3f p50_us=%llu "
-           "p99_us=%llu errors=%llu\n",
+    printf("SUMMARY messages=%llu seconds=%.3f msgs_per_s=%.1f mb_per_s=%.3f p50_us=%.1f "
+           "p99_us=%.1f errors=%llu\n",
            (unsigned long long)cl->messages, seconds, (double)cl->messages / seconds,
-           (double)cl->messages * cl->opt.size / seconds / 1e6, (unsigned long long)hist_percentile(50),
-           (unsigned long long)hist_percentile(99), (unsigned long long)cl->err.count);
+           (double)cl->messages * cl->opt.size / seconds / 1e6, hist_percentile_us(50), hist_percentile_us(99),
+           (unsigned long long)cl->err.count);
     fflush(stdout);
     if (cl->messages == 0 && cl->err.count == 0)
         fprintf(stderr, "error: no message was echoed\n");

@@ -74,43 +74,49 @@ uint32_t fnv1a(const uint8_t *p, uint32_t len)
     return fnv1a_more(2166136261u, p, len);
 }
 
-/* ------------------------------------------- latency histogram (in us) */
+/* ------------------------------------------- latency histogram (in ns) */
 
-/* Log-linear: exact below 64 us, then 32 buckets per power of two (~3%). */
-#define HIST_SUB_BITS 5
-#define HIST_BUCKETS (64 + 58 * 32)
+/*
+ * Log-linear over nanoseconds: exact below 128 ns, then 64 buckets per power
+ * of two, so a bucket is under 1.6 % of its value wide (0.4 us at a 25 us
+ * loopback round trip; whole microseconds were 4 % there, truncated).
+ */
+#define HIST_SUB_BITS 6
+#define HIST_SUB (1 << HIST_SUB_BITS)
+#define HIST_BUCKETS (2 * HIST_SUB + (64 - HIST_SUB_BITS - 1) * HIST_SUB)
 static uint64_t g_hist[HIST_BUCKETS];
 static uint64_t g_hist_count;
 
 static int hist_index(uint64_t v)
 {
     int msb = 0, e;
-    if (v < 64)
+    if (v < 2 * HIST_SUB)
         return (int)v;
     for (uint64_t x = v; x > 1; x >>= 1)
         msb++;
     e = msb - HIST_SUB_BITS;
-    return 64 + (e - 1) * 32 + (int)((v >> e) - 32);
+    return 2 * HIST_SUB + (e - 1) * HIST_SUB + (int)((v >> e) - HIST_SUB);
 }
 
-static uint64_t hist_value(int idx)
+/* The middle of bucket idx, in ns. */
+static double hist_value(int idx)
 {
     int e;
     uint64_t m;
-    if (idx < 64)
-        return (uint64_t)idx;
-    e = (idx - 64) / 32 + 1;
-    m = (uint64_t)((idx - 64) % 32 + 32);
-    return (m << e) + ((1ull << e) >> 1); /* middle of the bucket */
+    if (idx < 2 * HIST_SUB)
+        return (double)idx;
+    e = (idx - 2 * HIST_SUB) / HIST_SUB + 1;
+    m = (uint64_t)((idx - 2 * HIST_SUB) % HIST_SUB + HIST_SUB);
+    return (double)(m << e) + (double)(1ull << e) / 2.0;
 }
 
-void hist_add(uint64_t us)
+void hist_add_ns(uint64_t ns)
 {
-    g_hist[hist_index(us)]++;
+    g_hist[hist_index(ns)]++;
     g_hist_count++;
 }
 
-uint64_t hist_percentile(double p)
+double hist_percentile_us(double p)
 {
     uint64_t rank, seen = 0;
     if (!g_hist_count)
@@ -121,9 +127,9 @@ uint64_t hist_percentile(double p)
     for (int i = 0; i < HIST_BUCKETS; i++) {
         seen += g_hist[i];
         if (seen > rank)
-            return hist_value(i);
+            return hist_value(i) / 1000.0;
     }
-    return hist_value(HIST_BUCKETS - 1);
+    return hist_value(HIST_BUCKETS - 1) / 1000.0;
 }
 
 /* ---------------------------------------------------------- reporting */

@@ -369,7 +369,7 @@ static void on_datagram(uclient *cl, usock *s, const net_event *ev, uint64_t now
         cl->received++;
         cl->bytes += len;
         cl->last_echo_ns = now;
-        hist_add(now > sent ? (now - sent) / 1000 : 0);
+        hist_add_ns(now > sent ? now - sent : 0);
         if (cl->opt->rate <= 0)
             fill(cl, s, now);
         break;
@@ -483,12 +483,11 @@ static void print_progress(uclient *cl, uint64_t t, uint64_t t0, uint64_t *last_
     double dt = (double)(t - *last_t) / 1e9;
     fprintf(stderr,
             "progress: t=%.1fs sockets=%u sent=%llu received=%llu dgrams/s=%.0f lost=%llu late=%llu "
-            "corrupted=%llu send_full=%llu p50_us=%llu p99_us=%llu errors=%llu\n",
+            "corrupted=%llu send_full=%llu p50_us=%.1f p99_us=%.1f errors=%llu\n",
             (double)(t - t0) / 1e9, cl->open, (unsigned long long)cl->sent, (unsigned long long)cl->received,
             dt > 0 ? (double)(cl->received - *last_received) / dt : 0.0, (unsigned long long)cl->lost,
             (unsigned long long)cl->late, (unsigned long long)cl->corrupted, (unsigned long long)cl->send_full,
-            (unsigned long long)hist_percentile(50), (unsigned long long)hist_percentile(99),
-            (unsigned long long)cl->err.count);
+            hist_percentile_us(50), hist_percentile_us(99), (unsigned long long)cl->err.count);
     fflush(stderr);
     *last_t = t;
     *last_received = cl->received;
@@ -583,12 +582,12 @@ static void print_summary(const uclient *cl, double seconds, uint64_t errors)
             cl->sent ? 100.0 * (double)cl->received / (double)cl->sent : 0.0, (unsigned long long)cl->lost,
             (unsigned long long)cl->late, (unsigned long long)cl->corrupted, (unsigned long long)cl->send_full,
             (unsigned long long)cl->error_events);
-    printf("SUMMARY messages=%llu seconds=%.3f msgs_per_s=%.1f mb_per_s=%.3f p50_us=%llu p99_us=%llu errors=%llu "
+    printf("SUMMARY messages=%llu seconds=%.3f msgs_per_s=%.1f mb_per_s=%.3f p50_us=%.1f p99_us=%.1f errors=%llu "
            "sent=%llu received=%llu lost=%llu late=%llu corrupted=%llu send_full=%llu\n",
            (unsigned long long)cl->received, seconds, (double)cl->received / seconds, (double)cl->bytes / seconds / 1e6,
-           (unsigned long long)hist_percentile(50), (unsigned long long)hist_percentile(99), (unsigned long long)errors,
-           (unsigned long long)cl->sent, (unsigned long long)cl->received, (unsigned long long)cl->lost,
-           (unsigned long long)cl->late, (unsigned long long)cl->corrupted, (unsigned long long)cl->send_full);
+           hist_percentile_us(50), hist_percentile_us(99), (unsigned long long)errors, (unsigned long long)cl->sent,
+           (unsigned long long)cl->received, (unsigned long long)cl->lost, (unsigned long long)cl->late,
+           (unsigned long long)cl->corrupted, (unsigned long long)cl->send_full);
     fflush(stdout);
     if (cl->received == 0 && errors == 0)
         fprintf(stderr, "error: no datagram was echoed\n");

@@ -7,7 +7,7 @@ PACKAGES=(
   build-essential cmake pkg-config git
   liburing-dev libuv1-dev
   lua5.4 liblua5.4-dev lua-luv luarocks
-  python3 python3-cffi python3-pytest python3-uvloop python3-hypothesis
+  python3 python3-cffi python3-pytest python3-uvloop python3-hypothesis python3-matplotlib
   mono-mcs mono-runtime libmono-posix4.0-cil
   gcc-mingw-w64-x86-64 wine wine64
   clang libclang-rt-14-dev valgrind

@@ -77,7 +77,7 @@ def run_one(name, a, env):
         kv = dict(x.split("=") for x in summary[-1].split()[1:])
         msgs = int(kv["messages"])
         return {"cpu_us_per_msg": (cpu1 - cpu0) * 1e6 / msgs, "msgs_per_s": float(kv["msgs_per_s"]),
-                "p99_us": int(kv["p99_us"]), "cpu_s": cpu1 - cpu0, "messages": msgs}
+                "p99_us": float(kv["p99_us"]), "cpu_s": cpu1 - cpu0, "messages": msgs}
     finally:
         srv.send_signal(signal.SIGTERM)
         try:
