@@ -5,7 +5,7 @@
 #include "core.h"
 
 #define SEND_CHUNK (16 * 1024) /* the largest copy chunk (flow.h) */
-#define SEND_RING_MIN 8        /* segments a send queue's ring starts with */
+#define SEND_RING_MIN 4        /* segments a send queue's ring starts with */
 
 static void close_now(net_loop *loop, net_conn *c, int reason, int os_error, int abortive);
 static void flush(net_loop *loop, net_conn *c);
@@ -482,15 +482,29 @@ static void sent(net_loop *loop, net_conn *c, size_t n)
     net_slot_unlock(c->o.slot);
 }
 
+/* Where one send lists its segments. Most sends are one segment (the copy
+ * chunk), two where it moved on to a new chunk: those fit in the
+ * connection itself, so an idle or quiet connection holds no array. More
+ * (shared broadcast payloads beside their headers) take a NET_SEND_IOV_MAX
+ * array, made the first time and kept; without memory for it, fewer
+ * segments go at once. */
+static net_iov *send_iov(net_conn *c, uint32_t segments, uint32_t *max)
+{
+    if (segments > NET_IOV_INLINE && !c->iov)
+        c->iov = net__malloc(NET_SEND_IOV_MAX * sizeof *c->iov);
+    if (c->iov) {
+        *max = NET_SEND_IOV_MAX;
+        return c->iov;
+    }
+    *max = NET_IOV_INLINE;
+    return c->iov_inline;
+}
+
 static void flush(net_loop *loop, net_conn *c)
 {
     for (int round = 0; round < 64; round++) {
         if (c->sending || c->releasing || !c->attached)
             return;
-        if (!c->iov && !(c->iov = net__malloc(NET_SEND_IOV_MAX * sizeof *c->iov))) {
-            close_now(loop, c, NET_E_NOMEM, 0, 1);
-            return;
-        }
         /* A socket still in SYN_SENT can neither carry data nor take a
          * FIN: whatever was queued or asked for waits for net__connected. */
         if (c->connecting)
@@ -502,11 +516,13 @@ static void flush(net_loop *loop, net_conn *c)
             net_slot_unlock(c->o.slot);
             return;
         }
+        uint32_t max;
+        net_iov *iov = send_iov(c, c->sq.count, &max);
         int n = 0;
-        for (uint32_t i = 0; i < c->sq.count && n < NET_SEND_IOV_MAX; i++, n++) {
+        for (uint32_t i = 0; i < c->sq.count && (uint32_t)n < max; i++, n++) {
             const net_seg *s = seg_at(c, i);
-            c->iov[n].base = s->p;
-            c->iov[n].len = s->len;
+            iov[n].base = s->p;
+            iov[n].len = s->len;
         }
         c->sq.inflight = (uint32_t)n;
         int closing = c->state == CS_CLOSING, shut = c->shutdown_requested;
@@ -517,7 +533,7 @@ static void flush(net_loop *loop, net_conn *c)
         }
         c->sending = 1;
         int os_error = 0;
-        int rc = loop->e->bk->send(loop, c, c->iov, n, &os_error);
+        int rc = loop->e->bk->send(loop, c, iov, n, &os_error);
         if (rc == NET__PENDING)
             return;
         c->sending = 0;

@@ -28,6 +28,7 @@
 
 #define NET_MAX_ENGINES 255
 #define NET_SEND_IOV_MAX 64
+#define NET_IOV_INLINE 2
 #define NET_RX_BLOCK_SIZE (64 * 1024)
 #define NET_RX_MIN_WINDOW (16 * 1024)
 #define NET_TICK_MS 100
@@ -102,7 +103,8 @@ struct net_conn {
 
     /* ---- loop thread only ---- */
     net_frame_decoder dec;
-    net_iov *iov;   /* NET_SEND_IOV_MAX entries, allocated on first send: idle connections stay small */
+    net_iov iov_inline[NET_IOV_INLINE]; /* a send of few segments (see send_iov in conn.c) */
+    net_iov *iov;   /* NET_SEND_IOV_MAX entries, allocated for the first send of more: idle connections stay small */
     int attached;   /* the backend adopted the socket */
     int connecting; /* connect submitted, no outcome yet: nothing may be sent or shut down */
     int sending;    /* a send is outstanding */

@@ -10,7 +10,7 @@
 #include "backend.h"
 #include "block.h"
 
-#define NET_SEND_CHUNK_MIN 512 /* a send queue's first copy chunk */
+#define NET_SEND_CHUNK_MIN 128 /* a send queue's first copy chunk: what a quiet connection holds */
 
 struct net_engine_s;
 struct net_obj;

@@ -9,21 +9,31 @@ void net_queue_init(net_queue *q)
     memset(q, 0, sizeof *q);
 }
 
+/* The ring position i places after from: the capacity need not be a power
+ * of two (see grow), and i < cap, so one subtraction wraps it. */
+static uint32_t ring_at(const net_queue *q, uint32_t from, uint32_t i)
+{
+    uint32_t at = from + i;
+    return at >= q->cap ? at - q->cap : at;
+}
+
 void net_queue_free(net_queue *q)
 {
     for (uint32_t i = 0; i < q->count; i++)
-        net_block_unref(q->side[(q->head + i) & (q->cap - 1)].blk, 1);
+        net_block_unref(q->side[ring_at(q, q->head, i)].blk, 1);
     free(q->ev);
     free(q->side);
     memset(q, 0, sizeof *q);
 }
 
-/* Grows the ring to hold at least need events. */
+/* Grows the ring to hold at least need events, by half at a time: every
+ * connection keeps room for the events it must never lose here (about 300
+ * bytes), so at 100,000 connections doubling would leave tens of MB unused. */
 static int grow(net_queue *q, uint64_t need)
 {
     uint64_t cap = q->cap ? q->cap : 256;
     while (cap < need)
-        cap *= 2;
+        cap += cap / 2;
     if (cap > (1u << 31))
         return NET_E_NOMEM;
     net_event *ev = net__malloc((size_t)cap * sizeof *ev);
@@ -34,7 +44,7 @@ static int grow(net_queue *q, uint64_t need)
         return NET_E_NOMEM;
     }
     for (uint32_t i = 0; i < q->count; i++) {
-        uint32_t from = (q->head + i) & (q->cap - 1);
+        uint32_t from = ring_at(q, q->head, i);
         ev[i] = q->ev[from];
         side[i] = q->side[from];
     }
@@ -49,7 +59,7 @@ static int grow(net_queue *q, uint64_t need)
 
 static void put(net_queue *q, const net_event *ev, net_block *blk, void *obj, int reserved)
 {
-    uint32_t at = (q->head + q->count) & (q->cap - 1);
+    uint32_t at = ring_at(q, q->head, q->count);
     q->ev[at] = *ev;
     q->side[at].blk = blk;
     q->side[at].obj = obj;
@@ -101,7 +111,7 @@ uint32_t net_queue_take(net_queue *q, net_event *out, net_qside *side, uint32_t 
 {
     uint32_t n = q->count < max ? q->count : max;
     for (uint32_t i = 0; i < n; i++) {
-        uint32_t at = (q->head + i) & (q->cap - 1);
+        uint32_t at = ring_at(q, q->head, i);
         out[i] = q->ev[at];
         q->reserved += (uint32_t)q->side[at].reserved;
         if (side)
@@ -110,7 +120,7 @@ uint32_t net_queue_take(net_queue *q, net_event *out, net_qside *side, uint32_t 
             net_block_unref(q->side[at].blk, 1);
     }
     if (n) {
-        q->head = (q->head + n) & (q->cap - 1);
+        q->head = ring_at(q, q->head, n);
         q->count -= n;
     }
     return n;

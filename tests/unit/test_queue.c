@@ -79,8 +79,8 @@ static void fifo_random(void)
                 }
             }
         }
-        if ((q.cap & (q.cap - 1)) != 0)
-            CHECK(!"capacity not a power of two");
+        if (q.cap && q.cap < q.count + q.reserved)
+            CHECK(!"capacity below what the ring holds");
     }
     CHECK(max_cap >= 1024); /* it grew several times */
     CHECK(wrapped_growth);  /* and grew at least once while wrapped */
@@ -112,7 +112,7 @@ static void grow_while_wrapped(void)
     CHECK_EQ(q.head, 150);
     net_event e = ev_n(next++);
     REQUIRE(net_queue_push(&q, &e, NULL, NULL) == 0); /* grows with the ring wrapped */
-    CHECK_EQ(q.cap, 512);
+    CHECK_EQ(q.cap, 384);                             /* by half: not a power of two */
     CHECK_EQ(q.count, 257);
     uint32_t n;
     while ((n = net_queue_take(&q, out, NULL, 300)) > 0)
