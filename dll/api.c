@@ -12,6 +12,25 @@
 
 /* ---- sending ---- */
 
+/* Below this a payload is copied into the send queue: a copy of a few
+ * dozen bytes costs less than looking for the block it came from. */
+#define SEND_REF_MIN 256
+
+/* One message to a connection: a payload the last poll handed out (an echo,
+ * a forward) is referenced in its block rather than copied. */
+static int conn_send(net_engine_s *e, net_conn *c, const net_buf *bufs, uint32_t count)
+{
+    if (count == 1 && bufs[0].len >= SEND_REF_MIN && bufs[0].len <= UINT32_MAX) {
+        net_block *held = net__held_begin(e, bufs[0].data, bufs[0].len);
+        if (held) {
+            int rc = net__conn_queue(c, NULL, 0, held, bufs[0].data, (uint32_t)bufs[0].len);
+            net__held_end(e);
+            return rc;
+        }
+    }
+    return net__conn_queue(c, bufs, count, NULL, NULL, 0);
+}
+
 NET_API int net_sendv(net_handle h, const net_buf *bufs, uint32_t count)
 {
     net_locked l;
@@ -23,7 +42,7 @@ NET_API int net_sendv(net_handle h, const net_buf *bufs, uint32_t count)
     else if (net_handle_type(h) == NET__T_UDP)
         rc = net__udp_queue(l.slot->obj, NULL, bufs, count);
     else
-        rc = net__conn_queue(l.slot->obj, bufs, count, NULL, 0);
+        rc = conn_send(l.e, l.slot->obj, bufs, count);
     net__unlock_handle(&l);
     return rc;
 }
@@ -48,7 +67,7 @@ NET_API int net_broadcast(const net_handle *conns, uint32_t count, const void *d
         net_locked l;
         int rc = net__lock_handle(conns[i], CONN, &l);
         if (rc == 0) {
-            rc = net__conn_queue(l.slot->obj, NULL, 0, shared, len);
+            rc = net__conn_queue(l.slot->obj, NULL, 0, shared, shared->data, len);
             net__unlock_handle(&l);
         }
         if (rc == 0)

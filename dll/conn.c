@@ -183,27 +183,37 @@ static int queue_copy(net_conn *c, uint32_t hdr, uint32_t total, const net_buf *
     return 0;
 }
 
-/* A shared payload (net_broadcast) is referenced, never copied; only its
- * header goes into the chunk. Room for both segments is made first, so the
- * stream never carries a header without its message. */
-static int queue_shared(net_conn *c, uint32_t hdr, net_block *shared, uint32_t len)
+/* A payload in a block of its own is referenced, never copied: a shared
+ * one (net_broadcast), or one the last poll handed out (an echo, a
+ * forward). Where the block holds, right in front of the payload, the very
+ * header this message needs (the peer's own framing, echoed), header and
+ * payload go as one piece of the block, so an echo of a whole read becomes
+ * one piece again. Otherwise the header goes into the chunk. Room for both
+ * segments is made first, so the stream never carries a header without its
+ * message. */
+static int queue_ref(net_conn *c, uint32_t hdr, net_block *blk, const uint8_t *p, uint32_t len)
 {
     if (net_sendq_room(&c->sq, 2, sizeof(net_seg), SEND_RING_MIN) != 0)
         return NET_E_NOMEM;
     if (hdr) {
+        uint8_t h[NET_MAX_HEADER];
+        net_frame_put_header(&c->fcfg, len, h);
+        if ((size_t)(p - blk->data) >= hdr && memcmp(p - hdr, h, hdr) == 0)
+            return sq_push(c, p - hdr, hdr + len, blk);
         uint8_t *w = net_sendq_reserve(&c->sq, hdr, SEND_CHUNK);
         if (!w)
             return NET_E_NOMEM;
-        net_frame_put_header(&c->fcfg, len, w);
+        memcpy(w, h, hdr);
         sq_push(c, w, hdr, c->sq.chunk);
         c->sq.chunk->used += hdr;
     }
     if (len)
-        sq_push(c, shared->data, len, shared);
+        sq_push(c, p, len, blk);
     return 0;
 }
 
-int net__conn_queue(net_conn *c, const net_buf *bufs, uint32_t count, net_block *shared, uint32_t shared_len)
+int net__conn_queue(net_conn *c, const net_buf *bufs, uint32_t count, net_block *shared, const void *shared_at,
+                    uint32_t shared_len)
 {
     if ((c->state != CS_OPEN && c->state != CS_CONNECTING) || c->shutdown_requested)
         return NET_E_CLOSED;
@@ -219,7 +229,7 @@ int net__conn_queue(net_conn *c, const net_buf *bufs, uint32_t count, net_block 
     if ((rc = net_sendq_admit(&c->sq, need)) != 0)
         return rc;
     if (shared)
-        rc = queue_shared(c, hdr, shared, shared_len);
+        rc = queue_ref(c, hdr, shared, shared_at, shared_len);
     else
         rc = queue_copy(c, hdr, (uint32_t)total, bufs, count);
     if (rc)
@@ -369,11 +379,11 @@ static int emit_data(void *ctx, const uint8_t *msg, uint32_t len, net_block *own
 }
 
 /* Whether a read that is not in the loop's receive block is best copied
- * there whole: it fits a receive window, and it is not mostly the rest of a
+ * there whole: it fits a receive block, and it is not mostly the rest of a
  * long message, which the decoder copies into that message's own block. */
 static int adopt_read(const net_conn *c, size_t len)
 {
-    if (len > NET_RX_MIN_WINDOW)
+    if (len > NET_RX_BLOCK_SIZE)
         return 0;
     const net_frame_decoder *d = &c->dec;
     return !d->partial || d->partial_len - d->partial_have < len / 2;
@@ -407,9 +417,8 @@ void net__received(net_conn *c, const void *data, size_t len)
         /* The backend's own buffer (io_uring's provided buffers): one copy
          * of the whole read into the loop's receive block, and its messages
          * are handed out from there, rather than one copy per message. */
-        size_t cap;
-        uint8_t *w = net__recv_window(loop, &cap);
-        if (w && cap >= len) {
+        uint8_t *w = net__rx_room(loop, len);
+        if (w) {
             memcpy(w, data, len);
             data = w;
             in = loop->rx_blk;

@@ -274,6 +274,12 @@ void net__push_reserved(net_engine_s *e, const net_event *ev, void *obj);
 void net__wake_poller(net_engine_s *e);
 /* An object whose CLOSE event is handed out: nothing refers to it any more. */
 void net__free_closed(net_engine_s *e, net_obj *o);
+/* net_send's way around a copy: when the polling thread, between polls,
+ * sends bytes that lie in a block the last poll's payloads hold, that
+ * block, and the engine marked borrowed (no net_poll starts, so the block
+ * stays held) until net__held_end. NULL (nothing borrowed) otherwise. */
+net_block *net__held_begin(net_engine_s *e, const void *p, size_t len);
+void net__held_end(net_engine_s *e);
 /* Drops the references the last poll's payloads held. */
 void net__release_held(net_engine_s *e);
 /* Engine teardown: every event left goes, each CLOSE freeing its object. */
@@ -298,6 +304,10 @@ int net__loops_start(net_engine_s *e);
 void net__loops_stop(net_engine_s *e);
 void net__loops_close(net_engine_s *e);
 void net__loops_free(net_engine_s *e);
+/* Room for len bytes (at most NET_RX_BLOCK_SIZE) at the end of the loop's
+ * receive block, moving on to a fresh block when the current one has too
+ * little left; NULL when memory runs out. The caller advances used. */
+uint8_t *net__rx_room(net_loop *loop, size_t len);
 /* A copy of backend bytes the script may keep until its next poll, and the
  * block (one reference taken) that owns it; NULL when memory runs out. */
 const uint8_t *net__rx_keep(net_loop *loop, const void *data, size_t len, net_block **owner);
@@ -368,7 +378,10 @@ void net__conn_released(net_conn *c);
 void net__conn_free(net_engine_s *e, net_conn *c);
 /* Its SEND_HIGHWATER/DRAINED was polled: a crossing since can be reported. */
 void net__conn_water_polled(net_conn *c);
-int net__conn_queue(net_conn *c, const net_buf *bufs, uint32_t count, net_block *shared, uint32_t shared_len);
+/* Queues one message: the buffers copied, or shared_len bytes at shared_at
+ * in the block shared referenced (no copy). */
+int net__conn_queue(net_conn *c, const net_buf *bufs, uint32_t count, net_block *shared, const void *shared_at,
+                    uint32_t shared_len);
 void net__conn_schedule_locked(net_conn *c, uint32_t ops);
 
 /* udp.c */

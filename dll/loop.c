@@ -48,6 +48,23 @@ void *net__recv_window(net_loop *loop, size_t *cap)
     return b->data + b->used;
 }
 
+uint8_t *net__rx_room(net_loop *loop, size_t len)
+{
+    size_t cap;
+    uint8_t *w = net__recv_window(loop, &cap);
+    if (w && cap >= len)
+        return w;
+    if (len > NET_RX_BLOCK_SIZE)
+        return NULL;
+    /* The rest of the current block is too small: a fresh one. */
+    net_block *b = net_block_new(NET_RX_BLOCK_SIZE);
+    if (!b)
+        return NULL;
+    net_block_unref(loop->rx_blk, 1);
+    loop->rx_blk = b;
+    return b->data;
+}
+
 const uint8_t *net__rx_keep(net_loop *loop, const void *data, size_t len, net_block **owner)
 {
     size_t cap;

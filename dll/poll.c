@@ -207,6 +207,35 @@ static int polled(net_engine_s *e, const net_event *ev, void *obj)
     return 0;
 }
 
+/* e->polling: 0 idle, POLLING inside net_poll, BORROWED while net_send
+ * looks into the held blocks (net__held_begin). */
+enum { POLL_IDLE = 0, POLL_ACTIVE = 1, POLL_BORROWED = 2 };
+#define HELD_LOOKUP 8 /* held blocks net_send looks through, newest first */
+
+net_block *net__held_begin(net_engine_s *e, const void *p, size_t len)
+{
+    if (!net__on_poll_thread(e))
+        return NULL;
+    int expected = POLL_IDLE;
+    if (!atomic_compare_exchange_strong(&e->polling, &expected, POLL_BORROWED))
+        return NULL;
+    const uint8_t *q = p;
+    uint32_t from = e->nheld > HELD_LOOKUP ? e->nheld - HELD_LOOKUP : 0;
+    for (uint32_t i = e->nheld; i-- > from;) {
+        net_block *b = e->held[i].blk;
+        /* cap, not used: a loop thread may be appending to a receive block. */
+        if (q >= b->data && len <= b->cap && (size_t)(q - b->data) <= b->cap - len)
+            return b;
+    }
+    atomic_store(&e->polling, POLL_IDLE);
+    return NULL;
+}
+
+void net__held_end(net_engine_s *e)
+{
+    atomic_store(&e->polling, POLL_IDLE);
+}
+
 void net__release_held(net_engine_s *e)
 {
     for (uint32_t i = 0; i < e->nheld; i++)
@@ -374,11 +403,16 @@ NET_API int net_poll(net_engine eh, net_event *events, int max, int timeout_ms)
     if (!e)
         return NET_E_BADHANDLE;
     int rc = NET_E_INVAL;
-    int expected = 0;
     if (events && max > 0) {
-        if (atomic_compare_exchange_strong(&e->polling, &expected, 1)) {
+        int expected = POLL_IDLE;
+        /* A borrow (net__held_begin) lasts a few instructions: wait it out. */
+        while (!atomic_compare_exchange_strong(&e->polling, &expected, POLL_ACTIVE) && expected == POLL_BORROWED) {
+            expected = POLL_IDLE;
+            os_yield();
+        }
+        if (expected == POLL_IDLE) {
             rc = poll_events(e, events, max, timeout_ms);
-            atomic_store(&e->polling, 0);
+            atomic_store(&e->polling, POLL_IDLE);
         } else {
             rc = NET_E_BUSY;
         }

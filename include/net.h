@@ -267,7 +267,13 @@ typedef struct net_buf {
 
 /* Copies len bytes into the send queue as one message (the framing header
  * is added) and returns at once. NET_E_WOULDBLOCK past the send cap;
- * NET_E_MSGSIZE when it could never fit (see "Sizes" above). */
+ * NET_E_MSGSIZE when it could never fit (see "Sizes" above).
+ * Echoes and forwards cost no copy: sent by the polling thread before its
+ * next net_poll, a payload (256 bytes or more) of the last poll's events is
+ * referenced where the engine holds it, never to change, and goes out from
+ * there; an echo with the peer's own framing goes out as received. The
+ * caller sees no difference: the bytes at data when net_send was called
+ * are the bytes sent. */
 NET_API int net_send(net_handle conn, const void *data, uint32_t len);
 /* Gathers count buffers into one message. */
 NET_API int net_sendv(net_handle conn, const net_buf *bufs, uint32_t count);
