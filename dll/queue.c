@@ -37,7 +37,7 @@ static int grow(net_queue *q, uint64_t need)
     if (cap > (1u << 31))
         return NET_E_NOMEM;
     net_event *ev = net__malloc((size_t)cap * sizeof *ev);
-    net_qside *side = net__malloc((size_t)cap * sizeof *side);
+    net_qslot *side = net__malloc((size_t)cap * sizeof *side);
     if (!ev || !side) {
         free(ev);
         free(side);
@@ -62,8 +62,7 @@ static void put(net_queue *q, const net_event *ev, net_block *blk, void *obj, in
     uint32_t at = ring_at(q, q->head, q->count);
     q->ev[at] = *ev;
     q->side[at].blk = blk;
-    q->side[at].obj = obj;
-    q->side[at].reserved = reserved;
+    q->side[at].obj_reserved = (uintptr_t)obj | (uintptr_t)(reserved != 0);
     q->count++;
 }
 
@@ -113,11 +112,15 @@ uint32_t net_queue_take(net_queue *q, net_event *out, net_qside *side, uint32_t 
     for (uint32_t i = 0; i < n; i++) {
         uint32_t at = ring_at(q, q->head, i);
         out[i] = q->ev[at];
-        q->reserved += (uint32_t)q->side[at].reserved;
-        if (side)
-            side[i] = q->side[at];
-        else
+        uintptr_t obj_reserved = q->side[at].obj_reserved;
+        q->reserved += (uint32_t)(obj_reserved & 1);
+        if (side) {
+            side[i].blk = q->side[at].blk;
+            side[i].obj = (void *)(obj_reserved & ~(uintptr_t)1);
+            side[i].reserved = (int)(obj_reserved & 1);
+        } else {
             net_block_unref(q->side[at].blk, 1);
+        }
     }
     if (n) {
         q->head = ring_at(q, q->head, n);

@@ -21,9 +21,17 @@ typedef struct net_qside {
     int reserved;   /* pushed into a reservation, which returns when taken */
 } net_qside;
 
+/* How the ring keeps a net_qside: the object pointer with the reserved flag
+ * in its lowest bit (objects are aligned), 16 bytes rather than 24, since
+ * every connection keeps room for its reserved events in the ring. */
+typedef struct net_qslot {
+    net_block *blk;
+    uintptr_t obj_reserved;
+} net_qslot;
+
 typedef struct net_queue {
     net_event *ev;
-    net_qside *side;
+    net_qslot *side;
     uint32_t cap;
     uint32_t head;
     uint32_t count;

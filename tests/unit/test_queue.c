@@ -22,6 +22,12 @@ static net_event ev_n(uint64_t n)
     return e;
 }
 
+/* A stand-in object pointer: aligned, as the ring expects of real objects. */
+static void *obj_n(uint64_t n)
+{
+    return (void *)(uintptr_t)((n + 1) * 8);
+}
+
 static int refs(net_block *b)
 {
     return atomic_load(&b->refs);
@@ -49,7 +55,7 @@ static void fifo_random(void)
                 memcpy(b->data, &pushed, sizeof pushed);
             if (q.count == q.cap && q.head != 0)
                 wrapped_growth = 1;
-            REQUIRE(net_queue_push(&q, &e, b, (void *)(uintptr_t)(pushed + 1)) == 0);
+            REQUIRE(net_queue_push(&q, &e, b, obj_n(pushed)) == 0);
             pushed++;
         }
         if (q.cap > max_cap)
@@ -66,7 +72,7 @@ static void fifo_random(void)
                 UNIT_BAIL_IF_NOISY();
             }
             if (round & 1) {
-                CHECK(side[i].obj == (void *)(uintptr_t)(taken + 1));
+                CHECK(side[i].obj == obj_n(taken));
                 if (taken % 3) {
                     REQUIRE(side[i].blk);
                     uint64_t v;
@@ -190,7 +196,7 @@ static void reservations(void)
         } else if (r == 1 && held > in_use) {
             net_event e = ev_n(pushed++);
             uint32_t cap = q.cap;
-            net_queue_push_reserved(&q, &e, NULL, (void *)1);
+            net_queue_push_reserved(&q, &e, NULL, obj_n(1));
             CHECK_EQ(q.cap, cap); /* never grows: the room was there */
             in_use++;
         } else if (r == 2) {
@@ -204,7 +210,8 @@ static void reservations(void)
             for (uint32_t i = 0; i < n; i++) {
                 CHECK_EQ(out[i].user, taken);
                 taken++;
-                if (side[i].obj) /* a reserved event: its room goes back to its object */
+                CHECK_EQ(side[i].obj != NULL, side[i].reserved); /* only the reserved ones carry an object here */
+                if (side[i].reserved)                            /* its room goes back to its object */
                     in_use--;
             }
         }
@@ -229,7 +236,7 @@ static void push_many(void)
             ev[i] = ev_n(pushed + i);
             blk[i] = (i % 2) ? net_block_new(8) : NULL;
         }
-        REQUIRE(net_queue_push_many(&q, ev, blk, (void *)(uintptr_t)(round + 1), n) == 0);
+        REQUIRE(net_queue_push_many(&q, ev, blk, obj_n((uint64_t)round), n) == 0);
         pushed += n;
         CHECK(q.count + q.reserved <= q.cap); /* the reservations kept their room */
         CHECK_EQ(q.reserved, 5);
