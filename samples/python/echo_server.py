@@ -7,7 +7,8 @@
 
 Every DATA event goes straight back to its sender: one message per message
 when framed (send adds the same header the peer used), the chunk as it came
-when raw. Prints "listening on HOST:PORT backend=NAME io_threads=N
+when raw. The echoes of one poll are queued (Engine.queue_send) and sent
+with one call (Engine.flush). Prints "listening on HOST:PORT backend=NAME io_threads=N
 framing=NAME" once on stdout, a stats line every 2 s on stderr, and exits 0
 on SIGINT/SIGTERM or after --seconds.
 
@@ -109,9 +110,11 @@ def main(argv=None):
         start = prev_t = time.monotonic()
         prev = net.Stats(*([0] * len(net.Stats._fields)))
         next_stats = start + STATS_PERIOD_S
-        poll, send = eng.poll, net.send
+        # Echoes are queued and go to the library together, one call per
+        # poll (Engine.flush), instead of one net.send call each.
+        poll, queue_send, flush = eng.poll, eng.queue_send, eng.flush
         DATA, CLOSE = net.EV_DATA, net.EV_CLOSE
-        Closed, BadHandle = net.ClosedError, net.BadHandleError
+        gone = (net.ClosedError, net.BadHandleError)
 
         while not stop:
             t = time.monotonic()
@@ -124,19 +127,18 @@ def main(argv=None):
             # Events are NamedTuples; unpacking them is the quickest read.
             for kind, status, handle, _parent, _user, data, _n, _os_error, _addr in poll(wait_ms):
                 if kind == DATA:
-                    try:
-                        send(handle, data)
-                    except (Closed, BadHandle):
-                        pass  # the peer is already going away
-                    except net.NetError:
-                        # WouldBlock: the peer sends but does not read, its
-                        # echo backlog hit the send cap; nothing else to do
-                        # with such a peer. Anything else: the same.
-                        abort_quietly(handle)
+                    queue_send(handle, data)
                 elif kind == CLOSE and handle == listener:
                     sys.stderr.write("listener closed: %s\n" % (net.error_for(status),))
                     exit_code = 1
                     stop.append(0)
+            for conn, _data, error in flush():
+                # Closed / BadHandle: the peer is already going away.
+                # WouldBlock: the peer sends but does not read, its echo
+                # backlog hit the send cap; nothing else to do with such a
+                # peer. Anything else: the same.
+                if not isinstance(error, gone):
+                    abort_quietly(conn)
         print_stats(eng, prev, prev_t)
     return exit_code
 

@@ -1100,6 +1100,10 @@ def _destroy(handle: int) -> None:
     lib.net_engine_destroy(handle)
 
 
+# Sends in batches (net_send_batch): defined apart, used by Engine below.
+from ._batch import SendFailure, SendQueueError, queueable as _queueable, send_many  # noqa: E402
+
+
 class Engine:
     """An engine (``net_engine``): backend, I/O threads, handles, event queue.
 
@@ -1200,6 +1204,9 @@ class Engine:
         self._pool: List[bytearray] = []
         self._poll_lock = threading.Lock()
         self._wakeups = 0
+        # Sends queued by queue_send, in order, until flush (or the next poll).
+        self._queued_conns: List[int] = []
+        self._queued_datas: List[bytes] = []
         self._finalizer = weakref.finalize(self, _destroy, self._handle)
         self.io_threads = io_threads
         #: backend name: "epoll", "io_uring" or "iocp"
@@ -1250,6 +1257,8 @@ class Engine:
             self._release_views()
             self._finalizer.detach()
             self._handle = 0
+            # Queued sends go with the engine, like what its sockets had queued.
+            self._queued_conns, self._queued_datas = [], []
             rc = lib.net_engine_destroy(h)
         finally:
             lock.release()
@@ -1363,6 +1372,10 @@ class Engine:
         """
         if type(timeout_ms) is not int or not -1 <= timeout_ms <= _INT_MAX:
             timeout_ms = _poll_timeout(timeout_ms)
+        if self._queued_conns:
+            failures = self.flush()
+            if failures:
+                raise SendQueueError(failures)
         if not self._poll_lock.acquire(False):
             if self._closing:
                 raise self._closed("poll")
@@ -1495,6 +1508,40 @@ class Engine:
             else:
                 append(_other_event(t, st, h, par, us, ln, ose, addr))
         return k
+
+    # -- sends in batches
+
+    def queue_send(self, conn: int, data: BytesLike) -> None:
+        """Queue ``data`` for connection ``conn`` (as :func:`send` would
+        send it) and return at once: the queued sends go to the library
+        together, with one call, at :meth:`flush` or at the start of the
+        next :meth:`poll`. Several to one connection keep their order.
+
+        The payload is kept as it is now: ``bytes`` by reference, anything
+        else (a bytearray, a payload view of ``views=True``) copied. Errors
+        of a send (a closed connection, a full send queue...) come from
+        :meth:`flush`, or as :class:`SendQueueError` from :meth:`poll`;
+        a wrong argument type raises here. For the thread that polls:
+        other threads use :func:`send` or :func:`send_many`. Sends still
+        queued when the engine is closed are dropped with it.
+        """
+        if type(data) is not bytes or type(conn) is not int:
+            conn, data = _queueable(conn, data)
+        self._queued_conns.append(conn)
+        self._queued_datas.append(data)
+
+    def flush(self) -> List[SendFailure]:
+        """Send what :meth:`queue_send` queued, with one call
+        (:func:`send_many`), and return the sends that failed, one
+        :class:`SendFailure` (``conn``, ``data``, ``error``) each; an empty
+        list when all were queued. The queue is empty afterwards."""
+        conns, datas = self._queued_conns, self._queued_datas
+        if not conns:
+            return []
+        if not self._handle:
+            raise self._closed("flush")
+        self._queued_conns, self._queued_datas = [], []
+        return send_many(conns, datas)
 
     def wakeup(self) -> None:
         """Make a blocking :meth:`poll` return (possibly with no events). Any thread."""
@@ -1683,6 +1730,7 @@ class Engine:
 
     # -- the handle calls, as methods
     send = staticmethod(send)
+    send_many = staticmethod(send_many)
     sendv = staticmethod(sendv)
     broadcast = staticmethod(broadcast)
     abort = staticmethod(abort)
@@ -1721,9 +1769,9 @@ __all__ = [
     "AddressError", "TimedOutError", "ResetError", "RefusedError", "LimitError", "ProtocolError",
     "AbortedError", "AddressInUseError", "UnreachableError", "NotConnectedError", "error_for",
     # records
-    "Address", "Event", "Stats",
+    "Address", "Event", "Stats", "SendFailure", "SendQueueError",
     # functions
-    "version", "version_string", "strerror", "send", "sendv", "broadcast", "close", "abort",
+    "version", "version_string", "strerror", "send", "send_many", "sendv", "broadcast", "close", "abort",
     "shutdown", "set_user", "get_user", "set_option", "get_option", "local_addr", "peer_addr",
     "send_queued", "format_addr", "backend_available", "sendto", "udp_connect", "addr_parse",
     # engine

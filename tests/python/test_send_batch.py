@@ -1,0 +1,149 @@
+"""Sends in batches: net.send_many, Engine.queue_send / flush and the flush
+inside poll. Every item is sent as send() sends it, in order; a failing item
+fails alone and is reported (never dropped); wrong arguments raise naming
+the argument; an empty batch does nothing and a large one goes in one call."""
+
+import pytest
+
+import net
+from harness import pattern
+
+
+def _closing_and_stale(h, lst, cli_list):
+    """Two more server connections: one closed now (closing), one closed
+    and its CLOSE polled (stale)."""
+    addr = net.local_addr(lst)
+    out = []
+    for _ in range(2):
+        c = h.eng.connect(addr.host, addr.port, framing="u32be")
+        h.wait(net.EV_CONNECT, c)
+        out.append(h.wait(net.EV_ACCEPT, pred=lambda e: e.parent == lst).handle)
+        cli_list.append(c)
+    closing, stale = out
+    net.close(stale)
+    h.wait_close(stale)
+    net.close(closing)  # no poll until the batch: closing, not stale yet
+    return closing, stale
+
+
+def test_send_many_in_order_with_failures_in_the_middle(h):
+    lst, c1, s1 = h.pair("u32be", max_message=4096)
+    addr = net.local_addr(lst)
+    c2 = h.eng.connect(addr.host, addr.port, framing="u32be")
+    h.wait(net.EV_CONNECT, c2)
+    s2 = h.wait(net.EV_ACCEPT, pred=lambda e: e.parent == lst and e.handle != s1).handle
+    extra = []
+    closing, stale = _closing_and_stale(h, lst, extra)
+    msgs = [pattern(10 + i * 97, seed=i) for i in range(8)]
+    conns = [s1, s2, closing, s1, stale, 0, s2, s1, s1, 1 << 70, s2]
+    datas = [msgs[0], msgs[1], b"never", bytearray(msgs[2]), b"never", b"never",
+             memoryview(msgs[3]), b"x" * 4097, msgs[4], b"never", b""]
+    failures = net.send_many(conns, datas)
+    want = {2: net.ClosedError, 4: net.BadHandleError, 5: net.BadHandleError,
+            7: net.MessageSizeError, 9: net.BadHandleError}
+    assert [(f.conn, type(f.error)) for f in failures] == [(conns[i], want[i]) for i in sorted(want)]
+    assert [f.data for f in failures] == [datas[i] for i in sorted(want)]
+    assert all(isinstance(f.error, net.NetError) and f.error.context == "send" for f in failures)
+    assert h.recv_messages(c1, 3) == [msgs[0], msgs[2], msgs[4]]
+    assert h.recv_messages(c2, 3) == [msgs[1], msgs[3], b""]
+    h.expect_none(net.EV_DATA, c1, within=0.05)
+
+
+def test_send_many_empty_and_large(h):
+    _, cli, srv = h.pair("u16le")
+    assert net.send_many([], []) == []
+    assert h.eng.send_many((), ()) == []
+    n = 20000  # one call, twenty thousand items
+    msgs = [b"%06d" % i for i in range(n)]
+    assert net.send_many([srv] * n, msgs) == []
+    got = h.recv_messages(cli, n, timeout=30)
+    assert got == msgs
+
+
+@pytest.mark.parametrize("conns,datas,error,text", [
+    (None, [b"x"], TypeError, "send_many: conns must be a sequence of ints, not NoneType"),
+    ([1], None, TypeError, "send_many: datas must be a sequence of bytes-like"),
+    ([1, "2"], [b"x", b"y"], TypeError, "send_many: conns[1] must be an int, not str"),
+    ([1, 2], [b"x", "y"], TypeError, "send_many: datas[1] must be bytes-like"),
+    ([1, 2], [b"x"], net.InvalidArgumentError, "send_many: conns has 2 items, datas 1"),
+])
+def test_send_many_bad_arguments_named(conns, datas, error, text):
+    with pytest.raises(error) as ei:
+        net.send_many(conns, datas)
+    assert text in str(ei.value)
+
+
+def test_queue_send_flush(h):
+    _, cli, srv = h.pair("u16be")
+    msgs = [pattern(n, seed=n) for n in (1, 50, 3000, 0, 7)]
+    buf = bytearray(b"mutable")
+    for m in msgs:
+        h.eng.queue_send(srv, m)
+    h.eng.queue_send(srv, buf)
+    buf[:] = b"changed after queueing"  # the queued copy does not change
+    assert h.eng.flush() == []
+    assert h.eng.flush() == []  # nothing left
+    assert h.recv_messages(cli, len(msgs) + 1) == msgs + [b"mutable"]
+
+
+def test_flush_reports_each_failure(h):
+    _, cli, srv = h.pair("u16le")
+    h.eng.queue_send(srv, b"one")
+    h.eng.queue_send(0, b"to nobody")
+    h.eng.queue_send(srv, b"two")
+    failures = h.eng.flush()
+    assert len(failures) == 1
+    f = failures[0]
+    assert (f.conn, f.data, type(f.error)) == (0, b"to nobody", net.BadHandleError)
+    assert h.recv_messages(cli, 2) == [b"one", b"two"]
+
+
+def test_poll_flushes_first_and_raises_failures(h):
+    _, cli, srv = h.pair("u16le")
+    h.eng.queue_send(srv, b"before the poll")
+    h.pump(0)  # the flush inside poll sends it
+    assert h.recv_messages(cli, 1) == [b"before the poll"]
+    net.close(srv)
+    h.eng.queue_send(srv, b"late")
+    h.eng.queue_send(cli, b"fine")
+    with pytest.raises(net.SendQueueError) as ei:
+        h.eng.poll(0)
+    err = ei.value
+    assert isinstance(err, net.NetError) and err.code == net.Error.CLOSED
+    assert [(f.conn, f.data, type(f.error)) for f in err.failures] == [(srv, b"late", net.ClosedError)]
+    # the queue is empty; the other send went; polling goes on
+    assert h.eng.flush() == []
+    h.pump(0)
+
+
+def test_queue_send_views_are_copied(make_h):
+    h = make_h(views=True)
+    _, cli, srv = h.pair("u16le")
+    net.send(cli, b"echo me")
+    ev = h.eng.poll(1000)
+    while not any(e.type == net.EV_DATA for e in ev):
+        ev = h.eng.poll(1000)
+    data = next(e for e in ev if e.type == net.EV_DATA)
+    h.eng.queue_send(srv, data.data)  # a view released at the next poll
+    h.pump(0)
+    assert h.recv_messages(cli, 1) == [b"echo me"]
+
+
+def test_queue_send_bad_arguments_named(h):
+    with pytest.raises(TypeError, match="Engine.queue_send: conn must be an int, not str"):
+        h.eng.queue_send("1", b"x")
+    with pytest.raises(TypeError, match="Engine.queue_send: data must be bytes-like"):
+        h.eng.queue_send(1, "text")
+    assert h.eng.flush() == []  # nothing was queued by a refused call
+    # an int that is no handle is an item that fails, like any non-handle
+    h.eng.queue_send(-1, b"x")
+    assert [(f.conn, type(f.error)) for f in h.eng.flush()] == [(-1, net.BadHandleError)]
+
+
+def test_closed_engine_drops_the_queue(mode):
+    eng = net.Engine(mode.backend, mode.io_threads)
+    eng.queue_send(1, b"x")
+    eng.close()
+    assert eng.flush() == []
+    with pytest.raises(net.BadHandleError):
+        eng.poll(0)
