@@ -7,8 +7,8 @@
 
 Every DATA event goes straight back to its sender: one message per message
 when framed (send adds the same header the peer used), the chunk as it came
-when raw. The echoes of one poll are queued (Engine.queue_send) and sent
-with one call (Engine.flush). Prints "listening on HOST:PORT backend=NAME io_threads=N
+when raw. The DATA events of a poll come by column (Engine.poll_columns)
+and go back with one call (net.send_many). Prints "listening on HOST:PORT backend=NAME io_threads=N
 framing=NAME" once on stdout, a stats line every 2 s on stderr, and exits 0
 on SIGINT/SIGTERM or after --seconds.
 
@@ -110,10 +110,10 @@ def main(argv=None):
         start = prev_t = time.monotonic()
         prev = net.Stats(*([0] * len(net.Stats._fields)))
         next_stats = start + STATS_PERIOD_S
-        # Echoes are queued and go to the library together, one call per
-        # poll (Engine.flush), instead of one net.send call each.
-        poll, queue_send, flush = eng.poll, eng.queue_send, eng.flush
-        DATA, CLOSE = net.EV_DATA, net.EV_CLOSE
+        # The DATA events of a poll come by column and all their echoes go
+        # to the library with one call: no Python code runs per message.
+        poll_columns, send_many = eng.poll_columns, net.send_many
+        CLOSE = net.EV_CLOSE
         gone = (net.ClosedError, net.BadHandleError)
 
         while not stop:
@@ -124,15 +124,13 @@ def main(argv=None):
                 prev, prev_t = print_stats(eng, prev, prev_t)
                 next_stats = max(next_stats + STATS_PERIOD_S, t + 0.001)
             wait_ms = min(int((next_stats - t) * 1000) + 1, POLL_SLICE_MS)
-            # Events are NamedTuples; unpacking them is the quickest read.
-            for kind, status, handle, _parent, _user, data, _n, _os_error, _addr in poll(wait_ms):
-                if kind == DATA:
-                    queue_send(handle, data)
-                elif kind == CLOSE and handle == listener:
-                    sys.stderr.write("listener closed: %s\n" % (net.error_for(status),))
+            batch = poll_columns(wait_ms)
+            for ev in batch.others:  # ACCEPT, CLOSE...
+                if ev.type == CLOSE and ev.handle == listener:
+                    sys.stderr.write("listener closed: %s\n" % (net.error_for(ev.status),))
                     exit_code = 1
                     stop.append(0)
-            for conn, _data, error in flush():
+            for conn, _data, error in send_many(batch.handles, batch.datas):
                 # Closed / BadHandle: the peer is already going away.
                 # WouldBlock: the peer sends but does not read, its echo
                 # backlog hit the send cap; nothing else to do with such a

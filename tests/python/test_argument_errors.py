@@ -67,6 +67,7 @@ def _table(eng, udp):
         ("Engine", net.Engine, {"backend": ("auto", "int_or_name"), "io_threads": (0, "int"),
                                 "max_events": (16, "int"), "max_connections": (10, "opt_int")}),
         ("Engine.poll", eng.poll, {"timeout_ms": (0, "int")}),
+        ("Engine.poll_columns", eng.poll_columns, {"timeout_ms": (0, "int")}),
         ("Engine.post", eng.post, {"value": (1, "int")}),
         ("Engine.queue_send", eng.queue_send, {"conn": (udp, "int"), "data": (b"x", "bytes")}),
         ("Engine.listen", eng.listen, {"host": ("127.0.0.1", "host_or_none"),

@@ -3,6 +3,8 @@ inside poll. Every item is sent as send() sends it, in order; a failing item
 fails alone and is reported (never dropped); wrong arguments raise naming
 the argument; an empty batch does nothing and a large one goes in one call."""
 
+import time
+
 import pytest
 
 import net
@@ -147,3 +149,70 @@ def test_closed_engine_drops_the_queue(mode):
     assert eng.flush() == []
     with pytest.raises(net.BadHandleError):
         eng.poll(0)
+
+
+def _poll_columns_until(h, n, timeout_s=10.0):
+    """poll_columns until n DATA events came; returns (handles, datas, users, others)."""
+    handles, datas, users, others = [], [], [], []
+    end = time.monotonic() + timeout_s
+    while len(datas) < n:
+        assert time.monotonic() < end, (len(datas), others)
+        c = h.eng.poll_columns(20)
+        assert len(c.handles) == len(c.datas) == len(c.users)
+        assert all(type(d) is bytes for d in c.datas)
+        handles += c.handles
+        datas += c.datas
+        users += c.users
+        others += c.others
+    return handles, datas, users, others
+
+
+@pytest.mark.parametrize("views", [False, True], ids=["bytes", "views"])
+def test_poll_columns_echo(make_h, views):
+    h = make_h(views=views)
+    _, cli, srv = h.pair("u16le")
+    net.set_user(srv, 42)
+    msgs = [pattern(n, seed=n) for n in (1, 0, 700, 64, 3000)] * 20
+    for m in msgs:
+        net.send(cli, m)
+    handles, datas, users, others = _poll_columns_until(h, len(msgs))
+    # the client's CONNECT/ACCEPT came before; here only DATA
+    assert [e for e in others if e.type == net.EV_DATA] == []
+    assert list(handles) == [srv] * len(msgs) and list(users) == [42] * len(msgs)
+    assert datas == msgs
+    # handles go to send_many as they are: every echo comes back
+    assert net.send_many(h.eng.poll_columns(0).handles, []) == []
+    assert net.send_many(handles, datas) == []
+    got = []
+    while len(got) < len(msgs):
+        c = h.eng.poll_columns(20)
+        got += [d for hd, d in zip(c.handles, c.datas) if hd == cli]
+    assert got == msgs
+
+
+def test_poll_columns_other_events_in_order(h):
+    lst, addr = h.listen(framing="u32le")
+    cli = h.eng.connect(addr.host, addr.port, framing="u32le")
+    h.eng.post(5)
+    net.send(cli, b"first")
+    net.close(cli)
+    _, datas, _, others = _poll_columns_until(h, 1)
+    end = time.monotonic() + 10
+    kinds = [e.type for e in others]
+    while net.EV_CLOSE not in kinds or kinds.count(net.EV_CLOSE) < 2:
+        assert time.monotonic() < end, kinds
+        c = h.eng.poll_columns(20)
+        datas += c.datas
+        others += c.others
+        kinds = [e.type for e in others]
+    assert datas == [b"first"]
+    assert net.EV_DATA not in kinds
+    # ACCEPT/CONNECT and the USER come as Events, in order; both ends CLOSE
+    assert kinds.index(net.EV_CONNECT) < kinds.index(net.EV_CLOSE)
+    assert [e.user for e in others if e.type == net.EV_USER] == [5]
+    assert all(isinstance(e, net.Event) for e in others)
+
+
+def test_poll_columns_bad_timeout_named(h):
+    with pytest.raises(net.InvalidArgumentError, match="Engine.poll_columns: timeout_ms"):
+        h.eng.poll_columns(-2)

@@ -63,8 +63,11 @@ class SendQueueError(NetError):
 
 
 def _handles(conns: Sequence[Any]) -> Any:
-    """conns as array('Q'). An int that is no 64-bit value becomes 0, which
-    no handle is: its item fails with BADHANDLE like any other non-handle."""
+    """conns as array('Q') (as it is when it is one: Engine.poll_columns'
+    handles). An int that is no 64-bit value becomes 0, which no handle
+    is: its item fails with BADHANDLE like any other non-handle."""
+    if type(conns) is array and conns.typecode == "Q":
+        return conns
     try:
         return array("Q", conns)
     except OverflowError:
