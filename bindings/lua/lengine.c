@@ -319,9 +319,21 @@ static int l_engine_close(lua_State *L)
     return lnet_push_ok(L, destroy(e));
 }
 
+/* The engine the per-event functions (next, the events step, payload,
+ * forward) last checked, shared by them as an upvalue: while it lives, no
+ * other object can have its address, so finding it again at argument 1
+ * needs no metatable check. Its finalizer forgets it (upvalue 1 of __gc and
+ * __close) before its memory can be reused. */
+typedef struct engine_cache {
+    const lengine *last;
+} engine_cache;
+
 static int l_engine_gc(lua_State *L)
 {
     lengine *e = check_engine_object(L, 1);
+    engine_cache *cache = lua_touserdata(L, lua_upvalueindex(1));
+    if (cache && cache->last == e)
+        cache->last = NULL;
     destroy(e);
     free(e->ev);
     e->ev = NULL;
@@ -548,16 +560,22 @@ static int l_poll(lua_State *L)
     return 1;
 }
 
-/* The engine at argument 1, checked against the metatable held as upvalue 1
+/* The engine at argument 1: the one checked last (upvalue 2, see
+ * engine_cache), or checked against the metatable held as upvalue 1
  * (cheaper than luaL_checkudata's registry lookup, on the per-event path). */
 static lengine *iter_engine(lua_State *L)
 {
+    engine_cache *cache = lua_touserdata(L, lua_upvalueindex(2));
     lengine *e = lua_touserdata(L, 1);
+    if (e && e == cache->last && lua_type(L, 1) == LUA_TUSERDATA)
+        return e;
     if (lua_type(L, 1) == LUA_TUSERDATA && lua_getmetatable(L, 1)) {
         int same = lua_rawequal(L, -1, lua_upvalueindex(1));
         lua_pop(L, 1);
-        if (same)
+        if (same) {
+            cache->last = e;
             return e;
+        }
     }
     lnet_typeerror(L, 1, LNET_ENGINE_MT);
     return NULL;
@@ -789,26 +807,34 @@ static const luaL_Reg engine_methods[] = {{"close", l_engine_close}, {"backend",
 static const luaL_Reg engine_meta[] = {
     {"__gc", l_engine_gc}, {"__close", l_engine_gc}, {"__tostring", l_engine_tostring}, {NULL, NULL}};
 
+/* Pushes fn as a closure over the metatable at mt and the cache at cache:
+ * the per-event functions (see iter_engine). */
+static void push_per_event(lua_State *L, lua_CFunction fn, int mt, int cache)
+{
+    lua_pushvalue(L, mt);
+    lua_pushvalue(L, cache);
+    lua_pushcclosure(L, fn, 2);
+}
+
 void lnet_engine_open(lua_State *L)
 {
+    engine_cache *c = lua_newuserdatauv(L, sizeof *c, 0);
+    c->last = NULL;
+    int cache = lua_gettop(L);
     luaL_newmetatable(L, LNET_ENGINE_MT);
-    luaL_setfuncs(L, engine_meta, 0);
+    int mt = lua_gettop(L);
+    lua_pushvalue(L, cache); /* upvalue 1 of __gc and __close */
+    luaL_setfuncs(L, engine_meta, 1);
     luaL_newlib(L, engine_methods);
 
-    lua_pushvalue(L, -2); /* upvalue 1 of next: the metatable */
-    lua_pushcclosure(L, l_next, 1);
+    push_per_event(L, l_next, mt, cache);
     lua_setfield(L, -2, "next");
-
-    /* payload and forward: per event, checked like next */
-    lua_pushvalue(L, -2);
-    lua_pushcclosure(L, l_payload, 1);
+    push_per_event(L, l_payload, mt, cache);
     lua_setfield(L, -2, "payload");
-    lua_pushvalue(L, -2);
-    lua_pushcclosure(L, l_forward, 1);
+    push_per_event(L, l_forward, mt, cache);
     lua_setfield(L, -2, "forward");
 
-    lua_pushvalue(L, -2); /* the loop's step: upvalue 1 the metatable */
-    lua_pushcclosure(L, l_events_step, 1);
+    push_per_event(L, l_events_step, mt, cache); /* the loop's step */
     lnet_name_function(L, -1, "events");
     lua_pushvalue(L, -3); /* events: upvalue 1 the metatable, 2 the step */
     lua_insert(L, -2);
@@ -817,5 +843,5 @@ void lnet_engine_open(lua_State *L)
 
     lnet_name_functions(L, -1, "");
     lua_setfield(L, -2, "__index");
-    lua_pop(L, 1);
+    lua_pop(L, 2); /* the metatable, the cache */
 }

@@ -168,4 +168,34 @@ test("misuse_raises_naming_the_call", function()
   T.eq(tm > 0, true, "the timer was a handle")
 end)
 
+-- The per-event functions remember the engine they checked last: another
+-- userdata, a second engine and one made after a collected one are still
+-- told apart.
+test("engines_told_apart", function()
+  local e1, e2 = T.engine(), T.engine()
+  local function data_on(e)
+    local _, c, s = T.pair(e, {framing = "u16le"})
+    T.eq(net.send(c, "hi"), true, "send")
+    until_ref(e, function(t, h) return t == net.DATA and h == s end, "DATA")
+  end
+  data_on(e1)
+  T.eq(e1:payload(), "hi", "e1's payload")
+  T.raises("bad argument #1 to 'payload'", e1.payload, io.stdout)
+  T.raises("'payload'.*no DATA", e2.payload, e2) -- e2 handed nothing out
+  data_on(e2)
+  T.eq(e2:payload(), "hi", "e2's payload")
+  T.eq(e1:payload(), "hi", "e1's still")
+  local e3 = net.engine{io_threads = T.io_threads}
+  T.eq(e3:next(), nil, "nothing polled on e3") -- e3 is now the one remembered
+  e3 = nil
+  collectgarbage()
+  collectgarbage()
+  local e4 = assert(net.engine{io_threads = T.io_threads})
+  T.eq(e4:next(), nil, "a new engine is checked anew")
+  T.raises("bad argument #1 to 'forward'", e4.forward, io.stdout)
+  T.raises("'forward'.*no DATA", e4.forward, e4)
+  e4:close()
+  T.eq(e3, nil, "collected")
+end)
+
 return tests
