@@ -7,13 +7,16 @@ load of a shared machine does not disturb, for comparing code paths.
                     [--workloads 100x4x64,1000x1x64,10x32x512]
                     [--backend epoll] [--framing u16le] [--seconds 2]
 
-Each server runs under `valgrind --tool=callgrind` with --port 0. Once it
-printed its "listening on" line, its counters are zeroed (callgrind_control
--z), build/samples/dummy_client loads it for --seconds, then the counters
-are dumped (callgrind_control -d): the instructions executed meanwhile,
-divided by the messages the client saw echoed, is the figure. What the
-kernel does is not counted (callgrind sees user space only), so this
-measures the server's own code: library, binding, interpreter.
+Each server runs under `valgrind --tool=callgrind` with --port 0, loaded by
+build/samples/dummy_client for --seconds. Once the client reports its first
+second (its first "progress:" line, every connection open by then), the
+server's counters are zeroed (callgrind_control -z); when the client ends
+they are dumped (callgrind_control -d): the instructions executed in the
+steady state, divided by the messages echoed meanwhile (the client's total
+minus its count at that first progress line), is the figure. Connection
+set-up is left out. What the kernel does is not counted (callgrind sees
+user space only), so this measures the server's own code: library,
+binding, interpreter.
 
 perf stat -e instructions would count the kernel too, but needs hardware
 counters, which a virtual machine may not expose. Under valgrind the server
@@ -37,6 +40,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 LISTEN_RE = re.compile(r"^listening on (\[[^\]]+\]|[^\s:]+):(\d+)\s")
 SUMMARY_RE = re.compile(r"^SUMMARY (.*)$", re.M)
+PROGRESS_RE = re.compile(r"^progress: .* messages=(\d+)")
 TOTALS_RE = re.compile(r"^(?:summary|totals): (\d+)", re.M)
 START_TIMEOUT_S = 60
 
@@ -86,16 +90,30 @@ def run_one(name, workload, a, out_dir):
         m = LISTEN_RE.match(line)
         if not m:
             raise RuntimeError("%s did not start: %r" % (name, line))
-        control("-z", srv.pid)
         client = [a.client, "--host", m.group(1).strip("[]"), "--port", m.group(2), "--framing", a.framing,
                   "--connections", conns, "--depth", depth, "--size", size, "--seconds", str(a.seconds)]
-        r = subprocess.run(client, capture_output=True, text=True, timeout=a.seconds + 120)
+        cl = subprocess.Popen(client, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            before = None
+            for line in cl.stderr:
+                p = PROGRESS_RE.search(line)
+                if p:
+                    control("-z", srv.pid)
+                    before = int(p.group(1))
+                    break
+            out, err = cl.communicate(timeout=a.seconds + 120)
+        finally:
+            if cl.poll() is None:
+                cl.kill()
+                cl.wait()
         control("-d", srv.pid)
-        sm = SUMMARY_RE.search(r.stdout)
-        if r.returncode != 0 or not sm:
-            raise RuntimeError("client failed against %s (rc %d): %s %s"
-                               % (name, r.returncode, r.stdout[-300:], r.stderr[-300:]))
-        msgs = int(dict(kv.split("=", 1) for kv in sm.group(1).split())["messages"])
+        sm = SUMMARY_RE.search(out)
+        if cl.returncode != 0 or not sm or before is None:
+            raise RuntimeError("client failed against %s (rc %d, progress seen: %s): %s %s"
+                               % (name, cl.returncode, before is not None, out[-300:], err[-300:]))
+        msgs = int(dict(kv.split("=", 1) for kv in sm.group(1).split())["messages"]) - before
+        if msgs <= 0:
+            raise RuntimeError("%s echoed nothing after the first second" % name)
         return counted(out_dir) / msgs, msgs
     finally:
         srv.send_signal(signal.SIGTERM)
@@ -115,7 +133,7 @@ def main(argv=None):
     ap.add_argument("--workloads", default="100x4x64,1000x1x64,10x32x512")
     ap.add_argument("--backend", default="epoll")
     ap.add_argument("--framing", default="u16le")
-    ap.add_argument("--seconds", type=float, default=2.0)
+    ap.add_argument("--seconds", type=float, default=3.0, help="load time; the first second is not counted")
     ap.add_argument("--keep", metavar="DIR", help="keep the callgrind dumps here (for callgrind_annotate)")
     a = ap.parse_args(argv)
     a.build = os.path.abspath(a.build)
