@@ -1435,7 +1435,8 @@ class Engine:
         """:meth:`poll`, with the DATA events by column: returns
         :class:`Columns` (``handles``, ``datas``, ``users``: one entry per
         DATA event, in order, ``datas`` as ``bytes`` whatever ``views``
-        says; ``others``: every other event, in order, as :class:`Event`).
+        says; ``others``: every other event, in order, as :class:`Event`,
+        a DATAGRAM's payload as ``bytes`` too).
         No Python object is made per DATA event but its payload and list
         entries, so a server that handles messages in bulk pays no
         per-message bytecode: ``eng.send_many(c.handles, c.datas)`` echoes
