@@ -8,7 +8,8 @@
 Every DATA event goes straight back to its sender: one message per message
 when framed (send adds the same header the peer used), the chunk as it came
 when raw. The DATA events of a poll come by column (Engine.poll_columns)
-and go back with one call (net.send_many). Prints "listening on HOST:PORT backend=NAME io_threads=N
+and go back with one call (net.send_packed), no Python object made per
+message. Prints "listening on HOST:PORT backend=NAME io_threads=N
 framing=NAME" once on stdout, a stats line every 2 s on stderr, and exits 0
 on SIGINT/SIGTERM or after --seconds.
 
@@ -112,7 +113,7 @@ def main(argv=None):
         next_stats = start + STATS_PERIOD_S
         # The DATA events of a poll come by column and all their echoes go
         # to the library with one call: no Python code runs per message.
-        poll_columns, send_many = eng.poll_columns, net.send_many
+        poll_columns, send_packed = eng.poll_columns, net.send_packed
         CLOSE = net.EV_CLOSE
         gone = (net.ClosedError, net.BadHandleError)
 
@@ -130,7 +131,7 @@ def main(argv=None):
                     sys.stderr.write("listener closed: %s\n" % (net.error_for(ev.status),))
                     exit_code = 1
                     stop.append(0)
-            for conn, _data, error in send_many(batch.handles, batch.datas):
+            for conn, _data, error in send_packed(batch.handles, batch.lens, batch.payload):
                 # Closed / BadHandle: the peer is already going away.
                 # WouldBlock: the peer sends but does not read, its echo
                 # backlog hit the send cap; nothing else to do with such a

@@ -43,6 +43,8 @@ def _table(eng, udp):
         ("send", net.send, {"conn": (udp, "int"), "data": (b"x", "bytes")}),
         ("sendv", net.sendv, {"conn": (udp, "int"), "parts": ([b"x"], "parts")}),
         ("send_many", net.send_many, {"conns": ([udp], "handles"), "datas": ([b"x"], "parts")}),
+        ("send_packed", net.send_packed, {"conns": ([udp], "handles"), "lens": ([1], "handles"),
+                                          "payload": (b"x", "bytes")}),
         ("broadcast", net.broadcast, {"conns": ([udp], "handles"), "data": (b"x", "bytes")}),
         ("close", net.close, {"handle": (udp, "int")}),
         ("abort", net.abort, {"conn": (udp, "int")}),

@@ -4,6 +4,7 @@ fails alone and is reported (never dropped); wrong arguments raise naming
 the argument; an empty batch does nothing and a large one goes in one call."""
 
 import time
+from array import array
 
 import pytest
 
@@ -216,3 +217,60 @@ def test_poll_columns_other_events_in_order(h):
 def test_poll_columns_bad_timeout_named(h):
     with pytest.raises(net.InvalidArgumentError, match="Engine.poll_columns: timeout_ms"):
         h.eng.poll_columns(-2)
+
+
+def test_send_packed_pieces_and_failures(h):
+    lst, c1, s1 = h.pair("u16le", max_message=1000)
+    extra = []
+    addr = net.local_addr(lst)
+    c2 = h.eng.connect(addr.host, addr.port, framing="u16le")
+    h.wait(net.EV_CONNECT, c2)
+    s2 = h.wait(net.EV_ACCEPT, pred=lambda e: e.parent == lst and e.handle != s1).handle
+    net.close(s2)  # closing in the middle of the batch
+    pieces = [b"alpha", b"", b"x" * 1001, b"beta", b"gamma"]
+    conns = [s1, s1, s1, s2, s1]
+    payload = bytearray(b"".join(pieces))
+    lens = [len(p) for p in pieces] + [10]  # the last runs past the payload
+    conns.append(s1)
+    failures = net.send_packed(conns, lens, payload)
+    assert [(f.conn, f.data, type(f.error)) for f in failures] == [
+        (s1, b"x" * 1001, net.MessageSizeError), (s2, b"beta", net.ClosedError),
+        (s1, b"", net.InvalidArgumentError)]
+    assert h.recv_messages(c1, 3) == [b"alpha", b"", b"gamma"]
+    assert net.send_packed([], [], b"") == []
+    h.expect_none(net.EV_DATA, c1, within=0.05)
+    del extra
+
+
+@pytest.mark.parametrize("conns,lens,payload,error,text", [
+    ([1], [1, 2], b"abc", net.InvalidArgumentError, "send_packed: conns has 1 items, lens 2"),
+    ([1], [-1], b"abc", net.MessageSizeError, "send_packed: a length outside"),
+    ([1], [1], "abc", TypeError, "send_packed: payload must be bytes-like"),
+])
+def test_send_packed_bad_arguments(conns, lens, payload, error, text):
+    with pytest.raises(error) as ei:
+        net.send_packed(conns, lens, payload)
+    assert text in str(ei.value)
+
+
+def test_columns_payload_lens_and_datas_agree(h):
+    _, cli, srv = h.pair("u32be")
+    msgs = [pattern(n, seed=n) for n in (3, 0, 999, 70000, 1, 300000)] * 3
+    for m in msgs:
+        net.send(cli, m)
+    lens, payload, datas, handles = [], b"", [], []
+    end = time.monotonic() + 10
+    while len(lens) < len(msgs):
+        assert time.monotonic() < end
+        c = h.eng.poll_columns(20)
+        assert len(c) == len(c.handles) == len(c.lens) == len(c.users) == len(c.datas)
+        assert c.payload == b"".join(c.datas) and list(c.lens) == [len(d) for d in c.datas]
+        lens += c.lens
+        payload += c.payload
+        datas += c.datas
+        handles += c.handles
+        assert "DATA" in repr(c)
+    assert datas == msgs and payload == b"".join(msgs)
+    # the whole of it back with one call, pieces as they came
+    assert net.send_packed(array("Q", handles), array("I", lens), payload) == []
+    assert h.recv_messages(cli, len(msgs), timeout=20) == msgs

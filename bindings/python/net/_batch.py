@@ -21,6 +21,7 @@ flush inside :meth:`Engine.poll` that had failures raises
 from __future__ import annotations
 
 from array import array
+from itertools import accumulate
 from typing import Any, List, NamedTuple, Sequence, Tuple
 
 from ._arguments import argument_error
@@ -62,7 +63,7 @@ class SendQueueError(NetError):
         return (SendQueueError, (self.failures,))
 
 
-def _handles(conns: Sequence[Any]) -> Any:
+def _handles(conns: Sequence[Any], what: str) -> Any:
     """conns as array('Q') (as it is when it is one: Engine.poll_columns'
     handles). An int that is no 64-bit value becomes 0, which no handle
     is: its item fails with BADHANDLE like any other non-handle."""
@@ -75,7 +76,7 @@ def _handles(conns: Sequence[Any]) -> Any:
     except TypeError:
         for i, c in enumerate(conns):
             if isinstance(c, bool) or not isinstance(c, int):
-                raise TypeError("send_many: conns[%d] must be an int, not %s" % (i, type(c).__name__)) from None
+                raise TypeError("%s: conns[%d] must be an int, not %s" % (what, i, type(c).__name__)) from None
         raise
 
 
@@ -137,7 +138,7 @@ def send_many(conns: Sequence[int], datas: Sequence[BytesLike]) -> List[SendFail
                                    "connection" % (n, len(datas)))
     if not n:
         return []
-    handles = _handles(conns)
+    handles = _handles(conns, "send_many")
     payload = _joined(datas)
     lens = _lengths(datas, payload)
     results = array("i", [0]) * n
@@ -148,6 +149,49 @@ def send_many(conns: Sequence[int], datas: Sequence[BytesLike]) -> List[SendFail
     if rc < 0:  # pragma: no cover - arguments built above are always whole
         _fail(rc, "send_many")
     return [SendFailure(conns[i], datas[i], error_for(r, "send"))
+            for i, r in enumerate(results) if r]
+
+
+def send_packed(conns: Sequence[int], lens: Sequence[int], payload: BytesLike) -> List[SendFailure]:
+    """Send ``payload`` cut in consecutive pieces, ``lens[i]`` bytes to
+    ``conns[i]``, in order, with one call (``net_send_batch`` with the
+    payloads one after another): :func:`send_many` without a payload object
+    per message. ``Engine.poll_columns``' ``handles, lens, payload`` go in
+    as they are (an echo of the whole batch).
+
+    Returns the pieces that failed as :class:`SendFailure` (``data``: that
+    piece), ``[]`` when all were queued; a piece past the end of
+    ``payload`` fails with ``InvalidArgumentError``. Raises for arguments
+    wrong as a whole (a type, ``conns`` and ``lens`` of different lengths).
+    """
+    try:
+        n = len(conns)
+        m = len(lens)
+        buf = payload if type(payload) is bytes else _from_buffer(payload)
+        lens_c = lens if type(lens) is array and lens.typecode == "I" else array("I", lens)
+    except (TypeError, OverflowError) as e:
+        err = argument_error(send_packed, {"conns": conns, "lens": lens, "payload": payload})
+        if err is not None:
+            raise err from None
+        if isinstance(e, OverflowError):
+            raise _MessageSizeRange(Error.MSGSIZE, "send_packed: a length outside 0..2**32-1") from None
+        raise
+    handles = _handles(conns, "send_packed")
+    if m != n:
+        raise InvalidArgumentError(Error.INVAL, "send_packed: conns has %d items, lens %d: one length per "
+                                   "connection" % (n, m))
+    if not n:
+        return []
+    results = array("i", [0]) * n
+    rc = _send_batch(_from_buffer("net_handle[]", handles), _NULL, _from_buffer("uint32_t[]", lens_c), n,
+                     buf, len(buf), _from_buffer("int[]", results))
+    if rc == n:
+        return []
+    if rc < 0:  # pragma: no cover - arguments built above are always whole
+        _fail(rc, "send_packed")
+    whole = memoryview(payload).cast("B") if type(payload) is not bytes else payload
+    ends = list(accumulate(lens_c))
+    return [SendFailure(conns[i], bytes(whole[ends[i] - lens_c[i]:ends[i]]), error_for(r, "send"))
             for i, r in enumerate(results) if r]
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import struct
 import sys
 from array import array
-from itertools import repeat as _repeat
+from itertools import accumulate as _accumulate, repeat as _repeat
 from operator import add as _add
 import threading
 import time
@@ -453,16 +453,51 @@ class Event(NamedTuple):
         return " ".join(parts) + ")"
 
 
-class Columns(NamedTuple):
+class Columns:
     """What :meth:`Engine.poll_columns` returns: the DATA events of a
-    batch by column (``handles[i]``, ``datas[i]`` (``bytes``), ``users[i]``
-    are one event's, in order) and every other event, in order, in
-    ``others``. ``handles`` and ``users`` are ``array('Q')``: they index and
-    iterate as ints, and :func:`send_many` takes ``handles`` as it is."""
-    handles: Sequence[int]
-    datas: List[bytes]
-    users: Sequence[int]
-    others: List[Event]
+    batch by column, ``handles[i]``, ``lens[i]``, ``users[i]`` and
+    ``datas[i]`` being one event's, in order, and every other event, in
+    order, in ``others``.
+
+    ``handles`` and ``users`` are ``array('Q')``, ``lens`` ``array('I')``:
+    they index and iterate as ints. ``payload`` is every DATA payload, one
+    after another, as one ``bytes``; ``datas`` the same cut into one
+    ``bytes`` per event (made on first use). :func:`send_packed` takes
+    ``handles, lens, payload`` as they are: a batch goes back with no
+    Python object made per message."""
+
+    __slots__ = ("handles", "lens", "users", "others", "_parts", "_payload", "_datas")
+
+    def __init__(self) -> None:
+        self.handles: Any = array("Q")
+        self.lens: Any = array("I")
+        self.users: Any = array("Q")
+        self.others: List[Event] = []
+        self._parts: List[bytes] = []  # the payload, as polled: joined on first use
+        self._payload: Optional[bytes] = None
+        self._datas: Optional[List[bytes]] = None
+
+    @property
+    def payload(self) -> bytes:
+        if self._payload is None:
+            self._payload = b"".join(self._parts)
+            self._parts = []
+        return self._payload
+
+    @property
+    def datas(self) -> List[bytes]:
+        if self._datas is None:
+            whole = self.payload
+            ends = list(_accumulate(self.lens))
+            self._datas = list(map(whole.__getitem__, map(slice, [0] + ends[:-1], ends)))
+        return self._datas
+
+    def __len__(self) -> int:
+        """How many DATA events."""
+        return len(self.handles)
+
+    def __repr__(self) -> str:
+        return "Columns(%d DATA, %d bytes, %d others)" % (len(self.handles), sum(self.lens), len(self.others))
 
 
 _STATS_FIELDS = tuple(name for name, _ in ffi.typeof("net_stats").fields
@@ -1151,7 +1186,8 @@ def _queue_sender(conns_append: Any, datas_append: Any) -> Any:
 
 
 # Sends in batches (net_send_batch): defined apart, used by Engine below.
-from ._batch import SendFailure, SendQueueError, queueable as _queueable, send_many  # noqa: E402
+from ._batch import (SendFailure, SendQueueError, queueable as _queueable, send_many,  # noqa: E402
+                     send_packed)
 
 
 class Engine:
@@ -1449,7 +1485,7 @@ class Engine:
         DATA in the columns (its handle is stale by then: a send to it fails
         with ``BadHandleError``). Same arguments, waits and errors as
         :meth:`poll`."""
-        cols = Columns(array("Q"), [], array("Q"), [])
+        cols = Columns()
         cols.others.extend(self._poll_batch(timeout_ms, cols))
         return cols
 
@@ -1559,8 +1595,9 @@ class Engine:
                 self._record_bytes[:k * _RECORD_SIZE]):
             if t == _EV_DATA and cols is not None:
                 cols.handles.append(h)
-                cols.datas.append(payload[off:off + ln])
+                cols.lens.append(ln)
                 cols.users.append(us)
+                cols._parts.append(payload[off:off + ln])
             elif t == _EV_DATA:  # the hot path
                 append(new(Ev, (_DATA, st, h, 0, us, payload[off:off + ln], ln, ose, None)))
             elif t == _EV_DATAGRAM:
@@ -1591,10 +1628,10 @@ class Engine:
         end32, step32 = k * _U32_PER_RECORD, _U32_PER_RECORD
         end64, step64 = k * _U64_PER_RECORD, _U64_PER_RECORD
         u32, u64 = self._record_u32, self._record_u64
-        offsets = u32[_COL_OFFSET:end32:step32].tolist()
-        ends = map(_add, offsets, u32[_COL_LEN:end32:step32].tolist())
-        cols.datas.extend(map(payload.__getitem__, map(slice, offsets, ends)))
-        # Copied as raw 64-bit words: no int object per handle or user.
+        # All DATA: their payloads are the packed bytes [0, used), in order.
+        cols._parts.append(payload[0:self._used[0]])
+        # Copied as raw words: no int object per handle, length or user.
+        cols.lens.frombytes(u32[_COL_LEN:end32:step32].tobytes())
         cols.handles.frombytes(u64[_COL_HANDLE:end64:step64].tobytes())
         cols.users.frombytes(u64[_COL_USER:end64:step64].tobytes())
 
@@ -1863,6 +1900,7 @@ class Engine:
     # -- the handle calls, as methods
     send = staticmethod(send)
     send_many = staticmethod(send_many)
+    send_packed = staticmethod(send_packed)
     sendv = staticmethod(sendv)
     broadcast = staticmethod(broadcast)
     abort = staticmethod(abort)
@@ -1903,7 +1941,7 @@ __all__ = [
     # records
     "Address", "Event", "Columns", "Stats", "SendFailure", "SendQueueError",
     # functions
-    "version", "version_string", "strerror", "send", "send_many", "sendv", "broadcast", "close", "abort",
+    "version", "version_string", "strerror", "send", "send_many", "send_packed", "sendv", "broadcast", "close", "abort",
     "shutdown", "set_user", "get_user", "set_option", "get_option", "local_addr", "peer_addr",
     "send_queued", "format_addr", "backend_available", "sendto", "udp_connect", "addr_parse",
     # engine
