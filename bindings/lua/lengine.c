@@ -799,6 +799,61 @@ static int l_forward(lua_State *L)
     return lnet_push_ok(L, net_send(ev->handle, data, ev->len));
 }
 
+/* A failed item of e:forward_data, noted in memory taken before the first
+ * send, so that no allocation can fail between the sends and the report. */
+typedef struct forward_failure {
+    net_handle handle;
+    int code;
+} forward_failure;
+
+/* e:forward_data([h]) -> count [, failures]
+ * The bulk form of e:forward(): sends the payload of every DATA event of
+ * the current batch not handed out yet to its own connection (or to h), in
+ * order, and takes them out of the batch: e:next() and e:events() go on
+ * with the other events, in their order. count: the payloads queued;
+ * failures, only when some failed: {handle, code, handle, code, ...} in
+ * order (E_CLOSED, E_WOULDBLOCK... as net.send reports them). */
+static int l_forward_data(lua_State *L)
+{
+    lengine *e = iter_engine(L);
+    if (!e->id)
+        check_engine(L, 1); /* raises: closed */
+    int to_given = !lua_isnoneornil(L, 2);
+    net_handle to = to_given ? (net_handle)lnet_checkinteger(L, 2) : 0;
+    lua_settop(L, 2);
+    int left = e->n - e->next;
+    forward_failure *failed = left ? lua_newuserdatauv(L, (size_t)left * sizeof *failed, 0) : NULL;
+    int sent = 0, nfailed = 0, kept = e->next;
+    for (int i = e->next; i < e->n; i++) {
+        const net_event *ev = &e->ev[i];
+        if (ev->type != NET_EV_DATA) {
+            e->ev[kept++] = *ev; /* the others move up, in order */
+            continue;
+        }
+        net_handle h = to_given ? to : ev->handle;
+        int rc = ev->len && !ev->data ? NET_E_INVAL : net_send(h, ev->len ? ev->data : "", ev->len);
+        if (rc == 0) {
+            sent++;
+        } else {
+            failed[nfailed].handle = h;
+            failed[nfailed++].code = rc;
+        }
+    }
+    e->n = kept;
+    e->current = -1;
+    lua_pushinteger(L, sent);
+    if (!nfailed)
+        return 1;
+    lua_createtable(L, 2 * nfailed, 0);
+    for (int k = 0; k < nfailed; k++) {
+        lua_pushinteger(L, (lua_Integer)failed[k].handle);
+        lua_rawseti(L, -2, 2 * k + 1);
+        lua_pushinteger(L, failed[k].code);
+        lua_rawseti(L, -2, 2 * k + 2);
+    }
+    return 2;
+}
+
 static const luaL_Reg engine_methods[] = {{"close", l_engine_close}, {"backend", l_backend},     {"listen", l_listen},
                                           {"connect", l_connect},    {"udp_open", l_udp_open},   {"timer", l_timer},
                                           {"post", l_post},          {"wakeup", l_wakeup},       {"stats", l_stats},
@@ -833,6 +888,8 @@ void lnet_engine_open(lua_State *L)
     lua_setfield(L, -2, "payload");
     push_per_event(L, l_forward, mt, cache);
     lua_setfield(L, -2, "forward");
+    push_per_event(L, l_forward_data, mt, cache);
+    lua_setfield(L, -2, "forward_data");
 
     push_per_event(L, l_events_step, mt, cache); /* the loop's step */
     lnet_name_function(L, -1, "events");

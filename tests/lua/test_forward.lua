@@ -198,4 +198,102 @@ test("engines_told_apart", function()
   T.eq(e3, nil, "collected")
 end)
 
+-- A client engine and a server engine: n connections, accepted on se.
+local function pairs_across(ce, se, n)
+  local l = assert(se:listen("127.0.0.1", 0, {framing = "u16le"}))
+  local _, port = net.local_addr(l)
+  local cli, srv, connected = {}, {}, 0
+  for i = 1, n do cli[i] = assert(ce:connect("127.0.0.1", port, {framing = "u16le"})) end
+  T.until_many({{ce, function(t) if t == net.CONNECT then connected = connected + 1 end end},
+                {se, function(t, h) if t == net.ACCEPT then srv[#srv + 1] = h end
+                                    return #srv == n and connected == n end}}, 5000, "connections")
+  return cli, srv
+end
+
+-- Polls both engines (io_threads 0: each does its I/O only when polled)
+-- until done(st): se's batches go through se:forward_data(h), what else se
+-- hands out is checked (no DATA) and its USER values kept; ce's DATA
+-- payloads are collected as {handle, payload}, in order.
+local function run(ce, se, h, done)
+  local st = {sent = 0, failures = {}, users = {}, got = {}}
+  local deadline = os.time() + 10
+  while not done(st) do
+    T.ok(os.time() <= deadline, "done within 10 s", st.sent)
+    if se:poll(5, nil, true) > 0 then
+      local n, failed = se:forward_data(h)
+      st.sent = st.sent + n
+      for _, v in ipairs(failed or {}) do st.failures[#st.failures + 1] = v end
+      for t, _, a in se.next, se do
+        T.ok(t ~= net.DATA, "no DATA left after forward_data")
+        if t == net.USER then st.users[#st.users + 1] = a end
+      end
+    end
+    if ce:poll(5, nil, true) > 0 then
+      for t, ch in ce.next, ce do
+        if t == net.DATA then st.got[#st.got + 1] = {ch, ce:payload()} end
+      end
+    end
+  end
+  return st
+end
+
+-- forward_data: every DATA of a batch back in one call, byte-exact and in
+-- order per connection; the other events stay, in order.
+test("forward_data_echoes_a_batch", function()
+  local ce, se = T.engine(), T.engine()
+  local cli = pairs_across(ce, se, 2)
+  local sent_to = {[cli[1]] = {}, [cli[2]] = {}}
+  for i = 1, 40 do
+    local c = cli[i % 2 + 1]
+    local m = bytes(i * 11, i)
+    sent_to[c][#sent_to[c] + 1] = m
+    T.eq(net.send(c, m), true, "send")
+    if i % 10 == 0 then T.eq(se:post(i), true, "post") end
+  end
+  local st = run(ce, se, nil, function(st) return #st.got == 40 and #st.users == 4 end)
+  T.eq(st.sent, 40, "all forwarded")
+  T.eq(#st.failures, 0, "no failure")
+  for i = 1, 4 do T.eq(st.users[i], i * 10, "USER " .. i .. " in order") end
+  local seen = {[cli[1]] = 0, [cli[2]] = 0}
+  for _, g in ipairs(st.got) do
+    seen[g[1]] = seen[g[1]] + 1
+    T.eq(g[2], sent_to[g[1]][seen[g[1]]], "echo " .. seen[g[1]] .. " in order, byte-exact")
+  end
+end)
+
+-- To another connection; to a closed one: one failure per payload, none
+-- lost; bad arguments named; an empty batch; a closed engine.
+test("forward_data_target_and_failures", function()
+  local ce, se = T.engine(), T.engine()
+  local cli, srv = pairs_across(ce, se, 2)
+  local peer_of_srv2
+  -- whose peer srv[2] is: send from srv[2] and see which client gets it
+  T.eq(net.send(srv[2], "who"), true, "send")
+  local st = run(ce, se, nil, function(st) return #st.got == 1 end)
+  peer_of_srv2 = st.got[1][1]
+  local from = peer_of_srv2 == cli[1] and cli[2] or cli[1]
+  T.eq(net.send(from, "one"), true, "send")
+  T.eq(net.send(from, "two"), true, "send")
+  st = run(ce, se, srv[2], function(st) return #st.got == 2 end)
+  T.eq(st.sent, 2, "both forwarded to srv[2]")
+  T.eq(st.got[1][1], peer_of_srv2, "to srv[2]'s peer")
+  T.eq(st.got[1][2] .. st.got[2][2], "onetwo", "in order")
+  -- the target closed: each payload fails (E_CLOSED, or E_BADHANDLE once
+  -- its CLOSE was polled), in order, none lost
+  T.eq(net.close(srv[2]), true, "close the target")
+  T.eq(net.send(from, "three"), true, "send")
+  T.eq(net.send(from, "four"), true, "send")
+  st = run(ce, se, srv[2], function(st) return #st.failures == 4 end)
+  T.eq(st.sent, 0, "nothing forwarded")
+  for i = 1, 3, 2 do
+    T.eq(st.failures[i], srv[2], "the target named")
+    local code = st.failures[i + 1]
+    T.ok(code == net.E_CLOSED or code == net.E_BADHANDLE, "closed or stale", code)
+  end
+  T.raises("bad argument #1 to 'forward_data'", function() return se:forward_data("x") end)
+  T.eq(se:forward_data(), 0, "an empty batch forwards nothing")
+  se:close()
+  T.raises("engine is closed", se.forward_data, se)
+end)
+
 return tests
