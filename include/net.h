@@ -437,6 +437,28 @@ NET_API int net_events_pack(const net_event *events, int count, net_packed_event
  * other than NET_AF_INET/INET6, size too small for the text and its NUL). */
 NET_API int net_addr_host(const net_addr *addr, char *buf, size_t size);
 
+/* ---- batched sends: many net_send calls in one ----
+ * For bindings that pay for every call through an FFI (Python's cffi):
+ * net_send_batch queues count messages with one call, from flat arrays and
+ * one payload buffer a binding builds cheaply (Python: array('Q') of
+ * handles, array('I') of lengths, one bytes object).
+ *
+ * Item i is bytes [offsets[i], offsets[i] + lens[i]) of payload[0..size),
+ * sent to conns[i] exactly as net_send(conns[i], that, lens[i]) sends it:
+ * copied, framing header added, returns at once, same rules and codes.
+ * offsets NULL: the payloads follow one another without gaps, the first at
+ * offset 0 (the layout of net_events_pack's payload buffer). Items go in
+ * order, so several for one connection arrive in order; one failing stops
+ * nothing: results[i] receives item i's outcome, 0 or what net_send
+ * returned (NET_E_BADHANDLE, NET_E_CLOSED, NET_E_WOULDBLOCK...), or
+ * NET_E_INVAL when its bytes are not all inside payload[0..size).
+ * Returns how many items were queued (count when all were), or NET_E_INVAL
+ * before sending anything for count > INT_MAX, NULL conns, lens or results
+ * with count > 0, or a NULL payload with size > 0. Any thread, like
+ * net_send. */
+NET_API int net_send_batch(const net_handle *conns, const uint32_t *offsets, const uint32_t *lens, uint32_t count,
+                           const void *payload, size_t size, int *results);
+
 #ifdef __cplusplus
 }
 #endif

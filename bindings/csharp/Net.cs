@@ -340,6 +340,11 @@ namespace Net
         [DllImport(Lib, CallingConvention = CC)] public static extern int net_sendv(ulong conn, [In] NetBuf[] bufs, uint count);
         [DllImport(Lib, CallingConvention = CC)]
         public static extern int net_broadcast([In] ulong[] conns, uint count, byte[] data, uint len, [Out] int[] results);
+        /// <summary>net_send_batch: declared for completeness (a P/Invoke call is cheap, so the wrapper sends
+        /// one by one); offsets may be null (payloads one after another).</summary>
+        [DllImport(Lib, CallingConvention = CC)]
+        public static extern int net_send_batch([In] ulong[] conns, [In] uint[] offsets, [In] uint[] lens, uint count,
+                                                byte[] payload, UIntPtr size, [Out] int[] results);
 
         [DllImport(Lib, CallingConvention = CC)] public static extern int net_close(ulong handle);
         [DllImport(Lib, CallingConvention = CC)] public static extern int net_abort(ulong conn);

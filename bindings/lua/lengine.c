@@ -27,6 +27,13 @@
  * A payload becomes a Lua string only when its event is handed out. Events
  * are never lost: while some of a batch are unread, e:poll() returns how
  * many are left instead of polling (net_poll would recycle their payloads).
+ *
+ * By reference (e:events(t, max, true), e:poll(t, max, true)): a DATA or
+ * DATAGRAM event hands out its payload's length instead of a string, and
+ * the payload stays in the engine's memory until the next poll: e:payload()
+ * makes it a string when the script needs one, e:forward([h]) sends it on
+ * without one (see l_forward). A script that only forwards or echoes makes
+ * no Lua string per message.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -45,9 +52,11 @@
 typedef struct lengine {
     net_engine id; /* 0 once destroyed */
     net_event *ev;
-    int cap;  /* entries in ev */
-    int n;    /* events in the current batch */
-    int next; /* next one to hand out */
+    int cap;     /* entries in ev */
+    int n;       /* events in the current batch */
+    int next;    /* next one to hand out */
+    int current; /* the last one handed out, -1 when none (payload, forward) */
+    int by_ref;  /* DATA and DATAGRAM hand out the payload's length, not a string */
     /* The running e:events() loop: when it ends (-1: never) and its batch. */
     int64_t loop_deadline_ms;
     int loop_max;
@@ -278,6 +287,7 @@ int lnet_engine_new(lua_State *L)
     read_opt_fields(L, 1, config_field, &cfg);
     lengine *e = lua_newuserdatauv(L, sizeof *e, 0);
     memset(e, 0, sizeof *e);
+    e->current = -1;
     luaL_setmetatable(L, LNET_ENGINE_MT);
     e->ev = malloc(DEFAULT_BATCH * sizeof *e->ev);
     if (!e->ev)
@@ -309,9 +319,21 @@ static int l_engine_close(lua_State *L)
     return lnet_push_ok(L, destroy(e));
 }
 
+/* The engine the per-event functions (next, the events step, payload,
+ * forward) last checked, shared by them as an upvalue: while it lives, no
+ * other object can have its address, so finding it again at argument 1
+ * needs no metatable check. Its finalizer forgets it (upvalue 1 of __gc and
+ * __close) before its memory can be reused. */
+typedef struct engine_cache {
+    const lengine *last;
+} engine_cache;
+
 static int l_engine_gc(lua_State *L)
 {
     lengine *e = check_engine_object(L, 1);
+    engine_cache *cache = lua_touserdata(L, lua_upvalueindex(1));
+    if (cache && cache->last == e)
+        cache->last = NULL;
     destroy(e);
     free(e->ev);
     e->ev = NULL;
@@ -482,6 +504,7 @@ static int fill(lua_State *L, lengine *e, int timeout_ms, int max)
     if (e->next < e->n)
         return e->n - e->next;
     e->n = e->next = 0;
+    e->current = -1; /* its payload is about to be recycled */
     if (max > e->cap) {
         net_event *ev = realloc(e->ev, (size_t)max * sizeof *ev);
         if (!ev)
@@ -494,6 +517,15 @@ static int fill(lua_State *L, lengine *e, int timeout_ms, int max)
         return n;
     e->n = n;
     return n;
+}
+
+/* The optional by_ref flag at argument arg: a boolean, or nil for false.
+ * It holds for the events handed out from then on. */
+static void check_by_ref(lua_State *L, lengine *e, int arg)
+{
+    if (!lua_isnoneornil(L, arg) && !lua_isboolean(L, arg))
+        lnet_typeerror(L, arg, "boolean");
+    e->by_ref = lua_toboolean(L, arg);
 }
 
 /* The optional timeout_ms and max at arguments arg and arg + 1: -1 waits
@@ -511,14 +543,16 @@ static void check_poll_args(lua_State *L, int arg, int *timeout_ms, int *max)
     *max = (int)m;
 }
 
-/* e:poll([timeout_ms [, max]]) -> count | nil, message, code
+/* e:poll([timeout_ms [, max [, by_ref]]]) -> count | nil, message, code
  * timeout_ms: -1 (the default) waits until something happens, 0 not at all;
- * 0 events also when a signal cut the wait short (see poll_sliced). */
+ * 0 events also when a signal cut the wait short (see poll_sliced). by_ref:
+ * e:next() hands out payload lengths (see the top of this file). */
 static int l_poll(lua_State *L)
 {
     lengine *e = check_engine(L, 1);
     int timeout_ms, max;
     check_poll_args(L, 2, &timeout_ms, &max);
+    check_by_ref(L, e, 4);
     int n = fill(L, e, timeout_ms, max);
     if (n < 0)
         return lnet_fail(L, n);
@@ -526,16 +560,22 @@ static int l_poll(lua_State *L)
     return 1;
 }
 
-/* The engine at argument 1, checked against the metatable held as upvalue 1
+/* The engine at argument 1: the one checked last (upvalue 2, see
+ * engine_cache), or checked against the metatable held as upvalue 1
  * (cheaper than luaL_checkudata's registry lookup, on the per-event path). */
 static lengine *iter_engine(lua_State *L)
 {
+    engine_cache *cache = lua_touserdata(L, lua_upvalueindex(2));
     lengine *e = lua_touserdata(L, 1);
+    if (e && e == cache->last && lua_type(L, 1) == LUA_TUSERDATA)
+        return e;
     if (lua_type(L, 1) == LUA_TUSERDATA && lua_getmetatable(L, 1)) {
         int same = lua_rawequal(L, -1, lua_upvalueindex(1));
         lua_pop(L, 1);
-        if (same)
+        if (same) {
+            cache->last = e;
             return e;
+        }
     }
     lnet_typeerror(L, 1, LNET_ENGINE_MT);
     return NULL;
@@ -546,16 +586,23 @@ static lengine *iter_engine(lua_State *L)
  * event reads in one place. */
 static int push_event(lua_State *L, lengine *e)
 {
+    e->current = e->next;
     const net_event *ev = &e->ev[e->next++];
     lua_pushinteger(L, ev->type);
     lua_pushinteger(L, (lua_Integer)ev->handle);
     switch (ev->type) {
     case NET_EV_DATA:
-        lua_pushlstring(L, (const char *)ev->data, ev->len);
+        if (e->by_ref)
+            lua_pushinteger(L, ev->len);
+        else
+            lua_pushlstring(L, (const char *)ev->data, ev->len);
         lua_pushinteger(L, (lua_Integer)ev->user);
         return 4;
     case NET_EV_DATAGRAM:
-        lua_pushlstring(L, (const char *)ev->data, ev->len);
+        if (e->by_ref)
+            lua_pushinteger(L, ev->len);
+        else
+            lua_pushlstring(L, (const char *)ev->data, ev->len);
         lua_pushinteger(L, (lua_Integer)ev->user);
         lnet_push_addr(L, &ev->addr);
         return 5;
@@ -636,16 +683,18 @@ static int l_events_step(lua_State *L)
     return push_event(L, e);
 }
 
-/* for type, handle, arg, user, extra in e:events([timeout_ms [, max]]) do
+/* for type, handle, arg, user, extra in e:events([timeout_ms [, max [, by_ref]]]) do
  * Every event that comes within timeout_ms (-1, the default: no end; 0:
  * what is ready now), batch after batch of at most max. Polls once here
  * (see e:poll), so a loop with timeout 0 hands out one batch; raises if
- * polling fails, since a for loop has no place for nil, message. */
+ * polling fails, since a for loop has no place for nil, message. by_ref:
+ * payload lengths instead of strings (see the top of this file). */
 static int l_events(lua_State *L)
 {
     lengine *e = check_engine(L, 1);
     int timeout_ms, max;
     check_poll_args(L, 2, &timeout_ms, &max);
+    check_by_ref(L, e, 4);
     e->loop_deadline_ms = timeout_ms < 0 ? -1 : lnet_now_ms() + timeout_ms;
     e->loop_max = max;
     int n = fill(L, e, timeout_ms, max);
@@ -699,8 +748,110 @@ static int l_poll_into(lua_State *L)
         lua_pushinteger(L, (lua_Integer)ev->user);
         lua_rawseti(L, 5, i);
     }
+    e->current = -1; /* a whole batch at once: no one event is the current one */
     lua_pushinteger(L, n);
     return 1;
+}
+
+/* ---- payloads by reference ---- */
+
+/* The DATA or DATAGRAM event handed out last, its payload still valid (no
+ * poll since); raises, naming the calling method, otherwise. */
+static const net_event *current_payload_event(lua_State *L, lengine *e)
+{
+    if (!e->id)
+        check_engine(L, 1); /* raises: closed */
+    const net_event *ev = e->current >= 0 ? &e->ev[e->current] : NULL;
+    if (!ev || (ev->type != NET_EV_DATA && ev->type != NET_EV_DATAGRAM)) {
+        int is_method;
+        const char *name = lnet_function_name(L, &is_method);
+        luaL_error(L, "'%s': the last event handed out is no DATA or DATAGRAM (or a poll came since)", name);
+    }
+    return ev;
+}
+
+/* e:payload() -> string: the payload of the DATA or DATAGRAM event handed
+ * out last, for a script that reads events by reference. */
+static int l_payload(lua_State *L)
+{
+    const net_event *ev = current_payload_event(L, iter_engine(L));
+    lua_pushlstring(L, (const char *)ev->data, ev->len);
+    return 1;
+}
+
+/* e:forward([h]) -> true | nil, message, code
+ * Sends the payload of the DATA or DATAGRAM event handed out last to h,
+ * as net.send(h, payload) would, without making it a Lua string: h
+ * defaults to the event's own handle, which echoes a DATA to its
+ * connection and answers a DATAGRAM to its sender (net_sendto). Failures
+ * are net.send's (E_CLOSED, E_WOULDBLOCK...), at once. */
+static int l_forward(lua_State *L)
+{
+    lengine *e = iter_engine(L);
+    const net_event *ev = current_payload_event(L, e);
+    if (ev->len > 0 && !ev->data)
+        return lnet_fail(L, NET_E_INVAL);
+    const void *data = ev->len ? ev->data : "";
+    if (!lua_isnoneornil(L, 2))
+        return lnet_push_ok(L, net_send((net_handle)lnet_checkinteger(L, 2), data, ev->len));
+    if (ev->type == NET_EV_DATAGRAM)
+        return lnet_push_ok(L, net_sendto(ev->handle, &ev->addr, data, ev->len));
+    return lnet_push_ok(L, net_send(ev->handle, data, ev->len));
+}
+
+/* A failed item of e:forward_data, noted in memory taken before the first
+ * send, so that no allocation can fail between the sends and the report. */
+typedef struct forward_failure {
+    net_handle handle;
+    int code;
+} forward_failure;
+
+/* e:forward_data([h]) -> count [, failures]
+ * The bulk form of e:forward(): sends the payload of every DATA event of
+ * the current batch not handed out yet to its own connection (or to h), in
+ * order, and takes them out of the batch: e:next() and e:events() go on
+ * with the other events, in their order. count: the payloads queued;
+ * failures, only when some failed: {handle, code, handle, code, ...} in
+ * order (E_CLOSED, E_WOULDBLOCK... as net.send reports them). */
+static int l_forward_data(lua_State *L)
+{
+    lengine *e = iter_engine(L);
+    if (!e->id)
+        check_engine(L, 1); /* raises: closed */
+    int to_given = !lua_isnoneornil(L, 2);
+    net_handle to = to_given ? (net_handle)lnet_checkinteger(L, 2) : 0;
+    lua_settop(L, 2);
+    int left = e->n - e->next;
+    forward_failure *failed = left ? lua_newuserdatauv(L, (size_t)left * sizeof *failed, 0) : NULL;
+    int sent = 0, nfailed = 0, kept = e->next;
+    for (int i = e->next; i < e->n; i++) {
+        const net_event *ev = &e->ev[i];
+        if (ev->type != NET_EV_DATA) {
+            e->ev[kept++] = *ev; /* the others move up, in order */
+            continue;
+        }
+        net_handle h = to_given ? to : ev->handle;
+        int rc = ev->len && !ev->data ? NET_E_INVAL : net_send(h, ev->len ? ev->data : "", ev->len);
+        if (rc == 0) {
+            sent++;
+        } else {
+            failed[nfailed].handle = h;
+            failed[nfailed++].code = rc;
+        }
+    }
+    e->n = kept;
+    e->current = -1;
+    lua_pushinteger(L, sent);
+    if (!nfailed)
+        return 1;
+    lua_createtable(L, 2 * nfailed, 0);
+    for (int k = 0; k < nfailed; k++) {
+        lua_pushinteger(L, (lua_Integer)failed[k].handle);
+        lua_rawseti(L, -2, 2 * k + 1);
+        lua_pushinteger(L, failed[k].code);
+        lua_rawseti(L, -2, 2 * k + 2);
+    }
+    return 2;
 }
 
 static const luaL_Reg engine_methods[] = {{"close", l_engine_close}, {"backend", l_backend},     {"listen", l_listen},
@@ -711,18 +862,36 @@ static const luaL_Reg engine_methods[] = {{"close", l_engine_close}, {"backend",
 static const luaL_Reg engine_meta[] = {
     {"__gc", l_engine_gc}, {"__close", l_engine_gc}, {"__tostring", l_engine_tostring}, {NULL, NULL}};
 
+/* Pushes fn as a closure over the metatable at mt and the cache at cache:
+ * the per-event functions (see iter_engine). */
+static void push_per_event(lua_State *L, lua_CFunction fn, int mt, int cache)
+{
+    lua_pushvalue(L, mt);
+    lua_pushvalue(L, cache);
+    lua_pushcclosure(L, fn, 2);
+}
+
 void lnet_engine_open(lua_State *L)
 {
+    engine_cache *c = lua_newuserdatauv(L, sizeof *c, 0);
+    c->last = NULL;
+    int cache = lua_gettop(L);
     luaL_newmetatable(L, LNET_ENGINE_MT);
-    luaL_setfuncs(L, engine_meta, 0);
+    int mt = lua_gettop(L);
+    lua_pushvalue(L, cache); /* upvalue 1 of __gc and __close */
+    luaL_setfuncs(L, engine_meta, 1);
     luaL_newlib(L, engine_methods);
 
-    lua_pushvalue(L, -2); /* upvalue 1 of next: the metatable */
-    lua_pushcclosure(L, l_next, 1);
+    push_per_event(L, l_next, mt, cache);
     lua_setfield(L, -2, "next");
+    push_per_event(L, l_payload, mt, cache);
+    lua_setfield(L, -2, "payload");
+    push_per_event(L, l_forward, mt, cache);
+    lua_setfield(L, -2, "forward");
+    push_per_event(L, l_forward_data, mt, cache);
+    lua_setfield(L, -2, "forward_data");
 
-    lua_pushvalue(L, -2); /* the loop's step: upvalue 1 the metatable */
-    lua_pushcclosure(L, l_events_step, 1);
+    push_per_event(L, l_events_step, mt, cache); /* the loop's step */
     lnet_name_function(L, -1, "events");
     lua_pushvalue(L, -3); /* events: upvalue 1 the metatable, 2 the step */
     lua_insert(L, -2);
@@ -731,5 +900,5 @@ void lnet_engine_open(lua_State *L)
 
     lnet_name_functions(L, -1, "");
     lua_setfield(L, -2, "__index");
-    lua_pop(L, 1);
+    lua_pop(L, 2); /* the metatable, the cache */
 }

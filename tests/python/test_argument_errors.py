@@ -42,6 +42,9 @@ def _table(eng, udp):
         ("strerror", net.strerror, {"code": (-1, "int")}),
         ("send", net.send, {"conn": (udp, "int"), "data": (b"x", "bytes")}),
         ("sendv", net.sendv, {"conn": (udp, "int"), "parts": ([b"x"], "parts")}),
+        ("send_many", net.send_many, {"conns": ([udp], "handles"), "datas": ([b"x"], "parts")}),
+        ("send_packed", net.send_packed, {"conns": ([udp], "handles"), "lens": ([1], "handles"),
+                                          "payload": (b"x", "bytes")}),
         ("broadcast", net.broadcast, {"conns": ([udp], "handles"), "data": (b"x", "bytes")}),
         ("close", net.close, {"handle": (udp, "int")}),
         ("abort", net.abort, {"conn": (udp, "int")}),
@@ -66,7 +69,9 @@ def _table(eng, udp):
         ("Engine", net.Engine, {"backend": ("auto", "int_or_name"), "io_threads": (0, "int"),
                                 "max_events": (16, "int"), "max_connections": (10, "opt_int")}),
         ("Engine.poll", eng.poll, {"timeout_ms": (0, "int")}),
+        ("Engine.poll_columns", eng.poll_columns, {"timeout_ms": (0, "int")}),
         ("Engine.post", eng.post, {"value": (1, "int")}),
+        ("Engine.queue_send", eng.queue_send, {"conn": (udp, "int"), "data": (b"x", "bytes")}),
         ("Engine.listen", eng.listen, {"host": ("127.0.0.1", "host_or_none"),
                                        "port": (0, "int"), "framing": ("raw", "int_or_name"),
                                        "flags": (None, "opt_int"), "max_message": (0, "int"),
@@ -89,7 +94,7 @@ def _table(eng, udp):
 # Public calls without arguments (nothing to get wrong) and the classes that
 # are records or exceptions, not calls.
 NO_ARGUMENTS = {"version", "version_string", "Engine.wakeup", "Engine.stats", "Engine.close",
-                "Engine.destroy"}
+                "Engine.destroy", "Engine.flush"}
 
 
 def _cases():

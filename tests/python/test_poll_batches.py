@@ -165,3 +165,31 @@ def test_record_layout_comes_from_the_header():
     fields = [n for n, _ in net.ffi.typeof("net_packed_event").fields if not n.endswith("_")]
     assert list(core._RECORD_FIELDS) == fields
     assert core._RECORD.size == net.ffi.sizeof("net_packed_event") == 72
+
+
+@pytest.mark.parametrize("mixed", [False, True], ids=["all-data", "mixed"])
+def test_data_batch_fields(h, mixed):
+    """A batch of DATA records only is read by column, one with another
+    event (a USER posted first, usually in the same batch) record by
+    record: either way every field of the Events is the event's."""
+    _, cli, srv = h.pair("u16le")
+    net.set_user(srv, 0xFEEDFACECAFEBEEF)
+    msgs = [pattern(n, seed=n) for n in (5, 0, 300, 1, 2000, 64)]
+    if mixed:
+        h.eng.post(77)
+    for m in msgs:
+        net.send(cli, m)
+    got, other = [], []
+    end = 0
+    while len(got) < len(msgs):
+        end += 1
+        assert end < 500, got
+        for ev in h.eng.poll(20):
+            (got if ev.type == net.EV_DATA else other).append(ev)
+    for ev, m in zip(got, msgs):
+        assert ev.type is net.EventType.DATA
+        assert (ev.status, ev.handle, ev.parent, ev.user, ev.data, ev.len, ev.os_error, ev.addr) == \
+            (0, srv, 0, 0xFEEDFACECAFEBEEF, m, len(m), 0, None)
+        assert type(ev.data) is bytes
+    if mixed:
+        assert [(e.type, e.user) for e in other] == [(net.EventType.USER, 77)]

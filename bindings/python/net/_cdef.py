@@ -262,4 +262,7 @@ int net_events_pack(const net_event *events, int count, net_packed_event *record
                             uint32_t *used);
 
 int net_addr_host(const net_addr *addr, char *buf, size_t size);
+
+int net_send_batch(const net_handle *conns, const uint32_t *offsets, const uint32_t *lens, uint32_t count,
+                           const void *payload, size_t size, int *results);
 '''

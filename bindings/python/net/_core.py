@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import struct
 import sys
+from array import array
+from itertools import accumulate as _accumulate, repeat as _repeat
+from operator import add as _add
 import threading
 import time
 import weakref
@@ -448,6 +451,53 @@ class Event(NamedTuple):
         if self.addr is not None:
             parts.append("addr=%s" % (self.addr,))
         return " ".join(parts) + ")"
+
+
+class Columns:
+    """What :meth:`Engine.poll_columns` returns: the DATA events of a
+    batch by column, ``handles[i]``, ``lens[i]``, ``users[i]`` and
+    ``datas[i]`` being one event's, in order, and every other event, in
+    order, in ``others``.
+
+    ``handles`` and ``users`` are ``array('Q')``, ``lens`` ``array('I')``:
+    they index and iterate as ints. ``payload`` is every DATA payload, one
+    after another, as one ``bytes``; ``datas`` the same cut into one
+    ``bytes`` per event (made on first use). :func:`send_packed` takes
+    ``handles, lens, payload`` as they are: a batch goes back with no
+    Python object made per message."""
+
+    __slots__ = ("handles", "lens", "users", "others", "_parts", "_payload", "_datas")
+
+    def __init__(self) -> None:
+        self.handles: Any = array("Q")
+        self.lens: Any = array("I")
+        self.users: Any = array("Q")
+        self.others: List[Event] = []
+        self._parts: List[bytes] = []  # the payload, as polled: joined on first use
+        self._payload: Optional[bytes] = None
+        self._datas: Optional[List[bytes]] = None
+
+    @property
+    def payload(self) -> bytes:
+        if self._payload is None:
+            self._payload = b"".join(self._parts)
+            self._parts = []
+        return self._payload
+
+    @property
+    def datas(self) -> List[bytes]:
+        if self._datas is None:
+            whole = self.payload
+            ends = list(_accumulate(self.lens))
+            self._datas = list(map(whole.__getitem__, map(slice, [0] + ends[:-1], ends)))
+        return self._datas
+
+    def __len__(self) -> int:
+        """How many DATA events."""
+        return len(self.handles)
+
+    def __repr__(self) -> str:
+        return "Columns(%d DATA, %d bytes, %d others)" % (len(self.handles), sum(self.lens), len(self.others))
 
 
 _STATS_FIELDS = tuple(name for name, _ in ffi.typeof("net_stats").fields
@@ -1006,6 +1056,29 @@ if _RECORD_FIELDS != ("type", "status", "handle", "parent", "user", "offset", "l
 _RECORD_SIZE = _RECORD.size
 _iter_records = _RECORD.iter_unpack
 
+# ---- a batch of DATA records, read by column
+#
+# A busy server's batches are mostly DATA. Such a batch is read a field at a
+# time, each column a strided memoryview of the records turned into a list
+# by one C call, and its Events are built by map and zip (C loops): no
+# Python bytecode runs per event, and no addr bytes are made for records
+# that have no address. The column indices are derived from cffi's layout of
+# net_packed_event (that is, from net.h), in 32- and 64-bit words.
+_U32_PER_RECORD = _RECORD_SIZE // 4
+_U64_PER_RECORD = _RECORD_SIZE // 8
+
+
+def _word(field: str, size: int) -> int:
+    """The index of a record field in the record seen as words of size bytes."""
+    offset = ffi.offsetof("net_packed_event", field)
+    assert offset % size == 0, field
+    return offset // size
+
+
+_COL_TYPE, _COL_STATUS = _word("type", 4), _word("status", 4)
+_COL_OFFSET, _COL_LEN, _COL_OS_ERROR = _word("offset", 4), _word("len", 4), _word("os_error", 4)
+_COL_HANDLE, _COL_USER = _word("handle", 8), _word("user", 8)
+
 _new_event = tuple.__new__
 _EVENT_TYPES = tuple(EventType)
 _N_TYPES = len(_EVENT_TYPES)
@@ -1077,27 +1150,44 @@ _INT_MAX = 0x7FFFFFFF
 _SLICE_EARLY_MS = 5
 
 
-def _poll_timeout(timeout_ms: Any) -> int:
+def _poll_timeout(timeout_ms: Any, what: str = "Engine.poll") -> int:
     """A timeout that is not a plain int >= -1: an int subclass is taken as
     its value, anything else refused, naming the argument."""
     if isinstance(timeout_ms, bool) or not isinstance(timeout_ms, int):
-        raise TypeError("Engine.poll: timeout_ms must be an int (milliseconds, -1 = forever), "
-                        "not %s" % type(timeout_ms).__name__)
+        raise TypeError("%s: timeout_ms must be an int (milliseconds, -1 = forever), "
+                        "not %s" % (what, type(timeout_ms).__name__))
     timeout_ms = int(timeout_ms)
     if timeout_ms < -_INT_MAX - 1:  # net_poll's int: the error an OverflowError earns
-        raise _InvalidRange(Error.INVAL, "Engine.poll: timeout_ms %d out of range (must be -1"
-                            " or 0..%d)" % (timeout_ms, _INT_MAX))
+        raise _InvalidRange(Error.INVAL, "%s: timeout_ms %d out of range (must be -1"
+                            " or 0..%d)" % (what, timeout_ms, _INT_MAX))
     if timeout_ms < -1:
-        raise InvalidArgumentError(Error.INVAL, "Engine.poll: timeout_ms must be -1 (forever) or"
-                                   " >= 0, not %d" % timeout_ms)
+        raise InvalidArgumentError(Error.INVAL, "%s: timeout_ms must be -1 (forever) or"
+                                   " >= 0, not %d" % (what, timeout_ms))
     if timeout_ms > _INT_MAX:  # net_poll's int: the error an OverflowError earns
-        raise _InvalidRange(Error.INVAL, "Engine.poll: timeout_ms %d out of range (at most %d)"
-                            % (timeout_ms, _INT_MAX))
+        raise _InvalidRange(Error.INVAL, "%s: timeout_ms %d out of range (at most %d)"
+                            % (what, timeout_ms, _INT_MAX))
     return timeout_ms
 
 
 def _destroy(handle: int) -> None:
     lib.net_engine_destroy(handle)
+
+
+def _queue_sender(conns_append: Any, datas_append: Any) -> Any:
+    """An engine's queue_send (see Engine.queue_send), bound to its queue."""
+    def queue_send(conn: int, data: BytesLike) -> None:
+        if type(data) is not bytes or type(conn) is not int:
+            conn, data = _queueable(conn, data)
+        conns_append(conn)
+        datas_append(data)
+    queue_send.__doc__ = Engine.queue_send.__doc__
+    queue_send.__qualname__ = "Engine.queue_send"
+    return queue_send
+
+
+# Sends in batches (net_send_batch): defined apart, used by Engine below.
+from ._batch import (SendFailure, SendQueueError, queueable as _queueable, send_many,  # noqa: E402
+                     send_packed)
 
 
 class Engine:
@@ -1182,6 +1272,11 @@ class Engine:
         # What net_events_pack writes: the records, and how much payload.
         self._records = ffi.new("net_packed_event[]", max_events)
         self._record_bytes = memoryview(ffi.buffer(self._records))
+        # The same records as 32-bit words (unsigned and signed) and 64-bit
+        # words, for reading a batch by column (_take_data_columns).
+        self._record_u32 = self._record_bytes.cast("I")
+        self._record_i32 = self._record_bytes.cast("i")
+        self._record_u64 = self._record_bytes.cast("Q")
         self._used = ffi.new("uint32_t *")
         # views=False: the payload memory, reused from poll to poll (each
         # payload leaves it as a bytes copy).
@@ -1200,6 +1295,12 @@ class Engine:
         self._pool: List[bytearray] = []
         self._poll_lock = threading.Lock()
         self._wakeups = 0
+        # Sends queued by queue_send, in order, until flush (or the next poll).
+        self._queued_conns: List[int] = []
+        self._queued_datas: List[bytes] = []
+        # queue_send runs once per message: this instance's own function,
+        # holding the two appends, saves the lookups the method would make.
+        self.queue_send = _queue_sender(self._queued_conns.append, self._queued_datas.append)
         self._finalizer = weakref.finalize(self, _destroy, self._handle)
         self.io_threads = io_threads
         #: backend name: "epoll", "io_uring" or "iocp"
@@ -1250,6 +1351,9 @@ class Engine:
             self._release_views()
             self._finalizer.detach()
             self._handle = 0
+            # Queued sends go with the engine, like what its sockets had queued.
+            self._queued_conns.clear()
+            self._queued_datas.clear()
             rc = lib.net_engine_destroy(h)
         finally:
             lock.release()
@@ -1361,8 +1465,39 @@ class Engine:
         return (possibly with no events). Raises :class:`BusyError` if another
         thread is polling this engine.
         """
+        return self._poll_batch(timeout_ms, None)
+
+    def poll_columns(self, timeout_ms: int = -1) -> "Columns":
+        """:meth:`poll`, with the DATA events by column: returns
+        :class:`Columns` (``handles``, ``datas``, ``users``: one entry per
+        DATA event, in order, ``datas`` as ``bytes`` whatever ``views``
+        says; ``others``: every other event, in order, as :class:`Event`,
+        a DATAGRAM's payload as ``bytes`` too).
+        No Python object is made per DATA event but its payload and list
+        entries, so a server that handles messages in bulk pays no
+        per-message bytecode: ``eng.send_many(c.handles, c.datas)`` echoes
+        them all with one call.
+
+        The library never reports a DATA after its connection's CLOSE, and a
+        connection's ACCEPT or CONNECT comes before its first DATA: so
+        ``others`` may hold the ACCEPT of a connection whose DATA is in the
+        columns (handle it first), and a CLOSE that ends a connection with
+        DATA in the columns (its handle is stale by then: a send to it fails
+        with ``BadHandleError``). Same arguments, waits and errors as
+        :meth:`poll`."""
+        cols = Columns()
+        cols.others.extend(self._poll_batch(timeout_ms, cols))
+        return cols
+
+    def _poll_batch(self, timeout_ms: int, cols: Optional["Columns"]) -> List[Event]:
+        """poll's body: the events, or with cols the DATA events into cols'
+        columns and the others returned."""
         if type(timeout_ms) is not int or not -1 <= timeout_ms <= _INT_MAX:
-            timeout_ms = _poll_timeout(timeout_ms)
+            timeout_ms = _poll_timeout(timeout_ms, "Engine.poll" if cols is None else "Engine.poll_columns")
+        if self._queued_conns:
+            failures = self.flush()
+            if failures:
+                raise SendQueueError(failures)
         if not self._poll_lock.acquire(False):
             if self._closing:
                 raise self._closed("poll")
@@ -1385,10 +1520,16 @@ class Engine:
                     _fail(n, "poll")
                 return []
             out: List[Event] = []
-            take = self._take_bytes if views is None else self._take_views
+            if views is None or cols is not None:
+                if self._payload is None:  # views=True: bytes for poll_columns
+                    self._payload = _new_uncleared("char[]", _CHUNK_SIZE)
+                    self._payload_bytes = ffi.buffer(self._payload)
+                take = self._take_bytes
+            else:
+                take = self._take_views
             done = 0
             while done < n:
-                done += take(done, n - done, out)
+                done += take(done, n - done, out, cols)
             return out
         finally:
             self._poll_lock.release()
@@ -1426,11 +1567,11 @@ class Engine:
     # The event loops below compare a record's type, an int, with ints (an
     # EventType member compares ~30 ns slower); events carry the member.
 
-    def _take_bytes(self, first: int, count: int, out: List[Event]) -> int:
+    def _take_bytes(self, first: int, count: int, out: List[Event], cols: Optional["Columns"]) -> int:
         """Pack events[first:first + count] into the payload buffer and
-        append those that fit to ``out`` as Events with ``bytes`` payloads;
-        returns how many. A payload larger than the buffer goes through
-        memory of its own size."""
+        append those that fit to ``out`` as Events with ``bytes`` payloads
+        (with cols: the DATA events to its columns); returns how many. A
+        payload larger than the buffer goes through memory of its own size."""
         events = self._events + first if first else self._events
         k = _pack(events, count, self._records, self._payload, _CHUNK_SIZE, self._used)
         payload = self._payload_bytes  # sliced: a bytes copy
@@ -1442,10 +1583,22 @@ class Engine:
             if k < 0:  # pragma: no cover - it was given the room it asked for
                 _fail(k, "events_pack")
             payload = ffi.buffer(mem)
+        u32 = self._record_u32
+        if u32[_COL_TYPE:k * _U32_PER_RECORD:_U32_PER_RECORD].tolist().count(_EV_DATA) == k:
+            if cols is None:
+                self._take_data_columns(k, payload, out)
+            else:
+                self._take_columns(k, payload, cols)
+            return k
         append, new, Ev, get = out.append, _new_event, Event, _addresses.get
         for t, st, h, par, us, off, ln, ose, addr in _iter_records(
                 self._record_bytes[:k * _RECORD_SIZE]):
-            if t == _EV_DATA:  # the hot path
+            if t == _EV_DATA and cols is not None:
+                cols.handles.append(h)
+                cols.lens.append(ln)
+                cols.users.append(us)
+                cols._parts.append(payload[off:off + ln])
+            elif t == _EV_DATA:  # the hot path
                 append(new(Ev, (_DATA, st, h, 0, us, payload[off:off + ln], ln, ose, None)))
             elif t == _EV_DATAGRAM:
                 a = get(addr)
@@ -1456,7 +1609,33 @@ class Engine:
                 append(_other_event(t, st, h, par, us, ln, ose, addr))
         return k
 
-    def _take_views(self, first: int, count: int, out: List[Event]) -> int:
+    def _take_data_columns(self, k: int, payload: Any, out: List[Event]) -> None:
+        """Append the Events of records[0:k], all DATA, to ``out``, with
+        ``bytes`` payloads sliced from ``payload``; column by column."""
+        end32, step32 = k * _U32_PER_RECORD, _U32_PER_RECORD
+        end64, step64 = k * _U64_PER_RECORD, _U64_PER_RECORD
+        u32, i32, u64 = self._record_u32, self._record_i32, self._record_u64
+        offsets = u32[_COL_OFFSET:end32:step32].tolist()
+        lens = u32[_COL_LEN:end32:step32].tolist()
+        datas = map(payload.__getitem__, map(slice, offsets, map(_add, offsets, lens)))
+        out.extend(map(_new_event, _repeat(Event), zip(
+            _repeat(_DATA), i32[_COL_STATUS:end32:step32].tolist(), u64[_COL_HANDLE:end64:step64].tolist(),
+            _repeat(0), u64[_COL_USER:end64:step64].tolist(), datas, lens,
+            i32[_COL_OS_ERROR:end32:step32].tolist(), _repeat(None))))
+
+    def _take_columns(self, k: int, payload: Any, cols: "Columns") -> None:
+        """Append records[0:k], all DATA, to the columns of cols."""
+        end32, step32 = k * _U32_PER_RECORD, _U32_PER_RECORD
+        end64, step64 = k * _U64_PER_RECORD, _U64_PER_RECORD
+        u32, u64 = self._record_u32, self._record_u64
+        # All DATA: their payloads are the packed bytes [0, used), in order.
+        cols._parts.append(payload[0:self._used[0]])
+        # Copied as raw words: no int object per handle, length or user.
+        cols.lens.frombytes(u32[_COL_LEN:end32:step32].tobytes())
+        cols.handles.frombytes(u64[_COL_HANDLE:end64:step64].tobytes())
+        cols.users.frombytes(u64[_COL_USER:end64:step64].tobytes())
+
+    def _take_views(self, first: int, count: int, out: List[Event], cols: None = None) -> int:
         """Pack events[first:first + count] into what is left of the current
         chunk and append those that fit to ``out`` as Events with payload
         views; returns how many (0 when the first payload needs a new chunk,
@@ -1495,6 +1674,43 @@ class Engine:
             else:
                 append(_other_event(t, st, h, par, us, ln, ose, addr))
         return k
+
+    # -- sends in batches
+
+    def queue_send(self, conn: int, data: BytesLike) -> None:
+        """Queue ``data`` for connection ``conn`` (as :func:`send` would
+        send it) and return at once: the queued sends go to the library
+        together, with one call, at :meth:`flush` or at the start of the
+        next :meth:`poll`. Several to one connection keep their order.
+
+        The payload is kept as it is now: ``bytes`` by reference, anything
+        else (a bytearray, a payload view of ``views=True``) copied. Errors
+        of a send (a closed connection, a full send queue...) come from
+        :meth:`flush`, or as :class:`SendQueueError` from :meth:`poll`;
+        a wrong argument type raises here. For the thread that polls:
+        other threads use :func:`send` or :func:`send_many`. Sends still
+        queued when the engine is closed are dropped with it.
+        """
+        if type(data) is not bytes or type(conn) is not int:
+            conn, data = _queueable(conn, data)
+        self._queued_conns.append(conn)
+        self._queued_datas.append(data)
+
+    def flush(self) -> List[SendFailure]:
+        """Send what :meth:`queue_send` queued, with one call
+        (:func:`send_many`), and return the sends that failed, one
+        :class:`SendFailure` (``conn``, ``data``, ``error``) each; an empty
+        list when all were queued. The queue is empty afterwards."""
+        conns, datas = self._queued_conns, self._queued_datas
+        if not conns:
+            return []
+        if not self._handle:
+            raise self._closed("flush")
+        try:
+            return send_many(conns, datas)
+        finally:
+            conns.clear()
+            datas.clear()
 
     def wakeup(self) -> None:
         """Make a blocking :meth:`poll` return (possibly with no events). Any thread."""
@@ -1683,6 +1899,8 @@ class Engine:
 
     # -- the handle calls, as methods
     send = staticmethod(send)
+    send_many = staticmethod(send_many)
+    send_packed = staticmethod(send_packed)
     sendv = staticmethod(sendv)
     broadcast = staticmethod(broadcast)
     abort = staticmethod(abort)
@@ -1721,9 +1939,9 @@ __all__ = [
     "AddressError", "TimedOutError", "ResetError", "RefusedError", "LimitError", "ProtocolError",
     "AbortedError", "AddressInUseError", "UnreachableError", "NotConnectedError", "error_for",
     # records
-    "Address", "Event", "Stats",
+    "Address", "Event", "Columns", "Stats", "SendFailure", "SendQueueError",
     # functions
-    "version", "version_string", "strerror", "send", "sendv", "broadcast", "close", "abort",
+    "version", "version_string", "strerror", "send", "send_many", "send_packed", "sendv", "broadcast", "close", "abort",
     "shutdown", "set_user", "get_user", "set_option", "get_option", "local_addr", "peer_addr",
     "send_queued", "format_addr", "backend_available", "sendto", "udp_connect", "addr_parse",
     # engine
