@@ -9,6 +9,10 @@ bash scripts/install-deps.sh
 # 1000-connection tests and hostile churn need more than the default 1024 fds.
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" || true
 JOBS=$(nproc)
+# The native C suite mostly waits on sockets and timers, not on the CPU: one
+# test more than there are cores keeps them busy (176 s instead of 257 s for
+# 560 tests on 2 cores). The sanitizer steps stay at one per core.
+CTEST_JOBS=$((JOBS + 1))
 started=$(date +%s)
 step() { printf '\n=== %s (%ds)\n' "$*" $(( $(date +%s) - started )); }
 
@@ -24,7 +28,7 @@ if grep -a -o -E 'NET_TEST_[A-Z_]+|NET_IOCP_NO_SKIP|NET_URING_(DEFER|DEBUG)' bui
   echo "test hooks found in the production library"; exit 1
 fi
 step "ctest: unit, C suite per backend and thread mode, samples, bindings"
-(cd build && ctest --output-on-failure -j"$JOBS" --timeout 180)
+(cd build && ctest --output-on-failure -j"$CTEST_JOBS" --timeout 180)
 
 step "C# package: Net.dll in its package layout, samples, doc example and library lookup under Mono, LD_LIBRARY_PATH unset"
 bash scripts/check-csharp.sh build
@@ -45,11 +49,14 @@ bash scripts/check-install.sh build
 step "Lua packaging: luarocks lint/make/pack, cmake --install, beside Debian's libnet1-dev"
 bash scripts/check-lua.sh build
 
+# The io_uring-degraded variants (the same backend with its optional kernel
+# features switched off) run here at io_threads 0 only: natively they run in
+# every thread mode, and their threaded paths are the io_uring ones above.
 step "sanitizer build (ASan + UBSan): unit, C (fault injection and the model test included) and Lua suites"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DNET_SANITIZE=ON -DNET_TEST_HOOKS=ON -DNET_BUILD_BENCH=OFF >/dev/null
 cmake --build build-asan -j"$JOBS"
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-  ctest --output-on-failure -j"$JOBS" --timeout 300 -L 'unit|^c$|^lua$')
+  ctest --output-on-failure -j"$JOBS" --timeout 300 -L 'unit|^c$|^lua$' -E '\.io_uring-degraded\.t(1|4)$')
 
 step "ThreadSanitizer: the C suite with I/O threads (t1, t4) on epoll and io_uring"
 # Suppressions, each with its reason: tests/tsan.supp.
