@@ -20,6 +20,7 @@
  * Exit 1 when errors or misses > 0 or nothing was delivered, 2 on bad usage.
  */
 #define _GNU_SOURCE
+#include "client_common.h"
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -59,29 +60,11 @@ typedef struct client {
     long n_connected, n_ticked;
 } client;
 
-static double now_sec(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 static void usage(void)
 {
     fprintf(stderr, "usage: bcast_client --port P --connections N --seconds S [--host H] [--size BYTES]\n"
                     "                    [--framing u16le] [--length-includes-header]\n");
     exit(2);
-}
-
-static long parse_long(const char *name, const char *s, long lo, long hi)
-{
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (!*s || *end || v < lo || v > hi) {
-        fprintf(stderr, "bcast_client: bad %s: '%s' (want %ld..%ld)\n", name, s, lo, hi);
-        usage();
-    }
-    return v;
 }
 
 static void parse_args(int argc, char **argv, client *c)
@@ -103,11 +86,11 @@ static void parse_args(int argc, char **argv, client *c)
         if (strcmp(a, "--host") == 0)
             host = v;
         else if (strcmp(a, "--port") == 0)
-            port = parse_long(a, v, 1, 65535);
+            port = client_parse_long("bcast_client", a, v, 1, 65535, usage);
         else if (strcmp(a, "--connections") == 0)
-            c->count = parse_long(a, v, 1, MAX_CONNS);
+            c->count = client_parse_long("bcast_client", a, v, 1, MAX_CONNS, usage);
         else if (strcmp(a, "--size") == 0)
-            c->size = (uint32_t)parse_long(a, v, 8, 65000);
+            c->size = (uint32_t)client_parse_long("bcast_client", a, v, 8, 65000, usage);
         else if (strcmp(a, "--seconds") == 0) {
             char *end;
             c->seconds = strtod(v, &end);
@@ -258,11 +241,11 @@ static uint64_t shortfall(const client *c)
 
 static int run(client *c)
 {
-    double deadline = now_sec() + READY_TIMEOUT_S;
+    double deadline = client_now_sec() + READY_TIMEOUT_S;
     while (c->n_connected < c->count || c->n_ticked < c->count) {
         if (pump(c, 50) < 0 || c->errors)
             return -1;
-        if (now_sec() > deadline) {
+        if (client_now_sec() > deadline) {
             fprintf(stderr, "bcast_client: %ld of %ld connected, %ld had a tick, after %.0f s\n", c->n_connected,
                     c->count, c->n_ticked, READY_TIMEOUT_S);
             return -1;
@@ -272,16 +255,16 @@ static int run(client *c)
     c->missed = 0; /* gaps count from READY on: before it, clients were still joining */
     printf("BCAST_READY tick=%llu\n", (unsigned long long)c->ready_tick);
     fflush(stdout);
-    double t0 = now_sec(), end = t0 + c->seconds;
-    for (double t = t0; t < end; t = now_sec())
+    double t0 = client_now_sec(), end = t0 + c->seconds;
+    for (double t = t0; t < end; t = client_now_sec())
         if (pump(c, (int)((end - t) * 1000) + 1) < 0)
             return -1;
     uint64_t mark = c->mark = c->newest;
     printf("BCAST_MARK tick=%llu\n", (unsigned long long)mark);
     fflush(stdout);
-    double secs = now_sec() - t0;
+    double secs = client_now_sec() - t0;
     /* The server goes on ticking while the connections behind catch up. */
-    for (double stop = now_sec() + DRAIN_S; now_sec() < stop;) {
+    for (double stop = client_now_sec() + DRAIN_S; client_now_sec() < stop;) {
         uint64_t behind = 0;
         for (long k = 0; k < c->count; k++)
             behind += c->cs[k].last < mark;

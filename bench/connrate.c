@@ -21,6 +21,7 @@
  * either. Plain sockets, no dependency: it must not be the library measured.
  */
 #define _GNU_SOURCE
+#include "client_common.h"
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -82,30 +83,11 @@ static void report(const char *fmt, ...)
     va_end(ap);
 }
 
-static double now_sec(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 static void usage(void)
 {
     fprintf(stderr, "usage: connrate --port P [--host H] [--parallel K] [--seconds S] [--size BYTES]\n"
                     "                [--threads T] [--framing raw|u16le] [--length-includes-header]\n");
     exit(2);
-}
-
-/* A decimal in [lo, hi], or usage naming the bad option. */
-static long parse_long(const char *name, const char *s, long lo, long hi)
-{
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (!*s || *end || v < lo || v > hi) {
-        report("bad %s: '%s' (want %ld..%ld)", name, s, lo, hi);
-        usage();
-    }
-    return v;
 }
 
 static void parse_args(int argc, char **argv, options *o)
@@ -128,13 +110,13 @@ static void parse_args(int argc, char **argv, options *o)
         if (strcmp(a, "--host") == 0)
             host = v;
         else if (strcmp(a, "--port") == 0)
-            port = parse_long(a, v, 1, 65535);
+            port = client_parse_long("connrate", a, v, 1, 65535, usage);
         else if (strcmp(a, "--parallel") == 0)
-            o->parallel = (int)parse_long(a, v, 1, 100000);
+            o->parallel = (int)client_parse_long("connrate", a, v, 1, 100000, usage);
         else if (strcmp(a, "--threads") == 0)
-            o->threads = (int)parse_long(a, v, 1, 64);
+            o->threads = (int)client_parse_long("connrate", a, v, 1, 64, usage);
         else if (strcmp(a, "--size") == 0)
-            o->size = (int)parse_long(a, v, 16, MAX_MSG - 2);
+            o->size = (int)client_parse_long("connrate", a, v, 16, MAX_MSG - 2, usage);
         else if (strcmp(a, "--seconds") == 0) {
             char *end;
             o->seconds = strtod(v, &end);
@@ -226,7 +208,7 @@ static int cycle_start(worker *w, slot *s)
 {
     static const struct linger rst = {1, 0};
     s->gen++, s->sent = 0, s->got = 0, s->seq = w->seq++;
-    s->started = now_sec();
+    s->started = client_now_sec();
     build_message(w->o, w->id, s->seq, s->msg);
     s->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
     if (s->fd < 0) {
@@ -307,12 +289,12 @@ static void *worker_main(void *arg)
 {
     worker *w = arg;
     struct epoll_event evs[256];
-    double next_reap = now_sec() + 1.0;
+    double next_reap = client_now_sec() + 1.0;
     for (int i = 0; i < w->nslots; i++)
         if (cycle_start(w, &w->slots[i]) < 0)
             w->errors++, slot_close(&w->slots[i]);
     while (w->errors == 0) {
-        double t = now_sec();
+        double t = client_now_sec();
         if (t >= w->stop_at)
             break;
         int n = epoll_wait(w->ep, evs, 256, (int)((w->stop_at - t) * 1000) + 1);
@@ -328,7 +310,7 @@ static void *worker_main(void *arg)
             int r = on_ready(w, s, evs[i].events);
             if (r == 0)
                 continue;
-            if (r > 0 && now_sec() < w->stop_at)
+            if (r > 0 && client_now_sec() < w->stop_at)
                 w->cycles++;
             else if (r < 0)
                 w->errors++;
@@ -365,7 +347,7 @@ int main(int argc, char **argv)
     worker *ws = calloc((size_t)o.threads, sizeof *ws);
     if (!ws)
         return report("calloc: %s", strerror(errno)), 1;
-    double start = now_sec();
+    double start = client_now_sec();
     for (int t = 0; t < o.threads; t++) {
         worker *w = &ws[t];
         w->o = &o, w->id = t, w->stop_at = start + o.seconds;
@@ -385,7 +367,7 @@ int main(int argc, char **argv)
         close(ws[t].ep);
         free(ws[t].slots);
     }
-    double secs = now_sec() - start;
+    double secs = client_now_sec() - start;
     if (secs > o.seconds)
         secs = o.seconds; /* cycles finishing after the deadline were not counted */
     printf("CONNRATE cycles=%llu seconds=%.3f cycles_per_s=%.1f errors=%llu\n", (unsigned long long)cycles, secs,

@@ -27,6 +27,7 @@
  * of them leave no TIME_WAIT behind to block the next run.
  */
 #define _GNU_SOURCE
+#include "client_common.h"
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -70,30 +71,12 @@ static void on_signal(int sig)
     g_stop = 1;
 }
 
-static double now_sec(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 static void usage(void)
 {
     fprintf(stderr, "usage: idle_client --port P --connections N [--host H] [--window W]\n"
                     "                   [--framing raw|u16le] [--length-includes-header] [--timeout S]\n"
                     "                   [--per-source M]\n");
     exit(2);
-}
-
-static long parse_long(const char *name, const char *s, long lo, long hi)
-{
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (!*s || *end || v < lo || v > hi) {
-        fprintf(stderr, "idle_client: bad %s: '%s' (want %ld..%ld)\n", name, s, lo, hi);
-        usage();
-    }
-    return v;
 }
 
 static void parse_args(int argc, char **argv, options *o)
@@ -116,15 +99,15 @@ static void parse_args(int argc, char **argv, options *o)
         if (strcmp(a, "--host") == 0)
             host = v;
         else if (strcmp(a, "--port") == 0)
-            port = parse_long(a, v, 1, 65535);
+            port = client_parse_long("idle_client", a, v, 1, 65535, usage);
         else if (strcmp(a, "--connections") == 0)
-            o->count = parse_long(a, v, 1, 10000000);
+            o->count = client_parse_long("idle_client", a, v, 1, 10000000, usage);
         else if (strcmp(a, "--per-source") == 0)
-            o->per_source = parse_long(a, v, 1, 65535);
+            o->per_source = client_parse_long("idle_client", a, v, 1, 65535, usage);
         else if (strcmp(a, "--window") == 0)
-            o->window = parse_long(a, v, 1, 65536);
+            o->window = client_parse_long("idle_client", a, v, 1, 65536, usage);
         else if (strcmp(a, "--timeout") == 0)
-            o->timeout = (double)parse_long(a, v, 1, 3600);
+            o->timeout = (double)client_parse_long("idle_client", a, v, 1, 3600, usage);
         else if (strcmp(a, "--framing") == 0) {
             if (strcmp(v, "raw") && strcmp(v, "u16le")) {
                 fprintf(stderr, "idle_client: bad --framing: '%s' (raw or u16le)\n", v);
@@ -253,12 +236,12 @@ static int establish(const options *o, int ep, conn *cs)
 {
     struct epoll_event evs[512];
     long opened = 0, idle = 0, pending = 0;
-    double deadline = now_sec() + o->timeout;
+    double deadline = client_now_sec() + o->timeout;
     while (idle < o->count) {
         for (; pending < o->window && opened < o->count; opened++, pending++)
             if (open_one(o, ep, opened, &cs[opened]) < 0)
                 return -1;
-        if (g_stop || now_sec() > deadline) {
+        if (g_stop || client_now_sec() > deadline) {
             fprintf(stderr, "idle_client: %s with %ld of %ld connections idle\n", g_stop ? "stopped" : "timed out",
                     idle, o->count);
             return -1;
@@ -319,11 +302,11 @@ int main(int argc, char **argv)
         return perror("idle_client: setup"), 1;
     for (long i = 0; i < o.count; i++)
         cs[i].fd = -1;
-    double t0 = now_sec();
+    double t0 = client_now_sec();
     int rc = establish(&o, ep, cs);
     long lost = 0;
     if (rc == 0) {
-        printf("IDLE connections=%ld seconds=%.3f errors=0\n", o.count, now_sec() - t0);
+        printf("IDLE connections=%ld seconds=%.3f errors=0\n", o.count, client_now_sec() - t0);
         fflush(stdout);
         lost = hold(ep, cs);
     }
