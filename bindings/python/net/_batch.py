@@ -114,6 +114,20 @@ def _is_buffer(value: Any) -> bool:
     return True
 
 
+def _send_all(handles, lens, payload, n: int, what: str):
+    """One ``net_send_batch`` over n payloads one after another in
+    ``payload``: None when every item was queued, else the per-item
+    results (0 or a NET_E_* code)."""
+    results = array("i", [0]) * n
+    rc = _send_batch(_from_buffer("net_handle[]", handles), _NULL, _from_buffer("uint32_t[]", lens), n,
+                     payload, len(payload), _from_buffer("int[]", results))
+    if rc == n:
+        return None
+    if rc < 0:  # pragma: no cover - arguments built above are always whole
+        _fail(rc, what)
+    return results
+
+
 def send_many(conns: Sequence[int], datas: Sequence[BytesLike]) -> List[SendFailure]:
     """Send ``datas[i]`` to ``conns[i]`` for every i, in order, with one
     call into the library (``net_send_batch``): each exactly as
@@ -141,13 +155,9 @@ def send_many(conns: Sequence[int], datas: Sequence[BytesLike]) -> List[SendFail
     handles = _handles(conns, "send_many")
     payload = _joined(datas)
     lens = _lengths(datas, payload)
-    results = array("i", [0]) * n
-    rc = _send_batch(_from_buffer("net_handle[]", handles), _NULL, _from_buffer("uint32_t[]", lens), n,
-                     payload, len(payload), _from_buffer("int[]", results))
-    if rc == n:
+    results = _send_all(handles, lens, payload, n, "send_many")
+    if results is None:
         return []
-    if rc < 0:  # pragma: no cover - arguments built above are always whole
-        _fail(rc, "send_many")
     return [SendFailure(conns[i], datas[i], error_for(r, "send"))
             for i, r in enumerate(results) if r]
 
@@ -182,13 +192,9 @@ def send_packed(conns: Sequence[int], lens: Sequence[int], payload: BytesLike) -
                                    "connection" % (n, m))
     if not n:
         return []
-    results = array("i", [0]) * n
-    rc = _send_batch(_from_buffer("net_handle[]", handles), _NULL, _from_buffer("uint32_t[]", lens_c), n,
-                     buf, len(buf), _from_buffer("int[]", results))
-    if rc == n:
+    results = _send_all(handles, lens_c, buf, n, "send_packed")
+    if results is None:
         return []
-    if rc < 0:  # pragma: no cover - arguments built above are always whole
-        _fail(rc, "send_packed")
     whole = memoryview(payload).cast("B") if type(payload) is not bytes else payload
     ends = list(accumulate(lens_c))
     return [SendFailure(conns[i], bytes(whole[ends[i] - lens_c[i]:ends[i]]), error_for(r, "send"))
