@@ -207,8 +207,8 @@ static int polled(net_engine_s *e, const net_event *ev, void *obj)
     return 0;
 }
 
-/* e->polling: 0 idle, POLLING inside net_poll, BORROWED while net_send
- * looks into the held blocks (net__held_begin). */
+/* e->polling: IDLE, ACTIVE inside net_poll, BORROWED while net_send looks
+ * into the held blocks (net__held_begin). */
 enum { POLL_IDLE = 0, POLL_ACTIVE = 1, POLL_BORROWED = 2 };
 #define HELD_LOOKUP 8 /* held blocks net_send looks through, newest first */
 
