@@ -417,12 +417,10 @@ void net__received(net_conn *c, const void *data, size_t len)
         /* The backend's own buffer (io_uring's provided buffers): one copy
          * of the whole read into the loop's receive block, and its messages
          * are handed out from there, rather than one copy per message. */
-        uint8_t *w = net__rx_room(loop, len);
+        uint8_t *w = net__rx_copy(loop, data, len);
         if (w) {
-            memcpy(w, data, len);
             data = w;
             in = loop->rx_blk;
-            in->used += (uint32_t)len;
         }
     }
     rx_batch batch;

@@ -304,10 +304,11 @@ int net__loops_start(net_engine_s *e);
 void net__loops_stop(net_engine_s *e);
 void net__loops_close(net_engine_s *e);
 void net__loops_free(net_engine_s *e);
-/* Room for len bytes (at most NET_RX_BLOCK_SIZE) at the end of the loop's
- * receive block, moving on to a fresh block when the current one has too
- * little left; NULL when memory runs out. The caller advances used. */
-uint8_t *net__rx_room(net_loop *loop, size_t len);
+/* A copy of len bytes (at most NET_RX_BLOCK_SIZE) at the end of the loop's
+ * receive block, which moves on to a fresh block when the current one has
+ * too little left; NULL when memory runs out. No reference is taken: the
+ * block is loop->rx_blk, which the loop holds until it moves on. */
+uint8_t *net__rx_copy(net_loop *loop, const void *data, size_t len);
 /* A copy of backend bytes the script may keep until its next poll, and the
  * block (one reference taken) that owns it; NULL when memory runs out. */
 const uint8_t *net__rx_keep(net_loop *loop, const void *data, size_t len, net_block **owner);

@@ -48,7 +48,10 @@ void *net__recv_window(net_loop *loop, size_t *cap)
     return b->data + b->used;
 }
 
-uint8_t *net__rx_room(net_loop *loop, size_t len)
+/* Room for len bytes (at most NET_RX_BLOCK_SIZE) at the end of the loop's
+ * receive block, moving on to a fresh block when the current one has too
+ * little left; NULL when memory runs out. */
+static uint8_t *rx_room(net_loop *loop, size_t len)
 {
     size_t cap;
     uint8_t *w = net__recv_window(loop, &cap);
@@ -65,15 +68,22 @@ uint8_t *net__rx_room(net_loop *loop, size_t len)
     return b->data;
 }
 
+uint8_t *net__rx_copy(net_loop *loop, const void *data, size_t len)
+{
+    uint8_t *w = rx_room(loop, len);
+    if (!w)
+        return NULL;
+    if (len)
+        memcpy(w, data, len);
+    loop->rx_blk->used += (uint32_t)len;
+    return w;
+}
+
 const uint8_t *net__rx_keep(net_loop *loop, const void *data, size_t len, net_block **owner)
 {
-    size_t cap;
-    uint8_t *w = len <= NET_RX_MIN_WINDOW ? net__recv_window(loop, &cap) : NULL;
-    if (w && cap >= len) { /* small: packed into the loop's receive block */
-        if (len)
-            memcpy(w, data, len);
+    uint8_t *w = len <= NET_RX_MIN_WINDOW ? net__rx_copy(loop, data, len) : NULL;
+    if (w) { /* small: packed into the loop's receive block */
         *owner = loop->rx_blk;
-        (*owner)->used += (uint32_t)len;
         net_block_ref(*owner, 1);
         return w;
     }
