@@ -48,11 +48,7 @@ static unsigned long long n_ticks, n_out, n_full;
 
 static int set_out_interest(conn *c, int on)
 {
-    if (c->want_out == on)
-        return 0;
-    struct epoll_event ev = {.events = EPOLLIN | (on ? EPOLLOUT : 0), .data.ptr = c};
-    c->want_out = on;
-    return epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev);
+    return peer_epoll_want_out(ep, c->fd, c, &c->want_out, on);
 }
 
 /* Writes what the socket takes, keeps the rest. -1 when the socket failed. */

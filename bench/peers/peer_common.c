@@ -78,6 +78,15 @@ int peer_epoll_wait(int ep, struct epoll_event *evs, int max, int timeout_ms)
     return -1;
 }
 
+int peer_epoll_want_out(int ep, int fd, void *ptr, int *want_out, int on)
+{
+    if (*want_out == on)
+        return 0;
+    struct epoll_event ev = {.events = EPOLLIN | (on ? EPOLLOUT : 0), .data.ptr = ptr};
+    *want_out = on;
+    return epoll_ctl(ep, EPOLL_CTL_MOD, fd, &ev);
+}
+
 static volatile sig_atomic_t stop_signal;
 
 static void on_stop_signal(int sig)

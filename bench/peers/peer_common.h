@@ -51,6 +51,11 @@ int peer_sockaddr(const peer_opts *o, struct sockaddr_storage *ss, socklen_t *le
 struct epoll_event;
 int peer_epoll_wait(int ep, struct epoll_event *evs, int max, int timeout_ms);
 
+/* Watches fd (registered with data.ptr = ptr) for writability too, or no
+ * longer, and remembers it in *want_out; no call when nothing changes.
+ * epoll_ctl's result. */
+int peer_epoll_want_out(int ep, int fd, void *ptr, int *want_out, int on);
+
 /* SIGINT and SIGTERM set the stop signal, without SA_RESTART so a blocked
  * epoll_wait returns (EINTR); SIGPIPE is ignored, so a peer that vanishes
  * costs an error, not the process. */
