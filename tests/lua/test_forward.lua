@@ -204,9 +204,11 @@ local function pairs_across(ce, se, n)
   local _, port = net.local_addr(l)
   local cli, srv, connected = {}, {}, 0
   for i = 1, n do cli[i] = assert(ce:connect("127.0.0.1", port, {framing = "u16le"})) end
-  T.until_many({{ce, function(t) if t == net.CONNECT then connected = connected + 1 end end},
-                {se, function(t, h) if t == net.ACCEPT then srv[#srv + 1] = h end
-                                    return #srv == n and connected == n end}}, 5000, "connections")
+  -- Either engine's event may be the last one needed: both handlers ask.
+  local function all() return #srv == n and connected == n end
+  T.until_many({{ce, function(t) if t == net.CONNECT then connected = connected + 1 end return all() end},
+                {se, function(t, h) if t == net.ACCEPT then srv[#srv + 1] = h end return all() end}},
+               5000, "connections")
   return cli, srv
 end
 
