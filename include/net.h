@@ -65,7 +65,7 @@ extern "C" {
 #endif
 
 #define NET_VERSION_MAJOR 0
-#define NET_VERSION_MINOR 3
+#define NET_VERSION_MINOR 4
 #define NET_VERSION_PATCH 0
 /* (major << 16) | (minor << 8) | patch, as net_version() returns it. */
 #define NET_VERSION ((NET_VERSION_MAJOR << 16) | (NET_VERSION_MINOR << 8) | NET_VERSION_PATCH)

@@ -144,7 +144,7 @@ if [ ! -e "$other" ] || [ "$other" = libnet.so ]; then
 fi
 echo "    cc's default libnet.so: $other -> $(readlink -f "$other")"
 
-step "find_package(net 0.3 CONFIG) consumer (tests/install)"
+step "find_package(net 0.4 CONFIG) consumer (tests/install)"
 cmake -S tests/install -B "$tmp/consumer-cmake" -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$prefix" \
     -DNET_EXPECTED_VERSION="$version" | grep 'found net' | indent
 cmake --build "$tmp/consumer-cmake" >/dev/null

@@ -307,7 +307,7 @@ namespace Net
         // NET_VERSION_* of net.h, which CMake's project version sets: checked
         // against net.h by csharp.layout and against the project by csharp.version.
         public const int VersionMajor = 0;
-        public const int VersionMinor = 3;
+        public const int VersionMinor = 4;
         public const int VersionPatch = 0;
         public const int Version = (VersionMajor << 16) | (VersionMinor << 8) | VersionPatch;
         public const uint UdpMaxPayload = 65507; // NET_UDP_MAX_PAYLOAD
