@@ -134,9 +134,10 @@ end
 local handlers = {}
 
 handlers[P.LOGIN_OK] = function(b, a)
-  if #a ~= 18 then return fail(b, "LOGIN_OK of %d bytes", #a) end
+  if #a < 19 or #a ~= 19 + a:byte(19) then return fail(b, "LOGIN_OK of %d bytes", #a) end
   if b.state ~= "login" then return fail(b, "LOGIN_OK in state %s", b.state) end
-  local id, world, cell, zone = unpack("<I4I4I4I4", a, 3)
+  local id, world, cell, zone, token = unpack("<I4I4I4I4s1", a, 3)
+  b.token = token
   if not G then
     G = P.geometry(world, cell, zone)
   elseif G.world ~= world or G.cell ~= cell or G.zone ~= zone then
