@@ -46,25 +46,27 @@ function M.new(ctx)
     out.send(p, ID[P.ENTER_OK], pack("<I4i4i4I2", p.id, x, y, p.zone))
   end
 
-  -- Movement is checked twice: one MOVE may not jump further than
-  -- MAX_STEP (never honest: the player is dropped), and over time a player
-  -- spends a budget that grows by MAX_SPEED units a second (counted in
-  -- ticks of the gate's clock) up to MOVE_BURST, so many small moves
-  -- cannot add up to more speed than the game allows.
+  -- Movement is checked over time, not only per packet: a player spends a
+  -- budget that grows by MAX_SPEED units a second (on the gate's clock,
+  -- which advances once per tick) up to MOVE_BURST, so many small moves
+  -- cannot add up to more speed than the game allows. A move longer than
+  -- MAX_STEP or over the budget is refused: the player stays where it was
+  -- and is told where that is (MOVE_REJECTED). A move out of the world
+  -- is no game at all: the player is dropped.
   h[P.MOVE] = function(p, a)
     if not p.cell then return out.kick(p, E.NOT_IN_WORLD, "MOVE outside the world") end
     if #a ~= 10 then return out.kick(p, E.MALFORMED, "bad MOVE") end
     local x, y = unpack("<i4i4", a, 3)
+    if not G.inside(x, y) then return out.kick(p, E.ILLEGAL_MOVE, "illegal move") end
     local dx, dy = x - p.x, y - p.y
     if dx < 0 then dx = -dx end
     if dy < 0 then dy = -dy end
     local d = dx > dy and dx or dy
-    if not G.inside(x, y) or d > P.MAX_STEP then return out.kick(p, E.ILLEGAL_MOVE, "illegal move") end
     local t = clock()
     local budget = p.budget + (t - p.budget_t) * P.MAX_SPEED
     if budget > P.MOVE_BURST then budget = P.MOVE_BURST end
     p.budget_t = t
-    if d > budget then
+    if d > budget or d > P.MAX_STEP then
       p.budget = budget
       counters.moves_rejected = counters.moves_rejected + 1
       if t - p.reject_t > REJECT_WINDOW then p.reject_t, p.rejects = t, 0 end

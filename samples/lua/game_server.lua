@@ -5,7 +5,7 @@
 --       [--seconds S] [--world UNITS] [--cell UNITS] [--zone UNITS]
 --       [--tick-hz HZ] [--max-players N] [--login-timeout S]
 --       [--heartbeat-timeout S] [--grace S] [--highwater BYTES]
---       [--slow-grace S] [--max-rate PACKETS] [--extension FILE]
+--       [--slow-grace S] [--sndbuf BYTES] [--max-rate PACKETS] [--extension FILE]
 --
 -- Players log in, enter the world, move, chat and leave (packets in
 -- game_proto.lua). The world is split into grid cells; a player's area of
@@ -24,7 +24,9 @@
 -- queued for longer than --slow-grace), cheats or breaks the protocol (an
 -- ERROR, then the close), or makes a handler raise (the player goes, the
 -- server stays). A player whose link drops keeps its state for --grace
--- seconds and RESUMEs it with its session token.
+-- seconds and RESUMEs it with its session token. --sndbuf caps each
+-- player's kernel send buffer (0: the OS's own, which grows to megabytes),
+-- so a client that stops reading reaches the high-water mark sooner.
 --
 -- --extension FILE runs FILE at start with the agents' handler table and
 -- game_proto.lua (`local handlers, P = ...`): it may add or wrap packet
@@ -61,6 +63,7 @@ local opt = cli.parse(arg, {
   ["grace"] = {"number", 30},
   ["highwater"] = {"uint", 65536, min = 1024, max = 1 << 30},
   ["slow-grace"] = {"number", 2},
+  ["sndbuf"] = {"uint", 0},
   ["max-rate"] = {"uint", 100, min = 1},
   ["extension"] = {"string", nil},
 }, [[
@@ -68,7 +71,7 @@ usage: game_server.lua [--port P] [--host H] [--backend auto|epoll|io_uring|iocp
           [--io-threads N] [--seconds S] [--world UNITS] [--cell UNITS]
           [--zone UNITS] [--tick-hz HZ] [--max-players N] [--login-timeout S]
           [--heartbeat-timeout S] [--grace S] [--highwater BYTES]
-          [--slow-grace S] [--max-rate PACKETS] [--extension FILE]
+          [--slow-grace S] [--sndbuf BYTES] [--max-rate PACKETS] [--extension FILE]
 ]])
 
 local G = P.geometry(opt.world, opt.cell, opt.zone)
@@ -205,6 +208,7 @@ local function handle(ev, h, a)
       print_stats()
     end
   elseif ev == ACCEPT then
+    if opt.sndbuf > 0 then net.set_option(h, "sndbuf", opt.sndbuf) end
     gate.accept(h)
   elseif ev == CLOSE then
     if not gate.closed(h) and h == listener and running then
