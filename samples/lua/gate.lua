@@ -254,8 +254,11 @@ function M.new(opt, counters)
 
   -- ------------------------------------------------------------ events
 
+  -- The login timeout counts from the accept itself (the tick clock may
+  -- be a tick old); packets are timed on the tick clock, which is enough
+  -- for heartbeats and rates and costs nothing per packet.
   function G.accept(h)
-    sessions[h] = {h = h, t0 = clock_now, last_in = clock_now, win_t = clock_now, n_in = 0}
+    sessions[h] = {h = h, t0 = sys.now(), last_in = clock_now, win_t = clock_now, n_in = 0}
   end
 
   local traceback = debug.traceback
