@@ -6,6 +6,7 @@
 --       [--tick-hz HZ] [--max-players N] [--login-timeout S]
 --       [--heartbeat-timeout S] [--grace S] [--highwater BYTES]
 --       [--slow-grace S] [--sndbuf BYTES] [--max-rate PACKETS] [--extension FILE]
+--       [--tick-log FILE]
 --
 -- Players log in, enter the world, move, chat and leave (packets in
 -- game_proto.lua). The world is split into grid cells; a player's area of
@@ -31,6 +32,10 @@
 -- --extension FILE runs FILE at start with the agents' handler table and
 -- game_proto.lua (`local handlers, P = ...`): it may add or wrap packet
 -- handlers, which run protected like the built-in ones.
+--
+-- --tick-log FILE writes one line per tick, "players wall_us cpu_us" (the
+-- players logged in, the tick's wall and thread CPU time), flushed every
+-- second: bench/game.py reads the ticks of a steady window from it.
 --
 -- Prints "listening on HOST:PORT ..." on stdout at start, a stats line every
 -- second on stderr (players, messages in/out per second, tick time p50/p99),
@@ -66,12 +71,14 @@ local opt = cli.parse(arg, {
   ["sndbuf"] = {"uint", 0},
   ["max-rate"] = {"uint", 100, min = 1},
   ["extension"] = {"string", nil},
+  ["tick-log"] = {"string", nil},
 }, [[
 usage: game_server.lua [--port P] [--host H] [--backend auto|epoll|io_uring|iocp]
           [--io-threads N] [--seconds S] [--world UNITS] [--cell UNITS]
           [--zone UNITS] [--tick-hz HZ] [--max-players N] [--login-timeout S]
           [--heartbeat-timeout S] [--grace S] [--highwater BYTES]
           [--slow-grace S] [--sndbuf BYTES] [--max-rate PACKETS] [--extension FILE]
+          [--tick-log FILE]
 ]])
 
 local G = P.geometry(opt.world, opt.cell, opt.zone)
@@ -88,6 +95,17 @@ local gate = Gate.new(opt, counters)
 local world = World.new(G, gate.out)
 local agents = Agent.new{world = world, out = gate.out, clock = gate.clock, counters = counters}
 gate.serve(world, agents)
+
+local tick_log
+if opt.tick_log then
+  local err
+  tick_log, err = io.open(opt.tick_log, "w")
+  if not tick_log then
+    io.stderr:write("--tick-log: ", err, "\n")
+    os.exit(2)
+  end
+  tick_log:setvbuf("full")
+end
 
 if opt.extension then
   local chunk, err = loadfile(opt.extension)
@@ -124,8 +142,10 @@ local function tick()
     if counters.tick_errors <= 10 then io.stderr:write("game: tick: ", tostring(err), "\n") end
   end
   ticks = ticks + 1
-  record(tick_samples, tick_hist, now() - t0)
-  record(cpu_samples, cpu_hist, cpu() - c0)
+  local wall, used = now() - t0, cpu() - c0
+  record(tick_samples, tick_hist, wall)
+  record(cpu_samples, cpu_hist, used)
+  if tick_log then tick_log:write(string.format("%d %d %d\n", (gate.players()), wall * 1e6 // 1, used * 1e6 // 1)) end
 end
 
 local function percentile(sorted, q)
@@ -185,6 +205,7 @@ local function print_stats()
     counters.protocol_errors + counters.speed_dropped + counters.flood_dropped + counters.slow_dropped +
     counters.login_timeouts + counters.heartbeat_timeouts + counters.script_errors))
   io.stderr:flush()
+  if tick_log then tick_log:flush() end
   tick_samples, cpu_samples = {}, {}
   prev, prev_t, prev_ticks = s, t, ticks
 end
@@ -254,5 +275,6 @@ io.stdout:write(string.format(
   c.speed_dropped, c.flood_dropped, c.login_timeouts, c.heartbeat_timeouts, c.slow_warned, c.slow_dropped,
   c.send_full, c.script_errors, c.tick_errors, c.links_lost, c.resumes, c.resumes_refused, c.sessions_expired))
 io.stdout:flush()
+if tick_log then tick_log:close() end
 engine:close()
 os.exit(exit_code)
