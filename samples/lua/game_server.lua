@@ -34,8 +34,8 @@
 -- handlers, which run protected like the built-in ones.
 --
 -- --tick-log FILE writes one line per tick, "players wall_us cpu_us" (the
--- players logged in, the tick's wall and thread CPU time), flushed every
--- second: bench/game.py reads the ticks of a steady window from it.
+-- players logged in, the tick's wall and thread CPU time), after the tick:
+-- bench/game.py reads the ticks of a steady window from it.
 --
 -- Prints "listening on HOST:PORT ..." on stdout at start, a stats line every
 -- second on stderr (players, messages in/out per second, tick time p50/p99),
@@ -145,7 +145,10 @@ local function tick()
   local wall, used = now() - t0, cpu() - c0
   record(tick_samples, tick_hist, wall)
   record(cpu_samples, cpu_hist, used)
-  if tick_log then tick_log:write(string.format("%d %d %d\n", (gate.players()), wall * 1e6 // 1, used * 1e6 // 1)) end
+  if tick_log then
+    tick_log:write(string.format("%d %d %d\n", (gate.players()), wall * 1e6 // 1, used * 1e6 // 1))
+    tick_log:flush()
+  end
 end
 
 local function percentile(sorted, q)
@@ -205,7 +208,6 @@ local function print_stats()
     counters.protocol_errors + counters.speed_dropped + counters.flood_dropped + counters.slow_dropped +
     counters.login_timeouts + counters.heartbeat_timeouts + counters.script_errors))
   io.stderr:flush()
-  if tick_log then tick_log:flush() end
   tick_samples, cpu_samples = {}, {}
   prev, prev_t, prev_ticks = s, t, ticks
 end
