@@ -93,25 +93,27 @@ function M.new(opt, counters)
 
   -- The player is over: kicked, left, or its grace period ran out.
   local function destroy(p)
+    if p.gone then return end
     world.remove(p)
     tokens[p.token], parked[p] = nil, nil
     p.session, p.addr, p.gone = nil, false, true
     nplayers = nplayers - 1
   end
 
-  -- Ends a connection with an ERROR (sent before the graceful close).
+  -- Ends a connection with an ERROR (sent before the graceful close), and
+  -- its player for good. A connection already closing only loses its player.
   local function refuse(s, code, text)
+    local p = s.player
+    if p then
+      s.player = nil
+      destroy(p)
+    end
     if s.closing then return end
     if PROTOCOL[code] then
       counters.protocol_errors = counters.protocol_errors + 1
     elseif KICK_COUNTER[code] then
       local k = KICK_COUNTER[code]
       counters[k] = counters[k] + 1
-    end
-    local p = s.player
-    if p then
-      s.player = nil
-      destroy(p)
     end
     s.closing = true
     send(s.h, ID[P.ERROR], pack("<I2s1", code, text))
