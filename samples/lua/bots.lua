@@ -476,7 +476,7 @@ while phase ~= "done" do
 end
 net.close(move_timer)
 local elapsed = now() - start
-hostile.finish(3)
+hostile.finish(5)
 
 -- Whatever did not finish is an error.
 local in_world, min_rate = 0, math.huge

@@ -279,7 +279,7 @@ end)
 
 test("run_game_sh", function()
   if not T.build then T.skip("NET_BUILD_DIR not set") end
-  local code, out = T.run(string.format("sh %srun_game.sh '%s' --bots 150 --seconds 2%s 2>&1",
+  local code, out = T.run(string.format("sh %srun_game.sh '%s' --bots 150 --seconds 1%s 2>&1",
     samples, T.build, mode))
   T.eq(code, 0, "run_game.sh:\n" .. out)
   T.ok(out:match("SUMMARY .*errors=0"), "SUMMARY line", out)
