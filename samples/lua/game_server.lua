@@ -199,9 +199,9 @@ local function print_stats()
   table.sort(tick_samples)
   table.sort(cpu_samples)
   io.stderr:write(string.format(
-    "players=%d conns=%d in=%.0f msg/s out=%.0f msg/s out=%.2f MB/s ticks=%d tick p50=%.3f ms p99=%.3f ms " ..
+    "players=%d parked=%d conns=%d in=%.0f msg/s out=%.0f msg/s out=%.2f MB/s ticks=%d tick p50=%.3f ms p99=%.3f ms " ..
     "(cpu p50=%.3f p99=%.3f) queued=%d dropped=%d\n",
-    (gate.players()), s.connections, (s.messages_in - prev.messages_in) / dt,
+    (gate.players()), select(3, gate.players()), s.connections, (s.messages_in - prev.messages_in) / dt,
     (s.messages_out - prev.messages_out) / dt, (s.bytes_out - prev.bytes_out) / dt / 1e6, ticks - prev_ticks,
     percentile(tick_samples, 0.5) * 1e3, percentile(tick_samples, 0.99) * 1e3, percentile(cpu_samples, 0.5) * 1e3,
     percentile(cpu_samples, 0.99) * 1e3, s.send_queued,

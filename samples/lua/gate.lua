@@ -64,13 +64,16 @@ function M.new(opt, counters)
   local tokens = {}     -- token -> player (logged in: linked or parked)
   local parked = {}     -- player -> when its grace period ends
   local nplayers, peak, next_id = 0, 0, 1
+  local nparked = 0
   local clock_now = sys.now()
   local results = {}    -- net.broadcast's outcomes, reused
   local MAX_LOGGED = 10 -- script errors written to stderr in full
 
   function G.clock() return clock_now end
   function G.advance() clock_now = sys.now() end
-  function G.players() return nplayers, peak end
+  -- Players logged in (parked ones included), the most at once, and how
+  -- many of them are parked.
+  function G.players() return nplayers, peak, nparked end
 
   function G.serve(w, agents)
     world, handlers = w, agents.handlers
@@ -89,13 +92,22 @@ function M.new(opt, counters)
     world.park(p)
     p.session, p.addr = nil, false
     parked[p] = clock_now + opt.grace
+    nparked = nparked + 1
   end
 
   -- The player is over: kicked, left, or its grace period ran out.
+  local function unpark(p)
+    if parked[p] then
+      parked[p] = nil
+      nparked = nparked - 1
+    end
+  end
+
   local function destroy(p)
     if p.gone then return end
     world.remove(p)
-    tokens[p.token], parked[p] = nil, nil
+    unpark(p)
+    tokens[p.token] = nil
     p.session, p.addr, p.gone = nil, false, true
     nplayers = nplayers - 1
   end
@@ -217,7 +229,7 @@ function M.new(opt, counters)
       world.park(p)
       refuse(old, E.REPLACED, "resumed on another connection")
     end
-    parked[p] = nil
+    unpark(p)
     link(s, p)
     counters.resumes = counters.resumes + 1
     local in_world = p.cell ~= nil
