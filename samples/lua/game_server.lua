@@ -109,11 +109,12 @@ end
 
 if opt.extension then
   local chunk, err = loadfile(opt.extension)
-  if not chunk then
-    io.stderr:write("--extension: ", err, "\n")
+  local ok = chunk and true
+  if chunk then ok, err = pcall(chunk, agents.handlers, P) end
+  if not ok then
+    io.stderr:write("--extension: ", tostring(err), "\n")
     os.exit(2)
   end
-  chunk(agents.handlers, P)
 end
 
 -- ---------------------------------------------------------------- tick
