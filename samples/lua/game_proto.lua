@@ -1,5 +1,5 @@
--- game_proto.lua - the packets and world geometry game_server.lua and
--- bots.lua share.
+-- game_proto.lua - the packets, error codes, limits and world geometry
+-- that game_server.lua (its gate, agents and world) and bots.lua share.
 --
 -- On the wire a packet is the seeds' header, a u16 little-endian size that
 -- counts the whole packet (the 4-byte header included), a u16 packet id,
@@ -8,24 +8,41 @@
 -- DATA event carries one whole packet without it, i.e. id + body.
 --
 --   client -> server                      server -> client
---   1 LOGIN  s1 name                      101 LOGIN_OK   u32 id, u32 world, u32 cell, u32 zone
---   2 ENTER  i32 x, i32 y (wanted spawn)  102 ENTER_OK   u32 id, i32 x, i32 y, u16 zone
---   3 MOVE   i32 x, i32 y                 103 POSITIONS  u16 n, n x (u32 id, i32 x, i32 y)
---   4 CHAT   s2 text                      104 CHAT       u32 from, u16 zone, s2 text
+--   1 LOGIN     s1 name                   101 LOGIN_OK   u32 id, u32 world, u32 cell, u32 zone, s1 token
+--   2 ENTER     i32 x, i32 y (spawn)      102 ENTER_OK   u32 id, i32 x, i32 y, u16 zone
+--   3 MOVE      i32 x, i32 y              103 POSITIONS  u16 n, n x (u32 id, i32 x, i32 y)
+--   4 CHAT      s2 text                   104 CHAT       u32 from, u16 zone, s2 text
 --   5 LEAVE                               105 LEAVE_OK
---                                         106 ERROR      u16 code, s1 text
+--   6 HEARTBEAT u32 nonce                 106 ERROR      u16 code, s1 text (then the server closes)
+--   7 RESUME    s1 token                  107 RESUME_OK  u32 id, u8 in_world, i32 x, i32 y, u16 zone
+--                                         108 HEARTBEAT_ACK u32 nonce (the client's, back)
+--                                         109 MOVE_REJECTED i32 x, i32 y (where the player really is)
+--                                         110 WARNING    u16 code, s1 text (the connection stays)
+--
+-- LOGIN_OK's token lets a client that lost its connection RESUME the same
+-- player (id, position, zone) on a new one within the server's grace period.
 --
 -- The world is a square of `world` units split into square cells of `cell`
 -- units (area of interest: a player sees the players of its cell and the 8
 -- around it) and square zones of `zone` units (chat goes to the zone).
 local M = {}
 
-M.LOGIN, M.ENTER, M.MOVE, M.CHAT, M.LEAVE = 1, 2, 3, 4, 5
+M.LOGIN, M.ENTER, M.MOVE, M.CHAT, M.LEAVE, M.HEARTBEAT, M.RESUME = 1, 2, 3, 4, 5, 6, 7
 M.LOGIN_OK, M.ENTER_OK, M.POSITIONS, M.CHAT_MSG, M.LEAVE_OK, M.ERROR = 101, 102, 103, 104, 105, 106
+M.RESUME_OK, M.HEARTBEAT_ACK, M.MOVE_REJECTED, M.WARNING = 107, 108, 109, 110
+
+-- ERROR and WARNING codes.
+M.E = {
+  ALREADY_LOGGED_IN = 1, MALFORMED = 2, BAD_NAME = 3, SERVER_FULL = 4, NOT_LOGGED_IN = 5,
+  NOT_IN_WORLD = 6, ILLEGAL_MOVE = 7, UNKNOWN_PACKET = 8, LOGIN_TIMEOUT = 9, HEARTBEAT_TIMEOUT = 10,
+  SPEED = 11, FLOOD = 12, SLOW_READER = 13, INTERNAL = 14, BAD_TOKEN = 15, REPLACED = 16,
+}
 
 M.TCP = {framing = "u16le", length_includes_header = true, max_message = 65535 - 2}
 
-M.MAX_STEP = 20       -- longest move a player may make in one MOVE
+M.MAX_STEP = 20       -- longest move one MOVE may make (either axis)
+M.MAX_SPEED = 200     -- units per second a player may cover over time (either axis)
+M.MOVE_BURST = 200    -- movement a player may save up while standing (units)
 M.MAX_CHAT = 200      -- longest chat text
 M.MAX_NAME = 32
 M.ENTRY_SIZE = 12     -- one POSITIONS entry
@@ -35,7 +52,7 @@ local pack, unpack = string.pack, string.unpack
 
 -- Packet ids as the 2-byte strings that start each packet.
 M.id_bytes = {}
-for _, id in ipairs{1, 2, 3, 4, 5, 101, 102, 103, 104, 105, 106} do
+for _, id in ipairs{1, 2, 3, 4, 5, 6, 7, 101, 102, 103, 104, 105, 106, 107, 108, 109, 110} do
   M.id_bytes[id] = pack("<I2", id)
 end
 

@@ -3,7 +3,10 @@
 --   LUA_CPATH='build/bindings/lua/?.so' lua5.4 samples/lua/game_server.lua
 --       [--port P] [--host H] [--backend auto|epoll|io_uring|iocp] [--io-threads N]
 --       [--seconds S] [--world UNITS] [--cell UNITS] [--zone UNITS]
---       [--tick-hz HZ] [--max-players N]
+--       [--tick-hz HZ] [--max-players N] [--login-timeout S]
+--       [--heartbeat-timeout S] [--grace S] [--highwater BYTES]
+--       [--slow-grace S] [--sndbuf BYTES] [--max-rate PACKETS] [--extension FILE]
+--       [--tick-log FILE]
 --
 -- Players log in, enter the world, move, chat and leave (packets in
 -- game_proto.lua). The world is split into grid cells; a player's area of
@@ -11,7 +14,28 @@
 -- occupied cell gets one POSITIONS packet with the positions of every
 -- player in its area of interest, broadcast with one shared buffer to the
 -- players of that cell. Chat goes to the sender's zone, again as one
--- broadcast. A client breaking the protocol gets an ERROR and is closed.
+-- broadcast.
+--
+-- The pieces (README.md beside this file draws them): gate.lua owns the
+-- sockets, logs players in and routes their packets to their agents
+-- (agent.lua, one state object per player), which play the game in the
+-- world (world.lua). The gate drops what would hurt the server: a client
+-- that does not log in (--login-timeout), falls silent (--heartbeat-timeout),
+-- floods (--max-rate packets a second), does not read (--highwater bytes
+-- queued for longer than --slow-grace), cheats or breaks the protocol (an
+-- ERROR, then the close), or makes a handler raise (the player goes, the
+-- server stays). A player whose link drops keeps its state for --grace
+-- seconds and RESUMEs it with its session token. --sndbuf caps each
+-- player's kernel send buffer (0: the OS's own, which grows to megabytes),
+-- so a client that stops reading reaches the high-water mark sooner.
+--
+-- --extension FILE runs FILE at start with the agents' handler table and
+-- game_proto.lua (`local handlers, P = ...`): it may add or wrap packet
+-- handlers, which run protected like the built-in ones.
+--
+-- --tick-log FILE writes one line per tick, "players wall_us cpu_us" (the
+-- players logged in, the tick's wall and thread CPU time), after the tick:
+-- bench/game.py reads the ticks of a steady window from it.
 --
 -- Prints "listening on HOST:PORT ..." on stdout at start, a stats line every
 -- second on stderr (players, messages in/out per second, tick time p50/p99),
@@ -24,6 +48,9 @@ local net = require "net"
 local sys = require "net.sys"
 local cli = require "cli"
 local P = require "game_proto"
+local Gate = require "gate"
+local World = require "world"
+local Agent = require "agent"
 
 local opt = cli.parse(arg, {
   ["port"] = {"uint", 7777, max = 65535},
@@ -36,173 +63,58 @@ local opt = cli.parse(arg, {
   ["zone"] = {"uint", 250, min = 1, max = 1000000},
   ["tick-hz"] = {"uint", 20, min = 1, max = 1000},
   ["max-players"] = {"uint", 10000, min = 1},
+  ["login-timeout"] = {"number", 5},
+  ["heartbeat-timeout"] = {"number", 10},
+  ["grace"] = {"number", 30},
+  ["highwater"] = {"uint", 65536, min = 1024, max = 1 << 30},
+  ["slow-grace"] = {"number", 2},
+  ["sndbuf"] = {"uint", 0},
+  ["max-rate"] = {"uint", 100, min = 1},
+  ["extension"] = {"string", nil},
+  ["tick-log"] = {"string", nil},
 }, [[
 usage: game_server.lua [--port P] [--host H] [--backend auto|epoll|io_uring|iocp]
           [--io-threads N] [--seconds S] [--world UNITS] [--cell UNITS]
-          [--zone UNITS] [--tick-hz HZ] [--max-players N]
+          [--zone UNITS] [--tick-hz HZ] [--max-players N] [--login-timeout S]
+          [--heartbeat-timeout S] [--grace S] [--highwater BYTES]
+          [--slow-grace S] [--sndbuf BYTES] [--max-rate PACKETS] [--extension FILE]
+          [--tick-log FILE]
 ]])
 
 local G = P.geometry(opt.world, opt.cell, opt.zone)
-local pack, unpack, concat = string.pack, string.unpack, table.concat
-local send, broadcast, close = net.send, net.broadcast, net.close
 local now, cpu = sys.now, sys.thread_cpu
-local ID = P.id_bytes
 
--- ---------------------------------------------------------------- world
+-- ---------------------------------------------------------------- the game
 
--- Player states.
-local CONNECTED, LOGGED_IN, IN_WORLD, LEAVING = 1, 2, 3, 4
+local counters = {logins = 0, protocol_errors = 0, chats = 0, moves = 0, moves_rejected = 0, speed_dropped = 0,
+                  flood_dropped = 0, login_timeouts = 0, heartbeat_timeouts = 0, slow_warned = 0, slow_dropped = 0,
+                  send_full = 0, script_errors = 0, tick_errors = 0, server_full = 0, links_lost = 0, resumes = 0,
+                  resumes_refused = 0, sessions_expired = 0}
 
-local players = {}      -- handle -> player
-local nplayers = 0      -- logged in
-local peak_players = 0
-local next_id = 1
+local gate = Gate.new(opt, counters)
+local world = World.new(G, gate.out)
+local agents = Agent.new{world = world, out = gate.out, clock = gate.clock, counters = counters}
+gate.serve(world, agents)
 
--- cells[c] and zones[z]: {n = count, p = players, h = their handles};
--- around[c]: cell c and the cells touching it (its area of interest).
-local cells, zones, around = {}, {}, {}
-for c = 1, G.ncells do
-  cells[c] = {n = 0, p = {}, h = {}}
-  local cx, cy = G.cell_xy(c)
-  local list = {}
-  for dy = -1, 1 do
-    for dx = -1, 1 do
-      local x, y = cx + dx, cy + dy
-      if x >= 0 and y >= 0 and x < G.cells_per_side and y < G.cells_per_side then
-        list[#list + 1] = y * G.cells_per_side + x + 1
-      end
-    end
+local tick_log
+if opt.tick_log then
+  local err
+  tick_log, err = io.open(opt.tick_log, "w")
+  if not tick_log then
+    io.stderr:write("--tick-log: ", err, "\n")
+    os.exit(2)
   end
-  around[c] = list
-end
-for z = 1, G.nzones do zones[z] = {n = 0, p = {}, h = {}} end
-
--- A group (a cell or a zone) keeps its players and their handles in dense
--- arrays, the handles ready for net.broadcast; a player remembers its index
--- in each group it is in under the key `slot`, so leaving is a swap with
--- the group's last member.
-local function group_add(g, p, slot)
-  local n = g.n + 1
-  g.p[n], g.h[n], g.n, p[slot] = p, p.h, n, n
+  tick_log:setvbuf("full")
 end
 
-local function group_remove(g, p, slot)
-  local i, n = p[slot], g.n
-  local last = g.p[n]
-  g.p[i], g.h[i], last[slot] = last, last.h, i
-  g.p[n], g.h[n], g.n = nil, nil, n - 1
-end
-
-local function cell_add(p, c)
-  group_add(cells[c], p, "cslot")
-  p.cell = c
-end
-
-local function cell_remove(p) group_remove(cells[p.cell], p, "cslot") end
-
-local function zone_add(p, z)
-  group_add(zones[z], p, "zslot")
-  p.zone = z
-end
-
-local function zone_remove(p) group_remove(zones[p.zone], p, "zslot") end
-
-local function place(p, x, y)
-  p.x, p.y = x, y
-  p.entry = pack("<I4i4i4", p.id, x, y)
-  local c, z = G.cell_of(x, y), G.zone_of(x, y)
-  if p.state ~= IN_WORLD then
-    cell_add(p, c)
-    zone_add(p, z)
-    return
+if opt.extension then
+  local chunk, err = loadfile(opt.extension)
+  local ok = chunk and true
+  if chunk then ok, err = pcall(chunk, agents.handlers, P) end
+  if not ok then
+    io.stderr:write("--extension: ", tostring(err), "\n")
+    os.exit(2)
   end
-  if c ~= p.cell then cell_remove(p); cell_add(p, c) end
-  if z ~= p.zone then zone_remove(p); zone_add(p, z) end
-end
-
-local function leave_world(p)
-  if p.state == IN_WORLD then
-    cell_remove(p)
-    zone_remove(p)
-  end
-  if p.state == IN_WORLD or p.state == LOGGED_IN then nplayers = nplayers - 1 end
-end
-
--- ---------------------------------------------------------------- packets
-
-local counters = {logins = 0, protocol_errors = 0, chats = 0, moves = 0}
-
-local function reject(p, code, text)
-  counters.protocol_errors = counters.protocol_errors + 1
-  send(p.h, ID[P.ERROR], pack("<I2s1", code, text))
-  leave_world(p)
-  p.state = LEAVING
-  close(p.h) -- graceful: the ERROR goes out first
-end
-
-local handlers = {}
-
-handlers[P.LOGIN] = function(p, a)
-  if p.state ~= CONNECTED then return reject(p, 1, "already logged in") end
-  if #a < 3 or 3 + a:byte(3) ~= #a then return reject(p, 2, "bad LOGIN") end
-  local name = a:sub(4)
-  if #name == 0 or #name > P.MAX_NAME then return reject(p, 3, "bad name") end
-  if nplayers >= opt.max_players then return reject(p, 4, "server full") end
-  p.id, p.name, p.state = next_id, name, LOGGED_IN
-  next_id = next_id + 1
-  nplayers = nplayers + 1
-  if nplayers > peak_players then peak_players = nplayers end
-  counters.logins = counters.logins + 1
-  send(p.h, ID[P.LOGIN_OK], pack("<I4I4I4I4", p.id, G.world, G.cell, G.zone))
-end
-
-handlers[P.ENTER] = function(p, a)
-  if p.state ~= LOGGED_IN then return reject(p, 5, "ENTER before LOGIN") end
-  if #a ~= 10 then return reject(p, 2, "bad ENTER") end
-  local x, y = unpack("<i4i4", a, 3)
-  x = math.max(0, math.min(G.world - 1, x))
-  y = math.max(0, math.min(G.world - 1, y))
-  place(p, x, y)
-  p.state = IN_WORLD
-  send(p.h, ID[P.ENTER_OK], pack("<I4i4i4I2", p.id, x, y, p.zone))
-end
-
-handlers[P.MOVE] = function(p, a)
-  if p.state ~= IN_WORLD then return reject(p, 6, "MOVE outside the world") end
-  if #a ~= 10 then return reject(p, 2, "bad MOVE") end
-  local x, y = unpack("<i4i4", a, 3)
-  local dx, dy = x - p.x, y - p.y
-  if not G.inside(x, y) or dx > P.MAX_STEP or dx < -P.MAX_STEP or dy > P.MAX_STEP or dy < -P.MAX_STEP then
-    return reject(p, 7, "illegal move")
-  end
-  counters.moves = counters.moves + 1
-  place(p, x, y)
-end
-
-handlers[P.CHAT] = function(p, a)
-  if p.state ~= IN_WORLD then return reject(p, 6, "CHAT outside the world") end
-  if #a < 4 then return reject(p, 2, "bad CHAT") end
-  local len = unpack("<I2", a, 3)
-  if 4 + len ~= #a or len > P.MAX_CHAT then return reject(p, 2, "bad CHAT") end
-  counters.chats = counters.chats + 1
-  local zl = zones[p.zone]
-  broadcast(zl.h, ID[P.CHAT_MSG] .. pack("<I4I2", p.id, p.zone) .. a:sub(3), zl.n)
-end
-
-handlers[P.LEAVE] = function(p, a)
-  if p.state ~= LOGGED_IN and p.state ~= IN_WORLD then return reject(p, 5, "LEAVE before LOGIN") end
-  if #a ~= 2 then return reject(p, 2, "bad LEAVE") end
-  leave_world(p)
-  p.state = LEAVING
-  send(p.h, ID[P.LEAVE_OK])
-  close(p.h)
-end
-
-local function on_packet(p, a)
-  if p.state == LEAVING then return end
-  local id = #a >= 2 and unpack("<I2", a) or -1
-  local f = handlers[id]
-  if f then f(p, a) else reject(p, 8, "unknown packet") end
 end
 
 -- ---------------------------------------------------------------- tick
@@ -220,37 +132,24 @@ local function record(samples, hist, dt)
   hist[b] = (hist[b] or 0) + 1
 end
 
-local parts = {}
-local ID_POS = ID[P.POSITIONS]
-
--- Every occupied cell gets one POSITIONS packet listing the players of its
--- area of interest, broadcast as one shared buffer to the players in the
--- cell: each player receives one packet per tick, whatever the crowd.
+-- The game clock advances, then the world's POSITIONS go out. A script
+-- error in the tick is counted and written, and the next tick comes.
 local function tick()
   local t0, c0 = now(), cpu()
-  for c = 1, G.ncells do
-    local cl = cells[c]
-    if cl.n > 0 then
-      local k = 0
-      local list = around[c]
-      for j = 1, #list do
-        local other = cells[list[j]]
-        local op = other.p
-        for i = 1, other.n do
-          k = k + 1
-          parts[k + 1] = op[i].entry
-        end
-      end
-      for first = 1, k, P.MAX_ENTRIES do
-        local last = math.min(k, first + P.MAX_ENTRIES - 1)
-        parts[first] = ID_POS .. pack("<I2", last - first + 1)
-        broadcast(cl.h, concat(parts, "", first, last + 1), cl.n)
-      end
-    end
+  gate.advance()
+  local ok, err = pcall(world.tick)
+  if not ok then
+    counters.tick_errors = counters.tick_errors + 1
+    if counters.tick_errors <= 10 then io.stderr:write("game: tick: ", tostring(err), "\n") end
   end
   ticks = ticks + 1
-  record(tick_samples, tick_hist, now() - t0)
-  record(cpu_samples, cpu_hist, cpu() - c0)
+  local wall, used = now() - t0, cpu() - c0
+  record(tick_samples, tick_hist, wall)
+  record(cpu_samples, cpu_hist, used)
+  if tick_log then
+    tick_log:write(string.format("%d %d %d\n", (gate.players()), wall * 1e6 // 1, used * 1e6 // 1))
+    tick_log:flush()
+  end
 end
 
 local function percentile(sorted, q)
@@ -272,7 +171,8 @@ end
 
 -- ---------------------------------------------------------------- main
 
-local engine, err = net.engine{backend = opt.backend, io_threads = opt.io_threads}
+local engine, err = net.engine{backend = opt.backend, io_threads = opt.io_threads,
+                               send_highwater = opt.highwater, send_lowwater = opt.highwater // 2}
 if not engine then
   io.stderr:write("net.engine: ", err, "\n")
   os.exit(1)
@@ -291,6 +191,7 @@ io.stdout:flush()
 local tick_ms = 1000 // opt.tick_hz
 local tick_timer = assert(engine:timer(tick_ms, tick_ms))
 local stats_timer = assert(engine:timer(1000, 1000))
+local sweep_timer = assert(engine:timer(250, 250))
 local prev, prev_t, prev_ticks = engine:stats(), now(), 0
 
 local function print_stats()
@@ -299,39 +200,49 @@ local function print_stats()
   table.sort(tick_samples)
   table.sort(cpu_samples)
   io.stderr:write(string.format(
-    "players=%d conns=%d in=%.0f msg/s out=%.0f msg/s out=%.2f MB/s ticks=%d tick p50=%.3f ms p99=%.3f ms " ..
-    "(cpu p50=%.3f p99=%.3f) queued=%d\n",
-    nplayers, s.connections, (s.messages_in - prev.messages_in) / dt, (s.messages_out - prev.messages_out) / dt,
-    (s.bytes_out - prev.bytes_out) / dt / 1e6, ticks - prev_ticks, percentile(tick_samples, 0.5) * 1e3,
-    percentile(tick_samples, 0.99) * 1e3, percentile(cpu_samples, 0.5) * 1e3, percentile(cpu_samples, 0.99) * 1e3,
-    s.send_queued))
+    "players=%d parked=%d conns=%d in=%.0f msg/s out=%.0f msg/s out=%.2f MB/s ticks=%d tick p50=%.3f ms p99=%.3f ms " ..
+    "(cpu p50=%.3f p99=%.3f) queued=%d dropped=%d\n",
+    (gate.players()), select(3, gate.players()), s.connections, (s.messages_in - prev.messages_in) / dt,
+    (s.messages_out - prev.messages_out) / dt, (s.bytes_out - prev.bytes_out) / dt / 1e6, ticks - prev_ticks,
+    percentile(tick_samples, 0.5) * 1e3, percentile(tick_samples, 0.99) * 1e3, percentile(cpu_samples, 0.5) * 1e3,
+    percentile(cpu_samples, 0.99) * 1e3, s.send_queued,
+    counters.protocol_errors + counters.speed_dropped + counters.flood_dropped + counters.slow_dropped +
+    counters.login_timeouts + counters.heartbeat_timeouts + counters.script_errors))
   io.stderr:flush()
   tick_samples, cpu_samples = {}, {}
   prev, prev_t, prev_ticks = s, t, ticks
 end
 
 local DATA, ACCEPT, CLOSE, TIMER = net.DATA, net.ACCEPT, net.CLOSE, net.TIMER
+local HIGH, DRAINED = net.SEND_HIGHWATER, net.SEND_DRAINED
+local gate_data = gate.data
 local start = now()
 local exit_code = 0
 local running = true
 
 local function handle(ev, h, a)
   if ev == DATA then
-    local p = players[h]
-    if p then on_packet(p, a) end
+    gate_data(h, a)
   elseif ev == TIMER then
-    if h == tick_timer then tick() elseif h == stats_timer then print_stats() end
+    if h == tick_timer then
+      tick()
+    elseif h == sweep_timer then
+      gate.sweep()
+    elseif h == stats_timer then
+      print_stats()
+    end
   elseif ev == ACCEPT then
-    players[h] = {h = h, state = CONNECTED}
+    if opt.sndbuf > 0 then net.set_option(h, "sndbuf", opt.sndbuf) end
+    gate.accept(h)
   elseif ev == CLOSE then
-    local p = players[h]
-    if p then
-      leave_world(p)
-      players[h] = nil
-    elseif h == listener and running then
+    if not gate.closed(h) and h == listener and running then
       io.stderr:write("listener closed: ", net.strerror(a), "\n")
       exit_code, running = 1, false
     end
+  elseif ev == HIGH then
+    gate.highwater(h)
+  elseif ev == DRAINED then
+    gate.drained(h)
   end
 end
 
@@ -341,29 +252,32 @@ while running do
 end
 
 -- Clean stop: no new players, everyone closed gracefully, then the engine.
-close(listener)
-close(tick_timer)
-close(stats_timer)
-for h, p in pairs(players) do
-  leave_world(p)
-  p.state = LEAVING
-  close(h)
-end
+net.close(listener)
+net.close(tick_timer)
+net.close(stats_timer)
+net.close(sweep_timer)
+gate.stop()
 local deadline = now() + 3
-while next(players) and now() < deadline do
-  for ev, h, a in engine:events(50) do
-    if ev == CLOSE then players[h] = nil end
+while gate.open() and now() < deadline do
+  for ev, h in engine:events(50) do
+    if ev == CLOSE then gate.closed(h) end
   end
 end
 local s = engine:stats()
 local elapsed = now() - start
+local c = counters
 io.stdout:write(string.format(
   "GAME seconds=%.1f players_peak=%d logins=%d moves=%d chats=%d ticks=%d ticks_per_s=%.1f " ..
   "tick_p50_ms=%.3f tick_p99_ms=%.3f tick_cpu_p50_ms=%.3f tick_cpu_p99_ms=%.3f msgs_in=%d msgs_out=%d " ..
-  "protocol_errors=%d\n",
-  elapsed, peak_players, counters.logins, counters.moves, counters.chats, ticks, ticks / elapsed,
+  "protocol_errors=%d moves_rejected=%d speed_dropped=%d flood_dropped=%d login_timeouts=%d " ..
+  "heartbeat_timeouts=%d slow_warned=%d slow_dropped=%d send_full=%d script_errors=%d tick_errors=%d " ..
+  "links_lost=%d resumes=%d resumes_refused=%d sessions_expired=%d\n",
+  elapsed, select(2, gate.players()), c.logins, c.moves, c.chats, ticks, ticks / elapsed,
   hist_percentile(tick_hist, 0.5), hist_percentile(tick_hist, 0.99), hist_percentile(cpu_hist, 0.5),
-  hist_percentile(cpu_hist, 0.99), s.messages_in, s.messages_out, counters.protocol_errors))
+  hist_percentile(cpu_hist, 0.99), s.messages_in, s.messages_out, c.protocol_errors, c.moves_rejected,
+  c.speed_dropped, c.flood_dropped, c.login_timeouts, c.heartbeat_timeouts, c.slow_warned, c.slow_dropped,
+  c.send_full, c.script_errors, c.tick_errors, c.links_lost, c.resumes, c.resumes_refused, c.sessions_expired))
 io.stdout:flush()
+if tick_log then tick_log:close() end
 engine:close()
 os.exit(exit_code)

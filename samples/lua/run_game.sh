@@ -3,12 +3,13 @@
 #
 #   samples/lua/run_game.sh BUILD_DIR [--bots N] [--seconds S] [--io-threads N]
 #                           [--backend B] [--world U] [--cell U] [--zone U]
-#                           [--tick-hz HZ] [other bots.lua options]
+#                           [--tick-hz HZ] [other game_server.lua options]
+#                           [bots.lua options, e.g. --hostile N --resumes N]
 #
 # Starts samples/lua/game_server.lua on a free port (its live stats line goes
 # to stderr each second), runs samples/lua/bots.lua against it (default 300
 # bots for 5 seconds), stops the server with SIGTERM, and prints the bots'
-# BOTS and SUMMARY lines and the server's GAME line. Exits non-zero when the
+# BOTS (and HOSTILE) and SUMMARY lines and the server's GAME line. Exits non-zero when the
 # bots saw any error, or either side failed.
 set -u
 
@@ -31,7 +32,9 @@ while [ $# -gt 0 ]; do
     --bots) bots=$2; shift 2 ;;
     --seconds) seconds=$2; shift 2 ;;
     --io-threads|--backend) server_opts="$server_opts $1 $2"; bot_opts="$bot_opts $1 $2"; shift 2 ;;
-    --world|--cell|--zone|--tick-hz) server_opts="$server_opts $1 $2"; shift 2 ;;
+    --world|--cell|--zone|--tick-hz|--max-players|--login-timeout|--heartbeat-timeout|--grace|\
+    --highwater|--slow-grace|--sndbuf|--max-rate|--extension)
+        server_opts="$server_opts $1 $2"; shift 2 ;;
     *) bot_opts="$bot_opts $1"; shift ;;
     esac
 done

@@ -1,7 +1,6 @@
 -- test_samples.lua - the Lua samples as users run them: echo_server.lua in
 -- every framing (against this process, and against the C dummy client when
--- NET_BUILD_DIR names a build), the game server with bots, the game
--- server's answers to clients that break the protocol, and run_game.sh.
+-- NET_BUILD_DIR names a build). The game server's tests are test_game.lua.
 local net = require "net"
 local T = require "lt"
 
@@ -85,89 +84,6 @@ test("echo_server_lua_seconds", function()
   T.eq(p:wait(), 0, "exits 0 after --seconds")
   local code = T.run(T.env_prefix() .. T.lua .. " " .. samples .. "echo_server.lua --framing u24 2>/dev/null")
   T.eq(code, 2, "bad option: usage and exit 2")
-end)
-
-test("game_server_with_bots", function()
-  local p, port = start("game_server.lua", "--world 600 --cell 100 --zone 200")
-  local code, out = T.run(string.format("%s%s %sbots.lua --port %d --bots 60 --seconds 2 --chat-every 0.5%s 2>&1",
-    T.env_prefix(), T.lua, samples, port, mode))
-  p:kill("TERM")
-  local rc = p:wait()
-  T.eq(code, 0, "bots found no error:\n" .. out)
-  T.ok(out:match("BOTS bots=60 in_world=60 .* errors=0"), "BOTS line", out)
-  local sum = out:match("(SUMMARY [^\n]*)")
-  T.ok(sum and tonumber(sum:match("messages=(%d+)")) > 1000, "bots received positions", sum)
-  T.eq(rc, 0, "game server exits 0 on SIGTERM")
-  local game = table.concat(p.lines, "\n"):match("(GAME [^\n]*)")
-  T.ok(game, "GAME summary line")
-  T.ok(game:match("players_peak=60 "), "60 players", game)
-  T.ok(game:match("protocol_errors=0"), "no protocol error", game)
-  T.ok(tonumber(game:match("ticks_per_s=([%d%.]+)")) >= 15, "ticks at about 20 Hz", game)
-end)
-
--- A raw-minded client: packets built by hand, the seeds' header included.
-test("game_server_rejects_bad_clients", function()
-  local P = dofile(samples .. "game_proto.lua")
-  local p, port = start("game_server.lua")
-  local e = T.engine()
-  local cases = {
-    {"unknown packet id", string.pack("<I2", 999)},
-    {"MOVE before LOGIN", string.pack("<I2i4i4", P.MOVE, 1, 1)},
-    {"short LOGIN", string.pack("<I2", P.LOGIN) .. "\5ab"},
-    {"one byte", "\1"},
-    {"illegal move", {string.pack("<I2s1", P.LOGIN, "x"), string.pack("<I2i4i4", P.ENTER, 10, 10),
-                      string.pack("<I2i4i4", P.MOVE, 500, 10)}},
-    {"oversized chat", {string.pack("<I2s1", P.LOGIN, "y"), string.pack("<I2i4i4", P.ENTER, 10, 10),
-                        string.pack("<I2s2", P.CHAT, string.rep("z", P.MAX_CHAT + 1))}},
-  }
-  for _, case in ipairs(cases) do
-    local what, pkts = case[1], case[2]
-    if type(pkts) == "string" then pkts = {pkts} end
-    local c = assert(e:connect("127.0.0.1", port, P.TCP))
-    local got_error, closed
-    T.until_(e, function(t, h, a)
-      if h ~= c then return end
-      if t == net.CONNECT then
-        for _, pkt in ipairs(pkts) do net.send(c, pkt) end
-      elseif t == net.DATA then
-        local id = string.unpack("<I2", a)
-        if id == P.ERROR then got_error = select(2, string.unpack("<I2s1", a, 3)) end
-      elseif t == net.CLOSE then
-        closed = a
-        return true
-      end
-    end, 5000, what)
-    T.ok(got_error, what .. ": ERROR packet before the close")
-    T.eq(closed, 0, what .. ": closed gracefully")
-  end
-  -- The server is still fine: a good client logs in.
-  local c = assert(e:connect("127.0.0.1", port, P.TCP))
-  local id
-  T.until_(e, function(t, h, a)
-    if t == net.CONNECT and h == c then net.send(c, string.pack("<I2s1", P.LOGIN, "good")) end
-    if t == net.DATA and h == c then
-      T.eq(string.unpack("<I2", a), P.LOGIN_OK, "LOGIN_OK")
-      id = string.unpack("<I4", a, 3)
-      return true
-    end
-  end)
-  T.ok(id > 0, "player id")
-  net.abort(c)
-  T.until_(e, function(t, h) return t == net.CLOSE and h == c end)
-  p:kill("INT")
-  T.eq(p:wait(), 0, "exits 0 on SIGINT")
-  local game = table.concat(p.lines, "\n"):match("(GAME [^\n]*)")
-  T.ok(game and game:match("protocol_errors=" .. #cases), "counted the protocol errors", game)
-end)
-
-test("run_game_sh", function()
-  if not T.build then T.skip("NET_BUILD_DIR not set") end
-  local code, out = T.run(string.format("sh %srun_game.sh '%s' --bots 150 --seconds 2%s 2>&1",
-    samples, T.build, mode))
-  T.eq(code, 0, "run_game.sh:\n" .. out)
-  T.ok(out:match("SUMMARY .*errors=0"), "SUMMARY line", out)
-  T.ok(out:match("GAME .*players_peak=150 "), "GAME line", out)
-  T.ok(out:match("run_game.sh: ok"), "ok line", out)
 end)
 
 return tests
