@@ -264,8 +264,8 @@ int main(void)
     expect_quiet(w);
 
     net_handle tm = 0;
-    CHECK_OK(net_timer_start(w->e, 30, 0, 42, &tm));
     uint64_t t0 = tl_now_ms();
+    CHECK_OK(net_timer_start(w->e, 30, 0, 42, &tm));
     got g = expect(w, NET_EV_TIMER, tm);
     CHECK_EQ(g.ev.user, 42);
     CHECKF(tl_now_ms() - t0 >= 25, "TIMER after %llu ms", (unsigned long long)(tl_now_ms() - t0));
