@@ -12,8 +12,10 @@
  *   in the set, or net__loop_signal), or work it will do without waiting
  *   (has_work, scheduled operations), which net_poll's end raises for.
  *
- * Nothing here runs, and no field is touched, for an engine nobody asked a
- * waitable of: the hot paths test e->notify, which stays 0 for them. */
+ * Nothing here runs for an engine nobody asked a waitable of: the hot
+ * paths only test a flag (e->notify's bit when an event is pushed,
+ * e->waitable once per net_poll, loop->wake_on_schedule when work is
+ * scheduled from the polling thread). */
 #include <stdlib.h>
 #include "testhooks.h"
 #include "core.h"
