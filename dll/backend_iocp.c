@@ -1296,8 +1296,9 @@ typedef struct iocp_relay {
     net_loop *loop;
     HANDLE port;
     os_thread *thread;
-    HANDLE start;   /* manual-reset: wait() turned relaying on (or the loop closes) */
-    HANDLE arrived; /* auto-reset: entries were appended */
+    HANDLE start;            /* manual-reset: wait() turned relaying on (or the loop closes) */
+    volatile LONG cancelled; /* set before start: end without reading the port */
+    HANDLE arrived;          /* auto-reset: entries were appended */
     SRWLOCK lock;
     OVERLAPPED_ENTRY *q; /* under lock: handed over, oldest first */
     ULONG count, cap;
@@ -1334,6 +1335,9 @@ static void relay_main(void *arg)
 {
     iocp_relay *r = arg;
     WaitForSingleObject(r->start, INFINITE);
+    /* Never turned on: the port has another reader, or none is needed. */
+    if (InterlockedCompareExchange(&r->cancelled, 0, 0))
+        return;
     for (int stop = 0; !stop;) {
         ULONG n = 0;
         if (!GetQueuedCompletionStatusEx(r->port, r->buf, r->nbuf, &n, INFINITE, FALSE))
@@ -1400,21 +1404,27 @@ static int ic_watch(net_loop *loop, intptr_t *pollable)
     if (rc)
         return rc;
     if (InterlockedCompareExchangePointer((PVOID volatile *)&l->relay, r, NULL) != NULL) {
+        /* Another call made one first: ours ends before it reads anything. */
+        InterlockedExchange(&r->cancelled, 1);
         SetEvent(r->start);
-        PostQueuedCompletionStatus(l->port, 0, RELAY_STOP, NULL);
         os_thread_join(r->thread);
         relay_free(r);
     }
     return 0;
 }
 
+/* A reader that is on reads up to the stop packet; one never turned on
+ * ends without reading. */
 static void relay_stop(iocp_loop *l)
 {
     iocp_relay *r = l->relay;
     if (!r)
         return;
+    if (l->relaying)
+        PostQueuedCompletionStatus(l->port, 0, RELAY_STOP, NULL);
+    else
+        InterlockedExchange(&r->cancelled, 1);
     SetEvent(r->start);
-    PostQueuedCompletionStatus(l->port, 0, RELAY_STOP, NULL);
     os_thread_join(r->thread);
     relay_free(r);
     l->relay = NULL;

@@ -165,6 +165,40 @@ static void posts_from_thread(waited *w, int count)
     expect_quiet(w);
 }
 
+typedef struct asker {
+    net_engine e;
+    intptr_t got;
+    atomic_int *go;
+} asker;
+
+static void ask_main(void *arg)
+{
+    asker *a = (asker *)arg;
+    while (!atomic_load(a->go))
+        ;
+    CHECK_OK(net_engine_waitable(a->e, &a->got));
+}
+
+/* Two first calls at once make one waitable (IOCP t0: one port reader). */
+static void first_calls_race(void)
+{
+    net_engine e = tl_engine();
+    tl_engine_hold(e, 1);
+    atomic_int go = 0;
+    asker a = {e, -1, &go}, b = {e, -1, &go};
+    tl_thread *ta = tl_thread_start(ask_main, &a), *tb = tl_thread_start(ask_main, &b);
+    atomic_store(&go, 1);
+    tl_thread_join(ta);
+    tl_thread_join(tb);
+    CHECK(a.got == b.got && a.got != -1);
+    CHECK_OK(net_post(e, 5));
+    net_event ev;
+    CHECK(tl_wait_ready(a.got, 5000));
+    CHECK_EQ(net_poll(e, &ev, 1, 0), 1);
+    CHECK_EQ(ev.user, 5);
+    tl_engine_destroy(e);
+}
+
 static void errors(net_engine e, intptr_t fd)
 {
     intptr_t again = -2;
@@ -258,6 +292,7 @@ int main(void)
     tl_engine_hold(w->e, 1); /* testlib never polls it: only the descriptor drives it */
     CHECK_OK(net_engine_waitable(w->e, &w->fd));
     errors(w->e, w->fd);
+    first_calls_race();
 
     /* Ready when first handed out; drained, quiet. */
     CHECK(tl_wait_ready(w->fd, 0));
