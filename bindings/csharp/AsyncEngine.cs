@@ -83,8 +83,7 @@ namespace Net
         {
             var tcs = new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
             lock (Sync) {
-                if (closing)
-                    throw new ObjectDisposedException("AsyncEngine", "the engine is closed");
+                CheckOpen("AsyncEngine");
                 commands.Enqueue(run => {
                     if (!run) {
                         tcs.TrySetException(new ObjectDisposedException("AsyncEngine", "the engine was closed"));
@@ -254,9 +253,9 @@ namespace Net
             events.End(why is ObjectDisposedException ? null : why);
         }
 
-        // With Sync held: what a wrapper throws when the engine is closing or
+        // With Sync held: what a call throws when the engine is closing or
         // its pump failed.
-        internal void CheckOpen(string what)
+        void CheckOpen(string what)
         {
             if (pumpFailure != null)
                 throw new InvalidOperationException(what + ": the engine's pump failed", pumpFailure);
