@@ -124,6 +124,9 @@ def test_accept_by_iteration_ends_with_the_listener(loop_kind):
 def test_drain_holds_the_writer_while_a_slow_reader_does_not_read(loop_kind):
     high, low, msg_size, total = 256 * 1024, 64 * 1024, 32 * 1024, 8 * 1024 * 1024
 
+    def piece(i):  # each message its own bytes, so order and loss show
+        return bytes([i & 0xFF, i >> 8]) * (msg_size // 2)
+
     async def main():
         loop = asyncio.get_running_loop()
         with socket.socket() as lsock:
@@ -140,7 +143,7 @@ def test_drain_holds_the_writer_while_a_slow_reader_does_not_read(loop_kind):
                 async def writer():
                     nonlocal most_queued
                     for i in range(total // msg_size):
-                        conn.send(pattern(msg_size, i))
+                        conn.send(piece(i))
                         queued = net.send_queued(conn.handle)
                         most_queued = max(most_queued, queued)
                         if queued > high:
@@ -158,9 +161,85 @@ def test_drain_holds_the_writer_while_a_slow_reader_does_not_read(loop_kind):
                 with peer:
                     peer.setblocking(False)
                     _, got = await asyncio.gather(writer(), slow_reader())
-                assert got == b"".join(pattern(msg_size, i) for i in range(total // msg_size))
+                assert got == b"".join(piece(i) for i in range(total // msg_size))
                 # drain kept the queue within one message of the high-water mark
                 assert high < most_queued <= high + msg_size
+                await conn.close()
+    run(loop_kind, main())
+
+
+def test_close_delivers_what_was_queued_then_waits_for_the_close(loop_kind):
+    got = []
+
+    async def collect(conn):
+        async for msg in conn:
+            got.append(msg)
+
+    async def main():
+        async with net.aio.Engine() as eng:
+            server = await eng.listen("127.0.0.1", 0, collect, framing="u32le")
+            async with await eng.connect(server.address, framing="u32le") as conn:
+                for i in range(64):
+                    conn.send(bytes([i]) * 16384)  # 1 MiB queued, none of it drained yet
+            assert conn.close_status == 0
+            await until(lambda: not eng._tasks, "the handler's end")
+            assert got == [bytes([i]) * 16384 for i in range(64)]
+    run(loop_kind, main())
+
+
+def test_a_handler_that_raises_aborts_its_connection_only(loop_kind):
+    async def handler(conn):
+        first = await conn.recv()
+        if first == b"boom":
+            raise ValueError("bad request")
+        conn.send(first)
+        await echo(conn)
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        reported = []
+        loop.set_exception_handler(lambda _loop, context: reported.append(context))
+        async with net.aio.Engine() as eng:
+            server = await eng.listen("127.0.0.1", 0, handler)
+            bad = await eng.connect(server.address)
+            good = await eng.connect(server.address)
+            bad.send(b"boom")
+            with pytest.raises(net.ResetError):
+                await bad.recv()
+            good.send(b"hello")
+            good.send(b"again")  # raw: the two may come as one chunk
+            echoed = b""
+            while echoed != b"helloagain":
+                echoed += await good.recv()
+            await good.close()
+        assert [type(c["exception"]) for c in reported] == [ValueError]
+    run(loop_kind, main())
+
+
+def test_wait_for_a_drain_that_times_out_leaves_the_connection_usable(loop_kind):
+    async def main():
+        loop = asyncio.get_running_loop()
+        with socket.socket() as lsock:
+            lsock.bind(("127.0.0.1", 0))
+            lsock.listen()
+            lsock.setblocking(False)
+            async with net.aio.Engine(send_highwater=64 * 1024, send_lowwater=16 * 1024) as eng:
+                conn = await eng.connect(lsock.getsockname(), framing="u16le")
+                peer, _ = await loop.sock_accept(lsock)
+                with peer:
+                    peer.setblocking(False)
+                    sent = 0
+                    with pytest.raises(asyncio.TimeoutError):
+                        while True:  # nobody reads: drain must block at last
+                            conn.send(b"z" * 60000)
+                            sent += 60002
+                            await asyncio.wait_for(conn.drain(), 0.05)
+                    assert conn._drainers == []
+                    got = 0
+                    while got < sent:
+                        got += len(await loop.sock_recv(peer, 1 << 20))
+                    await conn.drain()
+                    assert got == sent
                 await conn.close()
     run(loop_kind, main())
 
