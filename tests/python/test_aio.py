@@ -60,6 +60,24 @@ def test_no_thread_of_its_own(loop_kind):
     run(loop_kind, main())
 
 
+def test_an_idle_engine_does_not_keep_the_loop_busy(loop_kind, mode):
+    async def main():
+        async with net.aio.Engine(mode.backend, mode.io_threads) as eng:
+            server = await eng.listen("127.0.0.1", 0, echo)
+            async with await eng.connect(server.address) as conn:
+                conn.send(b"x")
+                assert await conn.recv() == b"x"
+                polls = []
+                plain_poll = eng.engine.poll
+                eng.engine.poll = lambda timeout: polls.append(timeout) or plain_poll(timeout)
+                await asyncio.sleep(0.3)  # the time measured: nothing happens in it
+                # Housekeeping wakes it every 100 ms while sockets are open
+                # (net.h); a descriptor that stayed readable would poll
+                # thousands of times.
+                assert len(polls) <= 10 and set(polls) <= {0}
+    run(loop_kind, main())
+
+
 def test_echo_client_and_server_in_one_loop(loop_kind, mode):
     ended = []
 
@@ -341,7 +359,13 @@ def test_cancellation_leaves_nothing_behind(loop_kind):
             assert client.close_status in (0, net.Error.ABORTED)
             assert await _end_of(server_side) in (None, net.ResetError)
 
-            await listener.close()
+            # The same for a listener (which has nothing to abort: it closes).
+            task = asyncio.ensure_future(listener.close())
+            await asyncio.sleep(0)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            await listener.wait_closed()
             await until(lambda: eng.engine.stats().connections == 0, "no connection left")
             assert eng._owners == {}
     run(loop_kind, main())

@@ -37,13 +37,13 @@ that reason's :class:`net.NetError` subclass (``ResetError``,
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections import deque
 from typing import Any, AsyncIterator, Awaitable, Callable, Deque, Dict, Optional, Set, Tuple, Union
 
 from . import _core as core
 from ._core import (Address, AddressLike, BytesLike, ClosedError, Error, Event, EventType,
                     NetError, error_for)
-from ._ffi import ffi, lib
 
 __all__ = ["Engine", "Connection", "Listener", "UdpSocket"]
 
@@ -83,27 +83,26 @@ class _Owner:
         return error_for(self.close_status, type(self).__name__, self._close_os_error)
 
     def _ended(self, status: int, os_error: int = 0) -> None:
-        """Its CLOSE (or the engine's end, with NET_E_ABORTED)."""
+        """Its CLOSE (or the engine's end, with NET_E_ABORTED). Subclasses
+        provide _on_event (its events) and _wake_all (every task waiting
+        on it sees the end)."""
         if self.close_status is None:
             self.close_status = status
             self._close_os_error = os_error
         _wake(self._closed)
-        self._wake_all()
+        self._wake_all()  # type: ignore[attr-defined]
 
-    def _wake_all(self) -> None:  # every task waiting on it sees the end
-        raise NotImplementedError
+    # What abort calls: net_abort, or for a listener, which has nothing to
+    # drop, net_close.
+    _abort_call = staticmethod(core.abort)
 
-    def _on_event(self, ev: Event) -> None:
-        raise NotImplementedError
-
-    def _start_close(self, how: Callable[[int], None]) -> None:
-        if self.close_status is None and not self._closing:
+    def _call_close(self, how: Callable[[int], None]) -> None:
+        if self.close_status is None:
             self._closing = True
             try:
                 how(self.handle)
             except _GONE:  # its CLOSE is on its way already
                 pass
-            self._eng._kick()
 
     async def close(self) -> None:
         """Close gracefully (``net_close``) and wait for the CLOSE: a
@@ -111,20 +110,15 @@ class _Owner:
         ``close_timeout_ms``). Never raises for the close's own outcome
         (see :attr:`close_error`). Cancelled while waiting, it aborts, so
         nothing is left behind."""
-        self._start_close(core.close)
+        if not self._closing:
+            self._call_close(core.close)
         await self.wait_closed()
 
     def abort(self) -> None:
         """Close at once (``net_abort``): queued data is dropped, a TCP peer
-        gets RST. The CLOSE (status ``ABORTED``) follows; :meth:`wait_closed`
-        waits for it."""
-        if self.close_status is None:
-            self._closing = True
-            try:
-                core.abort(self.handle)
-            except _GONE:
-                pass
-            self._eng._kick()
+        gets RST (a listener just closes). The CLOSE (status ``ABORTED``)
+        follows; :meth:`wait_closed` waits for it."""
+        self._call_close(self._abort_call)
 
     async def wait_closed(self) -> None:
         """Wait for the CLOSE. Cancelled meanwhile, it aborts the handle."""
@@ -235,7 +229,6 @@ class Connection(_Owner):
         if self.close_status is not None:
             raise ClosedError(Error.CLOSED, "Connection.send: the connection has ended")
         core.send(self.handle, data)
-        self._eng._kick()
 
     def _above_highwater(self) -> bool:
         try:
@@ -266,7 +259,6 @@ class Connection(_Owner):
     def shutdown(self) -> None:
         """Half-close (``net_shutdown``): FIN after what is queued; receiving goes on."""
         core.shutdown(self.handle)
-        self._eng._kick()
 
     @property
     def local(self) -> Address:
@@ -287,6 +279,8 @@ class Listener(_Owner):
     was given to :meth:`Engine.listen` (then each connection gets a task
     running it). ``async with listener`` (or :meth:`close`) stops
     listening; connections accepted and never taken are aborted then."""
+
+    _abort_call = staticmethod(core.close)
 
     def __init__(self, eng: "Engine", handle: int, handler: Optional[Handler]) -> None:
         super().__init__(eng, handle)
@@ -402,7 +396,6 @@ class UdpSocket(_Owner):
         """One datagram to ``addr`` (:func:`net.sendto`; None: the connected
         peer). ``WouldBlockError`` when the send queue is full."""
         core.sendto(self.handle, addr, data)
-        self._eng._kick()
 
     def connect(self, host: AddressLike, port: Optional[int] = None) -> None:
         """Fix the peer (:func:`net.udp_connect`)."""
@@ -462,37 +455,36 @@ class Engine:
         self._events: Deque[Event] = deque()
         self._events_waiter: Optional[asyncio.Future] = None
         self._tasks: Set[asyncio.Task] = set()
-        # io_threads=0: the engine's I/O runs inside net_poll, so a send or a
-        # close made between polls is carried out at the next one; such
-        # calls ask for one soon (once per loop turn however many).
-        self._inline_io = io_threads == 0
-        self._poll_soon = False
-        self._attach()
+        try:
+            self._attach()
+        except BaseException:
+            self.engine.close()
+            raise
 
     # -- the loop's side
 
     def _attach(self) -> None:
-        self._poll_timer: Optional[asyncio.TimerHandle] = None
-        self._poll_timer = self._loop.call_later(0.001, self._poll_tick)
+        """Register the engine's waitable descriptor with the loop."""
+        self._fd = -1
+        if sys.platform == "win32":
+            raise core.UnsupportedError(
+                Error.UNSUPPORTED, "net.aio: Windows hands out an event HANDLE, which an asyncio "
+                "loop cannot watch with add_reader; drive net.Engine.poll from a thread instead")
+        fd = self.engine.waitable()
+        self._loop.add_reader(fd, self._on_readable)
+        self._fd = fd
 
     def _detach(self) -> None:
-        if self._poll_timer is not None:
-            self._poll_timer.cancel()
-            self._poll_timer = None
-
-    def _poll_tick(self) -> None:
-        self._on_readable()
-        if not self._closed_flag:
-            self._poll_timer = self._loop.call_later(0.001, self._poll_tick)
-
-    def _kick(self) -> None:
-        if self._inline_io and not self._poll_soon and not self._closed_flag:
-            self._poll_soon = True
-            self._loop.call_soon(self._on_readable)
+        """Out of the loop, before the engine (and so the descriptor) goes."""
+        if self._fd != -1:
+            self._loop.remove_reader(self._fd)
+            self._fd = -1
 
     def _on_readable(self) -> None:
-        """Poll with timeout 0 until a batch comes back short; dispatch."""
-        self._poll_soon = False
+        """The descriptor is readable: poll with timeout 0 until a batch
+        comes back short (net.h's rule), handing each event on. With
+        io_threads=0 the engine's I/O runs in these polls: a send or close
+        made between them is work due, which makes the descriptor readable."""
         if self._closed_flag:
             return
         poll, most, dispatch = self.engine.poll, self._max_events, self._dispatch
@@ -561,7 +553,6 @@ class Engine:
         self._check_open("connect")
         conn = Connection(self, self.engine.connect(host, port, **tcp), None)
         conn._connected = fut = self._loop.create_future()
-        self._kick()
         try:
             ev = await fut
         except asyncio.CancelledError:
