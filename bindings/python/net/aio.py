@@ -436,7 +436,8 @@ class Engine:
     ``max_events``, ``net_config`` fields such as ``send_highwater``).
     ``eng.engine`` is the plain engine underneath, for what this layer does
     not wrap (timers, ``post``, raw handles: their events come out of
-    :meth:`events`). :meth:`close` (the end of ``async with``) cancels the
+    :meth:`events`); it is polled by this layer only, and ended by
+    :meth:`close`, never by its own ``close``. :meth:`close` (the end of ``async with``) cancels the
     listeners' handler tasks and destroys the engine: every socket closes
     at once and waiting tasks see ``AbortedError``."""
 
