@@ -103,7 +103,7 @@ def test_echo_client_and_server_in_one_loop(loop_kind, mode):
     run(loop_kind, main())
 
 
-def test_many_connections(loop_kind):
+def test_many_connections(loop_kind, mode):
     async def client(eng, where, i):
         async with await eng.connect(where, framing="u16le") as conn:
             for k in range(20):
@@ -112,7 +112,7 @@ def test_many_connections(loop_kind):
             assert got == [b"%d:%d" % (i, k) for k in range(20)]
 
     async def main():
-        async with net.aio.Engine() as eng:
+        async with net.aio.Engine(mode.backend, mode.io_threads) as eng:
             server = await eng.listen("127.0.0.1", 0, echo, framing="u16le", backlog=256)
             await asyncio.gather(*(client(eng, server.address, i) for i in range(100)))
             stats = eng.engine.stats()
@@ -183,6 +183,31 @@ def test_drain_holds_the_writer_while_a_slow_reader_does_not_read(loop_kind):
                 # drain kept the queue within one message of the high-water mark
                 assert high < most_queued <= high + msg_size
                 await conn.close()
+    run(loop_kind, main())
+
+
+def test_a_drain_ended_by_a_reset_raises_it(loop_kind):
+    async def main():
+        loop = asyncio.get_running_loop()
+        with socket.socket() as lsock:
+            lsock.bind(("127.0.0.1", 0))
+            lsock.listen()
+            lsock.setblocking(False)
+            async with net.aio.Engine(send_highwater=64 * 1024, send_lowwater=16 * 1024) as eng:
+                conn = await eng.connect(lsock.getsockname())
+                peer, _ = await loop.sock_accept(lsock)
+                with pytest.raises(asyncio.TimeoutError):
+                    while True:  # nobody reads: the kernel's buffers fill, then the queue
+                        conn.send(b"r" * 65536)
+                        await asyncio.wait_for(conn.drain(), 0.05)
+                drain = asyncio.ensure_future(conn.drain())
+                await asyncio.sleep(0)
+                assert not drain.done()
+                peer.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                peer.close()  # an RST
+                with pytest.raises(net.ResetError):
+                    await drain
+                assert conn.close_status == net.Error.RESET
     run(loop_kind, main())
 
 
