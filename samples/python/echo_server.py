@@ -36,8 +36,10 @@ POLL_SLICE_MS = 100  # a signal is seen within this long
 FRAMINGS = ["raw", "u16le", "u16be", "u32le", "u32be"]
 
 
-def parse_args(argv=None):
-    ap = argparse.ArgumentParser(description="net echo server (Python binding)")
+def parse_args(argv=None, description="net echo server (Python binding)", more=None):
+    """The echo-server CLI of docs/CONVENTIONS.md; ``more(parser)`` adds a
+    sample's own arguments (aio_echo_server.py's --loop)."""
+    ap = argparse.ArgumentParser(description=description)
     ap.add_argument("--port", type=int, default=7000, help="0 = pick a free port")
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--framing", choices=FRAMINGS, default="raw")
@@ -46,6 +48,8 @@ def parse_args(argv=None):
     ap.add_argument("--io-threads", type=int, default=0)
     ap.add_argument("--max-message", type=int, default=1048576)
     ap.add_argument("--seconds", type=float, default=0.0)
+    if more is not None:
+        more(ap)
     a = ap.parse_args(argv)
     if not 0 <= a.port <= 65535:
         ap.error("--port must be 0..65535")

@@ -18,19 +18,29 @@ def _doc():
         return f.read()
 
 
-def test_the_example_runs(tmp_path):
+def _run_example(tmp_path, index, name):
     examples = EXAMPLE.findall(_doc())
-    assert [name for name, _ in examples] == ["echo.py"]
-    script = tmp_path / "echo.py"
-    script.write_text(examples[0][1])
+    assert [n for n, _ in examples] == ["echo.py", "aio_echo.py"]
+    assert examples[index][0] == name
+    script = tmp_path / name
+    script.write_text(examples[index][1])
     env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, "bindings", "python"),
                NET_LIBRARY=os.path.abspath(net.library_path))
     r = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env,
                        cwd=str(tmp_path), timeout=60)
     assert r.returncode == 0, r.stderr
-    lines = r.stdout.splitlines()
-    assert re.fullmatch(r"server: accepted 127\.0\.0\.1:\d+", lines[0]), r.stdout
+    return r.stdout.splitlines()
+
+
+def test_the_example_runs(tmp_path):
+    lines = _run_example(tmp_path, 0, "echo.py")
+    assert re.fullmatch(r"server: accepted 127\.0\.0\.1:\d+", lines[0]), lines
     assert lines[1] == "client: got [b'one', b'two', b'three']"
+
+
+def test_the_asyncio_example_runs(tmp_path):
+    lines = _run_example(tmp_path, 1, "aio_echo.py")
+    assert lines == ["client: got [b'one', b'two', b'three', 'timeout'] closed in order: True"]
 
 
 def test_the_reference_names_every_public_name():
@@ -42,3 +52,14 @@ def test_the_reference_names_every_public_name():
     for method in ("close", "destroy", "poll", "wakeup", "post", "stats", "listen", "connect",
                    "udp_open", "timer"):
         assert "`%s(" % method in doc, method
+
+
+def test_the_reference_names_net_aio():
+    import net.aio
+    doc = _doc()
+    for name in net.aio.__all__:
+        assert re.search(r"\b%s\b" % name, doc), name
+    for member in ("connect(", "listen(", "udp_open(", "events()", "recv()", "send(", "drain()",
+                   "close()", "abort()", "wait_closed()", "accept()", "serve_forever()",
+                   "recvfrom()", "sendto(", "close_status", "close_error"):
+        assert member in doc, member

@@ -1,4 +1,4 @@
-"""samples/python/echo_server.py (and the asyncio benchmark peer) keep the
+"""samples/python/echo_server.py, aio_echo_server.py (net.aio) and the asyncio benchmark peer keep the
 echo-server CLI of docs/CONVENTIONS.md: the "listening on" line, echo in the
 chosen framing, exit 0 on SIGTERM or after --seconds."""
 
@@ -15,6 +15,7 @@ from conftest import ROOT
 from harness import frame, pattern
 
 ECHO = os.path.join(ROOT, "samples", "python", "echo_server.py")
+AIO_ECHO = os.path.join(ROOT, "samples", "python", "aio_echo_server.py")
 ASYNCIO_ECHO = os.path.join(ROOT, "bench", "python", "asyncio_echo.py")
 LISTEN_RE = re.compile(r"^listening on (\[[^\]]+\]|[^\s:]+):(\d+) backend=(\S+) io_threads=(\d+) "
                        r"framing=(\S+)$")
@@ -94,6 +95,28 @@ def test_python_echo_server_port_in_use():
                            text=True, timeout=20)
     assert r.returncode == 1
     assert "NET_E_ADDRINUSE" in r.stderr
+
+
+@pytest.mark.parametrize("loop,framing,inc", [("asyncio", "raw", False), ("uvloop", "u32be", True)])
+def test_python_aio_echo_server(mode, loop, framing, inc):
+    if loop == "uvloop":
+        pytest.importorskip("uvloop")
+    cmd = [sys.executable, AIO_ECHO, "--port", "0", "--framing", framing, "--loop", loop,
+           "--backend", mode.backend, "--io-threads", str(mode.io_threads)]
+    if inc:
+        cmd.append("--length-includes-header")
+    p, m = _start(cmd)
+    try:
+        assert (m.group(1), m.group(3), int(m.group(4)), m.group(5)) == (
+            "127.0.0.1", mode.backend, mode.io_threads, framing)
+        _echo_over_socket(m.group(1), int(m.group(2)), framing, inc)
+    finally:
+        _stop(p)
+
+
+def test_python_aio_echo_server_bad_arguments():
+    r = subprocess.run([sys.executable, AIO_ECHO, "--loop", "trio"], capture_output=True, text=True)
+    assert r.returncode == 2 and "--loop" in r.stderr
 
 
 @pytest.mark.parametrize("loop", ["uvloop", "asyncio"])
