@@ -37,6 +37,17 @@ test("example_runs", function()
   end
 end)
 
+-- The net.co example: a server coroutine per connection and a client
+-- coroutine, run by co.run until nothing is left.
+test("co_example_runs", function()
+  local path = write_temp(doc_block("co-echo"))
+  local code, out = T.run(T.env_prefix() .. "timeout -s KILL 30 " .. T.lua .. " " .. path .. " 2>&1")
+  os.remove(path)
+  T.eq(code, 0, "the example exits 0: " .. out)
+  T.eq(out, "client got: hello 1\nclient got: hello 2\nclient got: hello 3\n" ..
+    "server: connection ended: closed\nco.run: done\n", "what it prints")
+end)
+
 -- The documented server loop keeps serving across batches (three
 -- datagrams, each sent once the previous echo came back) until Ctrl-C.
 test("udp_echo_loop_serves_until_interrupted", function()
