@@ -163,6 +163,89 @@ test("write_backpressure_slow_reader", function()
   nothing_left(e)
 end)
 
+-- A send cap under the high-water mark: the queue never passes the mark,
+-- so no SEND_DRAINED comes; a write the cap refuses is tried again until
+-- the queue has room, and nothing is lost or reordered.
+test("write_waits_for_the_send_cap", function()
+  local msg_size, count = 16000, 24
+  local e = T.engine{max_message = msg_size, send_cap = 40000}
+  local peer = T.engine{io_threads = 0}
+  local written, finished = 0, false
+  local refused_meanwhile = 0
+  local l = assert(co.listen(e, "127.0.0.1", 0, {framing = "u32le"}, function(sock)
+    net.set_option(sock.handle, "sndbuf", 16384)
+    for i = 1, count do
+      assert(sock:write(string.pack("<I4", i) .. string.rep("c", msg_size - 4)))
+      written = i
+    end
+    finished = true
+  end))
+  local c = assert(peer:connect("127.0.0.1", select(2, net.local_addr(l)), {framing = "u32le"}))
+  net.set_option(c, "rcvbuf", 16384)
+  local up
+  T.until_(peer, function(t) up = up or t == net.CONNECT return up end, 5000, "the peer's CONNECT")
+  for _ = 1, 10 do co.step(e, 10) end
+  T.ok(not finished and written < count, "the writer waits while the cap is reached", written)
+  local got, in_order = 0, true
+  step_until(e, function()
+    for t, h, a in peer:events(0) do
+      if t == net.DATA and h == c then
+        got = got + 1
+        in_order = in_order and string.unpack("<I4", a) == got
+      end
+    end
+    return got == count and finished
+  end, 10000, "every message")
+  T.ok(in_order, "in order")
+  net.close(l)
+  net.close(c)
+  step_until(e, function()
+    for _ in peer:events(0) do end
+    return co.stats(e).sockets == 0 and co.stats(e).listeners == 0
+  end, 5000, "both closes")
+  nothing_left(e)
+end)
+
+-- half_open: the peer's FIN ends reading ("eof"), and the handler still
+-- writes its answer.
+test("eof_with_half_open", function()
+  local e = T.engine()
+  local seen
+  local l = assert(co.listen(e, "127.0.0.1", 0, {framing = "u16le", half_open = true}, function(sock)
+    local msgs = {}
+    while true do
+      local m, why, code = sock:read(5)
+      if not m then
+        seen = {why = why, code = code, msgs = msgs}
+        break
+      end
+      msgs[#msgs + 1] = m
+    end
+    assert(sock:write("got " .. #msgs))
+  end))
+  local c = assert(e:connect(net.local_addr(l), {framing = "u16le"}))
+  local answer, closed
+  co.options(e, {on_event = function(t, h, a)
+    if t == net.CONNECT and h == c then
+      net.send(c, "one")
+      net.send(c, "two")
+      net.shutdown(c)
+    elseif t == net.DATA and h == c then
+      answer = a
+    elseif t == net.CLOSE and h == c then
+      closed = a
+    end
+  end})
+  step_until(e, function() return answer and closed and co.stats(e).sockets == 0 end, 5000, "the answer and the close")
+  T.eq(seen.why, "eof", "read after the peer's FIN: reason")
+  T.eq(seen.code, net.OK, "read after the peer's FIN: code")
+  T.eq(table.concat(seen.msgs, ","), "one,two", "what came before it")
+  T.eq(answer, "got 2", "the handler still writes after eof")
+  net.close(l)
+  step_until(e, function() return co.stats(e).listeners == 0 end)
+  nothing_left(e)
+end)
+
 test("handler_error_closes_only_its_connection", function()
   local e = T.engine()
   local reported = {}

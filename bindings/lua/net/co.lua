@@ -278,12 +278,23 @@ end
 
 -- Waits for SEND_DRAINED (or the CLOSE): the queue is over the high-water
 -- mark, so net reports SEND_HIGHWATER, then SEND_DRAINED once it fell
--- under the low-water mark.
-local function wait_drained(s, me)
+-- under the low-water mark. With seconds, a timer ends the wait too, and
+-- the writer leaves the list (nothing else may wake it later).
+local function wait_drained(s, me, seconds)
   local w = s.writers
   w[#w + 1] = me
-  suspend(s.S, me)
+  if suspend(s.S, me, seconds) == TIMEOUT then
+    w = s.writers
+    for i = #w, 1, -1 do
+      if w[i] == me then table.remove(w, i) end
+    end
+  end
 end
+
+-- A send the cap refused is tried again after SEND_DRAINED, or after this
+-- long: when the cap lies under the high-water mark the queue never passes
+-- the mark, so no SEND_DRAINED would come.
+local CAP_RETRY_SECONDS = 0.01
 
 -- The connection's high-water mark, read again when the queue seems over
 -- it (the program may have raised it with net.set_option since).
@@ -311,7 +322,7 @@ function Sock:write(...)
     if ok then break end
     if code ~= E_WOULDBLOCK or self.closed then return nil, msg, code end
     if not me then _, me = current_task(S, "sock:write") end
-    wait_drained(self, me)
+    wait_drained(self, me, CAP_RETRY_SECONDS)
   end
   while not (self.closed or self.closing) and over_highwater(self) do
     if not me then _, me = current_task(S, "sock:write") end
