@@ -456,6 +456,32 @@ test("max_inbox_bounds_unread_data", function()
   co.close(e)
 end)
 
+-- From the main program (or a luv callback) a write cannot wait: it
+-- queues like net.send; read(0) takes what is there.
+test("write_and_read_outside_a_coroutine", function()
+  local e = T.engine()
+  local server
+  local l = assert(co.listen(e, "127.0.0.1", 0, function(sock)
+    server = sock
+    co.sleep(30)
+  end))
+  local c = assert(e:connect(net.local_addr(l)))
+  local got
+  co.options(e, {on_event = function(t, h, a)
+    if t == net.DATA and h == c then got = a end
+  end})
+  step_until(e, function() return server end, 5000, "the accept")
+  T.eq(server:write("from main"), true, "write outside a coroutine")
+  step_until(e, function() return got end, 5000, "the message")
+  T.eq(got, "from main", "it arrived")
+  T.eq(select(2, server:read(0)), "timeout", "read(0) outside a coroutine: nothing there")
+  net.send(c, "to main")
+  step_until(e, function() return server.tail > 0 end, 5000, "the message at the server")
+  T.eq(server:read(0), "to main", "read(0) outside a coroutine takes what is there")
+  T.raises("sock:read suspends, so it must run inside a coroutine of net.co", server.read, server)
+  co.close(e)
+end)
+
 test("misuse_raises_clearly", function()
   local e = T.engine()
   T.raises("bad argument #1 to 'co.listen' %(net engine expected, got table%)", co.listen, {}, "127.0.0.1", 0,

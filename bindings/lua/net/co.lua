@@ -310,22 +310,23 @@ end
 -- queue is over the high-water mark, before queuing (SEND_HIGHWATER seen)
 -- and after (this message took it over), until SEND_DRAINED; when the send
 -- cap refuses the message, waits for SEND_DRAINED and tries again.
+-- Outside a coroutine of net.co (a luv callback, the main program) it
+-- cannot wait: it queues or fails at once, as net.send does.
 function Sock:write(...)
   local S, h = self.S, self.handle
-  local me
+  local task = task_of[running()]
+  if not task or task.S ~= S then return send(h, ...) end
+  local me = task.co
   while self.above and not (self.closed or self.closing) do
-    if not me then _, me = current_task(S, "sock:write") end
     wait_drained(self, me)
   end
   while true do
     local ok, msg, code = send(h, ...)
     if ok then break end
     if code ~= E_WOULDBLOCK or self.closed then return nil, msg, code end
-    if not me then _, me = current_task(S, "sock:write") end
     wait_drained(self, me, CAP_RETRY_SECONDS)
   end
   while not (self.closed or self.closing) and over_highwater(self) do
-    if not me then _, me = current_task(S, "sock:write") end
     wait_drained(self, me)
   end
   return true
