@@ -309,6 +309,7 @@ NET_API int net_timer_start(net_engine eh, uint32_t delay_ms, uint32_t repeat_ms
     }
     if (rc == 0) {
         *out = tm->handle;
+        net__waitable_timers_changed(e);
         if (!net__on_poll_thread(e))
             net__wake_poller(e);
     } else {

@@ -86,6 +86,15 @@ typedef struct net_backend {
     int (*wait)(net_loop *loop, int timeout_ms);
     /* Makes wait() return soon. Any thread. */
     void (*wake)(net_loop *loop);
+    /* io_threads = 0, a waitable asked for (net_engine_waitable): from now
+     * on what wait() would find must show in it. Either *pollable is set to
+     * a descriptor the OS polls, readable while completions wait (Linux:
+     * the epoll or ring fd), or it is left at -1 and the backend calls
+     * net__loop_signal() whenever completions arrive. Loop thread. */
+    int (*watch)(net_loop *loop, intptr_t *pollable);
+    /* 1 when wait() has work at once that nothing readable announces:
+     * sockets a turn left ready, queued submissions. Loop thread. */
+    int (*has_work)(net_loop *loop);
 
     /* The object's backend state is gone with the socket: frees it. Called
      * once per released object whose bk slot is set, at the end of the turn
@@ -162,6 +171,9 @@ void net__udp_send_failed(net_udp *u, const net_dgram *d, int err, int os_error)
 void net__udp_sent(net_udp *u, int count);
 /* Every kind: the last completion for o is in (see the rules above). */
 void net__released(net_obj *o);
+/* Completions arrived that wait() will hand over: the engine's waitable (see
+ * watch) becomes ready. Any thread. */
+void net__loop_signal(net_loop *loop);
 
 /* The backends compiled in, in order of preference. */
 extern const net_backend net__backend_epoll;

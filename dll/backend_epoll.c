@@ -690,6 +690,22 @@ static int ep_wait(net_loop *loop, int timeout_ms)
     return n < 0 ? 0 : n;
 }
 
+/* ---- a waitable (io_threads = 0) ---- */
+
+/* The epoll set is itself pollable: readable while a socket's event or a
+ * wake-up waits in it. */
+static int ep_watch(net_loop *loop, intptr_t *pollable)
+{
+    *pollable = L(loop)->epfd;
+    return 0;
+}
+
+/* Edge-triggered sockets a turn left ready get no new edge. */
+static int ep_has_work(net_loop *loop)
+{
+    return L(loop)->ready != NULL;
+}
+
 const net_backend net__backend_epoll = {
     .name = "epoll",
     .probe = ep_probe,
@@ -697,6 +713,8 @@ const net_backend net__backend_epoll = {
     .loop_close = ep_loop_close,
     .wait = ep_wait,
     .wake = ep_wake,
+    .watch = ep_watch,
+    .has_work = ep_has_work,
     .sock_free = ep_sock_free,
     .close = ep_close,
     .listener_open = ep_listener_open,

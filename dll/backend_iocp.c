@@ -193,6 +193,9 @@ typedef struct iocp_loop {
     iocp_sock *ready;
     /* wait() calls so far. */
     uint64_t turn;
+    /* io_threads = 0 with a waitable: the port's reader (see "the relay"). */
+    struct iocp_relay *volatile relay;
+    int relaying; /* loop thread: wait() takes entries from the relay */
 } iocp_loop;
 
 /* ---- process-wide: extension functions, whether skip-on-success is safe ---- */
@@ -488,11 +491,14 @@ static int ic_loop_open(net_loop *loop)
     return 0;
 }
 
+static void relay_stop(iocp_loop *l);
+
 static void ic_loop_close(net_loop *loop)
 {
     iocp_loop *l = L(loop);
     if (!l)
         return;
+    relay_stop(l);
     /* Sockets still open here (teardown gave up on them) keep their memory:
      * the port dies with their operations, nothing is freed under them. */
     CloseHandle(l->port);
@@ -1270,15 +1276,210 @@ static void dispatch(net_loop *loop, iocp_loop *l, iocp_op *op, DWORD bytes, int
     unref(s);
 }
 
-/* Waits up to timeout_ms on the port and handles what it returns; returns
- * how many entries came. A wake-up (ic_wake) is an entry with no
- * OVERLAPPED. */
-static ULONG wait_port(net_loop *loop, iocp_loop *l, int timeout_ms)
+/* ---- the relay: a waitable with io_threads = 0 ----
+ *
+ * A completion port cannot be waited on like an event, and nothing but
+ * dequeuing a packet tells that one arrived. So once a waitable is asked
+ * for, a thread of ours becomes the port's only reader: it blocks in
+ * GetQueuedCompletionStatusEx, appends what it got to a locked queue, sets
+ * "arrived" and raises the engine's waitable (net__loop_signal); wait() on
+ * the polling thread takes entries from that queue instead of the port,
+ * blocking on "arrived" when it may wait. An entry keeps all a completion
+ * says (its OVERLAPPED holds the status), so nothing is lost on the way.
+ * The cost: one thread, and one thread switch per batch of completions.
+ * The reader starts reading only when the loop's own thread turns it on in
+ * wait(), so the port never has two readers. */
+
+#define RELAY_STOP ((ULONG_PTR)-1) /* the completion key that ends the reader */
+
+typedef struct iocp_relay {
+    net_loop *loop;
+    HANDLE port;
+    os_thread *thread;
+    HANDLE start;   /* manual-reset: wait() turned relaying on (or the loop closes) */
+    HANDLE arrived; /* auto-reset: entries were appended */
+    SRWLOCK lock;
+    OVERLAPPED_ENTRY *q; /* under lock: handed over, oldest first */
+    ULONG count, cap;
+    OVERLAPPED_ENTRY *buf; /* the reader's own */
+    ULONG nbuf;
+} iocp_relay;
+
+/* Appends n entries, growing the queue; 0 when memory runs out. */
+static int relay_append(iocp_relay *r, const OVERLAPPED_ENTRY *e, ULONG n)
 {
+    int ok = 1;
+    AcquireSRWLockExclusive(&r->lock);
+    if (r->count + n > r->cap) {
+        ULONG cap = r->cap ? r->cap : 256;
+        while (cap < r->count + n)
+            cap *= 2;
+        OVERLAPPED_ENTRY *q = net__realloc(r->q, cap * sizeof *q);
+        if (q) {
+            r->q = q;
+            r->cap = cap;
+        } else {
+            ok = 0;
+        }
+    }
+    if (ok) {
+        memcpy(r->q + r->count, e, n * sizeof *e);
+        r->count += n;
+    }
+    ReleaseSRWLockExclusive(&r->lock);
+    return ok;
+}
+
+static void relay_main(void *arg)
+{
+    iocp_relay *r = arg;
+    WaitForSingleObject(r->start, INFINITE);
+    for (int stop = 0; !stop;) {
+        ULONG n = 0;
+        if (!GetQueuedCompletionStatusEx(r->port, r->buf, r->nbuf, &n, INFINITE, FALSE))
+            break; /* the port is gone */
+        ULONG kept = 0;
+        for (ULONG i = 0; i < n; i++) {
+            if (r->buf[i].lpCompletionKey == RELAY_STOP && !r->buf[i].lpOverlapped)
+                stop = 1;
+            else
+                r->buf[kept++] = r->buf[i];
+        }
+        /* Out of memory: no completion may be dropped, so wait for some. */
+        while (kept && !relay_append(r, r->buf, kept))
+            Sleep(1);
+        if (kept) {
+            SetEvent(r->arrived);
+            net__loop_signal(r->loop);
+        }
+    }
+}
+
+static void relay_free(iocp_relay *r)
+{
+    if (r->start)
+        CloseHandle(r->start);
+    if (r->arrived)
+        CloseHandle(r->arrived);
+    free(r->buf);
+    free(r->q);
+    free(r);
+}
+
+static int relay_new(net_loop *loop, iocp_loop *l, iocp_relay **out)
+{
+    iocp_relay *r = net__calloc(1, sizeof *r);
+    if (!r)
+        return NET_E_NOMEM;
+    r->loop = loop;
+    r->port = l->port;
+    r->nbuf = l->nentries;
+    InitializeSRWLock(&r->lock);
+    r->buf = net__calloc(r->nbuf, sizeof *r->buf);
+    r->start = CreateEventW(NULL, TRUE, FALSE, NULL);
+    r->arrived = CreateEventW(NULL, FALSE, FALSE, NULL);
+    int rc = !r->buf ? NET_E_NOMEM : !r->start || !r->arrived ? NET_E_OS : os_thread_start(&r->thread, relay_main, r);
+    if (rc) {
+        relay_free(r);
+        return rc;
+    }
+    *out = r;
+    return 0;
+}
+
+/* The reader is made (any thread: net_engine_waitable) and waits; the
+ * loop's thread turns it on at its next wait(). Made once. */
+static int ic_watch(net_loop *loop, intptr_t *pollable)
+{
+    iocp_loop *l = L(loop);
+    *pollable = -1;
+    if (l->relay)
+        return 0;
+    iocp_relay *r;
+    int rc = relay_new(loop, l, &r);
+    if (rc)
+        return rc;
+    if (InterlockedCompareExchangePointer((PVOID volatile *)&l->relay, r, NULL) != NULL) {
+        SetEvent(r->start);
+        PostQueuedCompletionStatus(l->port, 0, RELAY_STOP, NULL);
+        os_thread_join(r->thread);
+        relay_free(r);
+    }
+    return 0;
+}
+
+static void relay_stop(iocp_loop *l)
+{
+    iocp_relay *r = l->relay;
+    if (!r)
+        return;
+    SetEvent(r->start);
+    PostQueuedCompletionStatus(l->port, 0, RELAY_STOP, NULL);
+    os_thread_join(r->thread);
+    relay_free(r);
+    l->relay = NULL;
+}
+
+/* Up to max entries the reader handed over, oldest first. */
+static ULONG relay_pop(iocp_relay *r, OVERLAPPED_ENTRY *out, ULONG max)
+{
+    AcquireSRWLockExclusive(&r->lock);
+    ULONG n = r->count < max ? r->count : max;
+    memcpy(out, r->q, n * sizeof *out);
+    memmove(r->q, r->q + n, (r->count - n) * sizeof *out);
+    r->count -= n;
+    ReleaseSRWLockExclusive(&r->lock);
+    return n;
+}
+
+static ULONG relay_take(iocp_relay *r, OVERLAPPED_ENTRY *out, ULONG max, int timeout_ms)
+{
+    ULONG n = relay_pop(r, out, max);
+    if (n == 0 && timeout_ms != 0) {
+        WaitForSingleObject(r->arrived, timeout_ms < 0 ? INFINITE : (DWORD)timeout_ms);
+        n = relay_pop(r, out, max);
+    }
+    return n;
+}
+
+static int relay_pending(iocp_relay *r)
+{
+    AcquireSRWLockShared(&r->lock);
+    int pending = r->count != 0;
+    ReleaseSRWLockShared(&r->lock);
+    return pending;
+}
+
+/* Work wait() does at once that no packet will announce. */
+static int ic_has_work(net_loop *loop)
+{
+    iocp_loop *l = L(loop);
+    return l->done_head || l->ready || (l->relaying && relay_pending(l->relay));
+}
+
+/* ---- the wait ---- */
+
+/* Entries from the port, or from the relay once it is on. */
+static ULONG take_entries(iocp_loop *l, int timeout_ms)
+{
+    if (l->relay && !l->relaying) {
+        l->relaying = 1;
+        SetEvent(l->relay->start);
+    }
+    if (l->relaying)
+        return relay_take(l->relay, l->entries, l->nentries, timeout_ms);
     ULONG n = 0;
     if (!GetQueuedCompletionStatusEx(l->port, l->entries, l->nentries, &n,
                                      timeout_ms < 0 ? INFINITE : (DWORD)timeout_ms, FALSE))
         n = 0;
+    return n;
+}
+
+/* Waits up to timeout_ms for completions and handles them; returns how
+ * many entries came. A wake-up (ic_wake) is an entry with no OVERLAPPED. */
+static ULONG wait_port(net_loop *loop, iocp_loop *l, int timeout_ms)
+{
+    ULONG n = take_entries(l, timeout_ms);
     for (ULONG i = 0; i < n; i++) {
         OVERLAPPED_ENTRY *e = &l->entries[i];
         if (!e->lpOverlapped)
@@ -1343,6 +1544,8 @@ const net_backend net__backend_iocp = {
     .loop_close = ic_loop_close,
     .wait = ic_wait,
     .wake = ic_wake,
+    .watch = ic_watch,
+    .has_work = ic_has_work,
     .sock_free = ic_sock_free,
     .close = ic_close,
     .listener_open = ic_listener_open,

@@ -1959,6 +1959,24 @@ static int ur_wait(net_loop *loop, int timeout_ms)
     return (int)total;
 }
 
+/* ---- a waitable (io_threads = 0) ---- */
+
+/* The ring's descriptor polls readable while CQEs (or their task work, or
+ * an overflow) wait. */
+static int ur_watch(net_loop *loop, intptr_t *pollable)
+{
+    *pollable = L(loop)->ring.ring_fd;
+    return 0;
+}
+
+/* What only the next wait() submits: queued SQEs, sockets waiting for an
+ * SQE, the wake-up read to queue again. */
+static int ur_has_work(net_loop *loop)
+{
+    ur_loop *l = L(loop);
+    return io_uring_sq_ready(&l->ring) > 0 || l->retry != NULL || l->wake_rearm;
+}
+
 const net_backend net__backend_uring = {
     .name = "io_uring",
     .probe = ur_probe,
@@ -1966,6 +1984,8 @@ const net_backend net__backend_uring = {
     .loop_close = ur_loop_close,
     .wait = ur_wait,
     .wake = ur_wake,
+    .watch = ur_watch,
+    .has_work = ur_has_work,
     .sock_free = ur_sock_free,
     .close = ur_close,
     .listener_open = ur_listener_open,

@@ -193,6 +193,9 @@ struct net_loop {
     atomic_uint_least64_t thread_id;
     atomic_int stop;
     atomic_int wake_pending;
+    /* io_threads = 0 with a waitable: work scheduled from the polling
+     * thread between polls wakes the backend too (net__loop_schedule). */
+    atomic_int wake_on_schedule;
 
     atomic_uint pending_lock;
     net_link *pending; /* objects with pending_ops, under pending_lock */
@@ -209,6 +212,12 @@ struct net_loop {
     uint64_t now;
     uint64_t next_tick;
     net_loop_stats stats;
+};
+
+/* e->notify: whom the next event pushed must tell, each told once. */
+enum {
+    NOTIFY_POLLER = 1u << 0,  /* a net_poll waits on qcond (io_threads >= 1) */
+    NOTIFY_WAITABLE = 1u << 1 /* the waitable is clear and not being polled: raise it */
 };
 
 struct net_engine_s {
@@ -231,8 +240,8 @@ struct net_engine_s {
     os_mutex qlock;
     os_cond qcond;
     net_queue queue;
-    int poller_waiting; /* under qlock */
-    int wakeup;         /* under qlock */
+    uint32_t notify; /* under qlock: NOTIFY_* bits, who waits for the next event */
+    int wakeup;      /* under qlock */
 
     atomic_int polling;
     atomic_uint_least64_t poll_thread;
@@ -242,6 +251,8 @@ struct net_engine_s {
     net_qside *side; /* NET_POLL_CHUNK entries: what deliver() takes at once */
 
     net_timers timers;
+    /* net_engine_waitable's, made on first request and kept until destroy. */
+    _Atomic(struct net_waitable *) waitable;
 
     atomic_uint_least64_t open_conns, conns_total, rejected, messages_out, send_queued, recv_paused;
     atomic_uint_least64_t open_udps;
@@ -289,6 +300,18 @@ static inline int net__on_poll_thread(net_engine_s *e)
 {
     return atomic_load(&e->poll_thread) == os_thread_self();
 }
+
+/* waitable.c */
+/* Inside net_poll, events pushed need not raise the waitable: the end of the
+ * poll looks at what is left. Both only when e has a waitable. */
+void net__waitable_poll_begin(net_engine_s *e);
+void net__waitable_poll_end(net_engine_s *e);
+/* With qlock held: raises the waitable (once until it is cleared). */
+void net__waitable_raise_locked(net_engine_s *e);
+/* A timer was added: the waitable's deadline may move earlier. */
+void net__waitable_timers_changed(net_engine_s *e);
+/* Engine teardown, after the loops are closed. */
+void net__waitable_free(net_engine_s *e);
 
 /* loop.c */
 net_loop *net__pick_loop(net_engine_s *e);

@@ -151,6 +151,7 @@ static void free_leftover(void *obj, uint32_t type, void *ctx)
 /* Gives back what engine_init and the loops took, and the slot. */
 static void engine_release_resources(net_engine_s *e)
 {
+    net__waitable_free(e);
     net__loops_free(e);
     net__release_held(e);
     free(e->held);
@@ -217,7 +218,9 @@ static int engine_init(net_engine_s *e, const net_config *c, const net_backend *
     os_mutex_init(&e->qlock);
     os_cond_init(&e->qcond);
     net_queue_init(&e->queue);
-    e->poller_waiting = e->wakeup = 0;
+    e->notify = 0;
+    e->wakeup = 0;
+    atomic_store(&e->waitable, NULL);
     atomic_store(&e->polling, 0);
     atomic_store(&e->poll_thread, 0);
     atomic_store(&e->poll_seq, 0);

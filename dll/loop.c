@@ -120,6 +120,11 @@ void net__loop_schedule(net_loop *loop, net_obj *o, uint32_t ops)
     net_spin_unlock(&loop->pending_lock);
     if (!net__on_loop_thread(loop))
         net__loop_wake(loop);
+    else if (atomic_load_explicit(&loop->wake_on_schedule, memory_order_relaxed))
+        /* io_threads = 0: the script, between polls, asked for work that
+         * only the next net_poll does; the wake (one per turn) makes the
+         * backend's descriptor, and so the waitable, readable. */
+        net__loop_wake(loop);
 }
 
 void net__loop_unschedule(net_loop *loop, net_obj *o)

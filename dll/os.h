@@ -46,6 +46,28 @@ const char *os_getenv(const char *name);
  * (Windows: its WSA twin); 0 for an unknown name. Fault injection only. */
 int os_error_by_name(const char *name);
 
+/* ---- the waitable of net_engine_waitable ----
+ * One object another event loop waits on: Linux an epoll set (an eventfd
+ * the core raises and clears, a timerfd for the deadline, and what
+ * os_waitable_watch adds), Windows a manual-reset event and a pool timer.
+ * raise and clear are the core's to call under its queue lock. */
+typedef struct os_waitable os_waitable;
+/* due(arg) runs (Windows, on a pool thread) when a deadline passes; Linux
+ * keeps its timer in the set instead and never calls it. */
+int os_waitable_open(os_waitable **out, void (*due)(void *), void *arg);
+/* What net_engine_waitable hands out: the set's fd, or the event HANDLE. */
+intptr_t os_waitable_handle(const os_waitable *w);
+/* Linux: a descriptor the set also watches for readability (a backend's
+ * epoll or ring fd). Windows: NET_E_UNSUPPORTED, nothing to add. */
+int os_waitable_watch(os_waitable *w, intptr_t pollable);
+void os_waitable_raise(os_waitable *w);
+void os_waitable_clear(os_waitable *w);
+/* Ready at deadline_ms (os_now_ms's clock; UINT64_MAX: never), one shot:
+ * until the next call (Linux), or due() is called once (Windows). */
+void os_waitable_deadline(os_waitable *w, uint64_t deadline_ms);
+/* Stops the timer, waits for a due() under way, frees everything. */
+void os_waitable_close(os_waitable *w);
+
 /* ---- sockets ---- */
 int os_last_error(void);
 /* Maps an errno / WSA error to a NET_E_* code. */

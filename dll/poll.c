@@ -14,14 +14,19 @@ typedef struct net_held {
 
 /* ---- pushing ---- */
 
-/* Called with qlock held, after an event went in: wakes whoever waits. */
+/* Called with qlock held, after an event went in: wakes whoever waits (a
+ * net_poll on qcond, the waitable), or with io_threads = 0 the loop a
+ * net_poll may be blocked in. */
 static void signal_poller_unlock(net_engine_s *e)
 {
-    int signal = e->poller_waiting;
-    if (signal)
-        e->poller_waiting = 0;
+    uint32_t notify = e->notify;
+    if (notify) {
+        if (notify & NOTIFY_WAITABLE)
+            net__waitable_raise_locked(e);
+        e->notify &= ~NOTIFY_POLLER;
+    }
     os_mutex_unlock(&e->qlock);
-    if (signal)
+    if (notify & NOTIFY_POLLER)
         os_cond_signal(&e->qcond);
     else if (!e->threaded && !net__on_poll_thread(e))
         net__wake_poller(e);
@@ -69,7 +74,7 @@ void net__wake_poller(net_engine_s *e)
 {
     if (e->threaded) {
         os_mutex_lock(&e->qlock);
-        e->poller_waiting = 0;
+        e->notify &= ~NOTIFY_POLLER;
         os_mutex_unlock(&e->qlock);
         os_cond_signal(&e->qcond);
     } else {
@@ -370,9 +375,9 @@ static int wait_more(net_engine_s *e, uint64_t deadline)
     } else if (e->threaded && e->queue.count == 0) {
         int wait_ms = wait_budget(e, deadline, now);
         if (wait_ms != 0) {
-            e->poller_waiting = 1;
+            e->notify |= NOTIFY_POLLER;
             os_cond_wait(&e->qcond, &e->qlock, wait_ms);
-            e->poller_waiting = 0;
+            e->notify &= ~NOTIFY_POLLER;
         }
     }
     os_mutex_unlock(&e->qlock);
@@ -411,7 +416,13 @@ NET_API int net_poll(net_engine eh, net_event *events, int max, int timeout_ms)
             os_yield();
         }
         if (expected == POLL_IDLE) {
+            /* With a waitable, the poll tells it what it left behind. */
+            int waitable = atomic_load_explicit(&e->waitable, memory_order_acquire) != NULL;
+            if (waitable)
+                net__waitable_poll_begin(e);
             rc = poll_events(e, events, max, timeout_ms);
+            if (waitable)
+                net__waitable_poll_end(e);
             atomic_store(&e->polling, POLL_IDLE);
         } else {
             rc = NET_E_BUSY;
@@ -428,6 +439,8 @@ NET_API int net_wakeup(net_engine eh)
         return NET_E_BADHANDLE;
     os_mutex_lock(&e->qlock);
     e->wakeup = 1;
+    if (e->notify & NOTIFY_WAITABLE)
+        net__waitable_raise_locked(e);
     os_mutex_unlock(&e->qlock);
     net__wake_poller(e);
     net__engine_leave(e);

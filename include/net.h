@@ -218,6 +218,37 @@ NET_API int net_wakeup(net_engine engine);
 /* Queues a NET_EV_USER event carrying value. Any thread. */
 NET_API int net_post(net_engine engine, uint64_t value);
 
+/* ---- waiting on an engine from another event loop ---- */
+/* A descriptor another loop (asyncio, luv, epoll, select, a .NET wait)
+ * watches in place of a blocking net_poll. Linux: *out = a file descriptor
+ * to poll for readability only (an epoll set; never read, write or close
+ * it). Windows: *out = a HANDLE of a manual-reset event to wait on
+ * (WaitForSingleObject, RegisterWaitForSingleObject); never set, reset or
+ * close it. The engine owns it: net_engine_destroy closes it, so take it out
+ * of your loop before destroying the engine (the number may then name
+ * something else).
+ *
+ * Level-style, with no lost wake-up: it is ready whenever net_poll(engine,
+ * ev, max, 0) would return an event or has work due, io_threads = 0
+ * included (then it also covers the backend's completions and the engine's
+ * next timer or housekeeping tick: every 100 ms while sockets are open).
+ * The rule is: when it is ready, call net_poll(engine, ev, max, 0) until it
+ * returns fewer than max (0 is fine), then wait again. Whatever arrives
+ * after that makes it ready again; it stays ready while events are left.
+ * A spurious readiness may happen (net_poll then returns 0), a missed one
+ * never. net_wakeup makes it ready too. It is ready when first handed out.
+ *
+ * The first call makes it; later calls return the same one. Only the
+ * polling thread's net_poll clears it, so one thread waits and polls.
+ * Cost: nothing until asked for; then one eventfd write per burst of
+ * events, a timerfd and, with io_threads = 0, one epoll set more (Linux).
+ * Windows with io_threads = 0: a completion port cannot be waited on, so a
+ * thread of the engine's becomes the port's only reader and hands each
+ * batch of completions to net_poll (one thread switch per batch); with
+ * io_threads >= 1 no thread is added. Errors: NET_E_BADHANDLE, NET_E_INVAL
+ * (NULL out), NET_E_OS, NET_E_NOMEM. */
+NET_API int net_engine_waitable(net_engine engine, intptr_t *out);
+
 /* ---- TCP ---- */
 enum {
     NET_FRAMING_RAW = 0,   /* DATA carries stream chunks as they arrive */

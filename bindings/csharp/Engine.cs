@@ -95,6 +95,25 @@ namespace Net
         public void Wakeup() { NetApi.Check(Native.net_wakeup(Open()), "wakeup"); }
         public void Post(ulong value) { NetApi.Check(Native.net_post(Open(), value), "post"); }
 
+        /// <summary>net_engine_waitable: what another loop waits on instead of a
+        /// blocking Poll. Linux: a file descriptor to poll for readability only;
+        /// Windows: an event HANDLE (wrap it for WaitHandle.WaitOne / ThreadPool
+        /// RegisterWaitForSingleObject without owning it). The engine owns it:
+        /// never read, reset or close it; stop waiting on it before Close. It is
+        /// ready whenever Poll has something to return or work due: when ready,
+        /// Poll(events, 0) until it returns fewer than events.Length, then wait
+        /// again (a spurious readiness may happen, a missed one never). The same
+        /// value every time.</summary>
+        public IntPtr Waitable
+        {
+            get
+            {
+                IntPtr w;
+                NetApi.Check(Native.net_engine_waitable(Open(), out w), "engine_waitable");
+                return w;
+            }
+        }
+
         public NetStats Stats()
         {
             var s = new NetStats();

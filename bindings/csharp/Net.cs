@@ -327,6 +327,7 @@ namespace Net
         [DllImport(Lib, CallingConvention = CC)] public static extern int net_poll(ulong engine, NetEvent* events, int max, int timeoutMs);
         [DllImport(Lib, CallingConvention = CC)] public static extern int net_wakeup(ulong engine);
         [DllImport(Lib, CallingConvention = CC)] public static extern int net_post(ulong engine, ulong value);
+        [DllImport(Lib, CallingConvention = CC)] public static extern int net_engine_waitable(ulong engine, out IntPtr waitable);
 
         [DllImport(Lib, CallingConvention = CC)] public static extern void net_tcp_config_init(out NetTcpConfig cfg);
         [DllImport(Lib, CallingConvention = CC)]

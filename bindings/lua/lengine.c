@@ -431,6 +431,15 @@ static int l_wakeup(lua_State *L)
     return lnet_push_ok(L, net_wakeup(check_engine(L, 1)->id));
 }
 
+/* net_engine_waitable: the descriptor (Linux) or HANDLE (Windows) as an
+ * integer, for luv's new_poll and the like; the engine keeps owning it. */
+static int l_waitable(lua_State *L)
+{
+    intptr_t w = -1;
+    int rc = net_engine_waitable(check_engine(L, 1)->id, &w);
+    return lnet_push_integer(L, rc, (uint64_t)w);
+}
+
 /* ---- stats ---- */
 
 static const char *const stats_names[] = {"connections",   "connections_total", "accepts_rejected",    "bytes_in",
@@ -854,10 +863,19 @@ static int l_forward_data(lua_State *L)
     return 2;
 }
 
-static const luaL_Reg engine_methods[] = {{"close", l_engine_close}, {"backend", l_backend},     {"listen", l_listen},
-                                          {"connect", l_connect},    {"udp_open", l_udp_open},   {"timer", l_timer},
-                                          {"post", l_post},          {"wakeup", l_wakeup},       {"stats", l_stats},
-                                          {"poll", l_poll},          {"poll_into", l_poll_into}, {NULL, NULL}};
+static const luaL_Reg engine_methods[] = {{"close", l_engine_close},
+                                          {"backend", l_backend},
+                                          {"listen", l_listen},
+                                          {"connect", l_connect},
+                                          {"udp_open", l_udp_open},
+                                          {"timer", l_timer},
+                                          {"post", l_post},
+                                          {"wakeup", l_wakeup},
+                                          {"waitable", l_waitable},
+                                          {"stats", l_stats},
+                                          {"poll", l_poll},
+                                          {"poll_into", l_poll_into},
+                                          {NULL, NULL}};
 
 static const luaL_Reg engine_meta[] = {
     {"__gc", l_engine_gc}, {"__close", l_engine_gc}, {"__tostring", l_engine_tostring}, {NULL, NULL}};

@@ -15,6 +15,7 @@
 #    include <windows.h>
 #else
 #    include <dirent.h>
+#    include <poll.h>
 #    include <pthread.h>
 #    include <sys/resource.h>
 #    include <time.h>
@@ -196,6 +197,28 @@ int tl_open_descriptors(void)
             n++;
     closedir(d);
     return n - 1; /* the directory's own descriptor */
+#endif
+}
+
+int tl_wait_ready(intptr_t waitable, int timeout_ms)
+{
+#if defined(_WIN32)
+    DWORD rc = WaitForSingleObject((HANDLE)waitable, timeout_ms < 0 ? INFINITE : (DWORD)timeout_ms);
+    if (rc == WAIT_FAILED)
+        tl_fail(__FILE__, __LINE__, "WaitForSingleObject", "error %lu", (unsigned long)GetLastError());
+    return rc == WAIT_OBJECT_0;
+#else
+    struct pollfd p = {(int)waitable, POLLIN, 0};
+    int n;
+    uint64_t until = tl_now_ms() + (uint64_t)(timeout_ms < 0 ? 0 : timeout_ms);
+    /* A signal (the watchdog's, a debugger's) cuts poll() short: wait out the rest. */
+    while ((n = poll(&p, 1, timeout_ms)) < 0 && timeout_ms >= 0) {
+        uint64_t now = tl_now_ms();
+        timeout_ms = now >= until ? 0 : (int)(until - now);
+    }
+    if (n < 0 || (n == 1 && (p.revents & (POLLERR | POLLNVAL))))
+        tl_fail(__FILE__, __LINE__, "poll", "waitable %d: revents 0x%x", (int)waitable, (unsigned)p.revents);
+    return n == 1 && (p.revents & POLLIN) != 0;
 #endif
 }
 

@@ -211,4 +211,10 @@ uint64_t tl_get_le(const uint8_t *p, int n);
 
 void *tl_xmalloc(size_t n);
 
+/* Waits up to timeout_ms (-1: no limit) for a net_engine_waitable
+ * descriptor to be ready (Linux: poll() for POLLIN; Windows:
+ * WaitForSingleObject); 1 = ready, 0 = timed out. Fails the test on an
+ * error (a closed or bad descriptor). */
+int tl_wait_ready(intptr_t waitable, int timeout_ms);
+
 #endif /* NET_TESTLIB_H */

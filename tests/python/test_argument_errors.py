@@ -93,7 +93,7 @@ def _table(eng, udp):
 
 # Public calls without arguments (nothing to get wrong) and the classes that
 # are records or exceptions, not calls.
-NO_ARGUMENTS = {"version", "version_string", "Engine.wakeup", "Engine.stats", "Engine.close",
+NO_ARGUMENTS = {"version", "version_string", "Engine.wakeup", "Engine.waitable", "Engine.stats", "Engine.close",
                 "Engine.destroy", "Engine.flush"}
 
 

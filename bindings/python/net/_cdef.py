@@ -134,6 +134,8 @@ int net_wakeup(net_engine engine);
 
 int net_post(net_engine engine, uint64_t value);
 
+int net_engine_waitable(net_engine engine, intptr_t *out);
+
 enum {
     NET_FRAMING_RAW = 0,
     NET_FRAMING_U16LE = 1,

@@ -1737,6 +1737,27 @@ class Engine:
         if rc:
             _fail(rc, "post")
 
+    def waitable(self) -> int:
+        """``net_engine_waitable``: what another event loop waits on instead
+        of a blocking :meth:`poll`. Linux: a file descriptor to watch for
+        readability only (``loop.add_reader``, ``selectors``, ``select``);
+        Windows: an event HANDLE (an int) for ``WaitForSingleObject``. The
+        engine owns it: never read, close or reset it, and take it out of
+        your loop before :meth:`destroy`. It is ready whenever :meth:`poll`
+        has something to return or work due; when ready, call ``poll(0)``
+        until it returns fewer than ``max_events`` events, then wait again
+        (a spurious readiness, where ``poll(0)`` returns nothing, may
+        happen; a missed one never). Sends left in :meth:`queue_send`'s
+        queue go out at the next poll only: :meth:`flush` before waiting.
+        The same value every call."""
+        if not self._handle:
+            raise self._closed("waitable")
+        out = ffi.new("intptr_t *")
+        rc = lib.net_engine_waitable(self._handle, out)
+        if rc:
+            _fail(rc, "engine_waitable")
+        return int(out[0])
+
     def stats(self) -> Stats:
         """``net_engine_stats``."""
         if not self._handle:
