@@ -693,5 +693,66 @@ function co.close(e)
   return true
 end
 
+-- ---------------------------------------------------------------- luv
+
+-- co.luv(e [, uv]) -> attachment
+-- Steps e's scheduler inside a running luv loop (uv, default
+-- require "luv"), with no thread and no timer of its own: a uv poll
+-- handle watches the engine's waitable descriptor (e:waitable(), readable
+-- whenever net_poll has something to hand out or I/O or a timer of the
+-- engine is due), and each readiness runs co.step(e), which polls until a
+-- batch comes back short, as the descriptor's contract asks.
+-- attachment:close() detaches at once; attachment:close_when_done()
+-- detaches once net.co has nothing left for e (now, or after the step that
+-- ends the last of it), so uv.run returns when the program's own handles
+-- are closed too. Linux: libuv polls a file descriptor, and the Windows
+-- engine's waitable is an event HANDLE, which uv_poll cannot watch.
+function co.luv(e, uv)
+  local S = scheduler(e, "co.luv")
+  if package.config:sub(1, 1) == "\\" then
+    error("net.co: co.luv is Linux only (the Windows engine's waitable is an event HANDLE, which uv_poll cannot watch)", 2)
+  end
+  uv = uv or require "luv"
+  if type(e.waitable) ~= "function" then
+    error("net.co: co.luv needs e:waitable(), which this net module lacks", 2)
+  end
+  local fd, msg = e:waitable()
+  if not fd then error("net.co: e:waitable() failed: " .. tostring(msg), 2) end
+  local poll, perr = uv.new_poll(fd)
+  if not poll then error("net.co: uv.new_poll on the engine's descriptor failed: " .. tostring(perr), 2) end
+  -- steps: how many readinesses were served (a diagnostic: an idle engine
+  -- must not keep luv busy).
+  local att = {poll = poll, when_done = false, steps = 0}
+  function att.close()
+    if not poll:is_closing() then
+      poll:stop()
+      poll:close()
+    end
+    return true
+  end
+  function att.close_when_done()
+    att.when_done = true
+    if not has_work(S) or engine_closed(e) then att.close() end
+    return true
+  end
+  local function on_ready(err)
+    if err then
+      report(S, "luv poll of the engine's descriptor: " .. tostring(err))
+      return att.close()
+    end
+    if engine_closed(e) then return att.close() end
+    att.steps = att.steps + 1
+    local ok, err2 = pcall(co.step, e, 0)
+    if not ok then
+      -- Never raised into luv, which would end the whole program.
+      report(S, "co.step: " .. tostring(err2))
+      return att.close()
+    end
+    if att.when_done and not has_work(S) then att.close() end
+  end
+  poll:start("r", on_ready)
+  return att
+end
+
 co.Sock = Sock
 return co
