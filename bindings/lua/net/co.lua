@@ -263,7 +263,9 @@ function Sock:read(timeout)
     if timeout == 0 then return nil, "timeout", E_TIMEDOUT end
     local S = self.S
     local _, me = current_task(S, "sock:read")
-    if self.reader then error(string.format("net.co: connection %d is read by two coroutines at once", self.handle), 2) end
+    if self.reader then
+      error(string.format("net.co: connection %d is read by two coroutines at once", self.handle), 2)
+    end
     self.reader = me
     local v = suspend(S, me, timeout)
     self.reader = nil
@@ -412,53 +414,73 @@ local function unclaimed(S, t, h, a, u, x)
   if not ok then report(S, "on_event: " .. tostring(err)) end
 end
 
-local function dispatch(S, t, h, a, u, x)
-  if t == DATA then
-    local s = S.socks[h]
-    if s then return on_data(S, s, a) end
-  elseif t == TIMER then
-    local c = S.timers[h]
-    if c then
-      -- A one-shot timer's handle ends with its event: nothing to close.
-      S.timers[h] = nil
-      S.ntimers = S.ntimers - 1
-      return wake(S, c, TIMEOUT)
-    end
-  elseif t == ACCEPT then
-    local handler = S.listeners[a]
-    if handler then return on_accept(S, h, handler, x) end
-  elseif t == CLOSE then
-    local s = S.socks[h]
-    if s then return on_close(S, s, a) end
-    if S.listeners[h] then
-      S.listeners[h] = nil
-      S.nlisteners = S.nlisteners - 1
-      return
-    end
-  elseif t == HIGHWATER or t == DRAINED then
-    local s = S.socks[h]
-    if s then
-      s.above = t == HIGHWATER
-      if t == DRAINED then wake_writers(s) end
-      return
-    end
-  elseif t == CONNECT then
-    local s = S.socks[h]
-    if s then
-      s.connect_status, s.connect_os_error = a, a ~= 0 and x or nil
-      if a == 0 then s.peer = x end
-      if s.connector then wake(S, s.connector) end
-      return
-    end
-  elseif t == EOF then
-    local s = S.socks[h]
-    if s then
-      s.eof = true
-      if s.reader then wake(S, s.reader) end
-      return
-    end
+-- What each event type means to net.co: each handler returns true when
+-- the event concerned a handle of its own (else on_event gets it).
+local on = {}
+
+on[DATA] = function(S, h, a)
+  local s = S.socks[h]
+  if s then on_data(S, s, a) return true end
+end
+
+on[TIMER] = function(S, h)
+  local c = S.timers[h]
+  if not c then return end
+  -- A one-shot timer's handle ends with its event: nothing to close.
+  S.timers[h] = nil
+  S.ntimers = S.ntimers - 1
+  wake(S, c, TIMEOUT)
+  return true
+end
+
+on[ACCEPT] = function(S, h, listener, peer)
+  local handler = S.listeners[listener]
+  if handler then on_accept(S, h, handler, peer) return true end
+end
+
+on[CLOSE] = function(S, h, status)
+  local s = S.socks[h]
+  if s then on_close(S, s, status) return true end
+  if S.listeners[h] then
+    S.listeners[h] = nil
+    S.nlisteners = S.nlisteners - 1
+    return true
   end
-  return unclaimed(S, t, h, a, u, x)
+end
+
+on[HIGHWATER] = function(S, h)
+  local s = S.socks[h]
+  if s then s.above = true return true end
+end
+
+on[DRAINED] = function(S, h)
+  local s = S.socks[h]
+  if not s then return end
+  s.above = false
+  wake_writers(s)
+  return true
+end
+
+on[CONNECT] = function(S, h, status, extra)
+  local s = S.socks[h]
+  if not s then return end
+  s.connect_status = status
+  if status == 0 then s.peer = extra else s.connect_os_error = extra end
+  if s.connector then wake(S, s.connector) end
+  return true
+end
+
+on[EOF] = function(S, h)
+  local s = S.socks[h]
+  if not s then return end
+  s.eof = true
+  if s.reader then wake(S, s.reader) end
+  return true
+end
+
+local function dispatch(S, t, h, a, u, x)
+  local f = on[t]
+  if not (f and f(S, h, a, x)) then unclaimed(S, t, h, a, u, x) end
 end
 
 -- ---------------------------------------------------------------- the module
@@ -710,7 +732,8 @@ end
 function co.luv(e, uv)
   local S = scheduler(e, "co.luv")
   if package.config:sub(1, 1) == "\\" then
-    error("net.co: co.luv is Linux only (the Windows engine's waitable is an event HANDLE, which uv_poll cannot watch)", 2)
+    error("net.co: co.luv is Linux only (the Windows engine's waitable is an event HANDLE, " ..
+      "which uv_poll cannot watch)", 2)
   end
   uv = uv or require "luv"
   if type(e.waitable) ~= "function" then
