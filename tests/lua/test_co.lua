@@ -370,6 +370,37 @@ test("close_reasons", function()
   nothing_left(e)
 end)
 
+-- A listener whose engine is never polled, with a backlog of 1: the
+-- kernel completes two handshakes, then drops the SYNs of the others.
+test("connect_timeout", function()
+  local quiet = T.engine{io_threads = 0}
+  local ql = assert(quiet:listen("127.0.0.1", 0, {backlog = 1}))
+  local port = select(2, net.local_addr(ql))
+  local e = T.engine()
+  local results = {}
+  for _ = 1, 5 do
+    co.spawn(e, function()
+      local t0 = sys.now()
+      local s, why, code = co.connect(e, "127.0.0.1", port, {timeout = 0.1})
+      results[#results + 1] = {s = s, why = why, code = code, waited = sys.now() - t0}
+      if s then s:abort() end
+    end)
+  end
+  step_until(e, function() return #results == 5 end, 5000, "five connects to end")
+  local timed_out = 0
+  for _, r in ipairs(results) do
+    if not r.s then
+      T.eq(r.why, "timeout", "a connect that timed out: reason")
+      T.eq(r.code, net.E_TIMEDOUT, "its code")
+      T.ok(r.waited >= 0.099, "it waited for its timeout", r.waited)
+      timed_out = timed_out + 1
+    end
+  end
+  T.ok(timed_out >= 1, "the connects past the backlog timed out", timed_out)
+  step_until(e, function() return co.stats(e).sockets == 0 end, 5000, "the aborted sockets' CLOSE")
+  nothing_left(e)
+end)
+
 test("sleep_spawn_and_run", function()
   local e = T.engine()
   local order = {}
