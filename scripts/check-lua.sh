@@ -6,9 +6,12 @@
 #   2. `luarocks lint` of the rockspec;
 #   3. `luarocks make` into a temporary tree, from this source tree with
 #      CMake (no network), then `require "net"` from that tree with
-#      LD_LIBRARY_PATH unset: a loopback echo; `luarocks pack` of the result;
+#      LD_LIBRARY_PATH unset: a loopback echo, and one through
+#      `require "net.co"` (the pure-Lua module the rock installs beside);
+#      `luarocks pack` of the result;
 #   4. `cmake --install` of a Release build into a temporary prefix, then
-#      LUA_CPATH=<prefix>/lib/lua/5.4/?.so: the same echo;
+#      LUA_CPATH=<prefix>/lib/lua/5.4/?.so, LUA_PATH=<prefix>/share/lua/5.4/?.lua:
+#      the same echoes;
 #   5. Debian's unrelated libnet1-dev (it ships a libnet.so) is installed,
 #      and every module above, and the native build's, maps *our* libnet
 #      (read from /proc/self/maps inside the Lua process).
@@ -78,6 +81,21 @@ end
 assert(reply == "ping", "no echo")
 print("echo over " .. e:backend() .. ": " .. reply .. " (net " .. net.version() .. ", " ..
   package.searchpath("net", package.cpath) .. ")")
+-- require "net.co": from the same install (want_lua_dir), an echo in coroutines.
+local want_lua_dir = arg[3]
+local co_path = assert(package.searchpath("net.co", package.path), "net.co not found on package.path")
+assert(co_path:sub(1, #want_lua_dir + 1) == want_lua_dir .. "/", "net.co from " .. co_path .. ", not " .. want_lua_dir)
+local co = require "net.co"
+local l2 = assert(co.listen(e, "127.0.0.1:0", function(sock) sock:write(sock:read()) end))
+local co_reply
+co.spawn(e, function()
+  local s = assert(co.connect(e, net.local_addr(l2)))
+  s:write("co ping")
+  co_reply = s:read(5)
+  net.close(l2)
+end)
+assert(co.run(e, 5) == "done" and co_reply == "co ping", "no echo through net.co")
+print("echo through net.co: " .. co_reply .. " (" .. co_path .. ")")
 EOF
 
 # ---------------------------------------------------------------- 5. libnet1-dev
@@ -90,7 +108,8 @@ echo "Debian's: $debian_libnet -> $(readlink -f "$debian_libnet")"
 
 # The native build's module, when there is one, maps the build's libnet.
 if [ -f "$native/bindings/lua/net.so" ]; then
-  env -u LD_LIBRARY_PATH LUA_CPATH="$native/bindings/lua/?.so" "$lua" "$probe" "$version" "$native" ||
+  env -u LD_LIBRARY_PATH LUA_CPATH="$native/bindings/lua/?.so" LUA_PATH="$native/bindings/lua/?.lua" \
+    "$lua" "$probe" "$version" "$native" "$native/bindings/lua" ||
     fail "the native build's module ($native/bindings/lua/net.so)"
 else
   echo "(no $native/bindings/lua/net.so: the native build's module is not checked)"
@@ -107,17 +126,18 @@ tree=$tmp/tree
 grep "is now installed" "$tmp/luarocks.log"
 cmod=$tree/lib/lua/5.4
 [ -f "$cmod/net.so" ] && [ -f "$cmod/libnet.so.0" ] || fail "the tree lacks net.so or libnet.so.0 in $cmod"
+[ -f "$tree/share/lua/5.4/net/co.lua" ] || fail "the tree lacks share/lua/5.4/net/co.lua"
 (
   unset LD_LIBRARY_PATH LUA_CPATH LUA_PATH LUA_CPATH_5_4 LUA_PATH_5_4
   eval "$(luarocks --lua-version 5.4 --tree "$tree" path)"
-  "$lua" "$probe" "$version" "$cmod"
-) || fail "require \"net\" from the luarocks tree"
+  "$lua" "$probe" "$version" "$cmod" "$tree/share/lua/5.4"
+) || fail "require \"net\" and \"net.co\" from the luarocks tree"
 
 step "luarocks pack of the built rock"
 (cd "$tmp" && luarocks --lua-version 5.4 pack net "$version-1" --tree "$tree" >/dev/null) || fail "luarocks pack"
 rock=$(ls "$tmp"/net-"$version"-1.*.rock)
 contents=$(unzip -Z1 "$rock") # unzip comes with luarocks
-for f in lib/net.so lib/libnet.so.0 "net-$version-1.rockspec"; do
+for f in lib/net.so lib/libnet.so.0 lua/net/co.lua "net-$version-1.rockspec"; do
   grep -qx "$f" <<<"$contents" || fail "$(basename "$rock") lacks $f"
 done
 echo "$(basename "$rock"): $(tr '\n' ' ' <<<"$contents")"
@@ -135,11 +155,15 @@ cmake --install "$tmp/release" --prefix "$prefix" >/dev/null
 runpath=$(readelf -d "$prefix/lib/lua/5.4/net.so" | sed -n 's/.*(RUNPATH).*\[\(.*\)\]/\1/p')
 [ "$runpath" = '$ORIGIN/../..' ] || fail "installed net.so has RUNPATH '$runpath', want \$ORIGIN/../.."
 readelf -d "$prefix/lib/lua/5.4/net.so" | grep -q 'NEEDED.*\[libnet\.so\.0\]' || fail "net.so does not need libnet.so.0"
-env -u LD_LIBRARY_PATH LUA_CPATH="$prefix/lib/lua/5.4/?.so" "$lua" "$probe" "$version" "$prefix/lib" ||
-  fail "require \"net\" from the installed prefix"
+[ -f "$prefix/share/lua/5.4/net/co.lua" ] || fail "no $prefix/share/lua/5.4/net/co.lua"
+env -u LD_LIBRARY_PATH LUA_CPATH="$prefix/lib/lua/5.4/?.so" LUA_PATH="$prefix/share/lua/5.4/?.lua" \
+  "$lua" "$probe" "$version" "$prefix/lib" "$prefix/share/lua/5.4" ||
+  fail "require \"net\" and \"net.co\" from the installed prefix"
 
 # Debian's default search path for lua5.4 (where --prefix /usr/local puts it).
 "$lua" -e 'assert(package.cpath:find("/usr/local/lib/lua/5.4/?.so", 1, true), package.cpath)' ||
   fail "lua5.4's package.cpath lacks /usr/local/lib/lua/5.4"
+"$lua" -e 'assert(package.path:find("/usr/local/share/lua/5.4/?.lua", 1, true), package.path)' ||
+  fail "lua5.4's package.path lacks /usr/local/share/lua/5.4"
 
 step "ok: net $version from luarocks and from cmake --install, with Debian's libnet1-dev beside it"

@@ -3,7 +3,8 @@
 --
 --     cd bindings/lua && luarocks --lua-version 5.4 make --tree DIR net-0.4.0-1.rockspec
 --
--- net.so and libnet.so.0 land in the tree's C-module folder (DIR/lib/lua/5.4);
+-- net.so and libnet.so.0 land in the tree's C-module folder (DIR/lib/lua/5.4),
+-- net/co.lua (require "net.co") in its Lua-module folder (DIR/share/lua/5.4);
 -- net.so finds libnet there through its rpath ($ORIGIN), so `require "net"`
 -- needs no LD_LIBRARY_PATH. `luarocks pack net 0.4.0-1 --tree DIR` then makes
 -- a binary rock of what was built.
@@ -27,6 +28,9 @@ description = {
       gathered sends, shared-buffer broadcast, graceful/abortive/half close,
       options, user data, timers, posts and stats, with events read as
       multiple values (no table per event). Handles are plain integers.
+      require "net.co": coroutines over it, one per connection, so a
+      handler reads like blocking code (sock:read(), sock:write()), run
+      standalone or inside a luv loop.
    ]],
    license = "MIT",
    labels = {"networking", "tcp", "udp", "epoll", "io_uring"},
@@ -41,5 +45,6 @@ build = {
       CMAKE_INSTALL_PREFIX = "$(PREFIX)",
       LUA_INCLUDE_DIR = "$(LUA_INCDIR)",
       NET_LUA_CMOD_DIR = "$(LIBDIR)",
+      NET_LUA_LMOD_DIR = "$(LUADIR)",
    },
 }

@@ -174,9 +174,10 @@ function T.run(cmd)
   return how == "exit" and code or 128 + code, out
 end
 
--- Shell-quoted LUA_CPATH to hand to child Lua processes.
+-- Shell-quoted LUA_CPATH and LUA_PATH to hand to child Lua processes
+-- (LUA_PATH: require "net.co" from the build tree, as run.lua set it).
 function T.env_prefix()
-  return "env LUA_CPATH='" .. (package.cpath:gsub("'", "")) .. "' "
+  return "env LUA_CPATH='" .. (package.cpath:gsub("'", "")) .. "' LUA_PATH='" .. (package.path:gsub("'", "")) .. "' "
 end
 
 return T

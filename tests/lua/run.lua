@@ -1,6 +1,7 @@
 -- run.lua - the plain runner of the Lua binding's tests.
 --
 --   LUA_CPATH='build/bindings/lua/?.so;;' lua5.4 tests/lua/run.lua [test_x.lua ...] [--filter PATTERN]
+--   (require "net.co" comes from beside that net.so: build/bindings/lua/net/co.lua)
 --   lua5.4 tests/lua/run.lua --matrix "epoll io_uring" [files]   (every backend x io_threads 0, 1)
 --
 -- Runs every test of the given files (default: every test_*.lua beside this
@@ -13,6 +14,11 @@
 -- --filter that selects no test at all.
 local here = debug.getinfo(1, "S").source:match("^@(.*[/\\])") or "./"
 package.path = here .. "?.lua;" .. package.path
+-- The binding's pure-Lua modules (net/co.lua) are copied beside net.so in
+-- the build tree: take them from where the net.so under test lies, before
+-- any installed copy.
+local net_so = package.searchpath("net", package.cpath)
+if net_so then package.path = net_so:gsub("[^/\\]*$", "") .. "?.lua;" .. package.path end
 
 local files, filter, matrix = {}, nil, nil
 local i = 1

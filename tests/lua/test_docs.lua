@@ -37,6 +37,34 @@ test("example_runs", function()
   end
 end)
 
+-- The net.co example: a server coroutine per connection and a client
+-- coroutine, run by co.run until nothing is left.
+test("co_example_runs", function()
+  local path = write_temp(doc_block("co-echo"))
+  local code, out = T.run(T.env_prefix() .. "timeout -s KILL 30 " .. T.lua .. " " .. path .. " 2>&1")
+  os.remove(path)
+  T.eq(code, 0, "the example exits 0: " .. out)
+  T.eq(out, "client got: hello 1\nclient got: hello 2\nclient got: hello 3\n" ..
+    "server: connection ended: closed\nco.run: done\n", "what it prints")
+end)
+
+-- The luv example: net.co inside uv.run, beside a luv timer. Needs
+-- Debian's lua-luv, found on the interpreter's default path.
+test("co_luv_example_runs", function()
+  local path = write_temp(doc_block("co-luv"))
+  -- Under ASan, no leak scan in a process with luv loaded: it crashes by
+  -- memory layout alone (tests/lua/CMakeLists.txt, co_luv, says why).
+  local asan = os.getenv("ASAN_OPTIONS") and "ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 " or ""
+  local code, out = T.run("env " .. asan .. "LUA_CPATH='" .. (package.cpath:gsub("'", "")) .. ";;' LUA_PATH='" ..
+    (package.path:gsub("'", "")) .. "' timeout -s KILL 30 " .. T.lua .. " " .. path .. " 2>&1")
+  os.remove(path)
+  if code ~= 0 and out:find("module 'luv' not found", 1, true) then
+    T.skip("no luv module (Debian: lua-luv; scripts/install-deps.sh installs it)")
+  end
+  T.eq(code, 0, "the example exits 0: " .. out)
+  T.eq(out, "echo: hello from a coroutine\nluv's timer ticked meanwhile: true\nuv.run returned\n", "what it prints")
+end)
+
 -- The documented server loop keeps serving across batches (three
 -- datagrams, each sent once the previous echo came back) until Ctrl-C.
 test("udp_echo_loop_serves_until_interrupted", function()
