@@ -720,6 +720,18 @@ static int seal_if_drained(net_conn *c)
 
 /* Connections whose peer sent FIN wait here until the script has seen all
  * their data and had one turn to answer; then they close. */
+/* 1 when the next net_poll lets the linger check close c: the script has
+ * everything c delivered and nothing of c's is in flight. The waitable
+ * (io_threads = 0) asks it, since that next poll is what closes c. */
+int net__conn_linger_due(net_loop *loop, net_conn *c)
+{
+    if (c->releasing || !c->peer_eof || c->wr_shut || c->sending)
+        return 0;
+    if (net_rx_gate_unpolled(&c->rx) != 0)
+        return 0;
+    return atomic_load(&loop->e->poll_seq) + 1 > atomic_load(&c->last_delivery_seq);
+}
+
 void net__conn_linger_check(net_loop *loop, net_conn *c)
 {
     if (c->releasing || !c->peer_eof || c->wr_shut || c->sending)

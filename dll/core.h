@@ -393,6 +393,7 @@ int net__conn_create(net_engine_s *e, net_sock s, const net_frame_cfg *f, uint32
 void net__conn_run_ops(net_loop *loop, net_conn *c, uint32_t ops);
 void net__conn_tick(net_loop *loop, net_conn *c);
 void net__conn_linger_check(net_loop *loop, net_conn *c);
+int net__conn_linger_due(net_loop *loop, net_conn *c);
 void net__conn_abort_all(net_loop *loop);
 /* The script polled DATA events of c carrying bytes of payload. */
 void net__conn_delivered(net_engine_s *e, net_conn *c, uint64_t bytes);

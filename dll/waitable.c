@@ -114,12 +114,22 @@ static int watch_backend(net_engine_s *e, net_waitable *w)
 }
 
 /* Work the loop does at its next turn without waiting for anything. */
+/* A connection whose peer finished waits for the poll after the one that
+ * handed out its last data (net__conn_linger_check): that poll is work. */
+static int linger_due(net_loop *loop)
+{
+    for (net_link *k = loop->linger; k; k = k->next)
+        if (net__conn_linger_due(loop, NET_CONTAINER_OF(k, net_conn, linger_node)))
+            return 1;
+    return 0;
+}
+
 static int loop_has_work(net_loop *loop)
 {
     net_spin_lock(&loop->pending_lock);
     int pending = loop->pending != NULL;
     net_spin_unlock(&loop->pending_lock);
-    return pending || loop->released || loop->e->bk->has_work(loop);
+    return pending || loop->released || loop->e->bk->has_work(loop) || linger_due(loop);
 }
 
 static uint64_t loop_tick_due(const net_loop *loop)
