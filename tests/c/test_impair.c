@@ -186,6 +186,7 @@ static void test_clean(void)
 {
     impair_config cfg;
     impair_config_init(&cfg);
+    cfg.timeline_ms = 20;
     side s;
     impair_proxy *p = setup(&s, &cfg, 1);
     send_range(&s, 0, 0, N);
@@ -205,6 +206,18 @@ static void test_clean(void)
     CHECK_EQ(c.forwarded, 2 * N);
     CHECK_EQ(c.dropped + c.duplicated + c.reordered + c.corrupted + c.overflow + c.send_failed, 0);
     CHECK_EQ(c.clients, 1);
+    /* the timeline counts every byte sent on, each way */
+    uint64_t sent_bytes = 0, t[1000];
+    for (uint32_t i = 0; i < N; i++)
+        sent_bytes += msg_len(i);
+    for (uint32_t dir = IMPAIR_TO_TARGET; dir <= IMPAIR_TO_CLIENT; dir++) {
+        size_t n = impair_timeline(p, dir, t, 1000);
+        uint64_t sum = 0;
+        CHECK(n >= 1);
+        for (size_t i = 0; i < n; i++)
+            sum += t[i];
+        CHECK_EQ(sum, sent_bytes);
+    }
     teardown(&s, p);
 }
 

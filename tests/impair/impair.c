@@ -49,6 +49,8 @@ struct impair_proxy {
     int stopping;
 
     ios_thread *thread;
+    uint64_t start_ms;
+    uint64_t *timeline[2]; /* per DIR_*: bytes sent on per timeline_ms interval */
     ios_addr target;
     ios_sock listen;
     uint16_t port;
@@ -193,16 +195,26 @@ static void schedule(impair_proxy *p, pkt *k, uint64_t now)
     schedule_insert(p, k);
 }
 
-static void send_pkt(impair_proxy *p, pkt *k)
+static void timeline_add(impair_proxy *p, int dir, uint32_t len, uint64_t now)
+{
+    if (!p->timeline[dir])
+        return;
+    uint64_t i = (now - p->start_ms) / p->cfg.timeline_ms;
+    if (i < p->cfg.timeline_buckets)
+        p->timeline[dir][i] += len;
+}
+
+static void send_pkt(impair_proxy *p, pkt *k, uint64_t now)
 {
     client *c = &p->clients[k->client];
     int rc = -1;
     if (c->used && c->gen == k->gen) /* else the client's slot went to another address */
         rc = k->dir == DIR_TO_TARGET ? ios_send(c->up, k->data, k->len, NULL)
                                      : ios_send(p->listen, k->data, k->len, &c->addr);
-    if (rc == 0)
+    if (rc == 0) {
         p->counters.forwarded++;
-    else
+        timeline_add(p, k->dir, k->len, now);
+    } else
         p->counters.send_failed++;
 }
 
@@ -210,7 +222,7 @@ static void flush_due(impair_proxy *p, uint64_t now)
 {
     while (p->head && p->head->due_ms <= now) {
         pkt *k = schedule_pop(p);
-        send_pkt(p, k);
+        send_pkt(p, k, now);
         pkt_free(p, k);
     }
 }
@@ -449,6 +461,8 @@ static void proxy_free(impair_proxy *p)
                 client_forget(p, &p->clients[i]);
     ios_close(p->listen);
     ios_mutex_free(p->lock);
+    free(p->timeline[0]);
+    free(p->timeline[1]);
     free(p->clients);
     free(p->socks);
     free(p->ready);
@@ -507,7 +521,14 @@ int impair_start(const impair_config *cfg, const char *target_host, uint16_t tar
     p->clients = (client *)calloc(p->cfg.max_clients, sizeof *p->clients);
     p->socks = (ios_sock *)calloc(p->cfg.max_clients + 1u, sizeof *p->socks);
     p->ready = (uint8_t *)calloc(p->cfg.max_clients + 1u, 1);
-    if (!p->lock || !p->clients || !p->socks || !p->ready) {
+    int timeline_ok = 1;
+    if (p->cfg.timeline_ms) {
+        if (!p->cfg.timeline_buckets)
+            p->cfg.timeline_buckets = 60000;
+        for (int d = 0; d < 2; d++)
+            timeline_ok &= (p->timeline[d] = (uint64_t *)calloc(p->cfg.timeline_buckets, sizeof(uint64_t))) != NULL;
+    }
+    if (!p->lock || !p->clients || !p->socks || !p->ready || !timeline_ok) {
         set_error("out of memory");
         proxy_free(p);
         return -1;
@@ -516,6 +537,7 @@ int impair_start(const impair_config *cfg, const char *target_host, uint16_t tar
         proxy_free(p);
         return -1;
     }
+    p->start_ms = ios_now_ms();
     p->thread = ios_thread_start(proxy_main, p);
     if (!p->thread) {
         set_error("cannot start the proxy thread");
@@ -554,6 +576,21 @@ int impair_set_rates(impair_proxy *p, const impair_config *cfg)
     p->cfg.jitter_ms = cfg->jitter_ms;
     ios_unlock(p->lock);
     return 0;
+}
+
+size_t impair_timeline(impair_proxy *p, uint32_t direction, uint64_t *out, size_t max)
+{
+    int dir = direction == IMPAIR_TO_TARGET ? DIR_TO_TARGET : DIR_TO_CLIENT;
+    if (!p->timeline[dir] || (direction != IMPAIR_TO_TARGET && direction != IMPAIR_TO_CLIENT))
+        return 0;
+    ios_lock(p->lock);
+    uint64_t begun = (ios_now_ms() - p->start_ms) / p->cfg.timeline_ms + 1;
+    size_t n = begun < p->cfg.timeline_buckets ? (size_t)begun : p->cfg.timeline_buckets;
+    if (n > max)
+        n = max;
+    memcpy(out, p->timeline[dir], n * sizeof *out);
+    ios_unlock(p->lock);
+    return n;
 }
 
 void impair_burst(impair_proxy *p, uint32_t ms)

@@ -31,6 +31,7 @@
 #ifndef IMPAIR_H
 #define IMPAIR_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -58,6 +59,9 @@ typedef struct impair_config {
     uint64_t seed;                /* default 1 */
     uint32_t max_clients;         /* client addresses remembered; the least recent is replaced (default 256) */
     uint32_t max_queued_bytes;    /* delayed or held datagrams above this are dropped (default 64 MiB) */
+    uint32_t timeline_ms;         /* > 0: bytes sent on are also counted per interval of this many ms since
+                                     the start, per direction (impair_timeline); default 0 = off */
+    uint32_t timeline_buckets;    /* intervals kept (default 60000); later traffic is not counted */
 } impair_config;
 
 /* Counters since the start. A datagram received is dropped, lost to
@@ -97,6 +101,12 @@ void impair_stats(impair_proxy *p, impair_counters *out);
 /* Replaces the rates, reorder, delay, jitter and direction settings (the
  * addresses, seed and limits stay); -1 when a rate is out of range. */
 int impair_set_rates(impair_proxy *p, const impair_config *cfg);
+/* With timeline_ms set: the bytes sent on towards `direction`
+ * (IMPAIR_TO_TARGET or IMPAIR_TO_CLIENT) in each interval since the start,
+ * into out[0..max). Returns how many intervals it wrote: those begun so far
+ * (the current one included, still counting), at most max and
+ * timeline_buckets; 0 when the timeline is off. */
+size_t impair_timeline(impair_proxy *p, uint32_t direction, uint64_t *out, size_t max);
 /* Drops every datagram, both directions, for the next ms milliseconds. */
 void impair_burst(impair_proxy *p, uint32_t ms);
 /* Stops the thread (datagrams still delayed or held are discarded), closes

@@ -6,7 +6,7 @@
  *              [--drop R] [--dup R] [--reorder R] [--reorder-gap K]
  *              [--corrupt R] [--delay-ms MS] [--jitter-ms MS]
  *              [--direction both|to-target|to-client] [--seed N]
- *              [--burst-after-ms MS --burst-ms MS] [--seconds S]
+ *              [--burst-after-ms MS --burst-ms MS] [--timeline-ms MS] [--seconds S]
  *
  * A rate R is a fraction in [0, 1] ("0.1") or a percentage ("10%").
  * On start it prints exactly one line to stdout, flushed at once:
@@ -16,6 +16,10 @@
  * one line to stdout and exits 0:
  *     IMPAIR received=N to_target=N to_client=N forwarded=N dropped=N burst_dropped=N
  *            duplicated=N reordered=N corrupted=N overflow=N send_failed=N clients=N
+ * With --timeline-ms, one more line follows: the bytes sent on in each
+ * interval of MS ms since the start, per direction, and when the burst began:
+ *     TIMELINE bucket_ms=MS burst_at_ms=A burst_ms=B to_client=N,N,... to_target=N,N,...
+ * (burst_at_ms is -1 without a burst).
  * Bad usage exits 2 with a message naming the bad argument; a proxy that
  * cannot start exits 1.
  */
@@ -49,7 +53,7 @@ static void usage(const char *fmt, const char *arg)
     fprintf(stderr, "usage: udp_impair --target HOST:PORT [--listen-port P] [--listen-host H]\n"
                     "       [--drop R] [--dup R] [--reorder R] [--reorder-gap K] [--corrupt R]\n"
                     "       [--delay-ms MS] [--jitter-ms MS] [--direction both|to-target|to-client]\n"
-                    "       [--seed N] [--burst-after-ms MS --burst-ms MS] [--seconds S]\n"
+                    "       [--seed N] [--burst-after-ms MS --burst-ms MS] [--timeline-ms MS] [--seconds S]\n"
                     "  R: a fraction in [0, 1] or a percentage (10%%)\n");
     exit(2);
 }
@@ -134,6 +138,8 @@ static void parse_option(cli *c, const char *name, const char *val)
         cfg->seed = parse_uint(name, val, ~0ull);
     else if (strcmp(name, "--burst-after-ms") == 0)
         c->burst_after_ms = (long long)parse_uint(name, val, 86400000ull);
+    else if (strcmp(name, "--timeline-ms") == 0)
+        cfg->timeline_ms = (uint32_t)parse_uint(name, val, 60000);
     else if (strcmp(name, "--burst-ms") == 0)
         c->burst_ms = (uint32_t)parse_uint(name, val, 86400000ull);
     else if (strcmp(name, "--direction") == 0) {
@@ -194,6 +200,27 @@ static void print_counters(const impair_counters *s)
     fflush(stdout);
 }
 
+static void print_timeline_dir(impair_proxy *p, uint32_t dir, const char *name)
+{
+    size_t max = 60000;
+    uint64_t *t = (uint64_t *)malloc(max * sizeof *t);
+    size_t n = t ? impair_timeline(p, dir, t, max) : 0;
+    printf(" %s=", name);
+    for (size_t i = 0; i < n; i++)
+        printf(i ? ",%llu" : "%llu", (unsigned long long)t[i]);
+    free(t);
+}
+
+static void print_timeline(impair_proxy *p, const cli *c, long long burst_at_ms)
+{
+    printf("TIMELINE bucket_ms=%u burst_at_ms=%lld burst_ms=%u", (unsigned)c->cfg.timeline_ms, burst_at_ms,
+           (unsigned)c->burst_ms);
+    print_timeline_dir(p, IMPAIR_TO_CLIENT, "to_client");
+    print_timeline_dir(p, IMPAIR_TO_TARGET, "to_target");
+    printf("\n");
+    fflush(stdout);
+}
+
 int main(int argc, char **argv)
 {
     cli c;
@@ -219,6 +246,7 @@ int main(int argc, char **argv)
     uint64_t start = ios_now_ms();
     uint64_t end = c.seconds > 0 ? start + (uint64_t)(c.seconds * 1000.0) : 0;
     int burst_done = c.burst_after_ms < 0;
+    long long burst_at_ms = -1;
     while (!g_stop) {
         uint64_t now = ios_now_ms();
         if (end && now >= end)
@@ -226,12 +254,15 @@ int main(int argc, char **argv)
         if (!burst_done && now >= start + (uint64_t)c.burst_after_ms) {
             impair_burst(p, c.burst_ms);
             burst_done = 1;
+            burst_at_ms = (long long)(now - start);
         }
         ios_sleep_ms(10);
     }
     impair_counters s;
     impair_stats(p, &s);
-    impair_stop(p);
     print_counters(&s);
+    if (c.cfg.timeline_ms)
+        print_timeline(p, &c, burst_at_ms);
+    impair_stop(p);
     return 0;
 }
