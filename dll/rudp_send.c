@@ -334,6 +334,10 @@ static void packet_acked(net_rudp_session *s, rudp_sent *r)
         if (pc && pc->live)
             piece_acked(s, pc);
     }
+    /* A window the sender does not fill says nothing about the path: it
+     * grows only while at least half of it is in use (RFC 7661's idea). */
+    if (2 * (s->bytes_in_flight + r->bytes) < s->cwnd)
+        return;
     /* Slow start, then additive increase (bytes, RFC 5681). */
     if (s->cwnd < s->ssthresh)
         s->cwnd += r->bytes;

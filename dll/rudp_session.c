@@ -249,7 +249,7 @@ void net__rudp_session_rearm(net_loop *loop, net_rudp_session *s)
     if (due == UINT64_MAX)
         return;
     s->timer.due = due;
-    /* Out of memory for the heap: the loop's periodic tick (rudp_tick) looks after it. */
+    /* Out of memory for the heap: the session's next packet or call arms it again. */
     if (net_timers_add(&loop->rudp_timers, &s->timer) != 0)
         s->timer.heap_index = NOT_ARMED;
 }

@@ -221,15 +221,17 @@ int main(void)
     CHECK_EQ(st.sessions, CLIENTS);
     CHECK_EQ(st.handshakes, CLIENTS);
 
+    /* Which server session is which client's depends on whose handshake got through first. */
     for (int i = 0; i < CLIENTS; i++) {
         CHECK_OK(net_close(t.client[i]));
         CHECK_RC(net_rudp_send(t.client[i], 0, 0, "x", 1), NET_E_CLOSED);
+    }
+    for (int i = 0; i < 2 * CLIENTS; i++) {
+        net_handle h = i < CLIENTS ? t.client[i] : t.server[i - CLIENTS];
         net_event ev;
-        TL_EXPECT(t.e, NET_EV_CLOSE, t.client[i], &ev);
+        TL_EXPECT(t.e, NET_EV_CLOSE, h, &ev);
         CHECK_EQ(ev.status, 0);
-        TL_EXPECT(t.e, NET_EV_CLOSE, t.server[i], &ev);
-        CHECK_EQ(ev.status, 0);
-        CHECK_RC(net_rudp_send(t.client[i], 0, 0, "x", 1), NET_E_BADHANDLE);
+        CHECK_RC(net_rudp_send(h, 0, 0, "x", 1), NET_E_BADHANDLE);
     }
     CHECK_EQ(tl_close_wait(t.e, t.listener), 0);
     tl_engine_destroy(t.e);
