@@ -40,8 +40,8 @@ _STATS_FIELDS = tuple(name for name, _ in ffi.typeof("net_rudp_stats").fields
 
 
 class RudpStats(NamedTuple):
-    """``net_rudp_stats``: a session's figures, or a listener's (the last
-    five fields, and the sums of the counters over its sessions)."""
+    """``net_rudp_stats``: a session's figures, or a listener's (its
+    socket's packet and byte counters and the last five fields)."""
     rtt_us: int
     rttvar_us: int
     rto_ms: int
