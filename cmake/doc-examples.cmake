@@ -25,3 +25,4 @@ function(net_doc_example page name)
 endfunction()
 
 net_doc_example(api-c echo)
+net_doc_example(api-c rudp)

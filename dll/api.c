@@ -9,6 +9,8 @@
 #define LISTENER NET__TBIT(NET__T_LISTENER)
 #define TIMER NET__TBIT(NET__T_TIMER)
 #define UDP NET__TBIT(NET__T_UDP)
+#define RUDP NET__TBIT(NET__T_RUDP)
+#define RUDP_LISTENER NET__TBIT(NET__T_RUDP_LISTENER)
 
 /* ---- sending ---- */
 
@@ -34,11 +36,13 @@ static int conn_send(net_engine_s *e, net_conn *c, const net_buf *bufs, uint32_t
 NET_API int net_sendv(net_handle h, const net_buf *bufs, uint32_t count)
 {
     net_locked l;
-    int rc = net__lock_handle(h, CONN | UDP, &l);
+    int rc = net__lock_handle(h, CONN | UDP | RUDP, &l);
     if (rc)
         return rc;
     if (!bufs && count)
         rc = NET_E_INVAL;
+    else if (net_handle_type(h) == NET__T_RUDP)
+        rc = net__rudp_queue(l.slot->obj, 0, NET_RUDP_RELIABLE_ORDERED, bufs, count);
     else if (net_handle_type(h) == NET__T_UDP)
         rc = net__udp_queue(l.slot->obj, NULL, bufs, count);
     else
@@ -99,13 +103,17 @@ static int close_timer(net_locked *l)
 NET_API int net_close(net_handle h)
 {
     net_locked l;
-    int rc = net__lock_handle(h, CONN | LISTENER | TIMER | UDP, &l);
+    int rc = net__lock_handle(h, CONN | LISTENER | TIMER | UDP | RUDP | RUDP_LISTENER, &l);
     if (rc)
         return rc;
     uint32_t type = net_handle_type(h);
     if (type == NET__T_TIMER)
         return close_timer(&l);
-    if (type == NET__T_UDP) {
+    if (type == NET__T_RUDP) {
+        net__rudp_close_locked(l.slot->obj, 0);
+    } else if (type == NET__T_RUDP_LISTENER) {
+        net__rudp_listener_close_locked(l.slot->obj, 0);
+    } else if (type == NET__T_UDP) {
         net_udp *u = l.slot->obj;
         if (u->state == US_OPEN) {
             u->state = US_CLOSING;
@@ -131,9 +139,17 @@ NET_API int net_close(net_handle h)
 NET_API int net_abort(net_handle h)
 {
     net_locked l;
-    int rc = net__lock_handle(h, CONN | UDP, &l);
+    int rc = net__lock_handle(h, CONN | UDP | RUDP | RUDP_LISTENER, &l);
     if (rc)
         return rc;
+    if (net_handle_type(h) == NET__T_RUDP || net_handle_type(h) == NET__T_RUDP_LISTENER) {
+        if (net_handle_type(h) == NET__T_RUDP)
+            net__rudp_close_locked(l.slot->obj, 1);
+        else
+            net__rudp_listener_close_locked(l.slot->obj, 1);
+        net__unlock_handle(&l);
+        return 0;
+    }
     if (net_handle_type(h) == NET__T_UDP) {
         net_udp *u = l.slot->obj;
         if (u->state != US_CLOSED) {
@@ -176,7 +192,7 @@ NET_API int net_shutdown(net_handle h)
 NET_API int net_set_user(net_handle h, uint64_t user)
 {
     net_locked l;
-    int rc = net__lock_handle(h, CONN | LISTENER | TIMER | UDP, &l);
+    int rc = net__lock_handle(h, CONN | LISTENER | TIMER | UDP | RUDP | RUDP_LISTENER, &l);
     if (rc)
         return rc;
     if (net_handle_type(h) == NET__T_TIMER)
@@ -192,7 +208,7 @@ NET_API int net_get_user(net_handle h, uint64_t *user)
     if (!user)
         return NET_E_INVAL;
     net_locked l;
-    int rc = net__lock_handle(h, CONN | LISTENER | TIMER | UDP, &l);
+    int rc = net__lock_handle(h, CONN | LISTENER | TIMER | UDP | RUDP | RUDP_LISTENER, &l);
     if (rc)
         return rc;
     if (net_handle_type(h) == NET__T_TIMER)
@@ -210,11 +226,14 @@ NET_API int net_local_addr(net_handle h, net_addr *addr)
     if (!addr)
         return NET_E_INVAL;
     net_locked l;
-    int rc = net__lock_handle(h, CONN | LISTENER | UDP, &l);
+    int rc = net__lock_handle(h, CONN | LISTENER | UDP | RUDP | RUDP_LISTENER, &l);
     if (rc)
         return rc;
     net_obj *o = l.slot->obj;
-    rc = net__obj_socket_usable(o) ? os_sock_local_addr(o->sock, addr) : NET_E_CLOSED;
+    if (o->kind == OBJ_RUDP)
+        rc = net__rudp_local_addr_locked(l.slot->obj, addr);
+    else
+        rc = net__obj_socket_usable(o) ? os_sock_local_addr(o->sock, addr) : NET_E_CLOSED;
     net__unlock_handle(&l);
     return rc;
 }
@@ -224,9 +243,14 @@ NET_API int net_peer_addr(net_handle h, net_addr *addr)
     if (!addr)
         return NET_E_INVAL;
     net_locked l;
-    int rc = net__lock_handle(h, CONN | UDP, &l);
+    int rc = net__lock_handle(h, CONN | UDP | RUDP, &l);
     if (rc)
         return rc;
+    if (net_handle_type(h) == NET__T_RUDP) {
+        rc = net__rudp_peer_addr_locked(l.slot->obj, addr);
+        net__unlock_handle(&l);
+        return rc;
+    }
     if (net_handle_type(h) == NET__T_UDP) {
         net_udp *u = l.slot->obj;
         if (u->state != US_OPEN)
@@ -254,10 +278,12 @@ NET_API int net_send_queued(net_handle h, uint64_t *bytes)
     if (!bytes)
         return NET_E_INVAL;
     net_locked l;
-    int rc = net__lock_handle(h, CONN | UDP, &l);
+    int rc = net__lock_handle(h, CONN | UDP | RUDP, &l);
     if (rc)
         return rc;
-    if (net_handle_type(h) == NET__T_UDP)
+    if (net_handle_type(h) == NET__T_RUDP)
+        *bytes = net__rudp_queued_locked(l.slot->obj);
+    else if (net_handle_type(h) == NET__T_UDP)
         *bytes = ((net_udp *)l.slot->obj)->sq.bytes;
     else
         *bytes = ((net_conn *)l.slot->obj)->sq.bytes;

@@ -54,7 +54,7 @@ typedef struct net_udp net_udp;
 
 /* What a net_obj is (net__obj_kind): the same numbers as the handle types of
  * handle.h, so the core turns one into the other without a table. */
-enum { OBJ_CONN = 1, OBJ_LISTENER = 2, OBJ_UDP = 4 };
+enum { OBJ_CONN = 1, OBJ_LISTENER = 2, OBJ_UDP = 4, OBJ_RUDP = 6 /* a reliable-UDP session: no socket of its own */ };
 
 /* net_conn, net_listener and net_udp each begin with their net_obj (core.h
  * asserts it), so one pointer names both: net__obj(p) converts a typed

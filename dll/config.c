@@ -157,3 +157,57 @@ int net__read_udp_config(const net_udp_config *in, net_udp_config *out)
         return NET_E_INVAL;
     return 0;
 }
+
+/* ---- reliable UDP ---- */
+
+NET_API void net_rudp_config_init(net_rudp_config *cfg)
+{
+    if (!cfg)
+        return;
+    memset(cfg, 0, sizeof *cfg);
+    cfg->size = sizeof *cfg;
+    cfg->channels = 8;
+    cfg->mtu = 1200;
+    cfg->max_message = 256u << 10;
+    cfg->send_cap = 4u << 20;
+    cfg->recv_window = 1u << 20;
+    cfg->max_sessions = 4096;
+    cfg->connect_timeout_ms = 5000;
+    cfg->idle_timeout_ms = 10000;
+    cfg->keepalive_ms = 1000;
+    cfg->close_timeout_ms = 5000;
+    cfg->rto_min_ms = 100;
+    cfg->rto_max_ms = 3000;
+    cfg->cookie_period_ms = 10000;
+}
+
+/* A zero field takes its default. */
+static void rudp_default_zeros(net_rudp_config *c)
+{
+    net_rudp_config d;
+    net_rudp_config_init(&d);
+    uint32_t *f = &c->channels;
+    const uint32_t *df = &d.channels;
+    /* channels .. cookie_period_ms: thirteen uint32_t fields in a row */
+    for (int i = 0; i < 13; i++)
+        if (f[i] == 0)
+            f[i] = df[i];
+}
+
+int net__read_rudp_config(const net_rudp_config *in, net_rudp_config *out)
+{
+    net_rudp_config_init(out);
+    if (read_sized(in, out, sizeof *out, END_OF(net_rudp_config, keepalive_ms)))
+        return NET_E_INVAL;
+    rudp_default_zeros(out);
+    /* A message is at most 65535 fragments of what a datagram carries. */
+    uint64_t per_fragment = out->mtu >= 128 ? out->mtu - 44u : 1u;
+    if (out->channels > NET_RUDP_MAX_CHANNELS || out->mtu < 128 || out->mtu > NET_UDP_MAX_PAYLOAD)
+        return NET_E_INVAL;
+    if (out->max_message > (16u << 20) || out->max_message > out->recv_window ||
+        (uint64_t)out->max_message > per_fragment * 65535u || out->send_cap < out->max_message)
+        return NET_E_INVAL;
+    if (out->rto_min_ms > out->rto_max_ms)
+        return NET_E_INVAL;
+    return 0;
+}

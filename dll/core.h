@@ -43,15 +43,17 @@
 
 /* Operations another thread asks a loop to run (obj->pending_ops). */
 enum {
-    OP_START = 1u << 0,    /* adopt an accepted socket, start receiving */
-    OP_CONNECT = 1u << 1,  /* start connecting */
-    OP_FLUSH = 1u << 2,    /* send what is queued */
-    OP_CLOSE = 1u << 3,    /* graceful close */
-    OP_ABORT = 1u << 4,    /* abortive close */
-    OP_SHUTDOWN = 1u << 5, /* half-close after the queue drains */
-    OP_RESUME = 1u << 6,   /* receiving may resume (backpressure lifted) */
-    OP_LISTEN = 1u << 7,   /* register a listener and accept */
-    OP_LCLOSE = 1u << 8    /* close a listener */
+    OP_START = 1u << 0,      /* adopt an accepted socket, start receiving */
+    OP_CONNECT = 1u << 1,    /* start connecting */
+    OP_FLUSH = 1u << 2,      /* send what is queued */
+    OP_CLOSE = 1u << 3,      /* graceful close */
+    OP_ABORT = 1u << 4,      /* abortive close */
+    OP_SHUTDOWN = 1u << 5,   /* half-close after the queue drains */
+    OP_RESUME = 1u << 6,     /* receiving may resume (backpressure lifted) */
+    OP_LISTEN = 1u << 7,     /* register a listener and accept */
+    OP_LCLOSE = 1u << 8,     /* close a listener */
+    OP_RUDP_CLOSE = 1u << 9, /* reliable-UDP endpoint: close its sessions gracefully, then the socket */
+    OP_RUDP_ABORT = 1u << 10 /* reliable-UDP endpoint: abort its sessions and the socket */
 };
 
 /* An object's kind (backend.h) is its handle type. */
@@ -150,7 +152,8 @@ struct net_udp {
     net_sendq sq; /* of net_udp_out; bytes are payload + a per-datagram overhead */
     atomic_uint max_datagram;
     int abort_requested;
-    int error_queued; /* an ERROR waits to be polled */
+    int error_queued;           /* an ERROR waits to be polled */
+    struct rudp_endpoint *rudp; /* set for good at open: reliable UDP runs on this socket (rudp.h) */
 
     /* ---- loop thread only ---- */
     net_dgram *batch;      /* what the backend is sending */
@@ -211,6 +214,7 @@ struct net_loop {
     uint32_t work_cap;
     uint64_t now;
     uint64_t next_tick;
+    net_timers rudp_timers; /* reliable-UDP sessions' deadlines (rudp_session.c), loop thread only */
     net_loop_stats stats;
 };
 
@@ -355,6 +359,8 @@ void net__obj_init(net_obj *o, uint32_t kind, net_sock s, net_loop *loop, uint64
 /* A handle for o, with room for the events it must never lose (see
  * net__reserve_events); net__obj_retire gives both back. */
 int net__obj_register(net_engine_s *e, net_obj *o, uint32_t events);
+/* The same with a handle type other than o's kind (reliable UDP's sockets and sessions). */
+int net__obj_register_as(net_engine_s *e, net_obj *o, uint32_t type, uint32_t events);
 void net__obj_retire(net_engine_s *e, net_obj *o, uint32_t events);
 /* Socket calls reach the descriptor only while nobody has asked to close
  * the object: once closing, the loop may close the descriptor at any time
@@ -386,6 +392,7 @@ typedef struct net_tcp_request {
 /* On success the engine is entered; on failure nothing is held. */
 int net__tcp_request(net_engine eh, const char *host, uint16_t port, const net_tcp_config *cfg, net_tcp_request *out);
 int net__read_udp_config(const net_udp_config *in, net_udp_config *out);
+int net__read_rudp_config(const net_rudp_config *in, net_rudp_config *out);
 
 /* conn.c */
 int net__conn_create(net_engine_s *e, net_sock s, const net_frame_cfg *f, uint32_t flags, uint64_t user,
@@ -419,6 +426,32 @@ void net__udp_released(net_udp *u);
 void net__udp_free(net_engine_s *e, net_udp *u);
 void net__udp_error_polled(net_udp *u);
 void net__udp_schedule_locked(net_udp *u, uint32_t ops);
+/* A UDP socket object for s (bound, non-blocking) with a handle of `type`;
+ * OP_START on its loop registers it with the backend and starts receiving.
+ * rudp: the reliable-UDP endpoint that owns it, or NULL. */
+int net__udp_start(net_engine_s *e, net_sock s, const net_udp_config *uc, uint32_t type, struct rudp_endpoint *rudp,
+                   net_udp **out);
+
+/* rudp_*.c: reliable UDP, as the rest of the core sees it */
+typedef struct net_rudp_session net_rudp_session;
+void net__rudp_received(net_udp *u, const void *data, size_t len, const net_addr *from, int truncated);
+void net__rudp_recv_error(net_udp *u, int err);
+void net__rudp_endpoint_run_close(net_loop *loop, net_udp *u, int graceful);
+void net__rudp_endpoint_abort(net_loop *loop, net_udp *u);
+void net__rudp_endpoint_free(struct rudp_endpoint *ep);
+void net__rudp_endpoint_attach(struct rudp_endpoint *ep, net_udp *u);
+void net__rudp_run_ops(net_loop *loop, net_rudp_session *s, uint32_t ops);
+void net__rudp_timers_run(net_loop *loop);
+void net__rudp_delivered(net_engine_s *e, net_rudp_session *s, uint64_t bytes);
+void net__rudp_water_polled(net_rudp_session *s);
+void net__rudp_session_free(net_engine_s *e, net_rudp_session *s);
+int net__rudp_queue(net_rudp_session *s, uint32_t channel, uint32_t mode, const net_buf *bufs, uint32_t count);
+/* net_close / net_abort of a session (slot lock held). */
+void net__rudp_close_locked(net_rudp_session *s, int abort);
+void net__rudp_listener_close_locked(net_udp *u, int abort);
+int net__rudp_peer_addr_locked(net_rudp_session *s, net_addr *addr);
+int net__rudp_local_addr_locked(net_rudp_session *s, net_addr *addr);
+uint64_t net__rudp_queued_locked(net_rudp_session *s);
 
 /* listener.c */
 void net__listener_run_ops(net_loop *loop, net_listener *l, uint32_t ops);

@@ -25,7 +25,15 @@
 #include <stdint.h>
 #include "net.h"
 
-enum { NET__T_CONN = 1, NET__T_LISTENER = 2, NET__T_TIMER = 3, NET__T_UDP = 4 };
+enum {
+    NET__T_CONN = 1,
+    NET__T_LISTENER = 2,
+    NET__T_TIMER = 3,
+    NET__T_UDP = 4,
+    NET__T_RUDP_LISTENER = 5, /* a reliable-UDP listener (its UDP socket) */
+    NET__T_RUDP = 6,          /* a reliable-UDP session */
+    NET__T_RUDP_SOCKET = 7    /* a reliable-UDP client's own socket: never handed out */
+};
 #define NET__TBIT(t) (1u << (t))
 
 #define NET_HT_PAGE_BITS 10

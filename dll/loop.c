@@ -175,6 +175,8 @@ static void run_ops(net_loop *loop, net_obj *o, uint32_t ops)
         net__conn_run_ops(loop, (net_conn *)o, ops);
     else if (o->kind == OBJ_UDP)
         net__udp_run_ops(loop, (net_udp *)o, ops);
+    else if (o->kind == OBJ_RUDP)
+        net__rudp_run_ops(loop, (net_rudp_session *)o, ops);
     else
         net__listener_run_ops(loop, (net_listener *)o, ops);
 }
@@ -228,9 +230,19 @@ void net__loop_iterate(net_loop *loop, int timeout_ms)
         if (timeout_ms < 0 || timeout_ms > until_tick)
             timeout_ms = (int)until_tick;
     }
+    /* Reliable-UDP deadlines (retransmits, keep-alives) need better than the tick. */
+    uint64_t rudp_due = net_timers_next(&loop->rudp_timers);
+    if (rudp_due != UINT64_MAX) {
+        int64_t until = (int64_t)rudp_due - (int64_t)loop->now;
+        if (until < 0)
+            until = 0;
+        if (timeout_ms < 0 || timeout_ms > until)
+            timeout_ms = (int)until;
+    }
     loop->e->bk->wait(loop, timeout_ms);
     net__finish_released(loop);
     loop->now = os_now_ms();
+    net__rudp_timers_run(loop);
     if (loop->now >= loop->next_tick) {
         loop->next_tick = loop->now + NET_TICK_MS;
         loop_tick(loop);
@@ -378,6 +390,7 @@ void net__loops_free(net_engine_s *e)
     for (uint32_t i = 0; i < e->nloops; i++) {
         net_block_unref(e->loops[i].rx_blk, 1);
         free(e->loops[i].work);
+        net_timers_free(&e->loops[i].rudp_timers);
     }
     free(e->loops);
     e->loops = NULL;

@@ -16,10 +16,15 @@ void net__obj_init(net_obj *o, uint32_t kind, net_sock s, net_loop *loop, uint64
 
 int net__obj_register(net_engine_s *e, net_obj *o, uint32_t events)
 {
+    return net__obj_register_as(e, o, o->kind, events);
+}
+
+int net__obj_register_as(net_engine_s *e, net_obj *o, uint32_t type, uint32_t events)
+{
     int rc = net__reserve_events(e, events);
     if (rc)
         return rc;
-    rc = net_handle_alloc(&e->handles, o->kind, o, &o->handle, &o->slot);
+    rc = net_handle_alloc(&e->handles, type, o, &o->handle, &o->slot);
     if (rc)
         net__unreserve_events(e, events);
     return rc;
@@ -28,7 +33,7 @@ int net__obj_register(net_engine_s *e, net_obj *o, uint32_t events)
 void net__obj_retire(net_engine_s *e, net_obj *o, uint32_t events)
 {
     net__unreserve_events(e, events);
-    net_slot *s = net_handle_lock(&e->handles, o->handle, NET__TBIT(o->kind));
+    net_slot *s = net_handle_lock(&e->handles, o->handle, NET__TBIT(net_handle_type(o->handle)));
     if (s)
         net_slot_retire(&e->handles, s);
 }
@@ -41,6 +46,8 @@ int net__obj_socket_usable(const net_obj *o)
     }
     if (o->kind == OBJ_UDP)
         return ((const net_udp *)o)->state == US_OPEN;
+    if (o->kind == OBJ_RUDP)
+        return 0; /* no socket of its own: api.c asks its endpoint's */
     return !((const net_listener *)o)->closing && o->sock != NET_BAD_SOCK;
 }
 

@@ -7,6 +7,7 @@
 #ifndef NET_OS_H
 #define NET_OS_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include "net.h"
 
@@ -16,6 +17,9 @@ typedef intptr_t net_sock;
 int os_init(void); /* once per process; idempotent */
 
 uint64_t os_now_ms(void); /* monotonic */
+uint64_t os_now_us(void); /* the same clock in microseconds: os_now_us() / 1000 == os_now_ms() */
+/* len bytes from the OS's random generator (keys and ids; falls back to the clock where it has none). */
+void os_random(void *out, size_t len);
 uint64_t os_thread_self(void);
 void os_yield(void);
 void os_sleep_ms(uint32_t ms);

@@ -25,6 +25,31 @@ uint64_t os_now_ms(void)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+uint64_t os_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+void os_random(void *out, size_t len)
+{
+    uint8_t *w = out;
+    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    while (fd >= 0 && len) {
+        ssize_t n = read(fd, w, len);
+        if (n <= 0)
+            break;
+        w += n;
+        len -= (size_t)n;
+    }
+    if (fd >= 0)
+        close(fd);
+    /* No /dev/urandom (a chroot): the clock, which the caller stretches. */
+    for (uint64_t t = os_now_us(); len; len--, t = t * 6364136223846793005ULL + 1442695040888963407ULL)
+        *w++ = (uint8_t)(t >> 56);
+}
+
 uint64_t os_thread_self(void)
 {
     return (uint64_t)pthread_self();

@@ -2,6 +2,7 @@
  * condition variables, _beginthreadex. Builds with MinGW-w64 and MSVC.
  * Also the hooks of os_socket.h (the socket code both platforms share is
  * in os_socket.c). */
+#define _CRT_RAND_S /* rand_s: the CRT's RtlGenRandom */
 #ifndef _CRT_SECURE_NO_WARNINGS
 #    define _CRT_SECURE_NO_WARNINGS /* getenv */
 #endif
@@ -9,6 +10,7 @@
 
 #include <process.h>
 #include <stdlib.h>
+#include <string.h>
 
 #ifndef WSA_FLAG_NO_HANDLE_INHERIT
 #    define WSA_FLAG_NO_HANDLE_INHERIT 0x80
@@ -54,6 +56,30 @@ uint64_t os_now_ms(void)
     QueryPerformanceCounter(&c);
     uint64_t t = (uint64_t)c.QuadPart, f = (uint64_t)g_qpc_freq.QuadPart;
     return (t / f) * 1000u + (t % f) * 1000u / f;
+}
+
+uint64_t os_now_us(void)
+{
+    if (!g_qpc_freq.QuadPart)
+        QueryPerformanceFrequency(&g_qpc_freq);
+    LARGE_INTEGER c;
+    QueryPerformanceCounter(&c);
+    uint64_t t = (uint64_t)c.QuadPart, f = (uint64_t)g_qpc_freq.QuadPart;
+    return (t / f) * 1000000u + (t % f) * 1000000u / f;
+}
+
+void os_random(void *out, size_t len)
+{
+    uint8_t *w = out;
+    while (len) {
+        unsigned int r = 0;
+        if (rand_s(&r) != 0)
+            r = (unsigned int)os_now_us();
+        size_t n = len < sizeof r ? len : sizeof r;
+        memcpy(w, &r, n);
+        w += n;
+        len -= n;
+    }
 }
 
 uint64_t os_thread_self(void)

@@ -148,6 +148,8 @@ void net__free_closed(net_engine_s *e, net_obj *o)
         net__conn_free(e, (net_conn *)o);
     else if (o->kind == OBJ_UDP)
         net__udp_free(e, (net_udp *)o);
+    else if (o->kind == OBJ_RUDP)
+        net__rudp_session_free(e, (net_rudp_session *)o);
     else
         net__listener_free(e, (net_listener *)o);
 }
@@ -166,7 +168,9 @@ static void run_end(net_engine_s *e, uint64_t seq, polled_run *r)
 {
     if (!r->obj)
         return;
-    if (r->type == NET_EV_DATA) {
+    if (r->type == NET_EV_DATA && ((net_obj *)r->obj)->kind == OBJ_RUDP) {
+        net__rudp_delivered(e, r->obj, r->bytes);
+    } else if (r->type == NET_EV_DATA) {
         atomic_store(&((net_conn *)r->obj)->last_delivery_seq, seq);
         net__conn_delivered(e, r->obj, r->bytes);
     } else {
@@ -203,7 +207,10 @@ static int polled(net_engine_s *e, const net_event *ev, void *obj)
         break;
     case NET_EV_SEND_HIGHWATER:
     case NET_EV_SEND_DRAINED:
-        net__conn_water_polled(obj);
+        if (((net_obj *)obj)->kind == OBJ_RUDP)
+            net__rudp_water_polled(obj);
+        else
+            net__conn_water_polled(obj);
         break;
     case NET_EV_ERROR:
         net__udp_error_polled(obj);

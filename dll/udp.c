@@ -35,6 +35,8 @@ static void push_udp_event(net_udp *u, uint32_t type, int status, int os_error, 
  * storm, a burst of refused sends) are counted (NET_OPT_ERRORS_DROPPED). */
 static void report_error(net_udp *u, int err, int os_error, const net_addr *about)
 {
+    if (u->rudp) /* reliable UDP reports to its sessions, not as ERROR events */
+        return;
     net_slot_lock(u->o.slot);
     int queue_it = !u->error_queued && u->state != US_CLOSED;
     if (queue_it) {
@@ -55,9 +57,8 @@ void net__udp_error_polled(net_udp *u)
 
 /* ---- opening ---- */
 
-/* A UDP socket object for s, bound and non-blocking; OP_START on its loop
- * registers it with the backend and starts receiving. */
-static int start_udp(net_engine_s *e, net_sock s, const net_udp_config *uc, net_handle *out)
+int net__udp_start(net_engine_s *e, net_sock s, const net_udp_config *uc, uint32_t type, struct rudp_endpoint *rudp,
+                   net_udp **out)
 {
     net_udp *u = net__calloc(1, sizeof *u);
     if (!u)
@@ -70,7 +71,10 @@ static int start_udp(net_engine_s *e, net_sock s, const net_udp_config *uc, net_
     atomic_init(&u->dropped, 0);
     atomic_init(&u->errors_dropped, 0);
     net_rx_gate_init(&u->rx);
-    int rc = net__obj_register(e, &u->o, NET_UDP_EVENTS);
+    u->rudp = rudp;
+    if (rudp)
+        net__rudp_endpoint_attach(rudp, u);
+    int rc = net__obj_register_as(e, &u->o, type, NET_UDP_EVENTS);
     if (rc) {
         free(u);
         return rc;
@@ -79,7 +83,7 @@ static int start_udp(net_engine_s *e, net_sock s, const net_udp_config *uc, net_
     net_slot_lock(u->o.slot);
     net__udp_schedule_locked(u, OP_START);
     net_slot_unlock(u->o.slot);
-    *out = u->o.handle;
+    *out = u;
     return 0;
 }
 
@@ -96,8 +100,11 @@ static int open_udp(net_engine_s *e, const char *host, uint16_t port, const net_
     net__set_last_os_error(os_error);
     if (rc)
         return rc;
-    if ((rc = start_udp(e, s, uc, out)) != 0)
+    net_udp *u;
+    if ((rc = net__udp_start(e, s, uc, NET__T_UDP, NULL, &u)) != 0)
         os_sock_close(s);
+    else
+        *out = u->o.handle;
     return rc;
 }
 
@@ -339,6 +346,10 @@ void net__udp_received(net_udp *u, const void *data, size_t len, const net_addr 
     net_loop *loop = u->o.loop;
     if (u->releasing)
         return;
+    if (u->rudp) {
+        net__rudp_received(u, data, len, from, truncated);
+        return;
+    }
     if (truncated || len > atomic_load_explicit(&u->max_datagram, memory_order_relaxed)) {
         count_dropped(loop, u);
         return;
@@ -374,6 +385,10 @@ void net__udp_recv_error(net_udp *u, int err, int os_error)
 {
     if (u->releasing)
         return;
+    if (u->rudp) {
+        net__rudp_recv_error(u, err);
+        return;
+    }
     net_slot_lock(u->o.slot);
     net_addr peer = u->peer;
     int connected = u->connected;
@@ -396,6 +411,8 @@ static void close_now(net_loop *loop, net_udp *u, int reason)
 {
     if (u->releasing)
         return;
+    if (u->rudp) /* its sessions end before their socket */
+        net__rudp_endpoint_abort(loop, u);
     u->releasing = 1;
     u->close_reason = reason;
     net_slot_lock(u->o.slot);
@@ -428,12 +445,19 @@ void net__udp_released(net_udp *u)
     sq_clear(u);
     net_slot_unlock(u->o.slot);
     atomic_fetch_sub(&loop->e->open_udps, 1);
+    /* A reliable-UDP client's socket is nobody's handle: its session had
+     * the CLOSE, and nothing else refers to it now. */
+    if (net_handle_type(u->o.handle) == NET__T_RUDP_SOCKET) {
+        net__udp_free(loop->e, u);
+        return;
+    }
     push_udp_event(u, NET_EV_CLOSE, u->close_reason, 0, NULL);
 }
 
 void net__udp_free(net_engine_s *e, net_udp *u)
 {
     net__obj_retire(e, &u->o, NET_UDP_EVENTS);
+    net__rudp_endpoint_free(u->rudp);
     free(u->batch);
     free(u);
 }
@@ -465,11 +489,16 @@ void net__udp_run_ops(net_loop *loop, net_udp *u, uint32_t ops)
         }
         u->attached = 1;
         recv_start(loop, &u->o);
+        /* What was queued before the socket was registered (a reliable-UDP
+         * session's first handshake packet may be) goes out now. */
+        ops |= OP_FLUSH;
     }
-    if (ops & OP_ABORT) {
+    if (ops & (OP_ABORT | OP_RUDP_ABORT)) {
         close_now(loop, u, NET_E_ABORTED);
         return;
     }
+    if (ops & OP_RUDP_CLOSE)
+        net__rudp_endpoint_run_close(loop, u, 1);
     if ((ops & OP_RESUME) && net__rx_gate_resume(&u->rx, loop->e))
         recv_start(loop, &u->o);
     if ((ops & OP_CLOSE) && !u->close_deadline) /* bounded from the moment it is asked for */

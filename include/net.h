@@ -70,7 +70,7 @@ extern "C" {
 /* (major << 16) | (minor << 8) | patch, as net_version() returns it. */
 #define NET_VERSION ((NET_VERSION_MAJOR << 16) | (NET_VERSION_MINOR << 8) | NET_VERSION_PATCH)
 
-typedef uint64_t net_handle; /* listener, connection, UDP socket or timer; 0 is never valid */
+typedef uint64_t net_handle; /* listener, connection, UDP socket, timer, rudp listener or session; 0 is never valid */
 typedef uint64_t net_engine; /* an engine; 0 is never valid */
 
 /* ---- errors: every call returns 0 (or a count) on success, else one of these ---- */
@@ -489,6 +489,118 @@ NET_API int net_addr_host(const net_addr *addr, char *buf, size_t size);
  * net_send. */
 NET_API int net_send_batch(const net_handle *conns, const uint32_t *offsets, const uint32_t *lens, uint32_t count,
                            const void *payload, size_t size, int *results);
+
+/* ---- reliable UDP sessions (since 0.4) ----
+ * A connection over UDP with channels, as game networking libraries give it
+ * (docs/rudp-protocol.md is the wire format). A listener owns one UDP
+ * socket and demultiplexes its sessions; a client session owns its own.
+ * A session is a handle like a TCP connection: ACCEPT (parent = the rudp
+ * listener, addr = the peer), CONNECT (status 0, or a failure and then
+ * CLOSE), DATA (one whole message; parent = its channel number), exactly
+ * one CLOSE with its reason: 0 (we or the peer closed gracefully),
+ * NET_E_TIMEDOUT (connect timeout, idle timeout, close timeout),
+ * NET_E_REFUSED (listener full, or none there), NET_E_RESET (the peer
+ * aborted), NET_E_PROTO (the peer broke the protocol), NET_E_ABORTED
+ * (net_abort, the listener aborted or the engine destroyed), NET_E_NOMEM.
+ * net_close is graceful: every reliable message queued before it is
+ * delivered and acknowledged first (bounded by close_timeout_ms), then the
+ * peer is told; net_abort drops the queue and tells the peer at once.
+ * Closing a listener closes its sessions the same way, then its socket
+ * (its CLOSE comes last). net_set_user/get_user, net_local_addr,
+ * net_peer_addr (NET_E_NOTCONN until CONNECT), net_send / net_sendv
+ * (= channel 0, reliable-ordered), net_send_queued and SEND_HIGHWATER /
+ * SEND_DRAINED work as on a TCP connection (queued bytes = messages not yet
+ * acknowledged, or not yet sent for the unreliable modes).
+ * Protocol state lives on the I/O loop that owns the UDP socket: acks,
+ * retransmits and keep-alives go on while the script is busy. */
+enum {                                    /* delivery modes of net_rudp_send */
+       NET_RUDP_RELIABLE_ORDERED = 0,     /* every message, once, in send order per channel */
+       NET_RUDP_RELIABLE_UNORDERED = 1,   /* every message, once, in arrival order */
+       NET_RUDP_UNRELIABLE_SEQUENCED = 2, /* may be lost; never older than one already delivered on the channel */
+       NET_RUDP_UNRELIABLE = 3            /* may be lost, duplicated never, any order */
+};
+
+#define NET_RUDP_MAX_CHANNELS 64u
+
+/* 0 in a field means its default. A message larger than one datagram
+ * travels as fragments, which are always sent reliably (an unreliable one
+ * keeps its mode's delivery rule: a sequenced one older than what the
+ * channel delivered meanwhile is dropped when it completes). */
+typedef struct net_rudp_config {
+    uint32_t size;               /* sizeof(net_rudp_config): set by net_rudp_config_init */
+    uint32_t channels;           /* channels per session, 1..NET_RUDP_MAX_CHANNELS (default 8); a session uses
+                                    the smaller of its two ends' counts */
+    uint32_t mtu;                /* UDP payload bytes per datagram, headers included, 128..65507 (default
+                                    1200); a session uses the smaller of its two ends' */
+    uint32_t max_message;        /* largest message, fragmented above a datagram (default 256 KiB, at most
+                                    16 MiB and at most recv_window) */
+    uint32_t send_cap;           /* bytes queued per session before NET_E_WOULDBLOCK (default 4 MiB; at least
+                                    max_message) */
+    uint32_t recv_window;        /* bytes a session holds for the script: delivered and not yet polled, held
+                                    for order and reassembly; the peer is told to stop sending there (default
+                                    1 MiB) */
+    uint32_t max_sessions;       /* listener: open sessions; more are refused (default 4096) */
+    uint32_t connect_timeout_ms; /* default 5000 */
+    uint32_t idle_timeout_ms;    /* no datagram from the peer this long: CLOSE NET_E_TIMEDOUT (default 10000) */
+    uint32_t keepalive_ms;       /* a quiet session sends a keep-alive this often (default 1000) */
+    uint32_t close_timeout_ms;   /* bound on a graceful close (default 5000) */
+    uint32_t rto_min_ms;         /* retransmit timeout bounds (default 100 and 3000) */
+    uint32_t rto_max_ms;
+    uint32_t cookie_period_ms; /* listener: the handshake cookie's secret key stays the same this long; a
+                                  cookie is good for two periods (default 10000) */
+    uint64_t user;             /* user data of the new handle */
+} net_rudp_config;
+
+NET_API void net_rudp_config_init(net_rudp_config *cfg);
+/* Opens a UDP socket bound to host:port (NULL or "" = any IPv4 address;
+ * port 0 picks one: net_local_addr) and accepts sessions on it: each comes
+ * as an ACCEPT event. NET_E_INVAL for a config out of bounds. */
+NET_API int net_rudp_listen(net_engine engine, const char *host, uint16_t port, const net_rudp_config *cfg,
+                            net_handle *out);
+/* Starts a session to host:port on a socket of its own; CONNECT reports the
+ * outcome. Sends may follow at once: they are queued and go out once
+ * connected (net_close meanwhile closes after CONNECT). */
+NET_API int net_rudp_connect(net_engine engine, const char *host, uint16_t port, const net_rudp_config *cfg,
+                             net_handle *out);
+/* Queues one message (copied) on a channel in a mode; returns at once.
+ * NET_E_BADHANDLE, NET_E_CLOSED (closing or closed), NET_E_INVAL (channel
+ * >= the session's channels, unknown mode, NULL data with len > 0),
+ * NET_E_MSGSIZE (len > max_message), NET_E_WOULDBLOCK (send_cap reached:
+ * nothing queued). Allowed while connecting (queued). Any thread. */
+NET_API int net_rudp_send(net_handle session, uint32_t channel, uint32_t mode, const void *data, uint32_t len);
+
+/* A session's figures, or a listener's (its fields, and the sums of the
+ * counters over the sessions it has had). Read any time from any thread. */
+typedef struct net_rudp_stats {
+    uint32_t size; /* caller sets sizeof(net_rudp_stats) */
+    uint32_t reserved_;
+    uint64_t rtt_us;             /* smoothed round-trip time */
+    uint64_t rttvar_us;          /* its variance (RFC 6298) */
+    uint64_t rto_ms;             /* the retransmit timeout now, backoff included */
+    uint64_t cwnd;               /* congestion window, bytes */
+    uint64_t bytes_in_flight;    /* sent, neither acknowledged nor declared lost */
+    uint64_t send_queued;        /* bytes queued: not yet acknowledged (reliable) or sent (unreliable) */
+    uint64_t peer_window;        /* what the peer last said it can take, bytes */
+    uint64_t packets_sent;       /* datagrams sent, handshake and acks included */
+    uint64_t packets_received;   /* datagrams accepted */
+    uint64_t retransmits;        /* reliable pieces sent again */
+    uint64_t packets_lost;       /* numbered datagrams declared lost */
+    uint64_t duplicates_dropped; /* pieces or datagrams received twice */
+    uint64_t messages_sent;      /* messages taken from the queue and sent whole */
+    uint64_t messages_received;  /* DATA events produced */
+    uint64_t bytes_sent;         /* UDP payload bytes */
+    uint64_t bytes_received;
+    /* listener only (0 for a session) */
+    uint64_t sessions;          /* open now */
+    uint64_t handshakes;        /* sessions accepted since start */
+    uint64_t cookies_rejected;  /* handshake answers with a cookie that is forged, stale or not theirs */
+    uint64_t sessions_refused;  /* handshakes refused: max_sessions reached */
+    uint64_t datagrams_dropped; /* malformed, unknown or stale session, wrong sender, bad version */
+} net_rudp_stats;
+
+/* Fills what fits in out->size bytes (an older, smaller struct gets its
+ * fields); NET_E_INVAL for NULL out or a size under 16. */
+NET_API int net_rudp_get_stats(net_handle h, net_rudp_stats *out);
 
 #ifdef __cplusplus
 }

@@ -27,6 +27,34 @@ const char *cli_framing_name(uint32_t framing)
     return framing < sizeof framing_names / sizeof framing_names[0] ? framing_names[framing] : "?";
 }
 
+static const char *const rudp_mode_names[] = {"reliable-ordered", "reliable-unordered", "unreliable-sequenced",
+                                              "unreliable", "mixed"};
+
+int cli_parse_rudp_mode(const char *s, uint32_t *mode)
+{
+    for (uint32_t i = 0; i <= CLI_RUDP_MIXED; i++)
+        if (strcmp(s, rudp_mode_names[i]) == 0) {
+            *mode = i;
+            return 0;
+        }
+    return -1;
+}
+
+const char *cli_rudp_mode_name(uint32_t mode)
+{
+    return mode <= CLI_RUDP_MIXED ? rudp_mode_names[mode] : "?";
+}
+
+uint32_t cli_rudp_channel_mode(uint32_t mode, uint32_t channel)
+{
+    return mode == CLI_RUDP_MIXED ? channel % 4 : mode;
+}
+
+int cli_rudp_mode_reliable(uint32_t channel_mode)
+{
+    return channel_mode == NET_RUDP_RELIABLE_ORDERED || channel_mode == NET_RUDP_RELIABLE_UNORDERED;
+}
+
 static int engine_create(uint32_t backend, uint32_t io_threads, uint32_t max_message, uint32_t max_connections,
                          net_engine *engine)
 {

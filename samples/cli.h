@@ -91,6 +91,21 @@ int cli_period_due(double *next, double period, double now);
  * 1 and at most CLI_POLL_SLICE_MS, so a stop request is seen. */
 int cli_poll_wait_ms(double until, double now);
 
+/* Reliable UDP (--reliable): which delivery mode each channel uses, one
+ * rule on both ends, since a message carries its channel but not its mode:
+ * --mode names one NET_RUDP_* mode for every channel, or "mixed", where
+ * channel c uses mode c % 4. The echo server answers each message on its
+ * channel in that channel's mode, so client and server must get the same
+ * --mode. */
+#define CLI_RUDP_MIXED 4u
+/* "reliable-ordered", "reliable-unordered", "unreliable-sequenced",
+ * "unreliable" or "mixed" into *mode; 0, or -1 for anything else. */
+int cli_parse_rudp_mode(const char *s, uint32_t *mode);
+const char *cli_rudp_mode_name(uint32_t mode);
+uint32_t cli_rudp_channel_mode(uint32_t mode, uint32_t channel);
+/* NET_RUDP_RELIABLE_ORDERED and NET_RUDP_RELIABLE_UNORDERED. */
+int cli_rudp_mode_reliable(uint32_t channel_mode);
+
 /* Monotonic clock. */
 uint64_t cli_now_ns(void);
 double cli_now_sec(void);

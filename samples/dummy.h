@@ -32,6 +32,11 @@ typedef struct options {
     int vary_size;       /* --vary-size: datagram sizes HEADER_SIZE..size, a function of (client, seq) */
     double rate;         /* --rate: datagrams/s over all sockets, 0 = as fast as the window allows */
     uint32_t timeout_ms; /* --loss-timeout-ms: an echo not back after this is counted lost */
+    /* reliable-UDP mode (--udp --reliable) */
+    int reliable;      /* --reliable: sessions of net_rudp_connect instead of sockets */
+    uint32_t channels; /* --channels: message seq goes on channel seq % channels (default 1) */
+    uint32_t mode;     /* --mode: NET_RUDP_* or CLI_RUDP_MIXED (cli.h) */
+    int rudp_given;    /* --channels or --mode was given */
 } options;
 
 void put_u32(uint8_t *p, uint32_t v);
@@ -87,5 +92,7 @@ uint32_t dummy_await_closes(const dummy_closer *c, double timeout_s);
 
 /* The UDP mode: runs the whole test and returns the exit code. */
 int dummy_udp_run(const options *opt);
+/* The reliable-UDP mode (dummy_rudp.c): the same. */
+int dummy_rudp_run(const options *opt);
 
 #endif

@@ -7,6 +7,7 @@
  *                [--length-includes-header] [--backend auto|epoll|io_uring|iocp]
  *                [--io-threads N] [--max-message BYTES]
  *                [--udp [--udp-connect] [--vary-size] [--rate R] [--loss-timeout-ms T]]
+ *                [--udp --reliable [--channels K] [--mode MODE] [--vary-size] [--loss-timeout-ms T]]
  *
  * Each of N connections keeps D messages of BYTES bytes in flight. A message
  * is a 24-byte header followed by pseudo-random bytes:
@@ -26,7 +27,8 @@
  * unexpected close, failed connect or send) or when nothing was echoed.
  *
  * --udp switches to datagrams against a UDP echo server (samples/udp_echo):
- * see dummy_udp.c.
+ * see dummy_udp.c. --udp --reliable drives reliable-UDP sessions (udp_echo
+ * --reliable): see dummy_rudp.c.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -49,11 +51,16 @@ static const char client_usage[] = "[--connections N] [--depth D] [--size BYTES]
                                    "          [--length-includes-header] [--backend auto|epoll|io_uring|iocp]\n"
                                    "          [--io-threads N] [--max-message BYTES]\n"
                                    "          [--udp [--udp-connect] [--vary-size] [--rate R] [--loss-timeout-ms T]]\n"
+                                   "          [--udp --reliable [--channels K] [--mode MODE] [--vary-size]\n"
+                                   "           [--loss-timeout-ms T]]\n"
                                    "BYTES >= 24 (the verification header).\n"
                                    "--udp: N sockets, D datagrams in flight each, at most R datagrams/s in all\n"
-                                   "(0 = no limit); an echo not back after T ms (default 1000) counts as lost.\n";
+                                   "(0 = no limit); an echo not back after T ms (default 1000) counts as lost.\n"
+                                   "--reliable: N sessions, message seq on channel seq % K (default 1), each in\n"
+                                   "MODE: reliable-ordered (default), reliable-unordered, unreliable-sequenced,\n"
+                                   "unreliable or mixed (channel c in mode c % 4), as the server's --mode.\n";
 
-static const char *const client_flags[] = {"--udp", "--udp-connect", "--vary-size", NULL};
+static const char *const client_flags[] = {"--udp", "--udp-connect", "--vary-size", "--reliable", NULL};
 
 /* The options only the dummy client has; the common ones are cli.c's. */
 static int client_option(void *ctx, const char *name, const char *val)
@@ -67,6 +74,8 @@ static int client_option(void *ctx, const char *name, const char *val)
             o->udp_connect = 1;
         else if (strcmp(name, "--vary-size") == 0)
             o->vary_size = 1;
+        else if (strcmp(name, "--reliable") == 0)
+            o->reliable = 1;
         else
             return CLI_UNKNOWN;
         return CLI_OK;
@@ -88,6 +97,15 @@ static int client_option(void *ctx, const char *name, const char *val)
         o->rate = strtod(val, &end);
         if (*end || !(o->rate >= 0) || o->rate > 1e9)
             return CLI_BAD;
+    } else if (strcmp(name, "--channels") == 0) {
+        if (cli_parse_uint(val, NET_RUDP_MAX_CHANNELS, &u) || u == 0)
+            return CLI_BAD;
+        o->channels = (uint32_t)u;
+        o->rudp_given = 1;
+    } else if (strcmp(name, "--mode") == 0) {
+        if (cli_parse_rudp_mode(val, &o->mode) != 0)
+            return CLI_BAD;
+        o->rudp_given = 1;
     } else if (strcmp(name, "--loss-timeout-ms") == 0) {
         if (cli_parse_uint(val, 600000, &u) || u == 0)
             return CLI_BAD;
@@ -116,6 +134,8 @@ static void parse_args(int argc, char **argv, options *o)
     o->depth = 1;
     o->size = 64;
     o->timeout_ms = 1000;
+    o->channels = 1;
+    o->mode = NET_RUDP_RELIABLE_ORDERED;
     cli_defaults(&c);
     c.seconds = 5;
     cli_parse(argc, argv, &spec, &c);
@@ -128,12 +148,29 @@ static void parse_args(int argc, char **argv, options *o)
     o->io_threads = c.io_threads;
     o->max_message = c.max_message;
 
+    if ((o->reliable || o->rudp_given) && !o->udp) {
+        fprintf(stderr, "--reliable, --channels and --mode need --udp\n");
+        exit(2);
+    }
+    if (o->rudp_given && !o->reliable) {
+        fprintf(stderr, "--channels and --mode need --reliable\n");
+        exit(2);
+    }
+    if (o->reliable && (o->udp_connect || o->rate > 0)) {
+        fprintf(stderr, "--reliable: sessions are connected and windowed: no --udp-connect or --rate\n");
+        exit(2);
+    }
+    if (o->reliable && o->size > (16u << 20)) {
+        fprintf(stderr, "--reliable: --size %u is larger than a reliable-UDP message (at most %u)\n", o->size,
+                16u << 20);
+        exit(2);
+    }
     if (o->udp) {
         if (o->framing != NET_FRAMING_RAW) {
-            fprintf(stderr, "--udp: datagrams keep their own boundaries: --framing must be raw\n");
+            fprintf(stderr, "--udp: datagrams and messages keep their own boundaries: --framing must be raw\n");
             exit(2);
         }
-        if (o->size > NET_UDP_MAX_PAYLOAD) {
+        if (!o->reliable && o->size > NET_UDP_MAX_PAYLOAD) {
             fprintf(stderr, "--udp: --size %u is larger than a UDP datagram (at most %u)\n", o->size,
                     NET_UDP_MAX_PAYLOAD);
             exit(2);
@@ -527,6 +564,8 @@ int main(int argc, char **argv)
 
     memset(&cl, 0, sizeof cl);
     parse_args(argc, argv, &cl.opt);
+    if (cl.opt.reliable)
+        return dummy_rudp_run(&cl.opt);
     if (cl.opt.udp)
         return dummy_udp_run(&cl.opt);
     cli_catch_stop(0);

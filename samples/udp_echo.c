@@ -5,6 +5,7 @@
  *   udp_echo [--port P] [--host H] [--backend auto|epoll|io_uring|iocp]
  *            [--io-threads N] [--max-message BYTES] [--seconds S]
  *            [--framing raw] [--length-includes-header]
+ *            [--reliable [--channels K] [--mode MODE] [--max-connections N]]
  *
  * Every datagram goes straight back to its sender (the DATAGRAM event's
  * addr) with net_sendto. --framing is accepted so every echo server takes
@@ -19,6 +20,9 @@
  * stderr, and on SIGINT/SIGTERM or after --seconds closes the socket (the
  * echoes still queued go out), prints its SUMMARY line on stdout (drops
  * included) and exits 0.
+ *
+ * --reliable serves reliable-UDP sessions (net_rudp_listen) instead: see
+ * rudp_echo.c. Its "listening on" line ends with transport=rudp.
  */
 #include <stdio.h>
 #include <string.h>
@@ -26,17 +30,60 @@
 #include "cli.h"
 #include "echo_loop.h"
 #include "net.h"
+#include "rudp_echo.h"
 
 #define EVENT_BATCH 512
 #define CLOSE_TIMEOUT_MS 2000
 #define MAX_ERROR_LINES 10
 
+/* The options of --reliable; the common ones are cli.c's. */
+typedef struct extra_opts {
+    int reliable;
+    int rudp_given; /* --channels or --mode: only with --reliable */
+    rudp_echo_opts rudp;
+} extra_opts;
+
+static const char *const server_flags[] = {"--reliable", NULL};
+
+static int server_option(void *ctx, const char *name, const char *val)
+{
+    extra_opts *x = (extra_opts *)ctx;
+    unsigned long u;
+    if (!val) {
+        if (strcmp(name, "--reliable") != 0)
+            return CLI_UNKNOWN;
+        x->reliable = 1;
+        return CLI_OK;
+    }
+    x->rudp_given = 1;
+    if (strcmp(name, "--channels") == 0) {
+        if (cli_parse_uint(val, NET_RUDP_MAX_CHANNELS, &u) || u == 0)
+            return CLI_BAD;
+        x->rudp.channels = (uint32_t)u;
+    } else if (strcmp(name, "--mode") == 0) {
+        if (cli_parse_rudp_mode(val, &x->rudp.mode) != 0)
+            return CLI_BAD;
+    } else {
+        return CLI_UNKNOWN;
+    }
+    return CLI_OK;
+}
+
+static extra_opts g_extra = {0, 0, {NET_RUDP_MAX_CHANNELS, NET_RUDP_RELIABLE_ORDERED}};
+
 static const cli_spec server_cli = {
     .usage = "[--port P] [--host H] [--backend auto|epoll|io_uring|iocp]\n"
              "          [--io-threads N] [--max-message BYTES] [--seconds S]\n"
-             "          [--framing raw] [--length-includes-header]\n",
+             "          [--framing raw] [--length-includes-header]\n"
+             "          [--reliable [--channels K] [--mode MODE] [--max-connections N]]\n"
+             "--reliable: reliable-UDP sessions, K channels each (default 64), each message echoed on its\n"
+             "channel in MODE: reliable-ordered (default), reliable-unordered, unreliable-sequenced,\n"
+             "unreliable, or mixed (channel c in mode c % 4); the client's --mode must be the same.\n",
     /* --port 0: any free port; --seconds 0 (the default): until signalled. */
     .port_may_be_zero = 1,
+    .flags = server_flags,
+    .option = server_option,
+    .ctx = &g_extra,
 };
 
 typedef struct server {
@@ -167,6 +214,12 @@ int main(int argc, char **argv)
     cli_parse(argc, argv, &server_cli, &opt);
     if (opt.framing != NET_FRAMING_RAW) {
         fprintf(stderr, "udp_echo: a datagram is its own message: --framing must be raw\n");
+        cli_usage(argv[0], &server_cli);
+    }
+    if (g_extra.reliable)
+        return rudp_echo_run(&opt, &g_extra.rudp);
+    if (g_extra.rudp_given) {
+        fprintf(stderr, "udp_echo: --channels and --mode need --reliable\n");
         cli_usage(argv[0], &server_cli);
     }
     memset(&sv, 0, sizeof sv);

@@ -243,6 +243,68 @@ namespace Net
             return UdpOpen(host, port);
         }
 
+        // ---- reliable UDP sessions ----
+
+        /// <summary>net_rudp_config_init's defaults.</summary>
+        public static NetRudpConfig DefaultRudpConfig()
+        {
+            NetRudpConfig c;
+            Native.net_rudp_config_init(out c);
+            return c;
+        }
+
+        /// <summary>Accepts reliable-UDP sessions on host:port (null = any
+        /// IPv4; port 0 picks one, see NetApi.LocalAddr): each comes as an
+        /// Accept event. channels 0 keeps the default (8).</summary>
+        public ulong RudpListen(string host, ushort port, uint channels = 0, ulong user = 0)
+        {
+            NetRudpConfig c = DefaultRudpConfig();
+            if (channels != 0) c.Channels = channels;
+            c.User = user;
+            return RudpListen(host, port, ref c);
+        }
+
+        public ulong RudpListen(string host, ushort port, ref NetRudpConfig cfg)
+        {
+            if (cfg.Size == 0)
+                throw new ArgumentException("start from Engine.DefaultRudpConfig()", "cfg");
+            ulong h;
+            NetApi.CheckWithOsError(Native.net_rudp_listen(Open(), host, port, ref cfg, out h),
+                                    "rudp_listen " + host + ":" + port);
+            return h;
+        }
+
+        /// <summary>Starts a reliable-UDP session to host:port; a Connect
+        /// event reports the outcome (sends before it are queued). Data
+        /// events carry the channel in Parent.</summary>
+        public ulong RudpConnect(string host, ushort port, uint channels = 0, ulong user = 0)
+        {
+            NetRudpConfig c = DefaultRudpConfig();
+            if (channels != 0) c.Channels = channels;
+            c.User = user;
+            return RudpConnect(host, port, ref c);
+        }
+
+        public ulong RudpConnect(string host, ushort port, ref NetRudpConfig cfg)
+        {
+            Args.NotNull(host, "host");
+            if (cfg.Size == 0)
+                throw new ArgumentException("start from Engine.DefaultRudpConfig()", "cfg");
+            ulong h;
+            NetApi.CheckWithOsError(Native.net_rudp_connect(Open(), host, port, ref cfg, out h),
+                                    "rudp_connect " + host + ":" + port);
+            return h;
+        }
+
+        /// <summary>RudpConnect to "host:port" ("[::1]:7000" for IPv6).</summary>
+        public ulong RudpConnect(string address)
+        {
+            string host;
+            ushort port;
+            Address.Split(address, "address", out host, out port);
+            return RudpConnect(host, port);
+        }
+
         /// <summary>A Timer event after delayMs, then every repeatMs (0 = once).
         /// Stop it with NetApi.Close.</summary>
         public ulong StartTimer(uint delayMs, uint repeatMs = 0, ulong user = 0)

@@ -130,6 +130,15 @@ namespace Net
         Broadcast = 1u << 2,
     }
 
+    // net_rudp_send's delivery modes.
+    public enum RudpMode : uint
+    {
+        ReliableOrdered = 0,     // every message, once, in send order per channel
+        ReliableUnordered = 1,   // every message, once, in arrival order
+        UnreliableSequenced = 2, // may be lost; never older than one already delivered on the channel
+        Unreliable = 3,          // may be lost, never duplicated, any order
+    }
+
     // ---------------------------------------------------------------- structs
 
     /// <summary>net_addr: family, port (host order), IPv6 scope, 16 IP bytes.</summary>
@@ -296,6 +305,56 @@ namespace Net
         public NetAddr Addr;
     }
 
+    /// <summary>net_rudp_config (net_rudp_config_init fills the defaults; 0 = default).</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct NetRudpConfig
+    {
+        public uint Size;
+        public uint Channels;
+        public uint Mtu;
+        public uint MaxMessage;
+        public uint SendCap;
+        public uint RecvWindow;
+        public uint MaxSessions;
+        public uint ConnectTimeoutMs;
+        public uint IdleTimeoutMs;
+        public uint KeepaliveMs;
+        public uint CloseTimeoutMs;
+        public uint RtoMinMs;
+        public uint RtoMaxMs;
+        public uint CookiePeriodMs;
+        public ulong User;
+    }
+
+    /// <summary>net_rudp_stats: a session's figures, or a listener's.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct NetRudpStats
+    {
+        public uint Size;            // the caller sets Marshal.SizeOf(NetRudpStats)
+        public uint Reserved;
+        public ulong RttUs;
+        public ulong RttvarUs;
+        public ulong RtoMs;
+        public ulong Cwnd;
+        public ulong BytesInFlight;
+        public ulong SendQueued;
+        public ulong PeerWindow;
+        public ulong PacketsSent;
+        public ulong PacketsReceived;
+        public ulong Retransmits;
+        public ulong PacketsLost;
+        public ulong DuplicatesDropped;
+        public ulong MessagesSent;
+        public ulong MessagesReceived;
+        public ulong BytesSent;
+        public ulong BytesReceived;
+        public ulong Sessions;
+        public ulong Handshakes;
+        public ulong CookiesRejected;
+        public ulong SessionsRefused;
+        public ulong DatagramsDropped;
+    }
+
     // ---------------------------------------------------------------- the flat API
 
     /// <summary>Every function of net.h, as declared there.</summary>
@@ -380,5 +439,15 @@ namespace Net
         [DllImport(Lib, CallingConvention = CC)]
         public static extern int net_events_pack(NetEvent* events, int count, NetPackedEvent* records, byte* payload, uint size, out uint used);
         [DllImport(Lib, CallingConvention = CC)] public static extern int net_addr_host(ref NetAddr addr, [Out] byte[] buf, UIntPtr size);
+
+        // Reliable UDP sessions (since 0.4).
+        [DllImport(Lib, CallingConvention = CC)] public static extern void net_rudp_config_init(out NetRudpConfig cfg);
+        [DllImport(Lib, CallingConvention = CC)]
+        public static extern int net_rudp_listen(ulong engine, [MarshalAs(UnmanagedType.LPStr)] string host, ushort port, ref NetRudpConfig cfg, out ulong handle);
+        [DllImport(Lib, CallingConvention = CC)]
+        public static extern int net_rudp_connect(ulong engine, [MarshalAs(UnmanagedType.LPStr)] string host, ushort port, ref NetRudpConfig cfg, out ulong handle);
+        [DllImport(Lib, CallingConvention = CC)] public static extern int net_rudp_send(ulong session, uint channel, uint mode, byte[] data, uint len);
+        [DllImport(Lib, CallingConvention = CC)] public static extern int net_rudp_send(ulong session, uint channel, uint mode, byte* data, uint len);
+        [DllImport(Lib, CallingConvention = CC)] public static extern int net_rudp_get_stats(ulong handle, ref NetRudpStats stats);
     }
 }

@@ -143,6 +143,36 @@ namespace Net
             return b;
         }
 
+        // ---- reliable UDP sessions ----
+
+        /// <summary>Queues data as one message on channel of a session in
+        /// mode (net_rudp_send; NetApi.Send is channel 0, ReliableOrdered).</summary>
+        public static void RudpSend(ulong session, uint channel, RudpMode mode, byte[] data)
+        {
+            Args.NotNull(data, "data");
+            Args.Defined(mode, "mode");
+            Check(Native.net_rudp_send(session, channel, (uint)mode, data, (uint)data.Length), "rudp_send");
+        }
+
+        /// <summary>Sends data[offset .. offset + count) on channel in mode.</summary>
+        public static void RudpSend(ulong session, uint channel, RudpMode mode, byte[] data, int offset, int count)
+        {
+            Args.NotNull(data, "data");
+            Args.Slice(data.Length, offset, count);
+            Args.Defined(mode, "mode");
+            fixed (byte* p = data)
+                Check(Native.net_rudp_send(session, channel, (uint)mode, p + offset, (uint)count), "rudp_send");
+        }
+
+        /// <summary>A session's figures (RTT, retransmits, ...) or a listener's.</summary>
+        public static NetRudpStats RudpStats(ulong handle)
+        {
+            NetRudpStats s = new NetRudpStats();
+            s.Size = (uint)Marshal.SizeOf(typeof(NetRudpStats));
+            Check(Native.net_rudp_get_stats(handle, ref s), "rudp_stats");
+            return s;
+        }
+
         // ---- UDP ----
 
         /// <summary>Resolves host (numeric or a name) once, for SendTo.</summary>

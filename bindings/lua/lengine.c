@@ -15,7 +15,7 @@
  *
  *   ACCEPT          conn      listener       user  peer "ip:port"
  *   CONNECT         conn      status         user  peer "ip:port" (status 0) or os_error
- *   DATA            conn      payload        user
+ *   DATA            conn      payload        user  channel (a reliable-UDP session's; 0 for TCP)
  *   DATAGRAM        udp       payload        user  sender "ip:port"
  *   ERROR           udp       status         user  peer "ip:port" or nil, then os_error
  *   CLOSE           handle    status         user  os_error
@@ -359,21 +359,28 @@ static int l_backend(lua_State *L)
 
 /* ---- listeners, connections, timers, posts ---- */
 
-enum { OPEN_LISTEN, OPEN_CONNECT, OPEN_UDP };
+enum { OPEN_LISTEN, OPEN_CONNECT, OPEN_UDP, OPEN_RUDP_LISTEN, OPEN_RUDP_CONNECT };
 
-/* e:listen, e:connect and e:udp_open: (host, port [, opts]) or
+/* e:listen, e:connect, e:udp_open, e:rudp_listen and e:rudp_connect: (host, port [, opts]) or
  * ("host:port" [, opts]) -> handle | nil, message, code. The address is
  * one argument when a table or nothing follows it. Only a connection needs
  * a host; a listener or UDP socket with a nil host binds to any address. */
 static int open_socket(lua_State *L, int kind)
 {
     lengine *e = check_engine(L, 1);
-    int two_args = !(lua_isnoneornil(L, 3) || lua_istable(L, 3)) || (kind != OPEN_CONNECT && lua_isnoneornil(L, 2));
+    int connecting = kind == OPEN_CONNECT || kind == OPEN_RUDP_CONNECT;
+    int two_args = !(lua_isnoneornil(L, 3) || lua_istable(L, 3)) || (!connecting && lua_isnoneornil(L, 2));
     lnet_endpoint ep;
-    int opts = lnet_check_endpoint(L, 2, two_args, kind != OPEN_CONNECT, &ep);
+    int opts = lnet_check_endpoint(L, 2, two_args, !connecting, &ep);
     net_handle h = 0;
     int rc;
-    if (kind == OPEN_UDP) {
+    if (kind == OPEN_RUDP_LISTEN || kind == OPEN_RUDP_CONNECT) {
+        net_rudp_config rc_cfg;
+        net_rudp_config_init(&rc_cfg);
+        read_opt_fields(L, opts, lnet_rudp_field, &rc_cfg);
+        rc = kind == OPEN_RUDP_LISTEN ? net_rudp_listen(e->id, ep.host, ep.port, &rc_cfg, &h)
+                                      : net_rudp_connect(e->id, ep.host, ep.port, &rc_cfg, &h);
+    } else if (kind == OPEN_UDP) {
         net_udp_config uc;
         net_udp_config_init(&uc);
         read_opt_fields(L, opts, udp_field, &uc);
@@ -406,6 +413,23 @@ static int l_connect(lua_State *L)
 static int l_udp_open(lua_State *L)
 {
     return open_socket(L, OPEN_UDP);
+}
+
+/* e:rudp_listen(host|nil, port [, opts]) -> listener | nil, message, code, os_error
+ * Reliable-UDP sessions (lrudp.c): each comes as an ACCEPT event. opts:
+ * {channels=, mtu=, max_message=, send_cap=, recv_window=, max_sessions=,
+ *  connect_timeout_ms=, idle_timeout_ms=, keepalive_ms=, close_timeout_ms=,
+ *  rto_min_ms=, rto_max_ms=, cookie_period_ms=, user=}; zeros are defaults. */
+static int l_rudp_listen(lua_State *L)
+{
+    return open_socket(L, OPEN_RUDP_LISTEN);
+}
+
+/* e:rudp_connect(host, port [, opts]) -> session | nil, message, code, os_error;
+ * a CONNECT event tells the outcome (sends before it are queued). */
+static int l_rudp_connect(lua_State *L)
+{
+    return open_socket(L, OPEN_RUDP_CONNECT);
 }
 
 /* e:timer(delay_ms [, repeat_ms [, user]]) -> timer | nil, message, code */
@@ -606,7 +630,8 @@ static int push_event(lua_State *L, lengine *e)
         else
             lua_pushlstring(L, (const char *)ev->data, ev->len);
         lua_pushinteger(L, (lua_Integer)ev->user);
-        return 4;
+        lua_pushinteger(L, (lua_Integer)ev->parent); /* the channel */
+        return 5;
     case NET_EV_DATAGRAM:
         if (e->by_ref)
             lua_pushinteger(L, ev->len);
@@ -875,6 +900,8 @@ static const luaL_Reg engine_methods[] = {{"close", l_engine_close},
                                           {"stats", l_stats},
                                           {"poll", l_poll},
                                           {"poll_into", l_poll_into},
+                                          {"rudp_listen", l_rudp_listen},
+                                          {"rudp_connect", l_rudp_connect},
                                           {NULL, NULL}};
 
 static const luaL_Reg engine_meta[] = {

@@ -438,6 +438,7 @@ LNET_EXPORT int luaopen_net(lua_State *L)
     lnet_engine_open(L);
 
     luaL_newlib(L, plain_funcs);
+    lnet_rudp_open(L);
 
     scratch *s = lua_newuserdatauv(L, sizeof *s, 0);
     s->p = NULL;

@@ -81,6 +81,13 @@ int lnet_check_endpoint(lua_State *L, int arg, int two_args, int host_optional, 
 int64_t lnet_now_ms(void);
 int lnet_signal_noted(void);
 
+/* lrudp.c: reliable-UDP sessions. lnet_rudp_field reads one field of an
+ * options table into a net_rudp_config (a field reader of lengine.c: 0 for
+ * a name it does not know); lnet_rudp_open adds net.rudp_send,
+ * net.rudp_stats and the mode constants to the module table on top. */
+int lnet_rudp_field(lua_State *L, int arg, const char *name, void *out);
+void lnet_rudp_open(lua_State *L);
+
 /* lengine.c: net.engine{...} and the engine methods. */
 int lnet_engine_new(lua_State *L);
 void lnet_engine_open(lua_State *L);

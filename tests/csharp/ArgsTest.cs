@@ -37,6 +37,7 @@ static class ArgsTest
         { "NetApi.Check(Int32,String)", "context is only text for the message" },
         { "NetApi.CheckWithOsError(Int32,String)", "context is only text for the message" },
         { "Engine.UdpOpen(String,UInt16,UdpFlags,UInt32,UInt32,UInt64)", "host null = any IPv4 address" },
+        { "Engine.RudpListen(String,UInt16,UInt32,UInt64)", "host null = any IPv4 address" },
     };
 
     static void Table(Engine eng)
@@ -102,6 +103,27 @@ static class ArgsTest
             eng.UdpOpen("127.0.0.1", 0, ref cfg);
         });
         Row("Engine.UdpOpen(String)", ae, "address", () => eng.UdpOpen("127.0.0.1:x"));
+        Row("Engine.RudpListen(String,UInt16,NetRudpConfig&)", ae, "cfg", () => {
+            var cfg = default(NetRudpConfig);
+            eng.RudpListen("127.0.0.1", 0, ref cfg);
+        });
+        Row("Engine.RudpConnect(String,UInt16,UInt32,UInt64)", ane, "host", () => eng.RudpConnect(null, 9));
+        Row("Engine.RudpConnect(String,UInt16,NetRudpConfig&)", ane, "host", () => {
+            var cfg = Engine.DefaultRudpConfig();
+            eng.RudpConnect(null, 9, ref cfg);
+        });
+        Row("Engine.RudpConnect(String,UInt16,NetRudpConfig&)", ae, "cfg", () => {
+            var cfg = default(NetRudpConfig);
+            eng.RudpConnect("127.0.0.1", 9, ref cfg);
+        });
+        Row("Engine.RudpConnect(String)", ae, "address", () => eng.RudpConnect("127.0.0.1:x"));
+        Row("NetApi.RudpSend(UInt64,UInt32,RudpMode,Byte[])", ane, "data",
+            () => NetApi.RudpSend(1, 0, RudpMode.ReliableOrdered, null));
+        Row("NetApi.RudpSend(UInt64,UInt32,RudpMode,Byte[])", aoor, "mode", () => NetApi.RudpSend(1, 0, (RudpMode)9, five));
+        Row("NetApi.RudpSend(UInt64,UInt32,RudpMode,Byte[],Int32,Int32)", aoor, "count",
+            () => NetApi.RudpSend(1, 0, RudpMode.Unreliable, five, 0, 6));
+        Row("NetApi.RudpSend(UInt64,UInt32,RudpMode,Byte[],Int32,Int32)", aoor, "mode",
+            () => NetApi.RudpSend(1, 0, (RudpMode)9, five, 0, 5));
     }
 
     static string Signature(MethodBase m)
@@ -115,7 +137,8 @@ static class ArgsTest
         if (t.IsByRef) t = t.GetElementType();
         if (t.IsEnum) return !t.IsDefined(typeof(FlagsAttribute), false);
         return t == typeof(string) || t.IsArray || t == typeof(IntPtr) || t == typeof(NetConfig) ||
-               t == typeof(NetTcpConfig) || t == typeof(NetUdpConfig) || t == typeof(NetAddr);
+               t == typeof(NetTcpConfig) || t == typeof(NetUdpConfig) || t == typeof(NetRudpConfig) ||
+               t == typeof(NetAddr);
     }
 
     static IEnumerable<MethodBase> Wrappers()

@@ -15,7 +15,7 @@ static class LayoutCheck
 {
     static readonly Type[] Structs = {
         typeof(NetAddr), typeof(NetEvent), typeof(NetConfig), typeof(NetStats), typeof(NetTcpConfig),
-        typeof(NetUdpConfig), typeof(NetBuf), typeof(NetPackedEvent)
+        typeof(NetUdpConfig), typeof(NetBuf), typeof(NetPackedEvent), typeof(NetRudpConfig), typeof(NetRudpStats)
     };
 
     // C# enum -> the C prefix of its constants.
@@ -28,6 +28,7 @@ static class LayoutCheck
         new object[] { typeof(TcpFlags), "NET_TCP_" },
         new object[] { typeof(NetOption), "NET_OPT_" },
         new object[] { typeof(UdpFlags), "NET_UDP_" },
+        new object[] { typeof(RudpMode), "NET_RUDP_" },
     };
 
     // "NetTcpConfig" -> "net_tcp_config", "ScopeId" -> "scope_id".

@@ -106,6 +106,48 @@ int main(void)
     OFF(net_packed_event, reserved_);
     OFF(net_packed_event, addr);
 
+    SIZE(net_rudp_config);
+    OFF(net_rudp_config, size);
+    OFF(net_rudp_config, channels);
+    OFF(net_rudp_config, mtu);
+    OFF(net_rudp_config, max_message);
+    OFF(net_rudp_config, send_cap);
+    OFF(net_rudp_config, recv_window);
+    OFF(net_rudp_config, max_sessions);
+    OFF(net_rudp_config, connect_timeout_ms);
+    OFF(net_rudp_config, idle_timeout_ms);
+    OFF(net_rudp_config, keepalive_ms);
+    OFF(net_rudp_config, close_timeout_ms);
+    OFF(net_rudp_config, rto_min_ms);
+    OFF(net_rudp_config, rto_max_ms);
+    OFF(net_rudp_config, cookie_period_ms);
+    OFF(net_rudp_config, user);
+
+    SIZE(net_rudp_stats);
+    OFF(net_rudp_stats, size);
+    OFF(net_rudp_stats, reserved_);
+    OFF(net_rudp_stats, rtt_us);
+    OFF(net_rudp_stats, rttvar_us);
+    OFF(net_rudp_stats, rto_ms);
+    OFF(net_rudp_stats, cwnd);
+    OFF(net_rudp_stats, bytes_in_flight);
+    OFF(net_rudp_stats, send_queued);
+    OFF(net_rudp_stats, peer_window);
+    OFF(net_rudp_stats, packets_sent);
+    OFF(net_rudp_stats, packets_received);
+    OFF(net_rudp_stats, retransmits);
+    OFF(net_rudp_stats, packets_lost);
+    OFF(net_rudp_stats, duplicates_dropped);
+    OFF(net_rudp_stats, messages_sent);
+    OFF(net_rudp_stats, messages_received);
+    OFF(net_rudp_stats, bytes_sent);
+    OFF(net_rudp_stats, bytes_received);
+    OFF(net_rudp_stats, sessions);
+    OFF(net_rudp_stats, handshakes);
+    OFF(net_rudp_stats, cookies_rejected);
+    OFF(net_rudp_stats, sessions_refused);
+    OFF(net_rudp_stats, datagrams_dropped);
+
     CONST(NET_VERSION_MAJOR);
     CONST(NET_VERSION_MINOR);
     CONST(NET_VERSION_PATCH);
@@ -176,5 +218,9 @@ int main(void)
     CONST(NET_UDP_REUSEADDR);
     CONST(NET_UDP_IPV6ONLY);
     CONST(NET_UDP_BROADCAST);
+    CONST(NET_RUDP_RELIABLE_ORDERED);
+    CONST(NET_RUDP_RELIABLE_UNORDERED);
+    CONST(NET_RUDP_UNRELIABLE_SEQUENCED);
+    CONST(NET_RUDP_UNRELIABLE);
     return 0;
 }

@@ -88,6 +88,15 @@ def _table(eng, udp):
                                            "user": (0, "int")}),
         ("Engine.timer", eng.timer, {"delay_ms": (1000, "int"), "repeat_ms": (0, "int"),
                                      "user": (0, "int")}),
+        ("rudp_send", net.rudp_send, {"session": (udp, "int"), "channel": (0, "int"),
+                                      "mode": ("unreliable", "int_or_name"), "data": (b"x", "bytes")}),
+        ("rudp_stats", net.rudp_stats, {"handle": (udp, "int")}),
+        ("Engine.rudp_listen", eng.rudp_listen, {"host": ("127.0.0.1", "host_or_none"), "port": (0, "int"),
+                                                 "channels": (0, "int"), "max_message": (0, "int"),
+                                                 "user": (0, "int")}),
+        ("Engine.rudp_connect", eng.rudp_connect, {"host": ("127.0.0.1", "address"), "port": (9, "opt_int"),
+                                                   "channels": (0, "int"), "idle_timeout_ms": (0, "int"),
+                                                   "user": (0, "int")}),
     ]
 
 

@@ -267,4 +267,70 @@ int net_addr_host(const net_addr *addr, char *buf, size_t size);
 
 int net_send_batch(const net_handle *conns, const uint32_t *offsets, const uint32_t *lens, uint32_t count,
                            const void *payload, size_t size, int *results);
+
+enum {
+       NET_RUDP_RELIABLE_ORDERED = 0,
+       NET_RUDP_RELIABLE_UNORDERED = 1,
+       NET_RUDP_UNRELIABLE_SEQUENCED = 2,
+       NET_RUDP_UNRELIABLE = 3
+};
+
+#define NET_RUDP_MAX_CHANNELS 64
+
+typedef struct net_rudp_config {
+    uint32_t size;
+    uint32_t channels;
+    uint32_t mtu;
+    uint32_t max_message;
+    uint32_t send_cap;
+    uint32_t recv_window;
+    uint32_t max_sessions;
+    uint32_t connect_timeout_ms;
+    uint32_t idle_timeout_ms;
+    uint32_t keepalive_ms;
+    uint32_t close_timeout_ms;
+    uint32_t rto_min_ms;
+    uint32_t rto_max_ms;
+    uint32_t cookie_period_ms;
+    uint64_t user;
+} net_rudp_config;
+
+void net_rudp_config_init(net_rudp_config *cfg);
+
+int net_rudp_listen(net_engine engine, const char *host, uint16_t port, const net_rudp_config *cfg,
+                            net_handle *out);
+
+int net_rudp_connect(net_engine engine, const char *host, uint16_t port, const net_rudp_config *cfg,
+                             net_handle *out);
+
+int net_rudp_send(net_handle session, uint32_t channel, uint32_t mode, const void *data, uint32_t len);
+
+typedef struct net_rudp_stats {
+    uint32_t size;
+    uint32_t reserved_;
+    uint64_t rtt_us;
+    uint64_t rttvar_us;
+    uint64_t rto_ms;
+    uint64_t cwnd;
+    uint64_t bytes_in_flight;
+    uint64_t send_queued;
+    uint64_t peer_window;
+    uint64_t packets_sent;
+    uint64_t packets_received;
+    uint64_t retransmits;
+    uint64_t packets_lost;
+    uint64_t duplicates_dropped;
+    uint64_t messages_sent;
+    uint64_t messages_received;
+    uint64_t bytes_sent;
+    uint64_t bytes_received;
+
+    uint64_t sessions;
+    uint64_t handshakes;
+    uint64_t cookies_rejected;
+    uint64_t sessions_refused;
+    uint64_t datagrams_dropped;
+} net_rudp_stats;
+
+int net_rudp_get_stats(net_handle h, net_rudp_stats *out);
 '''

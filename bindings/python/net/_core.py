@@ -407,6 +407,10 @@ class Event(NamedTuple):
     CLOSE: 0 for an orderly close; the error of an ERROR event, e.g.
     ``Error.REFUSED`` when a connected UDP socket's peer has no socket).
 
+    Reliable UDP: a session's ``DATA`` event carries one whole message and
+    its channel in ``parent`` (0 for TCP): :func:`rudp_send` answers it on
+    the same channel.
+
     UDP: each datagram is one ``DATAGRAM`` event, ``data`` its whole payload
     (possibly empty), ``addr`` its sender: ``sendto(ev.handle, ev.addr,
     ev.data)`` answers it. An ``ERROR`` event leaves the socket open.
@@ -464,7 +468,9 @@ class Columns:
     after another, as one ``bytes``; ``datas`` the same cut into one
     ``bytes`` per event (made on first use). :func:`send_packed` takes
     ``handles, lens, payload`` as they are: a batch goes back with no
-    Python object made per message."""
+    Python object made per message. A reliable-UDP session's channel
+    (``Event.parent``) has no column: sessions that use more than channel
+    0 read their events with :meth:`Engine.poll`."""
 
     __slots__ = ("handles", "lens", "users", "others", "_parts", "_payload", "_datas")
 
@@ -1077,7 +1083,7 @@ def _word(field: str, size: int) -> int:
 
 _COL_TYPE, _COL_STATUS = _word("type", 4), _word("status", 4)
 _COL_OFFSET, _COL_LEN, _COL_OS_ERROR = _word("offset", 4), _word("len", 4), _word("os_error", 4)
-_COL_HANDLE, _COL_USER = _word("handle", 8), _word("user", 8)
+_COL_HANDLE, _COL_PARENT, _COL_USER = _word("handle", 8), _word("parent", 8), _word("user", 8)
 
 _new_event = tuple.__new__
 _EVENT_TYPES = tuple(EventType)
@@ -1188,6 +1194,9 @@ def _queue_sender(conns_append: Any, datas_append: Any) -> Any:
 # Sends in batches (net_send_batch): defined apart, used by Engine below.
 from ._batch import (SendFailure, SendQueueError, queueable as _queueable, send_many,  # noqa: E402
                      send_packed)
+# Reliable UDP sessions (net_rudp_*): defined apart, used by Engine below.
+from ._rudp import (RUDP_MAX_CHANNELS, RudpMode, RudpStats, rudp_connect as _rudp_connect,  # noqa: E402
+                    rudp_listen as _rudp_listen, rudp_send, rudp_stats)
 
 
 class Engine:
@@ -1598,8 +1607,8 @@ class Engine:
                 cols.lens.append(ln)
                 cols.users.append(us)
                 cols._parts.append(payload[off:off + ln])
-            elif t == _EV_DATA:  # the hot path
-                append(new(Ev, (_DATA, st, h, 0, us, payload[off:off + ln], ln, ose, None)))
+            elif t == _EV_DATA:  # the hot path (par: a reliable-UDP session's channel, else 0)
+                append(new(Ev, (_DATA, st, h, par, us, payload[off:off + ln], ln, ose, None)))
             elif t == _EV_DATAGRAM:
                 a = get(addr)
                 if a is None:
@@ -1620,7 +1629,7 @@ class Engine:
         datas = map(payload.__getitem__, map(slice, offsets, map(_add, offsets, lens)))
         out.extend(map(_new_event, _repeat(Event), zip(
             _repeat(_DATA), i32[_COL_STATUS:end32:step32].tolist(), u64[_COL_HANDLE:end64:step64].tolist(),
-            _repeat(0), u64[_COL_USER:end64:step64].tolist(), datas, lens,
+            u64[_COL_PARENT:end64:step64].tolist(), u64[_COL_USER:end64:step64].tolist(), datas, lens,
             i32[_COL_OS_ERROR:end32:step32].tolist(), _repeat(None))))
 
     def _take_columns(self, k: int, payload: Any, cols: "Columns") -> None:
@@ -1665,7 +1674,7 @@ class Engine:
                 else:
                     data = _EMPTY_VIEW
                 if t == _EV_DATA:
-                    append(new(Ev, (_DATA, st, h, 0, us, data, ln, ose, None)))
+                    append(new(Ev, (_DATA, st, h, par, us, data, ln, ose, None)))
                 else:
                     a = get(addr)
                     if a is None:
@@ -1935,6 +1944,12 @@ class Engine:
     send_queued = staticmethod(send_queued)
     sendto = staticmethod(sendto)
     udp_connect = staticmethod(udp_connect)
+    rudp_send = staticmethod(rudp_send)
+    rudp_stats = staticmethod(rudp_stats)
+
+    # -- reliable UDP (net/_rudp.py)
+    rudp_listen = _rudp_listen
+    rudp_connect = _rudp_connect
 
 
 def backend_available(backend: Union[int, str]) -> bool:
@@ -1953,6 +1968,7 @@ __all__ = [
     "Error", "EventType", "Backend", "Framing", "TcpFlag", "UdpFlag", "Option", "Family",
     "EV_NONE", "EV_ACCEPT", "EV_CONNECT", "EV_DATA", "EV_CLOSE", "EV_SEND_HIGHWATER",
     "EV_SEND_DRAINED", "EV_TIMER", "EV_USER", "EV_DATAGRAM", "EV_ERROR", "UDP_MAX_PAYLOAD",
+    "RudpMode", "RUDP_MAX_CHANNELS",
     "VERSION_MAJOR", "VERSION_MINOR", "VERSION_PATCH",
     # errors
     "NetError", "BadHandleError", "InvalidArgumentError", "NoMemoryError", "WouldBlockError",
@@ -1960,11 +1976,12 @@ __all__ = [
     "AddressError", "TimedOutError", "ResetError", "RefusedError", "LimitError", "ProtocolError",
     "AbortedError", "AddressInUseError", "UnreachableError", "NotConnectedError", "error_for",
     # records
-    "Address", "Event", "Columns", "Stats", "SendFailure", "SendQueueError",
+    "Address", "Event", "Columns", "Stats", "SendFailure", "SendQueueError", "RudpStats",
     # functions
     "version", "version_string", "strerror", "send", "send_many", "send_packed", "sendv", "broadcast", "close", "abort",
     "shutdown", "set_user", "get_user", "set_option", "get_option", "local_addr", "peer_addr",
     "send_queued", "format_addr", "backend_available", "sendto", "udp_connect", "addr_parse",
+    "rudp_send", "rudp_stats",
     # engine
     "Engine",
 ]
