@@ -408,11 +408,20 @@ void net__rudp_on_ack(net_loop *loop, net_rudp_session *s, const rudp_data_hdr *
     (void)loop;
     if (!s->sent || s->in_flight_packets == 0)
         return;
-    /* An ack of a packet never sent (or long done) is ignored whole. */
     if ((uint16_t)(d->ack - s->una_seq) >= (uint16_t)(s->next_seq - s->una_seq)) {
-        net__rudp_stat(&s->st[ST_DROPPED], 1);
+        /* An ack of a packet never sent is forged or broken: ignored whole,
+         * counted. One older than everything in flight (a late copy, or
+         * acks overtaking each other) says nothing new. */
+        if (!rudp_seq_after(s->una_seq, d->ack))
+            net__rudp_stat(&s->st[ST_DROPPED], 1);
         return;
     }
+    uint64_t now = net__rudp_now_us();
+    /* Arrivals may be reordered a little (a backend with several receives
+     * posted completes them in any order): a packet passed by newer ones is
+     * lost only once it is also older than an RTT and a quarter, as RACK
+     * (RFC 8985) allows for reordering. */
+    uint64_t reorder_us = s->srtt_us + s->srtt_us / 4;
     rudp_sent *newest = NULL;
     for (uint16_t seq = s->una_seq; seq != s->next_seq; seq++) {
         rudp_sent *r = &s->sent[seq & (RUDP_PKT_RING - 1)];
@@ -421,14 +430,13 @@ void net__rudp_on_ack(net_loop *loop, net_rudp_session *s, const rudp_data_hdr *
         if (rudp_ack_covers(d->ack, d->ack_bits, seq)) {
             packet_acked(s, r);
             newest = r;
-        } else if (rudp_seq_after(d->ack, seq) && (uint16_t)(d->ack - seq) >= RUDP_FAST_RETX) {
+        } else if (rudp_seq_after(d->ack, seq) && (uint16_t)(d->ack - seq) >= RUDP_FAST_RETX &&
+                   now - r->sent_us >= reorder_us) {
             packet_lost(s, r); /* newer ones arrived: this one will not */
         }
     }
-    if (newest) {
-        uint64_t now = net__rudp_now_us();
+    if (newest)
         rtt_sample(s, now > newest->sent_us ? now - newest->sent_us : 0);
-    }
     if (s->in_recovery && !rudp_seq_after(s->recovery_seq, d->ack))
         s->in_recovery = 0;
     advance_una(s);

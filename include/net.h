@@ -550,8 +550,9 @@ typedef struct net_rudp_stats {
     uint64_t bytes_in_flight;    /* sent, neither acknowledged nor declared lost */
     uint64_t send_queued;        /* bytes queued: not yet acknowledged (reliable) or sent (unreliable) */
     uint64_t peer_window;        /* what the peer last said it can take, bytes */
-    uint64_t packets_sent;       /* datagrams sent, handshake and acks included */
-    uint64_t packets_received;   /* datagrams accepted */
+    uint64_t packets_sent;       /* DATA datagrams sent, acks and keep-alives included (a listener: every
+                                    datagram of its socket, handshakes included) */
+    uint64_t packets_received;   /* DATA datagrams received (a listener: every datagram with a valid header) */
     uint64_t retransmits;        /* reliable pieces sent again */
     uint64_t packets_lost;       /* numbered datagrams declared lost */
     uint64_t duplicates_dropped; /* pieces or datagrams received twice */
