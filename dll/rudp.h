@@ -240,4 +240,13 @@ static inline void net__rudp_stat(atomic_uint_least64_t *c, uint64_t n)
     net__count(c, n);
 }
 
+/* A datagram or a piece of one from a session's peer dropped as bad: in the
+ * session's stats and in its listener's (same loop, one writer). */
+static inline void net__rudp_dropped(net_rudp_session *s)
+{
+    net__count(&s->st[ST_DROPPED], 1);
+    if (s->ep->listener)
+        net__count(&s->ep->st[ST_DROPPED], 1);
+}
+
 #endif

@@ -413,7 +413,7 @@ void net__rudp_on_ack(net_loop *loop, net_rudp_session *s, const rudp_data_hdr *
          * counted. One older than everything in flight (a late copy, or
          * acks overtaking each other) says nothing new. */
         if (!rudp_seq_after(s->una_seq, d->ack))
-            net__rudp_stat(&s->st[ST_DROPPED], 1);
+            net__rudp_dropped(s);
         return;
     }
     uint64_t now = net__rudp_now_us();

@@ -538,8 +538,9 @@ NET_API int net_rudp_connect(net_engine engine, const char *host, uint16_t port,
  * nothing queued). Allowed while connecting (queued). Any thread. */
 NET_API int net_rudp_send(net_handle session, uint32_t channel, uint32_t mode, const void *data, uint32_t len);
 
-/* A session's figures, or a listener's (its fields, and the sums of the
- * counters over the sessions it has had). Read any time from any thread. */
+/* A session's figures, or a listener's: the counters of its socket (rtt_us
+ * .. peer_window and messages_* are 0), the listener fields, and
+ * datagrams_dropped. Read any time from any thread. */
 typedef struct net_rudp_stats {
     uint32_t size; /* caller sets sizeof(net_rudp_stats) */
     uint32_t reserved_;
@@ -561,11 +562,13 @@ typedef struct net_rudp_stats {
     uint64_t bytes_sent;         /* UDP payload bytes */
     uint64_t bytes_received;
     /* listener only (0 for a session) */
-    uint64_t sessions;          /* open now */
-    uint64_t handshakes;        /* sessions accepted since start */
-    uint64_t cookies_rejected;  /* handshake answers with a cookie that is forged, stale or not theirs */
-    uint64_t sessions_refused;  /* handshakes refused: max_sessions reached */
-    uint64_t datagrams_dropped; /* malformed, unknown or stale session, wrong sender, bad version */
+    uint64_t sessions;         /* open now */
+    uint64_t handshakes;       /* sessions accepted since start */
+    uint64_t cookies_rejected; /* handshake answers with a cookie that is forged, stale or not theirs */
+    uint64_t sessions_refused; /* handshakes refused: max_sessions reached */
+    /* both */
+    uint64_t datagrams_dropped; /* malformed, unknown or stale session, wrong sender, bad version, no room; a
+                                   listener's include what its sessions dropped */
 } net_rudp_stats;
 
 /* Fills what fits in out->size bytes (an older, smaller struct gets its
