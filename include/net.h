@@ -538,9 +538,9 @@ NET_API int net_rudp_connect(net_engine engine, const char *host, uint16_t port,
  * nothing queued). Allowed while connecting (queued). Any thread. */
 NET_API int net_rudp_send(net_handle session, uint32_t channel, uint32_t mode, const void *data, uint32_t len);
 
-/* A session's figures, or a listener's: the counters of its socket (rtt_us
- * .. peer_window and messages_* are 0), the listener fields, and
- * datagrams_dropped. Read any time from any thread. */
+/* A session's figures, or a listener's: its socket's packets_* and bytes_*,
+ * the listener fields and datagrams_dropped (the rest 0). Read any time
+ * from any thread. */
 typedef struct net_rudp_stats {
     uint32_t size; /* caller sets sizeof(net_rudp_stats) */
     uint32_t reserved_;
