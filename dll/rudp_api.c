@@ -340,6 +340,11 @@ void net__rudp_listener_close_locked(net_udp *u, int abort)
     net__udp_schedule_locked(u, abort ? OP_RUDP_ABORT : OP_RUDP_CLOSE);
 }
 
+int net__rudp_close_requested(const net_udp *u)
+{
+    return u->rudp && u->rudp->close_requested;
+}
+
 int net__rudp_peer_addr_locked(net_rudp_session *s, net_addr *addr)
 {
     if (s->state == RS_CONNECTING)
