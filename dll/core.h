@@ -449,6 +449,8 @@ int net__rudp_queue(net_rudp_session *s, uint32_t channel, uint32_t mode, const 
 /* net_close / net_abort of a session (slot lock held). */
 void net__rudp_close_locked(net_rudp_session *s, int abort);
 void net__rudp_listener_close_locked(net_udp *u, int abort);
+/* net_close or net_abort was called on this reliable-UDP listener (slot lock held); 0 for plain UDP. */
+int net__rudp_close_requested(const net_udp *u);
 int net__rudp_peer_addr_locked(net_rudp_session *s, net_addr *addr);
 int net__rudp_local_addr_locked(net_rudp_session *s, net_addr *addr);
 uint64_t net__rudp_queued_locked(net_rudp_session *s);

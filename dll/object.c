@@ -44,8 +44,8 @@ int net__obj_socket_usable(const net_obj *o)
         int state = ((const net_conn *)o)->state;
         return state == CS_OPEN || state == CS_CONNECTING;
     }
-    if (o->kind == OBJ_UDP)
-        return ((const net_udp *)o)->state == US_OPEN;
+    if (o->kind == OBJ_UDP) /* a reliable-UDP listener stays open while its sessions close */
+        return ((const net_udp *)o)->state == US_OPEN && !net__rudp_close_requested((const net_udp *)o);
     if (o->kind == OBJ_RUDP)
         return 0; /* no socket of its own: api.c asks its endpoint's */
     return !((const net_listener *)o)->closing && o->sock != NET_BAD_SOCK;

@@ -223,6 +223,18 @@ uint64_t net__rudp_rto_due(const net_rudp_session *s);
 void net__rudp_send_free(net_rudp_session *s);
 int net__rudp_send_idle(const net_rudp_session *s);
 
+/* rudp_rtt.c: RTT and RTO (RFC 6298) */
+void net__rudp_rtt_sample(net_rudp_session *s, uint64_t sample_us);
+/* The retransmit timeout now, backoff included, at most rto_max_ms. */
+uint64_t net__rudp_rto_now_ms(const net_rudp_session *s);
+
+/* rudp_congestion.c: the congestion window (RFC 5681) */
+int net__rudp_cc_may_send(const net_rudp_session *s);
+void net__rudp_cc_acked(net_rudp_session *s, uint32_t bytes);
+void net__rudp_cc_lost(net_rudp_session *s, uint16_t seq);
+void net__rudp_cc_ack_seen(net_rudp_session *s, uint16_t ack);
+void net__rudp_cc_timeout(net_rudp_session *s);
+
 /* rudp_recv.c: the receiving side */
 /* Chunks of a numbered packet: -1 (protocol violation), 0 (the packet is
  * dropped unacknowledged: no room now), 1 (taken). */
@@ -238,6 +250,15 @@ static inline uint64_t net__rudp_now_us(void)
 static inline void net__rudp_stat(atomic_uint_least64_t *c, uint64_t n)
 {
     net__count(c, n);
+}
+
+/* A datagram or a piece of one from a session's peer dropped as bad: in the
+ * session's stats and in its listener's (same loop, one writer). */
+static inline void net__rudp_dropped(net_rudp_session *s)
+{
+    net__count(&s->st[ST_DROPPED], 1);
+    if (s->ep->listener)
+        net__count(&s->ep->st[ST_DROPPED], 1);
 }
 
 #endif

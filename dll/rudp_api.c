@@ -36,17 +36,14 @@ static int open_endpoint(net_engine_s *e, const net_addr *at, int listener, cons
     memset(&bind_at, 0, sizeof bind_at);
     bind_at.family = at->family;
     const net_addr *where = listener ? at : &bind_at;
-    net_sock s;
+    net_sock s = NET_BAD_SOCK;
     int os_error = 0;
     int rc2 = os_udp_open(where, 0, 0, 0, &s, &os_error);
-    if (rc2 == 0 && !listener)
-        rc2 = os_udp_connect(s, at, &os_error);
+    if (rc2 == 0 && !listener && (rc2 = os_udp_connect(s, at, &os_error)) != 0)
+        os_sock_close(s); /* opened, not connected */
     net__set_last_os_error(os_error);
-    if (rc2) {
-        if (s != NET_BAD_SOCK && rc2 != NET_E_ADDRINUSE)
-            os_sock_close(s);
+    if (rc2)
         return rc2;
-    }
     rudp_endpoint *ep = net__rudp_endpoint_new(rc, listener);
     if (!ep) {
         os_sock_close(s);
@@ -130,8 +127,12 @@ NET_API int net_rudp_connect(net_engine eh, const char *host, uint16_t port, con
             net__rudp_schedule_locked(s, OP_CONNECT);
             net_slot_unlock(s->o.slot);
             *out = s->o.handle;
-        } else {
-            net_abort(u->o.handle);
+        } else { /* no session: its socket goes at once */
+            net_slot_lock(u->o.slot);
+            u->state = US_CLOSING;
+            u->abort_requested = 1;
+            net__udp_schedule_locked(u, OP_ABORT);
+            net_slot_unlock(u->o.slot);
         }
     }
     net__engine_leave(e);
@@ -337,6 +338,11 @@ void net__rudp_listener_close_locked(net_udp *u, int abort)
         return;
     u->rudp->close_requested = 1;
     net__udp_schedule_locked(u, abort ? OP_RUDP_ABORT : OP_RUDP_CLOSE);
+}
+
+int net__rudp_close_requested(const net_udp *u)
+{
+    return u->rudp && u->rudp->close_requested;
 }
 
 int net__rudp_peer_addr_locked(net_rudp_session *s, net_addr *addr)

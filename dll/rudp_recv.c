@@ -27,7 +27,7 @@ static void push_data(net_loop *loop, net_rudp_session *s, uint8_t channel, cons
     net_block *owner = NULL;
     const uint8_t *msg = net__rx_keep(loop, data, len, &owner);
     if (!msg) {
-        net__rudp_stat(&s->st[ST_DROPPED], 1);
+        net__rudp_dropped(s);
         return;
     }
     net_event ev = net__obj_event(&s->o, NET_EV_DATA, 0, 0);
@@ -42,7 +42,7 @@ static void push_data(net_loop *loop, net_rudp_session *s, uint8_t channel, cons
         atomic_fetch_sub(&s->unpolled, len);
         net_block_unref(owner, 1);
         net__rudp_stat(&s->st[ST_MESSAGES_RECEIVED], (uint64_t)-1);
-        net__rudp_stat(&s->st[ST_DROPPED], 1);
+        net__rudp_dropped(s);
         return;
     }
     net__count(&loop->stats.messages_in, 1);
@@ -177,7 +177,7 @@ static void take_fragment(net_loop *loop, net_rudp_session *s, const rudp_chunk 
     if (!h || h->total != c->total || h->count != c->count || h->channel != c->channel ||
         h->mode != (c->flags & RUDP_C_MODE_MASK) || h->cseq != c->cseq ||
         assembly_room(s, h, c->offset + c->len) != 0) {
-        net__rudp_stat(&s->st[ST_DROPPED], 1);
+        net__rudp_dropped(s);
         return;
     }
     if (c->len)
@@ -191,7 +191,7 @@ static void take_fragment(net_loop *loop, net_rudp_session *s, const rudp_chunk 
         whole.cseq = h->cseq;
         deliver(loop, s, &whole, h->data, h->total);
     } else {
-        net__rudp_stat(&s->st[ST_DROPPED], 1);
+        net__rudp_dropped(s);
     }
     assembly_free(s, h);
 }
@@ -269,7 +269,7 @@ int net__rudp_take_chunks(net_loop *loop, net_rudp_session *s, const uint8_t *p,
     /* No room: the packet is not acknowledged, so it comes again later. */
     if (atomic_load(&s->unpolled) + s->held_bytes + bytes > (uint64_t)s->recv_window + s->mtu + 16 * HELD_OVERHEAD) {
         atomic_store(&s->window_starved, 1);
-        net__rudp_stat(&s->st[ST_DROPPED], 1);
+        net__rudp_dropped(s);
         return 0;
     }
     rudp_chunk c;

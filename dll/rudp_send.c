@@ -1,13 +1,12 @@
 /* rudp_send.c - the sending side of a session: packets built from what is
- * to be sent again and what is new, within the congestion window and the
- * peer's receive window; what the peer's acknowledgements say (RTT, lost
- * packets, the window growing); the retransmit timeout (RFC 6298). */
+ * to be sent again and what is new, within the congestion window
+ * (rudp_congestion.c) and the peer's receive window; what the peer's
+ * acknowledgements say (pieces done, packets lost, an RTT sample for
+ * rudp_rtt.c); the retransmit timeout firing. */
 #include <stdlib.h>
 #include <string.h>
 #include "testhooks.h"
 #include "rudp.h"
-
-#define CWND_MAX (64ull << 20)
 
 /* ---- rings that grow: each indexed by an absolute counter & (cap - 1) ---- */
 
@@ -243,7 +242,7 @@ static int may_number(const net_rudp_session *s)
 {
     if ((uint16_t)(s->next_seq - s->una_seq) >= RUDP_PKT_RING - 1)
         return 0;
-    return s->bytes_in_flight == 0 || s->bytes_in_flight + s->mtu <= s->cwnd;
+    return net__rudp_cc_may_send(s);
 }
 
 static int ensure_rings(net_rudp_session *s)
@@ -334,17 +333,7 @@ static void packet_acked(net_rudp_session *s, rudp_sent *r)
         if (pc && pc->live)
             piece_acked(s, pc);
     }
-    /* A window the sender does not fill says nothing about the path: it
-     * grows only while at least half of it is in use (RFC 7661's idea). */
-    if (2 * (s->bytes_in_flight + r->bytes) < s->cwnd)
-        return;
-    /* Slow start, then additive increase (bytes, RFC 5681). */
-    if (s->cwnd < s->ssthresh)
-        s->cwnd += r->bytes;
-    else
-        s->cwnd += (uint64_t)s->mtu * r->bytes / s->cwnd + 1;
-    if (s->cwnd > CWND_MAX)
-        s->cwnd = CWND_MAX;
+    net__rudp_cc_acked(s, r->bytes);
 }
 
 static void packet_lost(net_rudp_session *s, rudp_sent *r)
@@ -359,14 +348,7 @@ static void packet_lost(net_rudp_session *s, rudp_sent *r)
             retx_push(s, rsn);
         }
     }
-    /* Multiplicative decrease, once per window of data: losses of packets
-     * sent before the last decrease are the same congestion event. */
-    if (!s->in_recovery || rudp_seq_after(r->seq, s->recovery_seq)) {
-        s->ssthresh = s->cwnd / 2 > 2ull * s->mtu ? s->cwnd / 2 : 2ull * s->mtu;
-        s->cwnd = s->ssthresh;
-        s->recovery_seq = (uint16_t)(s->next_seq - 1);
-        s->in_recovery = 1;
-    }
+    net__rudp_cc_lost(s, r->seq);
 }
 
 /* The oldest packet in flight moves up past those done; their log entries go. */
@@ -385,34 +367,25 @@ static void advance_una(net_rudp_session *s)
         s->rsn_base++;
 }
 
-static void rtt_sample(net_rudp_session *s, uint64_t sample_us)
-{
-    if (s->srtt_us == 0 && s->rttvar_us == 0) {
-        s->srtt_us = sample_us ? sample_us : 1;
-        s->rttvar_us = sample_us / 2;
-    } else {
-        uint64_t diff = s->srtt_us > sample_us ? s->srtt_us - sample_us : sample_us - s->srtt_us;
-        s->rttvar_us = (3 * s->rttvar_us + diff) / 4;
-        s->srtt_us = (7 * s->srtt_us + sample_us) / 8;
-    }
-    /* RTO = SRTT + max(G, 4 RTTVAR), G a millisecond: the loop's clock. */
-    uint64_t var = 4 * s->rttvar_us > 1000 ? 4 * s->rttvar_us : 1000;
-    uint64_t rto = (s->srtt_us + var + 999) / 1000;
-    const net_rudp_config *c = &s->ep->cfg;
-    s->rto_ms = (uint32_t)(rto < c->rto_min_ms ? c->rto_min_ms : rto > c->rto_max_ms ? c->rto_max_ms : rto);
-    s->backoff = 0;
-}
-
 void net__rudp_on_ack(net_loop *loop, net_rudp_session *s, const rudp_data_hdr *d)
 {
     (void)loop;
     if (!s->sent || s->in_flight_packets == 0)
         return;
-    /* An ack of a packet never sent (or long done) is ignored whole. */
     if ((uint16_t)(d->ack - s->una_seq) >= (uint16_t)(s->next_seq - s->una_seq)) {
-        net__rudp_stat(&s->st[ST_DROPPED], 1);
+        /* An ack of a packet never sent is forged or broken: ignored whole,
+         * counted. One older than everything in flight (a late copy, or
+         * acks overtaking each other) says nothing new. */
+        if (!rudp_seq_after(s->una_seq, d->ack))
+            net__rudp_dropped(s);
         return;
     }
+    uint64_t now = net__rudp_now_us();
+    /* Arrivals may be reordered a little (a backend with several receives
+     * posted completes them in any order): a packet passed by newer ones is
+     * lost only once it is also older than an RTT and a quarter, as RACK
+     * (RFC 8985) allows for reordering. */
+    uint64_t reorder_us = s->srtt_us + s->srtt_us / 4;
     rudp_sent *newest = NULL;
     for (uint16_t seq = s->una_seq; seq != s->next_seq; seq++) {
         rudp_sent *r = &s->sent[seq & (RUDP_PKT_RING - 1)];
@@ -421,41 +394,33 @@ void net__rudp_on_ack(net_loop *loop, net_rudp_session *s, const rudp_data_hdr *
         if (rudp_ack_covers(d->ack, d->ack_bits, seq)) {
             packet_acked(s, r);
             newest = r;
-        } else if (rudp_seq_after(d->ack, seq) && (uint16_t)(d->ack - seq) >= RUDP_FAST_RETX) {
+        } else if (rudp_seq_after(d->ack, seq) && (uint16_t)(d->ack - seq) >= RUDP_FAST_RETX &&
+                   now - r->sent_us >= reorder_us) {
             packet_lost(s, r); /* newer ones arrived: this one will not */
         }
     }
-    if (newest) {
-        uint64_t now = net__rudp_now_us();
-        rtt_sample(s, now > newest->sent_us ? now - newest->sent_us : 0);
-    }
-    if (s->in_recovery && !rudp_seq_after(s->recovery_seq, d->ack))
-        s->in_recovery = 0;
+    if (newest)
+        net__rudp_rtt_sample(s, now > newest->sent_us ? now - newest->sent_us : 0);
+    net__rudp_cc_ack_seen(s, d->ack);
     advance_una(s);
     publish(s);
 }
 
 /* ---- the retransmit timeout ---- */
 
-static uint64_t rto_now_ms(const net_rudp_session *s)
-{
-    uint64_t rto = (uint64_t)s->rto_ms << (s->backoff < 16 ? s->backoff : 16);
-    return rto < s->ep->cfg.rto_max_ms ? rto : s->ep->cfg.rto_max_ms;
-}
-
 uint64_t net__rudp_rto_due(const net_rudp_session *s)
 {
     if (!s->sent || s->in_flight_packets == 0)
         return UINT64_MAX;
     const rudp_sent *r = &s->sent[s->una_seq & (RUDP_PKT_RING - 1)];
-    return r->sent_us / 1000 + rto_now_ms(s);
+    return r->sent_us / 1000 + net__rudp_rto_now_ms(s);
 }
 
 void net__rudp_check_timeouts(net_loop *loop, net_rudp_session *s)
 {
     if (!s->sent || s->in_flight_packets == 0 || loop->now < net__rudp_rto_due(s))
         return;
-    uint64_t limit_us = (loop->now - rto_now_ms(s)) * 1000 + 999;
+    uint64_t limit_us = (loop->now - net__rudp_rto_now_ms(s)) * 1000 + 999;
     for (uint16_t seq = s->una_seq; seq != s->next_seq; seq++) {
         rudp_sent *r = &s->sent[seq & (RUDP_PKT_RING - 1)];
         if (r->in_flight && r->sent_us <= limit_us)
@@ -463,8 +428,7 @@ void net__rudp_check_timeouts(net_loop *loop, net_rudp_session *s)
     }
     /* The timeout backs off (RFC 6298 5.5) and the window starts again small. */
     s->backoff++;
-    s->ssthresh = s->cwnd / 2 > 2ull * s->mtu ? s->cwnd / 2 : 2ull * s->mtu;
-    s->cwnd = 2ull * s->mtu;
+    net__rudp_cc_timeout(s);
     advance_una(s);
     publish(s);
 }

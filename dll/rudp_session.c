@@ -292,7 +292,7 @@ static void on_data(net_loop *loop, net_rudp_session *s, const uint8_t *p, size_
 {
     rudp_data_hdr d;
     if (!s->welcomed || rudp_get_data_hdr(p, len, &d) != 0) {
-        net__rudp_stat(&s->st[ST_DROPPED], 1);
+        net__rudp_dropped(s);
         return;
     }
     s->last_recv = loop->now;
@@ -308,11 +308,11 @@ static void on_data(net_loop *loop, net_rudp_session *s, const uint8_t *p, size_
             s->ack_pending = 1; /* our ack may have been lost */
         } else if (s->acks.any && !rudp_seq_after(d.seq, s->acks.ack) &&
                    (uint16_t)(s->acks.ack - d.seq) > RUDP_ACK_BITS) {
-            net__rudp_stat(&s->st[ST_DROPPED], 1); /* too old to acknowledge: its pieces come again */
+            net__rudp_dropped(s); /* too old to acknowledge: its pieces come again */
         } else {
             int taken = net__rudp_take_chunks(loop, s, p + RUDP_DATA_HDR_SIZE, p + len);
             if (taken < 0)
-                net__rudp_stat(&s->st[ST_DROPPED], 1);
+                net__rudp_dropped(s);
             if (taken > 0) {
                 rudp_ack_record(&s->acks, d.seq);
                 s->ack_pending = 1;
@@ -339,7 +339,7 @@ static void client_handshake(net_loop *loop, net_rudp_session *s, const uint8_t 
         net__rudp_session_finish(loop, s, NET_E_REFUSED, 0);
         return;
     } else {
-        net__rudp_stat(&s->st[ST_DROPPED], 1);
+        net__rudp_dropped(s);
     }
     net__rudp_session_rearm(loop, s);
 }
@@ -356,7 +356,7 @@ void net__rudp_session_received(net_loop *loop, net_rudp_session *s, const uint8
         break;
     case RUDP_CLOSE:
         if (len < RUDP_CLOSE_SIZE) {
-            net__rudp_stat(&s->st[ST_DROPPED], 1);
+            net__rudp_dropped(s);
             break;
         }
         net__rudp_close_packet(s, RUDP_CLOSE_ACK, 0);

@@ -569,8 +569,9 @@ NET_API int net_rudp_connect(net_engine engine, const char *host, uint16_t port,
  * nothing queued). Allowed while connecting (queued). Any thread. */
 NET_API int net_rudp_send(net_handle session, uint32_t channel, uint32_t mode, const void *data, uint32_t len);
 
-/* A session's figures, or a listener's (its fields, and the sums of the
- * counters over the sessions it has had). Read any time from any thread. */
+/* A session's figures, or a listener's: its socket's packets_* and bytes_*,
+ * the listener fields and datagrams_dropped (the rest 0). Read any time
+ * from any thread. */
 typedef struct net_rudp_stats {
     uint32_t size; /* caller sets sizeof(net_rudp_stats) */
     uint32_t reserved_;
@@ -581,8 +582,9 @@ typedef struct net_rudp_stats {
     uint64_t bytes_in_flight;    /* sent, neither acknowledged nor declared lost */
     uint64_t send_queued;        /* bytes queued: not yet acknowledged (reliable) or sent (unreliable) */
     uint64_t peer_window;        /* what the peer last said it can take, bytes */
-    uint64_t packets_sent;       /* datagrams sent, handshake and acks included */
-    uint64_t packets_received;   /* datagrams accepted */
+    uint64_t packets_sent;       /* DATA datagrams sent, acks and keep-alives included (a listener: every
+                                    datagram of its socket, handshakes included) */
+    uint64_t packets_received;   /* DATA datagrams received (a listener: every datagram with a valid header) */
     uint64_t retransmits;        /* reliable pieces sent again */
     uint64_t packets_lost;       /* numbered datagrams declared lost */
     uint64_t duplicates_dropped; /* pieces or datagrams received twice */
@@ -591,11 +593,13 @@ typedef struct net_rudp_stats {
     uint64_t bytes_sent;         /* UDP payload bytes */
     uint64_t bytes_received;
     /* listener only (0 for a session) */
-    uint64_t sessions;          /* open now */
-    uint64_t handshakes;        /* sessions accepted since start */
-    uint64_t cookies_rejected;  /* handshake answers with a cookie that is forged, stale or not theirs */
-    uint64_t sessions_refused;  /* handshakes refused: max_sessions reached */
-    uint64_t datagrams_dropped; /* malformed, unknown or stale session, wrong sender, bad version */
+    uint64_t sessions;         /* open now */
+    uint64_t handshakes;       /* sessions accepted since start */
+    uint64_t cookies_rejected; /* handshake answers with a cookie that is forged, stale or not theirs */
+    uint64_t sessions_refused; /* handshakes refused: max_sessions reached */
+    /* both */
+    uint64_t datagrams_dropped; /* malformed, unknown or stale session, wrong sender, bad version, no room; a
+                                   listener's include what its sessions dropped */
 } net_rudp_stats;
 
 /* Fills what fits in out->size bytes (an older, smaller struct gets its

@@ -153,6 +153,8 @@ static void refused(net_engine ce, net_engine se, const net_rudp_config *cfg)
     /* Closing the listener closes its session gracefully, then itself. */
     CHECK_OK(net_close(l));
     CHECK_OK(net_close(l));
+    net_addr gone;
+    CHECK_RC(net_local_addr(l, &gone), NET_E_CLOSED);
     expect_close(ce, c1, 0);
     expect_close(se, s1, 0);
     expect_close(se, l, 0);

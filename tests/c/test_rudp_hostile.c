@@ -299,6 +299,7 @@ static void abuse(void)
     net_handle h = tl_udp(e, NULL, NULL, NULL);
     uint32_t id;
     net_handle s = handmade(h, &id);
+    uint64_t listener_dropped = stats_of(listener).datagrams_dropped;
     /* Something in flight from the server, never acknowledged by us. */
     CHECK_OK(net_rudp_send(s, 0, NET_RUDP_RELIABLE_ORDERED, "pending", 7));
     net_event ev;
@@ -352,6 +353,7 @@ static void abuse(void)
     }
     bad += 300 - 256;
     wait_counters(s, (uint64_t)bad, 0);
+    CHECK(stats_of(listener).datagrams_dropped >= listener_dropped + (uint64_t)bad); /* the listener counts them too */
     /* None of it was delivered, and the session still takes a proper message: rsn 0. */
     CHECK_EQ(tl_pending(e, NET_EV_DATA, s), 0);
     n = data_hdr(p, id, 1, seq++, 0, 0, 0);

@@ -329,6 +329,7 @@ typedef struct net_rudp_stats {
     uint64_t handshakes;
     uint64_t cookies_rejected;
     uint64_t sessions_refused;
+
     uint64_t datagrams_dropped;
 } net_rudp_stats;
 
