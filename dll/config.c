@@ -176,7 +176,7 @@ NET_API void net_rudp_config_init(net_rudp_config *cfg)
     cfg->idle_timeout_ms = 10000;
     cfg->keepalive_ms = 1000;
     cfg->close_timeout_ms = 5000;
-    cfg->rto_min_ms = 100;
+    cfg->rto_min_ms = 20;
     cfg->rto_max_ms = 3000;
     cfg->cookie_period_ms = 10000;
 }

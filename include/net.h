@@ -544,7 +544,7 @@ typedef struct net_rudp_config {
     uint32_t idle_timeout_ms;    /* no datagram from the peer this long: CLOSE NET_E_TIMEDOUT (default 10000) */
     uint32_t keepalive_ms;       /* a quiet session sends a keep-alive this often (default 1000) */
     uint32_t close_timeout_ms;   /* bound on a graceful close (default 5000) */
-    uint32_t rto_min_ms;         /* retransmit timeout bounds (default 100 and 3000) */
+    uint32_t rto_min_ms;         /* retransmit timeout bounds (default 20 and 3000) */
     uint32_t rto_max_ms;
     uint32_t cookie_period_ms; /* listener: the handshake cookie's secret key stays the same this long; a
                                   cookie is good for two periods (default 10000) */
