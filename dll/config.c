@@ -201,7 +201,7 @@ int net__read_rudp_config(const net_rudp_config *in, net_rudp_config *out)
         return NET_E_INVAL;
     rudp_default_zeros(out);
     /* A message is at most 65535 fragments of what a datagram carries. */
-    uint64_t per_fragment = out->mtu >= 128 ? out->mtu - 44u : 1u;
+    uint64_t per_fragment = out->mtu >= 128 ? out->mtu - 48u : 1u;
     if (out->channels > NET_RUDP_MAX_CHANNELS || out->mtu < 128 || out->mtu > NET_UDP_MAX_PAYLOAD)
         return NET_E_INVAL;
     if (out->max_message > (16u << 20) || out->max_message > out->recv_window ||

@@ -52,6 +52,7 @@ enum {
     ST_BYTES_SENT,
     ST_BYTES_RECEIVED,
     ST_DROPPED,
+    ST_CHECKSUM, /* datagrams whose CRC32C did not match (also in ST_DROPPED) */
     ST_COUNT
 };
 

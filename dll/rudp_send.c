@@ -154,7 +154,7 @@ static void add_retransmits(net_rudp_session *s, pkt_build *b)
 /* The payload a fragment carries: what a datagram holds beside the headers. */
 static uint32_t fragment_room(const net_rudp_session *s)
 {
-    return s->mtu - RUDP_DATA_HDR_SIZE - RUDP_CHUNK_HDR_SIZE - RUDP_FRAG_HDR_SIZE;
+    return s->mtu - RUDP_CRC_SIZE - RUDP_DATA_HDR_SIZE - RUDP_CHUNK_HDR_SIZE - RUDP_FRAG_HDR_SIZE;
 }
 
 static int window_allows(const net_rudp_session *s, const pkt_build *b, uint32_t len)
@@ -189,7 +189,7 @@ static int add_new_piece(net_rudp_session *s, pkt_build *b)
         head_done(s, 0);
         return 1;
     }
-    uint32_t single = s->mtu - RUDP_DATA_HDR_SIZE - RUDP_CHUNK_HDR_SIZE;
+    uint32_t single = s->mtu - RUDP_CRC_SIZE - RUDP_DATA_HDR_SIZE - RUDP_CHUNK_HDR_SIZE;
     int frag = m->len > single;
     int reliable = m->mode <= NET_RUDP_RELIABLE_UNORDERED || frag;
     uint32_t len = frag ? m->len - s->out_offset : m->len;
@@ -276,7 +276,12 @@ void net__rudp_pump(net_loop *loop, net_rudp_session *s, int force_numbered)
         return;
     rudp_endpoint *ep = s->ep;
     for (;;) {
-        pkt_build b = {ep->pkt + RUDP_DATA_HDR_SIZE, ep->pkt + s->mtu, 0, 0, s->log_head + s->log_used, s->next_seq};
+        pkt_build b = {ep->pkt + RUDP_DATA_HDR_SIZE,
+                       ep->pkt + s->mtu - RUDP_CRC_SIZE,
+                       0,
+                       0,
+                       s->log_head + s->log_used,
+                       s->next_seq};
         int numbered = may_number(s);
         if (numbered) {
             add_retransmits(s, &b);
@@ -307,7 +312,7 @@ void net__rudp_pump(net_loop *loop, net_rudp_session *s, int force_numbered)
         }
         net__rudp_transmit(ep, &s->peer, ep->pkt, len);
         net__rudp_stat(&s->st[ST_PACKETS_SENT], 1);
-        net__rudp_stat(&s->st[ST_BYTES_SENT], len);
+        net__rudp_stat(&s->st[ST_BYTES_SENT], len + RUDP_CRC_SIZE);
         s->last_send = loop->now;
         s->ack_pending = 0;
         force_numbered = 0;

@@ -598,8 +598,11 @@ typedef struct net_rudp_stats {
     uint64_t cookies_rejected; /* handshake answers with a cookie that is forged, stale or not theirs */
     uint64_t sessions_refused; /* handshakes refused: max_sessions reached */
     /* both */
-    uint64_t datagrams_dropped; /* malformed, unknown or stale session, wrong sender, bad version, no room; a
-                                   listener's include what its sessions dropped */
+    uint64_t datagrams_dropped; /* malformed, unknown or stale session, wrong sender, bad version, no room,
+                                   bad checksum; a listener's include what its sessions dropped */
+    uint64_t checksum_failures; /* datagrams whose CRC32C did not match (corrupted on the way), also in
+                                   datagrams_dropped: a listener counts those its socket received, a client's
+                                   session those its own socket received, a listener's session 0 */
 } net_rudp_stats;
 
 /* Fills what fits in out->size bytes (an older, smaller struct gets its
