@@ -396,9 +396,13 @@ void net__rudp_session_flush(net_loop *loop, net_rudp_session *s)
             s->out_tail->next = m;
         else
             s->out_head = m;
-        while (m->next)
-            m = m->next;
+        uint64_t taken = 1;
+        for (; m->next; m = m->next)
+            taken++;
         s->out_tail = m;
+        /* The engine's messages_out counts messages when the loop takes
+         * them, as for TCP connections. */
+        atomic_fetch_add_explicit(&loop->e->messages_out, taken, memory_order_relaxed);
     }
     if (s->welcomed) {
         net__rudp_pump(loop, s, 0);

@@ -171,17 +171,18 @@ typedef struct net_stats {
     uint64_t accepts_rejected;  /* closed at once because of max_connections */
     uint64_t bytes_in;
     uint64_t bytes_out;
-    uint64_t messages_in;  /* DATA events produced */
-    uint64_t messages_out; /* messages accepted by net_send*, per receiver; counted (like send_queued) when the
-                              I/O loop takes them from the queue, a loop turn after the call (net_send_queued
-                              is exact at once) */
+    uint64_t messages_in;  /* DATA events produced (reliable-UDP sessions' included) */
+    uint64_t messages_out; /* messages accepted by net_send* and net_rudp_send, per receiver; counted (like
+                              send_queued) when the I/O loop takes them from the queue, a loop turn after the
+                              call (net_send_queued is exact at once) */
     uint64_t queue_depth;  /* events waiting for net_poll */
     uint64_t send_queued;  /* bytes waiting in send queues, all connections */
     uint64_t recv_paused;  /* connections whose reading is paused by backpressure */
     /* UDP (since 0.2) */
     uint64_t udp_sockets;          /* open now */
-    uint64_t datagrams_in;         /* DATAGRAM events produced */
-    uint64_t datagrams_out;        /* datagrams the OS accepted */
+    uint64_t datagrams_in;         /* DATAGRAM events produced, and every datagram a reliable-UDP socket
+                                      received (handshakes, acks and bad ones included; bytes_in counts them) */
+    uint64_t datagrams_out;        /* datagrams the OS accepted, reliable-UDP sockets' included (bytes_out too) */
     uint64_t datagrams_dropped;    /* arrived larger than the socket's max_datagram: dropped, never truncated */
     uint64_t datagram_send_errors; /* datagrams the OS refused (unreachable, refused, too big) */
 } net_stats;
@@ -569,9 +570,11 @@ NET_API int net_rudp_connect(net_engine engine, const char *host, uint16_t port,
  * nothing queued). Allowed while connecting (queued). Any thread. */
 NET_API int net_rudp_send(net_handle session, uint32_t channel, uint32_t mode, const void *data, uint32_t len);
 
-/* A session's figures, or a listener's: its socket's packets_* and bytes_*,
- * the listener fields and datagrams_dropped (the rest 0). Read any time
- * from any thread. */
+/* A session's figures, or a listener's. A listener's are its own socket's
+ * counters, not sums over its sessions: packets_* and bytes_* (every
+ * datagram of the socket, handshakes included), the listener fields,
+ * datagrams_dropped (its own drops and its sessions') and
+ * checksum_failures; the rest are 0. Read any time from any thread. */
 typedef struct net_rudp_stats {
     uint32_t size; /* caller sets sizeof(net_rudp_stats) */
     uint32_t reserved_;
