@@ -176,7 +176,7 @@ NET_API void net_rudp_config_init(net_rudp_config *cfg)
     cfg->idle_timeout_ms = 10000;
     cfg->keepalive_ms = 1000;
     cfg->close_timeout_ms = 5000;
-    cfg->rto_min_ms = 100;
+    cfg->rto_min_ms = 20;
     cfg->rto_max_ms = 3000;
     cfg->cookie_period_ms = 10000;
 }
@@ -201,7 +201,7 @@ int net__read_rudp_config(const net_rudp_config *in, net_rudp_config *out)
         return NET_E_INVAL;
     rudp_default_zeros(out);
     /* A message is at most 65535 fragments of what a datagram carries. */
-    uint64_t per_fragment = out->mtu >= 128 ? out->mtu - 44u : 1u;
+    uint64_t per_fragment = out->mtu >= 128 ? out->mtu - 48u : 1u;
     if (out->channels > NET_RUDP_MAX_CHANNELS || out->mtu < 128 || out->mtu > NET_UDP_MAX_PAYLOAD)
         return NET_E_INVAL;
     if (out->max_message > (16u << 20) || out->max_message > out->recv_window ||

@@ -31,7 +31,8 @@
 #define RUDP_LOG_MAX 16384   /* pieces the packets in flight carry, at most (a power of two) */
 #define RUDP_LOG_MIN 256
 #define RUDP_RETX_MIN 64
-#define RUDP_FAST_RETX 3 /* a packet is lost once this many newer ones were acknowledged */
+#define RUDP_REORDER_MIN_US 1000 /* RACK's reordering allowance, at least (the loop's clock is in ms) */
+#define RUDP_PROBE_MIN_US 2000   /* a tail-loss probe waits 2 SRTT and at least this */
 #define RUDP_HANDSHAKE_RESEND_MS 200
 #define RUDP_INITIAL_RTO_MS 500
 
@@ -51,6 +52,7 @@ enum {
     ST_BYTES_SENT,
     ST_BYTES_RECEIVED,
     ST_DROPPED,
+    ST_CHECKSUM, /* datagrams whose CRC32C did not match (also in ST_DROPPED) */
     ST_COUNT
 };
 
@@ -148,6 +150,10 @@ typedef struct net_rudp_session {
     int in_recovery;
     uint64_t srtt_us, rttvar_us;
     uint32_t rto_ms, backoff;
+    uint16_t rack_ack; /* the newest packet the peer said it has (RACK's reference) */
+    int rack_valid;
+    int probe_out;     /* a tail-loss probe went out and nothing newer was acknowledged since */
+    int probe_pending; /* a probe is due: the next numbered packet goes out whatever the window */
     int ack_pending;
     /* receiving */
     rudp_ackstate acks;
@@ -220,6 +226,10 @@ void net__rudp_pump(net_loop *loop, net_rudp_session *s, int force_numbered);
 void net__rudp_on_ack(net_loop *loop, net_rudp_session *s, const rudp_data_hdr *d);
 void net__rudp_check_timeouts(net_loop *loop, net_rudp_session *s);
 uint64_t net__rudp_rto_due(const net_rudp_session *s);
+/* RACK's reordering deadline for the oldest packet passed by a newer
+ * acknowledged one, or the tail-loss probe's: loop ms, UINT64_MAX none. */
+uint64_t net__rudp_loss_due(const net_rudp_session *s);
+void net__rudp_check_losses(net_loop *loop, net_rudp_session *s);
 void net__rudp_send_free(net_rudp_session *s);
 int net__rudp_send_idle(const net_rudp_session *s);
 

@@ -242,6 +242,7 @@ static void counters(net_rudp_stats *st, atomic_uint_least64_t *c)
     st->bytes_sent = atomic_load_explicit(&c[ST_BYTES_SENT], memory_order_relaxed);
     st->bytes_received = atomic_load_explicit(&c[ST_BYTES_RECEIVED], memory_order_relaxed);
     st->datagrams_dropped = atomic_load_explicit(&c[ST_DROPPED], memory_order_relaxed);
+    st->checksum_failures = atomic_load_explicit(&c[ST_CHECKSUM], memory_order_relaxed);
 }
 
 static void session_stats(net_rudp_session *s, net_rudp_stats *st)

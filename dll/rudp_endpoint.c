@@ -44,15 +44,19 @@ void net__rudp_endpoint_free(rudp_endpoint *ep)
 void net__rudp_transmit(rudp_endpoint *ep, const net_addr *to, const uint8_t *p, size_t len)
 {
     net_udp *u = ep->u;
-    net_buf b = {p, len};
+    /* The datagram is p and its CRC32C, gathered by the queue: callers
+     * build packets in buffers of their exact size. */
+    uint8_t crc[RUDP_CRC_SIZE];
+    rudp_put32(crc, rudp_crc32c(p, len));
+    net_buf b[2] = {{p, len}, {crc, sizeof crc}};
     net_slot_lock(u->o.slot);
     /* A full queue loses the packet as the network would; the protocol
      * sends again what must arrive. */
-    int rc = net__udp_queue(u, ep->listener ? to : NULL, &b, 1);
+    int rc = net__udp_queue(u, ep->listener ? to : NULL, b, 2);
     net_slot_unlock(u->o.slot);
     if (rc == 0) {
         net__rudp_stat(&ep->st[ST_PACKETS_SENT], 1);
-        net__rudp_stat(&ep->st[ST_BYTES_SENT], len);
+        net__rudp_stat(&ep->st[ST_BYTES_SENT], len + RUDP_CRC_SIZE);
     }
 }
 
@@ -278,18 +282,37 @@ static void listener_received(net_loop *loop, rudp_endpoint *ep, const uint8_t *
     }
 }
 
+/* A corrupted datagram says nothing trustworthy, not even whose it is: a
+ * client's socket is its session's alone, so the session counts it too. */
+static void checksum_failed(rudp_endpoint *ep)
+{
+    net__rudp_stat(&ep->st[ST_DROPPED], 1);
+    net__rudp_stat(&ep->st[ST_CHECKSUM], 1);
+    net_rudp_session *s = ep->listener ? NULL : ep->client;
+    if (s && !s->finished) {
+        net__rudp_stat(&s->st[ST_DROPPED], 1);
+        net__rudp_stat(&s->st[ST_CHECKSUM], 1);
+    }
+}
+
 void net__rudp_received(net_udp *u, const void *data, size_t len, const net_addr *from, int truncated)
 {
     rudp_endpoint *ep = u->rudp;
     net_loop *loop = u->o.loop;
     const uint8_t *d = data;
+    ptrdiff_t body = truncated ? -1 : rudp_check_crc(d, len);
+    if (body < 0 && !truncated) {
+        checksum_failed(ep);
+        return;
+    }
     rudp_hdr h;
-    if (truncated || rudp_get_hdr(d, len, &h) != 0 || !from) {
+    if (body < 0 || rudp_get_hdr(d, (size_t)body, &h) != 0 || !from) {
         net__rudp_stat(&ep->st[ST_DROPPED], 1);
         return;
     }
     net__rudp_stat(&ep->st[ST_PACKETS_RECEIVED], 1);
     net__rudp_stat(&ep->st[ST_BYTES_RECEIVED], len);
+    len = (size_t)body; /* the trailer is checked: the rest reads the packet itself */
     if (ep->listener) {
         listener_received(loop, ep, d, len, &h, from);
         return;

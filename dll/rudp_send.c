@@ -154,7 +154,7 @@ static void add_retransmits(net_rudp_session *s, pkt_build *b)
 /* The payload a fragment carries: what a datagram holds beside the headers. */
 static uint32_t fragment_room(const net_rudp_session *s)
 {
-    return s->mtu - RUDP_DATA_HDR_SIZE - RUDP_CHUNK_HDR_SIZE - RUDP_FRAG_HDR_SIZE;
+    return s->mtu - RUDP_CRC_SIZE - RUDP_DATA_HDR_SIZE - RUDP_CHUNK_HDR_SIZE - RUDP_FRAG_HDR_SIZE;
 }
 
 static int window_allows(const net_rudp_session *s, const pkt_build *b, uint32_t len)
@@ -189,7 +189,7 @@ static int add_new_piece(net_rudp_session *s, pkt_build *b)
         head_done(s, 0);
         return 1;
     }
-    uint32_t single = s->mtu - RUDP_DATA_HDR_SIZE - RUDP_CHUNK_HDR_SIZE;
+    uint32_t single = s->mtu - RUDP_CRC_SIZE - RUDP_DATA_HDR_SIZE - RUDP_CHUNK_HDR_SIZE;
     int frag = m->len > single;
     int reliable = m->mode <= NET_RUDP_RELIABLE_UNORDERED || frag;
     uint32_t len = frag ? m->len - s->out_offset : m->len;
@@ -242,7 +242,8 @@ static int may_number(const net_rudp_session *s)
 {
     if ((uint16_t)(s->next_seq - s->una_seq) >= RUDP_PKT_RING - 1)
         return 0;
-    return net__rudp_cc_may_send(s);
+    /* A tail-loss probe goes whatever the congestion window says (RFC 8985 7.3). */
+    return s->probe_pending || net__rudp_cc_may_send(s);
 }
 
 static int ensure_rings(net_rudp_session *s)
@@ -275,7 +276,12 @@ void net__rudp_pump(net_loop *loop, net_rudp_session *s, int force_numbered)
         return;
     rudp_endpoint *ep = s->ep;
     for (;;) {
-        pkt_build b = {ep->pkt + RUDP_DATA_HDR_SIZE, ep->pkt + s->mtu, 0, 0, s->log_head + s->log_used, s->next_seq};
+        pkt_build b = {ep->pkt + RUDP_DATA_HDR_SIZE,
+                       ep->pkt + s->mtu - RUDP_CRC_SIZE,
+                       0,
+                       0,
+                       s->log_head + s->log_used,
+                       s->next_seq};
         int numbered = may_number(s);
         if (numbered) {
             add_retransmits(s, &b);
@@ -300,11 +306,13 @@ void net__rudp_pump(net_loop *loop, net_rudp_session *s, int force_numbered)
         d.window = net__rudp_window(s);
         rudp_put_data_hdr(ep->pkt, &d);
         size_t len = (size_t)(b.w - ep->pkt);
-        if (numbered)
+        if (numbered) {
             record_sent(s, &b, len);
+            s->probe_pending = 0;
+        }
         net__rudp_transmit(ep, &s->peer, ep->pkt, len);
         net__rudp_stat(&s->st[ST_PACKETS_SENT], 1);
-        net__rudp_stat(&s->st[ST_BYTES_SENT], len);
+        net__rudp_stat(&s->st[ST_BYTES_SENT], len + RUDP_CRC_SIZE);
         s->last_send = loop->now;
         s->ack_pending = 0;
         force_numbered = 0;
@@ -367,6 +375,37 @@ static void advance_una(net_rudp_session *s)
         s->rsn_base++;
 }
 
+/* RACK (RFC 8985): a packet sent before one the peer has is lost once it
+ * is older than an RTT and a reordering allowance - a quarter RTT, at least
+ * RUDP_REORDER_MIN_US - however few newer packets went out after it (a
+ * game's small bursts rarely have three). The allowance covers backends
+ * that complete several posted receives in any order (IOCP, Wine). */
+static uint64_t rack_threshold_us(const net_rudp_session *s)
+{
+    uint64_t reo = s->srtt_us / 4 > RUDP_REORDER_MIN_US ? s->srtt_us / 4 : RUDP_REORDER_MIN_US;
+    return s->srtt_us + reo;
+}
+
+static int rack_passed(const net_rudp_session *s, uint16_t seq)
+{
+    return s->rack_valid && rudp_seq_after(s->rack_ack, seq);
+}
+
+/* Declares lost what RACK says is; 1 if anything was. */
+static int rack_detect(net_rudp_session *s, uint64_t now)
+{
+    uint64_t threshold = rack_threshold_us(s);
+    int any = 0;
+    for (uint16_t seq = s->una_seq; seq != s->next_seq && rack_passed(s, seq); seq++) {
+        rudp_sent *r = &s->sent[seq & (RUDP_PKT_RING - 1)];
+        if (r->in_flight && now >= r->sent_us + threshold) {
+            packet_lost(s, r);
+            any = 1;
+        }
+    }
+    return any;
+}
+
 void net__rudp_on_ack(net_loop *loop, net_rudp_session *s, const rudp_data_hdr *d)
 {
     (void)loop;
@@ -381,27 +420,103 @@ void net__rudp_on_ack(net_loop *loop, net_rudp_session *s, const rudp_data_hdr *
         return;
     }
     uint64_t now = net__rudp_now_us();
-    /* Arrivals may be reordered a little (a backend with several receives
-     * posted completes them in any order): a packet passed by newer ones is
-     * lost only once it is also older than an RTT and a quarter, as RACK
-     * (RFC 8985) allows for reordering. */
-    uint64_t reorder_us = s->srtt_us + s->srtt_us / 4;
     rudp_sent *newest = NULL;
     for (uint16_t seq = s->una_seq; seq != s->next_seq; seq++) {
         rudp_sent *r = &s->sent[seq & (RUDP_PKT_RING - 1)];
-        if (!r->in_flight)
-            continue;
-        if (rudp_ack_covers(d->ack, d->ack_bits, seq)) {
+        if (r->in_flight && rudp_ack_covers(d->ack, d->ack_bits, seq)) {
             packet_acked(s, r);
             newest = r;
-        } else if (rudp_seq_after(d->ack, seq) && (uint16_t)(d->ack - seq) >= RUDP_FAST_RETX &&
-                   now - r->sent_us >= reorder_us) {
-            packet_lost(s, r); /* newer ones arrived: this one will not */
         }
     }
-    if (newest)
+    if (!s->rack_valid || rudp_seq_after(d->ack, s->rack_ack)) {
+        s->rack_ack = d->ack;
+        s->rack_valid = 1;
+    }
+    if (newest) {
         net__rudp_rtt_sample(s, now > newest->sent_us ? now - newest->sent_us : 0);
+        s->probe_out = 0; /* the path delivers: a later tail may be probed again */
+    }
+    rack_detect(s, now);
     net__rudp_cc_ack_seen(s, d->ack);
+    advance_una(s);
+    publish(s);
+}
+
+/* ---- packets lost at the tail of a burst, or passed and not yet old ---- */
+
+static rudp_sent *newest_in_flight(net_rudp_session *s)
+{
+    for (uint16_t seq = (uint16_t)(s->next_seq - 1); seq != (uint16_t)(s->una_seq - 1); seq--) {
+        rudp_sent *r = &s->sent[seq & (RUDP_PKT_RING - 1)];
+        if (r->in_flight)
+            return r;
+    }
+    return NULL;
+}
+
+/* A tail-loss probe (RFC 8985 7) waits two SRTT after the newest packet:
+ * no ack by then and its loss would only be seen by the retransmit timeout. */
+static uint64_t probe_after_us(const net_rudp_session *s)
+{
+    return 2 * s->srtt_us + RUDP_PROBE_MIN_US;
+}
+
+static uint64_t us_to_loop_ms(uint64_t us)
+{
+    return (us + 999) / 1000;
+}
+
+uint64_t net__rudp_loss_due(const net_rudp_session *s)
+{
+    if (!s->sent || s->in_flight_packets == 0)
+        return UINT64_MAX;
+    uint64_t due = UINT64_MAX;
+    for (uint16_t seq = s->una_seq; seq != s->next_seq && rack_passed(s, seq); seq++) {
+        const rudp_sent *r = &s->sent[seq & (RUDP_PKT_RING - 1)];
+        if (r->in_flight) { /* the oldest: sent first, due first */
+            due = us_to_loop_ms(r->sent_us + rack_threshold_us(s));
+            break;
+        }
+    }
+    if (!s->probe_out) {
+        const rudp_sent *r = newest_in_flight((net_rudp_session *)s);
+        if (r) {
+            uint64_t probe = us_to_loop_ms(r->sent_us + probe_after_us(s));
+            due = probe < due ? probe : due;
+        }
+    }
+    return due;
+}
+
+/* The probe sends the newest packet's reliable pieces again in a packet of
+ * its own, without a congestion response (nothing is known lost yet): its
+ * ack shows RACK what is missing. A packet without such pieces is probed
+ * by a numbered packet that carries none. */
+static void tail_probe(net_rudp_session *s, rudp_sent *r)
+{
+    for (uint32_t i = 0; i < r->log_count; i++) {
+        uint32_t rsn = s->log[(r->log_start + i) & (s->log_cap - 1)];
+        rudp_piece *pc = piece_of(s, rsn);
+        if (pc && pc->live && pc->last_seq == r->seq && !pc->retx) {
+            pc->retx = 1;
+            retx_push(s, rsn);
+        }
+    }
+    s->probe_out = 1;
+    s->probe_pending = 1;
+}
+
+void net__rudp_check_losses(net_loop *loop, net_rudp_session *s)
+{
+    (void)loop;
+    if (!s->sent || s->in_flight_packets == 0)
+        return;
+    uint64_t now = net__rudp_now_us();
+    if (!rack_detect(s, now) && !s->probe_out) {
+        rudp_sent *r = newest_in_flight(s);
+        if (r && now >= r->sent_us + probe_after_us(s))
+            tail_probe(s, r);
+    }
     advance_una(s);
     publish(s);
 }

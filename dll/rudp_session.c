@@ -231,6 +231,7 @@ static uint64_t next_due(const net_rudp_session *s)
         return min_u64(s->next_resend, s->started + c->connect_timeout_ms);
     uint64_t due = min_u64(s->last_recv + c->idle_timeout_ms, s->last_send + c->keepalive_ms);
     due = min_u64(due, net__rudp_rto_due(s));
+    due = min_u64(due, net__rudp_loss_due(s));
     if (s->close_deadline)
         due = min_u64(due, s->close_deadline);
     if (s->close_sent)
@@ -281,7 +282,8 @@ void net__rudp_session_timer(net_loop *loop, net_rudp_session *s)
         s->next_resend = now + s->resend_ms;
     }
     net__rudp_check_timeouts(loop, s);
-    net__rudp_pump(loop, s, now >= s->last_send + c->keepalive_ms);
+    net__rudp_check_losses(loop, s);
+    net__rudp_pump(loop, s, s->probe_pending || now >= s->last_send + c->keepalive_ms);
     close_progress(loop, s);
     net__rudp_session_rearm(loop, s);
 }
@@ -394,9 +396,13 @@ void net__rudp_session_flush(net_loop *loop, net_rudp_session *s)
             s->out_tail->next = m;
         else
             s->out_head = m;
-        while (m->next)
-            m = m->next;
+        uint64_t taken = 1;
+        for (; m->next; m = m->next)
+            taken++;
         s->out_tail = m;
+        /* The engine's messages_out counts messages when the loop takes
+         * them, as for TCP connections. */
+        atomic_fetch_add_explicit(&loop->e->messages_out, taken, memory_order_relaxed);
     }
     if (s->welcomed) {
         net__rudp_pump(loop, s, 0);

@@ -38,6 +38,7 @@ enum {
 #define RUDP_CHUNK_HDR_SIZE 8                /* flags u8, channel u8, len u16, rsn u16, cseq u16 */
 #define RUDP_FRAG_HDR_SIZE 12                /* total u32, offset u32, index u16, count u16 */
 #define RUDP_ACK_BITS 64                     /* packets before `ack` a DATA header can acknowledge */
+#define RUDP_CRC_SIZE 4                      /* every datagram ends with the CRC32C of what precedes it */
 
 /* DATA header flags. */
 enum {
@@ -123,6 +124,19 @@ static inline uint64_t rudp_get64(const uint8_t *p)
 static inline int rudp_seq_after(uint16_t a, uint16_t b)
 {
     return (int16_t)(uint16_t)(a - b) > 0;
+}
+
+/* ---- integrity ---- */
+/* CRC32C (Castagnoli) of data, as RFC 3720 defines it (rudp_crc32c.c). */
+uint32_t rudp_crc32c(const void *data, size_t len);
+/* The datagram p[0..len) minus its CRC32C trailer when the trailer matches:
+ * the body's length, else -1 (too short for one, or corrupted). */
+static inline ptrdiff_t rudp_check_crc(const uint8_t *p, size_t len)
+{
+    if (len < RUDP_CRC_SIZE)
+        return -1;
+    size_t body = len - RUDP_CRC_SIZE;
+    return rudp_crc32c(p, body) == rudp_get32(p + body) ? (ptrdiff_t)body : -1;
 }
 
 /* ---- headers ---- */

@@ -347,6 +347,10 @@ void net__udp_received(net_udp *u, const void *data, size_t len, const net_addr 
     if (u->releasing)
         return;
     if (u->rudp) {
+        /* Every datagram a reliable-UDP socket receives, as datagrams_out
+         * counts every one it sends: the protocol's own drops are its stats'. */
+        net__count(&loop->stats.bytes_in, len);
+        net__count(&loop->stats.dgrams_in, 1);
         net__rudp_received(u, data, len, from, truncated);
         return;
     }

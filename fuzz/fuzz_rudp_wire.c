@@ -2,7 +2,9 @@
  * (dll/rudp_wire.c), what a listener reads from anyone on the network.
  *
  * Input: 1 control byte, then the body.
- *   [0] % 3 == 0: the body is a datagram. Any header, DATA header or
+ *   [0] % 3 == 0: the body is a datagram. Its CRC32C trailer checks
+ *       exactly when its last 4 bytes are the CRC32C of the rest, and then
+ *       a datagram with any one byte changed does not. Any header, DATA header or
  *       chunk the decoder accepts must encode back to exactly the bytes it
  *       was read from, lie inside the datagram, and be consistent (a
  *       fragment: index < count, offset + len <= total, reliable).
@@ -30,9 +32,23 @@
         }                                                                                                              \
     } while (0)
 
+static void trailer(const uint8_t *d, size_t len)
+{
+    ptrdiff_t body = rudp_check_crc(d, len);
+    int matches = len >= RUDP_CRC_SIZE && rudp_crc32c(d, len - RUDP_CRC_SIZE) == rudp_get32(d + len - RUDP_CRC_SIZE);
+    FUZZ_ASSERT(body == (matches ? (ptrdiff_t)(len - RUDP_CRC_SIZE) : -1));
+    if (!matches || len > 65536)
+        return;
+    static uint8_t copy[65536];
+    memcpy(copy, d, len);
+    copy[len / 2] ^= 0x5A; /* one byte: a CRC catches every error in up to 32 bits */
+    FUZZ_ASSERT(rudp_check_crc(copy, len) == -1);
+}
+
 static void datagram(const uint8_t *d, size_t len)
 {
     uint8_t out[65536 + 64];
+    trailer(d, len);
     rudp_hdr h;
     if (rudp_get_hdr(d, len, &h) == 0) {
         rudp_put_hdr(out, &h);

@@ -171,17 +171,18 @@ typedef struct net_stats {
     uint64_t accepts_rejected;  /* closed at once because of max_connections */
     uint64_t bytes_in;
     uint64_t bytes_out;
-    uint64_t messages_in;  /* DATA events produced */
-    uint64_t messages_out; /* messages accepted by net_send*, per receiver; counted (like send_queued) when the
-                              I/O loop takes them from the queue, a loop turn after the call (net_send_queued
-                              is exact at once) */
+    uint64_t messages_in;  /* DATA events produced (reliable-UDP sessions' included) */
+    uint64_t messages_out; /* messages accepted by net_send* and net_rudp_send, per receiver; counted (like
+                              send_queued) when the I/O loop takes them from the queue, a loop turn after the
+                              call (net_send_queued is exact at once) */
     uint64_t queue_depth;  /* events waiting for net_poll */
     uint64_t send_queued;  /* bytes waiting in send queues, all connections */
     uint64_t recv_paused;  /* connections whose reading is paused by backpressure */
     /* UDP (since 0.2) */
     uint64_t udp_sockets;          /* open now */
-    uint64_t datagrams_in;         /* DATAGRAM events produced */
-    uint64_t datagrams_out;        /* datagrams the OS accepted */
+    uint64_t datagrams_in;         /* DATAGRAM events produced, and every datagram a reliable-UDP socket
+                                      received (handshakes, acks and bad ones included; bytes_in counts them) */
+    uint64_t datagrams_out;        /* datagrams the OS accepted, reliable-UDP sockets' included (bytes_out too) */
     uint64_t datagrams_dropped;    /* arrived larger than the socket's max_datagram: dropped, never truncated */
     uint64_t datagram_send_errors; /* datagrams the OS refused (unreachable, refused, too big) */
 } net_stats;
@@ -544,7 +545,7 @@ typedef struct net_rudp_config {
     uint32_t idle_timeout_ms;    /* no datagram from the peer this long: CLOSE NET_E_TIMEDOUT (default 10000) */
     uint32_t keepalive_ms;       /* a quiet session sends a keep-alive this often (default 1000) */
     uint32_t close_timeout_ms;   /* bound on a graceful close (default 5000) */
-    uint32_t rto_min_ms;         /* retransmit timeout bounds (default 100 and 3000) */
+    uint32_t rto_min_ms;         /* retransmit timeout bounds (default 20 and 3000) */
     uint32_t rto_max_ms;
     uint32_t cookie_period_ms; /* listener: the handshake cookie's secret key stays the same this long; a
                                   cookie is good for two periods (default 10000) */
@@ -569,9 +570,11 @@ NET_API int net_rudp_connect(net_engine engine, const char *host, uint16_t port,
  * nothing queued). Allowed while connecting (queued). Any thread. */
 NET_API int net_rudp_send(net_handle session, uint32_t channel, uint32_t mode, const void *data, uint32_t len);
 
-/* A session's figures, or a listener's: its socket's packets_* and bytes_*,
- * the listener fields and datagrams_dropped (the rest 0). Read any time
- * from any thread. */
+/* A session's figures, or a listener's. A listener's are its own socket's
+ * counters, not sums over its sessions: packets_* and bytes_* (every
+ * datagram of the socket, handshakes included), the listener fields,
+ * datagrams_dropped (its own drops and its sessions') and
+ * checksum_failures; the rest are 0. Read any time from any thread. */
 typedef struct net_rudp_stats {
     uint32_t size; /* caller sets sizeof(net_rudp_stats) */
     uint32_t reserved_;
@@ -598,8 +601,11 @@ typedef struct net_rudp_stats {
     uint64_t cookies_rejected; /* handshake answers with a cookie that is forged, stale or not theirs */
     uint64_t sessions_refused; /* handshakes refused: max_sessions reached */
     /* both */
-    uint64_t datagrams_dropped; /* malformed, unknown or stale session, wrong sender, bad version, no room; a
-                                   listener's include what its sessions dropped */
+    uint64_t datagrams_dropped; /* malformed, unknown or stale session, wrong sender, bad version, no room,
+                                   bad checksum; a listener's include what its sessions dropped */
+    uint64_t checksum_failures; /* datagrams whose CRC32C did not match (corrupted on the way), also in
+                                   datagrams_dropped: a listener counts those its socket received, a client's
+                                   session those its own socket received, a listener's session 0 */
 } net_rudp_stats;
 
 /* Fills what fits in out->size bytes (an older, smaller struct gets its

@@ -507,14 +507,16 @@ static void run(rclient *cl, uint64_t t0)
     }
 }
 
-/* Nothing new; every message in flight comes back, or (unreliable) times out. */
+/* Nothing new; every message in flight comes back, or (unreliable) times
+ * out; a session still in its handshake gets the same grace (through a
+ * lossy path its HELLO and RESPONSE may each need several tries). */
 static void drain(rclient *cl, uint64_t t_run_end)
 {
     uint64_t until = t_run_end + cl->timeout_ns + DRAIN_EXTRA_NS;
     cl->running = 0;
-    while (cl->inflight > 0 && cli_now_ns() < until) {
+    while ((cl->inflight > 0 || cl->connecting) && cli_now_ns() < until) {
         sweep_all(cl, cli_now_ns());
-        if (cl->inflight == 0 || poll_once(cl, 10) < 0)
+        if ((cl->inflight == 0 && !cl->connecting) || poll_once(cl, 10) < 0)
             break;
     }
     if (cl->inflight > 0) {

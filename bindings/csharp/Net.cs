@@ -353,6 +353,7 @@ namespace Net
         public ulong CookiesRejected;
         public ulong SessionsRefused;
         public ulong DatagramsDropped;
+        public ulong ChecksumFailures; // datagrams whose CRC32C did not match, also in DatagramsDropped
     }
 
     // ---------------------------------------------------------------- the flat API

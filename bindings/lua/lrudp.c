@@ -85,13 +85,28 @@ static int l_rudp_send(lua_State *L)
     return lnet_push_ok(L, net_rudp_send(h, (uint32_t)channel, mode, data, (uint32_t)len));
 }
 
-static const char *const stats_names[] = {
-    "rtt_us",           "rttvar_us",         "rto_ms",           "cwnd",
-    "bytes_in_flight",  "send_queued",       "peer_window",      "packets_sent",
-    "packets_received", "retransmits",       "packets_lost",     "duplicates_dropped",
-    "messages_sent",    "messages_received", "bytes_sent",       "bytes_received",
-    "sessions",         "handshakes",        "cookies_rejected", "sessions_refused",
-    "datagrams_dropped"};
+static const char *const stats_names[] = {"rtt_us",
+                                          "rttvar_us",
+                                          "rto_ms",
+                                          "cwnd",
+                                          "bytes_in_flight",
+                                          "send_queued",
+                                          "peer_window",
+                                          "packets_sent",
+                                          "packets_received",
+                                          "retransmits",
+                                          "packets_lost",
+                                          "duplicates_dropped",
+                                          "messages_sent",
+                                          "messages_received",
+                                          "bytes_sent",
+                                          "bytes_received",
+                                          "sessions",
+                                          "handshakes",
+                                          "cookies_rejected",
+                                          "sessions_refused",
+                                          "datagrams_dropped",
+                                          "checksum_failures"};
 
 /* net.rudp_stats(h [, t]) -> t | nil, message, code: a session's figures or
  * a listener's, into t (reused) or a new table. */
@@ -104,12 +119,28 @@ static int l_rudp_stats(lua_State *L)
     int rc = net_rudp_get_stats(h, &s);
     if (rc < 0)
         return lnet_fail(L, rc);
-    const uint64_t v[] = {s.rtt_us,           s.rttvar_us,         s.rto_ms,           s.cwnd,
-                          s.bytes_in_flight,  s.send_queued,       s.peer_window,      s.packets_sent,
-                          s.packets_received, s.retransmits,       s.packets_lost,     s.duplicates_dropped,
-                          s.messages_sent,    s.messages_received, s.bytes_sent,       s.bytes_received,
-                          s.sessions,         s.handshakes,        s.cookies_rejected, s.sessions_refused,
-                          s.datagrams_dropped};
+    const uint64_t v[] = {s.rtt_us,
+                          s.rttvar_us,
+                          s.rto_ms,
+                          s.cwnd,
+                          s.bytes_in_flight,
+                          s.send_queued,
+                          s.peer_window,
+                          s.packets_sent,
+                          s.packets_received,
+                          s.retransmits,
+                          s.packets_lost,
+                          s.duplicates_dropped,
+                          s.messages_sent,
+                          s.messages_received,
+                          s.bytes_sent,
+                          s.bytes_received,
+                          s.sessions,
+                          s.handshakes,
+                          s.cookies_rejected,
+                          s.sessions_refused,
+                          s.datagrams_dropped,
+                          s.checksum_failures};
     _Static_assert(sizeof v / sizeof v[0] == sizeof stats_names / sizeof stats_names[0], "one name per field");
     if (lua_isnoneornil(L, 2))
         lua_createtable(L, 0, (int)(sizeof v / sizeof v[0]));

@@ -175,6 +175,34 @@ static void send_all(net_handle c)
     free(buf);
 }
 
+/* The engine's totals count the sessions: every message the clients sent
+ * and the reliable echoes went through the loop's queue (messages_out) and
+ * arrived as DATA events (messages_in); the datagrams the sockets received
+ * are at least those the listener and the client sockets counted. */
+static void engine_totals(test *t, uint64_t listener_received)
+{
+    net_rudp_stats cs;
+    memset(&cs, 0, sizeof cs);
+    cs.size = sizeof cs;
+    uint64_t received = listener_received;
+    for (int i = 0; i < CLIENTS; i++) {
+        CHECK_OK(net_rudp_get_stats(t->client[i], &cs));
+        received += cs.packets_received;
+    }
+    net_stats es;
+    memset(&es, 0, sizeof es);
+    es.size = sizeof es;
+    CHECK_OK(net_engine_stats(t->e, &es));
+    const uint64_t sent = CLIENTS * CHANNELS * PER_CHANNEL, reliable = CLIENTS * (CHANNELS / 2) * PER_CHANNEL;
+    CHECKF(es.messages_out >= sent + reliable, "engine messages_out %llu, want >= %llu",
+           (unsigned long long)es.messages_out, (unsigned long long)(sent + reliable));
+    CHECKF(es.messages_in >= 2 * reliable, "engine messages_in %llu, want >= %llu", (unsigned long long)es.messages_in,
+           (unsigned long long)(2 * reliable));
+    CHECKF(es.datagrams_in >= received && received > 0, "engine datagrams_in %llu, the sockets received %llu",
+           (unsigned long long)es.datagrams_in, (unsigned long long)received);
+    CHECK(es.datagrams_out > 0 && es.bytes_in > 0 && es.bytes_out > 0);
+}
+
 int main(void)
 {
     tl_init("rudp_echo");
@@ -224,6 +252,7 @@ int main(void)
     CHECK_OK(net_rudp_get_stats(t.listener, &st));
     CHECK_EQ(st.sessions, CLIENTS);
     CHECK_EQ(st.handshakes, CLIENTS);
+    engine_totals(&t, st.packets_received);
 
     /* Which server session is which client's depends on whose handshake got through first. */
     for (int i = 0; i < CLIENTS; i++) {

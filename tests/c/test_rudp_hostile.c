@@ -12,6 +12,11 @@
  *   each other or claim more than max_message, more half-made messages
  *   than a session keeps: dropped and counted in its stats, and a proper
  *   message after all that is still delivered.
+ * - Datagrams corrupted on the way (a proper packet with one byte flipped
+ *   after its CRC32C was computed): counted in checksum_failures, never
+ *   delivered.
+ * Every datagram here ends with its CRC32C, computed bit by bit from the
+ * polynomial (not the library's tables) so the test checks the format.
  * The real session echoes byte-exact before, during and after. */
 #include "testlib.h"
 
@@ -71,14 +76,46 @@ static size_t fragment(uint8_t *p, int channel, uint16_t len, uint16_t rsn, uint
     return 20 + (size_t)len;
 }
 
-/* Bursts are paced (a pump every 16 datagrams): the kernel's receive
- * buffer must not be what drops them, or the counts would not add up. */
-static void send_raw(net_handle from, const void *p, size_t len)
+/* CRC32C (Castagnoli, reflected 0x82F63B78), one bit at a time. */
+static uint32_t crc32c(const uint8_t *p, size_t len)
+{
+    uint32_t c = 0xFFFFFFFFu;
+    while (len--) {
+        c ^= *p++;
+        for (int k = 0; k < 8; k++)
+            c = (c & 1) ? (c >> 1) ^ 0x82F63B78u : c >> 1;
+    }
+    return ~c;
+}
+
+/* A datagram from the listener: its trailer checks, and its body is len - 4. */
+static int crc_ok(const net_event *ev)
+{
+    const uint8_t *d = ev->data;
+    return ev->len >= 4 && crc32c(d, ev->len - 4) == (uint32_t)tl_get_le(d + ev->len - 4, 4);
+}
+
+/* Sends p with its CRC32C, or with one byte flipped after it was computed
+ * (flip >= 0: that byte). Bursts are paced (a pump every 16 datagrams): the
+ * kernel's receive buffer must not be what drops them, or the counts would
+ * not add up. */
+static void send_datagram(net_handle from, const void *p, size_t len, long flip)
 {
     static unsigned sent;
-    CHECK_OK(net_sendto(from, &listen_at, p, (uint32_t)len));
+    uint8_t d[1600];
+    CHECK(len + 4 <= sizeof d);
+    memcpy(d, p, len);
+    tl_put_le(d + len, crc32c(d, len), 4);
+    if (flip >= 0)
+        d[flip] ^= 0x20;
+    CHECK_OK(net_sendto(from, &listen_at, d, (uint32_t)len + 4));
     if (++sent % 16 == 0)
         tl_pump(1);
+}
+
+static void send_raw(net_handle from, const void *p, size_t len)
+{
+    send_datagram(from, p, len, -1);
 }
 
 static net_rudp_stats stats_of(net_handle h)
@@ -226,7 +263,7 @@ static void flood(void)
         if (!tl_wait(e, NET_EV_DATAGRAM, 0, &ev, 100))
             continue;
         CHECKF(ev.len <= sizeof p, "a %u-byte answer to a 64-byte HELLO", (unsigned)ev.len);
-        CHECK(ev.len == HDR + 16 && ((const uint8_t *)ev.data)[0] == 2);
+        CHECK(ev.len == HDR + 16 + 4 && ((const uint8_t *)ev.data)[0] == 2 && crc_ok(&ev));
         if (ev.handle == src[0] && !cookie_id) {
             cookie_id = (uint32_t)tl_get_le((const uint8_t *)ev.data + 4, 4);
             memcpy(cookie, (const uint8_t *)ev.data + HDR, 16);
@@ -266,7 +303,7 @@ static net_handle handmade(net_handle h, uint32_t *server_id)
     send_raw(h, p, sizeof p);
     net_event ev;
     TL_EXPECT(e, NET_EV_DATAGRAM, h, &ev);
-    CHECK(ev.len == HDR + 16 && ((const uint8_t *)ev.data)[0] == 2);
+    CHECK(ev.len == HDR + 16 + 4 && ((const uint8_t *)ev.data)[0] == 2 && crc_ok(&ev));
     uint8_t r[HDR + 16 + 8];
     hdr(r, 3, 4242);
     memcpy(r + HDR, (const uint8_t *)ev.data + HDR, 16);
@@ -275,8 +312,8 @@ static net_handle handmade(net_handle h, uint32_t *server_id)
     tl_put_le(r + HDR + 20, 1u << 20, 4);
     send_raw(h, r, sizeof r);
     TL_EXPECT(e, NET_EV_DATAGRAM, h, &ev);
-    CHECKF(ev.len == HDR + 12 && ((const uint8_t *)ev.data)[0] == 4, "WELCOME expected: %u bytes, type %d",
-           (unsigned)ev.len, ((const uint8_t *)ev.data)[0]);
+    CHECKF(ev.len == HDR + 12 + 4 && ((const uint8_t *)ev.data)[0] == 4 && crc_ok(&ev),
+           "WELCOME expected: %u bytes, type %d", (unsigned)ev.len, ((const uint8_t *)ev.data)[0]);
     CHECK(ev.len <= sizeof r);
     *server_id = (uint32_t)tl_get_le((const uint8_t *)ev.data + HDR, 4);
     TL_EXPECT(e, NET_EV_ACCEPT, 0, &ev);
@@ -304,6 +341,7 @@ static void abuse(void)
     CHECK_OK(net_rudp_send(s, 0, NET_RUDP_RELIABLE_ORDERED, "pending", 7));
     net_event ev;
     TL_EXPECT(e, NET_EV_DATAGRAM, h, &ev);
+    CHECK(crc_ok(&ev));
     uint16_t their_seq = (uint16_t)tl_get_le((const uint8_t *)ev.data + 8, 2);
 
     uint8_t p[1500], body[64];
@@ -354,6 +392,22 @@ static void abuse(void)
     bad += 300 - 256;
     wait_counters(s, (uint64_t)bad, 0);
     CHECK(stats_of(listener).datagrams_dropped >= listener_dropped + (uint64_t)bad); /* the listener counts them too */
+    /* A proper message corrupted on the way (a payload byte, the header's
+     * type, the trailer itself): dropped before it is read, counted. */
+    net_rudp_stats before = stats_of(listener);
+    long flips[3] = {DATA_HDR + 8 + 1, 0, DATA_HDR + 8 + 4};
+    for (int i = 0; i < 3; i++) {
+        n = data_hdr(p, id, 1, seq, 0, 0, 0);
+        n += chunk(p + n, 0x08, 3, "evil", 4, 0, 0);
+        send_datagram(h, p, n, flips[i]);
+    }
+    uint64_t until = tl_now_ms() + TL_TIMEOUT_MS;
+    while (stats_of(listener).checksum_failures < before.checksum_failures + 3 && tl_now_ms() < until)
+        tl_pump(2);
+    net_rudp_stats after = stats_of(listener);
+    CHECK_EQ(after.checksum_failures, before.checksum_failures + 3);
+    CHECK(after.datagrams_dropped >= before.datagrams_dropped + 3);
+    CHECK_EQ(stats_of(s).checksum_failures, 0); /* a listener's session: its socket counts them */
     /* None of it was delivered, and the session still takes a proper message: rsn 0. */
     CHECK_EQ(tl_pending(e, NET_EV_DATA, s), 0);
     n = data_hdr(p, id, 1, seq++, 0, 0, 0);
@@ -368,7 +422,8 @@ static void abuse(void)
         if (!tl_wait(e, NET_EV_DATAGRAM, h, &ev, 100))
             continue;
         const uint8_t *d = ev.data;
-        if (ev.len >= DATA_HDR && d[0] == 6 && (tl_get_le(d + 2, 2) & 2) && tl_get_le(d + 10, 2) == (uint16_t)(seq - 1))
+        if (ev.len >= DATA_HDR + 4 && crc_ok(&ev) && d[0] == 6 && (tl_get_le(d + 2, 2) & 2) &&
+            tl_get_le(d + 10, 2) == (uint16_t)(seq - 1))
             acked = 1;
     }
     CHECK(acked);

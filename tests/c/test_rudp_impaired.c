@@ -1,5 +1,5 @@
 /* rudp_impaired: reliable-UDP sessions through the impairment proxy
- * (tests/impair) at 10 % loss, 2 % duplication and 5 % reordering, both
+ * (tests/impair) at 10 % loss, 2 % duplication, 5 % reordering and 1 % corruption, both
  * directions, handshake included. Two clients each send messages on four
  * channels - two reliable-ordered (one carrying fragmented messages), one
  * reliable-unordered, one unreliable-sequenced - and the server echoes
@@ -7,7 +7,8 @@
  * reliable message arrives exactly once, the ordered channels in send
  * order, payloads byte-exact; the sequenced channel never delivers one
  * older than what it delivered before, nor one twice. The proxy's counters
- * show the impairments happened, the sessions' stats the retransmits; both
+ * show the impairments happened, the sessions' stats the retransmits and the
+ * checksum failures (whenever the proxy corrupted some); both
  * ends then close gracefully (status 0) through the same proxy. */
 #include "impair.h"
 #include "testlib.h"
@@ -160,6 +161,7 @@ int main(void)
     ic.drop = 0.10;
     ic.dup = 0.02;
     ic.reorder = 0.05;
+    ic.corrupt = 0.01;
     ic.seed = 16;
     impair_proxy *px = NULL;
     CHECKF(impair_start(&ic, "127.0.0.1", at.port, &px) == 0, "impair_start: %s", impair_last_error());
@@ -181,16 +183,21 @@ int main(void)
     net_rudp_stats st;
     memset(&st, 0, sizeof st);
     st.size = sizeof st;
-    uint64_t retransmits = 0, duplicates = 0;
+    uint64_t retransmits = 0, duplicates = 0, caught = 0;
     for (int i = 0; i < CLIENTS; i++) {
         CHECK_OK(net_rudp_get_stats(t.client[i], &st));
         retransmits += st.retransmits;
         duplicates += st.duplicates_dropped;
+        caught += st.checksum_failures;
         CHECK_OK(net_rudp_get_stats(t.server[i], &st));
         retransmits += st.retransmits;
         duplicates += st.duplicates_dropped;
     }
     CHECK(retransmits > 0 && duplicates > 0);
+    /* Corrupted datagrams fail their CRC32C at a client's socket or the listener's. */
+    CHECK_OK(net_rudp_get_stats(t.listener, &st));
+    caught += st.checksum_failures;
+    CHECKF(k.corrupted == 0 || caught > 0, "%llu datagrams corrupted, none caught", (unsigned long long)k.corrupted);
 
     /* Which server session is which client's depends on whose handshake got through first. */
     for (int i = 0; i < CLIENTS; i++)

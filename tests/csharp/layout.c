@@ -147,6 +147,7 @@ int main(void)
     OFF(net_rudp_stats, cookies_rejected);
     OFF(net_rudp_stats, sessions_refused);
     OFF(net_rudp_stats, datagrams_dropped);
+    OFF(net_rudp_stats, checksum_failures);
 
     CONST(NET_VERSION_MAJOR);
     CONST(NET_VERSION_MINOR);

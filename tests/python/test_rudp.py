@@ -153,12 +153,13 @@ def _impair_binary():
 
 
 def test_reliable_through_impairment(make_h):
-    """10 % loss, 2 % duplication, 5 % reordering both ways: every reliable
-    message arrives exactly once, in order on the ordered channel."""
+    """10 % loss, 2 % duplication, 5 % reordering and 1 % corruption both
+    ways: every reliable message arrives exactly once, intact, in order on
+    the ordered channel; the corrupted datagrams were caught by the CRC."""
     h = make_h()
     lst = h.eng.rudp_listen("127.0.0.1", 0, channels=2)
     proxy = subprocess.Popen([_impair_binary(), "--target", "127.0.0.1:%d" % net.local_addr(lst).port,
-                              "--drop", "10%", "--dup", "2%", "--reorder", "5%", "--seed", "16",
+                              "--drop", "10%", "--dup", "2%", "--reorder", "5%", "--corrupt", "1%", "--seed", "16",
                               "--seconds", "60"], stdout=subprocess.PIPE, text=True)
     try:
         line = proxy.stdout.readline()
@@ -177,6 +178,7 @@ def test_reliable_through_impairment(make_h):
         assert all(bytes(ev.data) == _msg(*_parse(ev.data)) for ev in got), "intact"
         assert net.rudp_stats(cli).retransmits > 0, "10 % loss made the session retransmit"
         h.expect_none(net.EV_DATA, cli, within=0.2)  # and nothing more
+        caught = net.rudp_stats(cli).checksum_failures
         net.close(cli)
         assert h.wait_close(cli, timeout=15) == 0
         h.wait_close(srv, timeout=15)
@@ -185,5 +187,8 @@ def test_reliable_through_impairment(make_h):
         out, _ = proxy.communicate(timeout=10)
     counters = dict(kv.split("=") for kv in out.split()[1:])
     assert int(counters["dropped"]) > 0 and int(counters["reordered"]) > 0, out
+    assert int(counters["corrupted"]) > 0, out
+    caught += net.rudp_stats(lst).checksum_failures
+    assert caught > 0, "the corrupted datagrams failed their checksum (%s)" % out
     net.close(lst)
     h.wait_close(lst)

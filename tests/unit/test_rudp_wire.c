@@ -102,6 +102,52 @@ static void test_fragment_lies(void)
 }
 
 /* The reference implementation's test vectors (key 00..0f, message 00..len-1). */
+/* RFC 3720 B.4's CRC32C vectors and the usual check value ("123456789");
+ * every length 0..64 against the byte-at-a-time definition, so the
+ * eight-byte steps and the tail agree; a datagram's trailer checks and any
+ * flipped bit fails it. */
+static uint32_t crc32c_bitwise(const uint8_t *p, size_t len)
+{
+    uint32_t c = 0xFFFFFFFFu;
+    while (len--) {
+        c ^= *p++;
+        for (int k = 0; k < 8; k++)
+            c = (c & 1) ? (c >> 1) ^ 0x82F63B78u : c >> 1;
+    }
+    return ~c;
+}
+
+static void test_crc32c(void)
+{
+    uint8_t b[80];
+    memset(b, 0, 32);
+    CHECK_EQ(rudp_crc32c(b, 32), 0x8A9136AAu);
+    memset(b, 0xFF, 32);
+    CHECK_EQ(rudp_crc32c(b, 32), 0x62A8AB43u);
+    for (int i = 0; i < 32; i++)
+        b[i] = (uint8_t)i;
+    CHECK_EQ(rudp_crc32c(b, 32), 0x46DD794Eu);
+    for (int i = 0; i < 32; i++)
+        b[i] = (uint8_t)(31 - i);
+    CHECK_EQ(rudp_crc32c(b, 32), 0x113FDB5Cu);
+    CHECK_EQ(rudp_crc32c("123456789", 9), 0xE3069283u);
+    CHECK_EQ(rudp_crc32c(b, 0), 0);
+    for (int i = 0; i < 64; i++)
+        b[i] = (uint8_t)(i * 37 + 11);
+    for (size_t len = 0; len <= 64; len++)
+        CHECK_EQ(rudp_crc32c(b, len), crc32c_bitwise(b, len));
+    /* A datagram: 40 bytes and their trailer. */
+    rudp_put32(b + 40, rudp_crc32c(b, 40));
+    CHECK_EQ(rudp_check_crc(b, 44), 40);
+    CHECK_EQ(rudp_check_crc(b, 3), -1);
+    CHECK_EQ(rudp_check_crc(b, 43), -1);
+    for (int bit = 0; bit < 44 * 8; bit += 7) {
+        b[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+        CHECK_EQ(rudp_check_crc(b, 44), -1);
+        b[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+    }
+}
+
 static void test_siphash(void)
 {
     uint8_t key[16], msg[64];
@@ -183,6 +229,7 @@ int main(void)
     test_headers();
     test_chunks();
     test_fragment_lies();
+    test_crc32c();
     test_siphash();
     test_cookie();
     test_acks();

@@ -331,6 +331,7 @@ typedef struct net_rudp_stats {
     uint64_t sessions_refused;
 
     uint64_t datagrams_dropped;
+    uint64_t checksum_failures;
 } net_rudp_stats;
 
 int net_rudp_get_stats(net_handle h, net_rudp_stats *out);

@@ -41,7 +41,8 @@ _STATS_FIELDS = tuple(name for name, _ in ffi.typeof("net_rudp_stats").fields
 
 class RudpStats(NamedTuple):
     """``net_rudp_stats``: a session's figures, or a listener's (its
-    socket's packet and byte counters and the last five fields)."""
+    socket's packet and byte counters, sessions .. sessions_refused,
+    datagrams_dropped and checksum_failures)."""
     rtt_us: int
     rttvar_us: int
     rto_ms: int
@@ -63,6 +64,7 @@ class RudpStats(NamedTuple):
     cookies_rejected: int
     sessions_refused: int
     datagrams_dropped: int
+    checksum_failures: int
 
 
 if _STATS_FIELDS != RudpStats._fields:  # pragma: no cover - caught by tests
