@@ -242,6 +242,13 @@ static uint64_t next_due(const net_rudp_session *s)
 void net__rudp_session_rearm(net_loop *loop, net_rudp_session *s)
 {
     uint64_t due = next_due(s);
+    /* Never at or before the loop's now: net__rudp_timers_run pops what is
+     * due at a now that stays put for the whole pass, so a deadline that
+     * its handler could not move (nothing it may send yet) would be run
+     * again and again, the loop spinning there for good. Not before the
+     * next turn, it waits a millisecond at most. */
+    if (due <= loop->now)
+        due = loop->now + 1;
     int armed = s->timer.heap_index != NOT_ARMED;
     if (armed && due == s->timer.due)
         return;
@@ -283,7 +290,14 @@ void net__rudp_session_timer(net_loop *loop, net_rudp_session *s)
     }
     net__rudp_check_timeouts(loop, s);
     net__rudp_check_losses(loop, s);
-    net__rudp_pump(loop, s, s->probe_pending || now >= s->last_send + c->keepalive_ms);
+    int keepalive = now >= s->last_send + c->keepalive_ms;
+    /* A keep-alive is an empty numbered packet, but with the congestion
+     * window full none may go until an ack or the retransmit timeout
+     * (which may be seconds away): a pure acknowledgement goes instead, so
+     * that the peer still hears from us and the deadline moves on. */
+    if (keepalive)
+        s->ack_pending = 1;
+    net__rudp_pump(loop, s, s->probe_pending || keepalive);
     close_progress(loop, s);
     net__rudp_session_rearm(loop, s);
 }
