@@ -52,11 +52,14 @@ bash scripts/check-lua.sh build
 # The io_uring-degraded variants (the same backend with its optional kernel
 # features switched off) run here at io_threads 0 only: natively they run in
 # every thread mode, and their threaded paths are the io_uring ones above.
+# The Lua suite runs here at io_threads 0 only: what ASan checks there is the
+# binding's C code, the same in both modes; the library's threaded paths are
+# the C suite's (here and under TSan below).
 step "sanitizer build (ASan + UBSan): unit, C (fault injection and the model test included) and Lua suites"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DNET_SANITIZE=ON -DNET_TEST_HOOKS=ON -DNET_BUILD_BENCH=OFF >/dev/null
 cmake --build build-asan -j"$JOBS"
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-  ctest --output-on-failure -j"$JOBS" --timeout 300 -L 'unit|^c$|^lua$' -E '\.io_uring-degraded\.t(1|4)$')
+  ctest --output-on-failure -j"$JOBS" --timeout 300 -L 'unit|^c$|^lua$' -E '(\.io_uring-degraded\.t(1|4)|^lua_.*\.t1)$')
 
 step "ThreadSanitizer: the C suite with I/O threads (t1, t4) on epoll and io_uring"
 # Suppressions, each with its reason: tests/tsan.supp.
@@ -69,6 +72,6 @@ cmake --build build-tsan -j"$JOBS"
 step "fuzz targets (libFuzzer, short bounded runs)"
 CC=clang cmake -S fuzz -B build-fuzz -DCMAKE_BUILD_TYPE=Debug >/dev/null
 cmake --build build-fuzz -j"$JOBS"
-(cd build-fuzz && ctest --output-on-failure -L fuzz)
+(cd build-fuzz && ctest --output-on-failure -j"$JOBS" -L fuzz) # each run is bounded by time: side by side
 
 step "done in $(( $(date +%s) - started ))s"
