@@ -64,7 +64,9 @@ def test_broadcast_delivers_every_tick_to_every_connection():
     assert res["errors"] == 0 and res["missed"] == 0
     assert res["conns"] == 20 and res["ticks"] > 0
     assert res["delivered"] == res["ticks"] * 20
-    assert res["server_cpu_us_per_tick"] > 0
+    # Measured from the kernel's CPU clock ticks (10 ms): a second of 20
+    # connections can cost less than one, so 0 is a valid figure here.
+    assert res["server_cpu_us_per_tick"] >= 0
 
 
 def test_broadcast_by_name_matches_the_backend():
