@@ -33,6 +33,7 @@
 #define RUDP_RETX_MIN 64
 #define RUDP_REORDER_MIN_US 1000 /* RACK's reordering allowance, at least (the loop's clock is in ms) */
 #define RUDP_PROBE_MIN_US 2000   /* a tail-loss probe waits 2 SRTT and at least this */
+#define RUDP_PROBE_MAX_US 100000 /* unanswered probes back off, to at most this apart */
 #define RUDP_HANDSHAKE_RESEND_MS 200
 #define RUDP_INITIAL_RTO_MS 500
 
@@ -152,7 +153,7 @@ typedef struct net_rudp_session {
     uint32_t rto_ms, backoff;
     uint16_t rack_ack; /* the newest packet the peer said it has (RACK's reference) */
     int rack_valid;
-    int probe_out;     /* a tail-loss probe went out and nothing newer was acknowledged since */
+    uint32_t probes;   /* tail-loss probes sent since something new was last acknowledged */
     int probe_pending; /* a probe is due: the next numbered packet goes out whatever the window */
     int ack_pending;
     /* receiving */

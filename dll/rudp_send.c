@@ -434,7 +434,7 @@ void net__rudp_on_ack(net_loop *loop, net_rudp_session *s, const rudp_data_hdr *
     }
     if (newest) {
         net__rudp_rtt_sample(s, now > newest->sent_us ? now - newest->sent_us : 0);
-        s->probe_out = 0; /* the path delivers: a later tail may be probed again */
+        s->probes = 0; /* the path delivers: the next probe waits the short time again */
     }
     rack_detect(s, now);
     net__rudp_cc_ack_seen(s, d->ack);
@@ -455,10 +455,19 @@ static rudp_sent *newest_in_flight(net_rudp_session *s)
 }
 
 /* A tail-loss probe (RFC 8985 7) waits two SRTT after the newest packet:
- * no ack by then and its loss would only be seen by the retransmit timeout. */
+ * no ack by then and its loss would only be seen by the retransmit timeout.
+ * A probe lost as well is probed again, each time twice as late (as QUIC's
+ * probe timeout backs off, RFC 9002 6.2), up to RUDP_PROBE_MAX_US apart:
+ * at 10 % loss one packet in a hundred loses its probe too, and waiting
+ * for the retransmit timeout then stalls an ordered channel for tens of
+ * milliseconds; the cap bounds how long a session takes to notice a path
+ * that came back after an outage. Probes are single packets, so the cap
+ * costs a silent path at most ten small datagrams a second per session. */
 static uint64_t probe_after_us(const net_rudp_session *s)
 {
-    return 2 * s->srtt_us + RUDP_PROBE_MIN_US;
+    uint64_t base = 2 * s->srtt_us + RUDP_PROBE_MIN_US;
+    uint64_t after = s->probes < 16 ? base << s->probes : RUDP_PROBE_MAX_US;
+    return after < RUDP_PROBE_MAX_US ? after : RUDP_PROBE_MAX_US;
 }
 
 static uint64_t us_to_loop_ms(uint64_t us)
@@ -478,7 +487,7 @@ uint64_t net__rudp_loss_due(const net_rudp_session *s)
             break;
         }
     }
-    if (!s->probe_out) {
+    if (!s->probe_pending) {
         const rudp_sent *r = newest_in_flight((net_rudp_session *)s);
         if (r) {
             uint64_t probe = us_to_loop_ms(r->sent_us + probe_after_us(s));
@@ -502,7 +511,7 @@ static void tail_probe(net_rudp_session *s, rudp_sent *r)
             retx_push(s, rsn);
         }
     }
-    s->probe_out = 1;
+    s->probes++;
     s->probe_pending = 1;
 }
 
@@ -512,7 +521,7 @@ void net__rudp_check_losses(net_loop *loop, net_rudp_session *s)
     if (!s->sent || s->in_flight_packets == 0)
         return;
     uint64_t now = net__rudp_now_us();
-    if (!rack_detect(s, now) && !s->probe_out) {
+    if (!rack_detect(s, now) && !s->probe_pending) {
         rudp_sent *r = newest_in_flight(s);
         if (r && now >= r->sent_us + probe_after_us(s))
             tail_probe(s, r);

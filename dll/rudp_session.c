@@ -316,6 +316,11 @@ static void on_data(net_loop *loop, net_rudp_session *s, const uint8_t *p, size_
     net__rudp_stat(&s->st[ST_BYTES_RECEIVED], len);
     if (d.h.flags & RUDP_F_ACK)
         net__rudp_on_ack(loop, s, &d);
+    /* The peer gets through to us while our probes had backed off (an
+     * outage, most likely over): the next probe goes after the short wait
+     * again, rather than up to RUDP_PROBE_MAX_US after the path came back. */
+    if (s->probes > 1)
+        s->probes = 1;
     s->peer_window = d.window;
     atomic_store_explicit(&s->st_peer_window, d.window, memory_order_relaxed);
     if (d.h.flags & RUDP_F_NUMBERED) {
