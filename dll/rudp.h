@@ -33,7 +33,8 @@
 #define RUDP_RETX_MIN 64
 #define RUDP_REORDER_MIN_US 1000 /* RACK's reordering allowance, at least (the loop's clock is in ms) */
 #define RUDP_PROBE_MIN_US 2000   /* a tail-loss probe waits 2 SRTT and at least this */
-#define RUDP_PROBE_MAX_US 100000 /* unanswered probes back off, to at most this apart */
+#define RUDP_PROBE_MAX_US 100000 /* unanswered probes back off, to at most this apart ... */
+#define RUDP_PROBE_FAST 16       /* ... for this many; then on, up to rto_max_ms */
 #define RUDP_HANDSHAKE_RESEND_MS 200
 #define RUDP_INITIAL_RTO_MS 500
 

@@ -457,17 +457,25 @@ static rudp_sent *newest_in_flight(net_rudp_session *s)
 /* A tail-loss probe (RFC 8985 7) waits two SRTT after the newest packet:
  * no ack by then and its loss would only be seen by the retransmit timeout.
  * A probe lost as well is probed again, each time twice as late (as QUIC's
- * probe timeout backs off, RFC 9002 6.2), up to RUDP_PROBE_MAX_US apart:
- * at 10 % loss one packet in a hundred loses its probe too, and waiting
- * for the retransmit timeout then stalls an ordered channel for tens of
- * milliseconds; the cap bounds how long a session takes to notice a path
- * that came back after an outage. Probes are single packets, so the cap
- * costs a silent path at most ten small datagrams a second per session. */
+ * probe timeout backs off, RFC 9002 6.2): at 10 % loss one packet in a
+ * hundred loses its probe too, and waiting for the retransmit timeout then
+ * stalls an ordered channel for tens of milliseconds. For the first
+ * RUDP_PROBE_FAST probes (about a second) the wait is capped at
+ * RUDP_PROBE_MAX_US, which bounds how long a session takes to notice that
+ * a path came back after a short outage (a game's usual one); past them
+ * the backoff goes on doubling, up to rto_max_ms, so a peer gone for good
+ * costs a few probes, not ten a second until the idle timeout. */
 static uint64_t probe_after_us(const net_rudp_session *s)
 {
     uint64_t base = 2 * s->srtt_us + RUDP_PROBE_MIN_US;
-    uint64_t after = s->probes < 16 ? base << s->probes : RUDP_PROBE_MAX_US;
-    return after < RUDP_PROBE_MAX_US ? after : RUDP_PROBE_MAX_US;
+    if (s->probes < RUDP_PROBE_FAST) {
+        uint64_t after = base << s->probes; /* RUDP_PROBE_FAST < 32: no overflow */
+        return after < RUDP_PROBE_MAX_US ? after : RUDP_PROBE_MAX_US;
+    }
+    uint32_t extra = s->probes - RUDP_PROBE_FAST + 1;
+    uint64_t max_us = (uint64_t)s->ep->cfg.rto_max_ms * 1000;
+    uint64_t after = extra < 16 ? (uint64_t)RUDP_PROBE_MAX_US << extra : max_us;
+    return after < max_us ? after : max_us;
 }
 
 static uint64_t us_to_loop_ms(uint64_t us)
