@@ -188,6 +188,9 @@ static inline void net__count(atomic_uint_least64_t *counter, uint64_t n)
     atomic_store_explicit(counter, atomic_load_explicit(counter, memory_order_relaxed) + n, memory_order_relaxed);
 }
 
+/* net_loop.wake_pending */
+enum { LOOP_ASLEEP = 0, LOOP_AWAKE = 1, LOOP_WAKE_ASKED = 2 };
+
 struct net_loop {
     net_engine_s *e;
     uint32_t index;
@@ -195,7 +198,7 @@ struct net_loop {
     os_thread *thread;
     atomic_uint_least64_t thread_id;
     atomic_int stop;
-    atomic_int wake_pending;
+    atomic_int wake_pending; /* LOOP_ASLEEP: a wake-up writes to the backend; else it need not */
     /* io_threads = 0 with a waitable: work scheduled from the polling
      * thread between polls wakes the backend too (net__loop_schedule). */
     atomic_int wake_on_schedule;

@@ -107,7 +107,7 @@ net_loop *net__pick_loop(net_engine_s *e)
 
 void net__loop_wake(net_loop *loop)
 {
-    if (!atomic_exchange(&loop->wake_pending, 1))
+    if (atomic_exchange(&loop->wake_pending, LOOP_WAKE_ASKED) == LOOP_ASLEEP)
         loop->e->bk->wake(loop);
 }
 
@@ -210,12 +210,25 @@ static void loop_tick(net_loop *loop)
 void net__loop_iterate(net_loop *loop, int timeout_ms)
 {
     loop->now = os_now_ms();
-    atomic_store(&loop->wake_pending, 0);
+    /* With io_threads the loop thread says when it is awake (wake_pending,
+     * below), so the script's sends while it works cost no wake-up write
+     * each; with io_threads = 0 a schedule between polls must always wake
+     * the backend (the waitable), and the state is reset every turn. */
+    int threaded = loop->e->threaded;
+    if (!threaded)
+        atomic_store(&loop->wake_pending, LOOP_ASLEEP);
     run_pending(loop);
     for (net_link *k = loop->linger, *next; k; k = next) {
         next = k->next;
         net__conn_linger_check(loop, NET_CONTAINER_OF(k, net_conn, linger_node));
     }
+    /* About to sleep: from here a wake-up must write to the backend. A
+     * wake asked for while we were awake (work scheduled, a stop, a linger
+     * nudge) is one more turn without sleeping, as its write would have
+     * been: either we see LOOP_WAKE_ASKED here or the waker sees
+     * LOOP_ASLEEP and writes. */
+    if (threaded && atomic_exchange(&loop->wake_pending, LOOP_ASLEEP) == LOOP_WAKE_ASKED)
+        timeout_ms = 0;
     net_spin_lock(&loop->pending_lock);
     int more = loop->pending != NULL; /* scheduled while we ran the others */
     net_spin_unlock(&loop->pending_lock);
@@ -240,6 +253,8 @@ void net__loop_iterate(net_loop *loop, int timeout_ms)
             timeout_ms = (int)until;
     }
     loop->e->bk->wait(loop, timeout_ms);
+    if (threaded)
+        atomic_store(&loop->wake_pending, LOOP_AWAKE); /* the next turn looks at everything before it sleeps */
     net__finish_released(loop);
     loop->now = os_now_ms();
     net__rudp_timers_run(loop);
