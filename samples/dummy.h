@@ -1,8 +1,9 @@
 /*
- * dummy.h - what the TCP mode (dummy_client.c) and the UDP mode
- * (dummy_udp.c) of the dummy client share: options, and from
- * dummy_common.c message content, checksums, the latency histogram, error
- * lines and waiting for CLOSE events.
+ * dummy.h - what the TCP mode (dummy_client.c), the UDP mode (dummy_udp.c)
+ * and the reliable-UDP mode (dummy_rudp.c) of the dummy client share:
+ * options, and from dummy_common.c message content, checksums, the latency
+ * histogram, error lines, waiting for CLOSE events and the end of a run;
+ * from dummy_dgram.c what the two UDP modes share.
  */
 #ifndef SAMPLES_DUMMY_H
 #define SAMPLES_DUMMY_H
@@ -87,8 +88,96 @@ typedef struct dummy_closer {
     void *ctx;
 } dummy_closer;
 /* Polls until no socket waits or timeout_s have passed (or polling fails);
- * returns how many still wait. */
-uint32_t dummy_await_closes(const dummy_closer *c, double timeout_s);
+ * those still waiting then are an error in e ("N units got no CLOSE event"). */
+void dummy_await_closes(const dummy_closer *c, double timeout_s, dummy_errors *e, const char *units);
+
+/* The end of every mode's run: destroys engine (a failure is an error in e)
+ * and returns the seconds from t0 to t_end (never 0, a divisor). */
+double dummy_finish(net_engine engine, uint64_t t0, uint64_t t_end, dummy_errors *e);
+
+/* ---------------- what the UDP and reliable-UDP modes share (dummy_dgram.c)
+ *
+ * A message (a datagram, or a reliable-UDP message):
+ *   offset 0  u32 client id     offset 8   u64 sequence number
+ *   offset 4  u32 checksum      offset 16  u64 send time (ns)
+ *   offset 24 body: fill_body of (client id, sequence)
+ */
+
+/* The size of message seq of client id: o->size, or with --vary-size a
+ * function of (id, seq) from HEADER_SIZE to o->size. */
+uint32_t dgram_size(const options *o, uint32_t id, uint64_t seq);
+/* FNV-1a over the whole message but its own 4 bytes. */
+uint32_t dgram_checksum(const uint8_t *m, uint32_t len);
+/* Writes message seq of client id, len bytes, sent at now, into m. */
+void dgram_build(uint8_t *m, uint32_t len, uint32_t id, uint64_t seq, uint64_t now);
+
+/* The state of a sequence sent. */
+enum { SEQ_FREE = 0, SEQ_PENDING, SEQ_ECHOED, SEQ_LOST, SEQ_LATE };
+
+/* The sequences one socket or session has sent: a ring indexed by
+ * seq & mask, from low (what is older is forgotten) to next_send. */
+typedef struct seq_ring {
+    uint64_t next_send; /* sequence of the next message */
+    uint64_t pend;      /* every sequence before this one is echoed or lost */
+    uint64_t low;       /* sequences before this one are forgotten */
+    uint32_t inflight;  /* sent, neither echoed nor declared lost */
+    uint32_t mask;      /* ring size - 1 */
+    uint64_t *sent_ns;
+    uint8_t *st; /* SEQ_* */
+} seq_ring;
+/* A ring for a window of depth: 0, or -1 when out of memory. */
+int seq_ring_init(seq_ring *r, uint32_t depth);
+void seq_ring_free(seq_ring *r);
+/* Makes room for next_send, growing the ring when it is full: 0 done, 1 when
+ * it is as large as allowed (the sender waits), -1 out of memory. */
+int seq_ring_room(seq_ring *r);
+
+/* The outcome of a run, over all sockets or sessions. */
+typedef struct dgram_tally {
+    uint32_t open, connecting; /* sockets or sessions */
+    uint64_t inflight;
+    uint64_t sent, received, bytes, lost, late, corrupted, send_full, error_events;
+    uint64_t last_echo_ns;
+    /* Corrupted echoes are counted apart, but share its line limit. */
+    dummy_errors err;
+} dgram_tally;
+
+/* An echo that cannot be what was sent: counted, and "error: corrupted: ...". */
+void dgram_corrupt(dgram_tally *t, const char *fmt, ...);
+/* Records r's next_send as sent at now. */
+void dgram_sent(dgram_tally *t, seq_ring *r, uint64_t now);
+/* An intact echo m (len bytes) of seq: 1 when it is the first, counted
+ * received with its round trip; 0 when it is late or (corrupted) a second
+ * echo, "WHO ID: second echo". */
+int dgram_echoed(dgram_tally *t, seq_ring *r, const uint8_t *m, uint32_t len, uint64_t seq, uint64_t now,
+                 const char *who, uint32_t id);
+/* Whether sequence seq may be declared lost when overdue (NULL: all may). */
+typedef int (*dgram_may_lose_fn)(const void *ctx, uint64_t seq);
+/* Declares lost the pending sequences sent timeout_ns or more before now
+ * that may be, and forgets those resolved more than 2 timeout_ns ago. */
+void dgram_sweep(dgram_tally *t, seq_ring *r, uint64_t now, uint64_t timeout_ns, dgram_may_lose_fn may_lose,
+                 const void *ctx);
+/* The socket or session closed: what it had in flight is lost. Returns how many. */
+uint32_t dgram_forfeit(dgram_tally *t, seq_ring *r);
+
+/* A mode's side of the run and drain loops; ctx is its client. */
+typedef struct dgram_mode {
+    void *ctx;
+    const dgram_tally *tally;
+    const char *units;                      /* the progress line's "sockets=" or "sessions=" */
+    const char *rate_units;                 /* its "dgrams/s=" or "msgs/s=" */
+    void (*sweep)(void *ctx, uint64_t now); /* looks for lost messages, every 10 ms */
+    void (*pace)(void *ctx, uint64_t now);  /* paced sending (--rate), each turn; NULL: none */
+    int (*poll)(void *ctx, int timeout_ms); /* < 0: polling failed */
+} dgram_mode;
+/* Polls for seconds from t0 (a progress line a second) or until no socket or
+ * session is open or connecting, or a stop is asked for. */
+void dgram_run(const dgram_mode *m, double seconds, uint64_t t0);
+/* Sweeps and polls until nothing is in flight or connecting, or until. */
+void dgram_drain(const dgram_mode *m, uint64_t until);
+/* The SUMMARY line with the UDP fields, and "error: no WHAT was echoed"
+ * when nothing came back without an error to say why. */
+void dgram_summary(const dgram_tally *t, double seconds, uint64_t errors, const char *what);
 
 /* The UDP mode: runs the whole test and returns the exit code. */
 int dummy_udp_run(const options *opt);

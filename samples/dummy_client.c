@@ -525,7 +525,6 @@ static uint32_t count_closing(void *ctx)
 static void close_all(client *cl)
 {
     const dummy_closer closer = {count_closing, poll_once, cl};
-    uint32_t waiting;
     cl->phase = PHASE_CLOSE;
     for (uint32_t i = 0; i < cl->opt.connections; i++) {
         conn *c = &cl->conns[i];
@@ -536,9 +535,7 @@ static void close_all(client *cl)
             c->state = C_CLOSING;
         }
     }
-    waiting = dummy_await_closes(&closer, CLOSE_TIMEOUT_S);
-    if (waiting)
-        dummy_error(&cl->err, "%u connections got no CLOSE event within %.0f s", waiting, CLOSE_TIMEOUT_S);
+    dummy_await_closes(&closer, CLOSE_TIMEOUT_S, &cl->err, "connections");
 }
 
 static void print_summary(const client *cl, double seconds)
@@ -560,7 +557,7 @@ int main(int argc, char **argv)
     client cl;
     uint64_t t0, t_end;
     double seconds;
-    int rc, exit_code;
+    int exit_code;
 
     memset(&cl, 0, sizeof cl);
     parse_args(argc, argv, &cl.opt);
@@ -595,13 +592,7 @@ int main(int argc, char **argv)
     t_end = cli_now_ns();
     close_all(&cl);
 
-    rc = net_engine_destroy(cl.engine);
-    if (rc != NET_OK)
-        dummy_error(&cl.err, "net_engine_destroy: %s (%d)", net_strerror(rc), rc);
-
-    seconds = (double)(t_end - t0) / 1e9;
-    if (seconds <= 0)
-        seconds = 1e-9;
+    seconds = dummy_finish(cl.engine, t0, t_end, &cl.err);
     print_summary(&cl, seconds);
     exit_code = (cl.err.count > 0 || cl.messages == 0) ? 1 : 0;
 

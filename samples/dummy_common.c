@@ -1,7 +1,7 @@
 /*
- * dummy_common.c - what the TCP mode (dummy_client.c) and the UDP mode
- * (dummy_udp.c) of the dummy client share (see dummy.h): message content,
- * the latency histogram, error lines and waiting for CLOSE events.
+ * dummy_common.c - what all modes of the dummy client share (see dummy.h):
+ * message content, the latency histogram, error lines, waiting for CLOSE
+ * events and the end of a run.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -180,14 +180,27 @@ int dummy_poll(net_engine engine, int timeout_ms, dummy_event_fn on_event, void 
 
 /* ------------------------------------------------------------- closing */
 
-uint32_t dummy_await_closes(const dummy_closer *c, double timeout_s)
+void dummy_await_closes(const dummy_closer *c, double timeout_s, dummy_errors *e, const char *units)
 {
     uint64_t until = cli_now_ns() + (uint64_t)(timeout_s * 1e9);
+    uint32_t waiting;
     for (;;) {
-        uint32_t waiting = c->closing(c->ctx);
-        if (waiting == 0 || cli_now_ns() >= until)
-            return waiting;
-        if (c->poll(c->ctx, 50) < 0)
-            return waiting;
+        waiting = c->closing(c->ctx);
+        if (waiting == 0 || cli_now_ns() >= until || c->poll(c->ctx, 50) < 0)
+            break;
     }
+    if (waiting)
+        dummy_error(e, "%u %s got no CLOSE event within %.0f s", waiting, units, timeout_s);
+}
+
+/* ---------------------------------------------------------- the end */
+
+double dummy_finish(net_engine engine, uint64_t t0, uint64_t t_end, dummy_errors *e)
+{
+    double seconds;
+    int rc = net_engine_destroy(engine);
+    if (rc != NET_OK)
+        dummy_error(e, "net_engine_destroy: %s (%d)", net_strerror(rc), rc);
+    seconds = (double)(t_end - t0) / 1e9;
+    return seconds > 0 ? seconds : 1e-9;
 }

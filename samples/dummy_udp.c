@@ -38,7 +38,6 @@
  * fail, an unexpected CLOSE), or when nothing came back at all. Loss alone
  * never fails the run.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,29 +46,18 @@
 #include "dummy.h"
 #include "net.h"
 
-#define SWEEP_NS 10000000ull /* how often lost datagrams are looked for */
 #define CLOSE_TIMEOUT_S 5.0
 #define MAX_ERROR_EVENT_LINES 5
-/* Sequences remembered per socket, for duplicate detection: when the ring is
- * full the socket waits instead of forgetting a pending datagram. */
-#define MAX_TRACK (1u << 20)
 
-enum { S_FREE = 0, S_PENDING, S_ECHOED, S_LOST, S_LATE };
 enum { U_OPEN, U_CLOSING, U_DEAD };
 
 typedef struct usock {
     net_handle h;
     uint32_t id;
     int state;
-    int blocked;        /* the last send found the send queue full */
-    int aborted;        /* closed with net_abort: its CLOSE may carry a status */
-    uint64_t next_send; /* sequence of the next datagram */
-    uint64_t pend;      /* every sequence before this one is echoed or lost */
-    uint64_t low;       /* sequences before this one are forgotten */
-    uint32_t inflight;  /* sent, neither echoed nor declared lost */
-    uint32_t mask;      /* ring size - 1; seq & mask indexes sent_ns and st */
-    uint64_t *sent_ns;
-    uint8_t *st; /* S_* */
+    int blocked; /* the last send found the send queue full */
+    int aborted; /* closed with net_abort: its CLOSE may carry a status */
+    seq_ring r;
 } usock;
 
 typedef struct uclient {
@@ -81,114 +69,18 @@ typedef struct uclient {
     uint8_t *expect;  /* regenerated body to compare against */
     int running;      /* new datagrams are sent */
     uint64_t timeout_ns;
-    uint32_t open;
-    uint64_t inflight;
     /* --rate pacing */
     double tokens;
     uint64_t tokens_at;
     uint32_t rr;
-    /* outcome */
-    uint64_t sent, received, bytes, lost, late, corrupted, send_full, error_events;
-    uint64_t last_echo_ns;
-    /* Corrupted echoes are counted apart, but share its line limit. */
-    dummy_errors err;
+    dgram_tally t;
     uint32_t error_event_lines;
 } uclient;
-
-/* An echo that cannot be what was sent. */
-static void corrupt(uclient *cl, const char *fmt, ...)
-{
-    va_list ap;
-    cl->corrupted++;
-    va_start(ap, fmt);
-    dummy_vreport(&cl->err, "error: corrupted", fmt, ap);
-    va_end(ap);
-}
-
-/* ------------------------------------------------------ datagram content */
-
-static uint32_t dgram_size(const options *o, uint32_t id, uint64_t seq)
-{
-    uint64_t state;
-    if (!o->vary_size || o->size == HEADER_SIZE)
-        return o->size;
-    state = ((uint64_t)id << 40) ^ seq ^ 0x51ce51ce51ceull;
-    return HEADER_SIZE + (uint32_t)(splitmix64(&state) % (o->size - HEADER_SIZE + 1));
-}
-
-/* Over everything but the checksum field itself, so a damaged id, sequence
- * or send time shows as well as a damaged body. */
-static uint32_t dgram_checksum(const uint8_t *m, uint32_t len)
-{
-    return fnv1a_more(fnv1a(m, 4), m + 8, len - 8);
-}
 
 static int same_addr(const net_addr *a, const net_addr *b)
 {
     size_t n = a->family == NET_AF_INET6 ? 16 : 4;
     return a->family == b->family && a->port == b->port && memcmp(a->ip, b->ip, n) == 0;
-}
-
-/* ------------------------------------------------------ sequence tracking */
-
-static int ring_init(usock *s, uint32_t depth)
-{
-    uint32_t cap = 64;
-    while (cap < 2 * depth && cap < MAX_TRACK)
-        cap *= 2;
-    s->sent_ns = (uint64_t *)calloc(cap, sizeof *s->sent_ns);
-    s->st = (uint8_t *)calloc(cap, 1);
-    s->mask = cap - 1;
-    return s->sent_ns && s->st ? 0 : -1;
-}
-
-/* Doubles the ring. 0 when done, 1 when it is as large as allowed, -1 when
- * out of memory. */
-static int ring_grow(usock *s)
-{
-    uint32_t cap = s->mask + 1, ncap = cap * 2, nmask = ncap - 1;
-    uint64_t *ns;
-    uint8_t *nst;
-    if (ncap > MAX_TRACK)
-        return 1;
-    ns = (uint64_t *)calloc(ncap, sizeof *ns);
-    nst = (uint8_t *)calloc(ncap, 1);
-    if (!ns || !nst) {
-        free(ns);
-        free(nst);
-        return -1;
-    }
-    for (uint64_t q = s->low; q < s->next_send; q++) {
-        ns[q & nmask] = s->sent_ns[q & s->mask];
-        nst[q & nmask] = s->st[q & s->mask];
-    }
-    free(s->sent_ns);
-    free(s->st);
-    s->sent_ns = ns;
-    s->st = nst;
-    s->mask = nmask;
-    return 0;
-}
-
-/* Declares lost what is overdue, and forgets sequences resolved long ago. */
-static void sweep(uclient *cl, usock *s, uint64_t now)
-{
-    while (s->pend < s->next_send) {
-        uint32_t i = (uint32_t)(s->pend & s->mask);
-        if (s->st[i] == S_PENDING) {
-            if (now - s->sent_ns[i] < cl->timeout_ns)
-                break; /* later sequences were sent later: none is overdue */
-            s->st[i] = S_LOST;
-            s->inflight--;
-            cl->inflight--;
-            cl->lost++;
-        }
-        s->pend++;
-    }
-    while (s->low < s->pend && now - s->sent_ns[s->low & s->mask] >= 2 * cl->timeout_ns) {
-        s->st[s->low & s->mask] = S_FREE;
-        s->low++;
-    }
 }
 
 /* ---------------------------------------------------------------- sending */
@@ -198,12 +90,12 @@ static void close_sock(uclient *cl, usock *s, int abortive)
     int rc;
     if (s->state != U_OPEN)
         return;
-    cl->open--;
+    cl->t.open--;
     s->state = U_CLOSING;
     s->aborted = abortive;
     rc = abortive ? net_abort(s->h) : net_close(s->h);
     if (rc != NET_OK) {
-        dummy_error(&cl->err, "client %u: %s: %s (%d)", s->id, abortive ? "net_abort" : "net_close", net_strerror(rc),
+        dummy_error(&cl->t.err, "client %u: %s: %s (%d)", s->id, abortive ? "net_abort" : "net_close", net_strerror(rc),
                     rc);
         s->state = U_DEAD;
     }
@@ -213,56 +105,43 @@ static void close_sock(uclient *cl, usock *s, int abortive)
 static int send_one(uclient *cl, usock *s, uint64_t now)
 {
     const options *o = cl->opt;
-    uint64_t seq = s->next_send;
+    uint64_t seq = s->r.next_send;
     uint32_t len = dgram_size(o, s->id, seq);
     uint8_t *m = cl->scratch;
-    uint32_t i;
     int rc;
 
-    if (seq - s->low > s->mask) {
-        rc = ring_grow(s);
-        if (rc > 0)
-            return 0;
-        if (rc < 0) {
-            dummy_error(&cl->err, "client %u: out of memory tracking %llu sequences", s->id,
-                        (unsigned long long)(seq - s->low));
-            close_sock(cl, s, 1);
-            return -1;
-        }
+    rc = seq_ring_room(&s->r);
+    if (rc > 0)
+        return 0;
+    if (rc < 0) {
+        dummy_error(&cl->t.err, "client %u: out of memory tracking %llu sequences", s->id,
+                    (unsigned long long)(seq - s->r.low));
+        close_sock(cl, s, 1);
+        return -1;
     }
-    fill_body(m + HEADER_SIZE, len - HEADER_SIZE, s->id, seq);
-    put_u32(m, s->id);
-    put_u64(m + 8, seq);
-    put_u64(m + 16, now);
-    put_u32(m + 4, dgram_checksum(m, len));
+    dgram_build(m, len, s->id, seq, now);
     rc = o->udp_connect ? net_send(s->h, m, len) : net_sendto(s->h, &cl->server, m, len);
     if (rc == NET_E_WOULDBLOCK) {
         /* The engine has not flushed this socket's queue yet: try again
          * later rather than wait, as a game client would. */
         s->blocked = 1;
-        cl->send_full++;
+        cl->t.send_full++;
         return 0;
     }
     if (rc != NET_OK) {
-        dummy_error(&cl->err, "client %u: %s seq %llu (%u bytes): %s (%d)", s->id,
+        dummy_error(&cl->t.err, "client %u: %s seq %llu (%u bytes): %s (%d)", s->id,
                     o->udp_connect ? "net_send" : "net_sendto", (unsigned long long)seq, len, net_strerror(rc), rc);
         close_sock(cl, s, 1);
         return -1;
     }
     s->blocked = 0;
-    i = (uint32_t)(seq & s->mask);
-    s->st[i] = S_PENDING;
-    s->sent_ns[i] = now;
-    s->next_send++;
-    s->inflight++;
-    cl->inflight++;
-    cl->sent++;
+    dgram_sent(&cl->t, &s->r, now);
     return 1;
 }
 
 static int may_send(const uclient *cl, const usock *s)
 {
-    return cl->running && s->state == U_OPEN && s->inflight < cl->opt->depth;
+    return cl->running && s->state == U_OPEN && s->r.inflight < cl->opt->depth;
 }
 
 /* Window mode: fills one socket's window. */
@@ -312,39 +191,40 @@ static void pump(uclient *cl, uint64_t now)
  * counting its own kind of corruption. */
 static void on_datagram(uclient *cl, usock *s, const net_event *ev, uint64_t now)
 {
+    dgram_tally *t = &cl->t;
     const uint8_t *m = (const uint8_t *)ev->data;
-    uint32_t len = ev->len, id, i;
+    uint32_t len = ev->len, id;
     uint64_t seq;
 
     if (!same_addr(&ev->addr, &cl->server)) {
         char from[80] = "?";
         net_addr_format(&ev->addr, from, sizeof from);
-        corrupt(cl, "client %u: %u-byte datagram from %s, not the server", s->id, len, from);
+        dgram_corrupt(t, "client %u: %u-byte datagram from %s, not the server", s->id, len, from);
         return;
     }
     if (len < HEADER_SIZE) {
-        corrupt(cl, "client %u: %u-byte datagram, shorter than the %d-byte header", s->id, len, HEADER_SIZE);
+        dgram_corrupt(t, "client %u: %u-byte datagram, shorter than the %d-byte header", s->id, len, HEADER_SIZE);
         return;
     }
     id = get_u32(m);
     seq = get_u64(m + 8);
     if (get_u32(m + 4) != dgram_checksum(m, len)) {
-        corrupt(cl, "client %u: bad checksum on a %u-byte datagram (claims client %u seq %llu)", s->id, len, id,
-                (unsigned long long)seq);
+        dgram_corrupt(t, "client %u: bad checksum on a %u-byte datagram (claims client %u seq %llu)", s->id, len, id,
+                      (unsigned long long)seq);
         return;
     }
     if (id != s->id) {
-        corrupt(cl, "client %u: got client %u's datagram seq %llu", s->id, id, (unsigned long long)seq);
+        dgram_corrupt(t, "client %u: got client %u's datagram seq %llu", s->id, id, (unsigned long long)seq);
         return;
     }
-    if (seq >= s->next_send) {
-        corrupt(cl, "client %u: echo of seq %llu, never sent (next is %llu)", s->id, (unsigned long long)seq,
-                (unsigned long long)s->next_send);
+    if (seq >= s->r.next_send) {
+        dgram_corrupt(t, "client %u: echo of seq %llu, never sent (next is %llu)", s->id, (unsigned long long)seq,
+                      (unsigned long long)s->r.next_send);
         return;
     }
     if (len != dgram_size(cl->opt, id, seq)) {
-        corrupt(cl, "client %u: seq %llu came back with %u bytes, sent %u", s->id, (unsigned long long)seq, len,
-                dgram_size(cl->opt, id, seq));
+        dgram_corrupt(t, "client %u: seq %llu came back with %u bytes, sent %u", s->id, (unsigned long long)seq, len,
+                      dgram_size(cl->opt, id, seq));
         return;
     }
     fill_body(cl->expect, len - HEADER_SIZE, id, seq);
@@ -352,36 +232,12 @@ static void on_datagram(uclient *cl, usock *s, const net_event *ev, uint64_t now
         uint32_t at = 0;
         while (cl->expect[at] == m[HEADER_SIZE + at])
             at++;
-        corrupt(cl, "client %u: seq %llu body differs at byte %u", s->id, (unsigned long long)seq, HEADER_SIZE + at);
+        dgram_corrupt(t, "client %u: seq %llu body differs at byte %u", s->id, (unsigned long long)seq,
+                      HEADER_SIZE + at);
         return;
     }
-    if (seq < s->low) {
-        cl->late++; /* forgotten already: cannot tell a duplicate from a late echo */
-        return;
-    }
-    i = (uint32_t)(seq & s->mask);
-    switch (s->st[i]) {
-    case S_PENDING: {
-        uint64_t sent = get_u64(m + 16);
-        s->st[i] = S_ECHOED;
-        s->inflight--;
-        cl->inflight--;
-        cl->received++;
-        cl->bytes += len;
-        cl->last_echo_ns = now;
-        hist_add_ns(now > sent ? now - sent : 0);
-        if (cl->opt->rate <= 0)
-            fill(cl, s, now);
-        break;
-    }
-    case S_LOST:
-        s->st[i] = S_LATE;
-        cl->late++;
-        break;
-    default:
-        corrupt(cl, "client %u: second echo of seq %llu", s->id, (unsigned long long)seq);
-        break;
-    }
+    if (dgram_echoed(t, &s->r, m, len, seq, now, "client", s->id) && cl->opt->rate <= 0)
+        fill(cl, s, now);
 }
 
 /* A dummy_event_fn: ctx is the uclient. */
@@ -392,12 +248,12 @@ static void handle_event(void *ctx, const net_event *ev, uint64_t now)
     if (ev->type != NET_EV_DATAGRAM && ev->type != NET_EV_ERROR && ev->type != NET_EV_CLOSE)
         return;
     if (ev->user == 0 || ev->user > cl->opt->connections) {
-        dummy_error(&cl->err, "event %u for unknown user data %llu", ev->type, (unsigned long long)ev->user);
+        dummy_error(&cl->t.err, "event %u for unknown user data %llu", ev->type, (unsigned long long)ev->user);
         return;
     }
     s = &cl->socks[ev->user - 1];
     if (s->h != ev->handle || s->state == U_DEAD) {
-        dummy_error(&cl->err, "client %u: event %u for handle %llx, expected %llx%s", s->id, ev->type,
+        dummy_error(&cl->t.err, "client %u: event %u for handle %llx, expected %llx%s", s->id, ev->type,
                     (unsigned long long)ev->handle, (unsigned long long)s->h, s->state == U_DEAD ? " (closed)" : "");
         return;
     }
@@ -409,24 +265,22 @@ static void handle_event(void *ctx, const net_event *ev, uint64_t now)
         /* E.g. ICMP port unreachable on a connected socket: the server is
          * gone or not there yet. Its datagrams will show as lost; no echo
          * will show as "nothing came back". */
-        cl->error_events++;
+        cl->t.error_events++;
         if (cl->error_event_lines++ < MAX_ERROR_EVENT_LINES)
             fprintf(stderr, "client %u: error event: %s (%d, os error %d)\n", s->id, net_strerror(ev->status),
                     ev->status, ev->os_error);
         break;
     case NET_EV_CLOSE:
         if (s->state == U_OPEN) {
-            dummy_error(&cl->err, "client %u: closed unexpectedly: %s (%d, os error %d)", s->id,
+            dummy_error(&cl->t.err, "client %u: closed unexpectedly: %s (%d, os error %d)", s->id,
                         net_strerror(ev->status), ev->status, ev->os_error);
-            cl->open--;
+            cl->t.open--;
         } else if (ev->status != 0 && !s->aborted) {
-            dummy_error(&cl->err, "client %u: close ended with %s (%d, os error %d)", s->id, net_strerror(ev->status),
+            dummy_error(&cl->t.err, "client %u: close ended with %s (%d, os error %d)", s->id, net_strerror(ev->status),
                         ev->status, ev->os_error);
         }
         /* What it still had in flight can no longer come back. */
-        cl->lost += s->inflight;
-        cl->inflight -= s->inflight;
-        s->inflight = 0;
+        dgram_forfeit(&cl->t, &s->r);
         s->state = U_DEAD;
         break;
     }
@@ -436,7 +290,7 @@ static void handle_event(void *ctx, const net_event *ev, uint64_t now)
 static int poll_once(void *ctx, int timeout_ms)
 {
     uclient *cl = (uclient *)ctx;
-    return dummy_poll(cl->engine, timeout_ms, handle_event, cl, &cl->err);
+    return dummy_poll(cl->engine, timeout_ms, handle_event, cl, &cl->t.err);
 }
 
 /* ------------------------------------------------------------------ run */
@@ -453,19 +307,19 @@ static int open_sockets(uclient *cl)
         int rc;
         s->id = k + 1;
         s->state = U_DEAD;
-        if (ring_init(s, o->depth) < 0) {
-            dummy_error(&cl->err, "out of memory");
+        if (seq_ring_init(&s->r, o->depth) < 0) {
+            dummy_error(&cl->t.err, "out of memory");
             return -1;
         }
         net_udp_config_init(&u);
         u.user = s->id;
         rc = net_udp_open(cl->engine, bind_host, 0, &u, &s->h);
         if (rc != NET_OK) {
-            dummy_error(&cl->err, "client %u: net_udp_open %s: %s (%d)", s->id, bind_host, net_strerror(rc), rc);
+            dummy_error(&cl->t.err, "client %u: net_udp_open %s: %s (%d)", s->id, bind_host, net_strerror(rc), rc);
             continue;
         }
         if (o->udp_connect && (rc = net_udp_connect(s->h, o->host, (uint16_t)o->port)) != NET_OK) {
-            dummy_error(&cl->err, "client %u: net_udp_connect %s:%d: %s (%d)", s->id, o->host, o->port,
+            dummy_error(&cl->t.err, "client %u: net_udp_connect %s:%d: %s (%d)", s->id, o->host, o->port,
                         net_strerror(rc), rc);
             /* Its CLOSE event is still to come. */
             s->state = net_abort(s->h) == NET_OK ? U_CLOSING : U_DEAD;
@@ -473,82 +327,28 @@ static int open_sockets(uclient *cl)
             continue;
         }
         s->state = U_OPEN;
-        cl->open++;
+        cl->t.open++;
     }
     return 0;
 }
 
-static void print_progress(uclient *cl, uint64_t t, uint64_t t0, uint64_t *last_t, uint64_t *last_received)
+/* A dgram_mode's sweep (ctx: the uclient): looks for lost datagrams on every
+ * socket still open, then in window mode fills the windows that loss or a
+ * full queue left open. */
+static void sweep_all(void *ctx, uint64_t now)
 {
-    double dt = (double)(t - *last_t) / 1e9;
-    fprintf(stderr,
-            "progress: t=%.1fs sockets=%u sent=%llu received=%llu dgrams/s=%.0f lost=%llu late=%llu "
-            "corrupted=%llu send_full=%llu p50_us=%.1f p99_us=%.1f errors=%llu\n",
-            (double)(t - t0) / 1e9, cl->open, (unsigned long long)cl->sent, (unsigned long long)cl->received,
-            dt > 0 ? (double)(cl->received - *last_received) / dt : 0.0, (unsigned long long)cl->lost,
-            (unsigned long long)cl->late, (unsigned long long)cl->corrupted, (unsigned long long)cl->send_full,
-            hist_percentile_us(50), hist_percentile_us(99), (unsigned long long)cl->err.count);
-    fflush(stderr);
-    *last_t = t;
-    *last_received = cl->received;
-}
-
-/* Looks for lost datagrams on every socket still open. */
-static void sweep_all(uclient *cl, uint64_t now)
-{
+    uclient *cl = (uclient *)ctx;
     for (uint32_t k = 0; k < cl->opt->connections; k++)
         if (cl->socks[k].state != U_DEAD)
-            sweep(cl, &cl->socks[k], now);
+            dgram_sweep(&cl->t, &cl->socks[k].r, now, cl->timeout_ns, NULL, NULL);
+    if (cl->opt->rate <= 0)
+        pump(cl, now);
 }
 
-/* Run: keep the windows full (or the pace) until the deadline. */
-static void run(uclient *cl, uint64_t t0)
+/* A dgram_mode's pace (ctx: the uclient). */
+static void pace(void *ctx, uint64_t now)
 {
-    const options *opt = cl->opt;
-    uint64_t deadline = t0 + (uint64_t)(opt->seconds * 1e9);
-    uint64_t next_progress = t0 + 1000000000ull;
-    uint64_t next_sweep = t0 + SWEEP_NS;
-    uint64_t last_t = t0, last_received = 0;
-    cl->running = 1;
-    cl->tokens_at = t0;
-    pump(cl, t0);
-    for (;;) {
-        uint64_t t = cli_now_ns(), wake;
-        int wait_ms;
-        if (t >= next_progress) {
-            print_progress(cl, t, t0, &last_t, &last_received);
-            next_progress += 1000000000ull;
-        }
-        if (t >= deadline || cli_stop_requested() || cl->open == 0)
-            break;
-        if (t >= next_sweep) {
-            sweep_all(cl, t);
-            next_sweep = t + SWEEP_NS;
-            if (opt->rate <= 0)
-                pump(cl, t); /* windows that loss or a full queue left open */
-        }
-        if (opt->rate > 0)
-            pump(cl, t);
-        wake = next_sweep < deadline ? next_sweep : deadline;
-        wait_ms = opt->rate > 0 ? 1 : (int)((wake > t ? wake - t : 0) / 1000000) + 1;
-        if (poll_once(cl, wait_ms) < 0)
-            break;
-    }
-}
-
-/* Drain: nothing new; every datagram in flight comes back or times out. */
-static void drain(uclient *cl, uint64_t t_run_end)
-{
-    uint64_t until = t_run_end + cl->timeout_ns + 1000000000ull;
-    cl->running = 0;
-    while (cl->inflight > 0 && cli_now_ns() < until) {
-        sweep_all(cl, cli_now_ns());
-        if (cl->inflight == 0 || poll_once(cl, 10) < 0)
-            break;
-    }
-    if (cl->inflight > 0)
-        dummy_error(&cl->err, "%llu datagrams neither echoed nor timed out after the run",
-                    (unsigned long long)cl->inflight);
+    pump((uclient *)ctx, now);
 }
 
 static uint32_t count_closing(void *ctx)
@@ -565,32 +365,9 @@ static uint32_t count_closing(void *ctx)
 static void close_all(uclient *cl)
 {
     const dummy_closer closer = {count_closing, poll_once, cl};
-    uint32_t waiting;
     for (uint32_t k = 0; k < cl->opt->connections; k++)
         close_sock(cl, &cl->socks[k], 0);
-    waiting = dummy_await_closes(&closer, CLOSE_TIMEOUT_S);
-    if (waiting)
-        dummy_error(&cl->err, "%u sockets got no CLOSE event within %.0f s", waiting, CLOSE_TIMEOUT_S);
-}
-
-static void print_summary(const uclient *cl, double seconds, uint64_t errors)
-{
-    fprintf(stderr,
-            "dummy_client: sent %llu, echoed %llu (%.2f%%), lost %llu, late %llu, corrupted %llu, "
-            "send queue full %llu times, error events %llu\n",
-            (unsigned long long)cl->sent, (unsigned long long)cl->received,
-            cl->sent ? 100.0 * (double)cl->received / (double)cl->sent : 0.0, (unsigned long long)cl->lost,
-            (unsigned long long)cl->late, (unsigned long long)cl->corrupted, (unsigned long long)cl->send_full,
-            (unsigned long long)cl->error_events);
-    printf("SUMMARY messages=%llu seconds=%.3f msgs_per_s=%.1f mb_per_s=%.3f p50_us=%.1f p99_us=%.1f errors=%llu "
-           "sent=%llu received=%llu lost=%llu late=%llu corrupted=%llu send_full=%llu\n",
-           (unsigned long long)cl->received, seconds, (double)cl->received / seconds, (double)cl->bytes / seconds / 1e6,
-           hist_percentile_us(50), hist_percentile_us(99), (unsigned long long)errors, (unsigned long long)cl->sent,
-           (unsigned long long)cl->received, (unsigned long long)cl->lost, (unsigned long long)cl->late,
-           (unsigned long long)cl->corrupted, (unsigned long long)cl->send_full);
-    fflush(stdout);
-    if (cl->received == 0 && errors == 0)
-        fprintf(stderr, "error: no datagram was echoed\n");
+    dummy_await_closes(&closer, CLOSE_TIMEOUT_S, &cl->t.err, "sockets");
 }
 
 static void print_start(const uclient *cl)
@@ -614,6 +391,8 @@ static void print_start(const uclient *cl)
 int dummy_udp_run(const options *opt)
 {
     uclient cl;
+    const dgram_tally *t = &cl.t;
+    const dgram_mode mode = {&cl, &cl.t, "sockets", "dgrams", sweep_all, opt->rate > 0 ? pace : NULL, poll_once};
     uint64_t t0, t_run_end, t_end;
     double seconds;
     uint64_t errors;
@@ -642,30 +421,39 @@ int dummy_udp_run(const options *opt)
         return 1;
     print_start(&cl);
 
+    /* Run: keep the windows full (or the pace) until the deadline. */
     t0 = cli_now_ns();
-    if (open_sockets(&cl) == 0)
-        run(&cl, t0);
-    t_run_end = cli_now_ns();
-    drain(&cl, t_run_end);
-    t_end = cl.last_echo_ns > t_run_end ? cl.last_echo_ns : t_run_end;
-    close_all(&cl);
-
-    rc = net_engine_destroy(cl.engine);
-    if (rc != NET_OK)
-        dummy_error(&cl.err, "net_engine_destroy: %s (%d)", net_strerror(rc), rc);
-
-    seconds = (double)(t_end - t0) / 1e9;
-    if (seconds <= 0)
-        seconds = 1e-9;
-    errors = cl.err.count + cl.corrupted;
-    print_summary(&cl, seconds, errors);
-
-    for (uint32_t k = 0; k < opt->connections; k++) {
-        free(cl.socks[k].sent_ns);
-        free(cl.socks[k].st);
+    if (open_sockets(&cl) == 0) {
+        cl.running = 1;
+        cl.tokens_at = t0;
+        pump(&cl, t0);
+        dgram_run(&mode, opt->seconds, t0);
     }
+    /* Drain: nothing new; every datagram in flight comes back or times out. */
+    t_run_end = cli_now_ns();
+    cl.running = 0;
+    dgram_drain(&mode, t_run_end + cl.timeout_ns + 1000000000ull);
+    if (t->inflight > 0)
+        dummy_error(&cl.t.err, "%llu datagrams neither echoed nor timed out after the run",
+                    (unsigned long long)t->inflight);
+    t_end = t->last_echo_ns > t_run_end ? t->last_echo_ns : t_run_end;
+    close_all(&cl);
+    seconds = dummy_finish(cl.engine, t0, t_end, &cl.t.err);
+
+    errors = t->err.count + t->corrupted;
+    fprintf(stderr,
+            "dummy_client: sent %llu, echoed %llu (%.2f%%), lost %llu, late %llu, corrupted %llu, "
+            "send queue full %llu times, error events %llu\n",
+            (unsigned long long)t->sent, (unsigned long long)t->received,
+            t->sent ? 100.0 * (double)t->received / (double)t->sent : 0.0, (unsigned long long)t->lost,
+            (unsigned long long)t->late, (unsigned long long)t->corrupted, (unsigned long long)t->send_full,
+            (unsigned long long)t->error_events);
+    dgram_summary(t, seconds, errors, "datagram");
+
+    for (uint32_t k = 0; k < opt->connections; k++)
+        seq_ring_free(&cl.socks[k].r);
     free(cl.socks);
     free(cl.scratch);
     free(cl.expect);
-    return (errors > 0 || cl.received == 0) ? 1 : 0;
+    return (errors > 0 || t->received == 0) ? 1 : 0;
 }

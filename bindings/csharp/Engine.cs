@@ -134,6 +134,30 @@ namespace Net
             return t;
         }
 
+        // net_listen, net_connect, net_udp_open, net_rudp_listen, net_rudp_connect.
+        delegate int OpenCall<TConfig>(ulong engine, string host, ushort port, ref TConfig cfg, out ulong handle);
+
+        // What opening a handle on host:port takes: a config made by its init
+        // function (Size set), the call, its failure named with the address.
+        ulong OpenOn<TConfig>(OpenCall<TConfig> call, string what, string host, ushort port, uint size, string init,
+                              ref TConfig cfg)
+        {
+            if (size == 0)
+                throw new ArgumentException("start from " + init, "cfg");
+            ulong h;
+            NetApi.CheckWithOsError(call(Open(), host, port, ref cfg, out h), what + " " + host + ":" + port);
+            return h;
+        }
+
+        // The overloads taking "host:port" text (paramName: how the error names it).
+        static ulong AtAddress(string address, string paramName, Func<string, ushort, ulong> open)
+        {
+            string host;
+            ushort port;
+            Address.Split(address, paramName, out host, out port);
+            return open(host, port);
+        }
+
         /// <summary>Listens on host:port (host null or "" = any IPv4, "::" = any
         /// IPv6); port 0 picks a free port (see NetApi.LocalAddr).</summary>
         public ulong Listen(string host, ushort port, Framing framing = Framing.Raw, TcpFlags addFlags = TcpFlags.None,
@@ -145,31 +169,23 @@ namespace Net
 
         public ulong Listen(string host, ushort port, ref NetTcpConfig cfg)
         {
-            if (cfg.Size == 0)
-                throw new ArgumentException("start from Native.net_tcp_config_init", "cfg");
-            ulong h;
-            NetApi.CheckWithOsError(Native.net_listen(Open(), host, port, ref cfg, out h), "listen " + host + ":" + port);
-            return h;
+            return OpenOn<NetTcpConfig>(Native.net_listen, "listen", host, port, cfg.Size, "Native.net_tcp_config_init",
+                                        ref cfg);
         }
 
         /// <summary>Listens on "host:port" as net prints it ("127.0.0.1:7000",
         /// "[::]:0"), raw framing.</summary>
         public ulong Listen(string address)
         {
-            string host;
-            ushort port;
-            Address.Split(address, "address", out host, out port);
-            return Listen(host, port);
+            return AtAddress(address, "address", (host, port) => Listen(host, port));
         }
 
         /// <summary>Listens on an address (NetApi.AddrParse, LocalAddr, an event's Addr).</summary>
         public ulong Listen(NetAddr addr, Framing framing = Framing.Raw, TcpFlags addFlags = TcpFlags.None,
                             uint maxMessage = 0, ulong user = 0)
         {
-            string host;
-            ushort port;
-            Address.Split(addr.ToString(), "addr", out host, out port);
-            return Listen(host, port, framing, addFlags, maxMessage, user);
+            return AtAddress(addr.ToString(), "addr",
+                             (host, port) => Listen(host, port, framing, addFlags, maxMessage, user));
         }
 
         /// <summary>Starts connecting; a Connect event reports the outcome.</summary>
@@ -178,29 +194,23 @@ namespace Net
         {
             Args.NotNull(host, "host");
             NetTcpConfig t = TcpConfig(framing, addFlags, maxMessage, user);
-            ulong h;
-            NetApi.CheckWithOsError(Native.net_connect(Open(), host, port, ref t, out h), "connect " + host + ":" + port);
-            return h;
+            return OpenOn<NetTcpConfig>(Native.net_connect, "connect", host, port, t.Size, "Native.net_tcp_config_init",
+                                        ref t);
         }
 
         /// <summary>Connects to "host:port" as net prints it ("127.0.0.1:7000",
         /// "[::1]:7000"), raw framing.</summary>
         public ulong Connect(string address)
         {
-            string host;
-            ushort port;
-            Address.Split(address, "address", out host, out port);
-            return Connect(host, port);
+            return AtAddress(address, "address", (host, port) => Connect(host, port));
         }
 
         /// <summary>Connects to an address (NetApi.AddrParse, LocalAddr, an event's Addr).</summary>
         public ulong Connect(NetAddr addr, Framing framing = Framing.Raw, TcpFlags addFlags = TcpFlags.None,
                              uint maxMessage = 0, ulong user = 0)
         {
-            string host;
-            ushort port;
-            Address.Split(addr.ToString(), "addr", out host, out port);
-            return Connect(host, port, framing, addFlags, maxMessage, user);
+            return AtAddress(addr.ToString(), "addr",
+                             (host, port) => Connect(host, port, framing, addFlags, maxMessage, user));
         }
 
         /// <summary>net_udp_config_init's defaults.</summary>
@@ -227,20 +237,14 @@ namespace Net
 
         public ulong UdpOpen(string host, ushort port, ref NetUdpConfig cfg)
         {
-            if (cfg.Size == 0)
-                throw new ArgumentException("start from Engine.DefaultUdpConfig()", "cfg");
-            ulong h;
-            NetApi.CheckWithOsError(Native.net_udp_open(Open(), host, port, ref cfg, out h), "udp_open " + host + ":" + port);
-            return h;
+            return OpenOn<NetUdpConfig>(Native.net_udp_open, "udp_open", host, port, cfg.Size,
+                                        "Engine.DefaultUdpConfig()", ref cfg);
         }
 
         /// <summary>Opens a UDP socket bound to "host:port" ("127.0.0.1:0", "[::1]:7000").</summary>
         public ulong UdpOpen(string address)
         {
-            string host;
-            ushort port;
-            Address.Split(address, "address", out host, out port);
-            return UdpOpen(host, port);
+            return AtAddress(address, "address", (host, port) => UdpOpen(host, port));
         }
 
         // ---- reliable UDP sessions ----
@@ -253,25 +257,27 @@ namespace Net
             return c;
         }
 
+        static NetRudpConfig RudpConfig(uint channels, ulong user)
+        {
+            NetRudpConfig c = DefaultRudpConfig();
+            if (channels != 0) c.Channels = channels;
+            c.User = user;
+            return c;
+        }
+
         /// <summary>Accepts reliable-UDP sessions on host:port (null = any
         /// IPv4; port 0 picks one, see NetApi.LocalAddr): each comes as an
         /// Accept event. channels 0 keeps the default (8).</summary>
         public ulong RudpListen(string host, ushort port, uint channels = 0, ulong user = 0)
         {
-            NetRudpConfig c = DefaultRudpConfig();
-            if (channels != 0) c.Channels = channels;
-            c.User = user;
+            NetRudpConfig c = RudpConfig(channels, user);
             return RudpListen(host, port, ref c);
         }
 
         public ulong RudpListen(string host, ushort port, ref NetRudpConfig cfg)
         {
-            if (cfg.Size == 0)
-                throw new ArgumentException("start from Engine.DefaultRudpConfig()", "cfg");
-            ulong h;
-            NetApi.CheckWithOsError(Native.net_rudp_listen(Open(), host, port, ref cfg, out h),
-                                    "rudp_listen " + host + ":" + port);
-            return h;
+            return OpenOn<NetRudpConfig>(Native.net_rudp_listen, "rudp_listen", host, port, cfg.Size,
+                                         "Engine.DefaultRudpConfig()", ref cfg);
         }
 
         /// <summary>Starts a reliable-UDP session to host:port; a Connect
@@ -279,30 +285,21 @@ namespace Net
         /// events carry the channel in Parent.</summary>
         public ulong RudpConnect(string host, ushort port, uint channels = 0, ulong user = 0)
         {
-            NetRudpConfig c = DefaultRudpConfig();
-            if (channels != 0) c.Channels = channels;
-            c.User = user;
+            NetRudpConfig c = RudpConfig(channels, user);
             return RudpConnect(host, port, ref c);
         }
 
         public ulong RudpConnect(string host, ushort port, ref NetRudpConfig cfg)
         {
             Args.NotNull(host, "host");
-            if (cfg.Size == 0)
-                throw new ArgumentException("start from Engine.DefaultRudpConfig()", "cfg");
-            ulong h;
-            NetApi.CheckWithOsError(Native.net_rudp_connect(Open(), host, port, ref cfg, out h),
-                                    "rudp_connect " + host + ":" + port);
-            return h;
+            return OpenOn<NetRudpConfig>(Native.net_rudp_connect, "rudp_connect", host, port, cfg.Size,
+                                         "Engine.DefaultRudpConfig()", ref cfg);
         }
 
         /// <summary>RudpConnect to "host:port" ("[::1]:7000" for IPv6).</summary>
         public ulong RudpConnect(string address)
         {
-            string host;
-            ushort port;
-            Address.Split(address, "address", out host, out port);
-            return RudpConnect(host, port);
+            return AtAddress(address, "address", (host, port) => RudpConnect(host, port));
         }
 
         /// <summary>A Timer event after delayMs, then every repeatMs (0 = once).

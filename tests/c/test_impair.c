@@ -139,6 +139,13 @@ static void send_range(side *s, uint32_t client, uint32_t from, uint32_t to)
     }
 }
 
+static impair_counters counters(impair_proxy *p)
+{
+    impair_counters c;
+    impair_stats(p, &c);
+    return c;
+}
+
 /* What wait_for waits for: arrivals (-1: any) and the proxy's dropped count. */
 typedef struct until {
     impair_proxy *p;
@@ -150,8 +157,7 @@ static int reached(void *arg)
 {
     side *s = (side *)arg;
     const until *u = s->until;
-    impair_counters c;
-    impair_stats(u->p, &c);
+    impair_counters c = counters(u->p);
     return (u->server < 0 || s->n_server >= u->server) && (u->client0 < 0 || s->n_client[0] >= u->client0) &&
            (u->client1 < 0 || s->n_client[1] >= u->client1) && c.dropped >= u->dropped;
 }
@@ -161,8 +167,7 @@ static void wait_for(side *s, impair_proxy *p, int server, int client0, int clie
     until u = {p, server, client0, client1, dropped};
     s->until = &u;
     if (!tl_run(on_event, s, reached, TL_TIMEOUT_MS)) {
-        impair_counters c;
-        impair_stats(p, &c);
+        impair_counters c = counters(p);
         tl_fail(__FILE__, __LINE__, "wait_for",
                 "server got %d (want %d), clients %d/%d (want %d/%d), proxy dropped %llu (want %llu), "
                 "forwarded %llu",
@@ -171,6 +176,24 @@ static void wait_for(side *s, impair_proxy *p, int server, int client0, int clie
     }
     /* nothing beyond: a short pump catches extra copies */
     tl_run(on_event, s, NULL, 30);
+}
+
+/* Client 0 sends datagrams from..to-1 through the proxy; then wait_for
+ * (server, client0, dropped), client 1 expecting nothing. */
+static void send_wait(side *s, impair_proxy *p, uint32_t from, uint32_t to, int server, int client0, uint64_t dropped)
+{
+    send_range(s, 0, from, to);
+    wait_for(s, p, server, client0, 0, dropped);
+}
+
+/* One phase: a fresh side and proxy (setup); client 0 sends datagrams
+ * 0..n-1 and the test waits for them (send_wait). */
+static impair_proxy *phase(side *s, const impair_config *cfg, int echo, uint32_t n, int server, int client0,
+                           uint64_t dropped)
+{
+    impair_proxy *p = setup(s, cfg, echo);
+    send_wait(s, p, 0, n, server, client0, dropped);
+    return p;
 }
 
 static void check_in_order(const arrival *a, int n, uint32_t client)
@@ -188,9 +211,7 @@ static void test_clean(void)
     impair_config_init(&cfg);
     cfg.timeline_ms = 20;
     side s;
-    impair_proxy *p = setup(&s, &cfg, 1);
-    send_range(&s, 0, 0, N);
-    wait_for(&s, p, N, N, 0, 0);
+    impair_proxy *p = phase(&s, &cfg, 1, N, N, N, 0);
     CHECK_EQ(s.n_server, N);
     CHECK_EQ(s.n_client[0], N);
     check_in_order(s.at_server, N, 0);
@@ -198,8 +219,7 @@ static void test_clean(void)
     /* the server sees the proxy's upstream socket, not the client */
     CHECK_EQ(s.n_senders, 1);
     CHECK(!tl_addr_eq(&s.senders[0], &s.client_addr[0]));
-    impair_counters c;
-    impair_stats(p, &c);
+    impair_counters c = counters(p);
     CHECK_EQ(c.received, 2 * N);
     CHECK_EQ(c.to_target, N);
     CHECK_EQ(c.to_client, N);
@@ -227,12 +247,9 @@ static void test_drop_all(void)
     impair_config_init(&cfg);
     cfg.drop = 1.0;
     side s;
-    impair_proxy *p = setup(&s, &cfg, 1);
-    send_range(&s, 0, 0, N);
-    wait_for(&s, p, 0, 0, 0, N);
+    impair_proxy *p = phase(&s, &cfg, 1, N, 0, 0, N);
     CHECK_EQ(s.n_server, 0);
-    impair_counters c;
-    impair_stats(p, &c);
+    impair_counters c = counters(p);
     CHECK_EQ(c.received, N);
     CHECK_EQ(c.dropped, N);
     CHECK_EQ(c.forwarded, 0);
@@ -249,18 +266,15 @@ static void test_dup_all(void)
     impair_proxy *p = setup(&s, &cfg, 1);
     /* twice each at the server; the echoes (not impaired) twice each too.
      * In four rounds, so the copies never outgrow a small socket buffer. */
-    for (uint32_t i = 0; i < N; i += N / 4) {
-        send_range(&s, 0, i, i + N / 4);
-        wait_for(&s, p, 2 * (int)(i + N / 4), 2 * (int)(i + N / 4), 0, 0);
-    }
+    for (uint32_t i = 0; i < N; i += N / 4)
+        send_wait(&s, p, i, i + N / 4, 2 * (int)(i + N / 4), 2 * (int)(i + N / 4), 0);
     CHECK_EQ(s.n_server, 2 * N);
     CHECK_EQ(s.n_client[0], 2 * N);
     for (int i = 0; i < 2 * N; i++) {
         CHECK(s.at_server[i].intact);
         CHECKF(s.at_server[i].index == (uint32_t)(i / 2), "arrival %d is index %u", i, (unsigned)s.at_server[i].index);
     }
-    impair_counters c;
-    impair_stats(p, &c);
+    impair_counters c = counters(p);
     CHECK_EQ(c.duplicated, N);
     CHECK_EQ(c.forwarded, 2 * N + 2 * N);
     teardown(&s, p);
@@ -275,9 +289,7 @@ static void test_reorder(void)
     cfg.seed = 7;
     cfg.directions = IMPAIR_TO_TARGET;
     side s;
-    impair_proxy *p = setup(&s, &cfg, 0);
-    send_range(&s, 0, 0, N);
-    wait_for(&s, p, N, 0, 0, 0);
+    impair_proxy *p = phase(&s, &cfg, 0, N, N, 0, 0);
     CHECK_EQ(s.n_server, N);
     uint8_t seen[N] = {0};
     int late = 0; /* arrivals after a datagram sent later */
@@ -292,8 +304,7 @@ static void test_reorder(void)
         if (a->index > highest)
             highest = a->index;
     }
-    impair_counters c;
-    impair_stats(p, &c);
+    impair_counters c = counters(p);
     CHECKF(c.reordered >= N / 10 && c.reordered <= N / 3, "reordered %llu of %d at 20 %%",
            (unsigned long long)c.reordered, N);
     CHECK_EQ(late, c.reordered);
@@ -308,9 +319,7 @@ static void test_corrupt_all(void)
     cfg.corrupt = 1.0;
     cfg.directions = IMPAIR_TO_TARGET;
     side s;
-    impair_proxy *p = setup(&s, &cfg, 0);
-    send_range(&s, 0, 0, N);
-    wait_for(&s, p, N, 0, 0, 0);
+    impair_proxy *p = phase(&s, &cfg, 0, N, N, 0, 0);
     CHECK_EQ(s.n_server, N);
     for (int i = 0; i < N; i++) {
         CHECKF(!s.at_server[i].intact, "arrival %d came through unchanged", i);
@@ -318,8 +327,7 @@ static void test_corrupt_all(void)
          * statistically, so check the set of lengths instead */
         CHECK(s.at_server[i].len >= 16 && s.at_server[i].len <= MAX_LEN);
     }
-    impair_counters c;
-    impair_stats(p, &c);
+    impair_counters c = counters(p);
     CHECK_EQ(c.corrupted, N);
     teardown(&s, p);
 }
@@ -338,7 +346,7 @@ static void dropped_set(uint64_t seed, uint8_t *passed)
     uint64_t start = tl_now_ms();
     do {
         tl_run(on_event, &s, NULL, 5);
-        impair_stats(p, &c);
+        c = counters(p);
     } while (c.dropped + c.forwarded < N && tl_now_ms() - start < TL_TIMEOUT_MS);
     wait_for(&s, p, (int)c.forwarded, 0, 0, c.dropped);
     CHECK_EQ(c.dropped + c.forwarded, N);
@@ -375,8 +383,7 @@ static void test_delay(void)
     side s;
     impair_proxy *p = setup(&s, &cfg, 0);
     uint64_t sent = tl_now_ms();
-    send_range(&s, 0, 0, 20);
-    wait_for(&s, p, 20, 0, 0, 0);
+    send_wait(&s, p, 0, 20, 20, 0, 0);
     uint64_t took = tl_now_ms() - sent;
     /* Windows' tick clock (GetTickCount64) moves in ~16 ms steps: allow one */
     CHECKF(took >= 40 - 17, "20 datagrams delayed by 40 ms arrived after %llu ms", (unsigned long long)took);
@@ -392,19 +399,16 @@ static void test_burst(void)
     impair_proxy *p = setup(&s, &cfg, 0);
     uint64_t start = tl_now_ms();
     impair_burst(p, 100);
-    send_range(&s, 0, 0, 20);
-    wait_for(&s, p, 0, 0, 0, 20);
-    impair_counters c;
-    impair_stats(p, &c);
+    send_wait(&s, p, 0, 20, 0, 0, 20);
+    impair_counters c = counters(p);
     CHECK_EQ(c.burst_dropped, 20);
     CHECK_EQ(s.n_server, 0);
     /* after the burst, everything passes again */
     while (tl_now_ms() - start <= 120)
         tl_run(on_event, &s, NULL, 10);
-    send_range(&s, 0, 0, 20);
-    wait_for(&s, p, 20, 0, 0, 20);
+    send_wait(&s, p, 0, 20, 20, 0, 20);
     check_in_order(s.at_server, 20, 0);
-    impair_stats(p, &c);
+    c = counters(p);
     CHECK_EQ(c.dropped, 20);
     teardown(&s, p);
 }
@@ -421,8 +425,7 @@ static void test_two_clients(void)
     CHECK_EQ(s.n_senders, 2);
     check_in_order(s.at_client[0], 50, 0);
     check_in_order(s.at_client[1], 50, 1);
-    impair_counters c;
-    impair_stats(p, &c);
+    impair_counters c = counters(p);
     CHECK_EQ(c.clients, 2);
     teardown(&s, p);
 }

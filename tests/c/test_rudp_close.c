@@ -12,7 +12,7 @@
  *   not report the ICMP error: Wine); a socket that never answers:
  *   NET_E_TIMEDOUT after connect_timeout_ms;
  * - net_close of a listener closes its sessions gracefully, then itself. */
-#include "testlib.h"
+#include "rudp_testlib.h"
 
 #define MESSAGES 300
 
@@ -24,14 +24,6 @@ static net_rudp_config config(void)
     cfg.keepalive_ms = 80;
     cfg.connect_timeout_ms = 300;
     return cfg;
-}
-
-static uint16_t listen_on(net_engine e, const net_rudp_config *cfg, net_handle *l)
-{
-    CHECK_OK(net_rudp_listen(e, "127.0.0.1", 0, cfg, l));
-    net_addr at;
-    CHECK_OK(net_local_addr(*l, &at));
-    return at.port;
 }
 
 /* Connects and returns the server's session (the ACCEPT on se). */
@@ -139,17 +131,14 @@ static void refused(net_engine ce, net_engine se, const net_rudp_config *cfg)
     net_rudp_config one = *cfg;
     one.max_sessions = 1;
     net_handle l;
-    uint16_t port = listen_on(se, &one, &l);
+    uint16_t port = rt_listen(se, &one, &l).port;
     net_handle c1, s1 = pair(ce, se, port, cfg, &c1), c2;
     CHECK_OK(net_rudp_connect(ce, "127.0.0.1", port, cfg, &c2));
     net_event ev;
     TL_EXPECT(ce, NET_EV_CONNECT, c2, &ev);
     CHECK_EQ(ev.status, NET_E_REFUSED);
     expect_close(ce, c2, NET_E_REFUSED);
-    net_rudp_stats st;
-    memset(&st, 0, sizeof st);
-    st.size = sizeof st;
-    CHECK_OK(net_rudp_get_stats(l, &st));
+    net_rudp_stats st = rt_stats(l);
     CHECK_EQ(st.sessions_refused, 1);
     CHECK_EQ(st.sessions, 1);
     /* Closing the listener closes its session gracefully, then itself. */
@@ -198,7 +187,7 @@ int main(void)
     net_engine ce = tl_engine(), se = tl_engine();
     net_rudp_config cfg = config();
     net_handle l;
-    uint16_t port = listen_on(se, &cfg, &l);
+    uint16_t port = rt_listen(se, &cfg, &l).port;
     graceful(ce, se, port, &cfg);
     aborts(ce, se, port, &cfg);
     vanished_peer(se, port, &cfg);

@@ -18,7 +18,7 @@
  * Every datagram here ends with its CRC32C, computed bit by bit from the
  * polynomial (not the library's tables) so the test checks the format.
  * The real session echoes byte-exact before, during and after. */
-#include "testlib.h"
+#include "rudp_testlib.h"
 
 #define HDR 8
 #define DATA_HDR 24
@@ -118,23 +118,14 @@ static void send_raw(net_handle from, const void *p, size_t len)
     send_datagram(from, p, len, -1);
 }
 
-static net_rudp_stats stats_of(net_handle h)
-{
-    net_rudp_stats st;
-    memset(&st, 0, sizeof st);
-    st.size = sizeof st;
-    CHECK_OK(net_rudp_get_stats(h, &st));
-    return st;
-}
-
 /* Pumps until the listener's (or a session's) counters reach what was sent. */
 static void wait_counters(net_handle h, uint64_t dropped, uint64_t cookies)
 {
     uint64_t give_up = tl_now_ms() + TL_TIMEOUT_MS;
-    net_rudp_stats st = stats_of(h);
+    net_rudp_stats st = rt_stats(h);
     while ((st.datagrams_dropped < dropped || st.cookies_rejected < cookies) && tl_now_ms() < give_up) {
         tl_pump(5);
-        st = stats_of(h);
+        st = rt_stats(h);
     }
     CHECKF(st.datagrams_dropped >= dropped && st.cookies_rejected >= cookies,
            "dropped %llu (want %llu), cookies rejected %llu (want %llu)", (unsigned long long)st.datagrams_dropped,
@@ -190,7 +181,7 @@ static void counted(tally *t, int dropped, int cookies)
 
 static void garbage(void)
 {
-    tally t = {stats_of(listener), 0, 0, 0};
+    tally t = {rt_stats(listener), 0, 0, 0};
     uint8_t p[1500];
     uint64_t x = 12345;
     for (int i = 0; i < 200; i++) {
@@ -271,7 +262,7 @@ static void flood(void)
         answers++;
     }
     CHECK(answers > 0 && answers <= FLOODERS * HELLOS);
-    net_rudp_stats st = stats_of(listener);
+    net_rudp_stats st = rt_stats(listener);
     CHECK_EQ(st.sessions, 1);
     CHECK_EQ(tl_pending(e, NET_EV_ACCEPT, 0), 0);
     /* src[0]'s cookie, echoed from another address: rejected, no session. */
@@ -284,7 +275,7 @@ static void flood(void)
     tl_put_le(r + HDR + 18, 4, 2);
     send_raw(src[1], r, sizeof r);
     wait_counters(listener, 0, st.cookies_rejected + 1);
-    CHECK_EQ(stats_of(listener).sessions, 1);
+    CHECK_EQ(rt_stats(listener).sessions, 1);
     for (int s = 0; s < FLOODERS; s++) {
         tl_pump(1);
         while (tl_pending(e, NET_EV_DATAGRAM, src[s]))
@@ -325,10 +316,10 @@ static net_handle handmade(net_handle h, uint32_t *server_id)
 static void wait_received(net_handle s, uint64_t n)
 {
     uint64_t give_up = tl_now_ms() + TL_TIMEOUT_MS;
-    while (stats_of(s).packets_received < n && tl_now_ms() < give_up)
+    while (rt_stats(s).packets_received < n && tl_now_ms() < give_up)
         tl_pump(2);
-    CHECKF(stats_of(s).packets_received >= n, "the session saw %llu DATA packets of %llu",
-           (unsigned long long)stats_of(s).packets_received, (unsigned long long)n);
+    CHECKF(rt_stats(s).packets_received >= n, "the session saw %llu DATA packets of %llu",
+           (unsigned long long)rt_stats(s).packets_received, (unsigned long long)n);
 }
 
 static void abuse(void)
@@ -336,7 +327,7 @@ static void abuse(void)
     net_handle h = tl_udp(e, NULL, NULL, NULL);
     uint32_t id;
     net_handle s = handmade(h, &id);
-    uint64_t listener_dropped = stats_of(listener).datagrams_dropped;
+    uint64_t listener_dropped = rt_stats(listener).datagrams_dropped;
     /* Something in flight from the server, never acknowledged by us. */
     CHECK_OK(net_rudp_send(s, 0, NET_RUDP_RELIABLE_ORDERED, "pending", 7));
     net_event ev;
@@ -391,10 +382,10 @@ static void abuse(void)
     }
     bad += 300 - 256;
     wait_counters(s, (uint64_t)bad, 0);
-    CHECK(stats_of(listener).datagrams_dropped >= listener_dropped + (uint64_t)bad); /* the listener counts them too */
+    CHECK(rt_stats(listener).datagrams_dropped >= listener_dropped + (uint64_t)bad); /* the listener counts them too */
     /* A proper message corrupted on the way (a payload byte, the header's
      * type, the trailer itself): dropped before it is read, counted. */
-    net_rudp_stats before = stats_of(listener);
+    net_rudp_stats before = rt_stats(listener);
     long flips[3] = {DATA_HDR + 8 + 1, 0, DATA_HDR + 8 + 4};
     for (int i = 0; i < 3; i++) {
         n = data_hdr(p, id, 1, seq, 0, 0, 0);
@@ -402,12 +393,12 @@ static void abuse(void)
         send_datagram(h, p, n, flips[i]);
     }
     uint64_t until = tl_now_ms() + TL_TIMEOUT_MS;
-    while (stats_of(listener).checksum_failures < before.checksum_failures + 3 && tl_now_ms() < until)
+    while (rt_stats(listener).checksum_failures < before.checksum_failures + 3 && tl_now_ms() < until)
         tl_pump(2);
-    net_rudp_stats after = stats_of(listener);
+    net_rudp_stats after = rt_stats(listener);
     CHECK_EQ(after.checksum_failures, before.checksum_failures + 3);
     CHECK(after.datagrams_dropped >= before.datagrams_dropped + 3);
-    CHECK_EQ(stats_of(s).checksum_failures, 0); /* a listener's session: its socket counts them */
+    CHECK_EQ(rt_stats(s).checksum_failures, 0); /* a listener's session: its socket counts them */
     /* None of it was delivered, and the session still takes a proper message: rsn 0. */
     CHECK_EQ(tl_pending(e, NET_EV_DATA, s), 0);
     n = data_hdr(p, id, 1, seq++, 0, 0, 0);
@@ -441,8 +432,7 @@ int main(void)
     net_rudp_config_init(&cfg);
     cfg.channels = 4;
     cfg.max_message = 64u << 10;
-    CHECK_OK(net_rudp_listen(e, "127.0.0.1", 0, &cfg, &listener));
-    CHECK_OK(net_local_addr(listener, &listen_at));
+    listen_at = rt_listen(e, &cfg, &listener);
     CHECK_OK(net_rudp_connect(e, "127.0.0.1", listen_at.port, &cfg, &client));
     net_event ev;
     TL_EXPECT(e, NET_EV_ACCEPT, 0, &ev);

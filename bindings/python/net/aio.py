@@ -58,6 +58,31 @@ def _wake(fut: Optional[asyncio.Future]) -> None:
         fut.set_result(None)
 
 
+class _Waiter:
+    """The one task at a time that may wait for a queue to fill (``recv``,
+    ``accept``, ``recvfrom``, ``events``): :meth:`wait` returns at the next
+    :meth:`wake`; a second task waiting meanwhile gets ``RuntimeError(busy)``."""
+
+    __slots__ = ("_loop", "_fut", "_busy")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, busy: str) -> None:
+        self._loop = loop
+        self._fut: Optional[asyncio.Future] = None
+        self._busy = busy
+
+    def wake(self) -> None:
+        _wake(self._fut)
+
+    async def wait(self) -> None:
+        if self._fut is not None:
+            raise RuntimeError(self._busy)
+        self._fut = fut = self._loop.create_future()
+        try:
+            await fut
+        finally:
+            self._fut = None
+
+
 class _Owner:
     """What owns a handle of the engine: the events of that handle come to
     :meth:`_on_event`, and its CLOSE ends it. ``close_status`` is None while
@@ -153,7 +178,7 @@ class Connection(_Owner):
         #: the peer's address (None until connected)
         self.peer = peer
         self._rx: Deque[Any] = deque()
-        self._reader: Optional[asyncio.Future] = None
+        self._reader = _Waiter(self._loop, "Connection.recv: another task is already waiting in recv")
         self._eof = False
         self._drainers: list = []
         self._connected: Optional[asyncio.Future] = None
@@ -162,7 +187,7 @@ class Connection(_Owner):
         t = ev.type
         if t == _DATA:
             self._rx.append(ev.data)
-            _wake(self._reader)
+            self._reader.wake()
         elif t == _DRAINED:
             for f in self._drainers:
                 _wake(f)
@@ -173,12 +198,12 @@ class Connection(_Owner):
                 self._connected.set_result(ev)
         elif t == _EOF:
             self._eof = True
-            _wake(self._reader)
+            self._reader.wake()
         elif t == _CLOSE:
             self._ended(ev.status, ev.os_error)
 
     def _wake_all(self) -> None:
-        _wake(self._reader)
+        self._reader.wake()
         for f in self._drainers:
             _wake(f)
         if self._connected is not None and not self._connected.done():
@@ -201,13 +226,7 @@ class Connection(_Owner):
                 if self.close_status:
                     raise error_for(self.close_status, "recv", self._close_os_error)
                 return None
-            if self._reader is not None:
-                raise RuntimeError("Connection.recv: another task is already waiting in recv")
-            self._reader = fut = self._loop.create_future()
-            try:
-                await fut
-            finally:
-                self._reader = None
+            await self._reader.wait()
         return rx.popleft()
 
     def __aiter__(self) -> "Connection":
@@ -286,7 +305,7 @@ class Listener(_Owner):
         super().__init__(eng, handle)
         self._handler = handler
         self._accepted: Deque[Connection] = deque()
-        self._acceptor: Optional[asyncio.Future] = None
+        self._acceptor = _Waiter(self._loop, "Listener.accept: another task is already waiting in accept")
         #: the bound address (port 0 reveals the port here)
         self.address: Address = core.local_addr(handle)
 
@@ -300,10 +319,10 @@ class Listener(_Owner):
             self._eng._serve(self._handler, conn)
         else:
             self._accepted.append(conn)
-            _wake(self._acceptor)
+            self._acceptor.wake()
 
     def _wake_all(self) -> None:
-        _wake(self._acceptor)
+        self._acceptor.wake()
         while self._accepted:  # nobody will take them now
             self._accepted.popleft().abort()
 
@@ -315,13 +334,7 @@ class Listener(_Owner):
         while not self._accepted:
             if self.close_status is not None:
                 raise ClosedError(Error.CLOSED, "Listener.accept: the listener has ended")
-            if self._acceptor is not None:
-                raise RuntimeError("Listener.accept: another task is already waiting in accept")
-            self._acceptor = fut = self._loop.create_future()
-            try:
-                await fut
-            finally:
-                self._acceptor = None
+            await self._acceptor.wait()
         return self._accepted.popleft()
 
     def __aiter__(self) -> "Listener":
@@ -352,7 +365,7 @@ class UdpSocket(_Owner):
     def __init__(self, eng: "Engine", handle: int) -> None:
         super().__init__(eng, handle)
         self._rx: Deque[Any] = deque()
-        self._reader: Optional[asyncio.Future] = None
+        self._reader = _Waiter(self._loop, "UdpSocket.recvfrom: another task is already waiting")
         #: the bound address
         self.address: Address = core.local_addr(handle)
 
@@ -365,10 +378,10 @@ class UdpSocket(_Owner):
         elif t == _CLOSE:
             self._ended(ev.status, ev.os_error)
             return
-        _wake(self._reader)
+        self._reader.wake()
 
     def _wake_all(self) -> None:
-        _wake(self._reader)
+        self._reader.wake()
 
     async def recvfrom(self) -> Tuple[bytes, Address]:
         """The next datagram and its sender. ``ClosedError`` (or the reason)
@@ -380,13 +393,7 @@ class UdpSocket(_Owner):
                 if self.close_status:
                     raise error_for(self.close_status, "recvfrom", self._close_os_error)
                 raise ClosedError(Error.CLOSED, "UdpSocket.recvfrom: the socket has ended")
-            if self._reader is not None:
-                raise RuntimeError("UdpSocket.recvfrom: another task is already waiting")
-            self._reader = fut = self._loop.create_future()
-            try:
-                await fut
-            finally:
-                self._reader = None
+            await self._reader.wait()
         item = rx.popleft()
         if isinstance(item, NetError):
             raise item
@@ -419,13 +426,7 @@ class _EventStream:
         while not eng._events:
             if eng._closed_flag:
                 raise StopAsyncIteration
-            if eng._events_waiter is not None:
-                raise RuntimeError("Engine.events: another task is already iterating")
-            eng._events_waiter = fut = eng._loop.create_future()
-            try:
-                await fut
-            finally:
-                eng._events_waiter = None
+            await eng._events_waiter.wait()
         return eng._events.popleft()
 
 
@@ -454,7 +455,7 @@ class Engine:
         self._max_events = min(max_events, 65536)
         self._owners: Dict[int, _Owner] = {}
         self._events: Deque[Event] = deque()
-        self._events_waiter: Optional[asyncio.Future] = None
+        self._events_waiter = _Waiter(self._loop, "Engine.events: another task is already iterating")
         self._tasks: Set[asyncio.Task] = set()
         try:
             self._attach()
@@ -513,7 +514,7 @@ class Engine:
                 listener._on_accept(ev)
                 return
         self._events.append(ev)
-        _wake(self._events_waiter)
+        self._events_waiter.wake()
 
     def _serve(self, handler: Handler, conn: Connection) -> None:
         task = self._loop.create_task(self._run_handler(handler, conn))
@@ -605,7 +606,7 @@ class Engine:
         self.engine.close()
         for o in owners:
             o._ended(Error.ABORTED)
-        _wake(self._events_waiter)
+        self._events_waiter.wake()
 
     async def __aenter__(self) -> "Engine":
         return self
