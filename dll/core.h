@@ -255,7 +255,8 @@ struct net_engine_s {
     atomic_uint_least64_t poll_seq;
     struct net_held *held; /* payload blocks handed out by the last poll */
     uint32_t nheld, held_cap;
-    net_qside *side; /* NET_POLL_CHUNK entries: what deliver() takes at once */
+    uint32_t held_next; /* where net__held_begin starts looking: the block of its last find */
+    net_qside *side;    /* NET_POLL_CHUNK entries: what deliver() takes at once */
 
     net_timers timers;
     /* net_engine_waitable's, made on first request and kept until destroy. */

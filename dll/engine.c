@@ -225,7 +225,7 @@ static int engine_init(net_engine_s *e, const net_config *c, const net_backend *
     atomic_store(&e->poll_thread, 0);
     atomic_store(&e->poll_seq, 0);
     e->held = NULL;
-    e->nheld = e->held_cap = 0;
+    e->nheld = e->held_cap = e->held_next = 0;
     net_timers_init(&e->timers);
     atomic_store(&e->open_conns, 0);
     atomic_store(&e->conns_total, 0);

@@ -222,8 +222,32 @@ static int polled(net_engine_s *e, const net_event *ev, void *obj)
 /* e->polling: IDLE, ACTIVE inside net_poll, BORROWED while net_send looks
  * into the held blocks (net__held_begin). */
 enum { POLL_IDLE = 0, POLL_ACTIVE = 1, POLL_BORROWED = 2 };
-#define HELD_LOOKUP 8 /* held blocks net_send looks through, newest first */
+#define HELD_LOOKUP 8 /* held blocks net_send looks through from where it last found one, and the newest */
 
+/* The held block among held[from, to) that holds [q, q + len), or NULL;
+ * *at is where it is. */
+static net_block *held_find(const net_engine_s *e, const uint8_t *q, size_t len, uint32_t from, uint32_t to,
+                            uint32_t *at)
+{
+    for (uint32_t i = from; i < to; i++) {
+        net_block *b = e->held[i].blk;
+        /* cap, not used: a loop thread may be appending to a receive block. */
+        if (q >= b->data && len <= b->cap && (size_t)(q - b->data) <= b->cap - len) {
+            *at = i;
+            return b;
+        }
+    }
+    return NULL;
+}
+
+/* A script sends what it polled mostly in the order it polled it: the
+ * look starts at the block of the last find (the next payload is in it or
+ * just after), then tries the newest blocks. Messages assembled across
+ * reads each have a block of their own, so a batch of them is one held
+ * block per event: looking at the newest few alone missed all but the last
+ * few of an echoed batch, each then copied into the send queue while its
+ * block stayed held until the next poll (a peer that never reads had its
+ * echoes cost twice their bytes). */
 net_block *net__held_begin(net_engine_s *e, const void *p, size_t len)
 {
     if (!net__on_poll_thread(e))
@@ -232,12 +256,15 @@ net_block *net__held_begin(net_engine_s *e, const void *p, size_t len)
     if (!atomic_compare_exchange_strong(&e->polling, &expected, POLL_BORROWED))
         return NULL;
     const uint8_t *q = p;
-    uint32_t from = e->nheld > HELD_LOOKUP ? e->nheld - HELD_LOOKUP : 0;
-    for (uint32_t i = e->nheld; i-- > from;) {
-        net_block *b = e->held[i].blk;
-        /* cap, not used: a loop thread may be appending to a receive block. */
-        if (q >= b->data && len <= b->cap && (size_t)(q - b->data) <= b->cap - len)
-            return b;
+    uint32_t n = e->nheld, at = e->held_next < n ? e->held_next : 0;
+    uint32_t end = n - at > HELD_LOOKUP ? at + HELD_LOOKUP : n;
+    uint32_t newest = n - end > HELD_LOOKUP ? n - HELD_LOOKUP : end;
+    net_block *b = held_find(e, q, len, at, end, &at);
+    if (!b)
+        b = held_find(e, q, len, newest, n, &at);
+    if (b) {
+        e->held_next = at;
+        return b;
     }
     atomic_store(&e->polling, POLL_IDLE);
     return NULL;
@@ -253,6 +280,7 @@ void net__release_held(net_engine_s *e)
     for (uint32_t i = 0; i < e->nheld; i++)
         net_block_unref(e->held[i].blk, e->held[i].refs);
     e->nheld = 0;
+    e->held_next = 0;
 }
 
 /* Room to hold n more payload blocks; deliver() makes it before it takes
