@@ -267,9 +267,13 @@ void net__rudp_session_timer(net_loop *loop, net_rudp_session *s)
     uint64_t now = loop->now;
     const net_rudp_config *c = &s->ep->cfg;
     if (!s->welcomed) {
-        if (now >= s->started + c->connect_timeout_ms)
+        if (now >= s->started + c->connect_timeout_ms) {
+            /* Not a word more about s: once its CLOSE is queued the poller
+             * may free it (TSan caught the rearm that used to follow). */
             net__rudp_session_finish(loop, s, NET_E_TIMEDOUT, 0);
-        else if (now >= s->next_resend)
+            return;
+        }
+        if (now >= s->next_resend)
             handshake_resend(loop, s);
         net__rudp_session_rearm(loop, s);
         return;
