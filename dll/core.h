@@ -129,10 +129,11 @@ struct net_listener {
     net_obj o;
     net_tcp_config cfg;
     net_frame_cfg fcfg;
-    int closing;       /* under the slot lock: net_close was called or the loop closes it */
-    int closed;        /* loop thread: handed to the backend's close, or never opened */
-    int accepting;     /* loop thread */
-    uint64_t retry_at; /* loop thread: accept paused for lack of fds until then */
+    int closing;            /* under the slot lock: net_close was called or the loop closes it */
+    int closed;             /* loop thread: handed to the backend's close, or never opened */
+    int accepting;          /* loop thread */
+    uint64_t retry_at;      /* loop thread: accept paused for lack of fds until then */
+    uint32_t accept_errors; /* loop thread: failed accepts since the last success */
 };
 
 /* A datagram waiting to go out; its payload lives in blk. */
@@ -263,6 +264,7 @@ struct net_engine_s {
     _Atomic(struct net_waitable *) waitable;
 
     atomic_uint_least64_t open_conns, conns_total, rejected, messages_out, send_queued, recv_paused;
+    atomic_uint_least64_t accepts_failed;
     atomic_uint_least64_t open_udps;
 };
 

@@ -185,6 +185,9 @@ typedef struct net_stats {
     uint64_t datagrams_out;        /* datagrams the OS accepted, reliable-UDP sockets' included (bytes_out too) */
     uint64_t datagrams_dropped;    /* arrived larger than the socket's max_datagram: dropped, never truncated */
     uint64_t datagram_send_errors; /* datagrams the OS refused (unreachable, refused, too big) */
+    /* since 0.4 */
+    uint64_t accepts_failed; /* accepts the OS failed (out of descriptors, refused by a firewall...); a
+                                connection reset before it was accepted is not counted */
 } net_stats;
 
 NET_API uint32_t net_version(void);

@@ -254,6 +254,8 @@ namespace Net
         public ulong DatagramsOut;
         public ulong DatagramsDropped;   // arrived larger than a socket's max_datagram
         public ulong DatagramSendErrors; // refused by the OS (unreachable, refused, too big)
+        // since 0.4
+        public ulong AcceptsFailed; // accepts the OS failed; resets before the accept not counted
     }
 
     [StructLayout(LayoutKind.Sequential)]

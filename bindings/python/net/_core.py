@@ -527,6 +527,7 @@ class Stats(NamedTuple):
     datagrams_out: int
     datagrams_dropped: int
     datagram_send_errors: int
+    accepts_failed: int
 
 
 if _STATS_FIELDS != Stats._fields:  # pragma: no cover - caught by tests
