@@ -81,6 +81,8 @@ struct net_obj {
 typedef struct net_seg {
     const uint8_t *p;
     uint32_t len;
+    uint32_t pin; /* bytes of blk this segment counts in its connection's pinned total (0: a copy chunk, or
+                     blk counted by an earlier segment) */
     net_block *blk;
 } net_seg;
 
@@ -93,6 +95,7 @@ struct net_conn {
     int shutdown_requested; /* net_shutdown: FIN once the queue drains */
     int abort_requested;    /* net_abort: nothing more goes out, not even a FIN */
     net_sendq sq;           /* of net_seg */
+    uint64_t pinned;        /* capacity of the received blocks its queue references, at most sq.send_cap */
     uint32_t highwater, lowwater;
     atomic_uint idle_ms;
     int above_highwater;

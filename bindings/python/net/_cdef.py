@@ -204,7 +204,8 @@ enum {
     NET_OPT_BROADCAST = 11,
     NET_OPT_MAX_DATAGRAM = 12,
     NET_OPT_DROPPED = 13,
-    NET_OPT_ERRORS_DROPPED = 14
+    NET_OPT_ERRORS_DROPPED = 14,
+    NET_OPT_SEND_HELD = 15
 };
 int net_set_option(net_handle h, int option, int64_t value);
 int net_get_option(net_handle h, int option, int64_t *value);

@@ -112,6 +112,7 @@ class Option(IntEnum):
     MAX_DATAGRAM = 12
     DROPPED = 13
     ERRORS_DROPPED = 14
+    SEND_HELD = 15
 
 
 class UdpFlag(IntFlag):
