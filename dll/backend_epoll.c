@@ -231,7 +231,13 @@ static void do_accept(ep_loop *l, ep_sock *s)
             continue;
         int e = errno;
         net__accepted(s->obj, NET_BAD_SOCK, NULL, os_error_to_net(e), e);
-        return;
+        /* A broken listening socket: no retry. Out of descriptors (or
+         * errors that keep coming) the core stopped accepting, and
+         * accept_start comes back. Anything else cost that attempt: the
+         * backlog is tried again next turn, as no new edge may come for it. */
+        if (!s->accepting || e == EBADF || e == ENOTSOCK || e == EINVAL || e == EOPNOTSUPP)
+            return;
+        break;
     }
     s->readable = 1;
     make_ready(l, s);

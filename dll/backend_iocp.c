@@ -592,10 +592,18 @@ static void accept_discard(accept_op *a)
     a->as = INVALID_SOCKET;
 }
 
-/* A connection reset before we took it is retried at once. Out of sockets
- * or buffers: the core stops accepting and retries (accept_start reposts
- * this op). Anything else: reported, and this op stays idle until
- * accepting starts again. */
+/* The listening socket itself is unusable: another AcceptEx fails alike. */
+static int accept_listener_broken(int e)
+{
+    return e == WSAENOTSOCK || e == WSAEINVAL || e == WSAEOPNOTSUPP || e == WSAEBADF || e == ERROR_INVALID_HANDLE;
+}
+
+/* A connection reset before we took it is retried at once. Anything else
+ * is reported: out of sockets or buffers (or errors that keep coming) the
+ * core stops accepting and retries later, accept_start reposting this op;
+ * other errors cost that attempt only, the op posted again, or 32 of them
+ * would leave the listener with no AcceptEx outstanding, silent for good.
+ * A broken listening socket leaves the op idle: it would fail at once. */
 static void accept_failed(iocp_loop *l, iocp_sock *s, accept_op *a, int err)
 {
     accept_discard(a);
@@ -605,6 +613,8 @@ static void accept_failed(iocp_loop *l, iocp_sock *s, accept_op *a, int err)
         return;
     }
     net__accepted(s->obj, NET_BAD_SOCK, NULL, os_error_to_net(err), err);
+    if (s->accepting && !s->closed && !accept_listener_broken(err))
+        post_accept(l, s, a);
 }
 
 /* Hands the accepted socket to the core. SO_UPDATE_ACCEPT_CONTEXT gives it

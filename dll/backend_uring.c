@@ -1587,7 +1587,7 @@ static void on_accept(ur_loop *l, ur_sock *s, int res, unsigned flags)
         if (e == EINVAL && !more && (l->features & F_MS_ACCEPT)) {
             /* No multishot accept here: single shots from now on. */
             l->features &= ~F_MS_ACCEPT;
-        } else if (e == ECANCELED || e == EINTR || e == EAGAIN || e == ECONNABORTED || e == EPROTO || e == EPERM) {
+        } else if (e == ECANCELED || e == EINTR || e == EAGAIN || e == ECONNABORTED || e == EPROTO) {
             /* re-arm below */
         } else {
             net__accepted(s->obj, NET_BAD_SOCK, NULL, os_error_to_net(e), e);

@@ -139,7 +139,7 @@ static net_seg *seg_at(net_conn *c, uint32_t i)
 
 /* Appends len bytes at p, in blk, to the queue: onto the last segment when
  * they continue it, else as a segment of their own. */
-static int sq_push(net_conn *c, const uint8_t *p, uint32_t len, net_block *blk)
+static int sq_push(net_conn *c, const uint8_t *p, uint32_t len, net_block *blk, uint32_t pin)
 {
     if (c->sq.count > c->sq.inflight) {
         net_seg *last = seg_at(c, c->sq.count - 1);
@@ -151,9 +151,28 @@ static int sq_push(net_conn *c, const uint8_t *p, uint32_t len, net_block *blk)
     if (net_sendq_room(&c->sq, 1, sizeof(net_seg), SEND_RING_MIN) != 0)
         return NET_E_NOMEM;
     net_block_ref(blk, 1);
-    *seg_at(c, c->sq.count) = (net_seg){p, len, blk};
+    *seg_at(c, c->sq.count) = (net_seg){p, len, pin, blk};
     c->sq.count++;
+    c->pinned += pin;
     return 0;
+}
+
+static void sq_pop(net_conn *c)
+{
+    net_seg *s = seg_at(c, 0);
+    c->pinned -= s->pin;
+    net_block_unref(s->blk, 1);
+    net_sendq_pop(&c->sq);
+}
+
+/* What referencing blk would add to the connection's pinned total: its
+ * capacity, unless the newest segment already counts it (echoes of one
+ * read, or of one assembled message, reference the same block). */
+static uint32_t pin_of(const net_conn *c, const net_block *blk)
+{
+    if (c->sq.count > 0 && seg_at((net_conn *)c, c->sq.count - 1)->blk == blk)
+        return 0;
+    return blk->cap;
 }
 
 /* Why a message of total payload bytes can never be sent (NET_E_MSGSIZE), or 0. */
@@ -177,7 +196,7 @@ static int queue_copy(net_conn *c, uint32_t hdr, uint32_t total, const net_buf *
         p += hdr;
     }
     net_bufs_copy(p, bufs, count);
-    if (sq_push(c, w, need, c->sq.chunk) != 0)
+    if (sq_push(c, w, need, c->sq.chunk, 0) != 0)
         return NET_E_NOMEM;
     c->sq.chunk->used += need;
     return 0;
@@ -199,16 +218,16 @@ static int queue_ref(net_conn *c, uint32_t hdr, net_block *blk, const uint8_t *p
         uint8_t h[NET_MAX_HEADER];
         net_frame_put_header(&c->fcfg, len, h);
         if ((size_t)(p - blk->data) >= hdr && memcmp(p - hdr, h, hdr) == 0)
-            return sq_push(c, p - hdr, hdr + len, blk);
+            return sq_push(c, p - hdr, hdr + len, blk, pin_of(c, blk));
         uint8_t *w = net_sendq_reserve(&c->sq, hdr, SEND_CHUNK);
         if (!w)
             return NET_E_NOMEM;
         memcpy(w, h, hdr);
-        sq_push(c, w, hdr, c->sq.chunk);
+        sq_push(c, w, hdr, c->sq.chunk, 0);
         c->sq.chunk->used += hdr;
     }
     if (len)
-        sq_push(c, p, len, blk);
+        sq_push(c, p, len, blk, pin_of(c, blk));
     return 0;
 }
 
@@ -228,6 +247,16 @@ int net__conn_queue(net_conn *c, const net_buf *bufs, uint32_t count, net_block 
     uint64_t need = hdr + total;
     if ((rc = net_sendq_admit(&c->sq, need)) != 0)
         return rc;
+    /* A payload in a received block is referenced, not copied, while the
+     * blocks the queue keeps alive that way stay within the send cap: a
+     * block is shared by whatever its loop read, so a peer that never
+     * reads could otherwise hold a 64 KiB block with each small echo. */
+    net_buf copy = {shared_at, shared_len};
+    if (shared && c->pinned + pin_of(c, shared) > c->sq.send_cap) {
+        bufs = &copy;
+        count = 1;
+        shared = NULL;
+    }
     if (shared)
         rc = queue_ref(c, hdr, shared, shared_at, shared_len);
     else
@@ -248,8 +277,7 @@ static void sq_consume(net_conn *c, size_t n)
         net_seg *s = seg_at(c, 0);
         if (s->len <= n) {
             n -= s->len;
-            net_block_unref(s->blk, 1);
-            net_sendq_pop(&c->sq);
+            sq_pop(c);
         } else {
             s->p += n;
             s->len -= (uint32_t)n;
@@ -264,10 +292,8 @@ static void sq_consume(net_conn *c, size_t n)
 
 static void sq_clear(net_conn *c)
 {
-    while (c->sq.count > 0) {
-        net_block_unref(seg_at(c, 0)->blk, 1);
-        net_sendq_pop(&c->sq);
-    }
+    while (c->sq.count > 0)
+        sq_pop(c);
     net__sendq_discharge(&c->sq, c->o.loop->e, c->sq.bytes);
     net_sendq_free(&c->sq);
 }

@@ -81,6 +81,8 @@ struct net_obj {
 typedef struct net_seg {
     const uint8_t *p;
     uint32_t len;
+    uint32_t pin; /* bytes of blk this segment counts in its connection's pinned total (0: a copy chunk, or
+                     blk counted by an earlier segment) */
     net_block *blk;
 } net_seg;
 
@@ -93,6 +95,7 @@ struct net_conn {
     int shutdown_requested; /* net_shutdown: FIN once the queue drains */
     int abort_requested;    /* net_abort: nothing more goes out, not even a FIN */
     net_sendq sq;           /* of net_seg */
+    uint64_t pinned;        /* capacity of the received blocks its queue references, at most sq.send_cap */
     uint32_t highwater, lowwater;
     atomic_uint idle_ms;
     int above_highwater;
@@ -129,10 +132,11 @@ struct net_listener {
     net_obj o;
     net_tcp_config cfg;
     net_frame_cfg fcfg;
-    int closing;       /* under the slot lock: net_close was called or the loop closes it */
-    int closed;        /* loop thread: handed to the backend's close, or never opened */
-    int accepting;     /* loop thread */
-    uint64_t retry_at; /* loop thread: accept paused for lack of fds until then */
+    int closing;            /* under the slot lock: net_close was called or the loop closes it */
+    int closed;             /* loop thread: handed to the backend's close, or never opened */
+    int accepting;          /* loop thread */
+    uint64_t retry_at;      /* loop thread: accept paused for lack of fds until then */
+    uint32_t accept_errors; /* loop thread: failed accepts since the last success */
 };
 
 /* A datagram waiting to go out; its payload lives in blk. */
@@ -263,6 +267,7 @@ struct net_engine_s {
     _Atomic(struct net_waitable *) waitable;
 
     atomic_uint_least64_t open_conns, conns_total, rejected, messages_out, send_queued, recv_paused;
+    atomic_uint_least64_t accepts_failed;
     atomic_uint_least64_t open_udps;
 };
 

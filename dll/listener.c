@@ -6,6 +6,7 @@
 #include "core.h"
 
 #define ACCEPT_RETRY_MS 100
+#define ACCEPT_ERRORS_MAX 16
 
 static void push_listener_close(net_listener *l, int status, int os_error)
 {
@@ -87,10 +88,16 @@ void net__listener_tick(net_loop *loop, net_listener *l)
 }
 
 /* Out of descriptors: stop and retry shortly rather than spin on a
- * backlog we cannot take. Other accept errors cost only that attempt. */
+ * backlog we cannot take. Other accept errors cost only that attempt (the
+ * backend tries the next), unless they keep coming: ACCEPT_ERRORS_MAX in a
+ * row without a success pause accepting as well, so that an error that
+ * will not go away costs a try per ACCEPT_RETRY_MS, not a spinning loop. */
 static void accept_failed(net_loop *loop, net_listener *l, int os_error)
 {
-    if (os_error_is_resource(os_error) && l->accepting) {
+    l->accept_errors++;
+    atomic_fetch_add(&loop->e->accepts_failed, 1);
+    if ((os_error_is_resource(os_error) || l->accept_errors >= ACCEPT_ERRORS_MAX) && l->accepting) {
+        l->accept_errors = 0;
         l->accepting = 0;
         l->retry_at = loop->now + ACCEPT_RETRY_MS;
         loop->e->bk->accept_stop(loop, l);
@@ -127,6 +134,7 @@ void net__accepted(net_listener *l, net_sock s, const net_addr *peer, int err, i
         os_sock_close(s);
         return;
     }
+    l->accept_errors = 0;
     net_conn *c = adopt(e, l, s);
     if (!c)
         return;

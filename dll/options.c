@@ -15,6 +15,7 @@ static int option_keeper(uint32_t kind, int option)
     case NET_OPT_HIGHWATER:
     case NET_OPT_LOWWATER:
     case NET_OPT_IDLE_TIMEOUT:
+    case NET_OPT_SEND_HELD:
         return kind == OBJ_CONN ? KEPT_BY_CORE : KEPT_BY_NOBODY;
     case NET_OPT_MAX_DATAGRAM:
     case NET_OPT_DROPPED:
@@ -55,6 +56,7 @@ static void conn_get(net_conn *c, int option, int64_t *value)
     *value = option == NET_OPT_SEND_CAP    ? c->sq.send_cap
              : option == NET_OPT_HIGHWATER ? c->highwater
              : option == NET_OPT_LOWWATER  ? c->lowwater
+             : option == NET_OPT_SEND_HELD ? (int64_t)c->pinned
                                            : atomic_load(&c->idle_ms);
 }
 

@@ -208,8 +208,9 @@ int os_error_is_resource(int e)
 
 /* The names os_error_by_name knows: here each error is itself. */
 const os_sys_error_name os_sys_error_names[] = {
-    {"EMFILE", EMFILE}, {"ENFILE", ENFILE}, {"ENOBUFS", ENOBUFS}, {"ECONNRESET", ECONNRESET},
-    {"EBUSY", EBUSY},   {"EAGAIN", EAGAIN}, {"EPIPE", EPIPE},     {NULL, 0},
+    {"EMFILE", EMFILE},         {"ENFILE", ENFILE}, {"ENOBUFS", ENOBUFS},
+    {"ECONNRESET", ECONNRESET}, {"EBUSY", EBUSY},   {"EAGAIN", EAGAIN},
+    {"EPIPE", EPIPE},           {"EPERM", EPERM},   {NULL, 0},
 };
 
 os_sys_sock os_sys_socket(int family, int type)

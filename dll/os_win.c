@@ -245,11 +245,12 @@ int os_error_is_resource(int e)
 /* ---- os_socket.h hooks ---- */
 
 /* The names os_error_by_name knows, as their WSA twins: Windows has no
- * ENFILE (WSAEMFILE stands in), would-block is its EBUSY and EAGAIN, and a
- * send after shutdown its EPIPE. */
+ * ENFILE (WSAEMFILE stands in), would-block is its EBUSY and EAGAIN, a
+ * send after shutdown its EPIPE, and access denied its EPERM. */
 const os_sys_error_name os_sys_error_names[] = {
-    {"EMFILE", WSAEMFILE},     {"ENFILE", WSAEMFILE},      {"ENOBUFS", WSAENOBUFS}, {"ECONNRESET", WSAECONNRESET},
-    {"EBUSY", WSAEWOULDBLOCK}, {"EAGAIN", WSAEWOULDBLOCK}, {"EPIPE", WSAESHUTDOWN}, {NULL, 0},
+    {"EMFILE", WSAEMFILE},         {"ENFILE", WSAEMFILE},     {"ENOBUFS", WSAENOBUFS},
+    {"ECONNRESET", WSAECONNRESET}, {"EBUSY", WSAEWOULDBLOCK}, {"EAGAIN", WSAEWOULDBLOCK},
+    {"EPIPE", WSAESHUTDOWN},       {"EPERM", WSAEACCES},      {NULL, 0},
 };
 
 os_sys_sock os_sys_socket(int family, int type)

@@ -9,7 +9,7 @@
  *                               (once; 0 or unset: none)
  *   NET_TEST_FAULT=site=ERR/K,...  every Kth call at site fails with ERR
  *                               (an errno name: EMFILE, ENFILE, ENOBUFS,
- *                               ECONNRESET, EBUSY, EAGAIN); sites: accept,
+ *                               ECONNRESET, EBUSY, EAGAIN, EPERM); sites: accept,
  *                               send, recv, submit (io_uring's io_uring_enter)
  */
 #ifndef NET_TESTHOOKS_H

@@ -185,6 +185,9 @@ typedef struct net_stats {
     uint64_t datagrams_out;        /* datagrams the OS accepted, reliable-UDP sockets' included (bytes_out too) */
     uint64_t datagrams_dropped;    /* arrived larger than the socket's max_datagram: dropped, never truncated */
     uint64_t datagram_send_errors; /* datagrams the OS refused (unreachable, refused, too big) */
+    /* since 0.4 */
+    uint64_t accepts_failed; /* accepts the OS failed (out of descriptors, refused by a firewall...); a
+                                connection reset before it was accepted is not counted */
 } net_stats;
 
 NET_API uint32_t net_version(void);
@@ -331,21 +334,24 @@ NET_API int net_set_user(net_handle h, uint64_t user);
 NET_API int net_get_user(net_handle h, uint64_t *user);
 
 enum {
-    NET_OPT_NODELAY = 1,        /* 0/1 */
-    NET_OPT_KEEPALIVE = 2,      /* 0/1 */
-    NET_OPT_SNDBUF = 3,         /* bytes */
-    NET_OPT_RCVBUF = 4,         /* bytes */
-    NET_OPT_LINGER = 5,         /* seconds, -1 = off */
-    NET_OPT_REUSEADDR = 6,      /* 0/1 */
-    NET_OPT_SEND_CAP = 7,       /* bytes: this connection's send cap */
-    NET_OPT_HIGHWATER = 8,      /* bytes */
-    NET_OPT_LOWWATER = 9,       /* bytes */
-    NET_OPT_IDLE_TIMEOUT = 10,  /* ms, 0 = never */
-    NET_OPT_BROADCAST = 11,     /* UDP: 0/1, SO_BROADCAST */
-    NET_OPT_MAX_DATAGRAM = 12,  /* UDP: bytes; set: 1 up to the value the socket was opened with */
-    NET_OPT_DROPPED = 13,       /* UDP, read only: datagrams dropped for exceeding max_datagram */
-    NET_OPT_ERRORS_DROPPED = 14 /* UDP, read only: errors not reported because an ERROR
-                                   event of the socket was still waiting to be polled */
+    NET_OPT_NODELAY = 1,         /* 0/1 */
+    NET_OPT_KEEPALIVE = 2,       /* 0/1 */
+    NET_OPT_SNDBUF = 3,          /* bytes */
+    NET_OPT_RCVBUF = 4,          /* bytes */
+    NET_OPT_LINGER = 5,          /* seconds, -1 = off */
+    NET_OPT_REUSEADDR = 6,       /* 0/1 */
+    NET_OPT_SEND_CAP = 7,        /* bytes: this connection's send cap */
+    NET_OPT_HIGHWATER = 8,       /* bytes */
+    NET_OPT_LOWWATER = 9,        /* bytes */
+    NET_OPT_IDLE_TIMEOUT = 10,   /* ms, 0 = never */
+    NET_OPT_BROADCAST = 11,      /* UDP: 0/1, SO_BROADCAST */
+    NET_OPT_MAX_DATAGRAM = 12,   /* UDP: bytes; set: 1 up to the value the socket was opened with */
+    NET_OPT_DROPPED = 13,        /* UDP, read only: datagrams dropped for exceeding max_datagram */
+    NET_OPT_ERRORS_DROPPED = 14, /* UDP, read only: errors not reported because an ERROR
+                                    event of the socket was still waiting to be polled */
+    NET_OPT_SEND_HELD = 15       /* connection, read only (since 0.4): bytes of received blocks its send queue
+                                    keeps alive by referencing echoed payloads instead of copying them; kept
+                                    within its send cap (past it payloads are copied) */
 };
 NET_API int net_set_option(net_handle h, int option, int64_t value);
 NET_API int net_get_option(net_handle h, int option, int64_t *value);

@@ -119,6 +119,7 @@ namespace Net
         MaxDatagram = 12,  // UDP: bytes, at most what the socket was opened with
         Dropped = 13,      // UDP, read only: arrivals dropped for exceeding MaxDatagram
         ErrorsDropped = 14, // UDP, read only: errors not reported while an ERROR event waited to be polled
+        SendHeld = 15,      // connection, read only: received blocks its queue keeps alive (within its send cap)
     }
 
     [Flags]
@@ -254,6 +255,8 @@ namespace Net
         public ulong DatagramsOut;
         public ulong DatagramsDropped;   // arrived larger than a socket's max_datagram
         public ulong DatagramSendErrors; // refused by the OS (unreachable, refused, too big)
+        // since 0.4
+        public ulong AcceptsFailed; // accepts the OS failed; resets before the accept not counted
     }
 
     [StructLayout(LayoutKind.Sequential)]

@@ -237,9 +237,9 @@ static int l_get_user(lua_State *L)
 
 /* ---- options: names in NET_OPT_* order, so the index + 1 is the option ---- */
 
-static const char *const option_names[] = {"nodelay",   "keepalive",    "sndbuf",    "rcvbuf",         "linger",
-                                           "reuseaddr", "send_cap",     "highwater", "lowwater",       "idle_timeout",
-                                           "broadcast", "max_datagram", "dropped",   "errors_dropped", NULL};
+static const char *const option_names[] = {
+    "nodelay",  "keepalive",    "sndbuf",    "rcvbuf",       "linger",  "reuseaddr",      "send_cap",  "highwater",
+    "lowwater", "idle_timeout", "broadcast", "max_datagram", "dropped", "errors_dropped", "send_held", NULL};
 
 static int option_is_flag(int opt)
 {

@@ -71,6 +71,7 @@ int main(void)
     OFF(net_stats, datagrams_out);
     OFF(net_stats, datagrams_dropped);
     OFF(net_stats, datagram_send_errors);
+    OFF(net_stats, accepts_failed);
 
     SIZE(net_tcp_config);
     OFF(net_tcp_config, size);

@@ -112,6 +112,7 @@ typedef struct net_stats {
     uint64_t datagrams_out;
     uint64_t datagrams_dropped;
     uint64_t datagram_send_errors;
+    uint64_t accepts_failed;
 } net_stats;
 
 uint32_t net_version(void);
@@ -203,7 +204,8 @@ enum {
     NET_OPT_BROADCAST = 11,
     NET_OPT_MAX_DATAGRAM = 12,
     NET_OPT_DROPPED = 13,
-    NET_OPT_ERRORS_DROPPED = 14
+    NET_OPT_ERRORS_DROPPED = 14,
+    NET_OPT_SEND_HELD = 15
 };
 int net_set_option(net_handle h, int option, int64_t value);
 int net_get_option(net_handle h, int option, int64_t *value);

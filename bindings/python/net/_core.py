@@ -112,6 +112,7 @@ class Option(IntEnum):
     MAX_DATAGRAM = 12
     DROPPED = 13
     ERRORS_DROPPED = 14
+    SEND_HELD = 15
 
 
 class UdpFlag(IntFlag):
@@ -527,6 +528,7 @@ class Stats(NamedTuple):
     datagrams_out: int
     datagrams_dropped: int
     datagram_send_errors: int
+    accepts_failed: int
 
 
 if _STATS_FIELDS != Stats._fields:  # pragma: no cover - caught by tests
