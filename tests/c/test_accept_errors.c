@@ -1,6 +1,3 @@
-#if !defined(_WIN32)
-#    define _POSIX_C_SOURCE 200809L /* setenv */
-#endif
 /* accept_errors: accepts the OS fails (here every one, by fault injection,
  * with EPERM: a firewall's refusal on Linux, WSAEACCES on Windows) are
  * counted in the engine's accepts_failed and cost the listener nothing for
@@ -16,23 +13,6 @@
 
 #define FAILING_CLIENTS 40
 #define MAX_HANDLES 128
-
-#if defined(_WIN32)
-static void set_env(const char *name, const char *value)
-{
-    char buf[256];
-    snprintf(buf, sizeof buf, "%s=%s", name, value ? value : "");
-    _putenv(buf);
-}
-#else
-static void set_env(const char *name, const char *value)
-{
-    if (value)
-        setenv(name, value, 1);
-    else
-        unsetenv(name);
-}
-#endif
 
 typedef struct test {
     net_engine e;
@@ -97,18 +77,9 @@ static void on_event(void *p, net_engine e, const net_event *ev)
     }
 }
 
-static net_stats stats(net_engine e)
-{
-    net_stats st;
-    memset(&st, 0, sizeof st);
-    st.size = sizeof st;
-    CHECK_OK(net_engine_stats(e, &st));
-    return st;
-}
-
 static int failures_seen(void *p)
 {
-    return stats(((test *)p)->e).accepts_failed >= FAILING_CLIENTS;
+    return tl_stats(((test *)p)->e).accepts_failed >= FAILING_CLIENTS;
 }
 
 static int echoed(void *p)
@@ -127,7 +98,7 @@ int main(void)
     test t;
     memset(&t, 0, sizeof t);
 
-    set_env("NET_TEST_FAULT", "accept=EPERM/1"); /* read by the engine's create: every accept fails */
+    tl_setenv("NET_TEST_FAULT", "accept=EPERM/1"); /* read by the engine's create: every accept fails */
     t.e = tl_engine();
     uint16_t port = 0;
     t.listener = tl_listen(t.e, NULL, &port);
@@ -137,13 +108,13 @@ int main(void)
     CHECK_EQ(t.accepts, 0);
 
     /* Accepts work again (faults are global, read at every engine's create). */
-    set_env("NET_TEST_FAULT", NULL);
+    tl_setenv("NET_TEST_FAULT", NULL);
     tl_engine_destroy(tl_engine());
     t.good = tl_connect(t.e, port, NULL);
     track(&t, t.good);
     CHECK_OK(net_send(t.good, hello, sizeof hello));
     TL_RUN(on_event, &t, echoed);
-    net_stats st = stats(t.e);
+    net_stats st = tl_stats(t.e);
     printf("  %llu accepts failed, then %d accepted (the good client's and any that waited in the backlog)\n",
            (unsigned long long)st.accepts_failed, t.accepts);
     CHECK(t.accepts >= 1);

@@ -1,6 +1,3 @@
-#if !defined(_WIN32)
-#    define _POSIX_C_SOURCE 200809L /* setenv */
-#endif
 /* faults: with allocations failing one at a time over a whole scenario, and
  * with accept/send/recv/submit failing every few calls, the engine neither
  * crashes nor leaks, every call returns 0 or a NET_E_* code, every handle
@@ -9,23 +6,6 @@
  * NET_TEST_HOOKS (scripts/test.sh builds one); see dll/testhooks.h. */
 #include <stdatomic.h>
 #include "testlib.h"
-
-#if defined(_WIN32)
-static void set_env(const char *name, const char *value)
-{
-    char buf[256];
-    snprintf(buf, sizeof buf, "%s=%s", name, value ? value : "");
-    _putenv(buf);
-}
-#else
-static void set_env(const char *name, const char *value)
-{
-    if (value)
-        setenv(name, value, 1);
-    else
-        unsetenv(name);
-}
-#endif
 
 #define MAX_TRACKED 64
 
@@ -190,7 +170,7 @@ static void listen_fails_under_close(void)
     for (int n = 1; n <= 40; n++) {
         char v[16];
         snprintf(v, sizeof v, "%d", n);
-        set_env("NET_TEST_FAIL_ALLOC", v);
+        tl_setenv("NET_TEST_FAIL_ALLOC", v);
         net_config cfg;
         tl_config(&cfg);
         net_engine e;
@@ -225,15 +205,15 @@ static void listen_fails_under_close(void)
             opened++;
         CHECK_OK(net_engine_destroy(e));
     }
-    set_env("NET_TEST_FAIL_ALLOC", "0");
+    tl_setenv("NET_TEST_FAIL_ALLOC", "0");
     printf("listener under a closing thread: %d opened then closed, %d failed to open\n", opened, failed);
 }
 
 int main(void)
 {
     tl_init("faults");
-    set_env("NET_TEST_FAIL_ALLOC", "0");
-    set_env("NET_TEST_FAULT", NULL);
+    tl_setenv("NET_TEST_FAIL_ALLOC", "0");
+    tl_setenv("NET_TEST_FAULT", NULL);
     int before = tl_open_descriptors();
     CHECK(scenario(3));
 
@@ -242,11 +222,11 @@ int main(void)
     for (int n = 1; n <= 400; n += n < 150 ? 1 : 9) {
         char v[16];
         snprintf(v, sizeof v, "%d", n);
-        set_env("NET_TEST_FAIL_ALLOC", v);
+        tl_setenv("NET_TEST_FAIL_ALLOC", v);
         made += scenario(3);
         runs++;
     }
-    set_env("NET_TEST_FAIL_ALLOC", "0");
+    tl_setenv("NET_TEST_FAIL_ALLOC", "0");
     printf("allocation failures: %d runs, %d with an engine\n", runs, made);
 
     /* Syscalls failing every few calls. */
@@ -256,11 +236,11 @@ int main(void)
                                          "recv=ENOBUFS/5",   "submit=EBUSY/3",
                                          "submit=EAGAIN/2",  "accept=EMFILE/2,send=ECONNRESET/5,recv=ECONNRESET/7"};
     for (size_t i = 0; i < sizeof faults / sizeof faults[0]; i++) {
-        set_env("NET_TEST_FAULT", faults[i]);
+        tl_setenv("NET_TEST_FAULT", faults[i]);
         CHECK(scenario(8));
         printf("  %s: ok\n", faults[i]);
     }
-    set_env("NET_TEST_FAULT", NULL);
+    tl_setenv("NET_TEST_FAULT", NULL);
     listen_fails_under_close();
     CHECK(scenario(3));
     int after = tl_open_descriptors();

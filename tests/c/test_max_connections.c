@@ -16,15 +16,6 @@ static void echo_check(net_engine ce, net_handle c, net_engine se, net_handle s)
     CHECK(ev.len == 4 && memcmp(ev.data, "pong", 4) == 0);
 }
 
-static net_stats stats(net_engine e)
-{
-    net_stats st;
-    memset(&st, 0, sizeof st);
-    st.size = sizeof st;
-    CHECK_OK(net_engine_stats(e, &st));
-    return st;
-}
-
 /* Connects one more and checks it is turned away. */
 static void rejected(net_engine ce, net_engine se, uint16_t port, net_tcp_config *tcp)
 {
@@ -53,11 +44,11 @@ int main(void)
     net_handle c[N + 1], s[N + 1];
     for (int i = 0; i < N; i++)
         tl_pair(ce, se, l, port, &tcp, &c[i], &s[i]);
-    CHECK_EQ(stats(se).connections, N);
+    CHECK_EQ(tl_stats(se).connections, N);
 
     rejected(ce, se, port, &tcp);
-    CHECK_EQ(stats(se).accepts_rejected, 1);
-    CHECK_EQ(stats(se).connections, N);
+    CHECK_EQ(tl_stats(se).accepts_rejected, 1);
+    CHECK_EQ(tl_stats(se).connections, N);
     for (int i = 0; i < N; i++)
         echo_check(ce, c[i], se, s[i]);
 
@@ -65,13 +56,13 @@ int main(void)
     CHECK_EQ(tl_close_wait(ce, c[0]), 0);
     net_event ev;
     TL_EXPECT(se, NET_EV_CLOSE, s[0], &ev);
-    CHECK_EQ(stats(se).connections, N - 1);
+    CHECK_EQ(tl_stats(se).connections, N - 1);
     tl_pair(ce, se, l, port, &tcp, &c[0], &s[0]);
     echo_check(ce, c[0], se, s[0]);
-    CHECK_EQ(stats(se).connections, N);
+    CHECK_EQ(tl_stats(se).connections, N);
     for (int i = 0; i < 3; i++)
         rejected(ce, se, port, &tcp);
-    CHECK_EQ(stats(se).accepts_rejected, 4);
+    CHECK_EQ(tl_stats(se).accepts_rejected, 4);
     for (int i = 0; i < N; i++)
         echo_check(ce, c[i], se, s[i]);
 

@@ -4,15 +4,6 @@
  * NET_E_MSGSIZE and queues nothing. Engine-wide and per connection. */
 #include "testlib.h"
 
-static net_stats stats(net_engine e)
-{
-    net_stats st;
-    memset(&st, 0, sizeof st);
-    st.size = sizeof st;
-    CHECK_OK(net_engine_stats(e, &st));
-    return st;
-}
-
 /* Raw client c sends `bytes`; the server side s must close with `status`
  * without producing any DATA. */
 static void bad_frame(net_engine ce, net_handle c, net_engine se, net_handle s, const uint8_t *bytes, uint32_t n,
@@ -76,7 +67,7 @@ int main(void)
     CHECK_EQ(ev.len, 10);
 
     /* sending too much: refused, nothing queued, the connection goes on */
-    net_stats st0 = stats(se);
+    net_stats st0 = tl_stats(se);
     uint64_t q0 = 0, q1 = 0;
     CHECK_OK(net_send_queued(good_s, &q0));
     CHECK_RC(net_send(good_s, buf, 1025), NET_E_MSGSIZE);
@@ -84,7 +75,7 @@ int main(void)
     CHECK_RC(net_sendv(good_s, parts, 2), NET_E_MSGSIZE);
     CHECK_OK(net_send_queued(good_s, &q1));
     CHECK_EQ(q1, q0);
-    CHECK_EQ(stats(se).messages_out, st0.messages_out);
+    CHECK_EQ(tl_stats(se).messages_out, st0.messages_out);
     CHECK_OK(net_send(good_s, buf, 1024));
     TL_EXPECT(ce, NET_EV_DATA, good_c, &ev);
     CHECK_EQ(ev.len, 1024);

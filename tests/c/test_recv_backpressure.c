@@ -31,15 +31,6 @@ static int all_in(void *p)
     return ((ctx *)p)->got == NMSG;
 }
 
-static net_stats stats(net_engine e)
-{
-    net_stats st;
-    memset(&st, 0, sizeof st);
-    st.size = sizeof st;
-    CHECK_OK(net_engine_stats(e, &st));
-    return st;
-}
-
 int main(void)
 {
     tl_init("recv_backpressure");
@@ -68,10 +59,10 @@ int main(void)
     /* with I/O threads the server reads on its own until the limit;
      * without, nothing reads it at all: either way it stays bounded */
     uint64_t end = tl_now_ms() + 5000;
-    while (tl_io_threads() > 0 && stats(se).recv_paused == 0 && tl_now_ms() < end)
+    while (tl_io_threads() > 0 && tl_stats(se).recv_paused == 0 && tl_now_ms() < end)
         tl_pump(10);
     tl_pump(200); /* the client keeps pushing; the server must not keep reading */
-    net_stats st = stats(se);
+    net_stats st = tl_stats(se);
     uint64_t queued = 0;
     CHECK_OK(net_send_queued(c, &queued));
     printf("held: server bytes_in %llu, queue_depth %llu, recv_paused %llu; client still queues %llu\n",
@@ -91,7 +82,7 @@ int main(void)
     printf("the remaining %u KiB arrived in %llu ms\n", (unsigned)((NMSG * (uint64_t)MSG - st.bytes_in) / 1024),
            (unsigned long long)(tl_now_ms() - t0));
     tl_pump(50); /* the engine sees at its next poll that the events were taken */
-    st = stats(se);
+    st = tl_stats(se);
     CHECK_EQ(st.recv_paused, 0);
     CHECKF(st.bytes_in >= (uint64_t)NMSG * MSG && st.bytes_in <= (uint64_t)NMSG * (MSG + 4), "bytes_in %llu",
            (unsigned long long)st.bytes_in);

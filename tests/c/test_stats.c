@@ -1,15 +1,6 @@
 /* stats: connection, byte and message counters move as a user expects. */
 #include "testlib.h"
 
-static net_stats stats(net_engine e)
-{
-    net_stats st;
-    memset(&st, 0, sizeof st);
-    st.size = sizeof st;
-    CHECK_OK(net_engine_stats(e, &st));
-    return st;
-}
-
 /* A byte counter moves when the engine handles the send completion, which
  * may come a moment after the peer already has the data: let both engines
  * settle (every byte sent counted as received, nothing queued) first. */
@@ -17,7 +8,7 @@ static void settle(net_engine ce, net_engine se)
 {
     uint64_t end = tl_now_ms() + 2000;
     for (;;) {
-        net_stats c = stats(ce), s = stats(se);
+        net_stats c = tl_stats(ce), s = tl_stats(se);
         if (c.bytes_out == s.bytes_in && s.bytes_out == c.bytes_in && c.send_queued == 0 && s.send_queued == 0)
             return;
         CHECKF(tl_now_ms() < end,
@@ -63,7 +54,7 @@ int main(void)
 {
     tl_init("stats");
     net_engine ce = tl_engine(), se = tl_engine();
-    net_stats st = stats(ce);
+    net_stats st = tl_stats(ce);
     CHECK_EQ(st.connections, 0);
     CHECK_EQ(st.connections_total, 0);
     CHECK_EQ(st.bytes_in + st.bytes_out + st.messages_in + st.messages_out, 0);
@@ -77,10 +68,10 @@ int main(void)
     memset(&x, 0, sizeof x);
     tl_pair(ce, se, l, port, &tcp, &x.ca, &x.sa);
     tl_pair(ce, se, l, port, &tcp, &x.cb, &x.sb);
-    CHECK_EQ(stats(ce).connections, 2);
-    CHECK_EQ(stats(se).connections, 2);
-    CHECK_EQ(stats(ce).connections_total, 2);
-    CHECK_EQ(stats(se).connections_total, 2);
+    CHECK_EQ(tl_stats(ce).connections, 2);
+    CHECK_EQ(tl_stats(se).connections, 2);
+    CHECK_EQ(tl_stats(ce).connections_total, 2);
+    CHECK_EQ(tl_stats(se).connections_total, 2);
 
     /* 10 messages client -> server */
     uint8_t buf[1000];
@@ -93,12 +84,12 @@ int main(void)
     }
     TL_RUN(on_event, &x, all_in);
     settle(ce, se);
-    st = stats(ce);
+    st = tl_stats(ce);
     CHECK_EQ(st.messages_out, 10);
     CHECKF(st.bytes_out >= payload && st.bytes_out <= payload + 40, "client bytes_out %llu for %llu payload",
            (unsigned long long)st.bytes_out, (unsigned long long)payload);
     CHECK_EQ(st.send_queued, 0);
-    st = stats(se);
+    st = tl_stats(se);
     CHECK_EQ(st.messages_in, 10);
     CHECKF(st.bytes_in >= payload && st.bytes_in <= payload + 40, "server bytes_in %llu for %llu payload",
            (unsigned long long)st.bytes_in, (unsigned long long)payload);
@@ -112,16 +103,17 @@ int main(void)
     TL_RUN(on_event, &x, all_back);
     settle(ce, se);
     CHECK_EQ(x.cli_msgs, 10 + 1);
-    CHECK_EQ(stats(se).messages_out, 12);
-    CHECK_EQ(stats(ce).messages_in, 12);
-    CHECK(stats(se).bytes_out >= 10 * 10 + 2 * 5);
+    CHECK_EQ(tl_stats(se).messages_out, 12);
+    CHECK_EQ(tl_stats(ce).messages_in, 12);
+    CHECK(tl_stats(se).bytes_out >= 10 * 10 + 2 * 5);
 
     /* events waiting for net_poll */
     for (int i = 0; i < 5; i++)
         CHECK_OK(net_post(ce, (uint64_t)i));
-    CHECKF(stats(ce).queue_depth >= 5, "queue_depth %llu after 5 posts", (unsigned long long)stats(ce).queue_depth);
+    CHECKF(tl_stats(ce).queue_depth >= 5, "queue_depth %llu after 5 posts",
+           (unsigned long long)tl_stats(ce).queue_depth);
     tl_pump(20);
-    CHECK_EQ(stats(ce).queue_depth, 0);
+    CHECK_EQ(tl_stats(ce).queue_depth, 0);
     CHECK_EQ(tl_pending(ce, NET_EV_USER, 0), 5);
 
     /* closing: open count back to 0, totals kept */
@@ -130,11 +122,11 @@ int main(void)
     CHECK_EQ(tl_close_wait(ce, x.cb), 0);
     TL_EXPECT(se, NET_EV_CLOSE, x.sa, &ev);
     TL_EXPECT(se, NET_EV_CLOSE, x.sb, &ev);
-    CHECK_EQ(stats(ce).connections, 0);
-    CHECK_EQ(stats(se).connections, 0);
-    CHECK_EQ(stats(ce).connections_total, 2);
-    CHECK_EQ(stats(se).connections_total, 2);
-    CHECK_EQ(stats(se).accepts_rejected, 0);
+    CHECK_EQ(tl_stats(ce).connections, 0);
+    CHECK_EQ(tl_stats(se).connections, 0);
+    CHECK_EQ(tl_stats(ce).connections_total, 2);
+    CHECK_EQ(tl_stats(se).connections_total, 2);
+    CHECK_EQ(tl_stats(se).accepts_rejected, 0);
 
     /* an older caller's shorter struct: nothing past its size is written */
     unsigned char raw[sizeof(net_stats)];

@@ -21,15 +21,6 @@ static void set_get(net_handle h, int opt, int64_t v)
     CHECKF(got == v, "option %d: set %lld, got %lld", opt, (long long)v, (long long)got);
 }
 
-static net_stats stats(net_engine e)
-{
-    net_stats st;
-    memset(&st, 0, sizeof st);
-    st.size = sizeof st;
-    CHECK_OK(net_engine_stats(e, &st));
-    return st;
-}
-
 /* Waits (pumping) until the stats of e satisfy pred; fails with what they are. */
 typedef int (*stats_pred)(const net_stats *st, uint64_t want);
 static int out_is(const net_stats *st, uint64_t want)
@@ -39,10 +30,10 @@ static int out_is(const net_stats *st, uint64_t want)
 static void wait_stats(net_engine e, stats_pred pred, uint64_t want, const char *what)
 {
     uint64_t end = tl_now_ms() + TL_TIMEOUT_MS;
-    net_stats st = stats(e);
+    net_stats st = tl_stats(e);
     while (!pred(&st, want) && tl_now_ms() < end) {
         tl_pump(2);
-        st = stats(e);
+        st = tl_stats(e);
     }
     CHECKF(pred(&st, want), "%s: want %llu, stats: udp_sockets %llu in %llu out %llu dropped %llu", what,
            (unsigned long long)want, (unsigned long long)st.udp_sockets, (unsigned long long)st.datagrams_in,
@@ -53,7 +44,7 @@ int main(void)
 {
     tl_init("udp_options");
     net_engine e = tl_engine(), ce = tl_engine();
-    CHECK_EQ(stats(e).udp_sockets, 0);
+    CHECK_EQ(tl_stats(e).udp_sockets, 0);
 
     /* defaults */
     net_udp_config cfg;
@@ -88,7 +79,7 @@ int main(void)
     cfg.user = 0xABCDEF0123456789ull;
     net_addr ua;
     net_handle u = tl_udp(e, NULL, &cfg, &ua);
-    CHECK_EQ(stats(e).udp_sockets, 2);
+    CHECK_EQ(tl_stats(e).udp_sockets, 2);
     CHECK_EQ(get(u, NET_OPT_BROADCAST), 1);
     CHECK_EQ(get(u, NET_OPT_REUSEADDR), 1);
     CHECKF(get(u, NET_OPT_RCVBUF) >= 96 * 1024, "RCVBUF %lld", (long long)get(u, NET_OPT_RCVBUF));
@@ -150,15 +141,15 @@ int main(void)
     net_event ev;
     TL_EXPECT(e, NET_EV_CLOSE, ts, &ev);
     CHECK_EQ(tl_close_wait(e, l), 0);
-    CHECKF(stats(e).connections == 0, "UDP sockets counted as connections: %llu",
-           (unsigned long long)stats(e).connections);
+    CHECKF(tl_stats(e).connections == 0, "UDP sockets counted as connections: %llu",
+           (unsigned long long)tl_stats(e).connections);
 
     /* user data in events; datagram counters on both sides */
     net_udp_config ccfg;
     net_udp_config_init(&ccfg);
     ccfg.user = 7;
     net_handle c = tl_udp(ce, NULL, &ccfg, NULL);
-    net_stats s0 = stats(e), c0 = stats(ce);
+    net_stats s0 = tl_stats(e), c0 = tl_stats(ce);
     CHECK_EQ(c0.udp_sockets, 1);
     for (int i = 0; i < 5; i++)
         CHECK_OK(net_sendto(c, &da, "12345678", 8));
@@ -168,7 +159,7 @@ int main(void)
         CHECK_EQ(ev.len, 8);
     }
     wait_stats(ce, out_is, c0.datagrams_out + 5, "client datagrams_out");
-    net_stats s1 = stats(e), c1 = stats(ce);
+    net_stats s1 = tl_stats(e), c1 = tl_stats(ce);
     CHECK_EQ(s1.datagrams_in - s0.datagrams_in, 5);
     CHECK_EQ(c1.datagrams_in, c0.datagrams_in);
     CHECK_EQ(s1.datagrams_out, s0.datagrams_out);
@@ -183,19 +174,19 @@ int main(void)
     TL_EXPECT(ce, NET_EV_DATAGRAM, c, &ev);
     CHECK_EQ(ev.user, 8);
     wait_stats(e, out_is, s1.datagrams_out + 2, "server datagrams_out");
-    CHECK_EQ(stats(ce).datagrams_in - c1.datagrams_in, 2);
+    CHECK_EQ(tl_stats(ce).datagrams_in - c1.datagrams_in, 2);
 
     /* sockets counted down as their CLOSE comes */
     CHECK_OK(net_close(u));
     TL_EXPECT(e, NET_EV_CLOSE, u, &ev);
     CHECK_EQ(ev.user, 0xABCDEF0123456789ull);
-    CHECK_EQ(stats(e).udp_sockets, 1);
+    CHECK_EQ(tl_stats(e).udp_sockets, 1);
     CHECK_OK(net_abort(d));
     TL_EXPECT(e, NET_EV_CLOSE, d, &ev);
     CHECK_EQ(ev.user, 42);
-    CHECK_EQ(stats(e).udp_sockets, 0);
+    CHECK_EQ(tl_stats(e).udp_sockets, 0);
     CHECK_EQ(tl_close_wait(ce, c), 0);
-    CHECK_EQ(stats(ce).udp_sockets, 0);
+    CHECK_EQ(tl_stats(ce).udp_sockets, 0);
 
     tl_engine_destroy(ce);
     tl_engine_destroy(e);

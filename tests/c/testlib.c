@@ -161,6 +161,20 @@ void tl_thread_join(tl_thread *t)
     free(t);
 }
 
+void tl_setenv(const char *name, const char *value)
+{
+#if defined(_WIN32)
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s=%s", name, value ? value : "");
+    _putenv(buf);
+#else
+    if (value)
+        setenv(name, value, 1);
+    else
+        unsetenv(name);
+#endif
+}
+
 int tl_raise_fd_limit(int want)
 {
 #if defined(_WIN32)
@@ -367,6 +381,15 @@ net_engine tl_engine_with(const net_config *cfg)
         }
     }
     tl_fail(__FILE__, __LINE__, "tl_engine_with", "more than %d engines", MAX_ENGINES);
+}
+
+net_stats tl_stats(net_engine e)
+{
+    net_stats st;
+    memset(&st, 0, sizeof st);
+    st.size = sizeof st;
+    CHECK_OK(net_engine_stats(e, &st));
+    return st;
 }
 
 net_engine tl_engine(void)

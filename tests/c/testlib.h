@@ -107,6 +107,9 @@ void tl_thread_join(tl_thread *t);
 /* Raises the open-files limit towards `want` where the OS has one; returns
  * how many descriptors the test may use (a large number where unlimited). */
 int tl_raise_fd_limit(int want);
+/* Sets (value NULL: removes) an environment variable of this process, e.g.
+ * the test hooks' NET_TEST_FAULT before an engine's create reads it. */
+void tl_setenv(const char *name, const char *value);
 
 /* Descriptors (Linux: entries of /proc/self/fd) or handles (Windows:
  * GetProcessHandleCount) the process holds now; -1 where it cannot tell. */
@@ -119,6 +122,8 @@ void tl_config(net_config *cfg);
  * is unavailable (NET_E_UNSUPPORTED, or the library picked another one). */
 net_engine tl_engine_with(const net_config *cfg);
 net_engine tl_engine(void);
+/* net_engine_stats of e, which must succeed. */
+net_stats tl_stats(net_engine e);
 /* Unregisters (dropping its mailbox) and destroys; checks the result. */
 void tl_engine_destroy(net_engine e);
 /* A held engine is not polled by testlib (to model a stalled consumer). */
