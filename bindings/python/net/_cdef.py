@@ -112,6 +112,7 @@ typedef struct net_stats {
     uint64_t datagrams_out;
     uint64_t datagrams_dropped;
     uint64_t datagram_send_errors;
+
     uint64_t accepts_failed;
 } net_stats;
 
