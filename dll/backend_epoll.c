@@ -235,7 +235,7 @@ static void do_accept(ep_loop *l, ep_sock *s)
          * errors that keep coming) the core stopped accepting, and
          * accept_start comes back. Anything else cost that attempt: the
          * backlog is tried again next turn, as no new edge may come for it. */
-        if (!s->accepting || e == EBADF || e == ENOTSOCK || e == EINVAL || e == EOPNOTSUPP)
+        if (!s->accepting || os_error_is_listener_broken(e))
             return;
         break;
     }

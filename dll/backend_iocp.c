@@ -592,12 +592,6 @@ static void accept_discard(accept_op *a)
     a->as = INVALID_SOCKET;
 }
 
-/* The listening socket itself is unusable: another AcceptEx fails alike. */
-static int accept_listener_broken(int e)
-{
-    return e == WSAENOTSOCK || e == WSAEINVAL || e == WSAEOPNOTSUPP || e == WSAEBADF || e == ERROR_INVALID_HANDLE;
-}
-
 /* A connection reset before we took it is retried at once. Anything else
  * is reported: out of sockets or buffers (or errors that keep coming) the
  * core stops accepting and retries later, accept_start reposting this op;
@@ -613,7 +607,7 @@ static void accept_failed(iocp_loop *l, iocp_sock *s, accept_op *a, int err)
         return;
     }
     net__accepted(s->obj, NET_BAD_SOCK, NULL, os_error_to_net(err), err);
-    if (s->accepting && !s->closed && !accept_listener_broken(err))
+    if (s->accepting && !s->closed && !os_error_is_listener_broken(err))
         post_accept(l, s, a);
 }
 

@@ -1592,7 +1592,7 @@ static void on_accept(ur_loop *l, ur_sock *s, int res, unsigned flags)
         } else {
             net__accepted(s->obj, NET_BAD_SOCK, NULL, os_error_to_net(e), e);
             /* A broken listener: do not spin on it. */
-            if (!os_error_is_resource(e) && (e == EBADF || e == ENOTSOCK || e == EINVAL || e == EOPNOTSUPP))
+            if (os_error_is_listener_broken(e))
                 s->want_rx = 0;
         }
     }

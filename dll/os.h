@@ -78,6 +78,9 @@ int os_last_error(void);
 int os_error_to_net(int os_error);
 /* Errors that say "out of descriptors or buffers": accepting should back off. */
 int os_error_is_resource(int os_error);
+/* An accept failed because the listening socket itself is unusable (closed,
+ * not a socket, not listening): another accept would fail alike. */
+int os_error_is_listener_broken(int os_error);
 
 /* host: numeric, a name, or NULL/"" for the any address. */
 int os_resolve(const char *host, uint16_t port, net_addr *out, int *os_error);

@@ -204,6 +204,11 @@ int os_error_is_resource(int e)
     return e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM;
 }
 
+int os_error_is_listener_broken(int e)
+{
+    return e == EBADF || e == ENOTSOCK || e == EINVAL || e == EOPNOTSUPP;
+}
+
 /* ---- os_socket.h hooks ---- */
 
 /* The names os_error_by_name knows: here each error is itself. */

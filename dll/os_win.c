@@ -242,6 +242,11 @@ int os_error_is_resource(int e)
            e == ERROR_NO_SYSTEM_RESOURCES;
 }
 
+int os_error_is_listener_broken(int e)
+{
+    return e == WSAENOTSOCK || e == WSAEINVAL || e == WSAEOPNOTSUPP || e == WSAEBADF || e == ERROR_INVALID_HANDLE;
+}
+
 /* ---- os_socket.h hooks ---- */
 
 /* The names os_error_by_name knows, as their WSA twins: Windows has no
