@@ -114,8 +114,11 @@ test("closed_handle_in_the_middle", function()
   local srv, accepted = {[s1] = true}, 1
   T.until_(e, function(t, h) if t == net.ACCEPT then srv[h] = true accepted = accepted + 1 end return accepted == 3 end)
   for i = 1, 3 do T.eq(net.send(c[i], "m" .. i), true, "send " .. i) end
-  local results, closed = {}, nil
+  -- An echo may come back before the last DATA reaches the server (with an
+  -- I/O thread it goes out at once): counted whenever it comes.
+  local results, closed, echoes = {}, nil, 0
   T.until_(e, function(t, h)
+    if t == net.DATA and not srv[h] then echoes = echoes + 1 end
     if t == net.DATA and srv[h] then
       if not closed and #results == 1 then
         closed = h
@@ -136,11 +139,12 @@ test("closed_handle_in_the_middle", function()
       T.eq(r[2], true, "the others go out")
     end
   end
-  local echoes = 0
-  T.until_(e, function(t, h, a)
-    if t == net.DATA and not srv[h] then echoes = echoes + 1 end
-    return echoes == 2
-  end, 5000, "two echoes")
+  if echoes < 2 then
+    T.until_(e, function(t, h)
+      if t == net.DATA and not srv[h] then echoes = echoes + 1 end
+      return echoes == 2
+    end, 5000, "two echoes")
+  end
 end)
 
 test("misuse_raises_naming_the_call", function()
