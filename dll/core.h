@@ -296,6 +296,11 @@ int net__reserve_events(net_engine_s *e, uint32_t n);
 void net__unreserve_events(net_engine_s *e, uint32_t n);
 void net__push_reserved(net_engine_s *e, const net_event *ev, void *obj);
 void net__wake_poller(net_engine_s *e);
+/* io_threads >= 1: from begin to end, the calling loop thread's pushes wake
+ * a waiting net_poll only at a flush (before the loop sleeps, and at end). */
+void net__poller_defer_begin(net_loop *loop);
+void net__poller_defer_flush(void);
+void net__poller_defer_end(void);
 /* An object whose CLOSE event is handed out: nothing refers to it any more. */
 void net__free_closed(net_engine_s *e, net_obj *o);
 /* net_send's way around a copy: when the polling thread, between polls,

@@ -217,6 +217,8 @@ void net__loop_iterate(net_loop *loop, int timeout_ms)
     int threaded = loop->e->threaded;
     if (!threaded)
         atomic_store(&loop->wake_pending, LOOP_ASLEEP);
+    else
+        net__poller_defer_begin(loop);
     run_pending(loop);
     for (net_link *k = loop->linger, *next; k; k = next) {
         next = k->next;
@@ -252,6 +254,8 @@ void net__loop_iterate(net_loop *loop, int timeout_ms)
         if (timeout_ms < 0 || timeout_ms > until)
             timeout_ms = (int)until;
     }
+    if (threaded)
+        net__poller_defer_flush(); /* what this turn pushed must not wait for the loop's sleep */
     loop->e->bk->wait(loop, timeout_ms);
     if (threaded)
         atomic_store(&loop->wake_pending, LOOP_AWAKE); /* the next turn looks at everything before it sleeps */
@@ -262,6 +266,8 @@ void net__loop_iterate(net_loop *loop, int timeout_ms)
         loop->next_tick = loop->now + NET_TICK_MS;
         loop_tick(loop);
     }
+    if (threaded)
+        net__poller_defer_end();
 }
 
 /* With io_threads, connections waiting for the script's reply to a peer's

@@ -14,17 +14,54 @@ typedef struct net_held {
 
 /* ---- pushing ---- */
 
+/* A loop thread's turn (net__poller_defer_begin) wakes a waiting net_poll
+ * once, when it ends or before it sleeps, not once per object that pushed
+ * events: with a waiting poller each push would otherwise wake it for the
+ * events of one connection, and its thread, woken on the loop thread's
+ * core, would preempt the turn to take them. */
+static _Thread_local net_loop *turn_loop;
+static _Thread_local int turn_owes_poller;
+
+void net__poller_defer_begin(net_loop *loop)
+{
+    turn_loop = loop;
+}
+
+void net__poller_defer_flush(void)
+{
+    if (!turn_owes_poller)
+        return;
+    turn_owes_poller = 0;
+    net_engine_s *e = turn_loop->e;
+    os_mutex_lock(&e->qlock);
+    int waiting = (e->notify & NOTIFY_POLLER) != 0;
+    e->notify &= ~NOTIFY_POLLER;
+    os_mutex_unlock(&e->qlock);
+    if (waiting)
+        os_cond_signal(&e->qcond);
+}
+
+void net__poller_defer_end(void)
+{
+    net__poller_defer_flush();
+    turn_loop = NULL;
+}
+
 /* Called with qlock held, after an event went in: wakes whoever waits (a
  * net_poll on qcond, the waitable), or with io_threads = 0 the loop a
  * net_poll may be blocked in. */
 static void signal_poller_unlock(net_engine_s *e)
 {
     uint32_t notify = e->notify;
-    if (notify) {
-        if (notify & NOTIFY_WAITABLE)
-            net__waitable_raise_locked(e);
-        e->notify &= ~NOTIFY_POLLER;
+    if ((notify & NOTIFY_POLLER) && turn_loop && turn_loop->e == e) {
+        /* e->notify keeps the poller marked waiting for the turn's flush. */
+        turn_owes_poller = 1;
+        notify &= ~NOTIFY_POLLER;
     }
+    if (notify & NOTIFY_WAITABLE)
+        net__waitable_raise_locked(e);
+    if (notify & NOTIFY_POLLER)
+        e->notify &= ~NOTIFY_POLLER;
     os_mutex_unlock(&e->qlock);
     if (notify & NOTIFY_POLLER)
         os_cond_signal(&e->qcond);
