@@ -38,11 +38,6 @@ net_block *net_block_grow(net_block *b, size_t cap)
     return nb;
 }
 
-void net_block_ref(net_block *b, int n)
-{
-    atomic_fetch_add_explicit(&b->refs, n, memory_order_relaxed);
-}
-
 void net_block_unref(net_block *b, int n)
 {
     if (b && atomic_fetch_sub_explicit(&b->refs, n, memory_order_acq_rel) == n)

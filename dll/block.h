@@ -20,7 +20,10 @@ net_block *net_block_new(size_t cap);
 net_block *net_block_from(const void *data, size_t len);
 /* Grows a block nobody else references yet; NULL (b untouched) on failure. */
 net_block *net_block_grow(net_block *b, size_t cap);
-void net_block_ref(net_block *b, int n);
+static inline void net_block_ref(net_block *b, int n)
+{
+    atomic_fetch_add_explicit(&b->refs, n, memory_order_relaxed);
+}
 void net_block_unref(net_block *b, int n);
 
 #endif

@@ -5,7 +5,7 @@
 #include <string.h>
 #include "os.h"
 
-void net_spin_lock(atomic_uint *l)
+void net_spin_lock_contended(atomic_uint *l)
 {
     for (unsigned spins = 0;; spins++) {
         if (!atomic_load_explicit(l, memory_order_relaxed) && !atomic_exchange_explicit(l, 1, memory_order_acquire))
@@ -13,11 +13,6 @@ void net_spin_lock(atomic_uint *l)
         if (spins > 64)
             os_yield();
     }
-}
-
-void net_spin_unlock(atomic_uint *l)
-{
-    atomic_store_explicit(l, 0, memory_order_release);
 }
 
 void net_handles_init(net_handles *t, uint32_t engine_index, uint32_t engine_gen)

@@ -71,8 +71,18 @@ typedef struct net_handles {
     _Atomic(net_slot *) pages[NET_HT_PAGES];
 } net_handles;
 
-void net_spin_lock(atomic_uint *l);
-void net_spin_unlock(atomic_uint *l);
+/* Spin locks guard a few instructions each (a slot, a list); every send
+ * takes one, so the uncontended path is inline and the wait is not. */
+void net_spin_lock_contended(atomic_uint *l);
+static inline void net_spin_lock(atomic_uint *l)
+{
+    if (atomic_exchange_explicit(l, 1, memory_order_acquire))
+        net_spin_lock_contended(l);
+}
+static inline void net_spin_unlock(atomic_uint *l)
+{
+    atomic_store_explicit(l, 0, memory_order_release);
+}
 
 /* engine_gen: the engine's generation; its low bits become the tag. */
 void net_handles_init(net_handles *t, uint32_t engine_index, uint32_t engine_gen);

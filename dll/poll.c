@@ -309,7 +309,9 @@ net_block *net__held_begin(net_engine_s *e, const void *p, size_t len)
 
 void net__held_end(net_engine_s *e)
 {
-    atomic_store(&e->polling, POLL_IDLE);
+    /* Release: the borrower's references to the block come before a
+     * net_poll's acquiring exchange can start and drop the held ones. */
+    atomic_store_explicit(&e->polling, POLL_IDLE, memory_order_release);
 }
 
 void net__release_held(net_engine_s *e)
@@ -495,7 +497,7 @@ NET_API int net_poll(net_engine eh, net_event *events, int max, int timeout_ms)
             rc = poll_events(e, events, max, timeout_ms);
             if (waitable)
                 net__waitable_poll_end(e);
-            atomic_store(&e->polling, POLL_IDLE);
+            atomic_store_explicit(&e->polling, POLL_IDLE, memory_order_release);
         } else {
             rc = NET_E_BUSY;
         }
