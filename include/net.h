@@ -65,7 +65,7 @@ extern "C" {
 #endif
 
 #define NET_VERSION_MAJOR 0
-#define NET_VERSION_MINOR 4
+#define NET_VERSION_MINOR 5
 #define NET_VERSION_PATCH 0
 /* (major << 16) | (minor << 8) | patch, as net_version() returns it. */
 #define NET_VERSION ((NET_VERSION_MAJOR << 16) | (NET_VERSION_MINOR << 8) | NET_VERSION_PATCH)
@@ -185,7 +185,7 @@ typedef struct net_stats {
     uint64_t datagrams_out;        /* datagrams the OS accepted, reliable-UDP sockets' included (bytes_out too) */
     uint64_t datagrams_dropped;    /* arrived larger than the socket's max_datagram: dropped, never truncated */
     uint64_t datagram_send_errors; /* datagrams the OS refused (unreachable, refused, too big) */
-    /* since 0.4 */
+    /* since 0.5 */
     uint64_t accepts_failed; /* accepts the OS failed (out of descriptors, refused by a firewall...); a
                                 connection reset before it was accepted is not counted */
 } net_stats;
@@ -349,7 +349,7 @@ enum {
     NET_OPT_DROPPED = 13,        /* UDP, read only: datagrams dropped for exceeding max_datagram */
     NET_OPT_ERRORS_DROPPED = 14, /* UDP, read only: errors not reported because an ERROR
                                     event of the socket was still waiting to be polled */
-    NET_OPT_SEND_HELD = 15       /* connection, read only (since 0.4): bytes of received blocks its send queue
+    NET_OPT_SEND_HELD = 15       /* connection, read only (since 0.5): bytes of received blocks its send queue
                                     keeps alive by referencing echoed payloads instead of copying them; kept
                                     within its send cap (past it payloads are copied) */
 };

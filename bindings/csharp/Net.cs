@@ -255,7 +255,7 @@ namespace Net
         public ulong DatagramsOut;
         public ulong DatagramsDropped;   // arrived larger than a socket's max_datagram
         public ulong DatagramSendErrors; // refused by the OS (unreachable, refused, too big)
-        // since 0.4
+        // since 0.5
         public ulong AcceptsFailed; // accepts the OS failed; resets before the accept not counted
     }
 
@@ -370,7 +370,7 @@ namespace Net
         // NET_VERSION_* of net.h, which CMake's project version sets: checked
         // against net.h by csharp.layout and against the project by csharp.version.
         public const int VersionMajor = 0;
-        public const int VersionMinor = 4;
+        public const int VersionMinor = 5;
         public const int VersionPatch = 0;
         public const int Version = (VersionMajor << 16) | (VersionMinor << 8) | VersionPatch;
         public const uint UdpMaxPayload = 65507; // NET_UDP_MAX_PAYLOAD

@@ -6,10 +6,10 @@ tests/python/test_cdef.py fails when the two differ.
 
 CDEF = r'''
 #define NET_VERSION_MAJOR 0
-#define NET_VERSION_MINOR 4
+#define NET_VERSION_MINOR 5
 #define NET_VERSION_PATCH 0
 
-#define NET_VERSION 1024
+#define NET_VERSION 1280
 
 typedef uint64_t net_handle;
 typedef uint64_t net_engine;
