@@ -497,6 +497,26 @@ NET_API int net_addr_host(const net_addr *addr, char *buf, size_t size);
 NET_API int net_send_batch(const net_handle *conns, const uint32_t *offsets, const uint32_t *lens, uint32_t count,
                            const void *payload, size_t size, int *results);
 
+/* ---- forwarding a poll's payloads (since 0.5) ----
+ * For bindings that relay or echo messages without looking at them (a
+ * Python or C# echo, a proxy): net_forward_data sends the payload of every
+ * DATA event of events[0..count) - a net_poll's output, before the next
+ * net_poll on that engine - to `to`, or with to = 0 to the event's own
+ * connection, exactly as net_send(that handle, data, len) sends it (framing
+ * header added, returns at once, same rules and codes), in order. From the
+ * thread that polled, a payload of 256 bytes or more is referenced where
+ * it lies, not copied, as net_send of a payload the last poll handed out
+ * always is; the binding needs no copy of it either. results[i] receives
+ * event i's outcome: 0 queued, what net_send returned (NET_E_CLOSED,
+ * NET_E_WOULDBLOCK, NET_E_BADHANDLE...), NET_E_INVAL for a DATA event with
+ * len > 0 and no data, or 1 for an event that is not DATA (nothing done;
+ * the caller handles it). A DATA event whose connection's CLOSE is in the
+ * same batch fails with NET_E_BADHANDLE: polling the CLOSE ended the
+ * handle, as it does for net_send. Returns how many payloads were queued, or
+ * NET_E_INVAL before doing anything for count < 0, or NULL events or
+ * results with count > 0. Any thread, like net_send. */
+NET_API int net_forward_data(const net_event *events, int count, net_handle to, int *results);
+
 /* ---- reliable UDP sessions (since 0.4) ----
  * A connection over UDP with channels, as game networking libraries give it
  * (docs/rudp-protocol.md is the wire format). A listener owns one UDP

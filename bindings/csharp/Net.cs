@@ -409,6 +409,13 @@ namespace Net
         [DllImport(Lib, CallingConvention = CC)]
         public static extern int net_send_batch([In] ulong[] conns, [In] uint[] offsets, [In] uint[] lens, uint count,
                                                 byte[] payload, UIntPtr size, [Out] int[] results);
+        /// <summary>net_forward_data (since 0.5): the DATA payloads of a batch net_poll just filled, sent on
+        /// (to = 0: each back to its own connection) without a copy into managed memory; results[i] 0, a
+        /// NET_E_* code, or 1 for an event that is not DATA.</summary>
+        [DllImport(Lib, CallingConvention = CC)]
+        public static extern int net_forward_data([In] NetEvent[] events, int count, ulong to, [Out] int[] results);
+        [DllImport(Lib, CallingConvention = CC)]
+        public static extern int net_forward_data(NetEvent* events, int count, ulong to, int* results);
 
         [DllImport(Lib, CallingConvention = CC)] public static extern int net_close(ulong handle);
         [DllImport(Lib, CallingConvention = CC)] public static extern int net_abort(ulong conn);

@@ -7,9 +7,9 @@
 
 Every DATA event goes straight back to its sender: one message per message
 when framed (send adds the same header the peer used), the chunk as it came
-when raw. The DATA events of a poll come by column (Engine.poll_columns)
-and go back with one call (net.send_packed), no Python object made per
-message. Prints "listening on HOST:PORT backend=NAME io_threads=N
+when raw. The library sends a poll's DATA payloads back before Python
+sees the batch (Engine.poll_forward): no Python object is made and no
+payload copied per message. Prints "listening on HOST:PORT backend=NAME io_threads=N
 framing=NAME" once on stdout, a stats line every 2 s on stderr, and exits 0
 on SIGINT/SIGTERM or after --seconds.
 
@@ -115,9 +115,9 @@ def main(argv=None):
         start = prev_t = time.monotonic()
         prev = net.Stats(*([0] * len(net.Stats._fields)))
         next_stats = start + STATS_PERIOD_S
-        # The DATA events of a poll come by column and all their echoes go
-        # to the library with one call: no Python code runs per message.
-        poll_columns, send_packed = eng.poll_columns, net.send_packed
+        # The library echoes a poll's DATA payloads itself: no Python code
+        # runs per message.
+        poll_forward = eng.poll_forward
         CLOSE = net.EV_CLOSE
         gone = (net.ClosedError, net.BadHandleError)
 
@@ -129,13 +129,13 @@ def main(argv=None):
                 prev, prev_t = print_stats(eng, prev, prev_t)
                 next_stats = max(next_stats + STATS_PERIOD_S, t + 0.001)
             wait_ms = min(int((next_stats - t) * 1000) + 1, POLL_SLICE_MS)
-            batch = poll_columns(wait_ms)
+            batch = poll_forward(wait_ms)
             for ev in batch.others:  # ACCEPT, CLOSE...
                 if ev.type == CLOSE and ev.handle == listener:
                     sys.stderr.write("listener closed: %s\n" % (net.error_for(ev.status),))
                     exit_code = 1
                     stop.append(0)
-            for conn, _data, error in send_packed(batch.handles, batch.lens, batch.payload):
+            for conn, _data, error in batch.failures:
                 # Closed / BadHandle: the peer is already going away.
                 # WouldBlock: the peer sends but does not read, its echo
                 # backlog hit the send cap; nothing else to do with such a

@@ -70,6 +70,7 @@ def _table(eng, udp):
                                 "max_events": (16, "int"), "max_connections": (10, "opt_int")}),
         ("Engine.poll", eng.poll, {"timeout_ms": (0, "int")}),
         ("Engine.poll_columns", eng.poll_columns, {"timeout_ms": (0, "int")}),
+        ("Engine.poll_forward", eng.poll_forward, {"timeout_ms": (0, "int"), "to": (None, "opt_int")}),
         ("Engine.post", eng.post, {"value": (1, "int")}),
         ("Engine.queue_send", eng.queue_send, {"conn": (udp, "int"), "data": (b"x", "bytes")}),
         ("Engine.listen", eng.listen, {"host": ("127.0.0.1", "host_or_none"),

@@ -271,6 +271,8 @@ int net_addr_host(const net_addr *addr, char *buf, size_t size);
 int net_send_batch(const net_handle *conns, const uint32_t *offsets, const uint32_t *lens, uint32_t count,
                            const void *payload, size_t size, int *results);
 
+int net_forward_data(const net_event *events, int count, net_handle to, int *results);
+
 enum {
        NET_RUDP_RELIABLE_ORDERED = 0,
        NET_RUDP_RELIABLE_UNORDERED = 1,

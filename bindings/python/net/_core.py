@@ -458,6 +458,26 @@ class Event(NamedTuple):
         return " ".join(parts) + ")"
 
 
+class Forwarded:
+    """What :meth:`Engine.poll_forward` returns: ``forwarded``, how many
+    DATA payloads the library sent on; ``others``, every other event of the
+    batch, in order, as :class:`Event` (a DATAGRAM's payload as ``bytes``);
+    ``failures``, a :class:`SendFailure` per DATA payload not queued
+    (``conn`` it was for, ``data`` a copy of it, ``error``), in order."""
+
+    __slots__ = ("_to", "forwarded", "others", "failures")
+
+    def __init__(self, to: int = 0) -> None:
+        self._to = to
+        self.forwarded = 0
+        self.others: List[Event] = []
+        self.failures: "List[SendFailure]" = []
+
+    def __repr__(self) -> str:
+        return "Forwarded(%d forwarded, %d others, %d failures)" % (
+            self.forwarded, len(self.others), len(self.failures))
+
+
 class Columns:
     """What :meth:`Engine.poll_columns` returns: the DATA events of a
     batch by column, ``handles[i]``, ``lens[i]``, ``users[i]`` and
@@ -1018,6 +1038,7 @@ _TCP_FLAG_ARGS = (("nodelay", TcpFlag.NODELAY), ("reuseaddr", TcpFlag.REUSEADDR)
 
 _poll = lib.net_poll
 _pack = lib.net_events_pack
+_forward = lib.net_forward_data
 
 # ---- packed records (net_events_pack; net.h, "packed events")
 #
@@ -1155,6 +1176,7 @@ _MAX_EVENTS = 65536
 _POLL_SLICE_MS = 100
 _monotonic = time.monotonic
 _INT_MAX = 0x7FFFFFFF
+_U64_MAX = 0xFFFFFFFFFFFFFFFF
 _SLICE_EARLY_MS = 5
 
 
@@ -1289,6 +1311,8 @@ class Engine:
         self._record_i32 = self._record_bytes.cast("i")
         self._record_u64 = self._record_bytes.cast("Q")
         self._used = ffi.new("uint32_t *")
+        # poll_forward's per-event results (net_forward_data), made on first use.
+        self._forward_results: Any = None
         # views=False: the payload memory, reused from poll to poll (each
         # payload leaves it as a bytes copy).
         self._payload: Any = None if views else _new_uncleared("char[]", _CHUNK_SIZE)
@@ -1500,11 +1524,39 @@ class Engine:
         cols.others.extend(self._poll_batch(timeout_ms, cols))
         return cols
 
-    def _poll_batch(self, timeout_ms: int, cols: Optional["Columns"]) -> List[Event]:
+    def poll_forward(self, timeout_ms: int = -1, to: Optional[int] = None) -> "Forwarded":
+        """:meth:`poll`, with every DATA payload sent on by the library
+        (``net_forward_data``) before Python sees the batch: back to the
+        connection it came on, or with ``to`` to that handle, each exactly
+        as :func:`send` would send it, in order. No Python object is made
+        per DATA event and no payload is copied for it (one of 256 bytes or
+        more is referenced where it lies): an echo or relay in Python costs
+        about what one in C does. Returns :class:`Forwarded`: how many
+        payloads went on, every other event in order (``others``, as
+        :meth:`poll_columns` gives them) and a :class:`SendFailure` per
+        payload not queued (``failures``, with a copy of the payload). Same
+        arguments, waits and errors as :meth:`poll`."""
+        if to is not None and type(to) is not int:
+            if isinstance(to, bool) or not isinstance(to, int):
+                raise TypeError("Engine.poll_forward: to must be an int (a handle) or None, not %s"
+                                % type(to).__name__)
+            to = int(to)
+        if to is not None and not 0 < to <= _U64_MAX:
+            raise InvalidArgumentError(Error.INVAL, "Engine.poll_forward: to must be a handle (> 0) or None,"
+                                       " not %d" % to)
+        fwd = Forwarded(0 if to is None else to)
+        fwd.others.extend(self._poll_batch(timeout_ms, None, fwd))
+        return fwd
+
+    def _poll_batch(self, timeout_ms: int, cols: Optional["Columns"],
+                    fwd: Optional["Forwarded"] = None) -> List[Event]:
         """poll's body: the events, or with cols the DATA events into cols'
-        columns and the others returned."""
+        columns and the others returned, or with fwd the DATA payloads sent
+        on (fwd's count and failures) and the others returned."""
         if type(timeout_ms) is not int or not -1 <= timeout_ms <= _INT_MAX:
-            timeout_ms = _poll_timeout(timeout_ms, "Engine.poll" if cols is None else "Engine.poll_columns")
+            name = "Engine.poll" if cols is None and fwd is None else (
+                "Engine.poll_columns" if fwd is None else "Engine.poll_forward")
+            timeout_ms = _poll_timeout(timeout_ms, name)
         if self._queued_conns:
             failures = self.flush()
             if failures:
@@ -1531,6 +1583,9 @@ class Engine:
                     _fail(n, "poll")
                 return []
             out: List[Event] = []
+            if fwd is not None:
+                self._forward_batch(n, fwd, out)
+                return out
             if views is None or cols is not None:
                 if self._payload is None:  # views=True: bytes for poll_columns
                     self._payload = _new_uncleared("char[]", _CHUNK_SIZE)
@@ -1544,6 +1599,42 @@ class Engine:
             return out
         finally:
             self._poll_lock.release()
+
+    def _forward_batch(self, n: int, fwd: "Forwarded", out: List[Event]) -> None:
+        """net_forward_data over the n events polled: the DATA payloads go
+        on in the library; every other event is appended to ``out`` (runs of
+        them packed with one call), every failed send to fwd.failures."""
+        results = self._forward_results
+        if results is None:
+            results = self._forward_results = ffi.new("int[]", self._max)
+        events = self._events
+        queued = _forward(events, n, fwd._to, results)
+        if queued < 0:  # pragma: no cover - its arguments are always valid here
+            _fail(queued, "forward_data")
+        fwd.forwarded += queued
+        if queued == n:
+            return
+        if self._payload is None:  # views=True: bytes for the others, as poll_columns
+            self._payload = _new_uncleared("char[]", _CHUNK_SIZE)
+            self._payload_bytes = ffi.buffer(self._payload)
+        i = 0
+        while i < n:
+            r = results[i]
+            if r == 0:
+                i += 1
+            elif r == 1:  # not DATA: the caller's
+                j = i + 1
+                while j < n and results[j] == 1:
+                    j += 1
+                done = i
+                while done < j:
+                    done += self._take_bytes(done, j - done, out, None)
+                i = j
+            else:
+                ev = events[i]
+                data = ffi.buffer(ev.data, ev.len)[:] if ev.len and ev.data != ffi.NULL else b""
+                fwd.failures.append(SendFailure(fwd._to or int(ev.handle), data, error_for(r, "forward_data")))
+                i += 1
 
     def _poll_more_slices(self, timeout_ms: int, now: float, wakeups: int) -> int:
         """After poll's first slice of _POLL_SLICE_MS, begun at ``now``,
@@ -1978,7 +2069,7 @@ __all__ = [
     "AddressError", "TimedOutError", "ResetError", "RefusedError", "LimitError", "ProtocolError",
     "AbortedError", "AddressInUseError", "UnreachableError", "NotConnectedError", "error_for",
     # records
-    "Address", "Event", "Columns", "Stats", "SendFailure", "SendQueueError", "RudpStats",
+    "Address", "Event", "Columns", "Forwarded", "Stats", "SendFailure", "SendQueueError", "RudpStats",
     # functions
     "version", "version_string", "strerror", "send", "send_many", "send_packed", "sendv", "broadcast", "close", "abort",
     "shutdown", "set_user", "get_user", "set_option", "get_option", "local_addr", "peer_addr",

@@ -62,7 +62,7 @@ def _candidates():
 def _check(candidate_lib):
     """Raise OSError if candidate_lib is not a compatible net library."""
     for sym in ("net_version", "net_engine_create", "net_poll", "net_timer_start", "net_events_pack",
-                "net_addr_host", "net_send_batch"):
+                "net_addr_host", "net_send_batch", "net_forward_data"):
         try:
             getattr(candidate_lib, sym)
         except AttributeError:

@@ -1,0 +1,190 @@
+/* forward_data: net_forward_data sends every DATA payload of a polled
+ * batch on, as net_send would: back to its own connection (an echo) or to
+ * one handle, in order, every payload intact whether it is referenced
+ * (256 bytes or more) or copied. The other events of the batch are left to
+ * the caller (result 1), a failed send fails alone with net_send's code,
+ * and bad arguments are refused before anything is sent. */
+#include "testlib.h"
+
+#define NCLI 4
+#define PER 12 /* messages per client */
+#define BATCH 16
+
+static uint32_t size_of(int i, int m)
+{
+    static const uint32_t sizes[] = {1, 64, 255, 256, 700, 3000, 0, 9000};
+    return sizes[(i + m) % 8];
+}
+
+static uint64_t seed_of(int i, int m)
+{
+    return (uint64_t)(1000 + i * 100 + m);
+}
+
+/* to_one tells the clients' messages apart by their bytes: none is empty. */
+static uint32_t size_nonempty(int i, int m)
+{
+    uint32_t n = size_of(i, m);
+    return n ? n : 2;
+}
+
+static void send_all(const net_handle *cli, uint32_t (*size)(int, int))
+{
+    static uint8_t buf[9000];
+    for (int m = 0; m < PER; m++)
+        for (int i = 0; i < NCLI; i++) {
+            tl_fill(buf, size(i, m), seed_of(i, m), 0);
+            tl_send(cli[i], buf, size(i, m));
+        }
+}
+
+static void expect_msg(net_engine e, net_handle h, uint32_t len, uint64_t seed)
+{
+    net_event ev;
+    TL_EXPECT(e, NET_EV_DATA, h, &ev);
+    CHECKF(ev.len == len, "DATA of %u bytes, expected %u (seed %llu)", (unsigned)ev.len, (unsigned)len,
+           (unsigned long long)seed);
+    long long bad = tl_mismatch(ev.data, ev.len, seed, 0);
+    CHECKF(bad < 0, "seed %llu: byte %lld differs", (unsigned long long)seed, bad);
+}
+
+/* Polls se itself (testlib leaves it alone meanwhile) in batches of BATCH
+ * and forwards each to `to` (0: back) until `want` payloads went; every
+ * DATA result is 0, every other event's 1, and the return value counts the
+ * DATA events. The client engine is pumped meanwhile (with io_threads 0 its
+ * sends go out only then), its events kept for the checks after. */
+static void forward_until(net_engine se, net_handle to, int want)
+{
+    int done = 0;
+    uint64_t give_up = tl_now_ms() + TL_TIMEOUT_MS;
+    tl_engine_hold(se, 1);
+    while (done < want) {
+        CHECKF(tl_now_ms() < give_up, "forwarded %d of %d payloads", done, want);
+        tl_pump(0);
+        net_event evs[BATCH];
+        int results[BATCH];
+        int n = net_poll(se, evs, BATCH, 5);
+        CHECKF(n >= 0, "net_poll: %d (%s)", n, tl_errname(n));
+        for (int i = 0; i < n; i++)
+            results[i] = 12345;
+        int data = 0;
+        for (int i = 0; i < n; i++)
+            data += evs[i].type == NET_EV_DATA;
+        CHECK_RC(net_forward_data(evs, n, to, results), data);
+        for (int i = 0; i < n; i++)
+            CHECKF(results[i] == (evs[i].type == NET_EV_DATA ? 0 : 1), "event %d (%s): result %d", i,
+                   tl_evname(evs[i].type), results[i]);
+        done += data;
+    }
+    CHECK_EQ(done, want);
+    tl_engine_hold(se, 0); /* the checks' waits poll it again: its sends go out */
+}
+
+/* Each payload back to the connection it came on. */
+static void echo(net_engine ce, net_engine se, const net_handle *cli)
+{
+    send_all(cli, size_of);
+    forward_until(se, 0, NCLI * PER);
+    for (int i = 0; i < NCLI; i++)
+        for (int m = 0; m < PER; m++)
+            expect_msg(ce, cli[i], size_of(i, m), seed_of(i, m));
+}
+
+/* Every payload of every connection to one of them: each client's messages
+ * arrive there in its order (the clients' streams interleave). */
+static void to_one(net_engine ce, net_engine se, const net_handle *cli, const net_handle *srv)
+{
+    send_all(cli, size_nonempty);
+    forward_until(se, srv[0], NCLI * PER);
+    int next[NCLI] = {0};
+    for (int k = 0; k < NCLI * PER; k++) {
+        net_event ev;
+        TL_EXPECT(ce, NET_EV_DATA, cli[0], &ev);
+        int from = -1;
+        for (int i = 0; i < NCLI && from < 0; i++)
+            if (next[i] < PER && ev.len == size_nonempty(i, next[i]) &&
+                tl_mismatch(ev.data, ev.len, seed_of(i, next[i]), 0) < 0)
+                from = i;
+        CHECKF(from >= 0, "message %d (%u bytes) is no client's next one", k, (unsigned)ev.len);
+        next[from]++;
+    }
+}
+
+/* A USER event and DATA events for a stale handle, a closing one and with
+ * no data: each has its own result, the good ones go. */
+static void failures(net_engine ce, net_engine se, const net_handle *cli, const net_handle *srv, net_handle closing,
+                     net_handle stale)
+{
+    static const char hello[] = "hello";
+    net_event evs[6];
+    memset(evs, 0, sizeof evs);
+    evs[0].type = NET_EV_USER;
+    evs[1].type = NET_EV_DATA, evs[1].handle = srv[1], evs[1].data = hello, evs[1].len = 5;
+    evs[2].type = NET_EV_DATA, evs[2].handle = stale, evs[2].data = hello, evs[2].len = 5;
+    evs[3].type = NET_EV_DATA, evs[3].handle = closing, evs[3].data = hello, evs[3].len = 5;
+    evs[4].type = NET_EV_DATA, evs[4].handle = srv[1], evs[4].data = NULL, evs[4].len = 5;
+    evs[5].type = NET_EV_DATA, evs[5].handle = srv[1], evs[5].data = hello + 1, evs[5].len = 3;
+    int results[6];
+    CHECK_OK(net_close(closing)); /* closed just now, with no poll since: closing, not stale yet */
+    CHECK_RC(net_forward_data(evs, 6, 0, results), 2);
+    const int want[6] = {1, NET_OK, NET_E_BADHANDLE, NET_E_CLOSED, NET_E_INVAL, NET_OK};
+    for (int i = 0; i < 6; i++)
+        CHECKF(results[i] == want[i], "event %d: %d (%s), want %d (%s)", i, results[i], tl_errname(results[i]), want[i],
+               tl_errname(want[i]));
+    net_event ev;
+    TL_EXPECT(ce, NET_EV_DATA, cli[1], &ev);
+    CHECK(ev.len == 5 && memcmp(ev.data, "hello", 5) == 0);
+    TL_EXPECT(ce, NET_EV_DATA, cli[1], &ev);
+    CHECK(ev.len == 3 && memcmp(ev.data, "ell", 3) == 0);
+    /* a stale `to` fails every DATA event alike */
+    CHECK_RC(net_forward_data(evs + 1, 1, stale, results), 0);
+    CHECK_EQ(results[0], NET_E_BADHANDLE);
+    (void)se;
+}
+
+/* Bad arguments: refused as a whole, results untouched, nothing sent. */
+static void bad_arguments(net_engine ce, const net_handle *cli, const net_handle *srv)
+{
+    net_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.type = NET_EV_DATA, ev.handle = srv[2], ev.data = "x", ev.len = 1;
+    int res = 12345;
+    CHECK_RC(net_forward_data(NULL, 0, 0, NULL), 0); /* the empty batch */
+    CHECK_RC(net_forward_data(&ev, -1, 0, &res), NET_E_INVAL);
+    CHECK_RC(net_forward_data(NULL, 1, 0, &res), NET_E_INVAL);
+    CHECK_RC(net_forward_data(&ev, 1, 0, NULL), NET_E_INVAL);
+    CHECK_EQ(res, 12345);
+    /* nothing went: the next message cli[2] gets is this one */
+    CHECK_RC(net_forward_data(&ev, 1, 0, &res), 1);
+    CHECK_EQ(res, NET_OK);
+    net_event got;
+    TL_EXPECT(ce, NET_EV_DATA, cli[2], &got);
+    CHECK(got.len == 1 && ((const uint8_t *)got.data)[0] == 'x');
+}
+
+int main(void)
+{
+    tl_init("forward_data");
+    net_engine ce = tl_engine(), se = tl_engine();
+    net_tcp_config tcp;
+    tl_tcp(&tcp, NET_FRAMING_U16LE, 0);
+    uint16_t port;
+    net_handle l = tl_listen(se, &tcp, &port);
+    net_handle cli[NCLI], srv[NCLI];
+    for (int i = 0; i < NCLI; i++)
+        tl_pair(ce, se, l, port, &tcp, &cli[i], &srv[i]);
+    net_handle xc, xs, yc, ys;
+    tl_pair(ce, se, l, port, &tcp, &xc, &xs);
+    tl_pair(ce, se, l, port, &tcp, &yc, &ys);
+    CHECK_EQ(tl_close_wait(se, ys), 0);
+
+    echo(ce, se, cli);
+    to_one(ce, se, cli, srv);
+    failures(ce, se, cli, srv, xs, ys);
+    bad_arguments(ce, cli, srv);
+
+    tl_engine_destroy(ce);
+    tl_engine_destroy(se);
+    printf("ok\n");
+    return 0;
+}
