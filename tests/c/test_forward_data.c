@@ -170,17 +170,13 @@ int main(void)
     tl_tcp(&tcp, NET_FRAMING_U16LE, 0);
     uint16_t port;
     net_handle l = tl_listen(se, &tcp, &port);
-    net_handle cli[NCLI], srv[NCLI];
-    for (int i = 0; i < NCLI; i++)
-        tl_pair(ce, se, l, port, &tcp, &cli[i], &srv[i]);
-    net_handle xc, xs, yc, ys;
-    tl_pair(ce, se, l, port, &tcp, &xc, &xs);
-    tl_pair(ce, se, l, port, &tcp, &yc, &ys);
-    CHECK_EQ(tl_close_wait(se, ys), 0);
+    net_handle cli[NCLI], srv[NCLI], closing, stale;
+    tl_pairs(ce, se, l, port, &tcp, NCLI, cli, srv);
+    tl_closing_and_stale(ce, se, l, port, &tcp, &closing, &stale);
 
     echo(ce, se, cli);
     to_one(ce, se, cli, srv);
-    failures(ce, se, cli, srv, xs, ys);
+    failures(ce, se, cli, srv, closing, stale);
     bad_arguments(ce, cli, srv);
 
     tl_engine_destroy(ce);

@@ -136,17 +136,13 @@ int main(void)
     tcp.max_message = MAX_MSG;
     uint16_t port;
     net_handle l = tl_listen(se, &tcp, &port);
-    net_handle cli[NCLI], srv[NCLI];
-    for (int i = 0; i < NCLI; i++)
-        tl_pair(ce, se, l, port, &tcp, &cli[i], &srv[i]);
+    net_handle cli[NCLI], srv[NCLI], closing, stale;
+    tl_pairs(ce, se, l, port, &tcp, NCLI, cli, srv);
     /* one connection to close just before a batch, one stale */
-    net_handle xc, xs, yc, ys;
-    tl_pair(ce, se, l, port, &tcp, &xc, &xs);
-    tl_pair(ce, se, l, port, &tcp, &yc, &ys);
-    CHECK_EQ(tl_close_wait(se, ys), 0);
+    tl_closing_and_stale(ce, se, l, port, &tcp, &closing, &stale);
 
     batch_contiguous(ce, cli, srv);
-    batch_with_failures(ce, cli, srv, xs, ys);
+    batch_with_failures(ce, cli, srv, closing, stale);
     bad_arguments(ce, cli, srv);
     empty_item(ce, cli, srv);
 

@@ -723,6 +723,22 @@ void tl_pair(net_engine ce, net_engine se, net_handle listener, uint16_t port, c
     *server = tl_accept_of(se, listener, c);
 }
 
+void tl_pairs(net_engine ce, net_engine se, net_handle listener, uint16_t port, const net_tcp_config *ccfg, int n,
+              net_handle *clients, net_handle *servers)
+{
+    for (int i = 0; i < n; i++)
+        tl_pair(ce, se, listener, port, ccfg, &clients[i], &servers[i]);
+}
+
+void tl_closing_and_stale(net_engine ce, net_engine se, net_handle listener, uint16_t port, const net_tcp_config *ccfg,
+                          net_handle *closing, net_handle *stale)
+{
+    net_handle c;
+    tl_pair(ce, se, listener, port, ccfg, &c, closing);
+    tl_pair(ce, se, listener, port, ccfg, &c, stale);
+    CHECK_EQ(tl_close_wait(se, *stale), 0);
+}
+
 int tl_close_wait(net_engine e, net_handle h)
 {
     CHECK_OK(net_close(h));

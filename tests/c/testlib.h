@@ -178,6 +178,14 @@ net_handle tl_connect(net_engine e, uint16_t port, const net_tcp_config *cfg);
  * se (matched by the client's local port). */
 void tl_pair(net_engine ce, net_engine se, net_handle listener, uint16_t port, const net_tcp_config *ccfg,
              net_handle *client, net_handle *server);
+/* n pairs (tl_pair each): clients[i] on ce, servers[i] on se. */
+void tl_pairs(net_engine ce, net_engine se, net_handle listener, uint16_t port, const net_tcp_config *ccfg, int n,
+              net_handle *clients, net_handle *servers);
+/* Two more server connections for sends that must fail alone: *closing is
+ * open (closed by the test just before its send, it is closing, not stale
+ * yet) and *stale is closed with its CLOSE polled. */
+void tl_closing_and_stale(net_engine ce, net_engine se, net_handle listener, uint16_t port, const net_tcp_config *ccfg,
+                          net_handle *closing, net_handle *stale);
 /* Waits for the ACCEPT on se whose peer is the local address of client. */
 net_handle tl_accept_of(net_engine se, net_handle listener, net_handle client);
 /* Closes h and waits for its CLOSE; returns the status. */

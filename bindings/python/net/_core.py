@@ -1536,15 +1536,14 @@ class Engine:
         :meth:`poll_columns` gives them) and a :class:`SendFailure` per
         payload not queued (``failures``, with a copy of the payload). Same
         arguments, waits and errors as :meth:`poll`."""
-        if to is not None and type(to) is not int:
+        if to is not None:
             if isinstance(to, bool) or not isinstance(to, int):
                 raise TypeError("Engine.poll_forward: to must be an int (a handle) or None, not %s"
                                 % type(to).__name__)
-            to = int(to)
-        if to is not None and not 0 < to <= _U64_MAX:
-            raise InvalidArgumentError(Error.INVAL, "Engine.poll_forward: to must be a handle (> 0) or None,"
-                                       " not %d" % to)
-        fwd = Forwarded(0 if to is None else to)
+            if not 0 < to <= _U64_MAX:
+                raise InvalidArgumentError(Error.INVAL, "Engine.poll_forward: to must be a handle (> 0) or None,"
+                                           " not %d" % to)
+        fwd = Forwarded(0 if to is None else int(to))
         fwd.others.extend(self._poll_batch(timeout_ms, None, fwd))
         return fwd
 
