@@ -37,8 +37,9 @@ redo a run other processes disturbed, take medians over the undisturbed runs.
 
 Writes its own block of RESULTS (default bench/RESULTS.md; the rest of the
 file is kept): machine, commit, build type, date, one table per part with
-medians and the ratios the issue's targets are about, each target marked met
-or not met; PNG charts and every run's raw record (suite-samples.json) go to
+medians and the ratios the issue's targets are about (the ratio of the
+medians, and the median of the per-round ratios, on which each target is
+marked met or not met); PNG charts and every run's raw record (suite-samples.json) go to
 CHARTS (default bench/charts). Needs Python 3; charts need matplotlib
 (Debian: python3-matplotlib), without it the tables are still written.
 """
@@ -266,6 +267,34 @@ def ratio(table, scen, num, den, key="cpu_us_per_msg"):
     return a[key] / b[key]
 
 
+def paired_ratio(records, scen, num, den, key="cpu_us_per_msg"):
+    """(median, [per-round ratios]) of num/den taken round by round, or None.
+
+    A round runs every server of a workload back to back, so a drift of the
+    machine that moves a whole round (this VM's rounds swing by +-20 %%
+    together) cancels in a round's own ratio; the ratio of the two medians
+    can instead pair one server's good round with the other's bad one. Runs
+    are those the medians use (run.runs_for); a server run twice in a round
+    (a redone run) counts with its median there."""
+    def by_round(server):
+        out = {}
+        for r in run.runs_for(records, scen, server)[0]:
+            if isinstance(r.get(key), (int, float)) and r.get(key) and "round" in r:
+                out.setdefault(r["round"], []).append(r[key])
+        return {k: statistics.median(v) for k, v in out.items()}
+    a, b = by_round(num), by_round(den)
+    ratios = [a[k] / b[k] for k in sorted(a) if k in b]
+    return (statistics.median(ratios), ratios) if ratios else None
+
+
+def fmt_paired(p):
+    """A paired ratio as "median [min-max]", or "-"."""
+    if not p:
+        return "-"
+    lo, hi = min(p[1]), max(p[1])
+    return run.fmt(p[0]) if len(p[1]) == 1 else "%s [%s-%s]" % (run.fmt(p[0]), run.fmt(lo), run.fmt(hi))
+
+
 def median_table(records, servers, workloads):
     return {(w, s): medians(records, w, s) for w in workloads for s in servers}
 
@@ -436,6 +465,12 @@ def machine_lines(opts):
     ]
 
 
+def deciding(value, paired):
+    """The figure a target is judged on: the median of the per-round ratios
+    where there is one (see paired_ratio), else the value itself."""
+    return paired[0] if paired else value
+
+
 def verdict(value, limit, unit="x"):
     if value is None:
         return "not measured"
@@ -459,16 +494,22 @@ def tcp_section(part, charts_rel):
     for s in servers:
         lines.append("| %s | %s |" % (s, " | ".join(
             "{:,.0f}".format(table[(w, s)]["msgs_per_s"]) if table[(w, s)] else "-" for w in workloads)))
-    lines += ["", "Ratios of medians (CPU per message):", "",
+    lines += ["", "Ratios of CPU per message: the ratio of the medians, then in brackets the median of the "
+              "per-round ratios [their range] (each round runs the servers back to back, so a drift that moves a "
+              "whole round cancels in it):", "",
               "| ratio | " + " | ".join(workloads) + " |", "|---|" + "---|" * len(workloads)]
     for label, num, den in TCP_RATIOS:
         if num in servers and den in servers:
-            lines.append("| %s | %s |" % (label, " | ".join(run.fmt(ratio(table, w, num, den)) for w in workloads)))
+            lines.append("| %s | %s |" % (label, " | ".join(
+                "%s (%s)" % (run.fmt(ratio(table, w, num, den)), fmt_paired(paired_ratio(records, w, num, den)))
+                for w in workloads)))
     lines += ["", "![server CPU per message](%s/tcp_cpu_per_msg.png)" % charts_rel, ""]
     return lines
 
 
-# A target's result: (text, where, value, limit, unit); value None = not measured.
+# A target's result: (text, where, value, limit, unit, paired); value None =
+# not measured; value is the ratio of the medians, paired what paired_ratio
+# gives (None where the target is not a ratio of two servers).
 
 def tcp_targets(part):
     ropts, records, _ = part
@@ -477,7 +518,8 @@ def tcp_targets(part):
     out = []
     for text, num, den, limit, where in TCP_TARGETS:
         if num in servers and den in servers:
-            out += [(text, w, ratio(table, w, num, den), limit, "x") for w in where if w in workloads]
+            out += [(text, w, ratio(table, w, num, den), limit, "x", paired_ratio(records, w, num, den))
+                    for w in where if w in workloads]
     return out
 
 
@@ -485,7 +527,7 @@ def latency_targets(part):
     ropts, records, _ = part
     servers, w = ropts.servers, ropts.scenarios[0]
     table = median_table(records, servers, [w])
-    return [(text, w, ratio(table, w, num, den, "p50_us"), limit, "x")
+    return [(text, w, ratio(table, w, num, den, "p50_us"), limit, "x", paired_ratio(records, w, num, den, "p50_us"))
             for text, num, den, limit in LATENCY_TARGETS if num in servers and den in servers]
 
 
@@ -501,7 +543,7 @@ def loads_targets(records):
     for (load, server), (value, _, _, _) in medians.items():
         if load == "idle %d" % top and server.startswith("net"):
             out.append(("idle memory <= 1 KiB per connection (%s)" % server, "{:,} conns".format(top),
-                        None if value is None else value / IDLE_TARGET_BYTES, 1.0, " KiB"))
+                        None if value is None else value / IDLE_TARGET_BYTES, 1.0, " KiB", None))
     return out
 
 
@@ -597,10 +639,14 @@ def build_report(opts, parts, failures, notes, charts_rel):
             lines += section(parts[name], charts_rel)
     targets = all_targets(parts)
     if targets:
-        lines += ["### The issue's targets (ratios of medians in this run)", "", "| target | where | result |",
-                  "|---|---|---|"]
-        lines += ["| %s | %s | %s |" % (text, where, verdict(value, limit, unit))
-                  for text, where, value, limit, unit in targets]
+        lines += ["### The issue's targets in this run", "",
+                  "Judged on the median of the per-round ratios (a round runs the servers back to back, so a "
+                  "drift of the whole round cancels); the ratio of the medians and the per-round range beside it.",
+                  "", "| target | where | ratio of medians | per-round ratios: median [range] | result |",
+                  "|---|---|---|---|---|"]
+        lines += ["| %s | %s | %s | %s | %s |" % (text, where, run.fmt(value) if value is not None else "-",
+                                                fmt_paired(paired), verdict(deciding(value, paired), limit, unit))
+                  for text, where, value, limit, unit, paired in targets]
         lines += ["", "![targets](%s/targets.png)" % charts_rel, ""]
     for name in ("tcp", "latency", "udp"):
         if name in parts:
@@ -707,12 +753,12 @@ def loads_chart(plt, path, records):
 def targets_chart(plt, path, targets):
     """Each target's value as a share of its limit: a bar at or left of the line at 1 is met."""
     fig, ax = plt.subplots(figsize=(9, 0.32 * len(targets) + 1.4))
-    shares = [value / limit for _, _, value, limit, _ in targets]
+    shares = [deciding(value, paired) / limit for _, _, value, limit, _, paired in targets]
     ys = range(len(targets))
     ax.barh(ys, shares, color=["#27ae60" if x <= 1 else "#c0392b" for x in shares])
     ax.axvline(1.0, color="black", linewidth=1)
     ax.set_yticks(list(ys))
-    ax.set_yticklabels(["%s, %s" % (text, where) for text, where, _, _, _ in targets], fontsize=7)
+    ax.set_yticklabels(["%s, %s" % (text, where) for text, where, _, _, _, _ in targets], fontsize=7)
     ax.invert_yaxis()
     ax.set_xlabel("value / target limit (<= 1: met)")
     ax.set_title("The issue's targets in this run", fontsize=11)
@@ -752,7 +798,7 @@ def write_charts(charts_dir, parts):
         path = os.path.join(charts_dir, "loads.png")
         loads_chart(plt, path, parts["loads"])
         written.append(path)
-    targets = [t for t in all_targets(parts) if t[2] is not None]
+    targets = [t for t in all_targets(parts) if deciding(t[2], t[5]) is not None]
     if targets:
         path = os.path.join(charts_dir, "targets.png")
         targets_chart(plt, path, targets)
