@@ -1,7 +1,7 @@
 /*
  * batch.c - net_send_batch: many net_send calls in one (the layout is
- * documented in net.h, "batched sends"); net_forward_data: a poll's DATA
- * payloads sent on where they lie.
+ * documented in net.h, "batched sends"). net_forward_data, which looks into
+ * the core's held blocks, is in api.c.
  *
  * It exists for bindings that pay per call through an FFI (Python's cffi
  * costs more per call than net_send itself): they build three flat arrays
@@ -43,27 +43,6 @@ NET_API int net_send_batch(const net_handle *conns, const uint32_t *offsets, con
             rc = NET_E_INVAL;
         else /* an empty payload may come with no buffer at all */
             rc = net_send(conns[i], lens[i] ? bytes + at : "", lens[i]);
-        results[i] = rc;
-        if (rc == 0)
-            queued++;
-    }
-    return queued;
-}
-
-NET_API int net_forward_data(const net_event *events, int count, net_handle to, int *results)
-{
-    if (count < 0 || (count && (!events || !results)))
-        return NET_E_INVAL;
-    int queued = 0;
-    for (int i = 0; i < count; i++) {
-        const net_event *ev = &events[i];
-        int rc;
-        if (ev->type != NET_EV_DATA)
-            rc = 1; /* not a payload to forward: the caller handles it */
-        else if (ev->len && !ev->data)
-            rc = NET_E_INVAL;
-        else /* net_send references a payload the polling thread's last poll holds */
-            rc = net_send(to ? to : ev->handle, ev->len ? ev->data : "", ev->len);
         results[i] = rc;
         if (rc == 0)
             queued++;

@@ -309,6 +309,11 @@ void net__free_closed(net_engine_s *e, net_obj *o);
  * stays held) until net__held_end. NULL (nothing borrowed) otherwise. */
 net_block *net__held_begin(net_engine_s *e, const void *p, size_t len);
 void net__held_end(net_engine_s *e);
+/* The two halves of net__held_begin, for a run of sends (net_forward_data):
+ * borrow once (1 when borrowed: the polling thread, no net_poll running),
+ * then look up each payload; net__held_end ends the borrow. */
+int net__held_borrow(net_engine_s *e);
+net_block *net__held_lookup(net_engine_s *e, const void *p, size_t len);
 /* Drops the references the last poll's payloads held. */
 void net__release_held(net_engine_s *e);
 /* Engine teardown: every event left goes, each CLOSE freeing its object. */

@@ -277,6 +277,14 @@ static net_block *held_find(const net_engine_s *e, const uint8_t *q, size_t len,
     return NULL;
 }
 
+int net__held_borrow(net_engine_s *e)
+{
+    if (!net__on_poll_thread(e))
+        return 0;
+    int expected = POLL_IDLE;
+    return atomic_compare_exchange_strong(&e->polling, &expected, POLL_BORROWED);
+}
+
 /* A script sends what it polled mostly in the order it polled it: the
  * look starts at the block of the last find (the next payload is in it or
  * just after), then tries the newest blocks. Messages assembled across
@@ -285,13 +293,8 @@ static net_block *held_find(const net_engine_s *e, const uint8_t *q, size_t len,
  * few of an echoed batch, each then copied into the send queue while its
  * block stayed held until the next poll (a peer that never reads had its
  * echoes cost twice their bytes). */
-net_block *net__held_begin(net_engine_s *e, const void *p, size_t len)
+net_block *net__held_lookup(net_engine_s *e, const void *p, size_t len)
 {
-    if (!net__on_poll_thread(e))
-        return NULL;
-    int expected = POLL_IDLE;
-    if (!atomic_compare_exchange_strong(&e->polling, &expected, POLL_BORROWED))
-        return NULL;
     const uint8_t *q = p;
     uint32_t n = e->nheld, at = e->held_next < n ? e->held_next : 0;
     uint32_t end = n - at > HELD_LOOKUP ? at + HELD_LOOKUP : n;
@@ -299,12 +302,19 @@ net_block *net__held_begin(net_engine_s *e, const void *p, size_t len)
     net_block *b = held_find(e, q, len, at, end, &at);
     if (!b)
         b = held_find(e, q, len, newest, n, &at);
-    if (b) {
+    if (b)
         e->held_next = at;
-        return b;
-    }
-    atomic_store(&e->polling, POLL_IDLE);
-    return NULL;
+    return b;
+}
+
+net_block *net__held_begin(net_engine_s *e, const void *p, size_t len)
+{
+    if (!net__held_borrow(e))
+        return NULL;
+    net_block *b = net__held_lookup(e, p, len);
+    if (!b)
+        atomic_store(&e->polling, POLL_IDLE);
+    return b;
 }
 
 void net__held_end(net_engine_s *e)

@@ -498,8 +498,8 @@ NET_API int net_send_batch(const net_handle *conns, const uint32_t *offsets, con
                            const void *payload, size_t size, int *results);
 
 /* ---- forwarding a poll's payloads (since 0.5) ----
- * For bindings that relay or echo messages without looking at them (a
- * Python or C# echo, a proxy): net_forward_data sends the payload of every
+ * For code that relays or echoes messages without looking at them (an echo
+ * server in C or a binding, a proxy): net_forward_data sends the payload of every
  * DATA event of events[0..count) - a net_poll's output, before the next
  * net_poll on that engine - to `to`, or with to = 0 to the event's own
  * connection, exactly as net_send(that handle, data, len) sends it (framing
@@ -514,7 +514,9 @@ NET_API int net_send_batch(const net_handle *conns, const uint32_t *offsets, con
  * same batch fails with NET_E_BADHANDLE: polling the CLOSE ended the
  * handle, as it does for net_send. Returns how many payloads were queued, or
  * NET_E_INVAL before doing anything for count < 0, or NULL events or
- * results with count > 0. Any thread, like net_send. */
+ * results with count > 0. Any thread, like net_send. Cheaper per payload
+ * than a loop of net_send: the engine is entered, and the last poll's
+ * payloads looked into, once per call rather than once per send. */
 NET_API int net_forward_data(const net_event *events, int count, net_handle to, int *results);
 
 /* ---- reliable UDP sessions (since 0.4) ----

@@ -3,7 +3,8 @@
  * one handle, in order, every payload intact whether it is referenced
  * (256 bytes or more) or copied. The other events of the batch are left to
  * the caller (result 1), a failed send fails alone with net_send's code,
- * and bad arguments are refused before anything is sent. */
+ * a batch may name connections of several engines, and bad arguments are
+ * refused before anything is sent. */
 #include "testlib.h"
 
 #define NCLI 4
@@ -142,6 +143,28 @@ static void failures(net_engine ce, net_engine se, const net_handle *cli, const 
     (void)se;
 }
 
+/* One batch naming connections of two engines, alternately: each payload
+ * goes on its own connection, whichever engine it is on. */
+static void across_engines(net_engine ce, net_engine se, const net_handle *cli, const net_handle *srv)
+{
+    net_event evs[3];
+    memset(evs, 0, sizeof evs);
+    evs[0].type = NET_EV_DATA, evs[0].handle = srv[3], evs[0].data = "a", evs[0].len = 1;
+    evs[1].type = NET_EV_DATA, evs[1].handle = cli[3], evs[1].data = "b", evs[1].len = 1;
+    evs[2].type = NET_EV_DATA, evs[2].handle = srv[3], evs[2].data = "c", evs[2].len = 1;
+    int results[3] = {12345, 12345, 12345};
+    CHECK_RC(net_forward_data(evs, 3, 0, results), 3);
+    for (int i = 0; i < 3; i++)
+        CHECK_EQ(results[i], NET_OK);
+    net_event ev;
+    TL_EXPECT(ce, NET_EV_DATA, cli[3], &ev);
+    CHECK(ev.len == 1 && ((const char *)ev.data)[0] == 'a');
+    TL_EXPECT(ce, NET_EV_DATA, cli[3], &ev);
+    CHECK(ev.len == 1 && ((const char *)ev.data)[0] == 'c');
+    TL_EXPECT(se, NET_EV_DATA, srv[3], &ev);
+    CHECK(ev.len == 1 && ((const char *)ev.data)[0] == 'b');
+}
+
 /* Bad arguments: refused as a whole, results untouched, nothing sent. */
 static void bad_arguments(net_engine ce, const net_handle *cli, const net_handle *srv)
 {
@@ -177,6 +200,7 @@ int main(void)
     echo(ce, se, cli);
     to_one(ce, se, cli, srv);
     failures(ce, se, cli, srv, closing, stale);
+    across_engines(ce, se, cli, srv);
     bad_arguments(ce, cli, srv);
 
     tl_engine_destroy(ce);
