@@ -43,6 +43,7 @@ void echo_loop_stats(echo_loop *l)
 int echo_loop_run(echo_loop *l)
 {
     static net_event events[EVENT_BATCH];
+    static int results[EVENT_BATCH];
     double next_stats;
 
     memset(&l->prev, 0, sizeof l->prev);
@@ -62,8 +63,20 @@ int echo_loop_run(echo_loop *l)
             fprintf(stderr, "net_poll: %s (%d)\n", net_strerror(n), n);
             return 1;
         }
-        for (int i = 0; i < n; i++)
-            l->on_event(l->ctx, &events[i]);
+        if (!l->on_forward_failed) {
+            for (int i = 0; i < n; i++)
+                l->on_event(l->ctx, &events[i]);
+            continue;
+        }
+        /* The batch's DATA payloads go back in one call (the library sends
+         * each where it lies, without a copy); the rest follow in order. */
+        net_forward_data(events, n, 0, results);
+        for (int i = 0; i < n; i++) {
+            if (results[i] == 1)
+                l->on_event(l->ctx, &events[i]);
+            else if (results[i] != 0)
+                l->on_forward_failed(l->ctx, &events[i], results[i]);
+        }
     }
     return 0;
 }

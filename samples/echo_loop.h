@@ -15,6 +15,9 @@
 
 /* Hands one event to the server. It stops the loop with cli_request_stop. */
 typedef void (*echo_event_fn)(void *ctx, const net_event *ev);
+/* A DATA event whose payload net_forward_data could not send back; rc is
+ * the send's code (NET_E_WOULDBLOCK, NET_E_CLOSED...). */
+typedef void (*echo_failed_fn)(void *ctx, const net_event *ev, int rc);
 /* Prints one stats line to stderr: now and prev are the engine's counters
  * at this line and at the last one (all zero at the start), dt seconds
  * apart (never 0). */
@@ -24,6 +27,11 @@ typedef struct echo_loop {
     net_engine engine;
     double seconds; /* --seconds: 0 runs until a stop signal */
     echo_event_fn on_event;
+    /* Set: every DATA event of a batch goes back to its sender with one
+     * net_forward_data call, and on_event sees only the other events; this
+     * is called for each DATA event whose send failed. NULL: on_event sees
+     * every event. */
+    echo_failed_fn on_forward_failed;
     echo_stats_fn print_stats;
     void *ctx;
     /* Kept by the loop. */

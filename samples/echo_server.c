@@ -7,9 +7,9 @@
  *               [--io-threads N] [--max-message BYTES] [--max-connections N] [--seconds S]
  *
  * Every DATA event goes straight back to its sender: one message per message
- * when framed (net_send adds the same header the peer used), the chunk as it
- * came when raw. Prints "listening on HOST:PORT ..." once on stdout, a stats
- * line every 2 s on stderr, and exits 0 on SIGINT/SIGTERM or after --seconds.
+ * when framed (the send adds the same header the peer used), the chunk as it
+ * came when raw; a poll's whole batch with one net_forward_data call. Prints "listening on HOST:PORT ..." once on
+ * stdout, a stats line every 2 s on stderr, and exits 0 on SIGINT/SIGTERM or after --seconds.
  */
 #include <stdio.h>
 
@@ -43,22 +43,21 @@ static void print_stats(void *ctx, const net_stats *s, const net_stats *prev, do
             (unsigned long long)s->bytes_out, (unsigned long long)s->send_queued, (unsigned long long)s->recv_paused);
 }
 
+static void on_echo_failed(void *ctx, const net_event *ev, int rc)
+{
+    (void)ctx;
+    /* NET_E_WOULDBLOCK: the peer sends but does not read, and its echo
+     * backlog hit the send cap. An echo server has nothing else to do with
+     * such a peer, and waiting would only grow memory. A connection already
+     * closing or gone (NET_E_CLOSED, NET_E_BADHANDLE) has its CLOSE coming. */
+    if (rc != NET_E_CLOSED && rc != NET_E_BADHANDLE)
+        net_abort(ev->handle);
+}
+
 static void on_event(void *ctx, const net_event *ev)
 {
     server *sv = (server *)ctx;
-    int rc;
     switch (ev->type) {
-    case NET_EV_DATA:
-        rc = net_send(ev->handle, ev->data, ev->len);
-        if (rc == NET_E_WOULDBLOCK) {
-            /* The peer sends but does not read: its echo backlog hit
-             * the send cap. An echo server has nothing else to do with
-             * such a peer, and waiting would only grow memory. */
-            net_abort(ev->handle);
-        } else if (rc != NET_OK && rc != NET_E_CLOSED && rc != NET_E_BADHANDLE) {
-            net_abort(ev->handle);
-        }
-        break;
     case NET_EV_CLOSE:
         if (ev->handle == sv->listener) {
             fprintf(stderr, "listener closed: %s (%d)\n", net_strerror(ev->status), ev->status);
@@ -101,8 +100,12 @@ int main(int argc, char **argv)
         return 1;
     }
 
-    echo_loop loop = {
-        .engine = engine, .seconds = opt.seconds, .on_event = on_event, .print_stats = print_stats, .ctx = &sv};
+    echo_loop loop = {.engine = engine,
+                      .seconds = opt.seconds,
+                      .on_event = on_event,
+                      .on_forward_failed = on_echo_failed,
+                      .print_stats = print_stats,
+                      .ctx = &sv};
     if (echo_loop_run(&loop) != 0)
         sv.exit_code = 1;
 
