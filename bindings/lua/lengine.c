@@ -833,8 +833,9 @@ static int l_forward(lua_State *L)
     return lnet_push_ok(L, net_send(ev->handle, data, ev->len));
 }
 
-/* A failed item of e:forward_data, noted in memory taken before the first
- * send, so that no allocation can fail between the sends and the report. */
+/* A failed item of e:forward_data, noted in memory taken before the sends,
+ * so that no allocation can fail between the sends and the batch's
+ * compaction (a raise there would leave sent events in the batch). */
 typedef struct forward_failure {
     net_handle handle;
     int code;
@@ -846,7 +847,8 @@ typedef struct forward_failure {
  * order, and takes them out of the batch: e:next() and e:events() go on
  * with the other events, in their order. count: the payloads queued;
  * failures, only when some failed: {handle, code, handle, code, ...} in
- * order (E_CLOSED, E_WOULDBLOCK... as net.send reports them). */
+ * order (E_CLOSED, E_WOULDBLOCK... as net.send reports them). One
+ * net_forward_data call does the sends. */
 static int l_forward_data(lua_State *L)
 {
     lengine *e = iter_engine(L);
@@ -856,21 +858,32 @@ static int l_forward_data(lua_State *L)
     net_handle to = to_given ? (net_handle)lnet_checkinteger(L, 2) : 0;
     lua_settop(L, 2);
     int left = e->n - e->next;
-    forward_failure *failed = left ? lua_newuserdatauv(L, (size_t)left * sizeof *failed, 0) : NULL;
+    if (left == 0) {
+        lua_pushinteger(L, 0);
+        return 1;
+    }
+    /* One block: the results (an even count of ints, so that the failures
+     * after them are aligned), then the failures. */
+    int *res = lua_newuserdatauv(L, (size_t)(left + 1) * sizeof(int) + (size_t)left * sizeof(forward_failure), 0);
+    forward_failure *failed = (forward_failure *)(void *)(res + left + (left & 1));
+    net_event *ev = e->ev + e->next;
+    if (to_given && to == 0) {
+        /* net_forward_data reads 0 as "back to each sender"; here it is the
+         * handle asked for, which no connection has. */
+        for (int i = 0; i < left; i++)
+            res[i] = ev[i].type != NET_EV_DATA ? 1 : ev[i].len && !ev[i].data ? NET_E_INVAL : NET_E_BADHANDLE;
+    } else {
+        net_forward_data(ev, left, to, res);
+    }
     int sent = 0, nfailed = 0, kept = e->next;
-    for (int i = e->next; i < e->n; i++) {
-        const net_event *ev = &e->ev[i];
-        if (ev->type != NET_EV_DATA) {
-            e->ev[kept++] = *ev; /* the others move up, in order */
-            continue;
-        }
-        net_handle h = to_given ? to : ev->handle;
-        int rc = ev->len && !ev->data ? NET_E_INVAL : net_send(h, ev->len ? ev->data : "", ev->len);
-        if (rc == 0) {
+    for (int i = 0; i < left; i++) {
+        if (res[i] == 1) {
+            e->ev[kept++] = ev[i]; /* the others move up, in order */
+        } else if (res[i] == 0) {
             sent++;
         } else {
-            failed[nfailed].handle = h;
-            failed[nfailed++].code = rc;
+            failed[nfailed].handle = to_given ? to : ev[i].handle;
+            failed[nfailed++].code = res[i];
         }
     }
     e->n = kept;

@@ -296,6 +296,14 @@ test("forward_data_target_and_failures", function()
     local code = st.failures[i + 1]
     T.ok(code == net.E_CLOSED or code == net.E_BADHANDLE, "closed or stale", code)
   end
+  -- 0 is a handle asked for, which no connection has: not "back to each
+  -- sender" (what 0 means to net_forward_data in C)
+  T.eq(net.send(from, "five"), true, "send")
+  st = run(ce, se, 0, function(st) return #st.failures == 2 end)
+  T.eq(st.sent, 0, "nothing forwarded to handle 0")
+  T.eq(#st.got, 0, "nothing echoed")
+  T.eq(st.failures[1], 0, "handle 0 named")
+  T.eq(st.failures[2], net.E_BADHANDLE, "E_BADHANDLE")
   T.raises("bad argument #1 to 'forward_data'", function() return se:forward_data("x") end)
   T.eq(se:forward_data(), 0, "an empty batch forwards nothing")
   se:close()
