@@ -8,8 +8,9 @@
  *
  * Every DATA event goes straight back to its sender: one message per message
  * when framed (the send adds the same header the peer used), the chunk as it
- * came when raw; a poll's whole batch with one net_forward_data call. Prints "listening on HOST:PORT ..." once on
- * stdout, a stats line every 2 s on stderr, and exits 0 on SIGINT/SIGTERM or after --seconds.
+ * came when raw; a poll's whole batch with one net_forward_data call.
+ * Prints "listening on HOST:PORT ..." once on stdout, a stats line every 2 s
+ * on stderr, and exits 0 on SIGINT/SIGTERM or after --seconds.
  */
 #include <stdio.h>
 
