@@ -39,16 +39,6 @@ static void send_all(const net_handle *cli, uint32_t (*size)(int, int))
         }
 }
 
-static void expect_msg(net_engine e, net_handle h, uint32_t len, uint64_t seed)
-{
-    net_event ev;
-    TL_EXPECT(e, NET_EV_DATA, h, &ev);
-    CHECKF(ev.len == len, "DATA of %u bytes, expected %u (seed %llu)", (unsigned)ev.len, (unsigned)len,
-           (unsigned long long)seed);
-    long long bad = tl_mismatch(ev.data, ev.len, seed, 0);
-    CHECKF(bad < 0, "seed %llu: byte %lld differs", (unsigned long long)seed, bad);
-}
-
 /* Polls se itself (testlib leaves it alone meanwhile) in batches of BATCH
  * and forwards each to `to` (0: back) until `want` payloads went; every
  * DATA result is 0, every other event's 1, and the return value counts the
@@ -88,7 +78,7 @@ static void echo(net_engine ce, net_engine se, const net_handle *cli)
     forward_until(se, 0, NCLI * PER);
     for (int i = 0; i < NCLI; i++)
         for (int m = 0; m < PER; m++)
-            expect_msg(ce, cli[i], size_of(i, m), seed_of(i, m));
+            tl_expect_pattern(ce, cli[i], size_of(i, m), seed_of(i, m));
 }
 
 /* Every payload of every connection to one of them: each client's messages

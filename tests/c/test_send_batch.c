@@ -17,17 +17,6 @@ static uint32_t size_of(int i, int m)
     return (uint32_t)(1 + (i * 37 + m * 501) % 3000);
 }
 
-/* The next DATA of h on e is len bytes of pattern seed. */
-static void expect_msg(net_engine e, net_handle h, uint32_t len, uint64_t seed)
-{
-    net_event ev;
-    TL_EXPECT(e, NET_EV_DATA, h, &ev);
-    CHECKF(ev.len == len, "DATA of %u bytes, expected %u (seed %llu)", (unsigned)ev.len, (unsigned)len,
-           (unsigned long long)seed);
-    long long bad = tl_mismatch(ev.data, ev.len, seed, 0);
-    CHECKF(bad < 0, "seed %llu: byte %lld differs", (unsigned long long)seed, bad);
-}
-
 /* Sends a marker to each server connection and checks that it is the next
  * message its client gets: nothing more came before it. */
 static void expect_marker(net_engine ce, const net_handle *cli, const net_handle *srv, int n)
@@ -37,7 +26,7 @@ static void expect_marker(net_engine ce, const net_handle *cli, const net_handle
     for (int i = 0; i < n; i++)
         CHECK_OK(net_send(srv[i], mark, sizeof mark));
     for (int i = 0; i < n; i++)
-        expect_msg(ce, cli[i], sizeof mark, MARK_SEED);
+        tl_expect_pattern(ce, cli[i], sizeof mark, MARK_SEED);
 }
 
 /* Contiguous layout (offsets NULL): PER messages per client, interleaved. */
@@ -62,7 +51,7 @@ static void batch_contiguous(net_engine ce, const net_handle *cli, const net_han
         CHECKF(results[k] == NET_OK, "item %d: %d (%s)", k, results[k], tl_errname(results[k]));
     for (int i = 0; i < NCLI; i++)
         for (int m = 0; m < PER; m++)
-            expect_msg(ce, cli[i], size_of(i, m), (uint64_t)(i * 16 + m));
+            tl_expect_pattern(ce, cli[i], size_of(i, m), (uint64_t)(i * 16 + m));
     expect_marker(ce, cli, srv, NCLI);
     free(payload);
 }
@@ -92,9 +81,9 @@ static void batch_with_failures(net_engine ce, const net_handle *cli, const net_
         CHECKF(results[k] == want[k], "item %d: %d (%s), want %d (%s)", k, results[k], tl_errname(results[k]), want[k],
                tl_errname(want[k]));
     /* the good ones arrive, in order, and the failed ones sent nothing */
-    expect_msg(ce, cli[0], 100, 7);
-    expect_msg(ce, cli[0], 50, 8);
-    expect_msg(ce, cli[1], 50, 8);
+    tl_expect_pattern(ce, cli[0], 100, 7);
+    tl_expect_pattern(ce, cli[0], 50, 8);
+    tl_expect_pattern(ce, cli[1], 50, 8);
     expect_marker(ce, cli, srv, 5);
 }
 
@@ -123,7 +112,7 @@ static void empty_item(net_engine ce, const net_handle *cli, const net_handle *s
     int res = 12345;
     CHECK_RC(net_send_batch(srv, NULL, &len, 1, NULL, 0, &res), 1);
     CHECK_EQ(res, NET_OK);
-    expect_msg(ce, cli[0], 0, 0);
+    tl_expect_pattern(ce, cli[0], 0, 0);
     expect_marker(ce, cli, srv, 1);
 }
 

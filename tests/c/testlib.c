@@ -834,6 +834,16 @@ long long tl_mismatch(const void *buf, size_t len, uint64_t seed, uint64_t off)
     return -1;
 }
 
+void tl_expect_pattern(net_engine e, net_handle h, uint32_t len, uint64_t seed)
+{
+    net_event ev;
+    TL_EXPECT(e, NET_EV_DATA, h, &ev);
+    CHECKF(ev.len == len, "DATA of %u bytes, expected %u (seed %llu)", (unsigned)ev.len, (unsigned)len,
+           (unsigned long long)seed);
+    long long bad = tl_mismatch(ev.data, ev.len, seed, 0);
+    CHECKF(bad < 0, "seed %llu: byte %lld differs", (unsigned long long)seed, bad);
+}
+
 void tl_put_le(uint8_t *p, uint64_t v, int n)
 {
     for (int i = 0; i < n; i++)

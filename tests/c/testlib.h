@@ -216,6 +216,8 @@ static inline uint8_t tl_pat(uint64_t seed, uint64_t off)
 void tl_fill(void *buf, size_t len, uint64_t seed, uint64_t off);
 /* Index of the first byte not matching the pattern, or -1. */
 long long tl_mismatch(const void *buf, size_t len, uint64_t seed, uint64_t off);
+/* The next DATA of h on e is len bytes of pattern seed (from offset 0). */
+void tl_expect_pattern(net_engine e, net_handle h, uint32_t len, uint64_t seed);
 
 /* Little/big-endian load/store for frame headers and message bodies. */
 void tl_put_le(uint8_t *p, uint64_t v, int n);
