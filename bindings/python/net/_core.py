@@ -1586,9 +1586,7 @@ class Engine:
                 self._forward_batch(n, fwd, out)
                 return out
             if views is None or cols is not None:
-                if self._payload is None:  # views=True: bytes for poll_columns
-                    self._payload = _new_uncleared("char[]", _CHUNK_SIZE)
-                    self._payload_bytes = ffi.buffer(self._payload)
+                self._payload_memory()  # views=True: bytes for poll_columns
                 take = self._take_bytes
             else:
                 take = self._take_views
@@ -1598,6 +1596,13 @@ class Engine:
             return out
         finally:
             self._poll_lock.release()
+
+    def _payload_memory(self) -> None:
+        """Makes the payload memory bytes copies are cut from, where the
+        engine (views=True) began without it."""
+        if self._payload is None:
+            self._payload = _new_uncleared("char[]", _CHUNK_SIZE)
+            self._payload_bytes = ffi.buffer(self._payload)
 
     def _forward_batch(self, n: int, fwd: "Forwarded", out: List[Event]) -> None:
         """net_forward_data over the n events polled: the DATA payloads go
@@ -1613,9 +1618,7 @@ class Engine:
         fwd.forwarded += queued
         if queued == n:
             return
-        if self._payload is None:  # views=True: bytes for the others, as poll_columns
-            self._payload = _new_uncleared("char[]", _CHUNK_SIZE)
-            self._payload_bytes = ffi.buffer(self._payload)
+        self._payload_memory()  # views=True: bytes for the others, as poll_columns
         i = 0
         while i < n:
             r = results[i]
