@@ -142,6 +142,35 @@ def proc_cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
+def proc_cpu_split(pid):
+    """(utime, stime) of the whole process in seconds: where its CPU went,
+    in its own code or in the kernel's (syscalls, and with tick accounting
+    the softirq work of loopback TCP that interrupted it)."""
+    with open("/proc/%d/stat" % pid) as f:
+        data = f.read()
+    fields = data[data.rindex(")") + 2:].split()
+    return int(fields[11]) / CLK_TCK, int(fields[12]) / CLK_TCK
+
+
+def proc_context_switches(pid):
+    """Voluntary plus involuntary context switches of every live thread of
+    the process (a thread's /proc status counts only its own)."""
+    total = 0
+    try:
+        tids = os.listdir("/proc/%d/task" % pid)
+    except OSError:
+        return 0
+    for tid in tids:
+        try:
+            with open("/proc/%d/task/%s/status" % (pid, tid)) as f:
+                for line in f:
+                    if line.startswith(("voluntary_ctxt_switches:", "nonvoluntary_ctxt_switches:")):
+                        total += int(line.split()[1])
+        except OSError:
+            continue  # the thread ended meanwhile
+    return total
+
+
 def irq_time_in_tasks():
     """True when the kernel charges irq/softirq time to the interrupted task.
 
@@ -295,12 +324,14 @@ def one_run(name, template, scen, opts):
                 size=size, seconds=opts.seconds, framing=opts.framing, lih=lih))
             time.sleep(opts.settle)
             cpu0 = proc_cpu_seconds(server.pid)
+            split0, sw0 = proc_cpu_split(server.pid), proc_context_switches(server.pid)
             cc0 = children_cpu()
             busy0, irq0 = machine_cpu_seconds()
             t0 = time.monotonic()
             rc, out, err = run_client(ccmd, timeout=opts.seconds * 3 + 30)
             wall = time.monotonic() - t0
             cpu1 = proc_cpu_seconds(server.pid)
+            split1, sw1 = proc_cpu_split(server.pid), proc_context_switches(server.pid)
             busy1, irq1 = machine_cpu_seconds()
             busy, irq = busy1 - busy0, irq1 - irq0
             client_cpu = children_cpu() - cc0
@@ -328,6 +359,12 @@ def one_run(name, template, scen, opts):
         "other_cpu_pct": max(0.0, 100.0 * (busy - cpu - client_cpu - (0 if IRQ_IN_TASKS else irq)) / wall),
         "irq_cpu_pct": 100.0 * irq / wall,
         "cpu_us_per_msg": cpu * 1e6 / msgs, "server_rc": src,
+        # The same CPU split into the server's own code and the kernel's, and
+        # its threads' context switches (a hand-off between threads that
+        # share a core costs one each way).
+        "user_us_per_msg": (split1[0] - split0[0]) * 1e6 / msgs,
+        "sys_us_per_msg": (split1[1] - split0[1]) * 1e6 / msgs,
+        "switches_per_kmsg": (sw1 - sw0) * 1e3 / msgs,
         # UDP: datagrams sent and never echoed (udpgen's SUMMARY), else absent.
         "sent": summ.get("sent"), "lost": summ.get("lost"),
         "server_cmd": " ".join(cmd), "client_cmd": " ".join(ccmd),

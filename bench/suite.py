@@ -21,7 +21,10 @@ Parts (--only takes a comma-separated subset, in any order):
            1000x1x64, 10x32x512 for net (io_uring and epoll, io_threads 0;
            io_threads 1), libuv (one write per message, and one per read),
            the raw epoll and io_uring loops, Lua on net against luv, Python on
-           net against uvloop: server CPU us per echoed message (bench/run.py).
+           net against uvloop: server CPU us per echoed message (bench/run.py),
+           split into the server's own code and the kernel, with its context
+           switches; the kernel's share alone is set against the targets that
+           are ratios to another server (what no library code can go below).
   udp      UDP echo (bench/run.py --udp): net against libuv with recvmmsg
            and a raw recvmmsg/sendmmsg epoll loop.
   latency  ping-pong: 1 connection, 1 message in flight, 64 bytes; p50/p99
@@ -91,6 +94,16 @@ TCP_RATIOS = (
     ("Lua on net / C on net", "net-lua-t0", "net-uring-t0"),
 )
 
+# What no change to the library's own code can go below, per target: the
+# numerator's kernel time alone (system time: syscalls, and the softirq work
+# of loopback TCP this kernel charges to the task it interrupted) over the
+# denominator's whole CPU, round by round. (text, numerator, denominator).
+TCP_FLOORS = (
+    ("net io_uring's kernel time / libuv (per read)'s whole CPU", "net-uring-t0", "libuv-coalesce"),
+    ("the raw io_uring loop's kernel time / libuv (per read)'s whole CPU", "uring-raw", "libuv-coalesce"),
+    ("net io_uring's kernel time / the raw io_uring loop's whole CPU", "net-uring-t0", "uring-raw"),
+)
+
 # The issue's targets on the TCP table: (text, numerator, denominator, limit, workloads).
 ALL3 = ("100x4x64", "1000x1x64", "10x32x512")
 TCP_TARGETS = (
@@ -101,6 +114,12 @@ TCP_TARGETS = (
     ("Lua on net <= 1.15x C on net", "net-lua-t0", "net-uring-t0", 1.15, ALL3),
     ("io_threads=1 within 1.15x io_threads=0", "net-t1", "net-uring-t0", 1.15, ALL3),
 )
+# The targets a kernel floor (TCP_FLOORS) applies to: text -> (numerator,
+# denominator) whose kernel-time-over-whole-CPU ratio no library change goes below.
+TARGET_FLOORS = {
+    "C echo <= 0.75x libuv": ("net-uring-t0", "libuv-coalesce"),
+    "C echo <= 1.05x the raw io_uring loop": ("net-uring-t0", "uring-raw"),
+}
 LATENCY_TARGETS = (
     ("ping-pong p50 <= 1.1x the raw epoll loop (net io_uring)", "net-uring-t0", "epoll-raw", 1.1),
     ("ping-pong p50 <= 1.1x the raw epoll loop (net epoll)", "net-epoll-t0", "epoll-raw", 1.1),
@@ -267,7 +286,7 @@ def ratio(table, scen, num, den, key="cpu_us_per_msg"):
     return a[key] / b[key]
 
 
-def paired_ratio(records, scen, num, den, key="cpu_us_per_msg"):
+def paired_ratio(records, scen, num, den, key="cpu_us_per_msg", den_key=None):
     """(median, [per-round ratios]) of num/den taken round by round, or None.
 
     A round runs every server of a workload back to back, so a drift of the
@@ -275,14 +294,16 @@ def paired_ratio(records, scen, num, den, key="cpu_us_per_msg"):
     together) cancels in a round's own ratio; the ratio of the two medians
     can instead pair one server's good round with the other's bad one. Runs
     are those the medians use (run.runs_for); a server run twice in a round
-    (a redone run) counts with its median there."""
-    def by_round(server):
+    (a redone run) counts with its median there. den_key, when given, is
+    the denominator's figure (e.g. one server's kernel time over another's
+    whole CPU)."""
+    def by_round(server, k):
         out = {}
         for r in run.runs_for(records, scen, server)[0]:
-            if isinstance(r.get(key), (int, float)) and r.get(key) and "round" in r:
-                out.setdefault(r["round"], []).append(r[key])
-        return {k: statistics.median(v) for k, v in out.items()}
-    a, b = by_round(num), by_round(den)
+            if isinstance(r.get(k), (int, float)) and r.get(k) and "round" in r:
+                out.setdefault(r["round"], []).append(r[k])
+        return {rd: statistics.median(v) for rd, v in out.items()}
+    a, b = by_round(num, key), by_round(den, den_key or key)
     ratios = [a[k] / b[k] for k in sorted(a) if k in b]
     return (statistics.median(ratios), ratios) if ratios else None
 
@@ -503,7 +524,65 @@ def tcp_section(part, charts_rel):
             lines.append("| %s | %s |" % (label, " | ".join(
                 "%s (%s)" % (run.fmt(ratio(table, w, num, den)), fmt_paired(paired_ratio(records, w, num, den)))
                 for w in workloads)))
+    lines += cpu_split_lines(records, servers, workloads)
     lines += ["", "![server CPU per message](%s/tcp_cpu_per_msg.png)" % charts_rel, ""]
+    return lines
+
+
+def switch_cost(records, scen, num, den):
+    """Median over rounds of the extra CPU per extra context switch of num
+    over den (µs), or None where num did not switch more."""
+    per_round = {}
+    for server in (num, den):
+        for r in run.runs_for(records, scen, server)[0]:
+            if "round" in r and isinstance(r.get("switches_per_kmsg"), (int, float)):
+                per_round.setdefault(r["round"], {})[server] = r
+    costs = []
+    for rd in sorted(per_round):
+        a, b = per_round[rd].get(num), per_round[rd].get(den)
+        if a and b and a["switches_per_kmsg"] > b["switches_per_kmsg"]:
+            costs.append((a["cpu_us_per_msg"] - b["cpu_us_per_msg"]) * 1e3 /
+                         (a["switches_per_kmsg"] - b["switches_per_kmsg"]))
+    return statistics.median(costs) if costs else None
+
+
+def cpu_split_lines(records, servers, workloads):
+    """Where each server's CPU goes, and what the kernel alone costs: the
+    figures that say whether a ratio target can be reached from the
+    library's side at all."""
+    splits = {(w, s): medians(records, w, s, ("user_us_per_msg", "sys_us_per_msg", "switches_per_kmsg"))
+              for w in workloads for s in servers}
+    if not any(m and m.get("sys_us_per_msg") is not None for m in splits.values()):
+        return []  # samples from before run.py recorded the split
+    lines = ["", "Where the CPU goes (medians): the server's own code (user) + the kernel (system) in µs per "
+             "message, and its threads' context switches per 1,000 messages:", "",
+             "| server | " + " | ".join(workloads) + " |", "|---|" + "---|" * len(workloads)]
+    for s in servers:
+        cells = []
+        for w in workloads:
+            m = splits[(w, s)]
+            if not m or m.get("sys_us_per_msg") is None:
+                cells.append("-")
+            else:
+                cells.append("%s + %s · %s sw" % (run.fmt(m["user_us_per_msg"]), run.fmt(m["sys_us_per_msg"]),
+                                                  run.fmt(m["switches_per_kmsg"], 1)))
+        lines.append("| %s | %s |" % (s, " | ".join(cells)))
+    rows = [(label, num, den) for label, num, den in TCP_FLOORS if num in servers and den in servers]
+    if rows:
+        lines += ["", "The kernel's share alone, median of the per-round ratios [range]. Where it is above a "
+                  "target's limit, no work in the library's own code can meet that target: the kernel time is "
+                  "what the same sends and receives cost on this kernel.", "",
+                  "| kernel time alone | " + " | ".join(workloads) + " |", "|---|" + "---|" * len(workloads)]
+        for label, num, den in rows:
+            lines.append("| %s | %s |" % (label, " | ".join(
+                fmt_paired(paired_ratio(records, w, num, den, "sys_us_per_msg", "cpu_us_per_msg"))
+                for w in workloads)))
+    if "net-t1" in servers and "net-uring-t0" in servers:
+        costs = [switch_cost(records, w, "net-t1", "net-uring-t0") for w in workloads]
+        lines += ["", "io_threads=1 over io_threads=0, per extra context switch (the hand-off between the I/O "
+                  "thread and the polling thread, which share the core the load generator leaves): " +
+                  ", ".join("%s %s µs" % (w, run.fmt(c)) for w, c in zip(workloads, costs) if c is not None) +
+                  (" of extra CPU." if any(c is not None for c in costs) else "no extra switches measured.")]
     return lines
 
 
@@ -521,6 +600,30 @@ def tcp_targets(part):
             out += [(text, w, ratio(table, w, num, den), limit, "x", paired_ratio(records, w, num, den))
                     for w in where if w in workloads]
     return out
+
+
+def tcp_target_floors(part):
+    """{(target text, workload): paired ratio of the numerator's kernel time
+    over the denominator's whole CPU} for the targets TARGET_FLOORS names."""
+    ropts, records, _ = part
+    out = {}
+    for text, _, _, _, where in TCP_TARGETS:
+        pair = TARGET_FLOORS.get(text)
+        if pair and pair[0] in ropts.servers and pair[1] in ropts.servers:
+            for w in where:
+                p = paired_ratio(records, w, pair[0], pair[1], "sys_us_per_msg", "cpu_us_per_msg")
+                if p:
+                    out[(text, w)] = p
+    return out
+
+
+def floor_note(floor, limit):
+    """What the kernel floor says of a target: nothing where it is unknown."""
+    if not floor:
+        return ""
+    if floor[0] > limit:
+        return "; out of reach from the library: its kernel time alone is %s" % fmt_paired(floor)
+    return "; kernel time alone %s" % fmt_paired(floor)
 
 
 def latency_targets(part):
@@ -638,14 +741,19 @@ def build_report(opts, parts, failures, notes, charts_rel):
         if name in parts:
             lines += section(parts[name], charts_rel)
     targets = all_targets(parts)
+    floors = tcp_target_floors(parts["tcp"]) if "tcp" in parts else {}
     if targets:
         lines += ["### The issue's targets in this run", "",
                   "Judged on the median of the per-round ratios (a round runs the servers back to back, so a "
-                  "drift of the whole round cancels); the ratio of the medians and the per-round range beside it.",
+                  "drift of the whole round cancels); the ratio of the medians and the per-round range beside it. "
+                  "Where a target is a ratio to another server, the result also gives the numerator's kernel "
+                  "time alone over the other's whole CPU (see \"Where the CPU goes\"): above the limit, no change "
+                  "in the library's own code can meet the target on this kernel.",
                   "", "| target | where | ratio of medians | per-round ratios: median [range] | result |",
                   "|---|---|---|---|---|"]
-        lines += ["| %s | %s | %s | %s | %s |" % (text, where, run.fmt(value) if value is not None else "-",
-                                                fmt_paired(paired), verdict(deciding(value, paired), limit, unit))
+        lines += ["| %s | %s | %s | %s | %s%s |" % (text, where, run.fmt(value) if value is not None else "-",
+                                                  fmt_paired(paired), verdict(deciding(value, paired), limit, unit),
+                                                  floor_note(floors.get((text, where)), limit))
                   for text, where, value, limit, unit, paired in targets]
         lines += ["", "![targets](%s/targets.png)" % charts_rel, ""]
     for name in ("tcp", "latency", "udp"):

@@ -113,6 +113,9 @@ def check_results(results):
             fail("no TCP row with a CPU figure for %s:\n%s" % (s, block))
         if not re.search(r"^\| %s \| \d+\.\d \| \d+\.\d \| [\d,]+ \|" % re.escape(s), block, re.M):
             fail("no latency row with p50/p99 for %s:\n%s" % (s, block))
+        # Where the CPU goes: "| server | 0.12 + 1.30 · 2.1 sw |"
+        if not re.search(r"^\| %s \| \d+\.\d\d \+ \d+\.\d\d · \d+\.\d sw \|$" % re.escape(s), block, re.M):
+            fail("no user + system split row for %s:\n%s" % (s, block))
     for row in ("| net-uring | 1 | 12,345 | 40.5 |",
                 "| idle 100000: server | runs | Rss bytes/conn | Private_Dirty bytes/conn |\n|---|---|---|---|\n"
                 "| net-uring | 1 | 900 | 800 |",
@@ -157,6 +160,33 @@ def check_paired():
         fail("paired_ratio without a denominator should be None")
 
 
+def check_floors():
+    """The kernel floor of a target is one server's kernel time over the
+    other's whole CPU, round by round; the cost per extra context switch is
+    the extra CPU over the extra switches, and is absent where there are none."""
+    sys.path.insert(0, BENCH_DIR)
+    import suite as suite_module
+
+    def rec(rnd, server, cpu, sys_us, switches):
+        return {"scenario": "w", "server": server, "round": rnd, "cpu_us_per_msg": cpu,
+                "sys_us_per_msg": sys_us, "user_us_per_msg": cpu - sys_us, "switches_per_kmsg": switches}
+    records = [rec(1, "net-uring-t0", 1.0, 0.9, 2.0), rec(1, "libuv-coalesce", 1.0, 0.8, 1.0),
+               rec(1, "net-t1", 1.2, 0.9, 102.0), rec(2, "net-uring-t0", 2.0, 1.6, 2.0),
+               rec(2, "libuv-coalesce", 2.0, 1.5, 1.0), rec(2, "net-t1", 2.4, 1.9, 202.0)]
+    floor = suite_module.paired_ratio(records, "w", "net-uring-t0", "libuv-coalesce", "sys_us_per_msg",
+                                      "cpu_us_per_msg")
+    if not floor or abs(floor[0] - 0.85) > 1e-9:
+        fail("kernel floor: want the median of 0.9/1.0 and 1.6/2.0 = 0.85, got %r" % (floor,))
+    if "out of reach" not in suite_module.floor_note(floor, 0.75) or "out of reach" in suite_module.floor_note(
+            floor, 0.9):
+        fail("floor_note: a floor of 0.85 is out of reach for a 0.75 limit only")
+    cost = suite_module.switch_cost(records, "w", "net-t1", "net-uring-t0")
+    if cost is None or abs(cost - 2.0) > 1e-9:
+        fail("switch_cost: want 0.2 us per 100 switches per 1000 msgs = 2.0 us per switch, got %r" % (cost,))
+    if suite_module.switch_cost(records, "w", "net-uring-t0", "net-t1") is not None:
+        fail("switch_cost of a server that switches less should be None")
+
+
 def main():
     if len(sys.argv) != 2:
         print("usage: test_suite_smoke.py BUILD")
@@ -167,6 +197,7 @@ def main():
         print("SKIP: matplotlib is not installed (Debian: python3-matplotlib)")
         return SKIP
     check_paired()
+    check_floors()
     build = os.path.abspath(sys.argv[1])
     with tempfile.TemporaryDirectory(prefix="suite-smoke-") as out:
         results, charts = run_suite(build, out)
