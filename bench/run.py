@@ -409,14 +409,18 @@ def runs_for(results, scen, name, keep_disturbed=False):
     return use, len(rs)
 
 
-def report(results, opts, command, failures):
+def report(results, opts, command, failures, stamp=None):
+    """The markdown block of a run. stamp: {"date", "commit", "machine"} of
+    when and where the results were measured, for a report made later from
+    saved records (else now, here)."""
+    stamp = stamp or {}
     lines = []
-    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    now = stamp.get("date") or datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     unit = "dgram" if opts.udp else "msg"
     lines.append("### %sRun of %s" % ("UDP: " if opts.udp else "", now))
     lines.append("")
-    lines.append("- machine: %s" % machine_info())
-    lines.append("- commit: %s" % git_commit())
+    lines.append("- machine: %s" % (stamp.get("machine") or machine_info()))
+    lines.append("- commit: %s" % (stamp.get("commit") or git_commit()))
     lines.append("- command: `%s`" % command)
     if opts.udp:
         lines.append("- load: %s (UDP; scenario = sockets x window x datagram bytes), %g s per run, %d rounds, "

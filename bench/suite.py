@@ -486,6 +486,17 @@ def machine_lines(opts):
     ]
 
 
+def meta_stamp(meta):
+    """{"date", "commit", "machine"} from machine_lines' lines: a report
+    rebuilt with --from-json names when and where its runs were made."""
+    out = {}
+    for line in meta:
+        for key in ("date", "commit", "machine"):
+            if line.startswith("- %s: " % key):
+                out[key] = line[len("- %s: " % key):]
+    return out
+
+
 def deciding(value, paired):
     """The figure a target is judged on: the median of the per-round ratios
     where there is one (see paired_ratio), else the value itself."""
@@ -617,6 +628,36 @@ def tcp_target_floors(part):
     return out
 
 
+# Targets between two thread modes of net: text -> (numerator, denominator)
+# whose context switches per message the result names (the hand-off's cost).
+TARGET_SWITCHES = {
+    "io_threads=1 within 1.15x io_threads=0": ("net-t1", "net-uring-t0"),
+}
+
+
+def tcp_target_switches(part):
+    """{(target text, workload): (numerator's, denominator's) median context
+    switches per 1,000 messages} for the targets TARGET_SWITCHES names."""
+    ropts, records, _ = part
+    out = {}
+    for text, _, _, _, where in TCP_TARGETS:
+        pair = TARGET_SWITCHES.get(text)
+        if not pair or pair[0] not in ropts.servers or pair[1] not in ropts.servers:
+            continue
+        for w in where:
+            a, b = (medians(records, w, s, ("switches_per_kmsg",)) for s in pair)
+            if a and b and a.get("switches_per_kmsg") is not None and b.get("switches_per_kmsg") is not None:
+                out[(text, w)] = (a["switches_per_kmsg"], b["switches_per_kmsg"])
+    return out
+
+
+def switches_note(switches):
+    if not switches:
+        return ""
+    return "; context switches per 1,000 messages %s against %s" % (run.fmt(switches[0], 1),
+                                                                    run.fmt(switches[1], 1))
+
+
 def floor_note(floor, limit):
     """What the kernel floor says of a target: nothing where it is unknown."""
     if not floor:
@@ -742,24 +783,28 @@ def build_report(opts, parts, failures, notes, charts_rel):
             lines += section(parts[name], charts_rel)
     targets = all_targets(parts)
     floors = tcp_target_floors(parts["tcp"]) if "tcp" in parts else {}
+    switches = tcp_target_switches(parts["tcp"]) if "tcp" in parts else {}
     if targets:
         lines += ["### The issue's targets in this run", "",
                   "Judged on the median of the per-round ratios (a round runs the servers back to back, so a "
                   "drift of the whole round cancels); the ratio of the medians and the per-round range beside it. "
                   "Where a target is a ratio to another server, the result also gives the numerator's kernel "
                   "time alone over the other's whole CPU (see \"Where the CPU goes\"): above the limit, no change "
-                  "in the library's own code can meet the target on this kernel.",
+                  "in the library's own code can meet the target on this kernel. Between thread modes it gives "
+                  "the context switches of each (the hand-off between threads).",
                   "", "| target | where | ratio of medians | per-round ratios: median [range] | result |",
                   "|---|---|---|---|---|"]
-        lines += ["| %s | %s | %s | %s | %s%s |" % (text, where, run.fmt(value) if value is not None else "-",
-                                                  fmt_paired(paired), verdict(deciding(value, paired), limit, unit),
-                                                  floor_note(floors.get((text, where)), limit))
+        lines += ["| %s | %s | %s | %s | %s%s%s |" % (text, where, run.fmt(value) if value is not None else "-",
+                                                    fmt_paired(paired), verdict(deciding(value, paired), limit, unit),
+                                                    floor_note(floors.get((text, where)), limit),
+                                                    switches_note(switches.get((text, where))))
                   for text, where, value, limit, unit, paired in targets]
         lines += ["", "![targets](%s/targets.png)" % charts_rel, ""]
     for name in ("tcp", "latency", "udp"):
         if name in parts:
             ropts, records, part_failures = parts[name]
-            detail = run.report(records, ropts, "(bench/suite.py, part %s)" % name, part_failures)
+            detail = run.report(records, ropts, "(bench/suite.py, part %s)" % name, part_failures,
+                                meta_stamp(opts.meta))
             # run.py's own table: client and other CPU, min-max, which runs were disturbed.
             lines += ["<details><summary>%s: every column of bench/run.py</summary>" % name, "",
                       detail.replace("### ", "#### ", 1), "</details>", ""]

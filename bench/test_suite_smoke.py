@@ -183,6 +183,15 @@ def check_floors():
     cost = suite_module.switch_cost(records, "w", "net-t1", "net-uring-t0")
     if cost is None or abs(cost - 2.0) > 1e-9:
         fail("switch_cost: want 0.2 us per 100 switches per 1000 msgs = 2.0 us per switch, got %r" % (cost,))
+    part = (type("Opts", (), {"servers": ["net-t1", "net-uring-t0"], "scenarios": ["w"]})(), records, [])
+    saved = suite_module.TCP_TARGETS
+    suite_module.TCP_TARGETS = (("io_threads=1 within 1.15x io_threads=0", "net-t1", "net-uring-t0", 1.15, ("w",)),)
+    try:
+        got = suite_module.tcp_target_switches(part)
+    finally:
+        suite_module.TCP_TARGETS = saved
+    if got != {("io_threads=1 within 1.15x io_threads=0", "w"): (152.0, 2.0)}:
+        fail("tcp_target_switches: want the medians 152.0 and 2.0, got %r" % (got,))
     if suite_module.switch_cost(records, "w", "net-uring-t0", "net-t1") is not None:
         fail("switch_cost of a server that switches less should be None")
 
