@@ -132,24 +132,21 @@ class RunError(Exception):
     pass
 
 
-def proc_cpu_seconds(pid):
-    """utime + stime of the whole process (every thread), in seconds."""
+def proc_cpu_split(pid):
+    """(utime, stime) of the whole process (every thread) in seconds: where
+    its CPU went, in its own code or in the kernel's (syscalls, and with
+    tick accounting the softirq work of loopback TCP that interrupted it)."""
     with open("/proc/%d/stat" % pid) as f:
         data = f.read()
     # The command name (field 2) may hold spaces: split after its closing ')'.
     fields = data[data.rindex(")") + 2:].split()
     # fields[0] is field 3 (state); utime and stime are fields 14 and 15.
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-
-def proc_cpu_split(pid):
-    """(utime, stime) of the whole process in seconds: where its CPU went,
-    in its own code or in the kernel's (syscalls, and with tick accounting
-    the softirq work of loopback TCP that interrupted it)."""
-    with open("/proc/%d/stat" % pid) as f:
-        data = f.read()
-    fields = data[data.rindex(")") + 2:].split()
     return int(fields[11]) / CLK_TCK, int(fields[12]) / CLK_TCK
+
+
+def proc_cpu_seconds(pid):
+    """utime + stime of the whole process (every thread), in seconds."""
+    return sum(proc_cpu_split(pid))
 
 
 def proc_context_switches(pid):
@@ -323,14 +320,12 @@ def one_run(name, template, scen, opts):
                 client=opts.client, host=host or opts.host, port=port, conns=conns, depth=depth,
                 size=size, seconds=opts.seconds, framing=opts.framing, lih=lih))
             time.sleep(opts.settle)
-            cpu0 = proc_cpu_seconds(server.pid)
             split0, sw0 = proc_cpu_split(server.pid), proc_context_switches(server.pid)
             cc0 = children_cpu()
             busy0, irq0 = machine_cpu_seconds()
             t0 = time.monotonic()
             rc, out, err = run_client(ccmd, timeout=opts.seconds * 3 + 30)
             wall = time.monotonic() - t0
-            cpu1 = proc_cpu_seconds(server.pid)
             split1, sw1 = proc_cpu_split(server.pid), proc_context_switches(server.pid)
             busy1, irq1 = machine_cpu_seconds()
             busy, irq = busy1 - busy0, irq1 - irq0
@@ -346,7 +341,7 @@ def one_run(name, template, scen, opts):
     if rc != 0 or not summ or not summ.get("messages"):
         raise RunError("client failed (rc=%s) against %s: %s %s" % (rc, name, out.strip()[-300:], err.strip()[-300:]))
     msgs = summ["messages"]
-    cpu = cpu1 - cpu0
+    cpu = sum(split1) - sum(split0)
     return {
         "server": name, "scenario": scen, "backend": info.get("backend", "?"),
         "messages": msgs, "client_seconds": summ.get("seconds", wall), "wall": wall,
