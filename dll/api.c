@@ -18,19 +18,28 @@
  * dozen bytes costs less than looking for the block it came from. */
 #define SEND_REF_MIN 256
 
-/* One message to a connection: a payload the last poll handed out (an echo,
- * a forward) is referenced in its block rather than copied. */
+/* One payload to a connection, with the last poll's blocks borrowed or not:
+ * a payload one of them holds (an echo, a forward) is referenced there
+ * rather than copied. */
+static int conn_queue_one(net_engine_s *e, net_conn *c, const void *data, uint32_t len, int borrowed)
+{
+    net_block *held = borrowed && len >= SEND_REF_MIN ? net__held_lookup(e, data, len) : NULL;
+    if (held)
+        return net__conn_queue(c, NULL, 0, held, data, len);
+    net_buf b = {data, len};
+    return net__conn_queue(c, &b, 1, NULL, NULL, 0);
+}
+
+/* One message to a connection (net_sendv). */
 static int conn_send(net_engine_s *e, net_conn *c, const net_buf *bufs, uint32_t count)
 {
-    if (count == 1 && bufs[0].len >= SEND_REF_MIN && bufs[0].len <= UINT32_MAX) {
-        net_block *held = net__held_begin(e, bufs[0].data, bufs[0].len);
-        if (held) {
-            int rc = net__conn_queue(c, NULL, 0, held, bufs[0].data, (uint32_t)bufs[0].len);
-            net__held_end(e);
-            return rc;
-        }
-    }
-    return net__conn_queue(c, bufs, count, NULL, NULL, 0);
+    if (count != 1 || bufs[0].len < SEND_REF_MIN || bufs[0].len > UINT32_MAX)
+        return net__conn_queue(c, bufs, count, NULL, NULL, 0);
+    int borrowed = net__held_borrow(e);
+    int rc = conn_queue_one(e, c, bufs[0].data, (uint32_t)bufs[0].len, borrowed);
+    if (borrowed)
+        net__held_end(e);
+    return rc;
 }
 
 NET_API int net_sendv(net_handle h, const net_buf *bufs, uint32_t count)
@@ -95,9 +104,7 @@ static int run_send(send_run *r, net_handle h, const void *data, uint32_t len)
     net_slot *s = net_handle_lock(&r->e->handles, h, CONN);
     if (!s)
         return NET_E_BADHANDLE;
-    net_block *held = r->borrowed && len >= SEND_REF_MIN ? net__held_lookup(r->e, data, len) : NULL;
-    net_buf b = {data, len};
-    int rc = held ? net__conn_queue(s->obj, NULL, 0, held, data, len) : net__conn_queue(s->obj, &b, 1, NULL, NULL, 0);
+    int rc = conn_queue_one(r->e, s->obj, data, len, r->borrowed);
     net_slot_unlock(s);
     return rc;
 }

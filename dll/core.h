@@ -259,7 +259,7 @@ struct net_engine_s {
     atomic_uint_least64_t poll_seq;
     struct net_held *held; /* payload blocks handed out by the last poll */
     uint32_t nheld, held_cap;
-    uint32_t held_next; /* where net__held_begin starts looking: the block of its last find */
+    uint32_t held_next; /* where net__held_lookup starts looking: the block of its last find */
     net_qside *side;    /* NET_POLL_CHUNK entries: what deliver() takes at once */
 
     net_timers timers;
@@ -303,17 +303,15 @@ void net__poller_defer_flush(void);
 void net__poller_defer_end(void);
 /* An object whose CLOSE event is handed out: nothing refers to it any more. */
 void net__free_closed(net_engine_s *e, net_obj *o);
-/* net_send's way around a copy: when the polling thread, between polls,
- * sends bytes that lie in a block the last poll's payloads hold, that
- * block, and the engine marked borrowed (no net_poll starts, so the block
- * stays held) until net__held_end. NULL (nothing borrowed) otherwise. */
-net_block *net__held_begin(net_engine_s *e, const void *p, size_t len);
-void net__held_end(net_engine_s *e);
-/* The two halves of net__held_begin, for a run of sends (net_forward_data):
- * borrow once (1 when borrowed: the polling thread, no net_poll running),
- * then look up each payload; net__held_end ends the borrow. */
+/* The sends' way around a copy. net__held_borrow: 1 when the caller is the
+ * polling thread between polls, the engine then marked borrowed (no
+ * net_poll starts, so the last poll's blocks stay held) until
+ * net__held_end; 0 otherwise. While borrowed, net__held_lookup gives the
+ * held block the bytes [p, p + len) lie in, or NULL. One net_send borrows
+ * for its payload, one net_forward_data call for all of its. */
 int net__held_borrow(net_engine_s *e);
 net_block *net__held_lookup(net_engine_s *e, const void *p, size_t len);
+void net__held_end(net_engine_s *e);
 /* Drops the references the last poll's payloads held. */
 void net__release_held(net_engine_s *e);
 /* Engine teardown: every event left goes, each CLOSE freeing its object. */

@@ -256,8 +256,10 @@ static int polled(net_engine_s *e, const net_event *ev, void *obj)
     return 0;
 }
 
-/* e->polling: IDLE, ACTIVE inside net_poll, BORROWED while net_send looks
- * into the held blocks (net__held_begin). */
+/* e->polling: IDLE, ACTIVE inside net_poll, BORROWED while a send on the
+ * polling thread looks into the held blocks and queues what it found
+ * (net__held_borrow to net__held_end: one net_send, or one
+ * net_forward_data call). */
 enum { POLL_IDLE = 0, POLL_ACTIVE = 1, POLL_BORROWED = 2 };
 #define HELD_LOOKUP 8 /* held blocks net_send looks through from where it last found one, and the newest */
 
@@ -304,16 +306,6 @@ net_block *net__held_lookup(net_engine_s *e, const void *p, size_t len)
         b = held_find(e, q, len, newest, n, &at);
     if (b)
         e->held_next = at;
-    return b;
-}
-
-net_block *net__held_begin(net_engine_s *e, const void *p, size_t len)
-{
-    if (!net__held_borrow(e))
-        return NULL;
-    net_block *b = net__held_lookup(e, p, len);
-    if (!b)
-        atomic_store(&e->polling, POLL_IDLE);
     return b;
 }
 
@@ -494,7 +486,7 @@ NET_API int net_poll(net_engine eh, net_event *events, int max, int timeout_ms)
     int rc = NET_E_INVAL;
     if (events && max > 0) {
         int expected = POLL_IDLE;
-        /* A borrow (net__held_begin) lasts a few instructions: wait it out. */
+        /* A borrow lasts one send or one net_forward_data call: wait it out. */
         while (!atomic_compare_exchange_strong(&e->polling, &expected, POLL_ACTIVE) && expected == POLL_BORROWED) {
             expected = POLL_IDLE;
             os_yield();
