@@ -15,8 +15,8 @@
  * what every kind has (closing, releasing) takes the net_obj.
  *
  * Rules every backend keeps:
- * - every submit call is made on the loop's thread; only wake() is called
- *   from other threads;
+ * - every submit call is made on the loop's thread; only wake() and
+ *   send_now() are called from other threads;
  * - a submit call that fails at once returns a NET_E_* code, and when an OS
  *   call failed behind it, stores that call's error (errno,
  *   WSAGetLastError()) in *os_error, which the core set to 0. The core never
@@ -63,11 +63,6 @@ enum { OBJ_CONN = 1, OBJ_LISTENER = 2, OBJ_UDP = 4, OBJ_RUDP = 6 /* a reliable-U
 #define net__obj(p)                                                                                                    \
     ((net_obj *)(void *)_Generic((p), net_conn * : (p), net_listener * : (p), net_udp * : (p), net_obj * : (p)))
 
-typedef struct net_iov {
-    const void *base;
-    size_t len;
-} net_iov;
-
 /* One datagram to send: to is ignored (NULL peer) on a connected socket. */
 typedef struct net_dgram {
     const void *data;
@@ -113,6 +108,15 @@ typedef struct net_backend {
     void (*recv_start)(net_loop *loop, net_conn *c);
     void (*recv_stop)(net_loop *loop, net_conn *c);
     int (*send)(net_loop *loop, net_conn *c, const net_iov *iov, int count, int *os_error);
+    /* Optional (NULL: a connection's bytes go out only through send() on
+     * its loop): a write of what the socket takes at once, from a thread
+     * other than the loop's, made by the core only under the connection's
+     * slot lock with no send() of it outstanding (conn.c, "sending from
+     * the script's thread"). Returns the bytes written, 0 when the socket
+     * takes none now, or a NET_E_* code with *os_error; it leaves the
+     * backend's state alone, so what it did not write the core hands to
+     * send() as before. */
+    int (*send_now)(net_sock s, const net_iov *iov, int count, int *os_error);
 
     /* ---- UDP ----
      * udp_open adopts a bound, non-blocking datagram socket. Receiving,

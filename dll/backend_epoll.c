@@ -16,8 +16,6 @@
 #include "testhooks.h"
 #include "backend.h"
 
-_Static_assert(sizeof(net_iov) == sizeof(struct iovec), "net_iov must match struct iovec");
-
 /* Per socket and wait() turn: recv calls (recvmmsg batches on UDP), and
  * accept4 calls, so that one busy socket cannot starve the others. */
 #define READS_PER_TURN 16
@@ -379,62 +377,29 @@ static void ep_recv_stop(net_loop *loop, net_conn *c)
     s->reading = 0;
 }
 
-/* send or sendmsg, or in test builds now and then the error
- * NET_TEST_FAULT asks for. One piece is the common case in a game, and a
- * plain send is cheaper than sendmsg. */
-static ssize_t send_iov(int fd, const net_iov *iov, int count)
-{
-    int fault = net__fault(NET_FAULT_SEND);
-    if (fault) {
-        errno = fault;
-        return -1;
-    }
-    if (count == 1) {
-        ssize_t r;
-        do
-            r = send(fd, iov[0].base, iov[0].len, MSG_NOSIGNAL | MSG_DONTWAIT);
-        while (r < 0 && errno == EINTR);
-        return r;
-    }
-    struct msghdr m;
-    memset(&m, 0, sizeof m);
-    /* net_iov has struct iovec's layout (asserted at the top). */
-    m.msg_iov = (struct iovec *)(void *)iov;
-    m.msg_iovlen = (size_t)count;
-    ssize_t r;
-    do
-        r = sendmsg(fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
-    while (r < 0 && errno == EINTR);
-    return r;
-}
-
 static int ep_send(net_loop *loop, net_conn *c, const net_iov *iov, int count, int *os_error)
 {
     (void)loop;
     ep_sock *s = *net__obj_bk(net__obj(c));
-    ssize_t r = send_iov(s->fd, iov, count);
-    if (r >= 0)
-        return r > 0x7FFFFFFF ? 0x7FFFFFFF : (int)r;
-    if (errno == EAGAIN || errno == EWOULDBLOCK) {
-        s->pend_iov = iov;
-        s->pend_n = count;
-        s->writable = 0;
-        return NET__PENDING;
-    }
-    *os_error = errno;
-    return os_error_to_net(errno);
+    int r = os_sock_send_now(s->fd, iov, count, os_error);
+    if (r != 0)
+        return r;
+    s->pend_iov = iov;
+    s->pend_n = count;
+    s->writable = 0;
+    return NET__PENDING;
 }
 
 static void finish_send(ep_sock *s)
 {
-    ssize_t r = send_iov(s->fd, s->pend_iov, s->pend_n);
-    if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+    int os_error = 0;
+    int r = os_sock_send_now(s->fd, s->pend_iov, s->pend_n, &os_error);
+    if (r == 0) {
         s->writable = 0;
         return;
     }
-    int e = r < 0 ? errno : 0;
     s->pend_iov = NULL;
-    net__sent(s->obj, r > 0 ? (size_t)r : 0, r < 0 ? os_error_to_net(e) : 0, e);
+    net__sent(s->obj, r > 0 ? (size_t)r : 0, r < 0 ? r : 0, os_error);
 }
 
 /* ---- UDP ---- */
@@ -731,6 +696,7 @@ const net_backend net__backend_epoll = {
     .recv_start = ep_recv_start,
     .recv_stop = ep_recv_stop,
     .send = ep_send,
+    .send_now = os_sock_send_now,
     .udp_open = ep_udp_open,
     .udp_recv_start = ep_udp_recv_start,
     .udp_recv_stop = ep_udp_recv_stop,

@@ -1996,6 +1996,7 @@ const net_backend net__backend_uring = {
     .recv_start = ur_recv_start,
     .recv_stop = ur_recv_stop,
     .send = ur_send,
+    .send_now = os_sock_send_now,
     .udp_open = ur_udp_open,
     .udp_recv_start = ur_udp_recv_start,
     .udp_recv_stop = ur_udp_recv_stop,

@@ -242,7 +242,7 @@ static int queue_ref(net_conn *c, uint32_t hdr, net_block *blk, const uint8_t *p
 }
 
 int net__conn_queue(net_conn *c, const net_buf *bufs, uint32_t count, net_block *shared, const void *shared_at,
-                    uint32_t shared_len)
+                    uint32_t shared_len, int hold)
 {
     if ((c->state != CS_OPEN && c->state != CS_CONNECTING) || c->shutdown_requested)
         return NET_E_CLOSED;
@@ -275,7 +275,8 @@ int net__conn_queue(net_conn *c, const net_buf *bufs, uint32_t count, net_block 
         return rc;
     net__sendq_charge(&c->sq, need);
     water_check(c);
-    net__conn_schedule_locked(c, OP_FLUSH);
+    if (!hold)
+        net__conn_schedule_locked(c, OP_FLUSH);
     return 0;
 }
 
@@ -306,6 +307,53 @@ static void sq_clear(net_conn *c)
         sq_pop(c);
     net__sendq_discharge(&c->sq, c->o.loop->e, c->sq.bytes);
     net_sendq_free(&c->sq);
+}
+
+/* ---- sending from the script's thread ---- */
+
+/* With io_threads, a script's send used to reach the socket through the
+ * loop: the loop thread was woken, wrote, and slept again. When the loop
+ * sleeps, as it mostly does under a bulk echo, that is two context
+ * switches per batch on a machine whose spare core then idles, and they
+ * cost more than the write. So a batch call (net_forward_data) that
+ * queued a run of messages for c writes them itself, here, when c's loop
+ * sleeps and has no send of c's outstanding: the slot lock keeps the loop
+ * from starting one meanwhile (flush takes it to hand segments to the
+ * backend, and sq.inflight says they are handed), and from closing the
+ * socket (close_now sets CS_CLOSED under it first). What the socket does
+ * not take, and an error, which the loop's own send then meets and closes
+ * on, are left to the loop as before. With the loop awake the schedule
+ * costs no wake-up, and its turn sends the run with the others. */
+#define PUSH_IOV_MAX 16
+
+void net__conn_push_locked(net_conn *c, int may_write)
+{
+    if (c->sq.count == 0)
+        return;
+    net_loop *loop = c->o.loop;
+    const net_backend *bk = loop->e->bk;
+    if (may_write && bk->send_now && c->wire_open && c->state != CS_CLOSED && !c->abort_requested &&
+        c->sq.inflight == 0 && loop->e->threaded &&
+        atomic_load_explicit(&loop->wake_pending, memory_order_relaxed) == LOOP_ASLEEP && !net__on_loop_thread(loop)) {
+        net_iov iov[PUSH_IOV_MAX];
+        int n = 0;
+        for (uint32_t i = 0; i < c->sq.count && n < PUSH_IOV_MAX; i++, n++) {
+            const net_seg *g = seg_at(c, i);
+            iov[n].base = g->p;
+            iov[n].len = g->len;
+        }
+        int os_error = 0;
+        int rc = bk->send_now(c->o.sock, iov, n, &os_error);
+        if (rc > 0) {
+            atomic_fetch_add_explicit(&loop->stats.bytes_out_elsewhere, (uint64_t)rc, memory_order_relaxed);
+            atomic_fetch_add_explicit(&loop->e->caller_writes, 1, memory_order_relaxed);
+            atomic_store_explicit(&c->wrote_elsewhere, 1, memory_order_relaxed);
+            sq_consume(c, (size_t)rc);
+        }
+        if (c->sq.count == 0)
+            return;
+    }
+    net__conn_schedule_locked(c, OP_FLUSH);
 }
 
 /* ---- lingering ---- */
@@ -626,6 +674,7 @@ void net__connected(net_conn *c, int err, int os_error)
     c->peer = peer;
     if (c->state == CS_CONNECTING)
         c->state = CS_OPEN;
+    c->wire_open = 1;
     net_slot_unlock(c->o.slot);
     c->last_active = loop->now;
     push_conn_event(c, NET_EV_CONNECT, 0, 0, 0, &peer);
@@ -643,7 +692,8 @@ static void close_now(net_loop *loop, net_conn *c, int reason, int os_error, int
     c->close_reason = reason;
     c->close_os_error = reason ? os_error : 0;
     net_slot_lock(c->o.slot);
-    c->state = CS_CLOSED; /* from here on no thread schedules work for it */
+    c->state = CS_CLOSED; /* from here on no thread schedules work for it, nor writes to its socket */
+    c->wire_open = 0;
     net_slot_unlock(c->o.slot);
     net__loop_unschedule(loop, &c->o);
     linger_remove(loop, c);
@@ -720,6 +770,9 @@ void net__conn_run_ops(net_loop *loop, net_conn *c, uint32_t ops)
                 return;
             }
         } else {
+            net_slot_lock(c->o.slot);
+            c->wire_open = 1;
+            net_slot_unlock(c->o.slot);
             recv_start(loop, &c->o);
             /* An accepted connection's ACCEPT is out before its start is
              * scheduled, so the script may have queued data, a close or a
@@ -795,6 +848,13 @@ void net__conn_tick(net_loop *loop, net_conn *c)
         return;
     }
     uint32_t idle = atomic_load_explicit(&c->idle_ms, memory_order_relaxed);
-    if (idle && !c->linger_deadline && loop->now - c->last_active >= idle)
-        close_now(loop, c, NET_E_TIMEDOUT, 0, 1);
+    if (idle && !c->linger_deadline && loop->now - c->last_active >= idle) {
+        /* Writes from another thread (net__conn_push_locked) count as
+         * activity too; the flag says one happened since the last look,
+         * so the timeout may run up to one idle period late after one. */
+        if (atomic_exchange_explicit(&c->wrote_elsewhere, 0, memory_order_relaxed))
+            c->last_active = loop->now;
+        else
+            close_now(loop, c, NET_E_TIMEDOUT, 0, 1);
+    }
 }

@@ -105,6 +105,8 @@ struct net_conn {
     uint32_t reserved_events; /* NET_CONN_EVENTS, + NET_HALF_OPEN_EVENTS with NET_TCP_HALF_OPEN */
     net_addr peer;            /* where it connects to, then the peer as accepted or connected: written by the loop
                                  under the slot lock once the handle is out, so net_peer_addr needs no syscall */
+    int wire_open;            /* the loop adopted the socket and it is connected: until CS_CLOSED, another
+                                 thread may write to it (net__conn_push_locked) */
 
     /* ---- loop thread only ---- */
     net_frame_decoder dec;
@@ -126,6 +128,7 @@ struct net_conn {
     /* ---- shared through atomics ---- */
     net_rx_gate rx; /* payload bytes */
     atomic_uint_least64_t last_delivery_seq;
+    atomic_int wrote_elsewhere; /* net__conn_push_locked wrote since the loop's idle check last looked */
 };
 
 struct net_listener {
@@ -182,6 +185,7 @@ _Static_assert(offsetof(struct net_udp, o) == 0, "net_udp must begin with its ne
 typedef struct net_loop_stats {
     atomic_uint_least64_t bytes_in, bytes_out, messages_in;
     atomic_uint_least64_t dgrams_in, dgrams_out, dgrams_dropped, dgram_send_errors;
+    atomic_uint_least64_t bytes_out_elsewhere; /* written by other threads (net__conn_push_locked): fetch_add */
 } net_loop_stats;
 
 /* A loop's statistics have one writer, the loop's thread: a relaxed load
@@ -268,6 +272,7 @@ struct net_engine_s {
 
     atomic_uint_least64_t open_conns, conns_total, rejected, messages_out, send_queued, recv_paused;
     atomic_uint_least64_t accepts_failed;
+    atomic_uint_least64_t caller_writes; /* net__conn_push_locked's writes */
     atomic_uint_least64_t open_udps;
 };
 
@@ -427,10 +432,16 @@ void net__conn_released(net_conn *c);
 void net__conn_free(net_engine_s *e, net_conn *c);
 /* Its SEND_HIGHWATER/DRAINED was polled: a crossing since can be reported. */
 void net__conn_water_polled(net_conn *c);
-/* Queues one message: the buffers copied, or shared_len bytes at shared_at
- * in the block shared referenced (no copy). */
+/* Queues one message (slot lock held): the buffers copied, or shared_len
+ * bytes at shared_at in the block shared referenced (no copy). The loop is
+ * asked to send it, unless hold is set: then the caller, which queues more
+ * for c at once, ends with net__conn_push_locked. */
 int net__conn_queue(net_conn *c, const net_buf *bufs, uint32_t count, net_block *shared, const void *shared_at,
-                    uint32_t shared_len);
+                    uint32_t shared_len, int hold);
+/* What the caller queued for c goes out: with may_write, written from this
+ * thread when that saves waking c's sleeping loop (conn.c), else
+ * scheduled on the loop. Slot lock held. */
+void net__conn_push_locked(net_conn *c, int may_write);
 void net__conn_schedule_locked(net_conn *c, uint32_t ops);
 
 /* udp.c */

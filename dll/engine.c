@@ -231,6 +231,7 @@ static int engine_init(net_engine_s *e, const net_config *c, const net_backend *
     atomic_store(&e->conns_total, 0);
     atomic_store(&e->rejected, 0);
     atomic_store(&e->accepts_failed, 0);
+    atomic_store(&e->caller_writes, 0);
     atomic_store(&e->messages_out, 0);
     atomic_store(&e->send_queued, 0);
     atomic_store(&e->recv_paused, 0);
@@ -324,9 +325,11 @@ NET_API int net_engine_stats(net_engine eh, net_stats *st)
     s.connections_total = atomic_load(&e->conns_total);
     s.accepts_rejected = atomic_load(&e->rejected);
     s.accepts_failed = atomic_load(&e->accepts_failed);
+    s.caller_writes = atomic_load_explicit(&e->caller_writes, memory_order_relaxed);
     for (uint32_t i = 0; i < e->nloops; i++) {
         s.bytes_in += atomic_load_explicit(&e->loops[i].stats.bytes_in, memory_order_relaxed);
         s.bytes_out += atomic_load_explicit(&e->loops[i].stats.bytes_out, memory_order_relaxed);
+        s.bytes_out += atomic_load_explicit(&e->loops[i].stats.bytes_out_elsewhere, memory_order_relaxed);
         s.messages_in += atomic_load_explicit(&e->loops[i].stats.messages_in, memory_order_relaxed);
         s.datagrams_in += atomic_load_explicit(&e->loops[i].stats.dgrams_in, memory_order_relaxed);
         s.datagrams_out += atomic_load_explicit(&e->loops[i].stats.dgrams_out, memory_order_relaxed);

@@ -14,6 +14,13 @@
 typedef intptr_t net_sock;
 #define NET_BAD_SOCK ((net_sock)-1)
 
+/* One piece of a gathered write. POSIX: struct iovec's layout (asserted
+ * where it is handed to the OS); IOCP converts to WSABUF. */
+typedef struct net_iov {
+    const void *base;
+    size_t len;
+} net_iov;
+
 int os_init(void); /* once per process; idempotent */
 
 uint64_t os_now_ms(void); /* monotonic */
@@ -102,6 +109,13 @@ int os_sock_set_option(net_sock s, int option, int64_t value, int *os_error);
 int os_sock_get_option(net_sock s, int option, int64_t *value, int *os_error);
 int os_sock_local_addr(net_sock s, net_addr *out);
 int os_sock_peer_addr(net_sock s, net_addr *out);
+/* POSIX only (the epoll and io_uring backends), any thread: writes what the
+ * connected socket s takes now of count pieces (count >= 1, more than 0
+ * bytes in all), without blocking and without SIGPIPE. Returns the bytes
+ * written, 0 when the socket takes none now, or a NET_E_* code with the
+ * OS error in *os_error. Test builds fail it as NET_TEST_FAULT's send site
+ * asks. */
+int os_sock_send_now(net_sock s, const net_iov *iov, int count, int *os_error);
 
 /* a as a socket of family sock_family (NET_AF_*) must be given it: an IPv4
  * address for an IPv6 (dual-stack) socket in its v4-mapped form, the only

@@ -188,6 +188,8 @@ typedef struct net_stats {
     /* since 0.5 */
     uint64_t accepts_failed; /* accepts the OS failed (out of descriptors, refused by a firewall...); a
                                 connection reset before it was accepted is not counted */
+    uint64_t caller_writes;  /* io_threads >= 1: socket writes net_forward_data made on the calling thread
+                                instead of waking an I/O thread (see net_forward_data) */
 } net_stats;
 
 NET_API uint32_t net_version(void);
@@ -516,7 +518,13 @@ NET_API int net_send_batch(const net_handle *conns, const uint32_t *offsets, con
  * NET_E_INVAL before doing anything for count < 0, or NULL events or
  * results with count > 0. Any thread, like net_send. Cheaper per payload
  * than a loop of net_send: the engine is entered, and the last poll's
- * payloads looked into, once per call rather than once per send. */
+ * payloads looked into, once per call rather than once per send.
+ * With io_threads >= 1, a call whose payloads go to at most 8 connections
+ * writes each connection's run of them itself, on the calling thread, when
+ * that connection's I/O thread sleeps with nothing of it in flight: waking
+ * the thread to write would cost more (net_stats.caller_writes counts
+ * these writes). What the socket does not take at once goes through the
+ * I/O thread as before. */
 NET_API int net_forward_data(const net_event *events, int count, net_handle to, int *results);
 
 /* ---- reliable UDP sessions (since 0.4) ----

@@ -257,6 +257,7 @@ namespace Net
         public ulong DatagramSendErrors; // refused by the OS (unreachable, refused, too big)
         // since 0.5
         public ulong AcceptsFailed; // accepts the OS failed; resets before the accept not counted
+        public ulong CallerWrites;  // io_threads >= 1: writes net_forward_data made on the calling thread
     }
 
     [StructLayout(LayoutKind.Sequential)]

@@ -467,9 +467,9 @@ static int l_waitable(lua_State *L)
 /* ---- stats ---- */
 
 static const char *const stats_names[] = {
-    "connections",   "connections_total", "accepts_rejected",     "bytes_in",      "bytes_out",   "messages_in",
-    "messages_out",  "queue_depth",       "send_queued",          "recv_paused",   "udp_sockets", "datagrams_in",
-    "datagrams_out", "datagrams_dropped", "datagram_send_errors", "accepts_failed"};
+    "connections",   "connections_total", "accepts_rejected",     "bytes_in",       "bytes_out",    "messages_in",
+    "messages_out",  "queue_depth",       "send_queued",          "recv_paused",    "udp_sockets",  "datagrams_in",
+    "datagrams_out", "datagrams_dropped", "datagram_send_errors", "accepts_failed", "caller_writes"};
 
 /* e:stats([t]) -> t: fills t (or a new table) with the net_stats fields. */
 static int l_stats(lua_State *L)
@@ -487,10 +487,10 @@ static int l_stats(lua_State *L)
         lnet_checktype(L, 2, LUA_TTABLE);
         lua_settop(L, 2);
     }
-    const uint64_t v[] = {s.connections,   s.connections_total, s.accepts_rejected,     s.bytes_in,
-                          s.bytes_out,     s.messages_in,       s.messages_out,         s.queue_depth,
-                          s.send_queued,   s.recv_paused,       s.udp_sockets,          s.datagrams_in,
-                          s.datagrams_out, s.datagrams_dropped, s.datagram_send_errors, s.accepts_failed};
+    const uint64_t v[] = {
+        s.connections,   s.connections_total, s.accepts_rejected,     s.bytes_in,       s.bytes_out,    s.messages_in,
+        s.messages_out,  s.queue_depth,       s.send_queued,          s.recv_paused,    s.udp_sockets,  s.datagrams_in,
+        s.datagrams_out, s.datagrams_dropped, s.datagram_send_errors, s.accepts_failed, s.caller_writes};
     for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
         lua_pushinteger(L, (lua_Integer)v[i]);
         lua_setfield(L, -2, stats_names[i]);

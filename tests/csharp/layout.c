@@ -72,6 +72,7 @@ int main(void)
     OFF(net_stats, datagrams_dropped);
     OFF(net_stats, datagram_send_errors);
     OFF(net_stats, accepts_failed);
+    OFF(net_stats, caller_writes);
 
     SIZE(net_tcp_config);
     OFF(net_tcp_config, size);

@@ -114,6 +114,7 @@ typedef struct net_stats {
     uint64_t datagram_send_errors;
 
     uint64_t accepts_failed;
+    uint64_t caller_writes;
 } net_stats;
 
 uint32_t net_version(void);

@@ -549,6 +549,7 @@ class Stats(NamedTuple):
     datagrams_dropped: int
     datagram_send_errors: int
     accepts_failed: int
+    caller_writes: int
 
 
 if _STATS_FIELDS != Stats._fields:  # pragma: no cover - caught by tests
