@@ -18,10 +18,10 @@
  * dozen bytes costs less than looking for the block it came from. */
 #define SEND_REF_MIN 256
 
-/* A net_forward_data call for at most this many connections may write to
- * them on its own thread (net__conn_push_locked). For more, one wake-up of
- * their loop, which then sends them all in one turn, costs less than the
- * writes. Measured with io_threads = 1 (bench/RESULTS.md, "Writes on the
+/* A net_forward_data call whose payloads make at most this many runs (one
+ * connection's payloads in a row) may write each run on its own thread
+ * (net__conn_push_locked). For more, one wake-up of their loops, which
+ * then send them in one turn, costs less than the writes. Measured with io_threads = 1 (bench/RESULTS.md, "Writes on the
  * calling thread"): writing on the caller for any number of connections
  * cost 1.35x the CPU per message at 100x4x64 and 1000x1x64, whose calls
  * name 20 to 1,000 connections; with this limit those stay as they were,

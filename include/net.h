@@ -519,12 +519,12 @@ NET_API int net_send_batch(const net_handle *conns, const uint32_t *offsets, con
  * results with count > 0. Any thread, like net_send. Cheaper per payload
  * than a loop of net_send: the engine is entered, and the last poll's
  * payloads looked into, once per call rather than once per send.
- * With io_threads >= 1, a call whose payloads go to at most 8 connections
- * writes each connection's run of them itself, on the calling thread, when
- * that connection's I/O thread sleeps with nothing of it in flight: waking
- * the thread to write would cost more (net_stats.caller_writes counts
- * these writes). What the socket does not take at once goes through the
- * I/O thread as before. */
+ * With io_threads >= 1, a call whose payloads make at most 8 runs (a run:
+ * payloads in a row for one connection) writes each run itself, on the
+ * calling thread, when that connection's I/O thread sleeps with nothing of
+ * it in flight: waking the thread to write would cost more
+ * (net_stats.caller_writes counts these writes). What the socket does not
+ * take at once goes through the I/O thread as before. */
 NET_API int net_forward_data(const net_event *events, int count, net_handle to, int *results);
 
 /* ---- reliable UDP sessions (since 0.4) ----
