@@ -21,11 +21,12 @@
 /* A net_forward_data call whose payloads make at most this many runs (one
  * connection's payloads in a row) may write each run on its own thread
  * (net__conn_push_locked). For more, one wake-up of their loops, which
- * then send them in one turn, costs less than the writes. Measured with io_threads = 1 (bench/RESULTS.md, "Writes on the
- * calling thread"): writing on the caller for any number of connections
- * cost 1.35x the CPU per message at 100x4x64 and 1000x1x64, whose calls
- * name 20 to 1,000 connections; with this limit those stay as they were,
- * and at 10x32x512, whose calls name 3 to 7, the context switches halve. */
+ * then send them in one turn, costs less than the writes. Measured with
+ * io_threads = 1 (bench/RESULTS.md, "Writes on the calling thread"):
+ * writing on the caller whatever the number of runs cost 1.35x the CPU per
+ * message at 100x4x64 and 1000x1x64, where many calls make 19 or more;
+ * with this limit those stay as they were, and at 10x32x512, where calls
+ * make 3 to 7, the context switches halve. */
 #define FORWARD_WRITES_MAX 8
 
 /* One payload to a connection, with the last poll's blocks borrowed or not:
