@@ -33,35 +33,6 @@ static uint64_t seed_of(int round, int i, int m)
     return (uint64_t)round * 1000 + (uint64_t)i * 100 + (uint64_t)m + 1;
 }
 
-/* Polls se itself in batches and forwards every DATA to `to` (0: back to
- * its own connection) until `want` payloads went; every DATA is queued.
- * Events other than DATA and the send queue's water marks (a stalled peer)
- * are a failure: a CLOSE, say. */
-static void forward_until(net_engine se, net_handle to, int want)
-{
-    int done = 0;
-    uint64_t give_up = tl_now_ms() + TL_TIMEOUT_MS;
-    tl_engine_hold(se, 1);
-    while (done < want) {
-        CHECKF(tl_now_ms() < give_up, "forwarded %d of %d payloads", done, want);
-        tl_pump(0); /* the client engines: with io_threads 0 their sends go out only then */
-        net_event evs[64];
-        int results[64];
-        int n = net_poll(se, evs, 64, 5);
-        CHECKF(n >= 0, "net_poll: %d (%s)", n, tl_errname(n));
-        int data = 0;
-        for (int i = 0; i < n; i++) {
-            int water = evs[i].type == NET_EV_SEND_HIGHWATER || evs[i].type == NET_EV_SEND_DRAINED;
-            CHECKF(evs[i].type == NET_EV_DATA || water, "unexpected %s (status %d) on the server",
-                   tl_evname(evs[i].type), (int)evs[i].status);
-            data += !water;
-        }
-        CHECK_RC(net_forward_data(evs, n, to, results), data);
-        done += data;
-    }
-    tl_engine_hold(se, 0);
-}
-
 /* Rounds of an echo over NCONN connections, until the calling thread has
  * written (when it is expected to) and MIN_ROUNDS are done: every message
  * comes back intact and in order, and the server's bytes_out is exactly
@@ -85,7 +56,7 @@ static void echo(net_engine ce, net_engine se, const net_handle *cli)
                 tl_send(cli[i], buf, len);
                 echoed += len + HDR;
             }
-        forward_until(se, 0, NCONN * PER_ROUND);
+        tl_forward_until(se, 0, NCONN * PER_ROUND, 64);
         for (int i = 0; i < NCONN; i++)
             for (int m = 0; m < PER_ROUND; m++)
                 tl_expect_pattern(ce, cli[i], size_of(round, i, m), seed_of(round, i, m));
@@ -119,7 +90,7 @@ static void stalled_peer(net_engine ce, net_engine se, net_handle l, uint16_t po
     for (int m = 0; m < MSGS; m++) {
         tl_fill(buf, LEN, 5000 + (uint64_t)m, 0);
         tl_send(src_c, buf, LEN);
-        forward_until(se, dst_s, 1);
+        tl_forward_until(se, dst_s, 1, 64);
         uint64_t q = 0;
         CHECK_OK(net_send_queued(dst_s, &q));
         if (q > most_queued)

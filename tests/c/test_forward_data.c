@@ -39,43 +39,11 @@ static void send_all(const net_handle *cli, uint32_t (*size)(int, int))
         }
 }
 
-/* Polls se itself (testlib leaves it alone meanwhile) in batches of BATCH
- * and forwards each to `to` (0: back) until `want` payloads went; every
- * DATA result is 0, every other event's 1, and the return value counts the
- * DATA events. The client engine is pumped meanwhile (with io_threads 0 its
- * sends go out only then), its events kept for the checks after. */
-static void forward_until(net_engine se, net_handle to, int want)
-{
-    int done = 0;
-    uint64_t give_up = tl_now_ms() + TL_TIMEOUT_MS;
-    tl_engine_hold(se, 1);
-    while (done < want) {
-        CHECKF(tl_now_ms() < give_up, "forwarded %d of %d payloads", done, want);
-        tl_pump(0);
-        net_event evs[BATCH];
-        int results[BATCH];
-        int n = net_poll(se, evs, BATCH, 5);
-        CHECKF(n >= 0, "net_poll: %d (%s)", n, tl_errname(n));
-        for (int i = 0; i < n; i++)
-            results[i] = 12345;
-        int data = 0;
-        for (int i = 0; i < n; i++)
-            data += evs[i].type == NET_EV_DATA;
-        CHECK_RC(net_forward_data(evs, n, to, results), data);
-        for (int i = 0; i < n; i++)
-            CHECKF(results[i] == (evs[i].type == NET_EV_DATA ? 0 : 1), "event %d (%s): result %d", i,
-                   tl_evname(evs[i].type), results[i]);
-        done += data;
-    }
-    CHECK_EQ(done, want);
-    tl_engine_hold(se, 0); /* the checks' waits poll it again: its sends go out */
-}
-
 /* Each payload back to the connection it came on. */
 static void echo(net_engine ce, net_engine se, const net_handle *cli)
 {
     send_all(cli, size_of);
-    forward_until(se, 0, NCLI * PER);
+    tl_forward_until(se, 0, NCLI * PER, BATCH);
     for (int i = 0; i < NCLI; i++)
         for (int m = 0; m < PER; m++)
             tl_expect_pattern(ce, cli[i], size_of(i, m), seed_of(i, m));
@@ -86,7 +54,7 @@ static void echo(net_engine ce, net_engine se, const net_handle *cli)
 static void to_one(net_engine ce, net_engine se, const net_handle *cli, const net_handle *srv)
 {
     send_all(cli, size_nonempty);
-    forward_until(se, srv[0], NCLI * PER);
+    tl_forward_until(se, srv[0], NCLI * PER, BATCH);
     int next[NCLI] = {0};
     for (int k = 0; k < NCLI * PER; k++) {
         net_event ev;

@@ -844,6 +844,37 @@ void tl_expect_pattern(net_engine e, net_handle h, uint32_t len, uint64_t seed)
     CHECKF(bad < 0, "seed %llu: byte %lld differs", (unsigned long long)seed, bad);
 }
 
+void tl_forward_until(net_engine se, net_handle to, int want, int batch)
+{
+    CHECK(batch > 0 && batch <= 64);
+    int done = 0;
+    uint64_t give_up = tl_now_ms() + TL_TIMEOUT_MS;
+    tl_engine_hold(se, 1);
+    while (done < want) {
+        CHECKF(tl_now_ms() < give_up, "forwarded %d of %d payloads", done, want);
+        tl_pump(0);
+        net_event evs[64];
+        int results[64];
+        int n = net_poll(se, evs, batch, 5);
+        CHECKF(n >= 0, "net_poll: %d (%s)", n, tl_errname(n));
+        int data = 0;
+        for (int i = 0; i < n; i++) {
+            uint32_t t = evs[i].type;
+            CHECKF(t == NET_EV_DATA || t == NET_EV_SEND_HIGHWATER || t == NET_EV_SEND_DRAINED,
+                   "unexpected %s (status %d) while forwarding", tl_evname(t), (int)evs[i].status);
+            data += t == NET_EV_DATA;
+            results[i] = 12345;
+        }
+        CHECK_RC(net_forward_data(evs, n, to, results), data);
+        for (int i = 0; i < n; i++)
+            CHECKF(results[i] == (evs[i].type == NET_EV_DATA ? 0 : 1), "event %d (%s): result %d", i,
+                   tl_evname(evs[i].type), results[i]);
+        done += data;
+    }
+    CHECK_EQ(done, want);
+    tl_engine_hold(se, 0); /* the checks' waits poll it again: its sends go out */
+}
+
 void tl_put_le(uint8_t *p, uint64_t v, int n)
 {
     for (int i = 0; i < n; i++)

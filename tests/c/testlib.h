@@ -192,6 +192,14 @@ net_handle tl_accept_of(net_engine se, net_handle listener, net_handle client);
 int tl_close_wait(net_engine e, net_handle h);
 /* net_send, retrying while NET_E_WOULDBLOCK (pumping meanwhile). */
 void tl_send(net_handle c, const void *data, uint32_t len);
+/* Polls se itself (held meanwhile: testlib leaves it alone) in batches of
+ * at most `batch` (<= 64) events and hands each batch to net_forward_data
+ * with `to` (0: every payload back to its own connection) until exactly
+ * `want` payloads went, each queued (result 0). The other engines are
+ * pumped meanwhile (with io_threads 0 their sends go out only then), their
+ * events kept. SEND_HIGHWATER and SEND_DRAINED may come between (result 1);
+ * any other event fails the test. */
+void tl_forward_until(net_engine se, net_handle to, int want, int batch);
 
 /* ---- UDP helpers ---- */
 /* Opens a UDP socket on host (NULL = "127.0.0.1") port 0 (cfg NULL =
