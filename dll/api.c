@@ -134,10 +134,10 @@ static net_handle forward_target(const net_event *ev, net_handle to)
     return to ? to : ev->handle;
 }
 
-/* The first DATA event at or after from, or count. */
-static int next_data(const net_event *events, int from, int count)
+/* The first event at or after from with a payload to forward, or count. */
+static int next_payload(const net_event *events, int from, int count, net_handle to)
 {
-    while (from < count && events[from].type != NET_EV_DATA)
+    while (from < count && !forward_target(&events[from], to))
         from++;
     return from;
 }
@@ -175,9 +175,10 @@ NET_API int net_forward_data(const net_event *events, int count, net_handle to, 
         } else {
             /* A batch's DATA events of one read come together: a run of
              * them to one connection is written once, after its last
-             * (events between them that are not payloads do not end it). */
+             * (events between them that are not payloads do not end it,
+             * as count_runs counts). */
             net_handle h = forward_target(ev, to);
-            int at = next_data(events, i + 1, count);
+            int at = next_payload(events, i + 1, count, to);
             int more = at < count && forward_target(&events[at], to) == h;
             rc = run_send(&run, h, ev->len ? ev->data : "", ev->len, more, may_write);
         }

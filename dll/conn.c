@@ -157,6 +157,18 @@ static int sq_push(net_conn *c, const uint8_t *p, uint32_t len, net_block *blk, 
     return 0;
 }
 
+/* The queue's first segments, at most max of them, as iov pieces; how many. */
+static int sq_iov(net_conn *c, net_iov *iov, uint32_t max)
+{
+    uint32_t n = 0;
+    for (; n < c->sq.count && n < max; n++) {
+        const net_seg *s = seg_at(c, n);
+        iov[n].base = s->p;
+        iov[n].len = s->len;
+    }
+    return (int)n;
+}
+
 static void sq_pop(net_conn *c)
 {
     net_seg *s = seg_at(c, 0);
@@ -336,12 +348,7 @@ void net__conn_push_locked(net_conn *c, int may_write)
         c->sq.inflight == 0 && loop->e->threaded &&
         atomic_load_explicit(&loop->wake_pending, memory_order_relaxed) == LOOP_ASLEEP && !net__on_loop_thread(loop)) {
         net_iov iov[PUSH_IOV_MAX];
-        int n = 0;
-        for (uint32_t i = 0; i < c->sq.count && n < PUSH_IOV_MAX; i++, n++) {
-            const net_seg *g = seg_at(c, i);
-            iov[n].base = g->p;
-            iov[n].len = g->len;
-        }
+        int n = sq_iov(c, iov, PUSH_IOV_MAX);
         int os_error = 0;
         int rc = bk->send_now(c->o.sock, iov, n, &os_error);
         if (rc > 0) {
@@ -609,12 +616,7 @@ static void flush(net_loop *loop, net_conn *c)
         }
         uint32_t max;
         net_iov *iov = send_iov(c, c->sq.count, &max);
-        int n = 0;
-        for (uint32_t i = 0; i < c->sq.count && (uint32_t)n < max; i++, n++) {
-            const net_seg *s = seg_at(c, i);
-            iov[n].base = s->p;
-            iov[n].len = s->len;
-        }
+        int n = sq_iov(c, iov, max);
         c->sq.inflight = (uint32_t)n;
         int closing = c->state == CS_CLOSING, shut = c->shutdown_requested;
         net_slot_unlock(c->o.slot);
@@ -693,7 +695,6 @@ static void close_now(net_loop *loop, net_conn *c, int reason, int os_error, int
     c->close_os_error = reason ? os_error : 0;
     net_slot_lock(c->o.slot);
     c->state = CS_CLOSED; /* from here on no thread schedules work for it, nor writes to its socket */
-    c->wire_open = 0;
     net_slot_unlock(c->o.slot);
     net__loop_unschedule(loop, &c->o);
     linger_remove(loop, c);

@@ -105,8 +105,8 @@ struct net_conn {
     uint32_t reserved_events; /* NET_CONN_EVENTS, + NET_HALF_OPEN_EVENTS with NET_TCP_HALF_OPEN */
     net_addr peer;            /* where it connects to, then the peer as accepted or connected: written by the loop
                                  under the slot lock once the handle is out, so net_peer_addr needs no syscall */
-    int wire_open;            /* the loop adopted the socket and it is connected: until CS_CLOSED, another
-                                 thread may write to it (net__conn_push_locked) */
+    int wire_open;            /* set once the loop adopted the socket and it is connected: from then until
+                                 CS_CLOSED another thread may write to it (net__conn_push_locked) */
 
     /* ---- loop thread only ---- */
     net_frame_decoder dec;
