@@ -102,7 +102,9 @@ EOF
 step "Debian's libnet1-dev is installed (its libnet.so must not be loaded)"
 dpkg-query -W -f='${Status}' libnet1-dev 2>/dev/null | grep -q "install ok installed" ||
   fail "libnet1-dev is not installed: run scripts/install-deps.sh"
-debian_libnet=$(dpkg -L libnet1-dev | grep '/libnet\.so$' | head -1)
+# Read whole before grep (pipefail: an early-exiting reader can SIGPIPE the writer).
+debian_files="$(dpkg -L libnet1-dev)" || fail "dpkg -L libnet1-dev"
+debian_libnet=$(grep -m1 '/libnet\.so$' <<<"$debian_files" || true)
 [ -n "$debian_libnet" ] || fail "libnet1-dev ships no libnet.so?"
 echo "Debian's: $debian_libnet -> $(readlink -f "$debian_libnet")"
 
@@ -154,7 +156,8 @@ cmake --install "$tmp/release" --prefix "$prefix" >/dev/null
   fail "cmake --install put no libnet.so.0 in $prefix/lib (the top-level install rules install the library)"
 runpath=$(readelf -d "$prefix/lib/lua/5.4/net.so" | sed -n 's/.*(RUNPATH).*\[\(.*\)\]/\1/p')
 [ "$runpath" = '$ORIGIN/../..' ] || fail "installed net.so has RUNPATH '$runpath', want \$ORIGIN/../.."
-readelf -d "$prefix/lib/lua/5.4/net.so" | grep -q 'NEEDED.*\[libnet\.so\.0\]' || fail "net.so does not need libnet.so.0"
+dynamic="$(readelf -d "$prefix/lib/lua/5.4/net.so")" || fail "readelf net.so"
+grep -q 'NEEDED.*\[libnet\.so\.0\]' <<<"$dynamic" || fail "net.so does not need libnet.so.0"
 [ -f "$prefix/share/lua/5.4/net/co.lua" ] || fail "no $prefix/share/lua/5.4/net/co.lua"
 env -u LD_LIBRARY_PATH LUA_CPATH="$prefix/lib/lua/5.4/?.so" LUA_PATH="$prefix/share/lua/5.4/?.lua" \
   "$lua" "$probe" "$version" "$prefix/lib" "$prefix/share/lua/5.4" ||

@@ -43,7 +43,10 @@ case "$wheel" in
   *) fail "wheel $wheel is not net_io_engine-$version-py3-none-<platform>" ;;
 esac
 case "$wheel" in *-any.whl) fail "wheel $wheel is not platform-tagged" ;; esac
-"$python" -m zipfile -l "${wheels[0]}" | grep -q '^net/libnet.so ' \
+# The listing is read whole before grep: with pipefail, grep -q exiting at
+# its first match could kill the writer with SIGPIPE and fail the pipe.
+listing="$("$python" -m zipfile -l "${wheels[0]}")" || fail "cannot list $wheel"
+grep -q '^net/libnet.so ' <<<"$listing" \
   || fail "wheel $wheel does not contain net/libnet.so"
 
 "$python" -m pip install --no-index --no-deps --quiet --root-user-action=ignore --target "$tmp/site" "${wheels[0]}" \
