@@ -1,7 +1,7 @@
 # Install rules of the C library: what `cmake --install <build> --prefix P`
 # puts under P, the same for every build type.
 #
-#   Runtime      lib/libnet.so.0.5.0 and its SONAME link libnet.so.0
+#   Runtime      lib/libnet.so.0.6.0 and its SONAME link libnet.so.0
 #                (Windows: bin/net.dll), share/doc/net/LICENSE
 #   Development  lib/libnet.so (the link the linker reads), include/net.h,
 #                lib/cmake/net/ (find_package(net CONFIG): target net::net),
@@ -27,7 +27,7 @@ install(FILES ${PROJECT_SOURCE_DIR}/LICENSE DESTINATION ${CMAKE_INSTALL_DOCDIR} 
 # The CMake package: net::net with its include directory, and a version file.
 # SameMajorVersion because the SONAME says the same: every 0.x library is
 # libnet.so.0 and loads where an older 0.x did (additions only, sized config
-# structs), so find_package(net 0.5) accepts what the loader would accept.
+# structs), so find_package(net 0.6) accepts what the loader would accept.
 install(EXPORT netTargets NAMESPACE net:: DESTINATION ${NET_INSTALL_CMAKEDIR} COMPONENT Development)
 configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/netConfig.cmake.in
   ${PROJECT_BINARY_DIR}/netConfig.cmake INSTALL_DESTINATION ${NET_INSTALL_CMAKEDIR})

@@ -65,7 +65,7 @@ extern "C" {
 #endif
 
 #define NET_VERSION_MAJOR 0
-#define NET_VERSION_MINOR 5
+#define NET_VERSION_MINOR 6
 #define NET_VERSION_PATCH 0
 /* (major << 16) | (minor << 8) | patch, as net_version() returns it. */
 #define NET_VERSION ((NET_VERSION_MAJOR << 16) | (NET_VERSION_MINOR << 8) | NET_VERSION_PATCH)
@@ -188,7 +188,8 @@ typedef struct net_stats {
     /* since 0.5 */
     uint64_t accepts_failed; /* accepts the OS failed (out of descriptors, refused by a firewall...); a
                                 connection reset before it was accepted is not counted */
-    uint64_t caller_writes;  /* io_threads >= 1: socket writes net_forward_data made on the calling thread
+    /* since 0.6 */
+    uint64_t caller_writes; /* io_threads >= 1: socket writes net_forward_data made on the calling thread
                                 instead of waking an I/O thread (see net_forward_data) */
 } net_stats;
 

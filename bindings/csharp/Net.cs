@@ -257,6 +257,7 @@ namespace Net
         public ulong DatagramSendErrors; // refused by the OS (unreachable, refused, too big)
         // since 0.5
         public ulong AcceptsFailed; // accepts the OS failed; resets before the accept not counted
+        // since 0.6
         public ulong CallerWrites;  // io_threads >= 1: writes net_forward_data made on the calling thread
     }
 
@@ -371,7 +372,7 @@ namespace Net
         // NET_VERSION_* of net.h, which CMake's project version sets: checked
         // against net.h by csharp.layout and against the project by csharp.version.
         public const int VersionMajor = 0;
-        public const int VersionMinor = 5;
+        public const int VersionMinor = 6;
         public const int VersionPatch = 0;
         public const int Version = (VersionMajor << 16) | (VersionMinor << 8) | VersionPatch;
         public const uint UdpMaxPayload = 65507; // NET_UDP_MAX_PAYLOAD

@@ -29,7 +29,7 @@ namespace Net
         /// <summary>net_version() of the loaded library: (major &lt;&lt; 16) | (minor &lt;&lt; 8) | patch.</summary>
         public static uint Version { get { return Native.net_version(); } }
 
-        /// <summary>net_version_string() of the loaded library, "0.5.0".</summary>
+        /// <summary>net_version_string() of the loaded library, "0.6.0".</summary>
         public static string VersionString { get { return Marshal.PtrToStringAnsi(Native.net_version_string()); } }
 
         public static string StrError(int code)

@@ -6,10 +6,10 @@ tests/python/test_cdef.py fails when the two differ.
 
 CDEF = r'''
 #define NET_VERSION_MAJOR 0
-#define NET_VERSION_MINOR 5
+#define NET_VERSION_MINOR 6
 #define NET_VERSION_PATCH 0
 
-#define NET_VERSION 1280
+#define NET_VERSION 1536
 
 typedef uint64_t net_handle;
 typedef uint64_t net_engine;
@@ -114,6 +114,7 @@ typedef struct net_stats {
     uint64_t datagram_send_errors;
 
     uint64_t accepts_failed;
+
     uint64_t caller_writes;
 } net_stats;
 

@@ -1,12 +1,12 @@
 -- Builds the Lua binding, and the net library it needs, from this source
 -- tree with CMake:
 --
---     cd bindings/lua && luarocks --lua-version 5.4 make --tree DIR net-0.5.0-1.rockspec
+--     cd bindings/lua && luarocks --lua-version 5.4 make --tree DIR net-0.6.0-1.rockspec
 --
 -- net.so and libnet.so.0 land in the tree's C-module folder (DIR/lib/lua/5.4),
 -- net/co.lua (require "net.co") in its Lua-module folder (DIR/share/lua/5.4);
 -- net.so finds libnet there through its rpath ($ORIGIN), so `require "net"`
--- needs no LD_LIBRARY_PATH. `luarocks pack net 0.5.0-1 --tree DIR` then makes
+-- needs no LD_LIBRARY_PATH. `luarocks pack net 0.6.0-1 --tree DIR` then makes
 -- a binary rock of what was built.
 --
 -- The version is the project's (project(net VERSION ...) in the top
@@ -14,7 +14,7 @@
 -- tests/lua/test_version.lua fails when they differ.
 rockspec_format = "3.0"
 package = "net"
-version = "0.5.0-1"
+version = "0.6.0-1"
 source = {
    -- The repository this rockspec lies in, two folders up. `luarocks make`
    -- builds the checkout it runs in and fetches nothing; net has no
