@@ -18,21 +18,7 @@
  * dozen bytes costs less than looking for the block it came from. */
 #define SEND_REF_MIN 256
 
-/* A net_forward_data call whose payloads make at most this many runs (one
- * connection's payloads in a row) may write each run on its own thread
- * (net__conn_push_locked). For more, one wake-up of their loops, which
- * then send them in one turn, costs less than the writes. Measured with
- * io_threads = 1 (bench/RESULTS.md, "Writes on the calling thread"):
- * writing on the caller whatever the number of runs cost 1.35x the CPU per
- * message at 100x4x64 and 1000x1x64, where many calls make 19 or more;
- * with this limit those stay as they were, and at 10x32x512, where calls
- * make 3 to 7, the context switches halve. */
-#define FORWARD_WRITES_MAX 8
-
-/* One payload to a connection, with the last poll's blocks borrowed or not:
- * a payload one of them holds (an echo, a forward) is referenced there
- * rather than copied. */
-static int conn_queue_one(net_engine_s *e, net_conn *c, const void *data, uint32_t len, int borrowed, int hold)
+int net__conn_queue_payload(net_engine_s *e, net_conn *c, const void *data, uint32_t len, int borrowed, int hold)
 {
     net_block *held = borrowed && len >= SEND_REF_MIN ? net__held_lookup(e, data, len) : NULL;
     if (held)
@@ -47,7 +33,7 @@ static int conn_send(net_engine_s *e, net_conn *c, const net_buf *bufs, uint32_t
     if (count != 1 || bufs[0].len < SEND_REF_MIN || bufs[0].len > UINT32_MAX)
         return net__conn_queue(c, bufs, count, NULL, NULL, 0, 0);
     int borrowed = net__held_borrow(e);
-    int rc = conn_queue_one(e, c, bufs[0].data, (uint32_t)bufs[0].len, borrowed, 0);
+    int rc = net__conn_queue_payload(e, c, bufs[0].data, (uint32_t)bufs[0].len, borrowed, 0);
     if (borrowed)
         net__held_end(e);
     return rc;
@@ -77,117 +63,6 @@ NET_API int net_send(net_handle h, const void *data, uint32_t len)
         return NET_E_INVAL;
     net_buf b = {data, len};
     return net_sendv(h, &b, 1);
-}
-
-/* A run of sends (net_forward_data): the engine entered, and the last
- * poll's blocks borrowed, once for the run rather than once per send, which
- * leaves the slot lock as the one atomic operation per message. */
-typedef struct send_run {
-    net_engine_s *e; /* entered, or NULL */
-    int borrowed;    /* net__held_borrow said yes */
-} send_run;
-
-static void run_end(send_run *r)
-{
-    if (r->borrowed)
-        net__held_end(r->e);
-    if (r->e)
-        net__engine_leave(r->e);
-    r->e = NULL;
-    r->borrowed = 0;
-}
-
-/* Exactly net_send(h, data, len), inside the run; with more_for_h, the
- * caller's next send is to h too, and the run goes out once, after the
- * last of them: from this thread when may_write allows it
- * (net__conn_push_locked). */
-static int run_send(send_run *r, net_handle h, const void *data, uint32_t len, int more_for_h, int may_write)
-{
-    if (net_handle_type(h) != NET__T_CONN) {
-        /* UDP and reliable UDP, or not a handle: net_send's own path (a
-         * borrow held here would only make it copy). */
-        run_end(r);
-        return net_send(h, data, len);
-    }
-    if (!r->e || net_handle_engine_index(h) != r->e->handles.engine_index) {
-        run_end(r);
-        if (!(r->e = net__engine_enter_for(h)))
-            return NET_E_BADHANDLE;
-        r->borrowed = net__held_borrow(r->e);
-    }
-    net_slot *s = net_handle_lock(&r->e->handles, h, CONN);
-    if (!s)
-        return NET_E_BADHANDLE;
-    int rc = conn_queue_one(r->e, s->obj, data, len, r->borrowed, 1);
-    /* The run's last send, also when it was refused, asks for all of it. */
-    if (!more_for_h)
-        net__conn_push_locked(s->obj, may_write);
-    net_slot_unlock(s);
-    return rc;
-}
-
-/* Where ev goes when it is a payload to forward, else 0. */
-static net_handle forward_target(const net_event *ev, net_handle to)
-{
-    if (ev->type != NET_EV_DATA || (ev->len && !ev->data))
-        return 0;
-    return to ? to : ev->handle;
-}
-
-/* The first event at or after from with a payload to forward, or count. */
-static int next_payload(const net_event *events, int from, int count, net_handle to)
-{
-    while (from < count && !forward_target(&events[from], to))
-        from++;
-    return from;
-}
-
-/* How many runs (see net_forward_data) the payloads of events[0..count)
- * make, counted up to limit. */
-static int count_runs(const net_event *events, int count, net_handle to, int limit)
-{
-    int runs = 0;
-    net_handle last = 0;
-    for (int i = 0; i < count && runs < limit; i++) {
-        net_handle h = forward_target(&events[i], to);
-        if (h && h != last)
-            runs++;
-        if (h)
-            last = h;
-    }
-    return runs;
-}
-
-NET_API int net_forward_data(const net_event *events, int count, net_handle to, int *results)
-{
-    if (count < 0 || (count && (!events || !results)))
-        return NET_E_INVAL;
-    send_run run = {NULL, 0};
-    int queued = 0;
-    int may_write = count_runs(events, count, to, FORWARD_WRITES_MAX + 1) <= FORWARD_WRITES_MAX;
-    for (int i = 0; i < count; i++) {
-        const net_event *ev = &events[i];
-        int rc;
-        if (ev->type != NET_EV_DATA) {
-            rc = 1; /* not a payload to forward: the caller handles it */
-        } else if (ev->len && !ev->data) {
-            rc = NET_E_INVAL;
-        } else {
-            /* A batch's DATA events of one read come together: a run of
-             * them to one connection is written once, after its last
-             * (events between them that are not payloads do not end it,
-             * as count_runs counts). */
-            net_handle h = forward_target(ev, to);
-            int at = next_payload(events, i + 1, count, to);
-            int more = at < count && forward_target(&events[at], to) == h;
-            rc = run_send(&run, h, ev->len ? ev->data : "", ev->len, more, may_write);
-        }
-        results[i] = rc;
-        if (rc == 0)
-            queued++;
-    }
-    run_end(&run);
-    return queued;
 }
 
 NET_API int net_broadcast(const net_handle *conns, uint32_t count, const void *data, uint32_t len, int *results)

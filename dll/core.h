@@ -438,6 +438,11 @@ void net__conn_water_polled(net_conn *c);
  * for c at once, ends with net__conn_push_locked. */
 int net__conn_queue(net_conn *c, const net_buf *bufs, uint32_t count, net_block *shared, const void *shared_at,
                     uint32_t shared_len, int hold);
+/* One payload to c as net_send queues it, slot lock held: with borrowed
+ * (net__held_borrow said yes), one of the last poll's blocks that holds it
+ * (an echo, a forward) is referenced there rather than copied. hold: as
+ * for net__conn_queue. */
+int net__conn_queue_payload(net_engine_s *e, net_conn *c, const void *data, uint32_t len, int borrowed, int hold);
 /* What the caller queued for c goes out: with may_write, written from this
  * thread when that saves waking c's sleeping loop (conn.c), else
  * scheduled on the loop. Slot lock held. */

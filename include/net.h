@@ -496,7 +496,10 @@ NET_API int net_addr_host(const net_addr *addr, char *buf, size_t size);
  * Returns how many items were queued (count when all were), or NET_E_INVAL
  * before sending anything for count > INT_MAX, NULL conns, lens or results
  * with count > 0, or a NULL payload with size > 0. Any thread, like
- * net_send. */
+ * net_send. A connection's items in a row are queued together and go out
+ * once, after the last of them; with io_threads >= 1 a batch of at most 8
+ * such runs is written on the calling thread as net_forward_data's is
+ * (since 0.6; net_stats.caller_writes). */
 NET_API int net_send_batch(const net_handle *conns, const uint32_t *offsets, const uint32_t *lens, uint32_t count,
                            const void *payload, size_t size, int *results);
 

@@ -1,7 +1,7 @@
-/* caller_writes: with io_threads >= 1 on Linux, net_forward_data writes a
- * connection's run of payloads itself, on the calling thread, when the
- * connection's I/O thread sleeps (net_stats.caller_writes counts those
- * writes). What a user checks, however the writing was split between the
+/* caller_writes: with io_threads >= 1 on Linux, net_forward_data and
+ * net_send_batch write a connection's run of payloads themselves, on the
+ * calling thread, when the connection's I/O thread sleeps
+ * (net_stats.caller_writes counts those writes). What a user checks, however the writing was split between the
  * caller and the I/O thread: every payload arrives intact and in order,
  * also through a socket that takes part of a run or nothing while its peer
  * does not read; bytes_out counts every byte once; a connection the script
@@ -65,6 +65,51 @@ static void echo(net_engine ce, net_engine se, const net_handle *cli)
     printf("  echo: %d rounds, %llu bytes, %llu writes on the calling thread\n", round, (unsigned long long)echoed,
            (unsigned long long)st.caller_writes);
     CHECK_EQ(st.bytes_out, echoed);
+    if (!expected)
+        CHECK_EQ(st.caller_writes, 0);
+}
+
+/* net_send_batch takes the same path: a batch of a few connections' runs
+ * (each connection's messages in a row) is written on the calling thread
+ * while their I/O thread sleeps, and every message arrives intact and in
+ * order, with bytes_out counting each byte once. */
+static void batch(net_engine ce, net_engine se, const net_handle *cli, const net_handle *srv)
+{
+    enum { PER = 3, MAX_LEN = 3000 };
+    static uint8_t payload[NCONN * PER * MAX_LEN];
+    int expected = writes_on_caller_expected(se);
+    uint64_t writes_before = tl_stats(se).caller_writes, bytes_before = tl_stats(se).bytes_out, sent = 0;
+    int round = 0;
+    for (;; round++) {
+        uint64_t writes = tl_stats(se).caller_writes - writes_before;
+        if (round >= MIN_ROUNDS && (!expected || writes > 0))
+            break;
+        CHECKF(round < MAX_ROUNDS, "%d batches with io_threads %d on %s and no write on the calling thread", round,
+               tl_io_threads(), net_backend_name(se));
+        net_handle conns[NCONN * PER];
+        uint32_t lens[NCONN * PER];
+        int results[NCONN * PER];
+        size_t fill = 0;
+        for (int i = 0; i < NCONN; i++)
+            for (int m = 0; m < PER; m++) {
+                int k = i * PER + m;
+                conns[k] = srv[i];
+                lens[k] = 1 + (uint32_t)((round * 131 + k * 977) % MAX_LEN);
+                tl_fill(payload + fill, lens[k], seed_of(round, i, m), 0);
+                fill += lens[k];
+                sent += lens[k] + HDR;
+            }
+        CHECK_RC(net_send_batch(conns, NULL, lens, NCONN * PER, payload, fill, results), NCONN * PER);
+        for (int k = 0; k < NCONN * PER; k++)
+            CHECK_EQ(results[k], NET_OK);
+        for (int i = 0; i < NCONN; i++)
+            for (int m = 0; m < PER; m++)
+                tl_expect_pattern(ce, cli[i], lens[i * PER + m], seed_of(round, i, m));
+    }
+    net_stats st = tl_stats(se);
+    printf("  batch: %d rounds, %llu writes on the calling thread\n", round,
+           (unsigned long long)(st.caller_writes - writes_before));
+    CHECK_EQ(st.bytes_out - bytes_before, sent);
     if (!expected)
         CHECK_EQ(st.caller_writes, 0);
 }
@@ -166,6 +211,7 @@ int main(void)
     tl_pairs(ce, se, l, port, &tcp, NCONN, cli, srv);
 
     echo(ce, se, cli);
+    batch(ce, se, cli, srv);
     stalled_peer(ce, se, l, port, &tcp);
     written_only(ce, se, l, port, &tcp);
 

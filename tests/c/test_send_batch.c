@@ -2,7 +2,8 @@
  * with every item's outcome in results: a closing, a stale and a zero
  * handle in the middle of a batch, bytes outside the payload and a message
  * over max_message fail alone and queue nothing, and the items around them
- * arrive intact. Bad arguments are refused before anything is sent. */
+ * arrive intact, also inside one connection's run of items and at the
+ * batch's end. Bad arguments are refused before anything is sent. */
 #include <limits.h>
 
 #include "testlib.h"
@@ -87,6 +88,38 @@ static void batch_with_failures(net_engine ce, const net_handle *cli, const net_
     expect_marker(ce, cli, srv, 5);
 }
 
+/* A connection's items in a row go out together, after the last of them:
+ * items that send nothing between them (bytes outside the payload) do not
+ * end the run, one that fails after queueing nothing (over max_message)
+ * still sends the run, and neither does at the end of the batch. Every
+ * good item arrives, in order; a lost run would never arrive. */
+static void runs_across_failures(net_engine ce, const net_handle *cli, const net_handle *srv, net_handle stale)
+{
+    enum { N = 12 };
+    static uint8_t payload[MAX_MSG + 200];
+    const size_t size = sizeof payload;
+    for (int m = 0; m < 4; m++)
+        tl_fill(payload + 40 * m, 40, 300 + (uint64_t)m, 0);
+    const uint32_t bad = (uint32_t)size - 1;
+    net_handle conns[N] = {srv[0], srv[0], srv[0], srv[0], srv[0], stale,
+                           srv[0], srv[1], srv[1], srv[1], srv[2], srv[2]};
+    uint32_t offsets[N] = {0, bad, 40, 0, 80, 0, 120, 0, 40, bad, 80, 0};
+    uint32_t lens[N] = {40, 2, 40, MAX_MSG + 1, 40, 40, 40, 40, 40, 2, 40, MAX_MSG + 1};
+    const int want[N] = {NET_OK, NET_E_INVAL, NET_OK, NET_E_MSGSIZE, NET_OK, NET_E_BADHANDLE,
+                         NET_OK, NET_OK,      NET_OK, NET_E_INVAL,   NET_OK, NET_E_MSGSIZE};
+    int results[N];
+    CHECK_RC(net_send_batch(conns, offsets, lens, N, payload, size, results), 7);
+    for (int k = 0; k < N; k++)
+        CHECKF(results[k] == want[k], "item %d: %d (%s), want %d (%s)", k, results[k], tl_errname(results[k]), want[k],
+               tl_errname(want[k]));
+    for (int m = 0; m < 4; m++)
+        tl_expect_pattern(ce, cli[0], 40, 300 + (uint64_t)m);
+    tl_expect_pattern(ce, cli[1], 40, 300);
+    tl_expect_pattern(ce, cli[1], 40, 301);
+    tl_expect_pattern(ce, cli[2], 40, 302);
+    expect_marker(ce, cli, srv, 3);
+}
+
 /* Bad arguments: refused as a whole, results untouched, nothing sent. */
 static void bad_arguments(net_engine ce, const net_handle *cli, const net_handle *srv)
 {
@@ -132,6 +165,7 @@ int main(void)
 
     batch_contiguous(ce, cli, srv);
     batch_with_failures(ce, cli, srv, closing, stale);
+    runs_across_failures(ce, cli, srv, stale);
     bad_arguments(ce, cli, srv);
     empty_item(ce, cli, srv);
 
