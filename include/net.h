@@ -189,8 +189,8 @@ typedef struct net_stats {
     uint64_t accepts_failed; /* accepts the OS failed (out of descriptors, refused by a firewall...); a
                                 connection reset before it was accepted is not counted */
     /* since 0.6 */
-    uint64_t caller_writes; /* io_threads >= 1: socket writes net_forward_data made on the calling thread
-                                instead of waking an I/O thread (see net_forward_data) */
+    uint64_t caller_writes; /* io_threads >= 1: socket writes net_forward_data and net_send_batch made on
+                               the calling thread instead of waking an I/O thread (see net_forward_data) */
 } net_stats;
 
 NET_API uint32_t net_version(void);

@@ -258,7 +258,7 @@ namespace Net
         // since 0.5
         public ulong AcceptsFailed; // accepts the OS failed; resets before the accept not counted
         // since 0.6
-        public ulong CallerWrites;  // io_threads >= 1: writes net_forward_data made on the calling thread
+        public ulong CallerWrites;  // io_threads >= 1: writes net_forward_data and net_send_batch made on the calling thread
     }
 
     [StructLayout(LayoutKind.Sequential)]
