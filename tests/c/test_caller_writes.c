@@ -1,13 +1,14 @@
 /* caller_writes: with io_threads >= 1 on Linux, net_forward_data and
  * net_send_batch write a connection's run of payloads themselves, on the
  * calling thread, when the connection's I/O thread sleeps
- * (net_stats.caller_writes counts those writes). What a user checks, however the writing was split between the
- * caller and the I/O thread: every payload arrives intact and in order,
- * also through a socket that takes part of a run or nothing while its peer
- * does not read; bytes_out counts every byte once; a connection the script
- * only writes to is not closed as idle while it is written to, and is once
- * it is not. With io_threads 0, or on IOCP, nothing is written on the
- * calling thread and the count stays 0. */
+ * (net_stats.caller_writes counts those writes). What a user checks,
+ * however the writing was split between the caller and the I/O thread:
+ * every payload arrives intact and in order, also through a socket that
+ * takes part of a run or nothing while its peer does not read; bytes_out
+ * counts every byte once; a connection the script only writes to is not
+ * closed as idle while it is written to, and is once it is not. With
+ * io_threads 0, or on IOCP, nothing is written on the calling thread and
+ * the count stays 0. */
 #include "testlib.h"
 
 #define NCONN 3
