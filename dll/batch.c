@@ -28,16 +28,26 @@
 
 /* ---- the send run ---- */
 
-/* The engine entered, and the last poll's blocks borrowed, once for the
- * run rather than once per send, which leaves the slot lock as the one
- * atomic operation per message. */
+/* The engine entered, and the last poll's blocks borrowed, once for a
+ * stretch of runs rather than once per send; the connection's slot locked
+ * once for its run: a bulk echo's runs are tens of messages, and the lock
+ * was the one atomic operation left per message. */
 typedef struct send_run {
     net_engine_s *e; /* entered, or NULL */
     int borrowed;    /* net__held_borrow said yes */
+    net_slot *slot;  /* the run's connection, locked from its first send to its last */
 } send_run;
+
+static void run_unlock(send_run *r)
+{
+    if (r->slot)
+        net_slot_unlock(r->slot);
+    r->slot = NULL;
+}
 
 static void run_end(send_run *r)
 {
+    run_unlock(r);
     if (r->borrowed)
         net__held_end(r->e);
     if (r->e)
@@ -58,20 +68,22 @@ static int run_send(send_run *r, net_handle h, const void *data, uint32_t len, i
         run_end(r);
         return net_send(h, data, len);
     }
-    if (!r->e || net_handle_engine_index(h) != r->e->handles.engine_index) {
-        run_end(r);
-        if (!(r->e = net__engine_enter_for(h)))
+    if (!r->slot) { /* the run's first send (a locked slot is h's: the send before said more_for_h) */
+        if (!r->e || net_handle_engine_index(h) != r->e->handles.engine_index) {
+            run_end(r);
+            if (!(r->e = net__engine_enter_for(h)))
+                return NET_E_BADHANDLE;
+            r->borrowed = net__held_borrow(r->e);
+        }
+        if (!(r->slot = net_handle_lock(&r->e->handles, h, NET__TBIT(NET__T_CONN))))
             return NET_E_BADHANDLE;
-        r->borrowed = net__held_borrow(r->e);
     }
-    net_slot *s = net_handle_lock(&r->e->handles, h, NET__TBIT(NET__T_CONN));
-    if (!s)
-        return NET_E_BADHANDLE;
-    int rc = net__conn_queue_payload(r->e, s->obj, data, len, r->borrowed, 1);
+    int rc = net__conn_queue_payload(r->e, r->slot->obj, data, len, r->borrowed, 1);
     /* The run's last send, also when it was refused, asks for all of it. */
-    if (!more_for_h)
-        net__conn_push_locked(s->obj, may_write);
-    net_slot_unlock(s);
+    if (!more_for_h) {
+        net__conn_push_locked(r->slot->obj, may_write);
+        run_unlock(r);
+    }
     return rc;
 }
 
@@ -128,7 +140,7 @@ static int run_goes_on(const void *batch, item_cursor cur, int count, read_item_
 static int send_items(const void *batch, int count, read_item_fn read_item, int *results)
 {
     int may_write = count_runs(batch, count, read_item, CALLER_WRITES_MAX_RUNS + 1) <= CALLER_WRITES_MAX_RUNS;
-    send_run run = {NULL, 0};
+    send_run run = {NULL, 0, NULL};
     item_cursor cur = {0, 0};
     int queued = 0;
     while (cur.i < count) {
