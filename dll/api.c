@@ -20,7 +20,12 @@
 
 int net__conn_queue_payload(net_engine_s *e, net_conn *c, const void *data, uint32_t len, int borrowed, int hold)
 {
-    net_block *held = borrowed && len >= SEND_REF_MIN ? net__held_lookup(e, data, len) : NULL;
+    net_block *held = NULL;
+    if (borrowed && len >= SEND_REF_MIN) {
+        if (!net__conn_queue_continued(c, data, len, hold))
+            return 0;
+        held = net__held_lookup(e, data, len);
+    }
     if (held)
         return net__conn_queue(c, NULL, 0, held, data, len, hold);
     net_buf b = {data, len};

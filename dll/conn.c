@@ -292,6 +292,41 @@ int net__conn_queue(net_conn *c, const net_buf *bufs, uint32_t count, net_block 
     return 0;
 }
 
+/* The messages of one read, echoed in order, each continue the piece the
+ * one before made (queue_ref), so the piece grows here without looking up
+ * the block, making room or writing a header: what the general path would
+ * decide for such a message, decided from the piece itself. */
+int net__conn_queue_continued(net_conn *c, const uint8_t *p, uint32_t len, int hold)
+{
+    if (c->sq.count <= c->sq.inflight || c->state != CS_OPEN || c->shutdown_requested)
+        return 1;
+    net_seg *last = seg_at(c, c->sq.count - 1);
+    const net_block *blk = last->blk;
+    uint32_t hdr = c->fcfg.raw ? 0 : c->fcfg.header;
+    /* p is in blk: it follows blk's bytes, and blocks are separate
+     * allocations; cap, not used, as net__held_lookup (a loop thread may
+     * be appending to a receive block). */
+    uintptr_t at = (uintptr_t)p, start = (uintptr_t)blk->data;
+    if (blk == c->sq.chunk || (uintptr_t)(last->p + last->len) + hdr != at || len > blk->cap ||
+        at - start > blk->cap - len)
+        return 1;
+    uint64_t need = (uint64_t)hdr + len;
+    if (message_fits(c, len) != 0 || net_sendq_admit(&c->sq, need) != 0)
+        return 1; /* the general path gives the error */
+    if (hdr) {
+        uint8_t h[NET_MAX_HEADER];
+        net_frame_put_header(&c->fcfg, len, h);
+        if (!header_matches(p - hdr, h, hdr))
+            return 1;
+    }
+    last->len += (uint32_t)need;
+    net__sendq_charge(&c->sq, need);
+    water_check(c);
+    if (!hold)
+        net__conn_schedule_locked(c, OP_FLUSH);
+    return 0;
+}
+
 /* Drops n sent bytes from the head of the queue (slot lock held). */
 static void sq_consume(net_conn *c, size_t n)
 {
@@ -458,7 +493,7 @@ static int emit_data(void *ctx, const uint8_t *msg, uint32_t len, net_block *own
         net_block_ref(owner, 1);
     }
     net_event *ev = &b->ev[b->n];
-    *ev = net__obj_event(&c->o, NET_EV_DATA, 0, 0);
+    net__obj_event_init(ev, &c->o, NET_EV_DATA, 0, 0);
     ev->data = msg;
     ev->len = len;
     b->blk[b->n] = owner;

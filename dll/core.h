@@ -390,15 +390,23 @@ void net__obj_retire(net_engine_s *e, net_obj *o, uint32_t events);
 int net__obj_socket_usable(const net_obj *o);
 
 /* An event about o, its other fields zero. */
+/* Written where the event goes: a received message's event is built in
+ * its batch (emit_data), and building it on the stack and copying it in
+ * cost a stalled reload of the half-written copy per message. */
+static inline void net__obj_event_init(net_event *ev, const net_obj *o, uint32_t type, int status, int os_error)
+{
+    memset(ev, 0, sizeof *ev);
+    ev->type = type;
+    ev->status = status;
+    ev->os_error = os_error;
+    ev->handle = o->handle;
+    ev->user = atomic_load_explicit(&o->user, memory_order_relaxed);
+}
+
 static inline net_event net__obj_event(const net_obj *o, uint32_t type, int status, int os_error)
 {
     net_event ev;
-    memset(&ev, 0, sizeof ev);
-    ev.type = type;
-    ev.status = status;
-    ev.os_error = os_error;
-    ev.handle = o->handle;
-    ev.user = atomic_load_explicit(&o->user, memory_order_relaxed);
+    net__obj_event_init(&ev, o, type, status, os_error);
     return ev;
 }
 
@@ -438,6 +446,11 @@ void net__conn_water_polled(net_conn *c);
  * for c at once, ends with net__conn_push_locked. */
 int net__conn_queue(net_conn *c, const net_buf *bufs, uint32_t count, net_block *shared, const void *shared_at,
                     uint32_t shared_len, int hold);
+/* The echo's next message, when its header and payload follow, in the
+ * same received block, the bytes the queue's newest piece ends with: that
+ * piece grows by them (slot lock held). Returns 1, with nothing done, for
+ * any other message, which then takes net__conn_queue. */
+int net__conn_queue_continued(net_conn *c, const uint8_t *p, uint32_t len, int hold);
 /* One payload to c as net_send queues it, slot lock held: with borrowed
  * (net__held_borrow said yes), one of the last poll's blocks that holds it
  * (an echo, a forward) is referenced there rather than copied. hold: as

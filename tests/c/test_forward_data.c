@@ -1,7 +1,8 @@
 /* forward_data: net_forward_data sends every DATA payload of a polled
  * batch on, as net_send would: back to its own connection (an echo) or to
  * one handle, in order, every payload intact whether it is referenced
- * (256 bytes or more) or copied. The other events of the batch are left to
+ * (256 bytes or more) or copied, and under the framing of the connection
+ * it goes to. The other events of the batch are left to
  * the caller (result 1), a failed send fails alone with net_send's code,
  * a batch may name connections of several engines, and bad arguments are
  * refused before anything is sent. */
@@ -49,24 +50,55 @@ static void echo(net_engine ce, net_engine se, const net_handle *cli)
             tl_expect_pattern(ce, cli[i], size_of(i, m), seed_of(i, m));
 }
 
-/* Every payload of every connection to one of them: each client's messages
- * arrive there in its order (the clients' streams interleave). */
-static void to_one(net_engine ce, net_engine se, const net_handle *cli, const net_handle *srv)
+/* Every client's messages, sized by size, arrive at the client `at` in
+ * each client's order (the clients' streams interleave there). */
+static void expect_interleaved(net_engine ce, net_handle at, uint32_t (*size)(int, int))
 {
-    send_all(cli, size_nonempty);
-    tl_forward_until(se, srv[0], NCLI * PER, BATCH);
     int next[NCLI] = {0};
     for (int k = 0; k < NCLI * PER; k++) {
         net_event ev;
-        TL_EXPECT(ce, NET_EV_DATA, cli[0], &ev);
+        TL_EXPECT(ce, NET_EV_DATA, at, &ev);
         int from = -1;
         for (int i = 0; i < NCLI && from < 0; i++)
-            if (next[i] < PER && ev.len == size_nonempty(i, next[i]) &&
-                tl_mismatch(ev.data, ev.len, seed_of(i, next[i]), 0) < 0)
+            if (next[i] < PER && ev.len == size(i, next[i]) && tl_mismatch(ev.data, ev.len, seed_of(i, next[i]), 0) < 0)
                 from = i;
         CHECKF(from >= 0, "message %d (%u bytes) is no client's next one", k, (unsigned)ev.len);
         next[from]++;
     }
+}
+
+/* Every payload of every connection to one of them. */
+static void to_one(net_engine ce, net_engine se, const net_handle *cli, const net_handle *srv)
+{
+    send_all(cli, size_nonempty);
+    tl_forward_until(se, srv[0], NCLI * PER, BATCH);
+    expect_interleaved(ce, cli[0], size_nonempty);
+}
+
+/* Referenced sizes only; 257 (0x0101) is the one whose header reads the
+ * same in both byte orders. */
+static uint32_t size_referenced(int i, int m)
+{
+    static const uint32_t sizes[] = {256, 257, 700, 3000, 514, 9000};
+    return sizes[(i + m) % 6];
+}
+
+/* Every payload to a connection framed u16be. The clients frame u16le:
+ * the payloads of one read lie a header of the same size apart, as they
+ * do for an echo, where the next one continues the piece the queue ends
+ * with, but that header is not the one to send (except for 257). Each
+ * arrives intact, under the framing of the connection it went to. */
+static void to_other_framing(net_engine ce, net_engine se, const net_handle *cli)
+{
+    net_tcp_config be;
+    tl_tcp(&be, NET_FRAMING_U16BE, 0);
+    uint16_t port;
+    net_handle l = tl_listen(se, &be, &port), c, s;
+    tl_pair(ce, se, l, port, &be, &c, &s);
+    send_all(cli, size_referenced);
+    tl_forward_until(se, s, NCLI * PER, BATCH);
+    expect_interleaved(ce, c, size_referenced);
+    CHECK_RC(net_close(l), NET_OK);
 }
 
 /* A USER event and DATA events for a stale handle, a closing one and with
@@ -157,6 +189,7 @@ int main(void)
 
     echo(ce, se, cli);
     to_one(ce, se, cli, srv);
+    to_other_framing(ce, se, cli);
     failures(ce, se, cli, srv, closing, stale);
     across_engines(ce, se, cli, srv);
     bad_arguments(ce, cli, srv);
