@@ -389,10 +389,10 @@ void net__obj_retire(net_engine_s *e, net_obj *o, uint32_t events);
  * and its number may then name an unrelated socket. */
 int net__obj_socket_usable(const net_obj *o);
 
-/* An event about o, its other fields zero. */
-/* Written where the event goes: a received message's event is built in
- * its batch (emit_data), and building it on the stack and copying it in
- * cost a stalled reload of the half-written copy per message. */
+/* An event about o, its other fields zero, written where it goes: a
+ * received message's event is built in its batch (emit_data); built on the
+ * stack and copied in, it cost a stalled reload of the half-written copy
+ * per message. */
 static inline void net__obj_event_init(net_event *ev, const net_obj *o, uint32_t type, int status, int os_error)
 {
     memset(ev, 0, sizeof *ev);
@@ -403,6 +403,7 @@ static inline void net__obj_event_init(net_event *ev, const net_obj *o, uint32_t
     ev->user = atomic_load_explicit(&o->user, memory_order_relaxed);
 }
 
+/* The same, as a value. */
 static inline net_event net__obj_event(const net_obj *o, uint32_t type, int status, int os_error)
 {
     net_event ev;
