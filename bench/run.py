@@ -385,7 +385,8 @@ def git_commit():
     r = git("rev-parse", "--short=12", "HEAD")
     if r.returncode != 0:
         return "no commit (working tree)"
-    dirty = git("status", "--porcelain").stdout.strip()
+    # Tracked files only: an untracked log lying in the tree changes no build.
+    dirty = git("status", "--porcelain", "--untracked-files=no").stdout.strip()
     return r.stdout.strip() + (" + uncommitted changes" if dirty else "")
 
 
