@@ -253,6 +253,16 @@ static int queue_ref(net_conn *c, uint32_t hdr, net_block *blk, const uint8_t *p
     return 0;
 }
 
+/* need bytes were queued for c: they count against its send cap and
+ * water marks, and the loop sends them unless the caller holds them. */
+static void queued(net_conn *c, uint64_t need, int hold)
+{
+    net__sendq_charge(&c->sq, need);
+    water_check(c);
+    if (!hold)
+        net__conn_schedule_locked(c, OP_FLUSH);
+}
+
 int net__conn_queue(net_conn *c, const net_buf *bufs, uint32_t count, net_block *shared, const void *shared_at,
                     uint32_t shared_len, int hold)
 {
@@ -285,10 +295,7 @@ int net__conn_queue(net_conn *c, const net_buf *bufs, uint32_t count, net_block 
         rc = queue_copy(c, hdr, (uint32_t)total, bufs, count);
     if (rc)
         return rc;
-    net__sendq_charge(&c->sq, need);
-    water_check(c);
-    if (!hold)
-        net__conn_schedule_locked(c, OP_FLUSH);
+    queued(c, need, hold);
     return 0;
 }
 
@@ -320,10 +327,7 @@ int net__conn_queue_continued(net_conn *c, const uint8_t *p, uint32_t len, int h
             return 1;
     }
     last->len += (uint32_t)need;
-    net__sendq_charge(&c->sq, need);
-    water_check(c);
-    if (!hold)
-        net__conn_schedule_locked(c, OP_FLUSH);
+    queued(c, need, hold);
     return 0;
 }
 
