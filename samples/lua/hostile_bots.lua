@@ -192,25 +192,35 @@ function M.new(engine, opt, fail)
     end
   end
 
-  -- After the play: the silent readers' engine is read at last (their
-  -- CLOSE events wait there), and every hostile must have been dropped.
-  -- A silent reader the server has not dropped yet (a short or slowed run)
-  -- keeps asking for traffic at the play's pace, 80 chats a second, under
-  -- the flood limit, until the server drops it or the time is up.
+  -- Asks every silent reader still in the world for a round of traffic.
+  local function ask_silent()
+    for _, b in ipairs(all) do
+      if b.kind == "silent" and b.state == "world" then
+        for _ = 1, 8 do send(b.h, chat) end
+      end
+    end
+  end
+
+  -- After the play every hostile must have been dropped. A silent reader
+  -- the server has not dropped yet (a short or slowed run) keeps asking
+  -- for traffic at the play's pace, 80 chats a second, under the flood
+  -- limit, for the first half of the time, while its engine stays unpolled:
+  -- polling it would read what the server queued and so undo the
+  -- backlog the server drops it for. The engine's open connections say
+  -- when the server has dropped them all (its I/O thread sees the reset).
+  -- The second half reads the engine at last for their CLOSE events.
   function H.finish(seconds)
     if quiet then
       local deadline = now() + seconds
+      local asking_until = now() + seconds / 2
+      local pause = net.engine{io_threads = 0}
+      while now() < asking_until and quiet:stats().connections > 0 do
+        ask_silent()
+        for _ in pause:events(100) do end
+      end
+      pause:close()
       local left = c.silent
-      local next_ask = 0
       while left > 0 and now() < deadline do
-        if now() >= next_ask then
-          next_ask = now() + 0.1
-          for _, b in ipairs(all) do
-            if b.kind == "silent" and b.state == "world" then
-              for _ = 1, 8 do send(b.h, chat) end
-            end
-          end
-        end
         for ev, h, a in quiet:events(50) do
           local b = by_handle[h]
           if b and ev == net.CLOSE then
