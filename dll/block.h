@@ -26,4 +26,13 @@ static inline void net_block_ref(net_block *b, int n)
 }
 void net_block_unref(net_block *b, int n);
 
+/* Whether the len bytes at p lie inside b's capacity: cap, not used, as a
+ * loop thread may be appending to a receive block while another thread
+ * asks. Compared as integers, since p may be in another allocation. */
+static inline int net_block_holds(const net_block *b, const void *p, size_t len)
+{
+    uintptr_t at = (uintptr_t)p, start = (uintptr_t)b->data;
+    return at >= start && len <= b->cap && at - start <= b->cap - len;
+}
+
 #endif

@@ -310,12 +310,9 @@ int net__conn_queue_continued(net_conn *c, const uint8_t *p, uint32_t len, int h
     net_seg *last = seg_at(c, c->sq.count - 1);
     const net_block *blk = last->blk;
     uint32_t hdr = c->fcfg.raw ? 0 : c->fcfg.header;
-    /* p is in blk: it follows blk's bytes, and blocks are separate
-     * allocations; cap, not used, as net__held_lookup (a loop thread may
-     * be appending to a receive block). */
-    uintptr_t at = (uintptr_t)p, start = (uintptr_t)blk->data;
-    if (blk == c->sq.chunk || (uintptr_t)(last->p + last->len) + hdr != at || len > blk->cap ||
-        at - start > blk->cap - len)
+    /* The payload follows the piece's bytes, and lies in its block (which
+     * the adjacency alone does not prove: blocks are separate allocations). */
+    if (blk == c->sq.chunk || (uintptr_t)(last->p + last->len) + hdr != (uintptr_t)p || !net_block_holds(blk, p, len))
         return 1;
     uint64_t need = (uint64_t)hdr + len;
     if (message_fits(c, len) != 0 || net_sendq_admit(&c->sq, need) != 0)

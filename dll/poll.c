@@ -270,8 +270,7 @@ static net_block *held_find(const net_engine_s *e, const uint8_t *q, size_t len,
 {
     for (uint32_t i = from; i < to; i++) {
         net_block *b = e->held[i].blk;
-        /* cap, not used: a loop thread may be appending to a receive block. */
-        if (q >= b->data && len <= b->cap && (size_t)(q - b->data) <= b->cap - len) {
+        if (net_block_holds(b, q, len)) {
             *at = i;
             return b;
         }
