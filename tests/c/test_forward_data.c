@@ -75,8 +75,8 @@ static void to_one(net_engine ce, net_engine se, const net_handle *cli, const ne
     expect_interleaved(ce, cli[0], size_nonempty);
 }
 
-/* Referenced sizes only; 257 (0x0101) is the one whose header reads the
- * same in both byte orders. */
+/* Referenced sizes only; 257 and 514 (0x0101, 0x0202) are the two whose
+ * header reads the same in both byte orders. */
 static uint32_t size_referenced(int i, int m)
 {
     static const uint32_t sizes[] = {256, 257, 700, 3000, 514, 9000};
@@ -86,8 +86,9 @@ static uint32_t size_referenced(int i, int m)
 /* Every payload to a connection framed u16be. The clients frame u16le:
  * the payloads of one read lie a header of the same size apart, as they
  * do for an echo, where the next one continues the piece the queue ends
- * with, but that header is not the one to send (except for 257). Each
- * arrives intact, under the framing of the connection it went to. */
+ * with, but that header is not the one to send (except for 257 and
+ * 514). Each arrives intact, under the framing of the connection it went
+ * to. */
 static void to_other_framing(net_engine ce, net_engine se, const net_handle *cli)
 {
     net_tcp_config be;
