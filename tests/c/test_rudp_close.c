@@ -106,20 +106,11 @@ static void aborts(net_engine ce, net_engine se, uint16_t port, const net_rudp_c
     expect_close(ce, c, NET_E_RESET);
 }
 
-static uint64_t datagrams_in(net_engine e)
-{
-    net_stats st;
-    memset(&st, 0, sizeof st);
-    st.size = sizeof st;
-    CHECK_OK(net_engine_stats(e, &st));
-    return st.datagrams_in;
-}
-
 /* When e hears its next datagram, as soon as the test can tell. */
 static uint64_t next_heard(net_engine e)
 {
-    uint64_t before = datagrams_in(e), give_up = tl_now_ms() + TL_TIMEOUT_MS;
-    while (datagrams_in(e) == before) {
+    uint64_t before = tl_stats(e).datagrams_in, give_up = tl_now_ms() + TL_TIMEOUT_MS;
+    while (tl_stats(e).datagrams_in == before) {
         CHECKF(tl_now_ms() < give_up, "no datagram in %d ms", TL_TIMEOUT_MS);
         tl_pump(1);
     }

@@ -26,15 +26,6 @@ static void on_event(void *p, net_engine e, const net_event *ev)
     CHECKF(bad < 0, "datagram of %u bytes: wrong byte at %lld", (unsigned)ev->len, bad);
 }
 
-static uint64_t dropped_stat(net_engine e)
-{
-    net_stats st;
-    memset(&st, 0, sizeof st);
-    st.size = sizeof st;
-    CHECK_OK(net_engine_stats(e, &st));
-    return st.datagrams_dropped;
-}
-
 static int64_t dropped_opt(net_handle u)
 {
     int64_t v = -1;
@@ -67,12 +58,12 @@ static void round_trip(net_engine se, got *g, net_handle client, const net_addr 
         tl_run(on_event, g, NULL, 5);
         for (int i = 0; i < g->n; i++)
             have_marker |= g->lens[i] == 1;
-        if (have_marker && dropped_stat(se) == want_dropped && dropped_opt(g->server) == want_opt)
+        if (have_marker && tl_stats(se).datagrams_dropped == want_dropped && dropped_opt(g->server) == want_opt)
             break;
     }
     CHECKF(have_marker, "the 1-byte marker never arrived (%d datagrams did)", g->n);
-    CHECKF(dropped_stat(se) == want_dropped, "stats.datagrams_dropped %llu, want %llu",
-           (unsigned long long)dropped_stat(se), (unsigned long long)want_dropped);
+    CHECKF(tl_stats(se).datagrams_dropped == want_dropped, "stats.datagrams_dropped %llu, want %llu",
+           (unsigned long long)tl_stats(se).datagrams_dropped, (unsigned long long)want_dropped);
     CHECKF(dropped_opt(g->server) == want_opt, "NET_OPT_DROPPED %lld, want %lld", (long long)dropped_opt(g->server),
            (long long)want_opt);
     tl_run(on_event, g, NULL, 30); /* and nothing more comes */
@@ -120,7 +111,7 @@ int main(void)
     tl_pump(30);
     CHECKF(tl_pending(ce, NET_EV_DATAGRAM, client) == 0, "a refused oversized send went out anyway");
     /* the sender dropped nothing: its limit is the default */
-    CHECK_EQ(dropped_stat(ce), 0);
+    CHECK_EQ(tl_stats(ce).datagrams_dropped, 0);
 
     /* lowered on the open socket: 101 dropped, 100 arrives */
     CHECK_OK(net_set_option(g.server, NET_OPT_MAX_DATAGRAM, 100));
