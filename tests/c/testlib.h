@@ -215,10 +215,10 @@ int tl_under_wine(void);
 
 /* ---- payload patterns ---- */
 /* Byte `off` of stream `seed`: shifts, drops and duplicates all show, and
- * no two streams share their bytes. Each 8 bytes are one full 64-bit mix
- * of seed and position: a mix whose low byte saw only some bits of the
- * seed made streams 1006 and 1309 equal byte for byte, so a test that
- * tells messages apart by their bytes took one for the other. */
+ * two streams differ from their first bytes on. Each 8 bytes are one full
+ * 64-bit mix of seed and position: a mix whose low byte saw only some bits
+ * of the seed made streams 1006 and 1309 equal byte for byte, so a test
+ * that tells messages apart by their bytes took one for the other. */
 static inline uint8_t tl_pat(uint64_t seed, uint64_t off)
 {
     uint64_t z = seed * 0xC2B2AE3D27D4EB4Full + ((off >> 3) + 1) * 0x9E3779B97F4A7C15ull;
