@@ -172,6 +172,11 @@ function M.new(engine, opt, fail)
 
   local chat = ID[P.CHAT] .. pack("<s2", string.rep("!", P.MAX_CHAT))
 
+  -- A silent reader's round of traffic: 8 full CHATs its zone echoes back.
+  local function ask_traffic(b)
+    for _ = 1, 8 do send(b.h, chat) end
+  end
+
   function H.act()
     local t = now()
     for _, b in ipairs(all) do
@@ -179,7 +184,7 @@ function M.new(engine, opt, fail)
         if b.kind == "speed" then
           speed(b)
         elseif b.kind == "silent" then
-          for _ = 1, 8 do send(b.h, chat) end
+          ask_traffic(b)
         elseif t >= b.act_at then
           b.state = "acted"
           if b.kind == "garbage" then
@@ -196,7 +201,7 @@ function M.new(engine, opt, fail)
   local function ask_silent()
     for _, b in ipairs(all) do
       if b.kind == "silent" and b.state == "world" then
-        for _ = 1, 8 do send(b.h, chat) end
+        ask_traffic(b)
       end
     end
   end
